@@ -1,0 +1,45 @@
+// commit_writer.hpp - group commit: one writer thread, one fsync per batch.
+//
+// Sessions on any thread submit() a message with a completion; the writer thread takes
+// everything pending (up to max_batch, optionally waiting commit_interval for more),
+// writes it with Store::insert_batch in one durable transaction, then runs each completion
+// with that message's own outcome. A completion runs ON THE WRITER THREAD and must only
+// hand the result back to its owner (e.g. push to a queue and uv_async_send); it must not
+// block. stop() drains what was submitted before it, then joins; submit() after stop()
+// completes at once with Error{Io, "shutting down"}. The Store must outlive the writer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "queue/store.hpp"
+
+namespace secmx::queue {
+
+struct CommitStats {
+  std::uint64_t batches = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t max_batch_seen = 0;
+};
+
+class CommitWriter {
+ public:
+  using Done = std::function<void(Status<Error>)>;
+
+  struct Options {
+    std::size_t max_batch = 512;
+    std::chrono::microseconds commit_interval{0};
+  };
+
+  static std::unique_ptr<CommitWriter> start(Store& store, Options options);
+  virtual ~CommitWriter() = default;
+
+  virtual void submit(NewMessage message, Done done) = 0;  // thread-safe
+  virtual void stop() = 0;                                 // idempotent
+  virtual CommitStats stats() const = 0;                   // thread-safe snapshot
+};
+
+}  // namespace secmx::queue

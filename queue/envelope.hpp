@@ -1,0 +1,67 @@
+// envelope.hpp - what the queue stores about one message, apart from its body.
+//
+// Plain value types, copied freely. The durable encoding lives in record_codec.hpp; this
+// header has no LMDB in it so that the server, policy and delivery code can use it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "queue/queue_id.hpp"
+
+namespace secmx::queue {
+
+enum class BodyType : std::uint8_t { SevenBit = 0, EightBitMime = 1, BinaryMime = 2 };
+enum class Ret : std::uint8_t { Unset = 0, Full = 1, Hdrs = 2 };
+
+// RFC 3461 NOTIFY: bit set; Never excludes the others.
+enum NotifyBits : std::uint8_t {
+  kNotifyUnset = 0,
+  kNotifySuccess = 1,
+  kNotifyFailure = 2,
+  kNotifyDelay = 4,
+  kNotifyNever = 8,
+};
+
+// Per-recipient sending policy as decided at the end of DATA (REJECT is never stored).
+enum class RcptPolicy : std::uint8_t { BES = 0, SOS = 1, HOLD = 2 };
+enum class RcptTls : std::uint8_t { None = 0, Encrypt = 1, Verify = 2 };
+enum class RcptState : std::uint8_t { Pending = 0, Held = 1, Delivered = 2, Failed = 3 };
+
+struct Recipient {
+  std::string address;          // forward-path without <>, as received
+  std::string orcpt;            // RFC 3461 ORCPT "addr-type;xtext-decoded" or empty
+  std::uint8_t notify = kNotifyUnset;
+  RcptState state = RcptState::Pending;
+  RcptPolicy policy = RcptPolicy::BES;
+  RcptTls tls = RcptTls::None;
+  std::string policy_reason;    // "default", "requiretls", "rule=3(classification=RESTRICTED)"
+  std::uint32_t attempts = 0;
+  std::string last_status;      // enhanced status "4.4.1", "2.0.0", ...
+  std::string last_reply;       // diagnostic / remote reply text
+  std::string remote_mta;       // host that gave last_reply
+};
+
+struct Envelope {
+  QueueId id{};
+  std::int64_t arrival_us = 0;        // unix time, microseconds
+  std::string sender;                 // reverse-path without <>; empty for <>
+  BodyType body_type = BodyType::SevenBit;
+  bool smtputf8 = false;
+  bool requiretls = false;            // RFC 8689 MAIL parameter
+  Ret ret = Ret::Unset;
+  std::string envid;                  // RFC 3461 ENVID, xtext-decoded
+  std::string client_address;         // "192.0.2.1" of the submitting client
+  std::string client_helo;
+  std::string auth_user;              // empty: not authenticated
+  std::string tls_protocol;           // inbound TLS, empty when plaintext
+  std::string tls_cipher;
+  bool held = false;                  // operator hold or HOLD policy: scheduler skips it
+  std::uint32_t attempts = 0;
+  std::int64_t next_attempt_us = 0;   // 0: due now
+  std::uint64_t body_size = 0;
+  std::vector<Recipient> recipients;
+};
+
+}  // namespace secmx::queue

@@ -1,0 +1,81 @@
+// store.hpp - the durable queue store: the seam between the relay and its storage.
+//
+// A Store only persists; scheduling and ready queues live in delivery/. Every call is
+// synchronous and may block on disk: call it from the commit writer thread or from a
+// worker thread, never from an SMTP event loop. Implementations are thread-safe (LMDB:
+// one write transaction at a time, readers in parallel).
+//
+// Failure: every call returns an Error whose kind says whether it is the store being
+// full (answer 452 4.3.1 and keep what was committed), an I/O error, or corrupt data.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "queue/envelope.hpp"
+#include "relay/common/result.hpp"
+
+namespace secmx::queue {
+
+struct Error {
+  enum class Kind { Full, Io, Corrupt, NotFound, Invalid };
+  Kind kind = Kind::Io;
+  std::string message;
+
+  bool temporary() const { return kind == Kind::Full || kind == Kind::Io; }
+};
+
+// A message on its way into the store. Envelope::id is already assigned.
+struct NewMessage {
+  Envelope envelope;
+  std::string body;   // the full message as it will be delivered (Received: included)
+};
+
+struct StoreOptions {
+  std::string path;                      // directory, created 0700 if missing
+  std::uint64_t map_size = 4ull << 30;
+};
+
+struct StoreStats {
+  std::uint64_t messages = 0;
+  std::uint64_t held = 0;
+  std::int64_t oldest_arrival_us = 0;    // 0 when empty
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // All of `batch` in one durable transaction (fsync'd before return). Returns one status
+  // per message, in order: when the whole batch cannot be committed (e.g. the map is
+  // full) the implementation retries smaller groups so that one large message does not
+  // fail the small ones beside it.
+  virtual std::vector<Status<Error>> insert_batch(std::span<NewMessage> batch) = 0;
+
+  virtual Result<std::optional<Envelope>, Error> load(QueueId id) = 0;
+  virtual Result<std::string, Error> load_body(QueueId id) = 0;
+
+  // Replace a stored envelope (recipient outcomes, hold/release, next attempt time) and
+  // keep the schedule index in step with it.
+  virtual Status<Error> update(const Envelope& envelope) = 0;
+  virtual Status<Error> remove(QueueId id) = 0;
+
+  // Up to `limit` ids of messages not held whose next attempt is <= now_us, earliest first.
+  // Cost is proportional to what is returned, not to the size of the queue.
+  virtual Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) = 0;
+
+  // Envelopes in id (arrival) order, starting after `after` (exclusive), up to `limit`.
+  virtual Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) = 0;
+
+  virtual Result<StoreStats, Error> stats() = 0;
+  virtual QueueId last_id() = 0;  // largest id stored, {} if none: seeds IdGenerator
+};
+
+// The LMDB implementation (lmdb_store.cpp).
+Result<std::unique_ptr<Store>, Error> open_lmdb_store(const StoreOptions& options);
+
+}  // namespace secmx::queue

@@ -1,0 +1,62 @@
+#include "relay/common/log.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <mutex>
+
+namespace secmx::log {
+namespace {
+std::mutex g_mutex;
+spdlog::sink_ptr g_sink;
+spdlog::level::level_enum g_level = spdlog::level::info;
+}  // namespace
+
+void init_logging(std::string_view level, std::string_view target) {
+  std::lock_guard lock(g_mutex);
+  if (target == "stderr" || target.empty()) {
+    g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  } else {
+    g_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(std::string(target));
+  }
+  g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v");
+  g_level = spdlog::level::from_str(std::string(level));
+  spdlog::drop_all();
+  spdlog::flush_on(spdlog::level::info);
+}
+
+std::shared_ptr<spdlog::logger> logger(const std::string& name) {
+  if (auto l = spdlog::get(name)) return l;
+  std::lock_guard lock(g_mutex);
+  if (auto l = spdlog::get(name)) return l;
+  if (!g_sink) {
+    g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v");
+  }
+  auto l = std::make_shared<spdlog::logger>(name, g_sink);
+  l->set_level(g_level);
+  spdlog::register_logger(l);
+  return l;
+}
+
+std::string escape(std::string_view s, std::size_t max) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(s.size(), max) + 8);
+  for (unsigned char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace secmx::log

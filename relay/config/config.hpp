@@ -1,0 +1,139 @@
+// config.hpp - the relay's typed configuration.
+//
+// Loaded from one TOML file by load_config(), validated once, then immutable: the daemon
+// shares it as std::shared_ptr<const Config> across threads. Every problem found is an
+// Issue carrying the file and line it comes from, so `--check` can print "file:line: msg".
+// Unknown keys are errors. Relative paths in the file are resolved against the process's
+// working directory (as the README's commands run from the checkout).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/common/result.hpp"
+#include "relay/config/cidr.hpp"
+
+namespace secmx::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct Issue {
+  std::string file;
+  std::uint32_t line = 0;  // 0: the file as a whole (unreadable, not TOML at all)
+  std::string message;
+  std::string to_string() const;  // "file:line: message" (or "file: message")
+};
+
+struct Endpoint {
+  std::string host;  // literal IPv4 or IPv6 address (no brackets)
+  std::uint16_t port = 0;
+  std::string to_string() const;  // "127.0.0.1:2525", "[::1]:2525"
+};
+
+enum class PolicyAction { BES, SOS, HOLD, REJECT };
+enum class TlsLevel { None, Encrypt, Verify };  // None: no requirement (BES)
+
+const char* to_string(PolicyAction a);
+const char* to_string(TlsLevel l);
+
+struct SmtpConfig {
+  std::vector<Endpoint> listen{{"127.0.0.1", 2525}};
+  std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128
+  std::string tls_cert;              // empty: STARTTLS not offered
+  std::string tls_key;
+  std::uint64_t max_message_size = 50ull << 20;  // "50MiB"
+  std::uint32_t max_recipients = 1000;
+  std::uint32_t max_line_length = 1000;      // bytes incl. CRLF (RFC 5321 4.5.3.1.6)
+  std::uint32_t max_connections = 1000;
+  std::uint32_t max_connections_per_client = 100;
+  std::uint32_t max_errors = 10;             // protocol errors before 421 and disconnect
+  Duration command_timeout = std::chrono::minutes(5);   // RFC 5321 4.5.3.2.7
+  Duration data_timeout = std::chrono::minutes(5);      // per chunk of DATA/BDAT received
+  bool require_tls = false;        // refuse MAIL before STARTTLS (530 5.7.0)
+  std::string banner;              // text after "220 hostname"; default "ESMTP secmx-relay"
+};
+
+struct QueueConfig {
+  std::string path = "var/queue";
+  std::uint64_t map_size = 4ull << 30;  // "4GiB": LMDB map; a full map answers 452 4.3.1
+  Duration commit_interval = Duration(0);  // extra wait to gather a batch; 0: commit at once
+  std::uint32_t max_batch = 512;        // messages per group commit at most
+};
+
+struct DnsConfig {
+  std::vector<Endpoint> servers;  // empty: system resolver configuration
+};
+
+struct DeliveryConfig {
+  std::uint32_t workers = 2;
+  std::uint16_t port = 25;
+  std::vector<Duration> retry{std::chrono::minutes(1), std::chrono::minutes(5),
+                              std::chrono::minutes(15), std::chrono::hours(1),
+                              std::chrono::hours(4)};
+  Duration max_lifetime = std::chrono::hours(24 * 5);
+  Duration sos_lifetime = std::chrono::hours(1);
+};
+
+struct PolicyRule {
+  std::uint32_t line = 0;  // where the rule starts in the file, for "rule=N(...)" and errors
+  std::optional<std::string> sender;            // exact, "@domain" or glob
+  std::optional<std::string> header;            // header name ...
+  std::optional<std::string> match;             // ... and an RE2 pattern over its value
+  std::vector<std::string> classification;      // levels, as written
+  std::vector<std::string> recipient_domain;
+  PolicyAction action = PolicyAction::BES;
+  std::optional<TlsLevel> tls;
+  std::string reason;  // for REJECT
+};
+
+struct PolicyConfig {
+  PolicyAction default_action = PolicyAction::BES;   // key "default"
+  std::vector<std::string> discovery{"srv", "mx51966", "name"};
+  TlsLevel sos_tls = TlsLevel::Encrypt;
+  std::vector<std::string> subject_markers;
+  PolicyAction unknown_marking = PolicyAction::SOS;
+  bool tls_required_no_honor = true;   // key "tls_required_no": "honor" | "ignore"
+  std::vector<PolicyRule> rules;       // [[policy.rule]]
+};
+
+struct Route {
+  std::uint32_t line = 0;
+  std::string domain;
+  std::string host;        // as written: "[10.0.0.5]:25", "mail.example:2525"
+  std::optional<TlsLevel> tls;
+};
+
+struct AdminConfig {
+  Endpoint listen{"127.0.0.1", 8025};
+  std::string token_file = "etc/admin.token";
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string file;  // empty: stderr
+};
+
+struct Config {
+  std::string source_file;
+  std::string hostname;  // default: gethostname()
+  SmtpConfig smtp;
+  QueueConfig queue;
+  DnsConfig dns;
+  DeliveryConfig delivery;
+  PolicyConfig policy;
+  std::vector<Route> routes;  // [[route]]
+  AdminConfig admin;
+  LogConfig log;
+};
+
+// Parse and validate; on failure every issue found (not just the first), in file order.
+Result<Config, std::vector<Issue>> load_config(const std::string& path);
+
+// "50MiB", "512KB", "1000" -> bytes; "90s", "5m", "1h", "5d", "250ms" -> duration.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+std::optional<Duration> parse_duration(std::string_view text);
+
+}  // namespace secmx::config

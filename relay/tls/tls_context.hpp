@@ -1,0 +1,45 @@
+// tls_context.hpp - OpenSSL SSL_CTX for the server side and the client side.
+//
+// A TlsContext owns one SSL_CTX (freed with it). Built once at start-up (or reload) by a
+// create function that returns the reason on failure; shared read-only by all threads
+// afterwards (OpenSSL allows concurrent SSL_new on one SSL_CTX). TLS 1.2 is the minimum.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "relay/common/result.hpp"
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace secmx::tls {
+
+struct TlsError {
+  std::string message;  // the OpenSSL error queue drained into words
+};
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const;
+};
+
+class TlsContext {
+ public:
+  // cert_file: PEM chain (leaf first); key_file: PEM private key matching it.
+  static Result<std::shared_ptr<TlsContext>, TlsError> create_server(
+      const std::string& cert_file, const std::string& key_file);
+
+  // ca_file: PEM bundle to verify peers against; empty: the system default store.
+  static Result<std::shared_ptr<TlsContext>, TlsError> create_client(
+      const std::string& ca_file);
+
+  SSL_CTX* get() const { return ctx_.get(); }
+
+ private:
+  explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
+};
+
+// Drain and return the thread's OpenSSL error queue as one readable line.
+std::string drain_openssl_errors();
+
+}  // namespace secmx::tls

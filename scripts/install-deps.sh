@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the relay needs to build, run and be tested.
+# Idempotent; run as root (or with sudo available).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config ccache
+  libuv1-dev libssl-dev libc-ares-dev liblmdb-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev
+  openssl ca-certificates
+)
+test_pkgs=(
+  python3 python3-pytest swaks postfix lmdb-utils iproute2 procps
+)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-}" = "--with-tests" ]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Postfix is only used for its smtp-source/smtp-sink binaries and as a test peer: keep
+# the package from setting up a system mail server.
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
