@@ -1,1 +1,506 @@
-// placeholder: being written
+// lmdb_store.cpp - the LMDB implementation of Store.
+//
+// One environment per queue directory with three named databases:
+//   meta  : 8-byte big-endian id -> envelope record (record_codec.hpp)
+//   body  : 8-byte big-endian id -> message bytes
+//   sched : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
+//           messages that are not held; due() walks it from the start and stops at the
+//           first key in the future.
+// Thread-safe: writers are serialised by LMDB's own lock (a write transaction never leaves
+// the calling thread), readers use pooled MDB_NOTLS read transactions. Durability is LMDB's
+// default: every commit is written and fsync'd before it returns; MDB_NOSYNC, NOMETASYNC
+// and WRITEMAP are never set (WRITEMAP would turn a full disk into SIGBUS). A failed
+// transaction leaves everything committed before it untouched. MDB_MAP_FULL, MDB_TXN_FULL,
+// ENOSPC and EDQUOT are Error::Kind::Full; an unreadable record is Corrupt.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+#include "queue/lmdb_txn.hpp"
+#include "queue/record_codec.hpp"
+#include "queue/store.hpp"
+#include "relay/common/log.hpp"
+
+namespace secmx::queue {
+namespace {
+
+constexpr unsigned kMaxDbs = 4;
+constexpr std::size_t kSchedKeySize = 16;
+
+Error mdb_error(int rc, std::string_view what) {
+  Error::Kind kind = Error::Kind::Io;
+  switch (rc) {
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case ENOSPC:
+    case EDQUOT:
+      kind = Error::Kind::Full;
+      break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      kind = Error::Kind::Corrupt;
+      break;
+    default:
+      break;
+  }
+  std::string message(what);
+  message += ": ";
+  message += mdb_strerror(rc);
+  return Error{kind, std::move(message)};
+}
+
+MDB_val as_val(const void* data, std::size_t size) {
+  return MDB_val{size, const_cast<void*>(data)};
+}
+
+std::string_view as_view(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+// Times are signed; flipping the sign bit makes big-endian byte order match numeric order.
+using SchedKey = std::array<unsigned char, kSchedKeySize>;
+
+SchedKey sched_key(std::int64_t next_attempt_us, QueueId id) {
+  SchedKey key{};
+  std::uint64_t t = static_cast<std::uint64_t>(next_attempt_us) ^ (1ull << 63);
+  for (int i = 0; i < 8; ++i)
+    key[static_cast<std::size_t>(i)] = static_cast<unsigned char>(t >> ((7 - i) * 8));
+  auto idk = id.to_key();
+  std::memcpy(key.data() + 8, idk.data(), 8);
+  return key;
+}
+
+std::int64_t sched_time(const unsigned char* key) {
+  std::uint64_t t = 0;
+  for (int i = 0; i < 8; ++i) t = (t << 8) | key[i];
+  return static_cast<std::int64_t>(t ^ (1ull << 63));
+}
+
+// mkdir -p with 0700 for every directory it creates; returns those created, whose
+// entries in their parents must be made durable too.
+Result<std::vector<std::string>, Error> make_dirs(const std::string& path) {
+  std::vector<std::string> created;
+  for (std::size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0700) == 0) {
+      created.push_back(prefix);
+    } else if (errno != EEXIST) {
+      return fail(Error{Error::Kind::Io, "mkdir " + prefix + ": " + std::strerror(errno)});
+    }
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(Error{Error::Kind::Io, path + ": not a directory"});
+  }
+  return created;
+}
+
+// LMDB fsyncs its files but not the directory that names them: without this a crash soon
+// after the very first acknowledgement could lose the new data file's directory entry.
+Status<Error> fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(Error{Error::Kind::Io, "open " + dir + ": " + std::strerror(errno)});
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) return fail(Error{Error::Kind::Io, "fsync " + dir + ": " + std::strerror(saved)});
+  return Ok{};
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+class LmdbStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>, Error> open(const StoreOptions& options);
+
+  std::vector<Status<Error>> insert_batch(std::span<NewMessage> batch) override;
+  Result<std::optional<Envelope>, Error> load(QueueId id) override;
+  Result<std::string, Error> load_body(QueueId id) override;
+  Status<Error> update(const Envelope& envelope) override;
+  Status<Error> remove(QueueId id) override;
+  Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) override;
+  Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) override;
+  Result<StoreStats, Error> stats() override;
+  QueueId last_id() override;
+
+ private:
+  LmdbStore(lmdb::Env env, MDB_dbi meta, MDB_dbi body, MDB_dbi sched)
+      : env_(std::move(env)),
+        readers_(env_.get()),
+        meta_(meta),
+        body_(body),
+        sched_(sched),
+        log_(log::logger("queue")) {}
+
+  using Outcomes = std::vector<Status<Error>>;
+  void insert_group(std::span<NewMessage> batch, const std::vector<std::string>& records,
+                    std::span<const std::size_t> group, Outcomes& out);
+  Status<Error> try_insert(std::span<NewMessage> batch, const std::vector<std::string>& records,
+                           std::span<const std::size_t> group, Outcomes& out);
+  Status<Error> drop_sched(MDB_txn* txn, QueueId id, const Envelope* stored);
+  Result<Envelope, Error> decode_checked(QueueId id, const MDB_val& value);
+
+  // Declaration order matters: the pool's transactions must end before the env closes.
+  lmdb::Env env_;
+  lmdb::ReadTxnPool readers_;
+  MDB_dbi meta_;
+  MDB_dbi body_;
+  MDB_dbi sched_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+Result<std::unique_ptr<Store>, Error> LmdbStore::open(const StoreOptions& options) {
+  if (options.path.empty()) return fail(Error{Error::Kind::Invalid, "queue path is empty"});
+  auto created = make_dirs(options.path);
+  if (!created) return fail(created.error());
+
+  MDB_env* raw = nullptr;
+  if (int rc = mdb_env_create(&raw); rc != 0) return fail(mdb_error(rc, "mdb_env_create"));
+  lmdb::Env env(raw);
+
+  long page = ::sysconf(_SC_PAGESIZE);
+  std::uint64_t page_size = page > 0 ? static_cast<std::uint64_t>(page) : 4096;
+  std::uint64_t map_size = (options.map_size + page_size - 1) / page_size * page_size;
+  if (int rc = mdb_env_set_maxdbs(env.get(), kMaxDbs); rc != 0)
+    return fail(mdb_error(rc, "mdb_env_set_maxdbs"));
+  if (int rc = mdb_env_set_mapsize(env.get(), map_size); rc != 0)
+    return fail(mdb_error(rc, "mdb_env_set_mapsize"));
+  // MDB_NOTLS: read transactions are pooled and used from whichever thread asks.
+  if (int rc = mdb_env_open(env.get(), options.path.c_str(), MDB_NOTLS, 0600); rc != 0) {
+    return fail(mdb_error(rc, "mdb_env_open " + options.path));
+  }
+  int stale = 0;
+  mdb_reader_check(env.get(), &stale);  // reader slots left by a process that crashed
+
+  MDB_dbi meta = 0, body = 0, sched = 0;
+  {
+    lmdb::WriteTxn txn;
+    if (int rc = txn.begin(env.get()); rc != 0) return fail(mdb_error(rc, "begin"));
+    if (int rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &meta); rc != 0)
+      return fail(mdb_error(rc, "open meta"));
+    if (int rc = mdb_dbi_open(txn.get(), "body", MDB_CREATE, &body); rc != 0)
+      return fail(mdb_error(rc, "open body"));
+    if (int rc = mdb_dbi_open(txn.get(), "sched", MDB_CREATE, &sched); rc != 0)
+      return fail(mdb_error(rc, "open sched"));
+    if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "commit"));
+  }
+  if (auto s = fsync_dir(options.path); !s) return fail(s.error());
+  for (const std::string& dir : *created) {
+    if (auto s = fsync_dir(parent_of(dir)); !s) return fail(s.error());
+  }
+
+  std::unique_ptr<LmdbStore> store(new LmdbStore(std::move(env), meta, body, sched));
+  store->log_->info("store open path={} map_size={} stale_readers={}", options.path, map_size,
+                    stale);
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<Envelope, Error> LmdbStore::decode_checked(QueueId id, const MDB_val& value) {
+  auto env = decode_envelope(as_view(value));
+  if (!env) {
+    return fail(Error{Error::Kind::Corrupt, id.to_string() + ": " + env.error().message});
+  }
+  if (env->id != id) {
+    return fail(
+        Error{Error::Kind::Corrupt, id.to_string() + ": record holds id " + env->id.to_string()});
+  }
+  return env;
+}
+
+std::vector<Status<Error>> LmdbStore::insert_batch(std::span<NewMessage> batch) {
+  Outcomes out(batch.size(), Status<Error>(Ok{}));
+  // Encode outside the write lock, once, so that a retry in smaller groups costs no more
+  // encoding and a malformed envelope fails only itself.
+  std::vector<std::string> records(batch.size());
+  std::vector<std::size_t> group;
+  group.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto s = encode_envelope(batch[i].envelope, records[i]); !s) {
+      out[i] = fail(s.error());
+      continue;
+    }
+    group.push_back(i);
+  }
+  insert_group(batch, records, group, out);
+  return out;
+}
+
+void LmdbStore::insert_group(std::span<NewMessage> batch, const std::vector<std::string>& records,
+                             std::span<const std::size_t> group, Outcomes& out) {
+  if (group.empty()) return;
+  auto status = try_insert(batch, records, group, out);
+  if (status) return;
+  const Error& err = status.error();
+  if (err.kind == Error::Kind::Full && group.size() > 1) {
+    // Halve until the message(s) that do not fit are alone; the others still go in.
+    log_->debug("insert_batch full n={}, retrying in halves", group.size());
+    std::size_t half = group.size() / 2;
+    insert_group(batch, records, group.first(half), out);
+    insert_group(batch, records, group.subspan(half), out);
+    return;
+  }
+  for (std::size_t i : group) out[i] = fail(err);
+}
+
+Status<Error> LmdbStore::try_insert(std::span<NewMessage> batch,
+                                    const std::vector<std::string>& records,
+                                    std::span<const std::size_t> group, Outcomes& out) {
+  // Outcomes are written only once this attempt has committed: an attempt that fails and
+  // is split must not leave its verdicts behind (e.g. "duplicate" for a message whose twin
+  // then fails in the other half).
+  std::vector<std::size_t> duplicates;
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "insert begin"));
+  for (std::size_t i : group) {
+    const NewMessage& m = batch[i];
+    auto id_key = m.envelope.id.to_key();
+    MDB_val key = as_val(id_key.data(), id_key.size());
+    MDB_val meta = as_val(records[i].data(), records[i].size());
+    int rc = mdb_put(txn.get(), meta_, &key, &meta, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+      // The transaction stays usable; only this message is refused.
+      duplicates.push_back(i);
+      continue;
+    }
+    if (rc != 0) return fail(mdb_error(rc, "put meta " + m.envelope.id.to_string()));
+
+    MDB_val body{m.body.size(), nullptr};
+    rc = mdb_put(txn.get(), body_, &key, &body, MDB_RESERVE);
+    if (rc != 0) return fail(mdb_error(rc, "put body " + m.envelope.id.to_string()));
+    if (!m.body.empty()) std::memcpy(body.mv_data, m.body.data(), m.body.size());
+
+    if (!m.envelope.held) {
+      auto sk = sched_key(m.envelope.next_attempt_us, m.envelope.id);
+      MDB_val skey = as_val(sk.data(), sk.size());
+      MDB_val empty{0, nullptr};
+      rc = mdb_put(txn.get(), sched_, &skey, &empty, 0);
+      if (rc != 0) return fail(mdb_error(rc, "put sched " + m.envelope.id.to_string()));
+    }
+  }
+  if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "insert commit"));
+  for (std::size_t i : duplicates) {
+    out[i] =
+        fail(Error{Error::Kind::Invalid, "duplicate queue id " + batch[i].envelope.id.to_string()});
+  }
+  return Ok{};
+}
+
+Result<std::optional<Envelope>, Error> LmdbStore::load(QueueId id) {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "load begin"));
+  auto id_key = id.to_key();
+  MDB_val key = as_val(id_key.data(), id_key.size());
+  MDB_val value{};
+  int rc = mdb_get(txn.get(), meta_, &key, &value);
+  if (rc == MDB_NOTFOUND) return std::optional<Envelope>{};
+  if (rc != 0) return fail(mdb_error(rc, "load " + id.to_string()));
+  auto env = decode_checked(id, value);
+  if (!env) return fail(env.error());
+  return std::optional<Envelope>(std::move(*env));
+}
+
+Result<std::string, Error> LmdbStore::load_body(QueueId id) {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "load_body begin"));
+  auto id_key = id.to_key();
+  MDB_val key = as_val(id_key.data(), id_key.size());
+  MDB_val value{};
+  int rc = mdb_get(txn.get(), body_, &key, &value);
+  if (rc == MDB_NOTFOUND)
+    return fail(Error{Error::Kind::NotFound, "no body for " + id.to_string()});
+  if (rc != 0) return fail(mdb_error(rc, "load_body " + id.to_string()));
+  return std::string(as_view(value));
+}
+
+// Removes the schedule entry of `id`. With the stored envelope the key is computed; when it
+// is unknown (corrupt record) or not where it should be, the index is scanned so that no
+// stale entry keeps offering a message that is gone. Both are rare repair paths.
+Status<Error> LmdbStore::drop_sched(MDB_txn* txn, QueueId id, const Envelope* stored) {
+  if (stored != nullptr) {
+    if (stored->held) return Ok{};
+    auto sk = sched_key(stored->next_attempt_us, id);
+    MDB_val skey = as_val(sk.data(), sk.size());
+    int rc = mdb_del(txn, sched_, &skey, nullptr);
+    if (rc == 0) return Ok{};
+    if (rc != MDB_NOTFOUND) return fail(mdb_error(rc, "del sched " + id.to_string()));
+    log_->warn("{} schedule entry missing, scanning the index", id.to_string());
+  }
+  auto id_key = id.to_key();
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn, sched_); rc != 0) return fail(mdb_error(rc, "sched cursor"));
+  MDB_val key{}, value{};
+  for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
+       rc = cursor.get(&key, &value, MDB_NEXT)) {
+    if (rc != 0) return fail(mdb_error(rc, "scan sched"));
+    if (key.mv_size == kSchedKeySize &&
+        std::memcmp(static_cast<const unsigned char*>(key.mv_data) + 8, id_key.data(), 8) == 0) {
+      if (int drc = cursor.del(); drc != 0)
+        return fail(mdb_error(drc, "del sched " + id.to_string()));
+    }
+  }
+  return Ok{};
+}
+
+Status<Error> LmdbStore::update(const Envelope& envelope) {
+  std::string record;
+  if (auto s = encode_envelope(envelope, record); !s) return fail(s.error());
+  const QueueId id = envelope.id;
+  auto id_key = id.to_key();
+  MDB_val key = as_val(id_key.data(), id_key.size());
+
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "update begin"));
+  MDB_val old{};
+  int rc = mdb_get(txn.get(), meta_, &key, &old);
+  if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
+  if (rc != 0) return fail(mdb_error(rc, "update get " + id.to_string()));
+  // A corrupt old record is replaced: the caller's envelope is the better truth.
+  auto stored = decode_checked(id, old);
+  if (!stored)
+    log_->warn("{} replacing unreadable record: {}", id.to_string(), stored.error().message);
+  if (auto s = drop_sched(txn.get(), id, stored ? &*stored : nullptr); !s) return fail(s.error());
+
+  MDB_val meta = as_val(record.data(), record.size());
+  if (rc = mdb_put(txn.get(), meta_, &key, &meta, 0); rc != 0)
+    return fail(mdb_error(rc, "update put " + id.to_string()));
+  if (!envelope.held) {
+    auto sk = sched_key(envelope.next_attempt_us, id);
+    MDB_val skey = as_val(sk.data(), sk.size());
+    MDB_val empty{0, nullptr};
+    if (rc = mdb_put(txn.get(), sched_, &skey, &empty, 0); rc != 0) {
+      return fail(mdb_error(rc, "update sched " + id.to_string()));
+    }
+  }
+  if (rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "update commit"));
+  return Ok{};
+}
+
+Status<Error> LmdbStore::remove(QueueId id) {
+  auto id_key = id.to_key();
+  MDB_val key = as_val(id_key.data(), id_key.size());
+
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "remove begin"));
+  MDB_val old{};
+  int rc = mdb_get(txn.get(), meta_, &key, &old);
+  if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
+  if (rc != 0) return fail(mdb_error(rc, "remove get " + id.to_string()));
+  // Removal must work for a corrupt record too: that is how an operator gets rid of it.
+  auto stored = decode_checked(id, old);
+  if (auto s = drop_sched(txn.get(), id, stored ? &*stored : nullptr); !s) return fail(s.error());
+  if (rc = mdb_del(txn.get(), meta_, &key, nullptr); rc != 0)
+    return fail(mdb_error(rc, "remove meta " + id.to_string()));
+  rc = mdb_del(txn.get(), body_, &key, nullptr);
+  if (rc != 0 && rc != MDB_NOTFOUND) return fail(mdb_error(rc, "remove body " + id.to_string()));
+  if (rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "remove commit"));
+  return Ok{};
+}
+
+Result<std::vector<QueueId>, Error> LmdbStore::due(std::int64_t now_us, std::size_t limit) {
+  std::vector<QueueId> ids;
+  if (limit == 0) return ids;
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "due begin"));
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn.get(), sched_); rc != 0) return fail(mdb_error(rc, "due cursor"));
+  MDB_val key{}, value{};
+  for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
+       rc = cursor.get(&key, &value, MDB_NEXT)) {
+    if (rc != 0) return fail(mdb_error(rc, "due scan"));
+    if (key.mv_size != kSchedKeySize)
+      return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
+    const auto* k = static_cast<const unsigned char*>(key.mv_data);
+    if (sched_time(k) > now_us) break;
+    ids.push_back(QueueId::from_key(k + 8, 8));
+    if (ids.size() == limit) break;
+  }
+  return ids;
+}
+
+Result<std::vector<Envelope>, Error> LmdbStore::list(QueueId after, std::size_t limit) {
+  std::vector<Envelope> out;
+  if (limit == 0 || after.value == UINT64_MAX) return out;
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "list begin"));
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(mdb_error(rc, "list cursor"));
+  auto start = QueueId{after.value + 1}.to_key();
+  MDB_val key = as_val(start.data(), start.size());
+  MDB_val value{};
+  for (int rc = cursor.get(&key, &value, MDB_SET_RANGE); rc != MDB_NOTFOUND;
+       rc = cursor.get(&key, &value, MDB_NEXT)) {
+    if (rc != 0) return fail(mdb_error(rc, "list scan"));
+    if (key.mv_size != 8) return fail(Error{Error::Kind::Corrupt, "meta key of wrong size"});
+    auto env = decode_checked(QueueId::from_key(key.mv_data, key.mv_size), value);
+    if (!env) return fail(env.error());
+    out.push_back(std::move(*env));
+    if (out.size() == limit) break;
+  }
+  return out;
+}
+
+Result<StoreStats, Error> LmdbStore::stats() {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "stats begin"));
+  MDB_stat meta{}, sched{};
+  if (int rc = mdb_stat(txn.get(), meta_, &meta); rc != 0) return fail(mdb_error(rc, "stat meta"));
+  if (int rc = mdb_stat(txn.get(), sched_, &sched); rc != 0)
+    return fail(mdb_error(rc, "stat sched"));
+  StoreStats s;
+  s.messages = meta.ms_entries;
+  // Exactly the messages not held have a schedule entry, so this costs no scan.
+  s.held = meta.ms_entries > sched.ms_entries ? meta.ms_entries - sched.ms_entries : 0;
+  if (s.messages > 0) {
+    // Ids are in arrival order, so the first record is the oldest.
+    lmdb::Cursor cursor;
+    if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(mdb_error(rc, "stats cursor"));
+    MDB_val key{}, value{};
+    if (int rc = cursor.get(&key, &value, MDB_FIRST); rc != 0)
+      return fail(mdb_error(rc, "stats first"));
+    auto env = decode_checked(QueueId::from_key(key.mv_data, key.mv_size), value);
+    if (!env) return fail(env.error());
+    s.oldest_arrival_us = env->arrival_us;
+  }
+  return s;
+}
+
+QueueId LmdbStore::last_id() {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) {
+    log_->error("last_id: {}", mdb_error(rc, "begin").message);
+    return {};
+  }
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn.get(), meta_); rc != 0) {
+    log_->error("last_id: {}", mdb_error(rc, "cursor").message);
+    return {};
+  }
+  MDB_val key{}, value{};
+  int rc = cursor.get(&key, &value, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return {};
+  if (rc != 0) {
+    log_->error("last_id: {}", mdb_error(rc, "last").message);
+    return {};
+  }
+  return QueueId::from_key(key.mv_data, key.mv_size);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>, Error> open_lmdb_store(const StoreOptions& options) {
+  return LmdbStore::open(options);
+}
+
+}  // namespace secmx::queue

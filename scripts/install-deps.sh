@@ -15,6 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-pytest swaks postfix lmdb-utils iproute2 procps
+  clang libclang-rt-14-dev
 )
 
 want=("${build_pkgs[@]}")

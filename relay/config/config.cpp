@@ -1,1 +1,272 @@
-// placeholder: being written
+// config.cpp - load_config(): read one TOML file into the typed Config (see config.hpp).
+//
+// Runs once at start-up (and on reload) on the calling thread. The file is parsed by
+// toml++; a syntax error is the only issue reported, since the tree is unusable after it.
+// Otherwise every table is walked with the known keys for it, every value checked for
+// type and range, and every issue collected before returning, sorted by line. The only
+// outside state consulted: gethostname() for the default hostname and the readability of
+// the TLS certificate and key files (relative paths: against the working directory).
+#include "relay/config/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "relay/config/config_reader.hpp"
+
+namespace secmx::config {
+namespace {
+
+using detail::Reader;
+using detail::Section;
+
+// nullopt when `path` is a file we can open for reading; otherwise strerror's text.
+std::optional<std::string> unreadable(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string(std::strerror(errno));
+  struct stat st {};
+  int err = ::fstat(fd, &st) != 0 ? errno : (S_ISDIR(st.st_mode) ? EISDIR : 0);
+  ::close(fd);
+  if (err != 0) return std::string(std::strerror(err));
+  return std::nullopt;
+}
+
+// Whole file into `out`; on failure strerror's text. A directory is refused explicitly,
+// since reading one could otherwise pass for an empty (all-defaults) config.
+std::optional<std::string> read_file(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string(std::strerror(errno));
+  struct stat st {};
+  int err = ::fstat(fd, &st) != 0 ? errno : (S_ISDIR(st.st_mode) ? EISDIR : 0);
+  char buf[8192];
+  while (err == 0) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno != EINTR) err = errno;
+      continue;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (err != 0) return std::string(std::strerror(err));
+  return std::nullopt;
+}
+
+bool valid_reply_text(std::string_view s) {
+  for (char c : s) {
+    if (c < 32 || c > 126) return false;
+  }
+  return true;
+}
+
+std::string default_hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+void read_endpoints(const Section& s, std::string_view key, std::vector<Endpoint>& out,
+                    std::optional<std::uint16_t> default_port, std::string_view expected) {
+  std::vector<Section::Item> items;
+  if (!s.strings(key, items)) return;
+  std::vector<Endpoint> eps;
+  for (auto& it : items) {
+    if (auto ep = detail::parse_endpoint(it.value, default_port)) {
+      eps.push_back(*ep);
+    } else {
+      s.reader().add(it.line, s.name(key) + ": invalid address '" + it.value + "' (expected " +
+                                  std::string(expected) + ")");
+    }
+  }
+  out = std::move(eps);
+}
+
+void read_tls_files(const Section& s, SmtpConfig& out) {
+  s.string("tls_cert", out.tls_cert);
+  s.string("tls_key", out.tls_key);
+  // One without the other is a half-configured STARTTLS; refuse rather than guess.
+  if (!out.tls_cert.empty() && out.tls_key.empty()) {
+    s.fail("tls_cert", "tls_key must be set too (both or neither)");
+  } else if (out.tls_cert.empty() && !out.tls_key.empty()) {
+    s.fail("tls_key", "tls_cert must be set too (both or neither)");
+  }
+  for (std::string_view key : {"tls_cert", "tls_key"}) {
+    const std::string& file = key == "tls_cert" ? out.tls_cert : out.tls_key;
+    if (file.empty()) continue;
+    if (auto why = unreadable(file)) {
+      s.reader().add(s.line(key), "cannot read " + std::string(key) + " '" + file + "': " + *why);
+    }
+  }
+}
+
+void read_smtp(const Section& root, SmtpConfig& out) {
+  Section s = root.sub("smtp");
+  s.check_keys({"listen", "relay_networks", "tls_cert", "tls_key", "max_message_size",
+                "max_recipients", "max_line_length", "max_connections",
+                "max_connections_per_client", "max_errors", "command_timeout", "data_timeout",
+                "require_tls", "banner"});
+  read_endpoints(s, "listen", out.listen, std::nullopt, "\"ip:port\" or \"[ipv6]:port\"");
+  if (const toml::node* n = s.node("listen"); n && n->is_array() && n->as_array()->empty()) {
+    s.fail("listen", "must not be empty");
+  }
+
+  std::vector<Section::Item> items;
+  if (s.strings("relay_networks", items)) {
+    for (auto& it : items) {
+      if (auto c = parse_cidr(it.value)) {
+        out.relay_networks.push_back(*c);
+      } else {
+        s.reader().add(it.line, s.name("relay_networks") + ": invalid CIDR '" + it.value + "'");
+      }
+    }
+  } else if (!s.node("relay_networks")) {
+    out.relay_networks = {*parse_cidr("127.0.0.0/8"), *parse_cidr("::1/128")};
+  }
+
+  read_tls_files(s, out);
+  s.size("max_message_size", out.max_message_size, 1);
+  s.u32("max_recipients", out.max_recipients, 1, 1'000'000);
+  // Below 512 even a legal RFC 5321 command line could be refused (4.5.3.1.4).
+  s.u32("max_line_length", out.max_line_length, 512, 65536);
+  s.u32("max_connections", out.max_connections, 1, 1'000'000);
+  s.u32("max_connections_per_client", out.max_connections_per_client, 1, 1'000'000);
+  if (out.max_connections_per_client > out.max_connections) {
+    s.fail(s.node("max_connections_per_client") ? "max_connections_per_client" : "max_connections",
+           "max_connections_per_client (" + std::to_string(out.max_connections_per_client) +
+               ") exceeds max_connections (" + std::to_string(out.max_connections) + ")");
+  }
+  s.u32("max_errors", out.max_errors, 1, 1000);
+  s.duration("command_timeout", out.command_timeout, Duration(1));
+  s.duration("data_timeout", out.data_timeout, Duration(1));
+  s.boolean("require_tls", out.require_tls);
+  if (out.require_tls && out.tls_cert.empty()) {
+    s.fail("require_tls", "needs tls_cert and tls_key (STARTTLS must be offered)");
+  }
+  if (s.string("banner", out.banner) && !valid_reply_text(out.banner)) {
+    s.fail("banner", "must be one line of printable ASCII (it is sent in the 220 reply)");
+    out.banner.clear();
+  }
+}
+
+void read_queue(const Section& root, QueueConfig& out) {
+  Section s = root.sub("queue");
+  s.check_keys({"path", "map_size", "commit_interval", "max_batch"});
+  if (s.string("path", out.path) && out.path.empty()) s.fail("path", "must not be empty");
+  s.size("map_size", out.map_size, 1ull << 20);
+  s.duration("commit_interval", out.commit_interval, Duration(0));
+  s.u32("max_batch", out.max_batch, 1, 100'000);
+}
+
+void read_dns(const Section& root, DnsConfig& out) {
+  Section s = root.sub("dns");
+  s.check_keys({"servers"});
+  read_endpoints(s, "servers", out.servers, 53,
+                 "\"ip\", \"ip:port\", \"[ipv6]\" or \"[ipv6]:port\"");
+}
+
+void read_delivery(const Section& root, DeliveryConfig& out) {
+  Section s = root.sub("delivery");
+  s.check_keys({"workers", "port", "retry", "max_lifetime", "sos_lifetime"});
+  s.u32("workers", out.workers, 1, 64);
+  s.u16("port", out.port, 1, 65535);
+
+  std::vector<Section::Item> items;
+  if (s.strings("retry", items)) {
+    if (items.empty()) s.fail("retry", "must list at least one interval");
+    std::vector<Duration> retry;
+    for (auto& it : items) {
+      auto d = parse_duration(it.value);
+      if (!d) {
+        s.reader().add(it.line, s.name("retry") + ": invalid duration '" + it.value + "'");
+      } else if (d->count() <= 0) {
+        s.reader().add(it.line, s.name("retry") + ": each interval must be greater than zero");
+      } else {
+        retry.push_back(*d);
+      }
+    }
+    out.retry = std::move(retry);
+  }
+  s.duration("max_lifetime", out.max_lifetime, Duration(1));
+  s.duration("sos_lifetime", out.sos_lifetime, Duration(1));
+  if (out.sos_lifetime > out.max_lifetime) {
+    s.fail(s.node("sos_lifetime") ? "sos_lifetime" : "max_lifetime",
+           "sos_lifetime must not exceed max_lifetime");
+  }
+}
+
+void read_admin(const Section& root, AdminConfig& out) {
+  Section s = root.sub("admin");
+  s.check_keys({"listen", "token_file"});
+  std::string text;
+  if (s.string("listen", text)) {
+    if (auto ep = detail::parse_endpoint(text, std::nullopt)) {
+      out.listen = *ep;
+    } else {
+      s.fail("listen", "invalid address '" + text + "' (expected \"ip:port\" or \"[ipv6]:port\")");
+    }
+  }
+  if (s.string("token_file", out.token_file) && out.token_file.empty()) {
+    s.fail("token_file", "must not be empty");
+  }
+}
+
+void read_log(const Section& root, LogConfig& out) {
+  Section s = root.sub("log");
+  s.check_keys({"level", "file"});
+  std::string text;
+  if (s.string("level", text)) {
+    std::string l = detail::lower(text);
+    if (l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" ||
+        l == "critical") {
+      out.level = l;
+    } else {
+      s.fail("level",
+             "unknown level '" + text + "' (expected trace, debug, info, warn, error or critical)");
+    }
+  }
+  s.string("file", out.file);
+}
+
+}  // namespace
+
+Result<Config, std::vector<Issue>> load_config(const std::string& path) {
+  std::string text;
+  if (auto why = read_file(path, text)) {
+    return fail(std::vector<Issue>{{path, 0, "cannot read: " + *why}});
+  }
+
+  toml::table doc;
+  try {
+    doc = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return fail(std::vector<Issue>{{path, e.source().begin.line, std::string(e.description())}});
+  }
+
+  Reader rd(path);
+  Section root(rd, &doc, "");
+  Config cfg;
+  cfg.source_file = path;
+  root.check_keys(
+      {"hostname", "smtp", "queue", "dns", "delivery", "policy", "route", "admin", "log"});
+  if (root.string("hostname", cfg.hostname) && !detail::valid_hostname(cfg.hostname)) {
+    root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
+  }
+  if (!root.node("hostname")) cfg.hostname = default_hostname();
+  read_smtp(root, cfg.smtp);
+  read_queue(root, cfg.queue);
+  read_dns(root, cfg.dns);
+  read_delivery(root, cfg.delivery);
+  detail::read_policy(root, cfg.policy);
+  detail::read_routes(root, cfg.routes);
+  read_admin(root, cfg.admin);
+  read_log(root, cfg.log);
+
+  if (rd.has_issues()) return fail(rd.take());
+  return cfg;
+}
+
+}  // namespace secmx::config

@@ -8,7 +8,8 @@
 // message unacceptable (the only end marker is CRLF.CRLF, so "\n.\n" ends nothing); lines
 // longer than max_line (counting CRLF) are flagged; past max_size the content is no longer
 // stored but still consumed, and flagged. Once flagged, reading still goes on to the real
-// end marker so that the session stays in step with the client. Pure; no I/O.
+// end marker so that the session stays in step with the client. A limit of 0 means none.
+// Pure; no I/O.
 #pragma once
 
 #include <cstddef>

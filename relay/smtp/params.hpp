@@ -2,8 +2,8 @@
 //
 // Pure parsers over the argument of a MAIL or RCPT command ("FROM:<a@b> SIZE=10 ...").
 // Every failure is the Reply the server should send (501 5.5.4 syntax, 555 5.5.4 unknown
-// parameter, 552 5.3.4 too big, 553 5.1.3/5.1.7 bad address, ...), so the server does not
-// have to know the reasons. `Offered` says which extensions were advertised in this
+// parameter, 552 5.3.4 too big, 501 5.1.7/5.1.3 bad sender/recipient address, 553 5.6.7
+// non-ASCII address without SMTPUTF8, ...), so the server does not have to know the reasons. `Offered` says which extensions were advertised in this
 // session: a parameter of an extension not offered is 555 5.5.4.
 #pragma once
 

@@ -1,1 +1,181 @@
-// placeholder: being written
+// tls_context.cpp - builds the server and client SSL_CTX and turns OpenSSL's error queue
+// into words.
+//
+// Contract (see tls_context.hpp): create_server()/create_client() return a ready, shared,
+// read-only context or a TlsError whose message names the file involved and OpenSSL's
+// reason. Nothing here throws; nothing here touches the network. Every failure path frees
+// what it built (the SSL_CTX is owned by a unique_ptr from the first line on).
+#include "relay/tls/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <utility>
+
+namespace secmx::tls {
+namespace {
+
+using CtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+
+// TLS 1.3 suites are OpenSSL's defaults (all AEAD). For TLS 1.2 we put forward-secret
+// AEAD suites first, then the rest of OpenSSL's default list ("ALL:!COMPLEMENTOFDEFAULT"
+// is its definition; "DEFAULT" itself may only open a cipher string). For mail, a peer
+// that only speaks an older suite is still better off encrypted than in plaintext, and
+// the system security level (Debian: SECLEVEL=2) still removes the truly weak ones.
+constexpr const char* kTls12Ciphers =
+    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:"
+    "ALL:!COMPLEMENTOFDEFAULT:!eNULL:!aNULL";
+
+// Identifies our server-side session cache entries; OpenSSL refuses to resume sessions
+// from a cache without one when peer verification is ever turned on.
+constexpr unsigned char kSessionIdContext[] = "secmx-relay";
+
+// A passphrase-protected key must fail the load, not block the daemon on a tty prompt.
+int refuse_passphrase(char*, int, int, void*) { return 0; }
+
+TlsError make_error(std::string what) {
+  std::string reason = drain_openssl_errors();
+  if (reason.empty()) reason = "no reason given by OpenSSL";
+  return TlsError{std::move(what) + ": " + reason};
+}
+
+// Settings both sides share: protocol floor, no renegotiation (a DoS lever and a source
+// of past CVEs, and SMTP never needs it), no compression (CRIME), small idle memory.
+Status<TlsError> apply_common(SSL_CTX* ctx) {
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return fail(make_error("cannot set the minimum protocol to TLS 1.2"));
+  }
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Idle sessions (thousands of them, mostly waiting on a peer) give their 16-34 KiB
+  // record buffers back. Partial writes stay off: write_plain() relies on SSL_write
+  // taking everything it is given.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return fail(make_error("cannot set the TLS 1.2 cipher list"));
+  }
+  return Ok{};
+}
+
+Result<CtxPtr, TlsError> new_ctx(const SSL_METHOD* method) {
+  ERR_clear_error();
+  CtxPtr ctx(SSL_CTX_new(method));
+  if (!ctx) return fail(make_error("cannot create an SSL context"));
+  if (auto st = apply_common(ctx.get()); !st) return fail(std::move(st.error()));
+  return ctx;
+}
+
+bool is_key_mismatch(unsigned long err) {
+  if (err == 0) return false;
+  int lib = ERR_GET_LIB(err);
+  int reason = ERR_GET_REASON(err);
+  return (lib == ERR_LIB_X509 &&
+          (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH)) ||
+         (lib == ERR_LIB_SSL && reason == SSL_R_PRIVATE_KEY_MISMATCH);
+}
+
+}  // namespace
+
+void SslCtxDeleter::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+
+std::string drain_openssl_errors() {
+  // Reason strings are loaded lazily by OpenSSL's first SSL_CTX; an error drained before
+  // that (e.g. at start-up) would otherwise read "reason(267)".
+  static const bool strings_loaded = OPENSSL_init_ssl(
+      OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
+  (void)strings_loaded;
+  std::string out;
+  const char* data = nullptr;
+  int flags = 0;
+  unsigned long err;
+  while ((err = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+    // Extra text such as "calling fopen(/etc/x.pem, r)" often says more than the code.
+    if ((flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0') {
+      out += " (";
+      out += data;
+      out += ")";
+    }
+  }
+  return out;
+}
+
+Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_server(
+    const std::string& cert_file, const std::string& key_file) {
+  auto made = new_ctx(TLS_server_method());
+  if (!made) return fail(std::move(made.error()));
+  CtxPtr ctx = std::move(made.value());
+  SSL_CTX* c = ctx.get();
+
+  // The server's order wins: clients often list weak suites first for compatibility.
+  SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+
+  // Session-ID cache plus stateless tickets (on by default; SSL_OP_NO_TICKET stays
+  // clear) so that a client that comes back for the next message skips the full
+  // handshake. Ticket keys are per context: a reload costs one full handshake each.
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_clear_options(c, SSL_OP_NO_TICKET);
+  if (SSL_CTX_set_session_id_context(c, kSessionIdContext, sizeof kSessionIdContext - 1) !=
+      1) {
+    return fail(make_error("cannot set the session id context"));
+  }
+
+  SSL_CTX_set_default_passwd_cb(c, refuse_passphrase);
+
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
+    return fail(make_error("cannot load certificate chain from '" + cert_file + "'"));
+  }
+  ERR_clear_error();
+  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL already compares the key with a certificate of the same type while
+    // loading; say "does not match" rather than "cannot load" when that is the reason.
+    if (is_key_mismatch(ERR_peek_last_error())) {
+      return fail(make_error("private key '" + key_file + "' does not match certificate '" +
+                             cert_file + "'"));
+    }
+    return fail(make_error("cannot load private key from '" + key_file + "'"));
+  }
+  ERR_clear_error();
+  // Catches what loading does not: e.g. an EC key next to an RSA certificate.
+  if (SSL_CTX_check_private_key(c) != 1) {
+    return fail(make_error("private key '" + key_file + "' does not match certificate '" +
+                           cert_file + "'"));
+  }
+  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release()));
+}
+
+Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
+    const std::string& ca_file) {
+  auto made = new_ctx(TLS_client_method());
+  if (!made) return fail(std::move(made.error()));
+  CtxPtr ctx = std::move(made.value());
+  SSL_CTX* c = ctx.get();
+
+  // Verification runs, but never aborts the handshake: the result is recorded and the
+  // TLS policy (encrypt vs verify, per destination) decides what to do with it. Aborting
+  // here would turn "encrypt" into "verify" and push mail to plaintext instead.
+  SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+
+  ERR_clear_error();
+  if (!ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(c, ca_file.c_str(), nullptr) != 1) {
+      return fail(make_error("cannot load CA bundle from '" + ca_file + "'"));
+    }
+  } else if (SSL_CTX_set_default_verify_paths(c) != 1) {
+    return fail(make_error("cannot load the system CA store"));
+  }
+
+  // Client mode makes OpenSSL treat sessions (and TLS 1.3 tickets) as cacheable. The
+  // internal store is skipped: a client never looks sessions up there, so it would only
+  // hold memory; the delivery engine keeps its own per-destination cache through
+  // TlsSession::get1_session()/set_session().
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release()));
+}
+
+}  // namespace secmx::tls

@@ -18,6 +18,7 @@
 #include "relay/tls/tls_context.hpp"
 
 typedef struct ssl_st SSL;
+typedef struct ssl_session_st SSL_SESSION;
 
 namespace secmx::tls {
 
@@ -65,8 +66,21 @@ class TlsSession {
   const std::string& error() const { return error_; }
   PeerInfo peer_info() const;
 
+  // Client-side resumption; the caller keeps the cache (one session per destination and
+  // verify_name: a resumed session reports the verification result of the original).
+  // get1_session(): the session to offer next time, or nullptr when there is none that
+  // can be resumed; the caller owns the returned reference (SSL_SESSION_free). Take it
+  // after the first read_plain() that follows the handshake: TLS 1.3 tickets arrive
+  // after the handshake. set_session(): offer `session` in the coming handshake (call
+  // before the first handshake()); takes its own reference, the caller keeps theirs.
+  // A session stays resumable when the connection ends without close_notify, but not
+  // after a fatal TLS error (OpenSSL invalidates it then).
+  SSL_SESSION* get1_session();
+  void set_session(SSL_SESSION* session);
+
  private:
   TlsSession() = default;
+  Progress fail_with(const char* what, int ssl_error);
   std::shared_ptr<TlsContext> context_;
   SSL* ssl_ = nullptr;
   void* enc_in_ = nullptr;   // BIO*, owned by ssl_

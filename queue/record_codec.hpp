@@ -1,0 +1,41 @@
+// record_codec.hpp - the durable, versioned binary form of an Envelope.
+//
+// Pure functions, thread-agnostic, no LMDB. encode_envelope() writes one record into a
+// caller-owned buffer (reused across calls to avoid allocations on the hot path); it fails
+// with Error::Kind::Invalid only for an envelope no record may hold (an enum out of range).
+// decode_envelope() trusts nothing: a wrong version, a bad checksum, a length past the end,
+// an enum out of range or trailing bytes give Error::Kind::Corrupt, never a crash or an
+// allocation sized by the input.
+//
+// Layout (version 1; integers little-endian, varint = LEB128, str = varint length + bytes):
+//   u8 version=1, u8 flags (1 smtputf8, 2 requiretls, 4 held), u8 body_type, u8 ret,
+//   u64 id, i64 arrival_us, i64 next_attempt_us, varint attempts, varint body_size,
+//   str sender, envid, client_address, client_helo, auth_user, tls_protocol, tls_cipher,
+//   varint n, n x { u8 notify, u8 state, u8 policy, u8 tls, varint attempts,
+//                   str address, orcpt, policy_reason, last_status, last_reply, remote_mta },
+//   u32 CRC-32C of every byte before it.
+// A new layout gets a new version byte; decode keeps reading the old ones.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "queue/envelope.hpp"
+#include "queue/store.hpp"
+
+namespace secmx::queue {
+
+inline constexpr std::uint8_t kRecordVersion = 1;
+
+// Replaces the contents of `out` with the record for `envelope`.
+Status<Error> encode_envelope(const Envelope& envelope, std::string& out);
+
+Result<Envelope, Error> decode_envelope(std::string_view record);
+
+// CRC-32C (Castagnoli) as used for the record trailer; exposed for tests and tools.
+// Uses the SSE4.2 instruction where the CPU has it; the portable form must agree.
+std::uint32_t record_checksum(std::string_view bytes);
+std::uint32_t record_checksum_portable(std::string_view bytes);
+
+}  // namespace secmx::queue

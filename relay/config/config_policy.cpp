@@ -1,0 +1,258 @@
+// config_policy.cpp - reads [policy], its [[policy.rule]]s and the [[route]]s.
+//
+// Every rule is checked as the policy engine will use it: at least one condition and an
+// action, header and match together, RE2 patterns compiled here once (so a bad pattern is
+// a start-up error at its line, never a surprise on the first message), classification
+// levels known. Issues go to the Section's Reader; nothing throws.
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "relay/config/config_reader.hpp"
+
+namespace secmx::config::detail {
+namespace {
+
+// RFC 5322 field-name: printable ASCII except ':'.
+bool valid_header_name(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 32 && c < 127 && c != ':'; });
+}
+
+// A reason ends up in "550 5.7.1 <reason>": one line of printable ASCII, or the reply
+// could be split or forged.
+bool valid_reply_text(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 32 && c < 127; });
+}
+
+bool has_space(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
+}
+
+void read_tls(const Section& s, std::string_view key, std::optional<TlsLevel>& out) {
+  std::string text;
+  if (!s.string(key, text)) return;
+  if (auto l = parse_tls_level(text)) {
+    out = *l;
+  } else {
+    s.fail(key, "unknown TLS level '" + text + "' (expected \"encrypt\" or \"verify\")");
+  }
+}
+
+void read_rule(const Section& r, PolicyRule& rule) {
+  Reader& rd = r.reader();
+  r.check_keys({"sender", "header", "match", "classification", "recipient_domain", "policy", "tls",
+                "reason"});
+  rule.line = line_of(*r.table());
+
+  std::string text;
+  if (r.string("sender", text)) {
+    if (text.empty() || has_space(text)) {
+      r.fail("sender", "invalid sender pattern '" + text + "'");
+    } else {
+      rule.sender = text;
+    }
+  }
+  if (r.string("header", text)) {
+    if (!valid_header_name(text)) {
+      r.fail("header", "invalid header name '" + text + "'");
+    } else {
+      rule.header = text;
+    }
+  }
+  if (r.string("match", text)) {
+    // Compiled with the same options the policy engine must use; RE2 bounds the work
+    // per header, which matters because header values come from anyone.
+    RE2 re(text, RE2::Quiet);
+    if (!re.ok()) {
+      r.fail("match", "invalid regular expression: " + re.error());
+    } else {
+      rule.match = text;
+    }
+  }
+  if (r.node("header") && !r.node("match")) {
+    r.fail("header", "needs 'match' (an RE2 pattern over the header's value)");
+  }
+  if (r.node("match") && !r.node("header")) {
+    r.fail("match", "needs 'header' (the header the pattern applies to)");
+  }
+
+  std::vector<Section::Item> items;
+  if (r.strings("classification", items)) {
+    if (items.empty()) r.fail("classification", "must not be empty");
+    for (auto& it : items) {
+      if (!known_classification(it.value)) {
+        rd.add(it.line, "unknown classification level '" + it.value + "'");
+      } else {
+        rule.classification.push_back(it.value);
+      }
+    }
+  }
+  items.clear();
+  if (r.strings("recipient_domain", items, /*allow_single=*/true)) {
+    if (items.empty()) r.fail("recipient_domain", "must not be empty");
+    for (auto& it : items) {
+      if (!valid_hostname(it.value)) {
+        rd.add(it.line, r.name("recipient_domain") + ": invalid domain '" + it.value + "'");
+      } else {
+        rule.recipient_domain.push_back(it.value);
+      }
+    }
+  }
+
+  bool has_action = false;
+  if (r.string("policy", text)) {
+    if (auto a = parse_action(text)) {
+      rule.action = *a;
+      has_action = true;
+    } else {
+      r.fail("policy", "unknown action '" + text + "' (expected BES, SOS, HOLD or REJECT)");
+    }
+  }
+  if (!r.node("policy")) {
+    rd.add(rule.line, r.path() + ": a rule needs 'policy' (BES, SOS, HOLD or REJECT)");
+  }
+  if (!r.node("sender") && !r.node("header") && !r.node("match") && !r.node("classification") &&
+      !r.node("recipient_domain")) {
+    rd.add(rule.line, r.path() +
+                          ": a rule needs a condition (sender, header and match, "
+                          "classification or recipient_domain)");
+  }
+
+  read_tls(r, "tls", rule.tls);
+  // A TLS level only means something for a message delivered secure-only; on BES it would
+  // read like a guarantee the relay does not give.
+  if (rule.tls && has_action && rule.action != PolicyAction::SOS) {
+    r.fail("tls", "applies only to policy SOS");
+  }
+  if (r.string("reason", text)) {
+    if (!valid_reply_text(text)) {
+      r.fail("reason", "must be one line of printable ASCII (it is sent in the SMTP reply)");
+    } else {
+      rule.reason = text;
+    }
+  }
+}
+
+}  // namespace
+
+void read_policy(const Section& root, PolicyConfig& out) {
+  Section p = root.sub("policy");
+  p.check_keys({"default", "discovery", "sos_tls", "subject_markers", "unknown_marking",
+                "tls_required_no", "rule"});
+  std::string text;
+  if (p.string("default", text)) {
+    auto a = parse_action(text);
+    if (a && (*a == PolicyAction::BES || *a == PolicyAction::SOS)) {
+      out.default_action = *a;
+    } else {
+      p.fail("default", "must be \"BES\" or \"SOS\", not '" + text + "'");
+    }
+  }
+
+  std::vector<Section::Item> items;
+  if (p.strings("discovery", items)) {
+    std::vector<std::string> methods;
+    for (auto& it : items) {
+      std::string m = lower(it.value);
+      if (m != "srv" && m != "mx51966" && m != "name") {
+        p.reader().add(it.line, p.name("discovery") + ": unknown method '" + it.value +
+                                    "' (expected \"srv\", \"mx51966\" or \"name\")");
+      } else if (std::find(methods.begin(), methods.end(), m) != methods.end()) {
+        p.reader().add(it.line, p.name("discovery") + ": '" + it.value + "' listed twice");
+      } else {
+        methods.push_back(m);
+      }
+    }
+    out.discovery = std::move(methods);
+  }
+
+  std::optional<TlsLevel> sos_tls;
+  read_tls(p, "sos_tls", sos_tls);
+  if (sos_tls) out.sos_tls = *sos_tls;
+
+  items.clear();
+  if (p.strings("subject_markers", items)) {
+    out.subject_markers.clear();
+    for (auto& it : items) {
+      if (it.value.empty()) {
+        p.reader().add(it.line, p.name("subject_markers") + ": a marker must not be empty");
+      } else {
+        out.subject_markers.push_back(it.value);
+      }
+    }
+  }
+
+  if (p.string("unknown_marking", text)) {
+    auto a = parse_action(text);
+    if (a && *a != PolicyAction::REJECT) {
+      out.unknown_marking = *a;
+    } else {
+      p.fail("unknown_marking", "must be \"BES\", \"SOS\" or \"HOLD\", not '" + text + "'");
+    }
+  }
+
+  if (p.string("tls_required_no", text)) {
+    std::string v = lower(text);
+    if (v == "honor" || v == "ignore") {
+      out.tls_required_no_honor = v == "honor";
+    } else {
+      p.fail("tls_required_no", "must be \"honor\" or \"ignore\", not '" + text + "'");
+    }
+  }
+
+  const toml::node* rules = p.node("rule");
+  if (!rules) return;
+  if (!rules->is_array_of_tables()) {
+    p.fail("rule", "expected an array of tables ([[policy.rule]])");
+    return;
+  }
+  for (const toml::node& n : *rules->as_array()) {
+    PolicyRule rule;
+    read_rule(Section(p.reader(), n.as_table(), p.name("rule")), rule);
+    out.rules.push_back(std::move(rule));
+  }
+}
+
+void read_routes(const Section& root, std::vector<Route>& out) {
+  const toml::node* routes = root.node("route");
+  if (!routes) return;
+  if (!routes->is_array_of_tables()) {
+    root.fail("route", "expected an array of tables ([[route]])");
+    return;
+  }
+  std::map<std::string, std::uint32_t> seen;  // lower-cased domain -> line
+  for (const toml::node& n : *routes->as_array()) {
+    Section r(root.reader(), n.as_table(), "route");
+    r.check_keys({"domain", "host", "tls"});
+    Route route;
+    route.line = line_of(n);
+    if (r.string("domain", route.domain)) {
+      std::string key = lower(route.domain);
+      if (key.ends_with('.')) key.pop_back();
+      if (!valid_hostname(route.domain)) {
+        r.fail("domain", "invalid domain '" + route.domain + "'");
+      } else if (auto [it, fresh] = seen.emplace(key, r.line("domain")); !fresh) {
+        r.fail("domain",
+               "'" + route.domain + "' is already routed at line " + std::to_string(it->second));
+      }
+    } else if (!r.node("domain")) {
+      r.reader().add(route.line, "route: a route needs 'domain'");
+    }
+    if (r.string("host", route.host)) {
+      if (!valid_route_host(route.host)) {
+        r.fail("host", "invalid next hop '" + route.host +
+                           "' (expected \"[ip]:port\", \"[ip]\", \"name\" or \"name:port\")");
+      }
+    } else if (!r.node("host")) {
+      r.reader().add(route.line, "route: a route needs 'host'");
+    }
+    read_tls(r, "tls", route.tls);
+    out.push_back(std::move(route));
+  }
+}
+
+}  // namespace secmx::config::detail

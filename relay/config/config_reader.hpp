@@ -1,0 +1,97 @@
+// config_reader.hpp - internal to relay/config: typed, issue-collecting access to TOML.
+//
+// A Reader owns the list of issues for one file; a Section is a view of one TOML table
+// under a dotted path ("smtp", "policy.rule"). Every getter leaves its output untouched
+// (so the default in config.hpp stands) when the key is absent or wrong, and records an
+// Issue at the offending line instead of stopping: load_config() reports everything.
+// Sections borrow the toml::table they view; they live only during load_config().
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/config/config.hpp"
+
+namespace secmx::config::detail {
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+  void add(std::uint32_t line, std::string message);
+  bool has_issues() const { return !issues_.empty(); }
+  std::vector<Issue> take();  // sorted by line; stable, so same-line issues keep order
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<Issue> issues_;
+};
+
+std::uint32_t line_of(const toml::node& n);
+
+class Section {
+ public:
+  // `t` may be null: the table is absent and every getter sees no keys.
+  Section(Reader& r, const toml::table* t, std::string path);
+
+  const toml::table* table() const { return t_; }
+  const std::string& path() const { return path_; }
+  std::string name(std::string_view key) const;  // "smtp" + "listen" -> "smtp.listen"
+  const toml::node* node(std::string_view key) const;
+  std::uint32_t line(std::string_view key) const;  // 0 when absent
+  // Records "<path>.<key>: <message>" at the key's line.
+  void fail(std::string_view key, std::string_view message) const;
+  void fail_at(const toml::node& at, std::string_view key, std::string_view message) const;
+  Reader& reader() const { return r_; }
+
+  // "unknown key 'smtp.lisen'" for every key not listed.
+  void check_keys(std::initializer_list<std::string_view> known) const;
+  // A sub-table; absent -> Section over nothing; not a table -> issue, and nothing.
+  Section sub(std::string_view key) const;
+
+  // Getters: true when the key was present and valid (out assigned).
+  bool string(std::string_view key, std::string& out) const;
+  bool boolean(std::string_view key, bool& out) const;
+  bool integer(std::string_view key, std::int64_t& out, std::int64_t lo, std::int64_t hi) const;
+  bool u32(std::string_view key, std::uint32_t& out, std::uint32_t lo, std::uint32_t hi) const;
+  bool u16(std::string_view key, std::uint16_t& out, std::uint16_t lo, std::uint16_t hi) const;
+  bool size(std::string_view key, std::uint64_t& out, std::uint64_t lo) const;
+  bool duration(std::string_view key, Duration& out, Duration lo) const;
+  // Array of strings; with `allow_single`, a lone string counts as a one-element array.
+  // Each element comes with its own line so callers can point at the bad one.
+  struct Item {
+    std::string value;
+    std::uint32_t line;
+  };
+  bool strings(std::string_view key, std::vector<Item>& out, bool allow_single = false) const;
+
+ private:
+  Reader& r_;
+  const toml::table* t_;
+  std::string path_;
+};
+
+// Value grammars shared by the section readers (config_values.cpp).
+// "ip:port" / "[v6]:port"; when default_port is set the port may be left out and a bare
+// IPv6 address is accepted too.
+std::optional<Endpoint> parse_endpoint(std::string_view text,
+                                       std::optional<std::uint16_t> default_port);
+// "[ip]:port", "[ip]", "name", "name:port" - a route's next hop.
+bool valid_route_host(std::string_view text);
+bool valid_hostname(std::string_view text);  // LDH labels, dots, optional final dot
+bool known_classification(std::string_view level);
+std::optional<PolicyAction> parse_action(std::string_view text);  // case-insensitive
+std::optional<TlsLevel> parse_tls_level(std::string_view text);   // "encrypt" | "verify"
+std::string lower(std::string_view text);
+
+// Section readers for the policy and routing part of the tree (config_policy.cpp).
+void read_policy(const Section& root, PolicyConfig& out);
+void read_routes(const Section& root, std::vector<Route>& out);
+
+}  // namespace secmx::config::detail

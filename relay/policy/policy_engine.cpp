@@ -1,0 +1,52 @@
+// policy_engine.cpp - the default engine: RFC 8689 REQUIRETLS makes SOS, else the default.
+#include "relay/policy/policy_engine.hpp"
+
+namespace secmx::policy {
+
+DefaultPolicyEngine::DefaultPolicyEngine(const config::PolicyConfig& config)
+    : default_action_(config.default_action), sos_tls_(config.sos_tls) {}
+
+std::vector<Decision> DefaultPolicyEngine::decide(const MessageFacts& facts) const {
+  Decision d;
+  if (facts.requiretls) {
+    d.action = config::PolicyAction::SOS;
+    d.tls = sos_tls_;
+    d.reason = "requiretls";
+  } else {
+    d.action = default_action_;
+    d.tls = default_action_ == config::PolicyAction::SOS ? sos_tls_ : config::TlsLevel::None;
+    d.reason = "default";
+  }
+  return std::vector<Decision>(facts.recipients ? facts.recipients->size() : 0, d);
+}
+
+bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope) {
+  bool any_hold = false;
+  for (std::size_t i = 0; i < decisions.size() && i < envelope.recipients.size(); ++i) {
+    const auto& d = decisions[i];
+    auto& r = envelope.recipients[i];
+    switch (d.action) {
+      case config::PolicyAction::REJECT:
+        return false;
+      case config::PolicyAction::HOLD:
+        r.policy = queue::RcptPolicy::HOLD;
+        r.state = queue::RcptState::Held;
+        any_hold = true;
+        break;
+      case config::PolicyAction::SOS:
+        r.policy = queue::RcptPolicy::SOS;
+        break;
+      case config::PolicyAction::BES:
+        r.policy = queue::RcptPolicy::BES;
+        break;
+    }
+    r.tls = d.tls == config::TlsLevel::Verify    ? queue::RcptTls::Verify
+            : d.tls == config::TlsLevel::Encrypt ? queue::RcptTls::Encrypt
+                                                 : queue::RcptTls::None;
+    r.policy_reason = d.reason;
+  }
+  envelope.held = any_hold;
+  return true;
+}
+
+}  // namespace secmx::policy

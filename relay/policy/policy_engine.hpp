@@ -1,0 +1,58 @@
+// policy_engine.hpp - the seam through which each message gets its sending policy.
+//
+// The SMTP server asks the engine once per message, at the end of DATA / the last BDAT
+// chunk, with the envelope and the header section. The engine answers per recipient.
+// Implementations are immutable after construction and called from any SMTP loop thread
+// at once, so they must be thread-safe (pure). DefaultPolicyEngine knows only REQUIRETLS
+// and the configured default; the rule engine (rules, headers, protective markings) is
+// another implementation of the same interface.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "queue/envelope.hpp"
+#include "relay/config/config.hpp"
+
+namespace secmx::policy {
+
+struct MessageFacts {
+  std::string_view sender;
+  const std::vector<queue::Recipient>* recipients = nullptr;
+  bool requiretls = false;
+  std::string_view client_address;
+  std::string_view auth_user;
+  std::string_view header_section;  // raw header lines up to the empty line, CRLF endings
+};
+
+struct Decision {
+  config::PolicyAction action = config::PolicyAction::BES;
+  config::TlsLevel tls = config::TlsLevel::None;
+  std::string reason;         // "default", "requiretls", "rule=3(classification=RESTRICTED)"
+  std::string reject_text;    // for REJECT: the text of the 550 5.7.1 reply
+};
+
+class PolicyEngine {
+ public:
+  virtual ~PolicyEngine() = default;
+  // One decision per recipient, in the order of facts.recipients.
+  virtual std::vector<Decision> decide(const MessageFacts& facts) const = 0;
+};
+
+class DefaultPolicyEngine final : public PolicyEngine {
+ public:
+  explicit DefaultPolicyEngine(const config::PolicyConfig& config);
+  std::vector<Decision> decide(const MessageFacts& facts) const override;
+
+ private:
+  config::PolicyAction default_action_;
+  config::TlsLevel sos_tls_;
+};
+
+// Apply decisions to the stored recipients (policy, TLS level, reason, held state).
+// Returns false when some decision is REJECT (then nothing should be stored).
+bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope);
+
+}  // namespace secmx::policy

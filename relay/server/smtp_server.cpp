@@ -1,0 +1,146 @@
+// smtp_server.cpp - see smtp_server.hpp.
+#include "relay/server/smtp_server.hpp"
+
+#include <cstring>
+
+#include "relay/common/log.hpp"
+#include "relay/net/connection.hpp"
+#include "relay/server/smtp_session.hpp"
+
+namespace secmx::server {
+namespace {
+std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::logger("smtpd");
+  return l;
+}
+}  // namespace
+
+// A listening socket; freed in its close callback.
+struct SmtpServer::Listener {
+  uv_tcp_t tcp{};
+  SmtpServer* server = nullptr;
+  std::string name;
+};
+
+SmtpServer::SmtpServer(uv_loop_t* loop, ServerDeps deps) : loop_(loop), deps_(std::move(deps)) {
+  uv_async_init(loop_, &async_, &SmtpServer::on_async);
+  async_.data = this;
+}
+
+SmtpServer::~SmtpServer() = default;
+
+Status<std::string> SmtpServer::listen() {
+  for (const auto& ep : deps_.config->smtp.listen) {
+    sockaddr_storage addr{};
+    int rc = ep.host.find(':') != std::string::npos
+                 ? uv_ip6_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in6*>(&addr))
+                 : uv_ip4_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in*>(&addr));
+    if (rc != 0) return fail(ep.to_string() + ": " + uv_strerror(rc));
+    auto* l = new Listener;
+    l->server = this;
+    l->name = ep.to_string();
+    uv_tcp_init(loop_, &l->tcp);
+    l->tcp.data = l;
+    listeners_.push_back(l);
+    rc = uv_tcp_bind(&l->tcp, reinterpret_cast<sockaddr*>(&addr), 0);
+    if (rc == 0) {
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->tcp), 1024, &SmtpServer::on_connection);
+    }
+    if (rc != 0) return fail(ep.to_string() + ": " + uv_strerror(rc));
+    logger()->info("listening on {}", l->name);
+  }
+  return Ok{};
+}
+
+void SmtpServer::on_connection(uv_stream_t* stream, int status) {
+  auto* l = static_cast<Listener*>(stream->data);
+  SmtpServer* self = l->server;
+  if (status < 0) {
+    logger()->warn("accept on {}: {}", l->name, uv_strerror(status));
+    return;
+  }
+  auto id = self->next_session_id_++;
+  auto* session = new SmtpSession(*self, id);
+  if (session->connection().accept(stream) != 0) {
+    self->sessions_.emplace(id, session);
+    session->connection().close(false);
+    return;
+  }
+  self->sessions_.emplace(id, session);
+  self->counters_.connections++;
+  const auto& cfg = self->deps_.config->smtp;
+  auto& per_client = self->per_client_[session->connection().peer_ip()];
+  ++per_client;
+  smtp::Reply refusal;
+  const smtp::Reply* refuse = nullptr;
+  if (self->shutting_down_) {
+    refusal = {421, "4.3.2", self->deps_.config->hostname + " Service shutting down"};
+    refuse = &refusal;
+  } else if (self->sessions_.size() > cfg.max_connections) {
+    refusal = {421, "4.7.0", self->deps_.config->hostname + " Error: too many connections"};
+    refuse = &refusal;
+  } else if (per_client > cfg.max_connections_per_client) {
+    refusal = {421, "4.7.0", self->deps_.config->hostname +
+                                 " Error: too many connections from your address"};
+    refuse = &refusal;
+  }
+  session->start(refuse);
+}
+
+void SmtpServer::session_closed(SmtpSession* session) {
+  const auto& ip = session->connection().peer_ip();
+  auto it = per_client_.find(ip);
+  if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+  sessions_.erase(session->id());
+  delete session;
+}
+
+void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
+  deps_.writer->submit(std::move(message), [this, session_id](Status<queue::Error> st) {
+    post_commit_result(session_id, std::move(st));
+  });
+}
+
+void SmtpServer::post_commit_result(std::uint64_t session_id, Status<queue::Error> result) {
+  std::lock_guard lock(results_mutex_);
+  if (async_closed_) return;  // shutting down: the sessions are gone anyway
+  results_.emplace_back(session_id, std::move(result));
+  uv_async_send(&async_);  // coalesced by libuv: one wake-up serves a whole batch
+}
+
+void SmtpServer::on_async(uv_async_t* handle) {
+  static_cast<SmtpServer*>(handle->data)->deliver_commit_results();
+}
+
+void SmtpServer::deliver_commit_results() {
+  results_swap_.clear();
+  {
+    std::lock_guard lock(results_mutex_);
+    results_swap_.swap(results_);
+  }
+  for (auto& [id, result] : results_swap_) {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end()) it->second->on_committed(std::move(result));
+  }
+  results_swap_.clear();
+}
+
+void SmtpServer::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (auto* l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp),
+             [](uv_handle_t* h) { delete static_cast<Listener*>(h->data); });
+  }
+  listeners_.clear();
+  // Collect first: closing may erase from sessions_.
+  std::vector<SmtpSession*> all;
+  all.reserve(sessions_.size());
+  for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto* s : all) s->close_for_shutdown();
+  std::lock_guard lock(results_mutex_);
+  async_closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+}
+
+}  // namespace secmx::server

@@ -1,0 +1,87 @@
+// smtp_server.hpp - the inbound SMTP listener: accepts connections, enforces connection
+// limits, owns the sessions of its loop and routes queue-commit results back to them.
+//
+// One SmtpServer per libuv loop; every method runs on that loop's thread except
+// post_commit_result(), which the commit writer thread calls. Sessions are found again by
+// their id, so a commit result for a session that has gone away is dropped harmlessly
+// (the message is stored; the client, who saw no 250, will send it again).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "queue/commit_writer.hpp"
+#include "queue/queue_id.hpp"
+#include "relay/common/result.hpp"
+#include "relay/config/config.hpp"
+#include "relay/policy/policy_engine.hpp"
+#include "relay/tls/tls_context.hpp"
+
+namespace secmx::server {
+
+class SmtpSession;
+
+struct ServerDeps {
+  std::shared_ptr<const config::Config> config;
+  queue::CommitWriter* writer = nullptr;
+  queue::IdGenerator* ids = nullptr;
+  std::shared_ptr<const policy::PolicyEngine> policy;
+  std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
+};
+
+struct ServerCounters {
+  std::uint64_t connections = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t rejected = 0;
+};
+
+class SmtpServer {
+ public:
+  SmtpServer(uv_loop_t* loop, ServerDeps deps);
+  ~SmtpServer();
+  SmtpServer(const SmtpServer&) = delete;
+  SmtpServer& operator=(const SmtpServer&) = delete;
+
+  // Binds and listens on every configured endpoint. Error: "127.0.0.1:25: address in use".
+  Status<std::string> listen();
+  // Stops accepting and closes every session; the loop ends once they are gone.
+  void shutdown();
+
+  // Session side.
+  const ServerDeps& deps() const { return deps_; }
+  uv_loop_t* loop() const { return loop_; }
+  void submit(std::uint64_t session_id, queue::NewMessage message);
+  void session_closed(SmtpSession* session);
+  ServerCounters& counters() { return counters_; }
+  std::size_t active_sessions() const { return sessions_.size(); }
+
+ private:
+  struct Listener;
+  static void on_connection(uv_stream_t* listener, int status);
+  static void on_async(uv_async_t* handle);
+  void post_commit_result(std::uint64_t session_id, Status<queue::Error> result);
+  void deliver_commit_results();
+
+  uv_loop_t* loop_;
+  ServerDeps deps_;
+  std::vector<Listener*> listeners_;
+  std::unordered_map<std::uint64_t, SmtpSession*> sessions_;
+  std::unordered_map<std::string, std::uint32_t> per_client_;
+  std::uint64_t next_session_id_ = 1;
+  ServerCounters counters_;
+  bool shutting_down_ = false;
+
+  uv_async_t async_{};
+  std::mutex results_mutex_;
+  bool async_closed_ = false;  // guarded by results_mutex_
+  std::vector<std::pair<std::uint64_t, Status<queue::Error>>> results_;
+  std::vector<std::pair<std::uint64_t, Status<queue::Error>>> results_swap_;
+};
+
+}  // namespace secmx::server

@@ -1,0 +1,679 @@
+// smtp_session.cpp - see smtp_session.hpp. Reply texts follow Postfix's where an
+// operator would compare them; every reply carries an enhanced status code once the
+// client has said EHLO (RFC 2034).
+#include "relay/server/smtp_session.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "relay/common/log.hpp"
+#include "relay/config/cidr.hpp"
+#include "relay/policy/policy_engine.hpp"
+#include "relay/server/received_header.hpp"
+#include "relay/server/smtp_server.hpp"
+
+namespace secmx::server {
+namespace {
+
+// Unprocessed input kept while a commit is pending before reading pauses: a client that
+// pipelines its next message must not make us buffer without bound.
+constexpr std::size_t kMaxBufferedInput = 1 << 20;
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t now_ms() { return static_cast<std::uint64_t>(now_us() / 1000); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'a' && x <= 'z') x -= 32;
+    if (y >= 'a' && y <= 'z') y -= 32;
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<spdlog::logger>& logger() {
+  static auto l = log::logger("smtpd");
+  return l;
+}
+
+}  // namespace
+
+const char* to_string(SmtpSession::State s) {
+  switch (s) {
+    case SmtpSession::State::Command: return "command";
+    case SmtpSession::State::Data: return "data";
+    case SmtpSession::State::BdatChunk: return "bdat-chunk";
+    case SmtpSession::State::TlsHandshake: return "tls-handshake";
+    case SmtpSession::State::Committing: return "committing";
+    case SmtpSession::State::Closing: return "closing";
+  }
+  return "?";
+}
+
+SmtpSession::SmtpSession(SmtpServer& server, std::uint64_t id)
+    : server_(server), id_(id), conn_(server.loop(), this) {}
+
+void SmtpSession::enter_state(State next) {
+  if (next == state_) return;
+  SPDLOG_LOGGER_TRACE(logger(), "S{} state {} -> {}", id_, to_string(state_), to_string(next));
+  state_ = next;
+  arm_timer();
+}
+
+void SmtpSession::arm_timer() {
+  const auto& cfg = server_.deps().config->smtp;
+  switch (state_) {
+    case State::Command:
+    case State::TlsHandshake:
+      conn_.set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
+      break;
+    case State::Data:
+    case State::BdatChunk:
+      conn_.set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
+      break;
+    case State::Committing:
+    case State::Closing:
+      conn_.set_timeout(0);
+      break;
+  }
+}
+
+void SmtpSession::start(const smtp::Reply* refusal) {
+  connected_ms_ = now_ms();
+  logger()->info("S{} connect from [{}]:{}", id_, conn_.peer_ip(), conn_.peer_port());
+  if (refusal) {
+    out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
+    close_after_reply();
+    return;
+  }
+  const auto& cfg = *server_.deps().config;
+  std::string banner = cfg.hostname + " " +
+                       (cfg.smtp.banner.empty() ? std::string("ESMTP secmx-relay") : cfg.smtp.banner);
+  reply(220, "", banner);
+  flush();
+  conn_.start_reading();
+  arm_timer();
+}
+
+void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
+  smtp::Reply r{code, esmtp_ ? std::string(enhanced) : std::string(), std::string(text)};
+  out_ += r.format();
+}
+
+void SmtpSession::reply(const smtp::Reply& r) {
+  if (esmtp_) {
+    out_ += r.format();
+  } else {
+    smtp::Reply plain{r.code, {}, r.text};
+    out_ += plain.format();
+  }
+}
+
+void SmtpSession::flush() {
+  if (out_.empty()) return;
+  conn_.write(out_);
+  out_.clear();
+  conn_.flush();
+}
+
+void SmtpSession::close_after_reply() {
+  enter_state(State::Closing);
+  flush();
+  conn_.close(true);
+}
+
+void SmtpSession::count_error() {
+  if (++errors_ >= server_.deps().config->smtp.max_errors) {
+    reply(421, "4.7.0", server_.deps().config->hostname + " Error: too many errors");
+    logger()->warn("S{} too many errors from [{}]", id_, conn_.peer_ip());
+    close_after_reply();
+  }
+}
+
+void SmtpSession::on_read(std::string_view data) {
+  if (state_ == State::Closing) return;
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+  in_.append(data);
+  arm_timer();
+  process_input();
+  flush();
+}
+
+void SmtpSession::process_input() {
+  while (in_pos_ < in_.size() && state_ != State::Closing) {
+    bool progressed = false;
+    switch (state_) {
+      case State::Command: {
+        const char* start = in_.data() + in_pos_;
+        std::size_t avail = in_.size() - in_pos_;
+        const void* lf = std::memchr(start, '\n', avail);
+        const std::size_t max_line = server_.deps().config->smtp.max_line_length;
+        if (!lf) {
+          if (avail > max_line) {
+            // Keep reading, but forget this line: it is answered when it ends.
+            discard_line_ = true;
+            in_pos_ = in_.size();
+          }
+          return;
+        }
+        std::size_t len = static_cast<const char*>(lf) - start;
+        std::string_view line(start, len);
+        in_pos_ += len + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (discard_line_ || line.size() + 2 > max_line) {
+          discard_line_ = false;
+          reply(500, "5.5.2", "Error: line too long");
+          count_error();
+          progressed = true;
+          break;
+        }
+        progressed = process_command_line(line);
+        break;
+      }
+      case State::Data:
+        progressed = process_data();
+        break;
+      case State::BdatChunk:
+        progressed = process_bdat_chunk();
+        break;
+      case State::TlsHandshake:
+      case State::Committing:
+      case State::Closing:
+        return;
+    }
+    if (!progressed) return;
+  }
+  if (in_pos_ >= in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  }
+}
+
+bool SmtpSession::process_command_line(std::string_view line) {
+  ++n_commands_;
+  smtp::Command cmd = smtp::parse_command(line);
+  using smtp::Verb;
+  switch (cmd.verb) {
+    case Verb::Helo: cmd_helo(cmd.arg, false); break;
+    case Verb::Ehlo: cmd_helo(cmd.arg, true); break;
+    case Verb::Mail: cmd_mail(cmd.arg); break;
+    case Verb::Rcpt: cmd_rcpt(cmd.arg); break;
+    case Verb::Data: cmd_data(cmd.arg); break;
+    case Verb::Bdat: cmd_bdat(cmd.arg); break;
+    case Verb::Rset: cmd_rset(cmd.arg); break;
+    case Verb::Noop: reply(250, "2.0.0", "Ok"); break;
+    case Verb::Quit: cmd_quit(); break;
+    case Verb::Vrfy:
+      reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+      break;
+    case Verb::Expn:
+      reply(502, "5.5.1", "Error: command not implemented");
+      count_error();
+      break;
+    case Verb::Help: reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS"); break;
+    case Verb::Starttls: cmd_starttls(cmd.arg); break;
+    case Verb::Auth:
+      reply(502, "5.5.1", "Error: authentication not enabled");
+      count_error();
+      break;
+    case Verb::Unknown:
+      logger()->info("S{} unknown command from [{}]: {}", id_, conn_.peer_ip(), log::escape(line, 80));
+      reply(500, "5.5.2", "Error: command not recognized");
+      count_error();
+      break;
+  }
+  return true;
+}
+
+void SmtpSession::cmd_helo(std::string_view arg, bool extended) {
+  if (arg.empty()) {
+    reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+    count_error();
+    return;
+  }
+  tx_.reset();
+  helo_ = std::string(arg.substr(0, 255));
+  esmtp_ = extended;
+  const auto& cfg = *server_.deps().config;
+  if (!extended) {
+    reply(250, "", cfg.hostname);
+    return;
+  }
+  std::string text = cfg.hostname;
+  text += "\nPIPELINING\nSIZE " + std::to_string(cfg.smtp.max_message_size);
+  text += "\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES";
+  if (server_.deps().tls && !conn_.tls_active()) text += "\nSTARTTLS";
+  text += "\nDSN\nCHUNKING\nBINARYMIME";
+  if (conn_.tls_active()) text += "\nREQUIRETLS";
+  reply(250, "", text);
+}
+
+bool SmtpSession::relay_allowed() const {
+  return config::any_contains(server_.deps().config->smtp.relay_networks, conn_.peer_addr());
+}
+
+void SmtpSession::cmd_mail(std::string_view arg) {
+  const auto& cfg = *server_.deps().config;
+  if (helo_.empty()) {
+    reply(503, "5.5.1", "Error: send HELO/EHLO first");
+    count_error();
+    return;
+  }
+  if (tx_.active) {
+    reply(503, "5.5.1", "Error: nested MAIL command");
+    count_error();
+    return;
+  }
+  if (cfg.smtp.require_tls && !conn_.tls_active()) {
+    reply(530, "5.7.0", "Must issue a STARTTLS command first");
+    count_error();
+    return;
+  }
+  smtp::Offered offered;
+  if (esmtp_) {
+    offered.max_size = cfg.smtp.max_message_size;
+    offered.requiretls = conn_.tls_active();
+  } else {
+    offered = smtp::Offered{false, false, false, false, false, false, false, 0};
+  }
+  auto parsed = smtp::parse_mail(arg, offered);
+  if (!parsed) {
+    reply(parsed.error());
+    count_error();
+    return;
+  }
+  ++n_mail_;
+  tx_.reset();
+  tx_.active = true;
+  tx_.mail = std::move(parsed.value());
+  reply(250, "2.1.0", "Ok");
+}
+
+void SmtpSession::cmd_rcpt(std::string_view arg) {
+  const auto& cfg = *server_.deps().config;
+  if (!tx_.active) {
+    reply(503, "5.5.1", "Error: need MAIL command");
+    count_error();
+    return;
+  }
+  if (tx_.recipients.size() >= cfg.smtp.max_recipients) {
+    reply(452, "4.5.3", "Error: too many recipients");
+    return;
+  }
+  smtp::Offered offered;
+  if (!esmtp_) offered = smtp::Offered{false, false, false, false, false, false, false, 0};
+  auto parsed = smtp::parse_rcpt(arg, offered, tx_.mail.smtputf8);
+  if (!parsed) {
+    reply(parsed.error());
+    count_error();
+    return;
+  }
+  if (!relay_allowed()) {
+    logger()->info("S{} reject: RCPT from [{}]: 550 5.7.1 <{}>: Relay access denied; from=<{}>",
+                   id_, conn_.peer_ip(), log::escape(parsed->forward_path),
+                   log::escape(tx_.mail.reverse_path));
+    reply(550, "5.7.1", "<" + log::escape(parsed->forward_path, 256) + ">: Relay access denied");
+    count_error();
+    return;
+  }
+  ++n_rcpt_;
+  queue::Recipient r;
+  r.address = std::move(parsed->forward_path);
+  r.orcpt = std::move(parsed->orcpt);
+  r.notify = parsed->notify;
+  tx_.recipients.push_back(std::move(r));
+  reply(250, "2.1.5", "Ok");
+}
+
+void SmtpSession::begin_content() {
+  const auto& cfg = *server_.deps().config;
+  tx_.id = server_.deps().ids->next();
+  tx_.arrival_us = now_us();
+  std::string id = tx_.id.to_string();
+  std::size_t expected = tx_.mail.size ? static_cast<std::size_t>(*tx_.mail.size) : 8192;
+  tx_.body.reserve(std::min<std::size_t>(expected, cfg.smtp.max_message_size) + 512);
+  ReceivedInfo info;
+  info.helo = helo_;
+  info.client_ip = conn_.peer_ip();
+  info.hostname = cfg.hostname;
+  info.queue_id = id;
+  info.esmtp = esmtp_;
+  std::string protocol, cipher;
+  if (conn_.tls_active()) {
+    auto peer = conn_.tls()->peer_info();
+    info.tls = true;
+    protocol = peer.protocol;
+    cipher = peer.cipher;
+    info.tls_protocol = protocol;
+    info.tls_cipher = cipher;
+    info.tls_bits = peer.cipher_bits;
+  }
+  append_received(info, tx_.body);
+  tx_.header_offset = tx_.body.size();
+}
+
+void SmtpSession::cmd_data(std::string_view arg) {
+  if (!arg.empty()) {
+    reply(501, "5.5.4", "Syntax: DATA");
+    count_error();
+    return;
+  }
+  if (!tx_.active) {
+    reply(503, "5.5.1", "Error: need MAIL command");
+    count_error();
+    return;
+  }
+  if (tx_.chunks) {
+    reply(503, "5.5.1", "Error: DATA after BDAT");
+    count_error();
+    return;
+  }
+  if (tx_.recipients.empty()) {
+    reply(554, "5.5.1", "Error: no valid recipients");
+    count_error();
+    return;
+  }
+  if (tx_.mail.body == queue::BodyType::BinaryMime) {
+    reply(503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
+    count_error();
+    return;
+  }
+  ++n_data_;
+  const auto& cfg = server_.deps().config->smtp;
+  begin_content();
+  tx_.data.emplace(cfg.max_message_size, cfg.max_line_length);
+  reply(354, "", "End data with <CR><LF>.<CR><LF>");
+  enter_state(State::Data);
+}
+
+bool SmtpSession::process_data() {
+  std::string_view rest(in_.data() + in_pos_, in_.size() - in_pos_);
+  in_pos_ += tx_.data->feed(rest, tx_.body);
+  if (!tx_.data->done()) return false;
+  auto flags = tx_.data->flags();
+  auto size = tx_.data->size();
+  finish_content(flags, size);
+  return true;
+}
+
+void SmtpSession::cmd_bdat(std::string_view arg) {
+  // "BDAT <size> [LAST]"
+  std::string_view size_text = arg.substr(0, arg.find(' '));
+  std::string_view tail = size_text.size() < arg.size() ? arg.substr(size_text.size() + 1) : "";
+  while (!tail.empty() && tail.front() == ' ') tail.remove_prefix(1);
+  std::uint64_t size = 0;
+  bool ok = !size_text.empty() && size_text.size() <= 19 && (tail.empty() || iequals(tail, "LAST"));
+  for (char c : size_text) {
+    if (c < '0' || c > '9') ok = false;
+    else size = size * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (!ok) {
+    // The chunk length is unknown, so the client's data cannot be skipped: the
+    // session can no longer stay in step and must end.
+    reply(501, "5.5.4", "Syntax: BDAT size [LAST]");
+    close_after_reply();
+    return;
+  }
+  bdat_remaining_ = size;
+  bdat_last_ = !tail.empty();
+  const auto& cfg = server_.deps().config->smtp;
+  if (!tx_.active || tx_.recipients.empty() || tx_.data) {
+    tx_.bdat_failed = true;  // consume the chunk, then refuse it
+  } else if (!tx_.chunks) {
+    ++n_data_;
+    begin_content();
+    tx_.chunks.emplace(cfg.max_message_size, cfg.max_line_length);
+  }
+  enter_state(State::BdatChunk);
+  if (bdat_remaining_ == 0) process_bdat_chunk();
+}
+
+bool SmtpSession::process_bdat_chunk() {
+  std::size_t take = static_cast<std::size_t>(
+      std::min<std::uint64_t>(bdat_remaining_, in_.size() - in_pos_));
+  std::string_view chunk(in_.data() + in_pos_, take);
+  if (!tx_.bdat_failed && tx_.chunks) tx_.chunks->feed(chunk, tx_.body);
+  in_pos_ += take;
+  bdat_remaining_ -= take;
+  if (bdat_remaining_ > 0) return false;
+  enter_state(State::Command);
+  if (tx_.bdat_failed || !tx_.chunks) {
+    if (!tx_.active) {
+      reply(503, "5.5.1", "Error: need MAIL command");
+    } else if (tx_.recipients.empty()) {
+      reply(554, "5.5.1", "Error: no valid recipients");
+    } else {
+      reply(503, "5.5.1", "Error: transaction failed, send RSET");
+    }
+    count_error();
+    return true;
+  }
+  if (bdat_last_) {
+    tx_.chunks->finish();
+    auto flags = tx_.chunks->flags();
+    finish_content(flags, tx_.chunks->size());
+  } else if (tx_.chunks->flags().too_big) {
+    tx_.bdat_failed = true;
+    reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  } else {
+    reply(250, "2.0.0", "Ok: " + std::to_string(tx_.chunks->size()) + " octets received");
+  }
+  return true;
+}
+
+void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t size) {
+  enter_state(State::Command);
+  const auto& cfg = *server_.deps().config;
+  auto refuse = [&](int code, std::string_view enh, std::string_view text, std::string_view why) {
+    logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
+                   conn_.peer_ip(), code, enh, why, log::escape(tx_.mail.reverse_path),
+                   tx_.recipients.size());
+    reply(code, enh, text);
+    tx_.reset();
+  };
+  if (flags.too_big) {
+    refuse(552, "5.3.4", "Error: message file too big", "message too big");
+    return;
+  }
+  if (flags.bare_lf || flags.bare_cr) {
+    refuse(550, "5.5.2", "Error: bare <CR> or <LF> received (RFC 5321 2.3.8)", "bare CR/LF");
+    count_error();
+    return;
+  }
+  if (flags.line_too_long) {
+    refuse(550, "5.5.2", "Error: line too long (RFC 5321 4.5.3.1.6)", "line too long");
+    return;
+  }
+
+  queue::NewMessage msg;
+  auto& env = msg.envelope;
+  env.id = tx_.id;
+  env.arrival_us = tx_.arrival_us;
+  env.sender = tx_.mail.reverse_path;
+  env.body_type = tx_.mail.body;
+  env.smtputf8 = tx_.mail.smtputf8;
+  env.requiretls = tx_.mail.requiretls;
+  env.ret = tx_.mail.ret;
+  env.envid = tx_.mail.envid;
+  env.client_address = conn_.peer_ip();
+  env.client_helo = helo_;
+  if (conn_.tls_active()) {
+    auto peer = conn_.tls()->peer_info();
+    env.tls_protocol = peer.protocol;
+    env.tls_cipher = peer.cipher;
+  }
+  env.recipients = std::move(tx_.recipients);
+
+  // The header section: up to the first empty line of the client's content.
+  std::string_view content(tx_.body);
+  content.remove_prefix(tx_.header_offset);
+  std::size_t end = content.find("\r\n\r\n");
+  std::string_view headers = end == std::string_view::npos ? content : content.substr(0, end + 2);
+
+  policy::MessageFacts facts;
+  facts.sender = env.sender;
+  facts.recipients = &env.recipients;
+  facts.requiretls = env.requiretls;
+  facts.client_address = env.client_address;
+  facts.header_section = headers;
+  auto decisions = server_.deps().policy->decide(facts);
+  if (!policy::apply_decisions(decisions, env)) {
+    std::string text = "Error: message refused by policy";
+    for (const auto& d : decisions) {
+      if (d.action == config::PolicyAction::REJECT) {
+        if (!d.reject_text.empty()) text = d.reject_text;
+        logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
+                       conn_.peer_ip(), log::escape(text), log::escape(env.sender), d.reason);
+        break;
+      }
+    }
+    reply(550, "5.7.1", text);
+    server_.counters().rejected++;
+    tx_.reset();
+    return;
+  }
+  env.body_size = tx_.body.size();
+  (void)size;
+  msg.body = std::move(tx_.body);
+
+  const auto& r0 = env.recipients.front();
+  logger()->info(
+      "{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} requiretls={} "
+      "policy={} rule={}",
+      env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
+      log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
+      env.requiretls ? "yes" : "no",
+      r0.policy == queue::RcptPolicy::SOS ? "SOS" : r0.policy == queue::RcptPolicy::HOLD ? "HOLD" : "BES",
+      r0.policy_reason);
+  (void)cfg;
+  enter_state(State::Committing);
+  if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();
+  server_.submit(id_, std::move(msg));
+}
+
+void SmtpSession::on_committed(Status<queue::Error> result) {
+  if (state_ != State::Committing) return;
+  std::string id = tx_.id.to_string();
+  if (result) {
+    ++n_queued_;
+    server_.counters().messages++;
+    reply(250, "2.0.0", "Ok: queued as " + id);
+  } else {
+    const auto& err = result.error();
+    logger()->error("{}: not queued: {}", id, err.message);
+    if (err.kind == queue::Error::Kind::Full) {
+      reply(452, "4.3.1", "Insufficient system storage");
+    } else {
+      reply(451, "4.3.0", "Error: queue file write error");
+    }
+  }
+  tx_.reset();
+  enter_state(State::Command);
+  conn_.start_reading();
+  process_input();
+  flush();
+}
+
+void SmtpSession::cmd_rset(std::string_view arg) {
+  if (!arg.empty()) {
+    reply(501, "5.5.4", "Syntax: RSET");
+    count_error();
+    return;
+  }
+  tx_.reset();
+  reply(250, "2.0.0", "Ok");
+}
+
+void SmtpSession::cmd_starttls(std::string_view arg) {
+  if (!server_.deps().tls || conn_.tls_active()) {
+    reply(502, "5.5.1", conn_.tls_active() ? "Error: TLS already active" : "Error: command not implemented");
+    count_error();
+    return;
+  }
+  if (!arg.empty()) {
+    reply(501, "5.5.4", "Syntax: STARTTLS");
+    count_error();
+    return;
+  }
+  reply(220, "2.0.0", "Ready to start TLS");
+  // RFC 3207 5 / CVE-2011-0411: whatever was pipelined after STARTTLS came in
+  // plaintext and must not be executed inside the TLS session.
+  if (in_pos_ < in_.size()) {
+    logger()->warn("S{} discarding {} bytes pipelined after STARTTLS from [{}]", id_,
+                   in_.size() - in_pos_, conn_.peer_ip());
+  }
+  in_.clear();
+  in_pos_ = 0;
+  flush();
+  enter_state(State::TlsHandshake);
+  conn_.start_tls(server_.deps().tls, tls::Role::Server);
+}
+
+void SmtpSession::on_tls_done(bool ok, std::string_view error) {
+  if (!ok) {
+    logger()->info("S{} TLS handshake failed from [{}]: {}", id_, conn_.peer_ip(), log::escape(error));
+    enter_state(State::Closing);
+    conn_.close(false);
+    return;
+  }
+  // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
+  helo_.clear();
+  esmtp_ = false;
+  tx_.reset();
+  logger()->info("S{} TLS established from [{}]: {}", id_, conn_.peer_ip(), tls_summary());
+  enter_state(State::Command);
+}
+
+void SmtpSession::cmd_quit() {
+  reply(221, "2.0.0", "Bye");
+  close_after_reply();
+}
+
+std::string SmtpSession::tls_summary() const {
+  if (!conn_.tls_active()) return "none";
+  auto peer = conn_.tls()->peer_info();
+  return peer.protocol + "/" + peer.cipher;
+}
+
+void SmtpSession::on_timeout() {
+  logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), conn_.peer_ip());
+  reply(421, "4.4.2", server_.deps().config->hostname + " Error: timeout exceeded");
+  close_after_reply();
+}
+
+void SmtpSession::on_eof(std::string_view reason) {
+  if (state_ != State::Closing) {
+    if (state_ == State::Data || state_ == State::BdatChunk) {
+      logger()->info("S{} lost connection after DATA from [{}]: {}", id_, conn_.peer_ip(),
+                     log::escape(reason));
+    } else {
+      logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
+    }
+  }
+  state_ = State::Closing;
+}
+
+void SmtpSession::close_for_shutdown() {
+  if (state_ == State::Closing) return;
+  if (state_ == State::Command) reply(421, "4.3.2", "Service shutting down");
+  close_after_reply();
+}
+
+void SmtpSession::on_closed() {
+  logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
+                 id_, conn_.peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
+                 now_ms() - connected_ms_);
+  server_.session_closed(this);  // deletes this
+}
+
+}  // namespace secmx::server

@@ -1,0 +1,95 @@
+// smtp_session.hpp - one inbound SMTP session: an explicit state machine over a
+// Connection.
+//
+// The session (connection, TLS, HELO, errors) is kept apart from the transaction
+// (MAIL/RCPT/content). Input is processed as it arrives: every complete command is
+// answered in order and the replies of one read are sent together (RFC 2920). At the
+// end of the content the message goes to the commit writer and the session stops
+// processing input (State::Committing) until the result comes back, so that "250 queued"
+// is sent only for a message on disk. Created and freed by SmtpServer; loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "queue/store.hpp"
+#include "relay/net/connection.hpp"
+#include "relay/server/transaction.hpp"
+#include "relay/smtp/command.hpp"
+#include "relay/smtp/reply.hpp"
+
+namespace secmx::server {
+
+class SmtpServer;
+
+class SmtpSession final : public net::ConnectionHandler {
+ public:
+  enum class State { Command, Data, BdatChunk, TlsHandshake, Committing, Closing };
+
+  SmtpSession(SmtpServer& server, std::uint64_t id);
+  std::uint64_t id() const { return id_; }
+  net::Connection& connection() { return conn_; }
+
+  // After accept: greet, or refuse with `refusal` (421 ...) when a limit is hit.
+  void start(const smtp::Reply* refusal);
+  void on_committed(Status<queue::Error> result);
+  void close_for_shutdown();
+
+  // ConnectionHandler
+  void on_read(std::string_view plaintext) override;
+  void on_eof(std::string_view reason) override;
+  void on_tls_done(bool ok, std::string_view error) override;
+  void on_timeout() override;
+  void on_closed() override;
+
+ private:
+  void enter_state(State next);
+  void process_input();
+  bool process_command_line(std::string_view line);
+  bool process_data();
+  bool process_bdat_chunk();
+
+  // Commands: each validates (replying on error) and then acts.
+  void cmd_helo(std::string_view arg, bool extended);
+  void cmd_mail(std::string_view arg);
+  void cmd_rcpt(std::string_view arg);
+  void cmd_data(std::string_view arg);
+  void cmd_bdat(std::string_view arg);
+  void cmd_rset(std::string_view arg);
+  void cmd_starttls(std::string_view arg);
+  void cmd_quit();
+
+  void begin_content();
+  void finish_content(const smtp::ContentFlags& flags, std::uint64_t size);
+  void reply(int code, std::string_view enhanced, std::string_view text);
+  void reply(const smtp::Reply& r);
+  void count_error();
+  void flush();
+  void close_after_reply();
+  void arm_timer();
+  bool relay_allowed() const;
+  std::string tls_summary() const;
+
+  SmtpServer& server_;
+  std::uint64_t id_;
+  net::Connection conn_;
+  State state_ = State::Command;
+  std::string in_;              // received, not yet processed
+  std::size_t in_pos_ = 0;
+  std::string out_;             // replies not yet written
+  std::string helo_;
+  bool esmtp_ = false;
+  bool discard_line_ = false;   // inside an overlong command line
+  std::uint32_t errors_ = 0;
+  std::uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  Transaction tx_;
+  // Per-session command counts for the disconnect line, as Postfix logs them.
+  std::uint32_t n_commands_ = 0, n_mail_ = 0, n_rcpt_ = 0, n_data_ = 0, n_queued_ = 0;
+  std::uint64_t connected_ms_ = 0;
+};
+
+const char* to_string(SmtpSession::State s);
+
+}  // namespace secmx::server
