@@ -1,0 +1,60 @@
+// outcome.hpp - all delivery failure policy in one place (after Postfix's smtp_trouble.c).
+//
+// Pure functions that turn what happened on the wire into a per-recipient verdict:
+// delivered, deferred (try again later) or failed (final, with the status for the DSN).
+// They know the SecMX rule that matters most: an SOS recipient whose every candidate
+// answered but could not do TLS fails now with 5.7.10; one that met unreachable hosts or
+// temporary refusals is deferred, and fails with 5.7.10 once sos_lifetime has passed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace secmx::delivery {
+
+enum class RcptVerdict { Delivered, Deferred, Failed };
+const char* to_string(RcptVerdict v);
+
+struct RcptOutcome {
+  RcptVerdict verdict = RcptVerdict::Deferred;
+  std::string status;      // enhanced status code, "2.0.0", "4.4.1", "5.7.10"
+  std::string diagnostic;  // "smtp; 550 5.1.1 user unknown" or our own words
+  std::string remote_mta;  // host that gave the reply, when one did
+};
+
+// How one candidate host ended, for a recipient group that it did not take.
+struct HostRecord {
+  enum class Kind {
+    Unreachable,   // connect failed, timed out, or the connection broke
+    TempRefused,   // 4xx before or during the transaction (incl. 421)
+    PermRefused,   // 5xx to the greeting, EHLO/HELO or MAIL
+    NoTls,         // answered, but STARTTLS missing / failed / unverified (SOS)
+  };
+  Kind kind = Kind::Unreachable;
+  std::string host;    // "mx1.example.org[127.0.0.5]:25"
+  std::string detail;  // reply text or reason
+};
+
+const char* to_string(HostRecord::Kind k);
+
+// A reply from the peer to RCPT or to the end of data.
+RcptOutcome classify_reply(int code, const std::string& enhanced, const std::string& text,
+                           const std::string& remote_mta);
+
+// No host took the recipient. `sos`: the recipient is under SOS. `dns_incomplete`: some
+// SecMX lookups failed temporarily, so an unseen secure receiver may exist.
+// `sos_expired`: the SOS lifetime has passed.
+RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
+                      bool sos_expired);
+
+// A deferral past the maximum lifetime becomes final: 5.4.7 with the last reason.
+RcptOutcome apply_lifetime(RcptOutcome outcome, std::int64_t arrival_us, std::int64_t now_us,
+                           std::chrono::milliseconds max_lifetime);
+
+// When to try again after `attempts` attempts (1 = the first failed one).
+std::int64_t next_attempt_us(std::uint32_t attempts, std::int64_t now_us,
+                             const std::vector<std::chrono::milliseconds>& retry);
+
+}  // namespace secmx::delivery

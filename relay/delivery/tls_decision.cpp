@@ -1,0 +1,50 @@
+#include "relay/delivery/tls_decision.hpp"
+
+namespace secmx::delivery {
+
+const char* to_string(TlsRequirement r) {
+  switch (r) {
+    case TlsRequirement::Opportunistic: return "opportunistic";
+    case TlsRequirement::Encrypt: return "encrypt";
+    case TlsRequirement::Verify: return "verify";
+  }
+  return "?";
+}
+
+const char* to_string(TlsVerdict v) {
+  switch (v) {
+    case TlsVerdict::Proceed: return "proceed";
+    case TlsVerdict::RetryPlaintext: return "retry-plaintext";
+    case TlsVerdict::SkipHost: return "skip-host";
+  }
+  return "?";
+}
+
+bool want_starttls(TlsRequirement requirement, bool plaintext_retry) {
+  return !(requirement == TlsRequirement::Opportunistic && plaintext_retry);
+}
+
+TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen) {
+  if (requirement == TlsRequirement::Opportunistic) {
+    if (seen.plaintext_retry || !seen.starttls_offered || seen.handshake_ok) {
+      return {TlsVerdict::Proceed, {}};
+    }
+    // Offered but failed: SecMX BES retries the same host once in plaintext.
+    return {TlsVerdict::RetryPlaintext, "TLS handshake failed: " + seen.handshake_error};
+  }
+  // SOS from here on: a host that cannot do TLS is never sent mail.
+  if (!seen.starttls_offered) return {TlsVerdict::SkipHost, "STARTTLS not offered"};
+  if (!seen.handshake_attempted || !seen.handshake_ok) {
+    return {TlsVerdict::SkipHost, "TLS handshake failed: " +
+                                      (seen.handshake_error.empty() ? std::string("unknown error")
+                                                                    : seen.handshake_error)};
+  }
+  if (requirement == TlsRequirement::Verify && !seen.verified) {
+    return {TlsVerdict::SkipHost,
+            "certificate not verified: " +
+                (seen.verify_error.empty() ? std::string("unknown reason") : seen.verify_error)};
+  }
+  return {TlsVerdict::Proceed, {}};
+}
+
+}  // namespace secmx::delivery

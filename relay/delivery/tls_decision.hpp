@@ -1,0 +1,45 @@
+// tls_decision.hpp - the one place that decides what TLS means for a delivery attempt.
+//
+// Pure: (requirement, what the host offered, how the handshake went) -> what to do with
+// the host. Both SecMX policies and both TLS levels go through decide_tls(); it is tested
+// as an exhaustive table. Never answers "plaintext" for a requirement that forbids it.
+#pragma once
+
+#include <string>
+
+namespace secmx::delivery {
+
+// BES: TLS when offered, plaintext otherwise. SOS: TLS only, at "encrypt" (any TLS >= 1.2)
+// or "verify" (PKIX chain and the MX/SRV target name).
+enum class TlsRequirement { Opportunistic, Encrypt, Verify };
+
+struct TlsObservation {
+  bool starttls_offered = false;
+  bool handshake_attempted = false;
+  bool handshake_ok = false;
+  bool verified = false;            // chain and name verified
+  bool plaintext_retry = false;     // this connection is already the BES plaintext retry
+  std::string handshake_error;      // words, when the handshake failed
+  std::string verify_error;         // words, when not verified
+};
+
+enum class TlsVerdict {
+  Proceed,          // send the mail on this session (over TLS when established)
+  RetryPlaintext,   // BES after a failed handshake: reconnect once without STARTTLS
+  SkipHost,         // SOS: QUIT and try the next host; the host answered but cannot do TLS
+};
+
+struct TlsDecision {
+  TlsVerdict verdict = TlsVerdict::Proceed;
+  std::string reason;  // for SkipHost: why, as it goes into logs and the DSN
+};
+
+const char* to_string(TlsRequirement r);
+const char* to_string(TlsVerdict v);
+
+// Whether the client should attempt STARTTLS on a connection at all.
+bool want_starttls(TlsRequirement requirement, bool plaintext_retry);
+
+TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen);
+
+}  // namespace secmx::delivery
