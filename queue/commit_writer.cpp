@@ -44,6 +44,19 @@ class CommitWriterImpl final : public CommitWriter {
     done(fail(Error{Error::Kind::Io, "shutting down"}));
   }
 
+  void submit_change(Change change, Done done) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) {
+        pending_changes_.push_back(std::move(change));
+        pending_change_done_.push_back(std::move(done));
+        if (pending_.empty() && pending_changes_.size() == 1) wake_.notify_one();
+        return;
+      }
+    }
+    done(fail(Error{Error::Kind::Io, "shutting down"}));
+  }
+
   void stop() override {
     {
       std::lock_guard lock(mutex_);
@@ -70,11 +83,13 @@ class CommitWriterImpl final : public CommitWriter {
     writer_id_.store(std::this_thread::get_id());
     std::vector<NewMessage> messages;
     std::vector<Done> dones;
+    std::vector<Change> changes;
+    std::vector<Done> change_dones;
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return !pending_.empty() || stopping_; });
-        if (pending_.empty()) break;  // stopping, and everything submitted is done
+        wake_.wait(lock, [&] { return !pending_.empty() || !pending_changes_.empty() || stopping_; });
+        if (pending_.empty() && pending_changes_.empty()) break;  // stopping, all done
         if (options_.commit_interval.count() > 0 && pending_.size() < options_.max_batch &&
             !stopping_) {
           // Trade a little latency for fewer fsyncs when traffic is light.
@@ -83,7 +98,16 @@ class CommitWriterImpl final : public CommitWriter {
         }
         messages.swap(pending_);
         dones.swap(pending_done_);
+        changes.swap(pending_changes_);
+        change_dones.swap(pending_change_done_);
       }
+      for (std::size_t first = 0; first < changes.size(); first += options_.max_batch) {
+        std::size_t n = std::min(options_.max_batch, changes.size() - first);
+        apply(std::span<const Change>(changes).subspan(first, n),
+              std::span<Done>(change_dones).subspan(first, n));
+      }
+      changes.clear();
+      change_dones.clear();
       for (std::size_t first = 0; first < messages.size(); first += options_.max_batch) {
         std::size_t n = std::min(options_.max_batch, messages.size() - first);
         commit(std::span<NewMessage>(messages).subspan(first, n),
@@ -145,6 +169,32 @@ class CommitWriterImpl final : public CommitWriter {
     }
   }
 
+  void apply(std::span<const Change> batch, std::span<Done> dones) {
+    std::vector<Status<Error>> results;
+    try {
+      results = store_.apply_batch(batch);
+    } catch (const std::exception& e) {
+      log_->error("apply_batch threw: {}", e.what());
+    }
+    if (results.size() != batch.size()) {
+      results.assign(batch.size(),
+                     Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
+    }
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < dones.size(); ++i) {
+      if (!results[i].ok()) {
+        log_->warn("{} change not stored: {}", batch[i].envelope.id.to_string(),
+                   results[i].error().message);
+      }
+      if (!dones[i]) continue;
+      try {
+        dones[i](std::move(results[i]));
+      } catch (const std::exception& e) {
+        log_->error("{} completion threw: {}", batch[i].envelope.id.to_string(), e.what());
+      }
+    }
+  }
+
   Store& store_;
   Options options_;
   std::shared_ptr<spdlog::logger> log_;
@@ -153,6 +203,8 @@ class CommitWriterImpl final : public CommitWriter {
   std::condition_variable wake_;
   std::vector<NewMessage> pending_;
   std::vector<Done> pending_done_;
+  std::vector<Change> pending_changes_;
+  std::vector<Done> pending_change_done_;
   bool stopping_ = false;
 
   std::mutex join_mutex_;

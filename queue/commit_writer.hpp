@@ -38,6 +38,9 @@ class CommitWriter {
   virtual ~CommitWriter() = default;
 
   virtual void submit(NewMessage message, Done done) = 0;  // thread-safe
+  // A change to a stored message (delivery outcomes, hold, delete), batched with other
+  // changes into one transaction (Store::apply_batch); same completion rules as submit().
+  virtual void submit_change(Change change, Done done) = 0;  // thread-safe
   virtual void stop() = 0;                                 // idempotent
   virtual CommitStats stats() const = 0;                   // thread-safe snapshot
 };

@@ -130,6 +130,7 @@ class LmdbStore final : public Store {
   Result<std::string, Error> load_body(QueueId id) override;
   Status<Error> update(const Envelope& envelope) override;
   Status<Error> remove(QueueId id) override;
+  std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override;
   Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) override;
   Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) override;
   Result<StoreStats, Error> stats() override;
@@ -150,6 +151,13 @@ class LmdbStore final : public Store {
   Status<Error> try_insert(std::span<NewMessage> batch, const std::vector<std::string>& records,
                            std::span<const std::size_t> group, Outcomes& out);
   Status<Error> drop_sched(MDB_txn* txn, QueueId id, const Envelope* stored);
+  Status<Error> update_in(MDB_txn* txn, const Envelope& envelope);
+  Status<Error> remove_in(MDB_txn* txn, QueueId id);
+  Status<Error> insert_in(MDB_txn* txn, const NewMessage& message);
+  Status<Error> insert_record(MDB_txn* txn, const NewMessage& message, const std::string& record);
+  Status<Error> apply_in(MDB_txn* txn, const Change& change);
+  Status<Error> try_apply(std::span<const Change> changes, std::span<const std::size_t> group,
+                          Outcomes& out);
   Result<Envelope, Error> decode_checked(QueueId id, const MDB_val& value);
 
   // Declaration order matters: the pool's transactions must end before the env closes.
@@ -264,30 +272,14 @@ Status<Error> LmdbStore::try_insert(std::span<NewMessage> batch,
   lmdb::WriteTxn txn;
   if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "insert begin"));
   for (std::size_t i : group) {
-    const NewMessage& m = batch[i];
-    auto id_key = m.envelope.id.to_key();
-    MDB_val key = as_val(id_key.data(), id_key.size());
-    MDB_val meta = as_val(records[i].data(), records[i].size());
-    int rc = mdb_put(txn.get(), meta_, &key, &meta, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-      // The transaction stays usable; only this message is refused.
+    auto s = insert_record(txn.get(), batch[i], records[i]);
+    if (s) continue;
+    // A duplicate leaves the transaction usable; only that message is refused.
+    if (s.error().kind == Error::Kind::Invalid) {
       duplicates.push_back(i);
       continue;
     }
-    if (rc != 0) return fail(mdb_error(rc, "put meta " + m.envelope.id.to_string()));
-
-    MDB_val body{m.body.size(), nullptr};
-    rc = mdb_put(txn.get(), body_, &key, &body, MDB_RESERVE);
-    if (rc != 0) return fail(mdb_error(rc, "put body " + m.envelope.id.to_string()));
-    if (!m.body.empty()) std::memcpy(body.mv_data, m.body.data(), m.body.size());
-
-    if (!m.envelope.held) {
-      auto sk = sched_key(m.envelope.next_attempt_us, m.envelope.id);
-      MDB_val skey = as_val(sk.data(), sk.size());
-      MDB_val empty{0, nullptr};
-      rc = mdb_put(txn.get(), sched_, &skey, &empty, 0);
-      if (rc != 0) return fail(mdb_error(rc, "put sched " + m.envelope.id.to_string()));
-    }
+    return s;
   }
   if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "insert commit"));
   for (std::size_t i : duplicates) {
@@ -353,58 +345,150 @@ Status<Error> LmdbStore::drop_sched(MDB_txn* txn, QueueId id, const Envelope* st
   return Ok{};
 }
 
-Status<Error> LmdbStore::update(const Envelope& envelope) {
+Status<Error> LmdbStore::update_in(MDB_txn* txn, const Envelope& envelope) {
   std::string record;
   if (auto s = encode_envelope(envelope, record); !s) return fail(s.error());
   const QueueId id = envelope.id;
   auto id_key = id.to_key();
   MDB_val key = as_val(id_key.data(), id_key.size());
-
-  lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "update begin"));
   MDB_val old{};
-  int rc = mdb_get(txn.get(), meta_, &key, &old);
+  int rc = mdb_get(txn, meta_, &key, &old);
   if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
   if (rc != 0) return fail(mdb_error(rc, "update get " + id.to_string()));
   // A corrupt old record is replaced: the caller's envelope is the better truth.
   auto stored = decode_checked(id, old);
   if (!stored)
     log_->warn("{} replacing unreadable record: {}", id.to_string(), stored.error().message);
-  if (auto s = drop_sched(txn.get(), id, stored ? &*stored : nullptr); !s) return fail(s.error());
+  if (auto s = drop_sched(txn, id, stored ? &*stored : nullptr); !s) return fail(s.error());
 
   MDB_val meta = as_val(record.data(), record.size());
-  if (rc = mdb_put(txn.get(), meta_, &key, &meta, 0); rc != 0)
+  if (rc = mdb_put(txn, meta_, &key, &meta, 0); rc != 0)
     return fail(mdb_error(rc, "update put " + id.to_string()));
   if (!envelope.held) {
     auto sk = sched_key(envelope.next_attempt_us, id);
     MDB_val skey = as_val(sk.data(), sk.size());
     MDB_val empty{0, nullptr};
-    if (rc = mdb_put(txn.get(), sched_, &skey, &empty, 0); rc != 0) {
+    if (rc = mdb_put(txn, sched_, &skey, &empty, 0); rc != 0) {
       return fail(mdb_error(rc, "update sched " + id.to_string()));
     }
   }
-  if (rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "update commit"));
   return Ok{};
 }
 
-Status<Error> LmdbStore::remove(QueueId id) {
+Status<Error> LmdbStore::remove_in(MDB_txn* txn, QueueId id) {
   auto id_key = id.to_key();
   MDB_val key = as_val(id_key.data(), id_key.size());
-
-  lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "remove begin"));
   MDB_val old{};
-  int rc = mdb_get(txn.get(), meta_, &key, &old);
+  int rc = mdb_get(txn, meta_, &key, &old);
   if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
   if (rc != 0) return fail(mdb_error(rc, "remove get " + id.to_string()));
   // Removal must work for a corrupt record too: that is how an operator gets rid of it.
   auto stored = decode_checked(id, old);
-  if (auto s = drop_sched(txn.get(), id, stored ? &*stored : nullptr); !s) return fail(s.error());
-  if (rc = mdb_del(txn.get(), meta_, &key, nullptr); rc != 0)
+  if (auto s = drop_sched(txn, id, stored ? &*stored : nullptr); !s) return fail(s.error());
+  if (rc = mdb_del(txn, meta_, &key, nullptr); rc != 0)
     return fail(mdb_error(rc, "remove meta " + id.to_string()));
-  rc = mdb_del(txn.get(), body_, &key, nullptr);
+  rc = mdb_del(txn, body_, &key, nullptr);
   if (rc != 0 && rc != MDB_NOTFOUND) return fail(mdb_error(rc, "remove body " + id.to_string()));
-  if (rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "remove commit"));
+  return Ok{};
+}
+
+Status<Error> LmdbStore::insert_in(MDB_txn* txn, const NewMessage& m) {
+  std::string record;
+  if (auto s = encode_envelope(m.envelope, record); !s) return fail(s.error());
+  return insert_record(txn, m, record);
+}
+
+Status<Error> LmdbStore::insert_record(MDB_txn* txn, const NewMessage& m,
+                                       const std::string& record) {
+  auto id_key = m.envelope.id.to_key();
+  MDB_val key = as_val(id_key.data(), id_key.size());
+  MDB_val meta = as_val(record.data(), record.size());
+  int rc = mdb_put(txn, meta_, &key, &meta, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST)
+    return fail(Error{Error::Kind::Invalid, "duplicate queue id " + m.envelope.id.to_string()});
+  if (rc != 0) return fail(mdb_error(rc, "put meta " + m.envelope.id.to_string()));
+  MDB_val body{m.body.size(), nullptr};
+  if (rc = mdb_put(txn, body_, &key, &body, MDB_RESERVE); rc != 0)
+    return fail(mdb_error(rc, "put body " + m.envelope.id.to_string()));
+  if (!m.body.empty()) std::memcpy(body.mv_data, m.body.data(), m.body.size());
+  if (!m.envelope.held) {
+    auto sk = sched_key(m.envelope.next_attempt_us, m.envelope.id);
+    MDB_val skey = as_val(sk.data(), sk.size());
+    MDB_val empty{0, nullptr};
+    if (rc = mdb_put(txn, sched_, &skey, &empty, 0); rc != 0)
+      return fail(mdb_error(rc, "put sched " + m.envelope.id.to_string()));
+  }
+  return Ok{};
+}
+
+Status<Error> LmdbStore::apply_in(MDB_txn* txn, const Change& change) {
+  // The insert goes first: if it cannot be stored, the change must not happen either
+  // (a recipient marked final without its DSN would be a lost bounce).
+  if (change.insert) {
+    if (auto s = insert_in(txn, *change.insert); !s) return s;
+  }
+  return change.kind == Change::Kind::Update ? update_in(txn, change.envelope)
+                                             : remove_in(txn, change.envelope.id);
+}
+
+Status<Error> LmdbStore::update(const Envelope& envelope) {
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "update begin"));
+  if (auto s = update_in(txn.get(), envelope); !s) return s;
+  if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "update commit"));
+  return Ok{};
+}
+
+Status<Error> LmdbStore::remove(QueueId id) {
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "remove begin"));
+  if (auto s = remove_in(txn.get(), id); !s) return s;
+  if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "remove commit"));
+  return Ok{};
+}
+
+std::vector<Status<Error>> LmdbStore::apply_batch(std::span<const Change> changes) {
+  Outcomes out(changes.size(), Status<Error>(Ok{}));
+  std::vector<std::size_t> all(changes.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  if (all.empty()) return out;
+  auto status = try_apply(changes, all, out);
+  if (status) return out;
+  if (all.size() == 1) {
+    out[0] = fail(status.error());
+    return out;
+  }
+  log_->debug("apply_batch failed n={} ({}), retrying one by one", all.size(), status.error().message);
+  for (std::size_t i : all) {
+    std::size_t one[] = {i};
+    if (auto s = try_apply(changes, one, out); !s) out[i] = fail(s.error());
+  }
+  return out;
+}
+
+// One transaction for the group. A change that fails on its own (its message is gone, a
+// duplicate id) is undone by nothing but also does nothing, so the others still commit;
+// a failure of the transaction itself (full, I/O) fails the attempt.
+Status<Error> LmdbStore::try_apply(std::span<const Change> changes,
+                                   std::span<const std::size_t> group, Outcomes& out) {
+  std::vector<std::pair<std::size_t, Error>> own_failures;
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "apply begin"));
+  for (std::size_t i : group) {
+    auto s = apply_in(txn.get(), changes[i]);
+    if (s) continue;
+    if (s.error().kind == Error::Kind::NotFound || s.error().kind == Error::Kind::Invalid) {
+      if (changes[i].insert && s.error().kind == Error::Kind::NotFound) {
+        // The insert went in but its change did not: only a whole-group retry can undo it.
+        return fail(s.error());
+      }
+      own_failures.emplace_back(i, s.error());
+      continue;
+    }
+    return fail(s.error());
+  }
+  if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "apply commit"));
+  for (auto& [i, e] : own_failures) out[i] = fail(std::move(e));
   return Ok{};
 }
 

@@ -35,6 +35,17 @@ struct NewMessage {
   std::string body;   // the full message as it will be delivered (Received: included)
 };
 
+// A change to messages already stored, applied with others in one transaction:
+// rewrite an envelope (outcomes, hold/release, next attempt) or remove a message, and
+// optionally insert a new message in the same transaction (a DSN is queued atomically
+// with the recipients it reports on becoming final).
+struct Change {
+  enum class Kind { Update, Remove };
+  Kind kind = Kind::Update;
+  Envelope envelope;                    // Update: the new envelope; Remove: only .id is used
+  std::optional<NewMessage> insert;     // queued in the same transaction
+};
+
 struct StoreOptions {
   std::string path;                      // directory, created 0700 if missing
   std::uint64_t map_size = 4ull << 30;
@@ -63,6 +74,11 @@ class Store {
   // keep the schedule index in step with it.
   virtual Status<Error> update(const Envelope& envelope) = 0;
   virtual Status<Error> remove(QueueId id) = 0;
+
+  // All of `changes` in one durable transaction; one status per change, in order. A change
+  // whose message is gone fails alone (NotFound); when the transaction as a whole cannot
+  // be committed, each change is retried on its own.
+  virtual std::vector<Status<Error>> apply_batch(std::span<const Change> changes) = 0;
 
   // Up to `limit` ids of messages not held whose next attempt is <= now_us, earliest first.
   // Cost is proportional to what is returned, not to the size of the queue.

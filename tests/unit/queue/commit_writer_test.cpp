@@ -193,6 +193,9 @@ class ScriptedStore final : public Store {
   }
   Status<Error> update(const Envelope&) override { return Ok{}; }
   Status<Error> remove(QueueId) override { return Ok{}; }
+  std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override {
+    return std::vector<Status<Error>>(changes.size(), Status<Error>(Ok{}));
+  }
   Result<std::vector<QueueId>, Error> due(std::int64_t, std::size_t) override {
     return std::vector<QueueId>{};
   }
