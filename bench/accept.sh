@@ -23,12 +23,18 @@
 #   --repeat N                    REPEAT       run each case N times (default 1)
 #   --relay PATH                  RELAY        default: build/relay/secmx-relay
 #   --workdir DIR                 BENCH_DIR    parent of the temp dir (default /var/tmp);
-#                                              must not be tmpfs (fsync must hit a disk)
+#                                              must not be tmpfs (fsync must hit a disk);
+#                                              ALLOW_TMPFS=1 allows it as a diagnostic (the
+#                                              cost of the relay without durable commits)
 #   --out FILE                    OUT          markdown report (default bench/results/...)
 #   --profile perf|strace         PROFILE      also profile each relay run (perf record -g
 #                                              / strace -c -f); the figures of profiled
 #                                              runs are perturbed and marked as such
 #   --keep                        KEEP=1       keep the temp dir (queues, logs, profiles)
+#   --presize MiB                 PRESIZE      experiment: before each relay run, let the relay
+#                                              create its queue, stop it and append MiB of
+#                                              written zeros to data.mdb, so that commits do
+#                                              not grow the file (rows marked "presized")
 # Ports: RELAY_PORT (2625), SINK_PORT (2626), ADMIN_PORT (2627), all on 127.0.0.1.
 set -euo pipefail
 
@@ -46,6 +52,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp}
 OUT=${OUT:-}
 PROFILE=${PROFILE:-}
 KEEP=${KEEP:-0}
+PRESIZE=${PRESIZE:-0}
 RELAY_PORT=${RELAY_PORT:-2625}
 SINK_PORT=${SINK_PORT:-2626}
 ADMIN_PORT=${ADMIN_PORT:-2627}
@@ -66,6 +73,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --profile) PROFILE=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --presize) PRESIZE=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "accept.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -89,7 +97,7 @@ mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/secmx-accept.XXXXXX")
 fstype=$(df -PT "$WORK" | awk 'NR==2 {print $2}')
 case $fstype in
-  tmpfs|ramfs) rm -rf "$WORK"; die "$BENCH_DIR is $fstype: the queue must be on a disk (use --workdir)" ;;
+  tmpfs|ramfs) [ "${ALLOW_TMPFS:-0}" = 1 ] || { rm -rf "$WORK"; die "$BENCH_DIR is $fstype: the queue must be on a disk (use --workdir)"; } ;;
 esac
 fsdev=$(df -P "$WORK" | awk 'NR==2 {print $1}')
 fsmount=$(df -P "$WORK" | awk 'NR==2 {print $6}')
@@ -231,6 +239,8 @@ machine_info() {
   echo
   echo "Ceiling: the same smtp-source command against \`$SMTP_SINK -u $SINK_USER 127.0.0.1:$SINK_PORT 1024\`, run just before the relay run of each row."
   echo "Relay: fresh queue per run, config as written by bench/accept.sh (no TLS, fsync on: LMDB default durability + group commit)."
+  case $fstype in tmpfs|ramfs) echo "**Diagnostic: queue on $fstype, fsync costs nothing; NOT a result for the targets.**" ;; esac
+  [ "$PRESIZE" = 0 ] || echo "**Experiment: data.mdb pre-extended by $PRESIZE MiB of written zeros before each relay run.**"
   [ -z "$PROFILE" ] || echo "**Profiled with $PROFILE: relay figures are perturbed by the profiler.**"
   echo
   echo "| size | msgs | sessions | mode | log | sink msg/s | relay msg/s | ratio | relay CPU s | CPU s/1000 msgs | peak RssAnon MB | VmHWM MB | commits | lost |"
@@ -267,6 +277,14 @@ for size in $SIZES; do
           write_config "$dir" "$level"
           "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
             die "relay rejects the bench config: $(cat "$dir/check.err")"
+          if [ "$PRESIZE" -gt 0 ]; then
+            "$RELAY" --config "$dir/relay.toml" >"$dir/relay-presize.stderr" 2>&1 &
+            relay_pid=$!
+            wait_listen "$RELAY_PORT" "$relay_pid" || die "relay did not start (presize step)"
+            kill -TERM "$relay_pid"; wait "$relay_pid" || die "relay failed to stop (presize step)"
+            relay_pid=
+            dd if=/dev/zero of="$dir/queue/data.mdb" bs=1M count="$PRESIZE" oflag=append conv=notrunc,fsync status=none
+          fi
           "$RELAY" --config "$dir/relay.toml" >"$dir/relay.stderr" 2>&1 &
           relay_pid=$!
           wait_listen "$RELAY_PORT" "$relay_pid" ||
@@ -306,15 +324,16 @@ for size in $SIZES; do
           row=$(awk -v size="$size" -v count="$count" -v sess="$sess" -v mode="$mode" -v lvl="$level" \
               -v ss="$sink_s" -v rs="$relay_s" -v sc=$((sink_c1 - sink_c0)) -v rc=$((relay_c1 - relay_c0)) \
               -v hz="$clk_tck" -v rss="$rss_kb" -v hwm="$hwm_kb" -v commits="$commits" -v queued="$queued" \
-              -v lost="$lost" -v hs="$(human_size "$size")" -v prof="$PROFILE" 'BEGIN {
+              -v lost="$lost" -v hs="$(human_size "$size")" -v prof="$PROFILE" -v presize="$PRESIZE" 'BEGIN {
                 sr = count / ss; rr = count / rs; cpu = rc / hz
                 m = (mode == "reuse") ? "reuse (-d)" : "1 msg/conn"
+                if (presize > 0) m = m " [presized]"
                 if (prof != "") m = m " [" prof "]"
                 printf "| %s | %d | %d | %s | %s | %.0f | %.0f | %.0f%% | %.2f | %.3f | %.1f | %.1f | %s | %s |\n",
                   hs, count, sess, m, lvl, sr, rr, 100 * rr / sr, cpu, 1000 * cpu / count, rss / 1024, hwm / 1024,
                   commits, (lost == 0 ? "0" : "**" lost " LOST**")
                 printf "TSV\t%d\t%d\t%d\t%s\t%s\t%.3f\t%.1f\t%.2f\t%.3f\t%.1f\t%.1f\t%.2f\t%.4f\t%d\t%d\t%s\t%d\t%d\n",
-                  size, count, sess, mode, lvl, ss, sr, sc / hz, rs, rr, 100 * rr / sr, cpu, 1000 * cpu / count,
+                  size, count, sess, mode (presize > 0 ? "+presized" : ""), lvl, ss, sr, sc / hz, rs, rr, 100 * rr / sr, cpu, 1000 * cpu / count,
                   rss, hwm, commits, queued, lost
               }')
           echo "$row" | grep -v '^TSV' | tee -a "$OUT"

@@ -142,6 +142,7 @@ class CommitWriterImpl final : public CommitWriter {
     while (batch.size() > seen && !max_batch_seen_.compare_exchange_weak(seen, batch.size())) {
     }
     log_->debug("commit batch n={} failed={} us={}", batch.size(), failed, elapsed.count());
+    if (options_.on_commit) options_.on_commit(batch.size(), elapsed);
     if (failed > 0) {
       // One line per batch: a full disk at thousands of messages a second must not also
       // flood the log. Each refused message is logged by its session with its reply.

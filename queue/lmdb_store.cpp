@@ -424,8 +424,8 @@ Status<Error> LmdbStore::insert_record(MDB_txn* txn, const NewMessage& m,
 Status<Error> LmdbStore::apply_in(MDB_txn* txn, const Change& change) {
   // The insert goes first: if it cannot be stored, the change must not happen either
   // (a recipient marked final without its DSN would be a lost bounce).
-  if (change.insert) {
-    if (auto s = insert_in(txn, *change.insert); !s) return s;
+  for (const auto& m : change.inserts) {
+    if (auto s = insert_in(txn, m); !s) return s;
   }
   return change.kind == Change::Kind::Update ? update_in(txn, change.envelope)
                                              : remove_in(txn, change.envelope.id);
@@ -478,7 +478,7 @@ Status<Error> LmdbStore::try_apply(std::span<const Change> changes,
     auto s = apply_in(txn.get(), changes[i]);
     if (s) continue;
     if (s.error().kind == Error::Kind::NotFound || s.error().kind == Error::Kind::Invalid) {
-      if (changes[i].insert && s.error().kind == Error::Kind::NotFound) {
+      if (!changes[i].inserts.empty() && s.error().kind == Error::Kind::NotFound) {
         // The insert went in but its change did not: only a whole-group retry can undo it.
         return fail(s.error());
       }

@@ -14,7 +14,8 @@ namespace {
 constexpr std::uint8_t kFlagSmtputf8 = 1;
 constexpr std::uint8_t kFlagRequiretls = 2;
 constexpr std::uint8_t kFlagHeld = 4;
-constexpr std::uint8_t kKnownFlags = kFlagSmtputf8 | kFlagRequiretls | kFlagHeld;
+constexpr std::uint8_t kFlagDelayNotified = 8;
+constexpr std::uint8_t kKnownFlags = kFlagSmtputf8 | kFlagRequiretls | kFlagHeld | kFlagDelayNotified;
 constexpr std::uint8_t kKnownNotify = kNotifySuccess | kNotifyFailure | kNotifyDelay | kNotifyNever;
 
 constexpr std::size_t kHeaderSize = 4 + 8 + 8 + 8;  // version..next_attempt_us
@@ -244,7 +245,8 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
   Writer w{base};
   w.u8(kRecordVersion);
   w.u8(static_cast<std::uint8_t>((e.smtputf8 ? kFlagSmtputf8 : 0) |
-                                 (e.requiretls ? kFlagRequiretls : 0) | (e.held ? kFlagHeld : 0)));
+                                 (e.requiretls ? kFlagRequiretls : 0) | (e.held ? kFlagHeld : 0) |
+                                 (e.delay_notified ? kFlagDelayNotified : 0)));
   w.u8(static_cast<std::uint8_t>(e.body_type));
   w.u8(static_cast<std::uint8_t>(e.ret));
   w.fixed64(e.id.value);
@@ -302,6 +304,7 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
   e.smtputf8 = flags & kFlagSmtputf8;
   e.requiretls = flags & kFlagRequiretls;
   e.held = flags & kFlagHeld;
+  e.delay_notified = flags & kFlagDelayNotified;
   e.body_type =
       static_cast<BodyType>(r.enum8(static_cast<std::uint8_t>(BodyType::BinaryMime), "body_type"));
   e.ret = static_cast<Ret>(r.enum8(static_cast<std::uint8_t>(Ret::Hdrs), "ret"));

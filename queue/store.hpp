@@ -43,7 +43,7 @@ struct Change {
   enum class Kind { Update, Remove };
   Kind kind = Kind::Update;
   Envelope envelope;                    // Update: the new envelope; Remove: only .id is used
-  std::optional<NewMessage> insert;     // queued in the same transaction
+  std::vector<NewMessage> inserts;      // queued in the same transaction (DSNs)
 };
 
 struct StoreOptions {

@@ -7,15 +7,24 @@
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "admin/admin_server.hpp"
+#include "admin/metrics.hpp"
+#include "admin/scheduler_ops.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
 #include "relay/common/log.hpp"
+#include "relay/common/privileges.hpp"
 #include "relay/config/config.hpp"
-#include "relay/policy/policy_engine.hpp"
+#include "relay/delivery/scheduler.hpp"
+#include "relay/delivery/worker_pool.hpp"
+#include "relay/policy/explain.hpp"
 #include "relay/server/smtp_server.hpp"
 #include "relay/tls/tls_context.hpp"
 
@@ -119,10 +128,27 @@ void on_signal(uv_signal_t* handle, int signum) {
 
 int run(std::shared_ptr<const config::Config> cfg) {
   auto main_log = log::logger("main");
+  // Started as root with `user` set: hand the queue directory to the user and become it,
+  // keeping only the right to bind ports below 1024 until the listeners are bound. The
+  // queue is never opened as root.
+  auto dropped = privileges::become_run_user(cfg->user, cfg->group, cfg->queue.path);
+  if (!dropped) {
+    main_log->critical("cannot run as user {}: {}", cfg->user, dropped.error());
+    return 1;
+  }
+  if (*dropped) {
+    main_log->info("running as user={} uid={} group={} gid={}", (*dropped)->user, (*dropped)->uid,
+                   (*dropped)->group, (*dropped)->gid);
+  }
   auto store = queue::open_lmdb_store({cfg->queue.path, cfg->queue.map_size});
   if (!store) {
     main_log->critical("cannot open queue {}: {}", cfg->queue.path, store.error().message);
     return 1;
+  }
+  if (auto changed = privileges::tighten_queue_files(cfg->queue.path); !changed) {
+    main_log->warn("queue permissions: {}", changed.error());
+  } else {
+    for (const auto& f : *changed) main_log->warn("queue file {} was open to others: now 0600", f);
   }
   auto stats = (*store)->stats();
   if (stats) {
@@ -141,37 +167,112 @@ int run(std::shared_ptr<const config::Config> cfg) {
     tls = std::move(ctx.value());
   }
 
+  admin::RelayMetrics metrics;
   queue::CommitWriter::Options wopts;
   wopts.max_batch = cfg->queue.max_batch;
   wopts.commit_interval = std::chrono::duration_cast<std::chrono::microseconds>(cfg->queue.commit_interval);
+  wopts.on_commit = metrics.commit_observer();
   auto writer = queue::CommitWriter::start(**store, wopts);
+
+  auto policy_engine = policy::RuleEngine::create(cfg->policy);
+  if (!policy_engine) {
+    main_log->critical("policy: {}", policy_engine.error());
+    writer->stop();
+    return 1;
+  }
+  std::shared_ptr<const policy::PolicyEngine> engine = std::move(policy_engine.value());
 
   Daemon d;
   uv_loop_init(&d.loop);
-  server::ServerDeps deps{cfg, writer.get(), &ids,
-                          std::make_shared<policy::DefaultPolicyEngine>(cfg->policy), tls};
+  // The scheduler starts after the listeners (privileges are final by then); until it
+  // exists, new mail is simply found by its first scan.
+  std::atomic<delivery::Scheduler*> scheduler_ptr{nullptr};
+  std::atomic<bool> listening{false};
+  server::ServerDeps deps{cfg, writer.get(), &ids, engine, tls};
+  deps.metrics = &metrics;
+  deps.on_queued = [&scheduler_ptr] {
+    if (auto* s = scheduler_ptr.load(std::memory_order_acquire)) s->kick();
+  };
   auto server = std::make_unique<server::SmtpServer>(&d.loop, deps);
   d.server = server.get();
-  if (auto st = server->listen(); !st) {
-    main_log->critical("cannot listen: {}", st.error());
+  auto abort_start = [&](const std::string& what) {
+    main_log->critical("{}", what);
     server->shutdown();
     uv_run(&d.loop, UV_RUN_DEFAULT);
     writer->stop();
     return 1;
+  };
+  auto st = server->listen();
+  if (st && *dropped) st = privileges::finish_drop(**dropped);
+  if (!st) return abort_start("cannot listen: " + st.error());
+  listening = true;
+
+  // Delivery: workers first (they report to the scheduler), then the scheduler, which
+  // starts handing out due mail at once - including everything queued before a restart.
+  auto pool = delivery::WorkerPool::start(
+      cfg,
+      [&scheduler_ptr](delivery::JobResult r) {
+        scheduler_ptr.load(std::memory_order_acquire)->post_result(std::move(r));
+      },
+      &metrics);
+  if (!pool) return abort_start("delivery: " + pool.error());
+  auto scheduler = delivery::Scheduler::start(cfg, **store, *writer, ids, **pool);
+  scheduler_ptr.store(scheduler.get(), std::memory_order_release);
+  scheduler->kick();
+
+  admin::SchedulerQueueOps queue_ops(*scheduler);
+  auto admin_server = admin::AdminServer::start(
+      {cfg, store->get(), &queue_ops, &metrics, engine, [&listening] { return listening.load(); }});
+  if (!admin_server) {
+    scheduler->stop();
+    (*pool)->stop();
+    return abort_start("admin API: " + admin_server.error());
   }
+
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
-  main_log->info("secmx-relay started: hostname={} queue={}", cfg->hostname, cfg->queue.path);
+  main_log->info("secmx-relay started: hostname={} queue={} admin={}:{}", cfg->hostname,
+                 cfg->queue.path, cfg->admin.listen.host, (*admin_server)->port());
 
   uv_run(&d.loop, UV_RUN_DEFAULT);
+  listening = false;
+  // Outcomes already reported are written; attempts still running are abandoned and their
+  // messages stay due for the next start.
+  (*admin_server)->stop();
+  scheduler->stop();
+  (*pool)->stop();
   writer->stop();
   auto cs = writer->stats();
   main_log->info("stopped: {} messages in {} commits", cs.messages, cs.batches);
   server.reset();
   uv_loop_close(&d.loop);
+  return 0;
+}
+
+// --explain: the policy decision for a message file, without running the relay.
+int explain_message(const config::Config& cfg, const std::string& file,
+                    policy::ExplainRequest req, bool json) {
+  auto engine = policy::RuleEngine::create(cfg.policy);
+  if (!engine) {
+    std::cerr << "policy: " << engine.error() << "\n";
+    return 1;
+  }
+  std::ifstream in;
+  if (file != "-") {
+    in.open(file, std::ios::binary);
+    if (!in) {
+      std::cerr << "cannot read " << file << "\n";
+      return 1;
+    }
+  }
+  std::ostringstream text;
+  text << (file == "-" ? std::cin.rdbuf() : in.rdbuf());
+  req.message = text.str();
+  auto e = policy::explain(**engine, std::move(req));
+  std::cout << (json ? policy::render_json(e) + "\n" : policy::render_text(e));
   return 0;
 }
 
@@ -185,8 +286,21 @@ int main(int argc, char** argv) {
   app.add_flag("--check", check, "validate the configuration and exit");
   app.add_flag("--queue-dump", dump, "print the queue as JSON lines and exit");
   app.add_flag("--with-bodies", with_bodies, "with --queue-dump: include message bodies");
+  std::string explain_file;
+  policy::ExplainRequest explain_req;
+  bool explain_json = false;
+  app.add_option("--explain", explain_file,
+                 "print the policy decision for a message file ('-': stdin) and exit");
+  app.add_option("--from", explain_req.sender, "with --explain: envelope sender");
+  app.add_option("--rcpt", explain_req.recipients, "with --explain: envelope recipient(s)");
+  app.add_flag("--requiretls", explain_req.requiretls, "with --explain: MAIL FROM REQUIRETLS");
+  app.add_flag("--json", explain_json, "with --explain: one JSON object");
   app.set_version_flag("--version", "secmx-relay 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  if (!explain_file.empty() && explain_req.recipients.empty()) {
+    std::cerr << "--explain needs at least one --rcpt\n";
+    return 2;
+  }
 
   signal(SIGPIPE, SIG_IGN);
   auto loaded = config::load_config(config_path);
@@ -199,6 +313,7 @@ int main(int argc, char** argv) {
     std::cout << config_path << ": OK\n";
     return 0;
   }
+  if (!explain_file.empty()) return explain_message(*cfg, explain_file, explain_req, explain_json);
   log::init_logging(cfg->log.level, cfg->log.file.empty() ? "stderr" : cfg->log.file);
   if (dump) return dump_queue(*cfg, with_bodies);
   return run(cfg);

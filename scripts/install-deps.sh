@@ -10,12 +10,12 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache
   libuv1-dev libssl-dev libc-ares-dev liblmdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev
   openssl ca-certificates
 )
 test_pkgs=(
-  python3 python3-pytest swaks postfix lmdb-utils iproute2 procps
-  clang libclang-rt-14-dev
+  python3 python3-pytest python3-prometheus-client swaks postfix lmdb-utils iproute2 procps
+  clang libclang-rt-14-dev unbound
 )
 
 want=("${build_pkgs[@]}")
@@ -35,3 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The DNS tests run their own unbound (unbound -d -c FILE on a free loopback port): the
+# system service the package starts is not used, so stop it if this run installed it.
+if [[ " ${missing[*]} " == *" unbound "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now unbound.service unbound-resolvconf.service >/dev/null 2>&1 || true
+fi

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "relay/common/privileges.hpp"
 #include "relay/config/config_reader.hpp"
 
 namespace secmx::config {
@@ -170,8 +171,19 @@ void read_dns(const Section& root, DnsConfig& out) {
 
 void read_delivery(const Section& root, DeliveryConfig& out) {
   Section s = root.sub("delivery");
-  s.check_keys({"workers", "port", "retry", "max_lifetime", "sos_lifetime"});
+  s.check_keys({"workers", "port", "retry", "max_lifetime", "sos_lifetime",
+                "destination_concurrency", "max_connections", "connect_timeout",
+                "command_timeout", "connection_cache_time", "ca_file", "pause"});
+  s.boolean("pause", out.pause);
   s.u32("workers", out.workers, 1, 64);
+  s.u32("destination_concurrency", out.destination_concurrency, 1, 1000);
+  s.u32("max_connections", out.max_connections, 1, 100000);
+  s.duration("connect_timeout", out.connect_timeout, Duration(1));
+  s.duration("command_timeout", out.command_timeout, Duration(1));
+  s.duration("connection_cache_time", out.connection_cache_time, Duration(0));
+  if (s.string("ca_file", out.ca_file) && !out.ca_file.empty()) {
+    if (auto why = unreadable(out.ca_file)) s.fail("ca_file", *why);
+  }
   s.u16("port", out.port, 1, 65535);
 
   std::vector<Section::Item> items;
@@ -231,6 +243,60 @@ void read_log(const Section& root, LogConfig& out) {
   s.string("file", out.file);
 }
 
+// postmaster: a plain "local@domain" (no <>, no display name): it becomes an envelope
+// recipient, so anything else would fail only when the first double bounce is sent.
+bool valid_postmaster(std::string_view a) {
+  std::size_t at = a.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at > 64) return false;
+  for (char c : a.substr(0, at)) {
+    if (c <= 32 || c >= 127 || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+        c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']' || c == '@') {
+      return false;
+    }
+  }
+  return detail::valid_hostname(a.substr(at + 1));
+}
+
+void read_dsn(const Section& root, DsnConfig& out) {
+  Section s = root.sub("dsn");
+  s.check_keys({"delay_warning", "return_size_limit", "sos_ret", "postmaster"});
+  s.duration("delay_warning", out.delay_warning, Duration(0));
+  // Below 1KiB not even the header section of a typical message fits.
+  s.size("return_size_limit", out.return_size_limit, 1024);
+  std::string text;
+  if (s.string("sos_ret", text)) {
+    std::string l = detail::lower(text);
+    if (l == "hdrs") {
+      out.sos_ret = DsnRet::Hdrs;
+    } else if (l == "full") {
+      out.sos_ret = DsnRet::Full;
+    } else {
+      s.fail("sos_ret", "unknown value '" + text + "' (expected \"HDRS\" or \"FULL\")");
+    }
+  }
+  if (s.string("postmaster", out.postmaster) && !out.postmaster.empty() &&
+      !valid_postmaster(out.postmaster)) {
+    s.fail("postmaster", "invalid address '" + out.postmaster +
+                             "' (expected \"local@domain\", or \"\" to drop bounces of <> mail)");
+    out.postmaster.clear();
+  }
+}
+
+// `user`/`group`: the account must exist when the config is checked, so a typo is a
+// file:line error from --check rather than a failed start as root.
+void read_run_as(const Section& root, Config& cfg) {
+  if (root.string("user", cfg.user) && !cfg.user.empty()) {
+    if (auto who = privileges::lookup_user(cfg.user); !who) root.fail("user", who.error());
+  }
+  if (root.string("group", cfg.group) && !cfg.group.empty()) {
+    if (cfg.user.empty()) {
+      root.fail("group", "needs user too (group only says which group the user runs with)");
+    } else if (auto g = privileges::lookup_group(cfg.group); !g) {
+      root.fail("group", g.error());
+    }
+  }
+}
+
 }  // namespace
 
 Result<Config, std::vector<Issue>> load_config(const std::string& path) {
@@ -251,11 +317,13 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   Config cfg;
   cfg.source_file = path;
   root.check_keys(
-      {"hostname", "smtp", "queue", "dns", "delivery", "policy", "route", "admin", "log"});
+      {"hostname", "user", "group", "smtp", "queue", "dns", "delivery", "policy", "route",
+       "admin", "log", "dsn"});
   if (root.string("hostname", cfg.hostname) && !detail::valid_hostname(cfg.hostname)) {
     root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
   }
   if (!root.node("hostname")) cfg.hostname = default_hostname();
+  read_run_as(root, cfg);
   read_smtp(root, cfg.smtp);
   read_queue(root, cfg.queue);
   read_dns(root, cfg.dns);
@@ -264,6 +332,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   detail::read_routes(root, cfg.routes);
   read_admin(root, cfg.admin);
   read_log(root, cfg.log);
+  read_dsn(root, cfg.dsn);
 
   if (rd.has_issues()) return fail(rd.take());
   return cfg;

@@ -75,6 +75,13 @@ struct DeliveryConfig {
                               std::chrono::hours(4)};
   Duration max_lifetime = std::chrono::hours(24 * 5);
   Duration sos_lifetime = std::chrono::hours(1);
+  std::uint32_t destination_concurrency = 20;  // connections per destination domain
+  std::uint32_t max_connections = 100;         // outbound connections in all
+  Duration connect_timeout = std::chrono::seconds(30);
+  Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2 (MAIL, RCPT, ...)
+  Duration connection_cache_time = std::chrono::seconds(2);  // idle reuse window
+  std::string ca_file;  // CA bundle for tls = "verify"; empty: the system store
+  bool pause = false;   // accept and queue, but deliver nothing (maintenance)
 };
 
 struct PolicyRule {
@@ -111,6 +118,15 @@ struct AdminConfig {
   std::string token_file = "etc/admin.token";
 };
 
+// [dsn]: delivery status notifications (relay/dsn, docs/dsn.md).
+enum class DsnRet { Hdrs, Full };
+struct DsnConfig {
+  Duration delay_warning = std::chrono::hours(4);  // 0: no delay DSNs at all
+  std::uint64_t return_size_limit = 100ull << 10;  // "100KiB": larger FULL returns send headers
+  DsnRet sos_ret = DsnRet::Hdrs;  // RET for SOS failures when the sender gave none
+  std::string postmaster;         // where bounces of <> mail go; empty: log and drop
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string file;  // empty: stderr
@@ -119,6 +135,8 @@ struct LogConfig {
 struct Config {
   std::string source_file;
   std::string hostname;  // default: gethostname()
+  std::string user;   // started as root: run as this account; empty: do not change
+  std::string group;  // with user: this group instead of the user's primary group
   SmtpConfig smtp;
   QueueConfig queue;
   DnsConfig dns;
@@ -127,6 +145,7 @@ struct Config {
   std::vector<Route> routes;  // [[route]]
   AdminConfig admin;
   LogConfig log;
+  DsnConfig dsn;
 };
 
 // Parse and validate; on failure every issue found (not just the first), in file order.

@@ -3,7 +3,8 @@
 // Every rule is checked as the policy engine will use it: at least one condition and an
 // action, header and match together, RE2 patterns compiled here once (so a bad pattern is
 // a start-up error at its line, never a surprise on the first message), classification
-// levels known. Issues go to the Section's Reader; nothing throws.
+// levels known, subject markers naming a level. Issues go to the Section's Reader;
+// nothing throws.
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -25,6 +26,15 @@ bool valid_header_name(std::string_view s) {
 // could be split or forged.
 bool valid_reply_text(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 32 && c < 127; });
+}
+
+// "[IN-CONFIDENCE]" -> "IN-CONFIDENCE": the level a subject marker stands for (the same
+// reading as policy::MarkingReader).
+std::string_view marker_level(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
+  return s;
 }
 
 bool has_space(std::string_view s) {
@@ -180,6 +190,10 @@ void read_policy(const Section& root, PolicyConfig& out) {
     for (auto& it : items) {
       if (it.value.empty()) {
         p.reader().add(it.line, p.name("subject_markers") + ": a marker must not be empty");
+      } else if (!known_classification(marker_level(it.value))) {
+        // A marker is read as the level it names; one naming none could never match.
+        p.reader().add(it.line, p.name("subject_markers") + ": '" + it.value +
+                                    "' names no known classification level");
       } else {
         out.subject_markers.push_back(it.value);
       }

@@ -61,6 +61,8 @@ int Connection::connect(const sockaddr* addr, void (*on_connected)(Connection*, 
 
 void Connection::on_connect_cb(uv_connect_t* req, int status) {
   auto* self = static_cast<Connection*>(req->data);
+  // close() during the connect cancels it (UV_ECANCELED): the owner has moved on.
+  if (self->closing_) return;
   if (status == 0) uv_tcp_nodelay(&self->tcp_, 1);
   if (self->on_connected_) self->on_connected_(self, status);
 }
@@ -206,11 +208,18 @@ void Connection::on_write_cb(uv_write_t* req, int status) {
     self->flush();
   } else if (self->close_when_flushed_) {
     self->finish_close();
+    return;
+  }
+  // flush() may have sent the rest with uv_try_write, so test again rather than trust
+  // the branch taken above.
+  if (!self->closing_ && !self->writing_ && self->pending_.empty()) {
+    self->handler_->on_drained();
   }
 }
 
 void Connection::start_tls(std::shared_ptr<tls::TlsContext> context, tls::Role role,
-                           const std::string& sni, const std::string& verify_name) {
+                           const std::string& sni, const std::string& verify_name,
+                           SSL_SESSION* resume) {
   auto created = tls::TlsSession::create(std::move(context), role, sni, verify_name);
   if (!created) {
     tls_reported_ = true;
@@ -219,6 +228,7 @@ void Connection::start_tls(std::shared_ptr<tls::TlsContext> context, tls::Role r
   }
   tls_ = std::move(created.value());
   if (role == tls::Role::Client) {
+    tls_->set_session(resume);
     // The client speaks first: produce the ClientHello now.
     if (tls_->handshake() == tls::TlsSession::Progress::Failed) {
       tls_reported_ = true;

@@ -31,6 +31,10 @@ class ConnectionHandler {
   virtual void on_tls_done(bool ok, std::string_view error) = 0;
   virtual void on_timeout() = 0;
   virtual void on_closed() = 0;  // last call; the owner may delete itself now
+  // Everything written so far has been handed to the kernel (after a write that had to
+  // wait); a sender of bulk data writes its next block here. Never called from inside
+  // write() or flush().
+  virtual void on_drained() {}
 };
 
 class Connection {
@@ -41,7 +45,8 @@ class Connection {
 
   // Server side: accept a pending connection from `listener`. Returns a uv error code.
   int accept(uv_stream_t* listener);
-  // Client side: connect to `addr`; on_connected(status) is called once.
+  // Client side: connect to `addr`; on_connected(status) is called once, unless close()
+  // comes first.
   int connect(const sockaddr* addr, void (*on_connected)(Connection*, int status));
 
   void start_reading();
@@ -51,11 +56,15 @@ class Connection {
   void flush();
   std::size_t pending_bytes() const { return pending_.size() + in_flight_.size(); }
 
-  // Begins TLS after what has been written so far; the result comes to on_tls_done().
+  // Begins TLS after what has been written so far; the result comes to on_tls_done()
+  // (at once, from inside this call, when the session cannot even be created).
+  // resume (client side): a session to offer for resumption; borrowed.
   void start_tls(std::shared_ptr<tls::TlsContext> context, tls::Role role,
-                 const std::string& sni = {}, const std::string& verify_name = {});
+                 const std::string& sni = {}, const std::string& verify_name = {},
+                 SSL_SESSION* resume = nullptr);
   bool tls_active() const { return tls_ && tls_->handshake_done(); }
   const tls::TlsSession* tls() const { return tls_.get(); }
+  tls::TlsSession* tls() { return tls_.get(); }
 
   // Restart the idle timer: on_timeout() after `ms` without a call to this; 0 stops it.
   void set_timeout(std::uint64_t ms);

@@ -1,4 +1,5 @@
-// policy_engine.cpp - the default engine: RFC 8689 REQUIRETLS makes SOS, else the default.
+// policy_engine.cpp - the default engine (RFC 8689 REQUIRETLS makes SOS, else the default)
+// and apply_decisions(), which writes any engine's answer into the envelope to store.
 #include "relay/policy/policy_engine.hpp"
 
 namespace secmx::policy {
@@ -21,17 +22,20 @@ std::vector<Decision> DefaultPolicyEngine::decide(const MessageFacts& facts) con
 }
 
 bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope) {
-  bool any_hold = false;
+  // REJECT first, so that a refused envelope is left exactly as it was.
+  for (const auto& d : decisions) {
+    if (d.action == config::PolicyAction::REJECT) return false;
+  }
+  std::size_t held = 0;
   for (std::size_t i = 0; i < decisions.size() && i < envelope.recipients.size(); ++i) {
     const auto& d = decisions[i];
     auto& r = envelope.recipients[i];
     switch (d.action) {
-      case config::PolicyAction::REJECT:
-        return false;
+      case config::PolicyAction::REJECT:  // handled above
       case config::PolicyAction::HOLD:
         r.policy = queue::RcptPolicy::HOLD;
         r.state = queue::RcptState::Held;
-        any_hold = true;
+        ++held;
         break;
       case config::PolicyAction::SOS:
         r.policy = queue::RcptPolicy::SOS;
@@ -45,7 +49,9 @@ bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& en
                                                  : queue::RcptTls::None;
     r.policy_reason = d.reason;
   }
-  envelope.held = any_hold;
+  // Only a message whose every recipient is held leaves the schedule; with some held the
+  // others are still delivered (the scheduler skips recipients that are not Pending).
+  envelope.held = held > 0 && held == envelope.recipients.size();
   return true;
 }
 

@@ -4,8 +4,8 @@
 // chunk, with the envelope and the header section. The engine answers per recipient.
 // Implementations are immutable after construction and called from any SMTP loop thread
 // at once, so they must be thread-safe (pure). DefaultPolicyEngine knows only REQUIRETLS
-// and the configured default; the rule engine (rules, headers, protective markings) is
-// another implementation of the same interface.
+// and the configured default; RuleEngine (rule_engine.hpp: rules, headers, protective
+// markings) is the implementation the daemon uses.
 #pragma once
 
 #include <memory>
@@ -51,8 +51,10 @@ class DefaultPolicyEngine final : public PolicyEngine {
   config::TlsLevel sos_tls_;
 };
 
-// Apply decisions to the stored recipients (policy, TLS level, reason, held state).
-// Returns false when some decision is REJECT (then nothing should be stored).
+// Apply decisions to the stored recipients (policy, TLS level, reason, held state). HOLD
+// recipients become RcptState::Held; envelope.held is set when every recipient is held.
+// Returns false, with the envelope untouched, when some decision is REJECT (then nothing
+// is stored).
 bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope);
 
 }  // namespace secmx::policy

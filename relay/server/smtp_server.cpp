@@ -1,6 +1,7 @@
 // smtp_server.cpp - see smtp_server.hpp.
 #include "relay/server/smtp_server.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "relay/common/log.hpp"
@@ -63,10 +64,12 @@ void SmtpServer::on_connection(uv_stream_t* stream, int status) {
   auto* session = new SmtpSession(*self, id);
   if (session->connection().accept(stream) != 0) {
     self->sessions_.emplace(id, session);
+    if (self->deps_.metrics) self->deps_.metrics->inbound_connections.inc();
     session->connection().close(false);
     return;
   }
   self->sessions_.emplace(id, session);
+  if (self->deps_.metrics) self->deps_.metrics->inbound_connections.inc();
   self->counters_.connections++;
   const auto& cfg = self->deps_.config->smtp;
   auto& per_client = self->per_client_[session->connection().peer_ip()];
@@ -91,12 +94,26 @@ void SmtpServer::session_closed(SmtpSession* session) {
   const auto& ip = session->connection().peer_ip();
   auto it = per_client_.find(ip);
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
-  sessions_.erase(session->id());
+  if (sessions_.erase(session->id()) && deps_.metrics) deps_.metrics->inbound_connections.dec();
   delete session;
 }
 
 void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
-  deps_.writer->submit(std::move(message), [this, session_id](Status<queue::Error> st) {
+  // Recipients per policy, counted once the message is on disk.
+  std::array<std::uint32_t, admin::kPolicies> per_policy{};
+  for (const auto& r : message.envelope.recipients) {
+    auto i = static_cast<std::size_t>(r.policy);
+    if (i < per_policy.size()) ++per_policy[i];
+  }
+  deps_.writer->submit(std::move(message), [this, session_id, per_policy](Status<queue::Error> st) {
+    if (st.ok() && deps_.metrics) {
+      deps_.metrics->messages_received.inc();
+      for (std::size_t i = 0; i < per_policy.size(); ++i) {
+        if (per_policy[i]) deps_.metrics->received.inc(static_cast<queue::RcptPolicy>(i), per_policy[i]);
+      }
+    }
+    // New mail on disk: the scheduler looks at once instead of at its next tick.
+    if (st.ok() && deps_.on_queued) deps_.on_queued();
     post_commit_result(session_id, std::move(st));
   });
 }

@@ -10,12 +10,14 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "admin/metrics.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/queue_id.hpp"
 #include "relay/common/result.hpp"
@@ -33,6 +35,8 @@ struct ServerDeps {
   queue::IdGenerator* ids = nullptr;
   std::shared_ptr<const policy::PolicyEngine> policy;
   std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
+  std::function<void()> on_queued;       // after each commit, on the writer thread
+  admin::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
 };
 
 struct ServerCounters {

@@ -517,8 +517,11 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
   // The header section: up to the first empty line of the client's content.
   std::string_view content(tx_.body);
   content.remove_prefix(tx_.header_offset);
-  std::size_t end = content.find("\r\n\r\n");
-  std::string_view headers = end == std::string_view::npos ? content : content.substr(0, end + 2);
+  // Content that starts with the empty line has no header section at all.
+  std::size_t end = content.starts_with("\r\n") ? 0 : content.find("\r\n\r\n");
+  std::string_view headers = end == std::string_view::npos ? content
+                             : end == 0                    ? content.substr(0, 0)
+                                                           : content.substr(0, end + 2);
 
   policy::MessageFacts facts;
   facts.sender = env.sender;
@@ -533,7 +536,10 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
       if (d.action == config::PolicyAction::REJECT) {
         if (!d.reject_text.empty()) text = d.reject_text;
         logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
-                       conn_.peer_ip(), log::escape(text), log::escape(env.sender), d.reason);
+                       conn_.peer_ip(), log::escape(text), log::escape(env.sender),
+                       std::string_view(d.reason).starts_with("rule=")
+                           ? std::string_view(d.reason).substr(5)
+                           : std::string_view(d.reason));
         break;
       }
     }
@@ -554,7 +560,10 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
       env.requiretls ? "yes" : "no",
       r0.policy == queue::RcptPolicy::SOS ? "SOS" : r0.policy == queue::RcptPolicy::HOLD ? "HOLD" : "BES",
-      r0.policy_reason);
+      // The reason is "rule=3(...)" for a rule and "default", "requiretls", ... otherwise.
+      std::string_view(r0.policy_reason).starts_with("rule=")
+          ? std::string_view(r0.policy_reason).substr(5)
+          : std::string_view(r0.policy_reason));
   (void)cfg;
   enter_state(State::Committing);
   if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();

@@ -140,6 +140,12 @@ class Relay:
             "hostname": HOSTNAME,
             "smtp": smtp,
             "queue": {"path": str(self.queue_path)},
+            # Nothing may leave loopback: unless a test brings its own DNS server, lookups
+            # go to a closed loopback port and fail at once, so mail stays queued
+            # (deferred) where the inbound tests expect to find it.
+            "dns": {"servers": ["127.0.0.1:9"]},
+            # The inbound tests look at what was queued; delivery tests unpause.
+            "delivery": {"pause": True},
             "admin": {"listen": f"127.0.0.1:{self.admin_port}", "token_file": str(token)},
             "log": {"level": "info"},
         }

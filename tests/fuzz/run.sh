@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# run.sh - build the relay/smtp fuzz targets with clang++ and libFuzzer, run each for a
+# run.sh - build the relay/smtp and relay/policy fuzz targets with clang++ and libFuzzer, run each for a
 # bounded time.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s, every target
 #
-# Targets: command params data_reader chunk_checker reply_parser. Builds into
+# Targets: command params data_reader chunk_checker reply_parser marking. Builds into
 # $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the main gcc
 # build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/. Exits non-zero if any
@@ -16,7 +16,7 @@ root="$(cd "$here/../.." && pwd)"
 build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
-all_targets=(command params data_reader chunk_checker reply_parser)
+all_targets=(command params data_reader chunk_checker reply_parser marking)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
@@ -65,7 +65,7 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$build/artifacts/$t-")
   case "$t" in
-    data_reader|chunk_checker) args+=(-max_len=8192) ;;
+    data_reader|chunk_checker|marking) args+=(-max_len=8192) ;;
     *) args+=(-max_len=1024) ;;
   esac
   [[ -f "$here/dict/$t.dict" ]] && args+=(-dict="$here/dict/$t.dict")

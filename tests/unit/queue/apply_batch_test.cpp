@@ -32,7 +32,7 @@ TEST(ApplyBatch, UpdateWithInsertAndRemoveInOneTransaction) {
   final_with_dsn.envelope.recipients[0].state = RcptState::Failed;
   final_with_dsn.envelope.recipients[0].last_status = "5.7.10";
   final_with_dsn.envelope.next_attempt_us = 5'000'000;
-  final_with_dsn.insert = make_message(QueueId{300}, "dsn\r\n", 1);
+  final_with_dsn.inserts.push_back(make_message(QueueId{300}, "dsn\r\n", 1));
   Change removal;
   removal.kind = Change::Kind::Remove;
   removal.envelope.id = QueueId{200};
@@ -71,7 +71,7 @@ TEST(ApplyBatch, ChangeWhoseMessageIsGoneDoesNotLeaveItsInsertBehind) {
   auto store = open_store(dir);
   Change orphan;
   orphan.envelope = make_envelope(QueueId{42});
-  orphan.insert = make_message(QueueId{43}, "dsn\r\n", 1);
+  orphan.inserts.push_back(make_message(QueueId{43}, "dsn\r\n", 1));
   std::vector<Change> changes = {orphan};
   auto results = store->apply_batch(changes);
   ASSERT_FALSE(results[0].ok());

@@ -67,6 +67,7 @@ inline Envelope make_envelope(QueueId id, int recipients = 3) {
   e.tls_protocol = "TLSv1.3";
   e.tls_cipher = "TLS_AES_256_GCM_SHA384";
   e.held = false;
+  e.delay_notified = true;
   e.attempts = 2;
   e.next_attempt_us = 0;
   e.body_size = 1234;
@@ -117,6 +118,7 @@ inline void expect_same(const Envelope& a, const Envelope& b) {
   EXPECT_EQ(a.tls_protocol, b.tls_protocol);
   EXPECT_EQ(a.tls_cipher, b.tls_cipher);
   EXPECT_EQ(a.held, b.held);
+  EXPECT_EQ(a.delay_notified, b.delay_notified);
   EXPECT_EQ(a.attempts, b.attempts);
   EXPECT_EQ(a.next_attempt_us, b.next_attempt_us);
   EXPECT_EQ(a.body_size, b.body_size);

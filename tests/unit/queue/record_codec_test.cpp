@@ -156,7 +156,7 @@ class RecordStructureTest : public ::testing::Test {
 };
 
 TEST_F(RecordStructureTest, EnumsOutOfRange) {
-  expect_corrupt_with(with(1, 0x08), "flags");
+  expect_corrupt_with(with(1, 0x10), "flags");
   expect_corrupt_with(with(2, 3), "body_type");
   expect_corrupt_with(with(3, 3), "ret");
   ASSERT_TRUE(decode_envelope(with(2, 2)).ok());  // the largest valid value still passes

@@ -1,0 +1,426 @@
+// admin_server.cpp - routes of the admin HTTP API on cpp-httplib.
+//
+// Each handler runs on one of httplib's request threads, reads what it needs (Store read
+// transactions, metric atomics, the current config and policy engine under a short
+// lock) and answers JSON. Errors are {"error": "<words>", "code": "<kind>"} with the
+// matching HTTP status; see docs/admin.md.
+#include "admin/admin_server.hpp"
+
+#include <httplib.h>
+
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "admin/admin_token.hpp"
+#include "admin/policy_probe.hpp"
+#include "admin/queue_view.hpp"
+#ifdef SECMX_HAVE_ROUTE_PROBE
+#include "admin/route_probe.hpp"
+#endif
+#include "relay/common/log.hpp"
+
+namespace secmx::admin {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kRequestThreads = 4;
+constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kDefaultLimit = 100;
+constexpr std::size_t kMaxLimit = 1000;
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void answer(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+void error(httplib::Response& res, int status, const std::string& code, const std::string& text) {
+  answer(res, status, json{{"error", text}, {"code", code}});
+}
+
+void op_error(httplib::Response& res, const OpError& e) {
+  switch (e.kind) {
+    case OpError::Kind::NotFound: return error(res, 404, "not_found", e.message);
+    case OpError::Kind::Busy: return error(res, 409, "busy", e.message);
+    case OpError::Kind::Conflict: return error(res, 409, "conflict", e.message);
+    case OpError::Kind::Error: return error(res, 500, "error", e.message);
+  }
+}
+
+bool is_loopback(const std::string& host) {
+  in_addr a4{};
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  return host == "::1";
+}
+
+class AdminServerImpl final : public AdminServer {
+ public:
+  explicit AdminServerImpl(AdminDeps deps) : deps_(std::move(deps)), log_(log::logger("admin")) {
+    load_token(*deps_.config);
+  }
+
+  ~AdminServerImpl() override { stop(); }
+
+  Status<std::string> bind() {
+    const auto& ep = deps_.config->admin.listen;
+    svr_.new_task_queue = [] { return new httplib::ThreadPool(kRequestThreads); };
+    svr_.set_keep_alive_timeout(2);
+    svr_.set_keep_alive_max_count(100);
+    svr_.set_read_timeout(10, 0);
+    svr_.set_write_timeout(10, 0);
+    svr_.set_payload_max_length(kMaxBody);
+    if (ep.host.find(':') != std::string::npos) svr_.set_address_family(AF_INET6);
+    routes();
+    if (ep.port == 0) {
+      int p = svr_.bind_to_any_port(ep.host);
+      if (p <= 0) return fail(ep.to_string() + ": cannot bind");
+      port_ = static_cast<std::uint16_t>(p);
+    } else {
+      if (!svr_.bind_to_port(ep.host, ep.port)) return fail(ep.to_string() + ": cannot bind");
+      port_ = ep.port;
+    }
+    if (!is_loopback(ep.host)) {
+      log_->warn("admin API listening on non-loopback address {}: protect it", ep.host);
+    }
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    // httplib's stop() is a no-op until the accept loop runs: wait for it (bounded), so
+    // that a stop() right after start() cannot leave the accept thread behind.
+    for (int i = 0; i < 2000 && !svr_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    config::Endpoint shown{ep.host, port_};
+    log_->info("admin API listening on {}", shown.to_string());
+    return Ok{};
+  }
+
+  void stop() override {
+    if (stopped_.exchange(true)) return;
+    cancel_.store(true);
+    svr_.stop();
+    if (thread_.joinable()) thread_.join();
+    log_->info("admin API stopped");
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  void update(std::shared_ptr<const config::Config> config,
+              std::shared_ptr<const policy::PolicyEngine> policy) override {
+    load_token(*config);
+    std::lock_guard lock(mutex_);
+    deps_.config = std::move(config);
+    if (policy) deps_.policy = std::move(policy);
+  }
+
+ private:
+  void load_token(const config::Config& cfg) {
+    auto token = AdminToken::load(cfg.admin.token_file);
+    std::lock_guard lock(mutex_);
+    if (token) {
+      token_ = std::make_shared<const AdminToken>(*token);
+      token_problem_.clear();
+    } else {
+      token_.reset();
+      token_problem_ = "admin API disabled: token file " + token.error();
+      log_->error("{} (every /api/ request answers 503)", token_problem_);
+    }
+  }
+
+  std::shared_ptr<const config::Config> config() {
+    std::lock_guard lock(mutex_);
+    return deps_.config;
+  }
+
+  // --- routing -------------------------------------------------------------------
+
+  void routes() {
+    svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return authorize(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                 : httplib::Server::HandlerResponse::Handled;
+    });
+    svr_.set_error_handler(httplib::Server::HandlerWithResponse(
+        [](const httplib::Request& req, httplib::Response& res) {
+          // Our handlers always set a body; an empty one means httplib itself refused.
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          if (res.status == 404) {
+            error(res, 404, "no_such_endpoint",
+                  "no such endpoint: " + req.method + " " + log::escape(req.path, 100));
+          } else {
+            error(res, res.status, "bad_request", "HTTP " + std::to_string(res.status));
+          }
+          return httplib::Server::HandlerResponse::Handled;
+        }));
+    svr_.set_exception_handler(
+        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown exception";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          log_->error("{} {}: {}", req.method, req.path, what);
+          error(res, 500, "error", "internal error: " + what);
+        });
+
+    svr_.Get("/healthz", [this](const auto& req, auto& res) { healthz(req, res); });
+    svr_.Get("/metrics", [this](const auto& req, auto& res) { metrics(req, res); });
+    svr_.Get("/api/v1/stats", [this](const auto& req, auto& res) { stats(req, res); });
+    svr_.Get("/api/v1/queue", [this](const auto& req, auto& res) { list(req, res); });
+    svr_.Post("/api/v1/queue/flush", [this](const auto& req, auto& res) { flush_all(req, res); });
+    svr_.Get(R"(/api/v1/queue/([^/]+))", [this](const auto& req, auto& res) { show(req, res); });
+    svr_.Delete(R"(/api/v1/queue/([^/]+))",
+                [this](const auto& req, auto& res) { mutate(req, res, "delete"); });
+    svr_.Post(R"(/api/v1/queue/([^/]+)/(flush|hold|release|bounce))",
+              [this](const auto& req, auto& res) { mutate(req, res, req.matches[2].str()); });
+    svr_.Get(R"(/api/v1/route/([^/]+))", [this](const auto& req, auto& res) { route(req, res); });
+    svr_.Post("/api/v1/policy/test", [this](const auto& req, auto& res) { policy_test(req, res); });
+  }
+
+  bool authorize(const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/api/", 0) != 0) return true;
+    std::shared_ptr<const AdminToken> token;
+    std::string problem;
+    {
+      std::lock_guard lock(mutex_);
+      token = token_;
+      problem = token_problem_;
+    }
+    if (!token) {
+      error(res, 503, "no_token", problem);
+      return false;
+    }
+    if (!token->check_header(req.get_header_value("Authorization"))) {
+      log_->warn("401 {} {} from [{}]", req.method, log::escape(req.path, 100), req.remote_addr);
+      res.set_header("WWW-Authenticate", "Bearer realm=\"secmx-relay\"");
+      error(res, 401, "unauthorized", "missing or wrong bearer token");
+      return false;
+    }
+    return true;
+  }
+
+  // --- handlers ------------------------------------------------------------------
+
+  void healthz(const httplib::Request&, httplib::Response& res) {
+    auto st = deps_.store->stats();
+    bool listeners = !deps_.listeners_up || deps_.listeners_up();
+    json body{{"status", st && listeners ? "ok" : "down"},
+              {"queue", st ? "ok" : "error: " + st.error().message},
+              {"listeners", listeners ? "ok" : "down"}};
+    answer(res, st && listeners ? 200 : 503, body);
+  }
+
+  void refresh_queue_gauges() {
+    auto st = deps_.store->stats();
+    if (!st) return;
+    deps_.metrics->queue_messages.set(static_cast<std::int64_t>(st->messages));
+    deps_.metrics->queue_held.set(static_cast<std::int64_t>(st->held));
+    deps_.metrics->queue_oldest_age_seconds.set(
+        st->oldest_arrival_us == 0 ? 0 : std::max<std::int64_t>(0, (now_us() - st->oldest_arrival_us) / 1000000));
+  }
+
+  void metrics(const httplib::Request&, httplib::Response& res) {
+    refresh_queue_gauges();
+    res.status = 200;
+    res.set_content(deps_.metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  void stats(const httplib::Request&, httplib::Response& res) {
+    auto st = deps_.store->stats();
+    if (!st) return error(res, 500, "store", st.error().message);
+    refresh_queue_gauges();
+    const auto& m = *deps_.metrics;
+    auto by_policy = [](const PolicyCounter& c) {
+      json j;
+      for (auto p : {queue::RcptPolicy::BES, queue::RcptPolicy::SOS, queue::RcptPolicy::HOLD}) {
+        j[to_string(p)] = c.value(p);
+      }
+      return j;
+    };
+    json deliveries;
+    for (auto t : {DeliveryTls::None, DeliveryTls::Encrypt, DeliveryTls::Verified}) {
+      std::uint64_t n = 0;
+      for (std::size_t i = 0; i < kMethods; ++i) n += m.deliveries.value(t, static_cast<dns::Method>(i));
+      deliveries[to_string(t)] = n;
+    }
+    answer(res, 200,
+           json{{"queue",
+                 {{"messages", st->messages},
+                  {"held", st->held},
+                  {"oldest_arrival", st->oldest_arrival_us ? json(iso_time(st->oldest_arrival_us)) : json(nullptr)},
+                  {"oldest_age_seconds", m.queue_oldest_age_seconds.value()}}},
+                {"messages_received", m.messages_received.value()},
+                {"received", by_policy(m.received)},
+                {"delivered", by_policy(m.delivered)},
+                {"deferred", by_policy(m.deferred)},
+                {"bounced", by_policy(m.bounced)},
+                {"sos_bounces", m.sos_bounces.value()},
+                {"deliveries_by_tls", deliveries},
+                {"connections",
+                 {{"inbound", m.inbound_connections.value()},
+                  {"outbound", m.outbound_connections.value()}}},
+                {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::steady_clock::now() - started_)
+                                       .count()}});
+  }
+
+  void list(const httplib::Request& req, httplib::Response& res) {
+    auto filter = QueueFilter::parse(req.params);
+    if (!filter) return error(res, 400, "bad_request", filter.error());
+    queue::QueueId after{};
+    if (req.has_param("after") && !req.get_param_value("after").empty()) {
+      auto id = queue::QueueId::parse(req.get_param_value("after"));
+      if (!id) return error(res, 400, "bad_request", "after: expected a queue id (16 hex digits)");
+      after = *id;
+    }
+    std::size_t limit = kDefaultLimit;
+    if (req.has_param("limit")) {
+      try {
+        auto n = std::stoul(req.get_param_value("limit"));
+        if (n == 0 || n > kMaxLimit) throw std::out_of_range("limit");
+        limit = n;
+      } catch (const std::exception&) {
+        return error(res, 400, "bad_request", "limit: expected 1.." + std::to_string(kMaxLimit));
+      }
+    }
+    auto now = now_us();
+    auto page = list_page(*deps_.store, *filter, after, limit, now);
+    if (!page) return error(res, 500, "store", page.error().message);
+    json items = json::array();
+    for (const auto& env : page->items) items.push_back(summary_json(env, now));
+    answer(res, 200,
+           json{{"messages", std::move(items)},
+                {"next", page->next ? json(page->next->to_string()) : json(nullptr)}});
+  }
+
+  std::optional<queue::QueueId> id_param(const httplib::Request& req, httplib::Response& res) {
+    auto id = queue::QueueId::parse(req.matches[1].str());
+    if (!id) error(res, 400, "bad_request", "not a queue id: " + log::escape(req.matches[1].str(), 40));
+    return id;
+  }
+
+  void show(const httplib::Request& req, httplib::Response& res) {
+    auto id = id_param(req, res);
+    if (!id) return;
+    auto env = deps_.store->load(*id);
+    if (!env) return error(res, 500, "store", env.error().message);
+    if (!*env) return error(res, 404, "not_found", "no message " + id->to_string() + " in the queue");
+    answer(res, 200, detail_json(**env, now_us()));
+  }
+
+  void mutate(const httplib::Request& req, httplib::Response& res, const std::string& op) {
+    auto id = id_param(req, res);
+    if (!id) return;
+    if (!deps_.ops) return error(res, 503, "unavailable", "queue operations are not available");
+    OpStatus st = Ok{};
+    if (op == "hold") st = deps_.ops->hold(*id);
+    else if (op == "release") st = deps_.ops->release(*id);
+    else if (op == "flush") st = deps_.ops->flush(*id);
+    else if (op == "delete") st = deps_.ops->remove(*id);
+    else if (op == "bounce") {
+      std::string reason;
+      if (!req.body.empty()) {
+        auto body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object()) {
+          return error(res, 400, "bad_request", "body: expected a JSON object");
+        }
+        if (auto it = body.find("reason"); it != body.end() && it->is_string()) reason = *it;
+      }
+      st = deps_.ops->bounce(*id, reason);
+    }
+    log_->info("{}: {} by [{}]: {}", id->to_string(), op, req.remote_addr,
+               st ? "ok" : st.error().message);
+    if (!st) return op_error(res, st.error());
+    json body{{"id", id->to_string()}, {"operation", op}, {"result", "ok"}};
+    if (op != "delete") {
+      // What the operation left behind, read back from the store.
+      auto env = deps_.store->load(*id);
+      if (env && *env) body["message"] = detail_json(**env, now_us());
+    }
+    answer(res, 200, body);
+  }
+
+  void flush_all(const httplib::Request& req, httplib::Response& res) {
+    if (!deps_.ops) return error(res, 503, "unavailable", "queue operations are not available");
+    std::optional<std::string> domain;
+    if (req.has_param("domain")) domain = req.get_param_value("domain");
+    if (!req.body.empty()) {
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        return error(res, 400, "bad_request", "body: expected a JSON object");
+      }
+      if (auto it = body.find("domain"); it != body.end() && it->is_string()) domain = it->get<std::string>();
+    }
+    if (domain && domain->empty()) domain.reset();
+    auto n = deps_.ops->flush_all(domain);
+    log_->info("flush {} by [{}]: {}", domain ? "domain=" + log::escape(*domain, 100) : "all",
+               req.remote_addr, n ? std::to_string(*n) + " messages" : n.error().message);
+    if (!n) return op_error(res, n.error());
+    answer(res, 200, json{{"operation", "flush"},
+                          {"domain", domain ? json(*domain) : json(nullptr)},
+                          {"messages", *n}});
+  }
+
+  void route(const httplib::Request& req, httplib::Response& res) {
+#ifdef SECMX_HAVE_ROUTE_PROBE
+    auto cfg = config();
+    auto result = probe_route(*cfg, req.matches[1].str(), cancel_);
+    if (!result) return error(res, 500, "error", result.error());
+    answer(res, 200, *result);
+#else
+    error(res, 501, "unavailable", "route probe not built: the SMTP client library is missing");
+    (void)req;
+#endif
+  }
+
+  void policy_test(const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<const policy::PolicyEngine> engine;
+    {
+      std::lock_guard lock(mutex_);
+      engine = deps_.policy;
+    }
+    if (!engine) return error(res, 503, "unavailable", "no policy engine");
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded()) return error(res, 400, "bad_request", "body: expected JSON");
+    auto out = admin::policy_test(*engine, body);
+    if (!out) return error(res, 400, "bad_request", out.error());
+    answer(res, 200, *out);
+  }
+
+  AdminDeps deps_;
+  std::shared_ptr<spdlog::logger> log_;
+  httplib::Server svr_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> cancel_{false};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  std::mutex mutex_;  // guards token_, token_problem_, deps_.config, deps_.policy
+  std::shared_ptr<const AdminToken> token_;
+  std::string token_problem_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<AdminServer>, std::string> AdminServer::start(AdminDeps deps) {
+  if (!deps.config || !deps.store || !deps.metrics) {
+    return fail(std::string("admin server: config, store and metrics are required"));
+  }
+  auto server = std::make_unique<AdminServerImpl>(std::move(deps));
+  if (auto st = server->bind(); !st) return fail(st.error());
+  return std::unique_ptr<AdminServer>(std::move(server));
+}
+
+}  // namespace secmx::admin

@@ -1,0 +1,63 @@
+// admin_server.hpp - the admin HTTP plane: JSON API under /api/v1/, Prometheus text at
+// /metrics, /healthz.
+//
+// Thread affinity: start() spawns the server's own threads (one accept thread and a
+// small pool of request threads, cpp-httplib); nothing here runs on an SMTP or delivery
+// loop. Reads go to the Store's LMDB read transactions; mutations go to QueueOps (the
+// scheduler); metrics are atomics. So a slow or hostile admin client can never slow the
+// SMTP data path, only other admin clients.
+//
+// Authentication: every /api/ request needs "Authorization: Bearer <token>" matching
+// admin.token_file (401 otherwise). /healthz and /metrics need no token: they say nothing
+// about message content and the listener is loopback by default (a non-loopback listen
+// address is logged as a warning). When the token file is missing or empty the server
+// still starts - the relay must not lose its health check over it - but every /api/
+// request answers 503 naming the problem, and start-up logs it as an error.
+//
+// Lifetime: the Store, QueueOps and RelayMetrics must outlive the server. stop() is
+// idempotent and bounded: it closes the listener, lets requests in progress finish (a
+// route probe is cancelled) and joins the threads; the destructor calls it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "admin/metrics.hpp"
+#include "admin/queue_ops.hpp"
+#include "queue/store.hpp"
+#include "relay/common/result.hpp"
+#include "relay/config/config.hpp"
+#include "relay/policy/policy_engine.hpp"
+
+namespace secmx::admin {
+
+struct AdminDeps {
+  std::shared_ptr<const config::Config> config;   // admin.listen, admin.token_file, dns
+  queue::Store* store = nullptr;                   // required
+  QueueOps* ops = nullptr;                         // null: mutations answer 503
+  RelayMetrics* metrics = nullptr;                 // required
+  std::shared_ptr<const policy::PolicyEngine> policy;  // null: policy test answers 503
+  // /healthz: are the SMTP listeners up? Called from admin threads: must be thread-safe.
+  // Null: assumed up.
+  std::function<bool()> listeners_up;
+};
+
+class AdminServer {
+ public:
+  // Binds admin.listen (port 0: any free port, see port()) and starts serving.
+  // Error: "127.0.0.1:8025: cannot bind" (the caller decides whether that is fatal).
+  static Result<std::unique_ptr<AdminServer>, std::string> start(AdminDeps deps);
+
+  virtual ~AdminServer() = default;
+  virtual void stop() = 0;
+  virtual std::uint16_t port() const = 0;
+
+  // After a reload: the new config (token re-read from its token_file, route probe
+  // options) and policy engine. Thread-safe; requests in progress keep the old ones.
+  virtual void update(std::shared_ptr<const config::Config> config,
+                      std::shared_ptr<const policy::PolicyEngine> policy) = 0;
+};
+
+}  // namespace secmx::admin

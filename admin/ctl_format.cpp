@@ -1,0 +1,197 @@
+// ctl_format.cpp - tables and key/value blocks for secmxctl.
+#include "admin/ctl_format.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace secmx::admin {
+
+namespace {
+
+using nlohmann::json;
+
+// A JSON value as a table cell: strings as is, null as "-", the rest dumped.
+std::string cell(const json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) {
+    auto s = j.get<std::string>();
+    return s.empty() ? "-" : s;
+  }
+  if (j.is_boolean()) return j.get<bool>() ? "yes" : "no";
+  return j.dump();
+}
+
+std::string field(const json& obj, const char* key) {
+  if (!obj.is_object()) return "-";
+  auto it = obj.find(key);
+  return it == obj.end() ? "-" : cell(*it);
+}
+
+std::string cut(std::string s, std::size_t max) {
+  if (s.size() > max) s = s.substr(0, max - 3) + "...";
+  return s;
+}
+
+void kv(std::ostringstream& out, const std::string& key, const std::string& value) {
+  out << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << value << "\n";
+}
+
+}  // namespace
+
+std::string format_age(std::int64_t s) {
+  if (s < 0) s = 0;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 2 * 3600) return std::to_string(s / 60) + "m";
+  if (s < 2 * 86400) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string format_table(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size(), 0);
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::ostringstream out;
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string s;
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      const std::string v = i < r.size() ? r[i] : "";
+      s += v;
+      if (i + 1 < header.size()) s += std::string(width[i] - v.size() + 2, ' ');
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out << s << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+  return out.str();
+}
+
+std::string format_queue_list(const json& messages) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : messages) {
+    std::string rcpts = std::to_string(m.value("pending", 0)) + "/" + std::to_string(m.value("recipients", 0));
+    std::string domains;
+    for (const auto& d : m.value("domains", json::array())) {
+      if (!domains.empty()) domains += ",";
+      domains += cell(d);
+    }
+    std::string last = field(m, "last_status");
+    if (last != "-") last += " " + cut(field(m, "last_reply"), 50);
+    rows.push_back({field(m, "id"), format_age(m.value("age_seconds", std::int64_t{0})),
+                    field(m, "state"), field(m, "policy"), std::to_string(m.value("size", 0)),
+                    cut(field(m, "sender"), 40), rcpts, cut(domains, 40), last});
+  }
+  std::string out = format_table(
+      {"ID", "AGE", "STATE", "POLICY", "SIZE", "SENDER", "RCPTS", "DOMAINS", "LAST"}, rows);
+  out += std::to_string(messages.size()) + (messages.size() == 1 ? " message\n" : " messages\n");
+  return out;
+}
+
+std::string format_message(const json& d) {
+  std::ostringstream out;
+  kv(out, "id", field(d, "id"));
+  kv(out, "state", field(d, "state"));
+  kv(out, "arrival", field(d, "arrival") + " (" + format_age(d.value("age_seconds", std::int64_t{0})) + " ago)");
+  kv(out, "sender", d.value("sender", std::string()).empty() ? "<>" : "<" + d.value("sender", std::string()) + ">");
+  kv(out, "size", std::to_string(d.value("size", 0)) + " bytes, " + field(d, "body_type") +
+                      (d.value("smtputf8", false) ? ", SMTPUTF8" : ""));
+  kv(out, "policy", field(d, "policy"));
+  kv(out, "requiretls", field(d, "requiretls"));
+  kv(out, "attempts", field(d, "attempts"));
+  kv(out, "next attempt", field(d, "next_attempt"));
+  if (d.contains("client")) {
+    const auto& c = d["client"];
+    std::string from = field(c, "address") + " helo=" + field(c, "helo");
+    if (field(c, "tls_protocol") != "-") from += " tls=" + field(c, "tls_protocol") + " " + field(c, "tls_cipher");
+    if (field(c, "auth_user") != "-") from += " user=" + field(c, "auth_user");
+    kv(out, "client", from);
+  }
+  if (field(d, "envid") != "-" || field(d, "ret") != "-") {
+    kv(out, "dsn", "envid=" + field(d, "envid") + " ret=" + field(d, "ret"));
+  }
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : d.value("recipients", json::array())) {
+    std::string last = field(r, "last_status");
+    if (last != "-") last += " " + field(r, "last_reply");
+    if (field(r, "remote_mta") != "-") last += " (" + field(r, "remote_mta") + ")";
+    rows.push_back({field(r, "address"), field(r, "state"), field(r, "policy"), field(r, "tls"),
+                    field(r, "rule"), field(r, "attempts"), last});
+  }
+  out << format_table({"RECIPIENT", "STATE", "POLICY", "TLS", "RULE", "TRIES", "LAST"}, rows);
+  return out.str();
+}
+
+std::string format_stats(const json& s) {
+  std::ostringstream out;
+  const json q = s.value("queue", json::object());
+  kv(out, "queue", field(q, "messages") + " messages, " + field(q, "held") + " held");
+  kv(out, "oldest", field(q, "oldest_arrival") == "-"
+                        ? std::string("-")
+                        : field(q, "oldest_arrival") + " (" + format_age(q.value("oldest_age_seconds", std::int64_t{0})) + ")");
+  kv(out, "received", field(s, "messages_received") + " messages");
+  const json c = s.value("connections", json::object());
+  kv(out, "connections", "inbound " + field(c, "inbound") + ", outbound " + field(c, "outbound"));
+  kv(out, "uptime", format_age(s.value("uptime_seconds", std::int64_t{0})));
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const char* p : {"BES", "SOS", "HOLD"}) {
+    auto get = [&](const char* k) { return field(s.value(k, json::object()), p); };
+    rows.push_back({p, get("received"), get("delivered"), get("deferred"), get("bounced")});
+  }
+  out << format_table({"POLICY", "RECEIVED", "DELIVERED", "DEFERRED", "BOUNCED"}, rows);
+  const json t = s.value("deliveries_by_tls", json::object());
+  out << "\n";
+  kv(out, "delivered over", "verified TLS " + field(t, "verified") + ", TLS " + field(t, "encrypt") +
+                                ", plaintext " + field(t, "none"));
+  kv(out, "SOS bounces", field(s, "sos_bounces"));
+  return out.str();
+}
+
+std::string format_route(const json& r) {
+  std::ostringstream out;
+  kv(out, "domain", field(r, "domain"));
+  std::string status = field(r, "status");
+  if (field(r, "dsn") != "-") status += " " + field(r, "dsn");
+  if (field(r, "reason") != "-") status += " (" + field(r, "reason") + ")";
+  kv(out, "discovery", status);
+  if (r.value("route_tls", json()).is_string()) kv(out, "route tls", field(r, "route_tls"));
+  if (r.value("secmx_incomplete", false)) kv(out, "note", "a SecMX lookup failed: the list may be incomplete");
+  if (r.value("mx_incomplete", false)) kv(out, "note", "an MX lookup failed: the list may be incomplete");
+  if (r.contains("probe_stopped")) kv(out, "note", "probe stopped early: " + field(r, "probe_stopped"));
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : r.value("hosts", json::array())) {
+    const json tls = h.value("tls", json::object());
+    std::string tls_cell = "-", verified = "-";
+    if (tls.is_object() && tls.contains("completed")) {
+      tls_cell = tls.value("completed", false) ? field(tls, "protocol") : (h.value("starttls", false) ? "FAILED" : "no");
+      verified = tls.value("completed", false)
+                     ? (tls.value("verified", false) ? std::string("yes") : "no " + cut(field(tls, "verify_error"), 40))
+                     : std::string("-");
+    }
+    std::string note = field(h, "status");
+    if (field(h, "error") != "-") note += ": " + cut(field(h, "error"), 60);
+    rows.push_back({field(h, "method"), field(h, "host"), field(h, "port"), field(h, "address"),
+                    field(h, "answered"), field(h, "starttls"), tls_cell, verified, note});
+  }
+  out << format_table({"METHOD", "HOST", "PORT", "ADDRESS", "ANSWERS", "STARTTLS", "TLS", "VERIFIED", "STATUS"}, rows);
+  return out.str();
+}
+
+std::string format_policy_test(const json& a) {
+  std::ostringstream out;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& d : a.value("decisions", json::array())) {
+    std::string rule = field(d, "rule");
+    if (field(d, "reject_text") != "-") rule += " (" + field(d, "reject_text") + ")";
+    rows.push_back({field(d, "recipient"), field(d, "policy"), field(d, "tls"), rule});
+  }
+  out << format_table({"RECIPIENT", "POLICY", "TLS", "RULE"}, rows);
+  return out.str();
+}
+
+}  // namespace secmx::admin

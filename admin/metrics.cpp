@@ -1,0 +1,181 @@
+// metrics.cpp - lock-free metric updates and the Prometheus text rendering.
+#include "admin/metrics.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace secmx::admin {
+
+namespace {
+
+static_assert(static_cast<std::size_t>(queue::RcptPolicy::HOLD) == kPolicies - 1);
+static_assert(static_cast<std::size_t>(dns::Method::Implicit) == kMethods - 1);
+
+constexpr std::array<const char*, kPolicies> kPolicyNames{"BES", "SOS", "HOLD"};
+constexpr std::array<const char*, kDeliveryTls> kTlsNames{"none", "encrypt", "verified"};
+constexpr std::array<const char*, kMethods> kMethodNames{"route", "srv",  "mx51966",
+                                                         "name",  "mx",   "implicit"};
+
+// Prometheus floats: integers without a fraction, "+Inf" for infinity.
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  char buf[64];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    // The shortest form that reads back as the same double: 0.0025, not 0.00250000000000000005.
+    for (int precision = 15; precision <= 17; ++precision) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+  }
+  return buf;
+}
+
+class Writer {
+ public:
+  void header(const char* name, const char* type, const char* help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  // labels: already formatted as `a="x",b="y"` (our label values never need escaping).
+  void sample(const std::string& name, const std::string& labels, const std::string& value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  void counter(const char* name, const char* help, const Counter& c) {
+    header(name, "counter", help);
+    sample(name, "", std::to_string(c.value()));
+  }
+  void gauge(const char* name, const char* help, const Gauge& g) {
+    header(name, "gauge", help);
+    sample(name, "", std::to_string(g.value()));
+  }
+  void by_policy(const char* name, const char* help, const PolicyCounter& c) {
+    header(name, "counter", help);
+    for (std::size_t i = 0; i < kPolicies; ++i) {
+      sample(name, std::string("policy=\"") + kPolicyNames[i] + "\"",
+             std::to_string(c.value(static_cast<queue::RcptPolicy>(i))));
+    }
+  }
+  void histogram(const char* name, const char* help, const Histogram& h) {
+    header(name, "histogram", help);
+    auto s = h.snapshot();
+    std::string bucket = std::string(name) + "_bucket";
+    for (std::size_t i = 0; i < s.bounds.size(); ++i) {
+      sample(bucket, "le=\"" + number(s.bounds[i]) + "\"", std::to_string(s.cumulative[i]));
+    }
+    sample(bucket, "le=\"+Inf\"", std::to_string(s.count));
+    sample(std::string(name) + "_sum", "", number(s.sum));
+    sample(std::string(name) + "_count", "", std::to_string(s.count));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+const char* to_string(DeliveryTls t) {
+  auto i = static_cast<std::size_t>(t);
+  return i < kDeliveryTls ? kTlsNames[i] : "?";
+}
+
+Histogram::Histogram(std::initializer_list<double> bounds)
+    : bounds_(bounds), buckets_(new std::atomic<std::uint64_t>[bounds.size() + 1]) {
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
+}
+
+void Histogram::observe(double value) {
+  // Buckets are stored per interval and summed at render time, so an observation
+  // touches one bucket only.
+  std::size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+Histogram::Snapshot Histogram::snapshot() const {
+  Snapshot s;
+  s.bounds = bounds_;
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) {
+    running += buckets_[i].load(std::memory_order_relaxed);
+    s.cumulative.push_back(running);
+  }
+  // The count is the sum of the buckets, so that +Inf and _count always agree even
+  // while observations race with the scrape.
+  s.count = running;
+  s.sum = sum_.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::function<void(std::size_t, std::chrono::microseconds)> RelayMetrics::commit_observer() {
+  return [this](std::size_t batch, std::chrono::microseconds elapsed) {
+    commit_batch_size.observe(static_cast<double>(batch));
+    commit_latency.observe(static_cast<double>(elapsed.count()) / 1e6);
+  };
+}
+
+std::string RelayMetrics::render() const {
+  Writer w;
+  w.counter("secmx_messages_received_total", "Messages accepted and queued (250 sent).",
+            messages_received);
+  w.by_policy("secmx_recipients_received_total",
+              "Recipients of queued messages, by the sending policy chosen for them.", received);
+  w.by_policy("secmx_recipients_delivered_total", "Recipients delivered, by policy.", delivered);
+  w.by_policy("secmx_recipients_deferred_total",
+              "Delivery attempts that left a recipient deferred, by policy.", deferred);
+  w.by_policy("secmx_recipients_bounced_total",
+              "Recipients failed permanently (a DSN is sent), by policy.", bounced);
+  w.counter("secmx_sos_bounces_total",
+            "SOS recipients failed with 5.7.10: no receiver could take them over TLS.",
+            sos_bounces);
+
+  const char* deliveries_name = "secmx_deliveries_total";
+  w.header(deliveries_name, "counter",
+           "Recipients delivered, by the TLS protection used and by how the receiver was found.");
+  for (std::size_t t = 0; t < kDeliveryTls; ++t) {
+    for (std::size_t m = 0; m < kMethods; ++m) {
+      w.sample(deliveries_name,
+               std::string("tls=\"") + kTlsNames[t] + "\",method=\"" + kMethodNames[m] + "\"",
+               std::to_string(deliveries.value(static_cast<DeliveryTls>(t),
+                                               static_cast<dns::Method>(m))));
+    }
+  }
+
+  w.gauge("secmx_queue_messages", "Messages in the queue.", queue_messages);
+  w.gauge("secmx_queue_held_messages", "Messages in the queue on hold.", queue_held);
+  w.gauge("secmx_queue_oldest_message_age_seconds",
+          "Age of the oldest message in the queue (0 when empty).", queue_oldest_age_seconds);
+  w.gauge("secmx_inbound_connections", "Open inbound SMTP connections.", inbound_connections);
+  w.gauge("secmx_outbound_connections", "Open outbound SMTP connections.", outbound_connections);
+  w.counter("secmx_dns_lookups_total", "DNS lookups made.", dns_lookups);
+  w.counter("secmx_dns_failures_total", "DNS lookups that failed temporarily.", dns_failures);
+  w.histogram("secmx_commit_batch_size", "Messages per group commit.", commit_batch_size);
+  w.histogram("secmx_commit_latency_seconds", "Time to write and fsync one group commit.",
+              commit_latency);
+  w.histogram("secmx_delivery_latency_seconds",
+              "Time from arrival to delivery, per delivered recipient.", delivery_latency);
+  return w.take();
+}
+
+}  // namespace secmx::admin

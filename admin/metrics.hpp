@@ -1,0 +1,162 @@
+// metrics.hpp - the relay's Prometheus metrics: counters, gauges and histograms with
+// fixed label sets, and RelayMetrics, the one struct that names every metric we export.
+//
+// Thread affinity: any thread. Every update (inc, add, set, observe) is a relaxed atomic
+// operation - no lock and no allocation - so the SMTP loops, the commit writer and the
+// delivery workers call them on their hot paths. Labels are enums known at compile time,
+// so a metric never grows new series at run time. render() takes a consistent-enough
+// snapshot (each value read atomically, not all of them at one instant) and is only
+// called by the admin server when /metrics is scraped.
+//
+// Lifetime: one RelayMetrics per process, created by main before any thread that updates
+// it and destroyed after they have all stopped.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/envelope.hpp"
+#include "relay/dns/candidates.hpp"
+
+namespace secmx::admin {
+
+class Counter {
+ public:
+  void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+class Gauge {
+ public:
+  void set(std::int64_t v) { v_.store(v, std::memory_order_relaxed); }
+  void add(std::int64_t d) { v_.fetch_add(d, std::memory_order_relaxed); }
+  void inc() { add(1); }
+  void dec() { add(-1); }
+  std::int64_t value() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> v_{0};
+};
+
+// Fixed upper bounds, ascending; the +Inf bucket is implicit.
+class Histogram {
+ public:
+  explicit Histogram(std::initializer_list<double> bounds);
+  void observe(double value);
+
+  struct Snapshot {
+    std::vector<double> bounds;
+    std::vector<std::uint64_t> cumulative;  // one per bound, then +Inf (== count)
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
+  Snapshot snapshot() const;
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // bounds_.size() + 1
+  std::atomic<double> sum_{0};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+// One counter per value of an enum label (values 0 .. N-1).
+template <class E, std::size_t N>
+class CounterBy {
+ public:
+  void inc(E e, std::uint64_t n = 1) {
+    auto i = static_cast<std::size_t>(e);
+    if (i < N) v_[i].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t value(E e) const {
+    auto i = static_cast<std::size_t>(e);
+    return i < N ? v_[i].load(std::memory_order_relaxed) : 0;
+  }
+  std::uint64_t total() const {
+    std::uint64_t t = 0;
+    for (const auto& c : v_) t += c.load(std::memory_order_relaxed);
+    return t;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, N> v_{};
+};
+
+// One counter per pair of enum label values.
+template <class E1, std::size_t N1, class E2, std::size_t N2>
+class CounterBy2 {
+ public:
+  void inc(E1 a, E2 b, std::uint64_t n = 1) {
+    auto i = static_cast<std::size_t>(a), j = static_cast<std::size_t>(b);
+    if (i < N1 && j < N2) v_[i * N2 + j].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t value(E1 a, E2 b) const {
+    auto i = static_cast<std::size_t>(a), j = static_cast<std::size_t>(b);
+    return i < N1 && j < N2 ? v_[i * N2 + j].load(std::memory_order_relaxed) : 0;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, N1 * N2> v_{};
+};
+
+// What protected a delivery: nothing, TLS without a verified peer, or TLS with a
+// verified chain and name.
+enum class DeliveryTls { None = 0, Encrypt = 1, Verified = 2 };
+
+inline constexpr std::size_t kPolicies = 3;  // queue::RcptPolicy: BES, SOS, HOLD
+inline constexpr std::size_t kDeliveryTls = 3;
+inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 name mx implicit
+
+using PolicyCounter = CounterBy<queue::RcptPolicy, kPolicies>;
+
+// Every metric the relay exports. Members are public so that callers write
+// `metrics.received.inc(queue::RcptPolicy::SOS)`; names and help texts are in render().
+struct RelayMetrics {
+  // Inbound (relay/server): counted per recipient once its message is committed.
+  Counter messages_received;      // messages acknowledged with 250
+  PolicyCounter received;         // recipients, by the policy chosen for them
+  Gauge inbound_connections;      // open SMTP sessions
+
+  // Outcomes (relay/delivery), per recipient and attempt.
+  PolicyCounter delivered;
+  PolicyCounter deferred;
+  PolicyCounter bounced;          // failed permanently (a DSN is due)
+  Counter sos_bounces;            // SOS recipients failed 5.7.10: no secure receiver
+  CounterBy2<DeliveryTls, kDeliveryTls, dns::Method, kMethods> deliveries;  // delivered rcpts
+  Gauge outbound_connections;     // open SMTP client connections
+  Histogram delivery_latency{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600};
+                                  // seconds from arrival to delivered
+
+  // DNS (relay/dns).
+  Counter dns_lookups;
+  Counter dns_failures;           // temporary failures (timeouts, SERVFAIL, ...)
+
+  // Group commit (queue/commit_writer).
+  Histogram commit_batch_size{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+  Histogram commit_latency{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+
+  // Queue: refreshed from Store::stats() by the admin server at every scrape.
+  Gauge queue_messages;
+  Gauge queue_held;
+  Gauge queue_oldest_age_seconds;
+
+  // For CommitWriter::Options::on_commit: feeds commit_batch_size and commit_latency.
+  std::function<void(std::size_t, std::chrono::microseconds)> commit_observer();
+
+  // Prometheus text exposition format 0.0.4.
+  std::string render() const;
+};
+
+const char* to_string(DeliveryTls t);  // "none", "encrypt", "verified"
+
+}  // namespace secmx::admin

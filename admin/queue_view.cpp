@@ -1,0 +1,279 @@
+// queue_view.cpp - filters, cursor pages and JSON for the admin queue API.
+#include "admin/queue_view.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+#include "relay/config/config.hpp"
+
+namespace secmx::admin {
+
+namespace {
+
+using nlohmann::json;
+
+// The scheduler marks "no attempt ever again" with INT64_MAX (delivery/scheduler.hpp).
+constexpr std::int64_t kNoNextAttempt = INT64_MAX;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string domain_of(std::string_view address) {
+  auto at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+}
+
+bool pending(const queue::Recipient& r) {
+  return r.state == queue::RcptState::Pending || r.state == queue::RcptState::Held;
+}
+
+json notify_json(std::uint8_t notify) {
+  json out = json::array();
+  if (notify & queue::kNotifyNever) out.push_back("NEVER");
+  if (notify & queue::kNotifySuccess) out.push_back("SUCCESS");
+  if (notify & queue::kNotifyFailure) out.push_back("FAILURE");
+  if (notify & queue::kNotifyDelay) out.push_back("DELAY");
+  return out;
+}
+
+json next_attempt_json(const queue::Envelope& env) {
+  if (env.held || message_state(env) == MessageState::Done) return nullptr;
+  if (env.next_attempt_us == kNoNextAttempt) return nullptr;
+  if (env.next_attempt_us == 0) return "now";
+  return iso_time(env.next_attempt_us);
+}
+
+// One policy when every recipient has the same one, else "mixed".
+std::string message_policy(const queue::Envelope& env) {
+  if (env.recipients.empty()) return "";
+  auto p = env.recipients.front().policy;
+  for (const auto& r : env.recipients) {
+    if (r.policy != p) return "mixed";
+  }
+  return to_string(p);
+}
+
+}  // namespace
+
+const char* to_string(MessageState s) {
+  switch (s) {
+    case MessageState::Queued: return "queued";
+    case MessageState::Deferred: return "deferred";
+    case MessageState::Held: return "held";
+    case MessageState::Done: return "done";
+  }
+  return "?";
+}
+
+MessageState message_state(const queue::Envelope& env) {
+  if (env.held) return MessageState::Held;
+  bool any_pending = false, any_attempt = env.attempts > 0;
+  for (const auto& r : env.recipients) {
+    any_pending = any_pending || pending(r);
+    any_attempt = any_attempt || r.attempts > 0;
+  }
+  if (!any_pending) return MessageState::Done;
+  return any_attempt ? MessageState::Deferred : MessageState::Queued;
+}
+
+const char* to_string(queue::RcptPolicy p) {
+  switch (p) {
+    case queue::RcptPolicy::BES: return "BES";
+    case queue::RcptPolicy::SOS: return "SOS";
+    case queue::RcptPolicy::HOLD: return "HOLD";
+  }
+  return "?";
+}
+
+const char* to_string(queue::RcptState s) {
+  switch (s) {
+    case queue::RcptState::Pending: return "pending";
+    case queue::RcptState::Held: return "held";
+    case queue::RcptState::Delivered: return "delivered";
+    case queue::RcptState::Failed: return "failed";
+  }
+  return "?";
+}
+
+const char* to_string(queue::RcptTls t) {
+  switch (t) {
+    case queue::RcptTls::None: return "none";
+    case queue::RcptTls::Encrypt: return "encrypt";
+    case queue::RcptTls::Verify: return "verify";
+  }
+  return "?";
+}
+
+std::string iso_time(std::int64_t unix_us) {
+  std::time_t secs = static_cast<std::time_t>(unix_us / 1000000);
+  long micros = static_cast<long>(unix_us % 1000000);
+  if (micros < 0) {
+    micros += 1000000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", micros);
+  return buf;
+}
+
+Result<QueueFilter, std::string> QueueFilter::parse(
+    const std::multimap<std::string, std::string>& params) {
+  QueueFilter f;
+  for (const auto& [key, value] : params) {
+    if (key == "state") {
+      auto v = lower(value);
+      if (v == "queued") f.state = MessageState::Queued;
+      else if (v == "deferred") f.state = MessageState::Deferred;
+      else if (v == "held") f.state = MessageState::Held;
+      else if (v == "done") f.state = MessageState::Done;
+      else return fail(std::string("state: expected queued, deferred, held or done"));
+    } else if (key == "policy") {
+      auto v = lower(value);
+      if (v == "bes") f.policy = queue::RcptPolicy::BES;
+      else if (v == "sos") f.policy = queue::RcptPolicy::SOS;
+      else if (v == "hold") f.policy = queue::RcptPolicy::HOLD;
+      else return fail(std::string("policy: expected BES, SOS or HOLD"));
+    } else if (key == "domain") {
+      f.domain = lower(value);
+      if (!f.domain.empty() && f.domain.back() == '.') f.domain.pop_back();
+    } else if (key == "sender") {
+      f.sender = lower(value);
+    } else if (key == "older_than") {
+      auto d = config::parse_duration(value);
+      if (!d) return fail(std::string("older_than: expected a duration such as 90s, 15m, 2h, 1d"));
+      f.older_than = *d;
+    }
+    // Other parameters (after, limit) belong to the page, not the filter.
+  }
+  return f;
+}
+
+bool QueueFilter::matches(const queue::Envelope& env, std::int64_t now_us) const {
+  if (state && message_state(env) != *state) return false;
+  if (policy) {
+    bool any = std::any_of(env.recipients.begin(), env.recipients.end(),
+                           [&](const queue::Recipient& r) { return r.policy == *policy; });
+    if (!any) return false;
+  }
+  if (!domain.empty()) {
+    bool any = std::any_of(env.recipients.begin(), env.recipients.end(),
+                           [&](const queue::Recipient& r) { return domain_of(r.address) == domain; });
+    if (!any) return false;
+  }
+  if (!sender.empty()) {
+    if (sender.front() == '@') {
+      if (domain_of(env.sender) != sender.substr(1)) return false;
+    } else if (lower(env.sender) != sender) {
+      return false;
+    }
+  }
+  if (older_than) {
+    auto cutoff = now_us - std::chrono::duration_cast<std::chrono::microseconds>(*older_than).count();
+    if (env.arrival_us > cutoff) return false;
+  }
+  return true;
+}
+
+Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter& filter,
+                                          queue::QueueId after, std::size_t limit,
+                                          std::int64_t now_us, std::size_t max_scan) {
+  QueuePage page;
+  constexpr std::size_t kChunk = 256;
+  queue::QueueId cursor = after;
+  while (page.items.size() < limit) {
+    if (page.scanned >= max_scan) {
+      page.next = cursor;  // stopped early: carry on from the last one looked at
+      return page;
+    }
+    auto chunk = store.list(cursor, kChunk);
+    if (!chunk) return fail(chunk.error());
+    if (chunk->empty()) return page;  // the end: no next page
+    for (auto& env : *chunk) {
+      ++page.scanned;
+      cursor = env.id;
+      if (filter.matches(env, now_us)) {
+        page.items.push_back(std::move(env));
+        if (page.items.size() == limit) break;
+      }
+    }
+    if (chunk->size() < kChunk && page.items.size() < limit) return page;
+  }
+  page.next = cursor;
+  return page;
+}
+
+json summary_json(const queue::Envelope& env, std::int64_t now_us) {
+  json domains = json::array();
+  std::string last_status, last_reply;
+  std::size_t n_pending = 0;
+  for (const auto& r : env.recipients) {
+    auto d = domain_of(r.address);
+    if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
+    if (pending(r)) {
+      ++n_pending;
+      if (last_status.empty() && !r.last_status.empty()) {
+        last_status = r.last_status;
+        last_reply = r.last_reply;
+      }
+    }
+  }
+  return json{{"id", env.id.to_string()},
+              {"arrival", iso_time(env.arrival_us)},
+              {"age_seconds", std::max<std::int64_t>(0, (now_us - env.arrival_us) / 1000000)},
+              {"sender", env.sender},
+              {"recipients", env.recipients.size()},
+              {"pending", n_pending},
+              {"domains", domains},
+              {"state", to_string(message_state(env))},
+              {"policy", message_policy(env)},
+              {"size", env.body_size},
+              {"attempts", env.attempts},
+              {"next_attempt", next_attempt_json(env)},
+              {"last_status", last_status},
+              {"last_reply", last_reply}};
+}
+
+json detail_json(const queue::Envelope& env, std::int64_t now_us) {
+  json j = summary_json(env, now_us);
+  j["arrival_us"] = env.arrival_us;
+  j["next_attempt_us"] = env.next_attempt_us;
+  j["held"] = env.held;
+  j["body_type"] = env.body_type == queue::BodyType::BinaryMime     ? "BINARYMIME"
+                   : env.body_type == queue::BodyType::EightBitMime ? "8BITMIME"
+                                                                    : "7BIT";
+  j["smtputf8"] = env.smtputf8;
+  j["requiretls"] = env.requiretls;
+  j["ret"] = env.ret == queue::Ret::Full ? "FULL" : env.ret == queue::Ret::Hdrs ? "HDRS" : "";
+  j["envid"] = env.envid;
+  j["client"] = json{{"address", env.client_address},
+                     {"helo", env.client_helo},
+                     {"auth_user", env.auth_user},
+                     {"tls_protocol", env.tls_protocol},
+                     {"tls_cipher", env.tls_cipher}};
+  json rcpts = json::array();
+  for (const auto& r : env.recipients) {
+    rcpts.push_back(json{{"address", r.address},
+                         {"orcpt", r.orcpt},
+                         {"notify", notify_json(r.notify)},
+                         {"state", to_string(r.state)},
+                         {"policy", to_string(r.policy)},
+                         {"tls", to_string(r.tls)},
+                         {"rule", r.policy_reason},
+                         {"attempts", r.attempts},
+                         {"last_status", r.last_status},
+                         {"last_reply", r.last_reply},
+                         {"remote_mta", r.remote_mta}});
+  }
+  j["recipients"] = std::move(rcpts);
+  return j;
+}
+
+}  // namespace secmx::admin

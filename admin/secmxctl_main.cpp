@@ -1,0 +1,231 @@
+// secmxctl_main.cpp - secmxctl: the operator's command line over the admin HTTP API.
+//
+//   secmxctl [--config FILE | --url URL --token-file FILE] [--json] COMMAND
+//     queue list [--state S] [--policy P] [--domain D] [--sender A] [--older-than 1h]
+//                [--limit N]
+//     queue show ID | hold ID | release ID | delete ID | bounce ID [--reason TEXT]
+//     queue flush [ID] [--domain D]
+//     stats
+//     route DOMAIN
+//     policy test --from A [--header 'N: V']... --rcpt R [--rcpt R]... [--requiretls]
+//
+// Human-readable tables by default, the API's JSON with --json. Exit codes in
+// ctl_client.hpp (0 ok, 2 relay not running, 3 bad token, 4 unknown id, 5 busy, ...).
+// Single-threaded; every call is one blocking HTTP request.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "admin/ctl_client.hpp"
+#include "admin/ctl_format.hpp"
+
+namespace {
+
+using namespace secmx::admin;
+using nlohmann::json;
+
+// Percent-encodes a query or path component.
+std::string encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+struct Ctl {
+  std::string config_path = "etc/secmx-relay.toml";
+  std::string url, token_file;
+  bool as_json = false;
+  CtlTarget target;
+  bool config_explicit = false;
+
+  int error(const CtlError& e) {
+    std::cerr << "secmxctl: " << e.message << "\n";
+    return e.exit_code;
+  }
+
+  int connect() {
+    auto t = resolve_target(config_path, config_explicit, url, token_file);
+    if (!t) return error(t.error());
+    target = std::move(*t);
+    return kExitOk;
+  }
+
+  // One call; prints the JSON (--json) or what `human` makes of it.
+  template <class F>
+  int run(const std::string& method, const std::string& path, const json* body, F human,
+          int timeout_s = 60) {
+    if (int rc = connect(); rc != kExitOk) return rc;
+    auto r = call(target, method, path, body, timeout_s);
+    if (!r) return error(r.error());
+    if (as_json) {
+      std::cout << r->body.dump(2) << "\n";
+    } else {
+      std::cout << human(r->body);
+    }
+    return kExitOk;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Ctl ctl;
+  CLI::App app{"secmxctl: inspect and operate a running secmx-relay through its admin API"};
+  app.require_subcommand(1);
+  app.fallthrough();  // inherited by the subcommands: global flags may come last
+  auto* cfg_opt = app.add_option("-c,--config", ctl.config_path,
+                                 "relay config file: [admin] listen and token_file");
+  app.add_option("--url", ctl.url, "admin API address, e.g. http://127.0.0.1:8025");
+  app.add_option("--token-file", ctl.token_file, "file holding the bearer token");
+  app.add_flag("--json", ctl.as_json, "print the API's JSON instead of tables");
+  app.set_version_flag("--version", "secmxctl 0.1.0");
+
+  // queue ...
+  auto* queue = app.add_subcommand("queue", "list and operate on queued messages");
+  queue->require_subcommand(1);
+  struct ListArgs {
+    std::string state, policy, domain, sender, older_than;
+    std::size_t limit = 1000;
+  } la;
+  auto* list = queue->add_subcommand("list", "list queued messages (oldest first)");
+  list->add_option("--state", la.state, "queued, deferred, held or done")
+      ->check(CLI::IsMember({"queued", "deferred", "held", "done"}, CLI::ignore_case));
+  list->add_option("--policy", la.policy, "BES, SOS or HOLD")
+      ->check(CLI::IsMember({"BES", "SOS", "HOLD"}, CLI::ignore_case));
+  list->add_option("--domain", la.domain, "only messages with a recipient in this domain");
+  list->add_option("--sender", la.sender, "exact sender address, or @domain");
+  list->add_option("--older-than", la.older_than, "only messages older than this (90s, 15m, 2h, 1d)");
+  list->add_option("--limit", la.limit, "list at most this many (0: all)");
+
+  std::string id, reason, flush_domain;
+  auto* show = queue->add_subcommand("show", "show one message: envelope, policy, recipients");
+  show->add_option("id", id, "queue id")->required();
+  std::vector<std::pair<std::string, CLI::App*>> simple_ops;
+  for (const char* op : {"hold", "release", "delete"}) {
+    const char* help = std::string(op) == "hold"      ? "keep a message from being delivered"
+                       : std::string(op) == "release" ? "undo hold: the message is due now"
+                                                      : "delete a message silently (no DSN)";
+    auto* sc = queue->add_subcommand(op, help);
+    sc->add_option("id", id, "queue id")->required();
+    simple_ops.emplace_back(op, sc);
+  }
+  auto* bounce = queue->add_subcommand("bounce", "fail a message's pending recipients and send a DSN");
+  bounce->add_option("id", id, "queue id")->required();
+  bounce->add_option("--reason", reason, "diagnostic text for the DSN");
+  auto* flush = queue->add_subcommand("flush", "make one message, one domain or everything due now");
+  flush->add_option("id", id, "queue id (omit: every message not held)");
+  flush->add_option("--domain", flush_domain, "only messages with a recipient in this domain");
+
+  auto* stats = app.add_subcommand("stats", "queue size and message counters");
+
+  std::string route_domain;
+  auto* route = app.add_subcommand("route", "what discovery finds for a domain and whether each host does TLS");
+  route->add_option("domain", route_domain, "recipient domain")->required();
+
+  auto* policy = app.add_subcommand("policy", "policy engine tools");
+  policy->require_subcommand(1);
+  std::string from;
+  std::vector<std::string> headers, rcpts;
+  bool requiretls = false;
+  auto* ptest = policy->add_subcommand("test", "which policy and rule a message would get");
+  ptest->add_option("--from", from, "envelope sender (empty: <>)");
+  ptest->add_option("--header", headers, "a header line 'Name: value' (repeatable)");
+  ptest->add_option("--rcpt", rcpts, "recipient (repeatable)")->required();
+  ptest->add_flag("--requiretls", requiretls, "as if MAIL FROM carried REQUIRETLS");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  ctl.config_explicit = cfg_opt->count() > 0;
+
+  if (list->parsed()) {
+    std::string q;
+    auto add = [&q](const char* k, const std::string& v) {
+      if (!v.empty()) q += std::string(q.empty() ? "?" : "&") + k + "=" + encode(v);
+    };
+    add("state", la.state);
+    add("policy", la.policy);
+    add("domain", la.domain);
+    add("sender", la.sender);
+    add("older_than", la.older_than);
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    // Follow the cursor until the end or --limit.
+    json all = json::array();
+    std::string after;
+    for (;;) {
+      std::size_t want = la.limit == 0 ? 1000 : std::min<std::size_t>(1000, la.limit - all.size());
+      std::string path = "/api/v1/queue" + q + (q.empty() ? "?" : "&") + "limit=" + std::to_string(want);
+      if (!after.empty()) path += "&after=" + after;
+      auto r = call(ctl.target, "GET", path);
+      if (!r) return ctl.error(r.error());
+      for (auto& m : r->body["messages"]) all.push_back(std::move(m));
+      if (!r->body["next"].is_string() || (la.limit != 0 && all.size() >= la.limit)) break;
+      after = r->body["next"].get<std::string>();
+    }
+    if (ctl.as_json) {
+      std::cout << json{{"messages", all}}.dump(2) << "\n";
+    } else {
+      std::cout << format_queue_list(all);
+    }
+    return kExitOk;
+  }
+  if (show->parsed()) {
+    return ctl.run("GET", "/api/v1/queue/" + encode(id), nullptr,
+                   [](const json& j) { return format_message(j); });
+  }
+  auto op_done = [&](const std::string& what) {
+    return [&id, what](const json&) { return what + " " + id + "\n"; };
+  };
+  for (const auto& [op, sc] : simple_ops) {
+    if (!sc->parsed()) continue;
+    if (op == "delete") return ctl.run("DELETE", "/api/v1/queue/" + encode(id), nullptr, op_done("deleted"));
+    return ctl.run("POST", "/api/v1/queue/" + encode(id) + "/" + op, nullptr,
+                   op_done(op == "hold" ? "held" : "released"));
+  }
+  if (bounce->parsed()) {
+    json body = json::object();
+    if (!reason.empty()) body["reason"] = reason;
+    return ctl.run("POST", "/api/v1/queue/" + encode(id) + "/bounce", &body, op_done("bounced"));
+  }
+  if (flush->parsed()) {
+    if (!id.empty()) {
+      if (!flush_domain.empty()) {
+        std::cerr << "secmxctl: queue flush takes an ID or --domain, not both\n";
+        return kExitUsage;
+      }
+      return ctl.run("POST", "/api/v1/queue/" + encode(id) + "/flush", nullptr, op_done("flushed"));
+    }
+    json body = json::object();
+    if (!flush_domain.empty()) body["domain"] = flush_domain;
+    return ctl.run("POST", "/api/v1/queue/flush", &body, [&](const json& j) {
+      return "flushed " + std::to_string(j.value("messages", 0)) + " messages" +
+             (flush_domain.empty() ? std::string() : " for " + flush_domain) + "\n";
+    });
+  }
+  if (stats->parsed()) {
+    return ctl.run("GET", "/api/v1/stats", nullptr, [](const json& j) { return format_stats(j); });
+  }
+  if (route->parsed()) {
+    return ctl.run("GET", "/api/v1/route/" + encode(route_domain), nullptr,
+                   [](const json& j) { return format_route(j); }, 90);
+  }
+  if (ptest->parsed()) {
+    json body{{"sender", from}, {"headers", headers}, {"recipients", rcpts}, {"requiretls", requiretls}};
+    return ctl.run("POST", "/api/v1/policy/test", &body,
+                   [](const json& j) { return format_policy_test(j); });
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,145 @@
+// smtp_client.hpp - the outbound SMTP client: one connection to one peer, on a libuv loop.
+//
+// open() connects, reads the greeting, says EHLO (HELO when EHLO gets a 5xx) and, when
+// asked and offered, runs STARTTLS and EHLO again. send() runs one mail transaction
+// (pipelined when the peer offers PIPELINING) and reports one result per recipient; the
+// same client then carries further messages to the same destination. quit() ends it.
+//
+// Ownership and lifetime: the owner holds the unique_ptr. Destroying it aborts the
+// connection at once and no pending callback is called afterwards; this is safe at any
+// time, including from inside one of the client's own callbacks (the connection's memory
+// is released later, when libuv has closed its handles). Every callback passed to
+// open()/send()/quit() is called exactly once, always from a libuv callback and never
+// from inside the call that registered it, except quit() on a connection that is
+// already gone, which calls `done` at once. At most one of open/send/quit runs at a time.
+//
+// Thread affinity: the loop's thread only. Failure is reported in the results (status
+// plus the reply or our own words); nothing here throws.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/envelope.hpp"
+#include "relay/tls/tls_context.hpp"
+#include "relay/tls/tls_session.hpp"
+
+namespace secmx::client {
+
+// RFC 5321 4.5.3.2 defaults; tests shrink them.
+struct ClientOptions {
+  std::string helo_name;                 // our hostname
+  std::shared_ptr<tls::TlsContext> tls;  // client context (CA store or file); null: no TLS
+  std::chrono::milliseconds connect_timeout{30000}, greeting_timeout{300000},
+      command_timeout{300000}, data_init_timeout{120000}, data_block_timeout{180000},
+      data_done_timeout{600000}, quit_timeout{60000};
+};
+
+struct Extensions {
+  bool esmtp = false, pipelining = false, starttls = false, eightbitmime = false,
+       smtputf8 = false, dsn = false, requiretls = false, chunking = false, enhanced = false;
+  bool binarymime = false;    // RFC 3030 BINARYMIME (needs CHUNKING too)
+  bool size_offered = false;  // SIZE keyword seen: MAIL may carry SIZE=
+  std::uint64_t size = 0;     // 0: no limit advertised
+};
+
+struct TlsInfo {
+  bool active = false;
+  std::string protocol, cipher, peer_subject;
+  bool verified = false;
+  std::string verify_error;
+  bool resumed = false;
+};
+
+enum class OpenStatus {
+  Ok,
+  ConnectFailed,
+  Timeout,
+  Refused,    // 4xx/5xx greeting, or EHLO and HELO refused
+  TlsFailed,  // handshake failed; connection closed
+  Broken,     // EOF or protocol error
+};
+
+struct SessionInfo {
+  OpenStatus status = OpenStatus::Broken;
+  int code = 0;
+  std::string enhanced, text;  // last reply when one explains the status
+  std::string error;           // our words ("connection refused", "timeout after EHLO", ...)
+  std::string stage;           // "connect", "greeting", "ehlo", "helo", "starttls", "tls"
+  Extensions ext;              // after the last EHLO (post-TLS if TLS)
+  bool starttls_offered = false;  // in the plaintext EHLO
+  bool tls_attempted = false;
+  TlsInfo tls;
+  std::string peer;  // "host[ip]:port"
+};
+
+struct RcptResult {
+  int code = 0;
+  std::string enhanced, text;
+};
+
+struct MessageSpec {
+  const queue::Envelope* envelope = nullptr;        // sender, body type, smtputf8, ...
+  std::vector<const queue::Recipient*> recipients;  // one domain; orcpt/notify if DSN
+  const std::string* body = nullptr;  // as stored: CRLF lines, not dot-stuffed, no "."
+};
+
+enum class SendStatus {
+  Done,      // the transaction ran; see the per-recipient results
+  Rejected,  // MAIL refused or a local check failed; see code
+  Broken,    // the connection failed midway; outcome unknown for everyone
+  Timeout,   // no reply in time; outcome unknown for everyone
+};
+
+struct MessageResult {
+  SendStatus status = SendStatus::Broken;
+  int code = 0;
+  std::string enhanced, text;  // MAIL or end-of-data reply, or our local reason
+  std::string stage;           // "rset", "mail", "rcpt", "data", "dot", "local"
+  // One per spec.recipients: the RCPT refusal, or for accepted recipients the reply
+  // that ended the transaction (end of data, or a DATA refusal). Empty (code 0) when the
+  // status is Broken/Timeout and no reply was had.
+  std::vector<RcptResult> rcpts;
+  bool connection_usable = false;  // can carry another message
+  bool pipelined = false;          // MAIL/RCPT/DATA went out as one group
+  bool eightbit_downgrade = false; // 8BITMIME body sent as is to a peer without 8BITMIME
+};
+
+class ClientSession;
+
+class SmtpClient {
+ public:
+  static std::unique_ptr<SmtpClient> create(uv_loop_t* loop, ClientOptions options);
+  ~SmtpClient();
+  SmtpClient(const SmtpClient&) = delete;
+  SmtpClient& operator=(const SmtpClient&) = delete;
+
+  // `addr` is copied. host: the MX/SRV target name, used for SNI and as the name the
+  // certificate must match (verification never fails the handshake; see info().tls).
+  // resume: a TLS session from an earlier connection to `host` (borrowed; may be null).
+  void open(const sockaddr* addr, std::string host, bool try_starttls, SSL_SESSION* resume,
+            std::function<void(SessionInfo)> cb);
+  // One transaction. The spec and what it points to must stay alive until cb runs.
+  void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
+  // QUIT, wait (bounded by quit_timeout) for the reply, close; done() once closed.
+  void quit(std::function<void()> done);
+  void set_on_closed(std::function<void()> cb);  // once, when the connection is gone
+  bool usable() const;                           // open, idle, not closing
+  SSL_SESSION* get1_tls_session() const;         // caller frees; null if none
+  const SessionInfo& info() const;
+
+ private:
+  explicit SmtpClient(ClientSession* session) : session_(session) {}
+  ClientSession* session_;  // frees itself once its connection is closed
+};
+
+const char* to_string(OpenStatus status);
+const char* to_string(SendStatus status);
+
+}  // namespace secmx::client

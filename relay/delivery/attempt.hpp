@@ -1,0 +1,120 @@
+// attempt.hpp - one delivery attempt of one Job: discovery, then the candidate hosts in
+// order until every recipient has an outcome (DESIGN §4).
+//
+// The state machine, per attempt:
+//
+//   Discovering -> (next target) -> Connecting -> [TLS decision] -> Sending -> Done
+//                        ^              |                |             |
+//                        +--------------+----------------+-------------+  host skipped,
+//                                                                         unreachable, 4xx
+//
+// A target is one address of one candidate host. What happened at each is kept as a
+// HostRecord; when the targets run out, outcome.hpp's exhausted() turns the records into
+// the outcome of the recipients still pending (for SOS: 5.7.10 naming every host, or a
+// deferral while some host may yet answer). TLS verdicts come from decide_tls() only.
+// BES retries a host once in plaintext after a failed handshake.
+//
+// Thread affinity: the worker loop's thread. The attempt calls `done` exactly once, from
+// a libuv callback (never from start()), and the owner frees it after that.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/metrics.hpp"
+#include "relay/client/smtp_client.hpp"
+#include "relay/config/config.hpp"
+#include "relay/delivery/connection_cache.hpp"
+#include "relay/delivery/job.hpp"
+#include "relay/delivery/outcome.hpp"
+#include "relay/delivery/tls_decision.hpp"
+#include "relay/dns/discovery.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace secmx::delivery {
+
+// What an attempt borrows from its worker.
+struct AttemptEnv {
+  uv_loop_t* loop = nullptr;
+  const config::Config* config = nullptr;
+  dns::Discovery* discovery = nullptr;
+  ConnectionCache* cache = nullptr;
+  client::ClientOptions client_options;
+  std::shared_ptr<spdlog::logger> log;
+  admin::RelayMetrics* metrics = nullptr;  // null: nothing counted
+};
+
+// The TLS requirement of a job: BES is opportunistic; SOS encrypts or verifies; a
+// [[route]] with `tls` can only raise it.
+TlsRequirement requirement_for(queue::RcptPolicy policy, queue::RcptTls tls,
+                               std::optional<config::TlsLevel> route_tls);
+
+class Attempt {
+ public:
+  using Done = std::function<void(Attempt*, JobResult)>;
+  Attempt(AttemptEnv env, Job job, Done done);
+  ~Attempt();
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
+
+  void start();
+  const Job& job() const { return job_; }
+
+ private:
+  struct Target {
+    std::size_t candidate = 0;
+    dns::IpAddress address;
+  };
+  enum class State { Idle, Discovering, Connecting, Sending, Quitting, Done };
+
+  void on_discovered(dns::DiscoveryResult result);
+  void next_target();
+  void connect(bool plaintext_retry);
+  void on_open(client::SessionInfo info);
+  void send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation tls);
+  void on_sent(client::MessageResult result);
+  void skip_host(HostRecord::Kind kind, std::string detail);
+  void release_client(bool reusable);
+  void finish_pending(const RcptOutcome& outcome);
+  void set_outcome(std::size_t k, RcptOutcome outcome);
+  void complete();
+
+  std::string target_name() const;  // "host[ip]:port"
+  std::uint16_t target_port() const;
+  const dns::Candidate& candidate() const;
+
+  AttemptEnv env_;
+  Job job_;
+  Done done_;
+  State state_ = State::Idle;
+  std::int64_t started_us_ = 0;
+
+  dns::DiscoveryResult discovery_;
+  TlsRequirement requirement_ = TlsRequirement::Opportunistic;
+  std::vector<Target> targets_;
+  std::size_t next_ = 0;  // next target to try
+  std::size_t current_ = 0;
+  bool plaintext_retry_ = false;
+  std::vector<HostRecord> hosts_;
+
+  std::unique_ptr<client::SmtpClient> client_;
+  TlsObservation tls_;
+  std::string tls_text_ = "none";
+  std::vector<const queue::Recipient*> sending_;  // recipients in the current transaction
+  std::vector<std::size_t> sending_k_;
+
+  std::vector<std::optional<RcptOutcome>> outcomes_;  // per job recipient
+  std::shared_ptr<bool> alive_;                       // guards callbacks after destruction
+  bool counted_connection_ = false;                   // client_ counts in outbound_connections
+};
+
+}  // namespace secmx::delivery

@@ -1,0 +1,119 @@
+#include "relay/delivery/connection_cache.hpp"
+
+#include <algorithm>
+
+namespace secmx::delivery {
+
+ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle_time,
+                                 std::size_t per_key)
+    : loop_(loop), idle_time_(idle_time), per_key_(per_key) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(timer_, &ConnectionCache::on_timer, 500, 500);
+}
+
+ConnectionCache::~ConnectionCache() {
+  close_all();
+  for (auto& [host, s] : sessions_) SSL_SESSION_free(s);
+}
+
+std::string ConnectionCache::key(const std::string& host, const std::string& ip,
+                                 std::uint16_t port) {
+  return host + "|" + ip + "|" + std::to_string(port);
+}
+
+void ConnectionCache::put(const std::string& key, CachedConnection conn) {
+  if (!conn.client || !conn.client->usable() || idle_time_.count() == 0 || !timer_) {
+    retire(std::move(conn.client));
+    return;
+  }
+  auto& list = idle_[key];
+  if (list.size() >= per_key_) {
+    retire(std::move(conn.client));
+    return;
+  }
+  list.push_back(Entry{std::move(conn), std::chrono::steady_clock::now() + idle_time_});
+}
+
+std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
+                                                      TlsRequirement requirement) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return std::nullopt;
+  auto& list = it->second;
+  for (auto e = list.begin(); e != list.end(); ++e) {
+    if (!e->conn.client->usable()) continue;
+    // The connection was judged under its first attempt's requirement; this attempt may
+    // ask for more (an SOS message after a BES one to the same host).
+    if (decide_tls(requirement, e->conn.tls).verdict != TlsVerdict::Proceed) continue;
+    CachedConnection out = std::move(e->conn);
+    list.erase(e);
+    if (list.empty()) idle_.erase(it);
+    return out;
+  }
+  return std::nullopt;
+}
+
+SSL_SESSION* ConnectionCache::session(const std::string& host) const {
+  auto it = sessions_.find(host);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void ConnectionCache::remember_session(const std::string& host, SSL_SESSION* owned) {
+  if (!owned) return;
+  auto [it, inserted] = sessions_.emplace(host, owned);
+  if (!inserted) {
+    SSL_SESSION_free(it->second);
+    it->second = owned;
+  }
+}
+
+std::size_t ConnectionCache::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [k, list] : idle_) n += list.size();
+  return n;
+}
+
+void ConnectionCache::close_all() {
+  sweep(true);
+  if (timer_) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+}
+
+void ConnectionCache::on_timer(uv_timer_t* t) {
+  static_cast<ConnectionCache*>(t->data)->sweep(false);
+}
+
+void ConnectionCache::sweep(bool all) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    auto& list = it->second;
+    for (auto e = list.begin(); e != list.end();) {
+      if (all || now >= e->expires || !e->conn.client->usable()) {
+        retire(std::move(e->conn.client));
+        e = list.erase(e);
+      } else {
+        ++e;
+      }
+    }
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+  // Forget clients whose connection is gone.
+  std::erase_if(closing_, [](const Closing& c) { return *c.closed; });
+}
+
+void ConnectionCache::retire(std::unique_ptr<client::SmtpClient> client) {
+  if (!client) return;
+  auto closed = std::make_shared<bool>(false);
+  // quit() reports when the connection is gone (its on_closed belongs to the attempt's
+  // connection count).
+  client->quit([closed] { *closed = true; });
+  // Freed by a later sweep once its connection is gone, never inside its own callback.
+  closing_.push_back(Closing{std::move(client), std::move(closed)});
+}
+
+}  // namespace secmx::delivery

@@ -1,0 +1,81 @@
+// connection_cache.hpp - idle SMTP client connections and TLS sessions, per worker.
+//
+// After a transaction the peer's connection may carry the next message to the same
+// host (Postfix's connection cache): it waits here for `idle_time`, then is QUIT. A
+// cached connection remembers how its TLS was negotiated, so an attempt only takes one
+// that satisfies its own TLS requirement. TLS sessions are kept per host name for
+// resumption on the next connection.
+//
+// Thread affinity: one cache per worker loop, used on that loop's thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+#include "relay/client/smtp_client.hpp"
+#include "relay/delivery/tls_decision.hpp"
+
+namespace secmx::delivery {
+
+struct CachedConnection {
+  std::unique_ptr<client::SmtpClient> client;
+  TlsObservation tls;  // how this connection's TLS went, for the next attempt's decision
+  std::string method;  // discovery method it was found by (for logs)
+};
+
+class ConnectionCache {
+ public:
+  ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle_time, std::size_t per_key);
+  ~ConnectionCache();
+  ConnectionCache(const ConnectionCache&) = delete;
+  ConnectionCache& operator=(const ConnectionCache&) = delete;
+
+  // "host|ip|port"
+  static std::string key(const std::string& host, const std::string& ip, std::uint16_t port);
+
+  // Keeps the connection if the cache is enabled and has room; otherwise QUITs it.
+  void put(const std::string& key, CachedConnection conn);
+  // A usable idle connection whose TLS satisfies `requirement`, or nullopt.
+  std::optional<CachedConnection> take(const std::string& key, TlsRequirement requirement);
+
+  // TLS resumption: the last session seen for `host` (borrowed; null if none).
+  SSL_SESSION* session(const std::string& host) const;
+  void remember_session(const std::string& host, SSL_SESSION* owned);
+
+  std::size_t idle_count() const;
+  // QUIT everything idle and stop the timer; connections being closed finish on the loop.
+  void close_all();
+
+ private:
+  struct Entry {
+    CachedConnection conn;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static void on_timer(uv_timer_t* t);
+  void sweep(bool all);
+  void retire(std::unique_ptr<client::SmtpClient> client);
+
+  uv_loop_t* loop_;
+  std::chrono::milliseconds idle_time_;
+  std::size_t per_key_;
+  uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
+  std::map<std::string, std::vector<Entry>> idle_;
+  std::map<std::string, SSL_SESSION*> sessions_;
+  // Clients being QUIT: kept alive until their connection is gone.
+  struct Closing {
+    std::unique_ptr<client::SmtpClient> client;
+    std::shared_ptr<bool> closed;
+  };
+  std::vector<Closing> closing_;
+};
+
+}  // namespace secmx::delivery

@@ -1,0 +1,40 @@
+// job.hpp - the unit of work between the scheduler and the delivery workers.
+//
+// A Job is one message's pending recipients for one destination domain under one policy
+// and TLS level; the scheduler builds it from the stored envelope and owns the envelope
+// while the job is out. The worker answers with one outcome per recipient. Plain values;
+// the body is shared read-only between the jobs of one message.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/envelope.hpp"
+#include "relay/delivery/outcome.hpp"
+
+namespace secmx::delivery {
+
+struct Job {
+  queue::QueueId id{};
+  std::uint64_t generation = 0;              // which scheduling round of the message
+  std::string domain;                        // lower-case recipient domain
+  queue::RcptPolicy policy = queue::RcptPolicy::BES;
+  queue::RcptTls tls = queue::RcptTls::None;
+  std::string policy_reason;
+  std::vector<std::size_t> indices;          // into envelope.recipients
+  std::vector<queue::Recipient> recipients;  // copies, same order as indices
+  std::shared_ptr<const queue::Envelope> envelope;
+  std::shared_ptr<const std::string> body;
+  bool sos_expired = false;                  // SOS lifetime passed: no more deferring
+};
+
+struct JobResult {
+  queue::QueueId id{};
+  std::uint64_t generation = 0;
+  std::vector<std::size_t> indices;
+  std::vector<RcptOutcome> outcomes;  // one per index
+};
+
+}  // namespace secmx::delivery

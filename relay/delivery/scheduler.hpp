@@ -1,0 +1,99 @@
+// scheduler.hpp - picks due messages from the queue and hands them to delivery workers.
+//
+// Runs its own thread and libuv loop. It reads the queue's schedule index (cost follows
+// what is due, not the queue size), keeps every message it has handed out in an
+// in-flight table so that no two workers ever hold the same message, splits each
+// message's pending recipients into jobs per (domain, policy, TLS level), and when all
+// jobs of a message are back writes the outcomes in one change through the group-commit
+// writer. Only after that commit does the message leave the in-flight table, so a rescan
+// can never see a stale envelope. kick() (any thread) makes it look at once, e.g. when
+// new mail was queued. stop(): no new work; waits for jobs out (bounded), then returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "queue/commit_writer.hpp"
+#include "queue/queue_id.hpp"
+#include "queue/store.hpp"
+#include "relay/config/config.hpp"
+#include "relay/delivery/job.hpp"
+
+namespace secmx::delivery {
+
+// Where jobs go: the worker pool. Called on the scheduler thread; must not block.
+class JobSink {
+ public:
+  virtual ~JobSink() = default;
+  virtual void dispatch(Job job) = 0;
+};
+
+// Operator actions on one message (admin API). They run on the scheduler thread; a
+// message being delivered is changed only after its outcome has been written.
+enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
+const char* to_string(QueueOp op);
+using OpDone = std::function<void(Status<queue::Error>)>;
+
+struct SchedulerStats {
+  std::uint64_t in_flight = 0;
+  std::uint64_t dispatched_jobs = 0;
+  std::uint64_t delivered = 0, deferred = 0, failed = 0;
+};
+
+class Scheduler {
+ public:
+  // `ids`: the generator the SMTP server uses too; DSNs get their queue ids from it.
+  static std::unique_ptr<Scheduler> start(std::shared_ptr<const config::Config> config,
+                                          queue::Store& store, queue::CommitWriter& writer,
+                                          queue::IdGenerator& ids, JobSink& sink);
+  virtual ~Scheduler() = default;
+  virtual void kick() = 0;                          // thread-safe
+  virtual void post_result(JobResult result) = 0;   // thread-safe (workers)
+  virtual void stop() = 0;
+  virtual SchedulerStats stats() const = 0;         // thread-safe
+  // Operator actions (thread-safe; `done` is called on the scheduler thread).
+  // `reason`: for Bounce, the words the DSN and the log give ("" for the default).
+  virtual void control(QueueOp op, queue::QueueId id, OpDone done, std::string reason = {}) = 0;
+  // Make every message with a pending recipient (in `domain`, if given) due now; answers
+  // how many were made due.
+  using CountDone = std::function<void(Result<std::size_t, queue::Error>)>;
+  virtual void flush_all(std::string domain, CountDone done) = 0;
+};
+
+// What an operator action does to a stored envelope (pure; Remove is not one of these).
+// Returns false when the action does not apply (e.g. release of a message not held).
+bool apply_op(QueueOp op, queue::Envelope& envelope, std::int64_t now_us,
+              const std::string& reason = {});
+
+// Pure helpers, tested on their own.
+struct JobPlan {
+  std::vector<Job> jobs;
+  bool nothing_pending = false;  // every recipient is final or held
+};
+JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
+                  const std::shared_ptr<const std::string>& body, std::int64_t now_us,
+                  std::chrono::milliseconds sos_lifetime);
+
+// Apply a worker's outcomes to the envelope: recipient states, attempts, last status.
+void apply_outcomes(queue::Envelope& envelope, const JobResult& result);
+
+// The DSNs a change of recipient states calls for (RFC 3464; DESIGN §5): failures,
+// successes (delivered / relayed) and, once per message, the delay warning. `before` is
+// the envelope as it was stored, `after` the new one (its delay_notified may be set).
+// Each DSN gets a queue id from `ids`; they go into the same transaction as `after`.
+std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::Envelope& after,
+                                        std::string_view body,
+                                        const std::vector<std::size_t>& relayed,
+                                        const config::Config& config, queue::IdGenerator& ids,
+                                        std::int64_t now_us);
+
+// After all jobs: next attempt time for the deferred recipients (or "never" when none).
+void schedule_next(queue::Envelope& envelope, std::int64_t now_us,
+                   const std::vector<std::chrono::milliseconds>& retry);
+
+inline constexpr std::int64_t kNever = INT64_MAX;
+
+}  // namespace secmx::delivery

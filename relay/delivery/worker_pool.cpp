@@ -1,0 +1,336 @@
+#include "relay/delivery/worker_pool.hpp"
+
+#include <uv.h>
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "relay/common/log.hpp"
+#include "relay/delivery/attempt.hpp"
+#include "relay/dns/resolver.hpp"
+#include "relay/tls/tls_context.hpp"
+
+namespace secmx::delivery {
+namespace {
+
+// Attempts in flight across all workers; each holds at most one connection.
+class ConnectionBudget {
+ public:
+  explicit ConnectionBudget(std::uint32_t limit) : limit_(limit) {}
+  bool try_acquire() {
+    auto n = used_.load(std::memory_order_relaxed);
+    while (n < limit_) {
+      if (used_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+  void release() { used_.fetch_sub(1, std::memory_order_acq_rel); }
+  std::uint32_t used() const { return used_.load(std::memory_order_relaxed); }
+
+ private:
+  std::uint32_t limit_;
+  std::atomic<std::uint32_t> used_{0};
+};
+
+client::ClientOptions client_options(const config::Config& cfg,
+                                     std::shared_ptr<tls::TlsContext> tls) {
+  client::ClientOptions o;
+  o.helo_name = cfg.hostname;
+  o.tls = std::move(tls);
+  o.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.delivery.connect_timeout);
+  auto cmd = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.delivery.command_timeout);
+  // RFC 5321 4.5.3.2 gives separate values; one operator knob scales them together.
+  o.greeting_timeout = cmd;
+  o.command_timeout = cmd;
+  o.data_init_timeout = std::min(cmd, std::chrono::milliseconds(120000));
+  o.data_block_timeout = std::min(cmd, std::chrono::milliseconds(180000));
+  o.data_done_timeout = std::max(cmd, std::min(cmd * 2, std::chrono::milliseconds(600000)));
+  o.quit_timeout = std::min(cmd, std::chrono::milliseconds(60000));
+  return o;
+}
+
+class Worker {
+ public:
+  Worker(int index, std::shared_ptr<const config::Config> config,
+         std::shared_ptr<tls::TlsContext> tls, ConnectionBudget& budget,
+         WorkerPool::Report& report, admin::RelayMetrics* metrics)
+      : index_(index), config_(std::move(config)), tls_(std::move(tls)), budget_(budget),
+        report_(report), metrics_(metrics), log_(log::logger("delivery")) {}
+
+  ~Worker() { stop(); }
+
+  // Starts the thread; returns once the loop and resolver are ready (or failed).
+  Status<std::string> start() {
+    std::promise<Status<std::string>> ready;
+    auto fut = ready.get_future();
+    thread_ = std::thread([this, &ready] { run(ready); });
+    auto st = fut.get();
+    if (!st.ok() && thread_.joinable()) thread_.join();
+    return st;
+  }
+
+  void dispatch(Job job) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    incoming_.push_back(std::move(job));
+    queued_.fetch_add(1, std::memory_order_relaxed);
+    uv_async_send(&async_);
+  }
+
+  void wake() {
+    std::lock_guard lock(mutex_);
+    if (!closed_) uv_async_send(&async_);
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_ && !closed_) {
+        stopping_ = true;
+        uv_async_send(&async_);
+      }
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
+  std::uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
+  std::uint64_t idle() const { return idle_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Destination {
+    std::deque<Job> jobs;
+    std::uint32_t active = 0;
+  };
+
+  void run(std::promise<Status<std::string>>& ready) {
+    uv_loop_init(&loop_);
+    auto resolver = dns::AresResolver::create(&loop_, dns::ResolverOptions::from_config(*config_));
+    if (!resolver) {
+      uv_loop_close(&loop_);
+      {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+      }
+      ready.set_value(fail("DNS resolver: " + resolver.error()));
+      return;
+    }
+    resolver_ = std::move(*resolver);
+    discovery_ = std::make_unique<dns::Discovery>(*resolver_, dns::DiscoveryOptions::from_config(*config_));
+    cache_ = std::make_unique<ConnectionCache>(
+        &loop_, std::chrono::duration_cast<std::chrono::milliseconds>(config_->delivery.connection_cache_time),
+        4);
+    uv_async_init(&loop_, &async_, &Worker::on_async);
+    async_.data = this;
+    uv_timer_init(&loop_, &timer_);
+    timer_.data = this;
+    // Picks up jobs that waited for the global connection budget another worker freed.
+    uv_timer_start(&timer_, &Worker::on_timer, 200, 200);
+    uv_timer_init(&loop_, &reaper_);
+    reaper_.data = this;
+    ready.set_value(Ok());
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+
+  static void on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain(); }
+  static void on_timer(uv_timer_t* t) {
+    auto* self = static_cast<Worker*>(t->data);
+    self->idle_.store(self->cache_ ? self->cache_->idle_count() : 0, std::memory_order_relaxed);
+    self->pump();
+  }
+  static void on_reap(uv_timer_t* t) {
+    auto* self = static_cast<Worker*>(t->data);
+    self->finished_.clear();
+    self->pump();
+  }
+
+  void drain() {
+    std::vector<Job> jobs;
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      jobs.swap(incoming_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      shutdown();
+      return;
+    }
+    for (auto& job : jobs) {
+      auto& d = destinations_[job.domain];
+      d.jobs.push_back(std::move(job));
+    }
+    pump();
+  }
+
+  // Start every job the limits allow, one domain after another so that one busy domain
+  // does not starve the rest.
+  void pump() {
+    if (shutting_down_) return;
+    bool progress = true;
+    while (progress) {
+      progress = false;
+      for (auto it = destinations_.begin(); it != destinations_.end();) {
+        auto& d = it->second;
+        if (!d.jobs.empty() && d.active < config_->delivery.destination_concurrency &&
+            budget_.try_acquire()) {
+          Job job = std::move(d.jobs.front());
+          d.jobs.pop_front();
+          d.active++;
+          queued_.fetch_sub(1, std::memory_order_relaxed);
+          begin(std::move(job));
+          progress = true;
+        }
+        if (d.jobs.empty() && d.active == 0) {
+          it = destinations_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+  void begin(Job job) {
+    AttemptEnv env;
+    env.loop = &loop_;
+    env.config = config_.get();
+    env.discovery = discovery_.get();
+    env.cache = cache_.get();
+    env.client_options = client_options(*config_, tls_);
+    env.log = log_;
+    env.metrics = metrics_;
+    auto attempt = std::make_unique<Attempt>(std::move(env), std::move(job),
+                                             [this](Attempt* a, JobResult r) { on_done(a, std::move(r)); });
+    Attempt* raw = attempt.get();
+    attempts_.emplace(raw, std::move(attempt));
+    active_.fetch_add(1, std::memory_order_relaxed);
+    raw->start();
+  }
+
+  void on_done(Attempt* a, JobResult result) {
+    auto it = attempts_.find(a);
+    if (it == attempts_.end()) return;
+    auto d = destinations_.find(a->job().domain);
+    if (d != destinations_.end() && d->second.active > 0) d->second.active--;
+    budget_.release();
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    finished_.push_back(std::move(it->second));
+    attempts_.erase(it);
+    uv_timer_start(&reaper_, &Worker::on_reap, 0, 0);
+    report_(std::move(result));
+  }
+
+  void shutdown() {
+    shutting_down_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    // In-flight attempts are abandoned: their messages are still due in the queue.
+    for (std::size_t i = 0; i < attempts_.size(); ++i) budget_.release();
+    attempts_.clear();
+    finished_.clear();
+    cache_.reset();
+    discovery_.reset();
+    resolver_.reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+  }
+
+  int index_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<tls::TlsContext> tls_;
+  ConnectionBudget& budget_;
+  WorkerPool::Report& report_;
+  admin::RelayMetrics* metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  uv_loop_t loop_{};
+  uv_async_t async_{};
+  uv_timer_t timer_{};
+  uv_timer_t reaper_{};
+  std::thread thread_;
+
+  std::mutex mutex_;
+  std::vector<Job> incoming_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool shutting_down_ = false;
+
+  std::unique_ptr<dns::AresResolver> resolver_;
+  std::unique_ptr<dns::Discovery> discovery_;
+  std::unique_ptr<ConnectionCache> cache_;
+  std::map<std::string, Destination> destinations_;
+  std::unordered_map<Attempt*, std::unique_ptr<Attempt>> attempts_;
+  std::vector<std::unique_ptr<Attempt>> finished_;
+  std::atomic<std::uint64_t> active_{0}, queued_{0}, idle_{0};
+};
+
+class WorkerPoolImpl final : public WorkerPool {
+ public:
+  WorkerPoolImpl(std::shared_ptr<const config::Config> config, Report report,
+                 admin::RelayMetrics* metrics)
+      : config_(std::move(config)), report_(std::move(report)), metrics_(metrics),
+        budget_(config_->delivery.max_connections) {}
+
+  ~WorkerPoolImpl() override { stop(); }
+
+  Status<std::string> start() {
+    auto tls = tls::TlsContext::create_client(config_->delivery.ca_file);
+    if (!tls) return fail("TLS client context: " + tls.error().message);
+    for (std::uint32_t i = 0; i < config_->delivery.workers; ++i) {
+      auto w = std::make_unique<Worker>(static_cast<int>(i), config_, *tls, budget_, report_,
+                                        metrics_);
+      auto st = w->start();
+      if (!st.ok()) return st;
+      workers_.push_back(std::move(w));
+    }
+    return Ok();
+  }
+
+  void dispatch(Job job) override {
+    if (workers_.empty()) return;
+    std::size_t i = std::hash<std::string>{}(job.domain) % workers_.size();
+    workers_[i]->dispatch(std::move(job));
+  }
+
+  void stop() override {
+    for (auto& w : workers_) w->stop();
+  }
+
+  WorkerStats stats() const override {
+    WorkerStats s;
+    for (const auto& w : workers_) {
+      s.active_attempts += w->active();
+      s.queued_jobs += w->queued();
+      s.idle_connections += w->idle();
+    }
+    return s;
+  }
+
+ private:
+  std::shared_ptr<const config::Config> config_;
+  Report report_;
+  admin::RelayMetrics* metrics_;
+  ConnectionBudget budget_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WorkerPool>, std::string> WorkerPool::start(
+    std::shared_ptr<const config::Config> config, Report report, admin::RelayMetrics* metrics) {
+  auto pool = std::make_unique<WorkerPoolImpl>(std::move(config), std::move(report), metrics);
+  auto st = pool->start();
+  if (!st.ok()) return fail(st.error());
+  return std::unique_ptr<WorkerPool>(std::move(pool));
+}
+
+}  // namespace secmx::delivery

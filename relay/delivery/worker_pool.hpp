@@ -1,0 +1,43 @@
+// worker_pool.hpp - the delivery workers: N libuv loops on their own threads.
+//
+// The scheduler dispatches jobs here (JobSink). A job goes to the worker chosen by its
+// destination domain, so all mail for one domain meets in one loop: that worker alone
+// enforces the per-destination concurrency limit and reuses connections to the domain's
+// hosts. A global limit bounds attempts (each holds at most one connection) across all
+// workers. Each worker has its own c-ares resolver and discovery cache, its own
+// connection cache, and shares the client TLS context.
+//
+// Thread affinity: dispatch() from the scheduler thread; results go back through the
+// `report` callback, called on worker threads. stop() from the owner thread: no new
+// attempts, in-flight ones are abandoned (their messages stay due in the queue).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "admin/metrics.hpp"
+#include "relay/config/config.hpp"
+#include "relay/delivery/scheduler.hpp"
+
+namespace secmx::delivery {
+
+struct WorkerStats {
+  std::uint64_t active_attempts = 0;
+  std::uint64_t queued_jobs = 0;
+  std::uint64_t idle_connections = 0;
+};
+
+class WorkerPool : public JobSink {
+ public:
+  using Report = std::function<void(JobResult)>;
+  // Fails (with words) when the TLS client context or a resolver cannot be set up.
+  // metrics: may be null; must outlive the pool.
+  static Result<std::unique_ptr<WorkerPool>, std::string> start(
+      std::shared_ptr<const config::Config> config, Report report,
+      admin::RelayMetrics* metrics = nullptr);
+  ~WorkerPool() override = default;
+  virtual void stop() = 0;
+  virtual WorkerStats stats() const = 0;  // thread-safe
+};
+
+}  // namespace secmx::delivery

@@ -1,0 +1,479 @@
+// candidates.cpp - ordering SRV and MX records and building the candidate list.
+#include "relay/dns/candidates.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <utility>
+
+namespace secmx::dns {
+namespace {
+
+constexpr std::uint16_t kSecmxPreference = 51966;  // 0xCAFE
+
+bool valid_domain(std::string_view d) {
+  if (d.empty() || d.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= d.size()) {
+    std::size_t dot = d.find('.', start);
+    if (dot == std::string_view::npos) dot = d.size();
+    std::string_view label = d.substr(start, dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    start = dot + 1;
+  }
+  return true;
+}
+
+bool non_ascii(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+std::string records_text(const std::vector<SrvRecord>& rs) {
+  std::string s;
+  for (const auto& r : rs) {
+    if (!s.empty()) s += ", ";
+    s += std::to_string(r.priority) + " " + std::to_string(r.weight) + " " +
+         std::to_string(r.port) + " " + (r.target.empty() ? "." : r.target);
+  }
+  return s;
+}
+
+std::string records_text(const std::vector<MxRecord>& rs) {
+  std::string s;
+  for (const auto& r : rs) {
+    if (!s.empty()) s += ", ";
+    s += std::to_string(r.preference) + " " + (r.host.empty() ? "." : r.host);
+  }
+  return s;
+}
+
+std::string records_text(const std::vector<IpAddress>& rs) {
+  std::string s;
+  for (const auto& r : rs) {
+    if (!s.empty()) s += " ";
+    s += r.to_string();
+  }
+  return s;
+}
+
+template <class R>
+std::string describe(std::string_view type, std::string_view name, const Answer<R>& a) {
+  std::string s = std::string(type) + " " + std::string(name) + ": " + summary(a);
+  if (a.ok()) s += ": " + records_text(a.records);
+  return s;
+}
+
+Candidate make(std::string host, std::uint16_t port, Method m, int preference) {
+  Candidate c;
+  c.host = std::move(host);
+  c.port = port;
+  c.method = m;
+  c.preference = preference;
+  return c;
+}
+
+// "[127.0.0.1]" or "[IPv6:::1]" (RFC 5321 4.1.3) -> the address.
+std::optional<IpAddress> address_literal(std::string_view d) {
+  if (d.size() < 3 || d.front() != '[' || d.back() != ']') return std::nullopt;
+  std::string_view inner = d.substr(1, d.size() - 2);
+  if (inner.size() > 5 && std::equal(inner.begin(), inner.begin() + 5, "ipv6:",
+                                     [](char a, char b) { return std::tolower(a) == b; })) {
+    auto ip = IpAddress::parse(inner.substr(5));
+    return ip && ip->family == AF_INET6 ? ip : std::nullopt;
+  }
+  auto ip = IpAddress::parse(inner);
+  return ip && ip->family == AF_INET ? ip : std::nullopt;
+}
+
+struct RouteTarget {
+  std::string host;  // name, or the literal's text
+  std::optional<IpAddress> literal;
+  std::uint16_t port;
+};
+
+// "[ip]:port", "[ip]", "[IPv6:ip]:port", "ip", "name", "name:port" (the config loader
+// validates routes from files; --route of secmx-dns-probe comes here unchecked).
+std::optional<RouteTarget> parse_route_host(std::string_view text, std::uint16_t port) {
+  RouteTarget t{std::string(), std::nullopt, port};
+  std::string_view host = text;
+  std::string_view rest;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    rest = text.substr(close + 1);
+  } else if (auto colon = text.find(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    rest = text.substr(colon);
+  }
+  if (!rest.empty()) {
+    if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return std::nullopt;
+    unsigned value = 0;
+    for (char c : rest.substr(1)) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+      value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value == 0 || value > 65535) return std::nullopt;
+    t.port = static_cast<std::uint16_t>(value);
+  }
+  if (text.starts_with('[') && host.size() > 5 &&
+      std::equal(host.begin(), host.begin() + 5, "ipv6:",
+                 [](char a, char b) { return std::tolower(a) == b; })) {
+    host.remove_prefix(5);  // the RFC 5321 literal form "[IPv6:::1]"
+    t.literal = IpAddress::parse(host);
+    if (!t.literal || t.literal->family != AF_INET6) return std::nullopt;
+  } else {
+    t.literal = IpAddress::parse(host);
+    if (!t.literal && text.starts_with('[')) return std::nullopt;  // brackets: a literal
+  }
+  t.host = t.literal ? t.literal->to_string() : normalize_name(host);
+  if (!t.literal && !valid_domain(t.host)) return std::nullopt;
+  return t;
+}
+
+Plan done(Plan p, DiscoveryStatus st, std::string code, std::string reason) {
+  p.done = true;
+  p.result.status = st;
+  p.result.enhanced_code = std::move(code);
+  p.result.reason = std::move(reason);
+  return p;
+}
+
+void add_unique(std::vector<Candidate>& out, Candidate c, std::vector<std::string>& trace) {
+  for (const Candidate& have : out) {
+    if (have.host == c.host && have.port == c.port) {
+      trace.push_back(std::string(to_string(c.method)) + " " + c.host + ":" +
+                      std::to_string(c.port) + " already listed by " + to_string(have.method));
+      return;
+    }
+  }
+  out.push_back(std::move(c));
+}
+
+}  // namespace
+
+const char* to_string(Method m) {
+  switch (m) {
+    case Method::Route: return "route";
+    case Method::Srv: return "srv";
+    case Method::Mx51966: return "mx51966";
+    case Method::Name: return "name";
+    case Method::Mx: return "mx";
+    case Method::Implicit: return "implicit";
+  }
+  return "?";
+}
+
+bool is_secmx(Method m) { return m == Method::Srv || m == Method::Mx51966 || m == Method::Name; }
+
+const char* to_string(DiscoveryStatus s) {
+  switch (s) {
+    case DiscoveryStatus::Ok: return "ok";
+    case DiscoveryStatus::Temporary: return "temporary";
+    case DiscoveryStatus::Permanent: return "permanent";
+  }
+  return "?";
+}
+
+std::string Candidate::to_string() const {
+  std::string s = std::string(dns::to_string(method)) + " " + host + ":" + std::to_string(port);
+  for (const IpAddress& a : addresses) s += " [" + a.to_string() + "]";
+  return s;
+}
+
+std::string DiscoveryResult::trace_text() const {
+  std::string s;
+  for (const std::string& line : trace) {
+    if (!s.empty()) s += "; ";
+    s += line;
+  }
+  return s;
+}
+
+DiscoveryOptions DiscoveryOptions::from_config(const config::Config& cfg) {
+  DiscoveryOptions o;
+  auto has = [&](const char* m) {
+    const auto& d = cfg.policy.discovery;
+    return std::find(d.begin(), d.end(), m) != d.end();
+  };
+  o.srv = has("srv");
+  o.mx51966 = has("mx51966");
+  o.name = has("name");
+  o.port = cfg.delivery.port;
+  o.routes = cfg.routes;
+  return o;
+}
+
+std::vector<SrvRecord> order_srv(std::vector<SrvRecord> records, Rng& rng) {
+  std::stable_sort(records.begin(), records.end(),
+                   [](const SrvRecord& a, const SrvRecord& b) { return a.priority < b.priority; });
+  std::vector<SrvRecord> out;
+  out.reserve(records.size());
+  auto group_begin = records.begin();
+  while (group_begin != records.end()) {
+    auto group_end = std::find_if(group_begin, records.end(), [&](const SrvRecord& r) {
+      return r.priority != group_begin->priority;
+    });
+    std::vector<SrvRecord> group(group_begin, group_end);
+    std::shuffle(group.begin(), group.end(), rng);  // "in any order", but not always the same
+    std::stable_partition(group.begin(), group.end(),
+                          [](const SrvRecord& r) { return r.weight == 0; });
+    while (!group.empty()) {
+      std::uint64_t sum = 0;
+      for (const SrvRecord& r : group) sum += r.weight;
+      std::uint64_t pick = std::uniform_int_distribution<std::uint64_t>(0, sum)(rng);
+      std::uint64_t running = 0;
+      std::size_t i = 0;
+      for (; i + 1 < group.size(); ++i) {
+        running += group[i].weight;
+        if (running >= pick) break;
+      }
+      out.push_back(std::move(group[i]));
+      group.erase(group.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    group_begin = group_end;
+  }
+  return out;
+}
+
+std::vector<MxRecord> order_mx(std::vector<MxRecord> records, Rng& rng) {
+  std::shuffle(records.begin(), records.end(), rng);
+  std::stable_sort(records.begin(), records.end(), [](const MxRecord& a, const MxRecord& b) {
+    return a.preference < b.preference;
+  });
+  return records;
+}
+
+std::string srv_name(std::string_view domain) { return "_secmx._tcp." + normalize_name(domain); }
+std::string secmx_name(std::string_view domain) { return "secmx." + normalize_name(domain); }
+
+std::vector<std::string> Plan::hosts_to_resolve(const AddressMap& known) const {
+  std::vector<std::string> out;
+  for (const Candidate& c : pending) {
+    if (!c.addresses.empty() || known.count(c.host)) continue;
+    if (std::find(out.begin(), out.end(), c.host) == out.end()) out.push_back(c.host);
+  }
+  return out;
+}
+
+std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view raw) {
+  Plan p;
+  if (auto ip = address_literal(raw)) {
+    p.result.domain = std::string(raw);
+    Candidate c = make(ip->to_string(), opts.port, Method::Implicit, 0);
+    c.addresses.push_back(*ip);
+    p.result.trace.push_back("address literal " + std::string(raw));
+    p.result.candidates.push_back(std::move(c));
+    return done(std::move(p), DiscoveryStatus::Ok, "", "");
+  }
+  std::string d = normalize_name(raw);
+  p.result.domain = d;
+  if (non_ascii(d)) {
+    return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
+                "domain " + d + " is not ASCII (internationalized names are not supported)");
+  }
+  if (!valid_domain(d)) {
+    return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
+                "invalid domain name '" + d + "'");
+  }
+  for (const config::Route& r : opts.routes) {
+    if (normalize_name(r.domain) != d) continue;
+    p.result.route_tls = r.tls;
+    std::string where = "route " + d + " -> " + r.host +
+                        (r.line ? " (line " + std::to_string(r.line) + ")" : "");
+    p.result.trace.push_back(where);
+    auto target = parse_route_host(r.host, opts.port);
+    if (!target) {
+      return done(std::move(p), DiscoveryStatus::Temporary, "4.4.4", "bad next hop in " + where);
+    }
+    Candidate c = make(target->host, target->port, Method::Route, 0);
+    if (target->literal) {
+      c.addresses.push_back(*target->literal);
+      p.result.candidates.push_back(std::move(c));
+      return done(std::move(p), DiscoveryStatus::Ok, "", "");
+    }
+    p.pending.push_back(std::move(c));
+    p.empty_status = DiscoveryStatus::Temporary;
+    p.empty_code = "4.4.4";
+    p.empty_reason = "next hop " + target->host + " of " + where + " has no address";
+    return p;
+  }
+  return std::nullopt;
+}
+
+Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
+                    const DomainAnswers& ans, Rng& rng) {
+  Plan p;
+  std::string d = normalize_name(domain);
+  p.result.domain = d;
+  auto& trace = p.result.trace;
+  std::vector<Candidate> secmx;
+  std::vector<Candidate> ordinary;
+
+  if (!opts.srv) {
+    trace.push_back("SRV lookup off");
+  } else if (!ans.srv) {
+    trace.push_back("SRV " + srv_name(d) + ": not looked up");
+    p.result.secmx_incomplete = true;
+  } else {
+    const SrvAnswer& a = *ans.srv;
+    trace.push_back(describe("SRV", srv_name(d), a));
+    if (a.status == LookupStatus::Temporary) p.result.secmx_incomplete = true;
+    if (a.ok() && a.records.size() == 1 && a.records[0].target.empty()) {
+      trace.push_back("SRV target \".\": no SecMX service");
+    } else if (a.ok()) {
+      for (SrvRecord& r : order_srv(a.records, rng)) {
+        if (r.target.empty() || r.port == 0) {
+          trace.push_back("ignoring SRV " + records_text(std::vector<SrvRecord>{r}));
+          continue;
+        }
+        add_unique(secmx, make(r.target, r.port, Method::Srv, r.priority), trace);
+      }
+    }
+  }
+
+  MxAnswer mx;
+  mx.error = "not looked up";
+  if (ans.mx) mx = *ans.mx;
+  trace.push_back(describe("MX", d, mx));
+  switch (mx.status) {
+    case LookupStatus::Ok:
+      if (mx.records.size() == 1 && mx.records[0].host.empty()) {
+        trace.push_back("null MX: " + d + " accepts no mail (RFC 7505)");
+        p.empty_code = "5.1.10";
+        p.empty_reason = "recipient domain " + d + " accepts no mail (null MX)";
+      } else {
+        std::vector<MxRecord> cafe;
+        std::vector<MxRecord> other;
+        for (const MxRecord& r : mx.records) {
+          if (r.host.empty()) {
+            trace.push_back("ignoring MX " + std::to_string(r.preference) + " . among others");
+          } else if (opts.mx51966 && r.preference == kSecmxPreference) {
+            cafe.push_back(r);
+          } else {
+            other.push_back(r);
+          }
+        }
+        for (MxRecord& r : order_mx(std::move(cafe), rng)) {
+          add_unique(secmx, make(r.host, opts.port, Method::Mx51966, r.preference), trace);
+        }
+        for (MxRecord& r : order_mx(std::move(other), rng)) {
+          ordinary.push_back(make(r.host, opts.port, Method::Mx, r.preference));
+        }
+      }
+      break;
+    case LookupStatus::NoData:
+      trace.push_back("no MX: implicit MX " + d);
+      ordinary.push_back(make(d, opts.port, Method::Implicit, 0));
+      break;
+    case LookupStatus::NxDomain:
+      p.nxdomain = true;
+      p.empty_code = "5.1.2";
+      p.empty_reason = "recipient domain " + d + " does not exist (NXDOMAIN)";
+      break;
+    case LookupStatus::Temporary:
+      p.result.mx_incomplete = true;
+      if (opts.mx51966) p.result.secmx_incomplete = true;
+      break;
+  }
+
+  if (opts.name) {
+    add_unique(secmx, make(secmx_name(d), opts.port, Method::Name, 0), trace);
+  } else {
+    trace.push_back("secmx name lookup off");
+  }
+
+  for (Candidate& c : ordinary) add_unique(secmx, std::move(c), trace);
+  p.pending = std::move(secmx);
+  if (p.pending.size() > opts.max_hosts) {
+    trace.push_back("only the first " + std::to_string(opts.max_hosts) + " of " +
+                    std::to_string(p.pending.size()) + " hosts are used");
+    p.pending.resize(opts.max_hosts);
+  }
+  if (p.empty_reason.empty()) p.empty_reason = "no receiving host for " + d + " has an address";
+  return p;
+}
+
+DiscoveryResult finish(Plan plan, const AddressMap& addresses) {
+  DiscoveryResult r = std::move(plan.result);
+  if (plan.done) return r;
+  std::set<std::pair<std::string, std::uint16_t>> seen;  // address text, port
+  for (Candidate& c : plan.pending) {
+    auto it = addresses.find(c.host);
+    HostAddresses none;
+    none.a.error = none.aaaa.error = "not looked up";
+    const HostAddresses& h = it == addresses.end() ? none : it->second;
+    std::string head = std::string(to_string(c.method)) + " " + c.host + ":" + std::to_string(c.port);
+    std::size_t before = c.addresses.size();
+    bool duplicate = false;
+    for (const AddressAnswer* a : {&h.a, &h.aaaa}) {
+      if (!a->ok()) continue;
+      for (const IpAddress& ip : a->records) {
+        if (!seen.insert({ip.to_string(), c.port}).second) {
+          duplicate = true;
+          continue;
+        }
+        c.addresses.push_back(ip);
+      }
+    }
+    bool temp = h.a.status == LookupStatus::Temporary || h.aaaa.status == LookupStatus::Temporary;
+    std::string lookups = "A " + summary(h.a) + ", AAAA " + summary(h.aaaa);
+    if (c.addresses.size() > before) {
+      r.trace.push_back(head + " -> " + records_text(c.addresses) +
+                        (temp ? " (" + lookups + ")" : ""));
+      r.candidates.push_back(std::move(c));
+      continue;
+    }
+    if (duplicate) {
+      r.trace.push_back(head + " skipped: its addresses are already listed");
+      continue;
+    }
+    r.trace.push_back(head + " skipped: no address (" + lookups + ")");
+    if (temp) {
+      if (c.secmx()) {
+        r.secmx_incomplete = true;
+      } else {
+        r.mx_incomplete = true;
+      }
+    }
+  }
+  if (!r.candidates.empty()) {
+    r.status = DiscoveryStatus::Ok;
+    r.enhanced_code.clear();
+    r.reason.clear();
+    return r;
+  }
+  if (plan.nxdomain) {
+    r.status = DiscoveryStatus::Permanent;
+    r.enhanced_code = "5.1.2";
+    r.reason = plan.empty_reason;
+  } else if (!r.complete()) {
+    r.status = DiscoveryStatus::Temporary;
+    r.enhanced_code = "4.4.3";
+    r.reason = "DNS lookups for " + r.domain + " failed temporarily";
+    for (const std::string& line : r.trace) {
+      if (line.find("temporary") != std::string::npos) {
+        r.reason += ": " + line;
+        break;
+      }
+    }
+  } else {
+    r.status = plan.empty_status;
+    r.enhanced_code = plan.empty_code;
+    r.reason = plan.empty_reason;
+  }
+  return r;
+}
+
+DiscoveryResult build_candidates(const DiscoveryOptions& opts, std::string_view domain,
+                                 const DomainAnswers& answers, const AddressMap& addresses,
+                                 Rng& rng) {
+  if (auto p = plan_static(opts, domain)) return finish(std::move(*p), addresses);
+  return finish(plan_discovery(opts, domain, answers, rng), addresses);
+}
+
+}  // namespace secmx::dns

@@ -1,0 +1,26 @@
+// discovery_json.hpp - discovery results and lookup answers as JSON, for tools and the
+// admin API (`secmxctl route DOMAIN`). Pure functions over values; thread-agnostic.
+//
+// Shape of a DiscoveryResult:
+//   {"domain": "d.test", "status": "ok"|"temporary"|"permanent", "dsn": "5.1.10"|null,
+//    "reason": "...", "complete": bool, "secmx_incomplete": bool, "mx_incomplete": bool,
+//    "route_tls": "verify"|null, "trace": ["..."],
+//    "candidates": [{"host": "sor.d.test", "port": 2525, "method": "srv", "secmx": true,
+//                    "preference": 10, "addresses": ["127.0.0.10"]}]}
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "relay/dns/candidates.hpp"
+#include "relay/dns/dns_types.hpp"
+
+namespace secmx::dns {
+
+nlohmann::json to_json(const DiscoveryResult& r);
+// {"status": "ok", "ttl": 300, "error": "", "cached": false, "records": [...]}; records are
+// {"priority","weight","port","target"} / {"preference","host"} / "127.0.0.1".
+nlohmann::json to_json(const SrvAnswer& a);
+nlohmann::json to_json(const MxAnswer& a);
+nlohmann::json to_json(const AddressAnswer& a);
+
+}  // namespace secmx::dns

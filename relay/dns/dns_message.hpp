@@ -1,0 +1,25 @@
+// dns_message.hpp - the little of a DNS reply that c-ares's parsers do not give us: TTLs.
+//
+// ares_parse_srv_reply / ares_parse_mx_reply return records without their TTL, and a
+// negative answer's lifetime (RFC 2308: the SOA in the authority section) is not exposed
+// at all. These functions walk the raw reply (bounds-checked, compression pointers
+// skipped, never followed) and read only TTL fields. Pure functions over untrusted bytes:
+// any malformation gives nullopt, never a crash. Thread-agnostic.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace secmx::dns {
+
+// Smallest TTL among the answer section's records of `type` and CNAMEs (a chain is only
+// as fresh as its shortest link). nullopt: malformed, or no such record.
+std::optional<std::uint32_t> answer_ttl(const unsigned char* msg, std::size_t len,
+                                        std::uint16_t type);
+
+// RFC 2308 §5: min(SOA TTL, SOA MINIMUM) of the first SOA in the authority section.
+// nullopt: malformed, or no SOA there.
+std::optional<std::uint32_t> negative_ttl(const unsigned char* msg, std::size_t len);
+
+}  // namespace secmx::dns

@@ -1,0 +1,96 @@
+// dns_types.hpp - what a DNS lookup answers, and the Resolver seam.
+//
+// Value types only (records, addresses, typed answers) plus the abstract Resolver that
+// the discovery driver talks to; AresResolver (resolver.hpp) is the real one, tests may
+// substitute their own. An Answer is a plain value: copy it, keep it, pass it to any
+// thread. A Resolver itself is bound to one libuv loop thread (see resolver.hpp).
+//
+// Outcome classes: Ok (records of the asked type, with a TTL), NxDomain (the name does not
+// exist: permanent), NoData (the name exists but has no record of that type: permanent),
+// Temporary (SERVFAIL, REFUSED, timeout, network error, malformed reply: try later).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace secmx::dns {
+
+enum class LookupStatus { Ok, NxDomain, NoData, Temporary };
+const char* to_string(LookupStatus s);  // "ok", "nxdomain", "nodata", "temporary"
+
+// An IPv4 or IPv6 address in network byte order.
+struct IpAddress {
+  int family = AF_INET;                  // AF_INET or AF_INET6
+  std::array<std::uint8_t, 16> bytes{};  // first 4 used for AF_INET
+
+  static std::optional<IpAddress> parse(std::string_view text);  // "127.0.0.1", "::1"
+  std::string to_string() const;                                   // canonical text
+  // Fills a sockaddr_in / sockaddr_in6 for connect(); returns its length.
+  socklen_t to_sockaddr(std::uint16_t port, sockaddr_storage& out) const;
+  bool operator==(const IpAddress&) const = default;
+};
+
+struct SrvRecord {
+  std::uint16_t priority = 0;
+  std::uint16_t weight = 0;
+  std::uint16_t port = 0;
+  std::string target;  // lower case, no trailing dot; "" is the root ("." = no service)
+};
+
+struct MxRecord {
+  std::uint16_t preference = 0;
+  std::string host;  // lower case, no trailing dot; "" is the root (null MX)
+};
+
+template <class R>
+struct Answer {
+  LookupStatus status = LookupStatus::Temporary;
+  std::vector<R> records;  // only with Ok; never empty then
+  std::uint32_t ttl = 0;   // seconds this answer stays cached (clamped); 0 for Temporary
+  std::string error;       // Temporary: "timeout", "SERVFAIL", "REFUSED", ...
+  bool from_cache = false;
+  bool ok() const { return status == LookupStatus::Ok; }
+};
+
+using SrvAnswer = Answer<SrvRecord>;
+using MxAnswer = Answer<MxRecord>;
+using AddressAnswer = Answer<IpAddress>;
+
+// "ok 2 records ttl 300", "nxdomain", "temporary (timeout)": for traces and logs.
+template <class R>
+std::string summary(const Answer<R>& a) {
+  std::string s = to_string(a.status);
+  if (a.status == LookupStatus::Ok) {
+    s += " ttl=" + std::to_string(a.ttl);
+  } else if (a.status == LookupStatus::Temporary && !a.error.empty()) {
+    s += " (" + a.error + ")";
+  }
+  if (a.from_cache) s += " cached";
+  return s;
+}
+
+// Lower case, trailing dot removed: the form names are compared and cached in.
+std::string normalize_name(std::string_view name);
+
+// The seam between discovery and DNS. Contract for every implementation: the callback is
+// called exactly once, on the loop thread, never from inside the lookup_*() or post() call
+// itself; callbacks still pending when the Resolver is destroyed are dropped, never called.
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  virtual void lookup_srv(std::string name, std::function<void(SrvAnswer)> cb) = 0;
+  virtual void lookup_mx(std::string name, std::function<void(MxAnswer)> cb) = 0;
+  virtual void lookup_a(std::string name, std::function<void(AddressAnswer)> cb) = 0;
+  virtual void lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) = 0;
+  // Runs fn soon on the loop thread (never inside this call); dropped like a lookup.
+  virtual void post(std::function<void()> fn) = 0;
+};
+
+}  // namespace secmx::dns

@@ -1,0 +1,323 @@
+// marking.cpp - EPMS field lists, subject markers and the message's classification.
+//
+// Contract (see marking.hpp): pure, linear in the header values it is given (they are
+// already bounded by the header limits), never throws. Every path that cannot read a
+// marking records an error, which makes the classification unknown: the caller then
+// applies policy.unknown_marking, so a marking that was not understood cannot lower the
+// protection the message gets.
+#include "relay/policy/marking.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace secmx::policy {
+namespace {
+
+// Versions of the EPMS header grammar this parser was written against. 2012.2 is the
+// earlier form some NZ and AU agencies still send; it has the same fields as 2012.3.
+constexpr std::array<std::string_view, 4> kVersions = {"2012.2", "2012.3", "2018.1", "2024.1"};
+
+bool is_wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
+
+bool is_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = ascii_upper(c);
+  return out;
+}
+
+// For --explain and errors: at most kMaxMarkingText bytes, control characters as '?'.
+std::string excerpt(std::string_view s, std::size_t max = kMaxMarkingText) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out += (static_cast<unsigned char>(c) < 32 || c == 127) ? '?' : c;
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+void raise_to(std::optional<Level>& level, Level l) {
+  if (!level || rank(l) > rank(*level)) level = l;
+}
+
+void add_error(Marking& m, std::string why) {
+  if (m.error.empty()) m.error = std::move(why);  // the first problem explains the marking
+}
+
+// "KEY=" at the start of s (white space allowed around the key), case-insensitive.
+bool starts_with_key(std::string_view s, std::string_view key) {
+  s = trim(s);
+  if (s.size() <= key.size()) return false;
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    if (ascii_upper(s[i]) != key[i]) return false;
+  }
+  return trim(s.substr(key.size())).starts_with('=');
+}
+
+// Reads one value at text[i] (after '='): a quoted string with backslash escapes, or
+// everything up to the next comma. Leaves i at the comma or the end.
+bool read_value(std::string_view text, std::size_t& i, std::string& value) {
+  while (i < text.size() && is_wsp(text[i])) ++i;
+  if (i < text.size() && text[i] == '"') {
+    ++i;
+    bool closed = false;
+    while (i < text.size()) {
+      char c = text[i++];
+      if (c == '\\' && i < text.size()) {
+        value += text[i++];
+      } else if (c == '"') {
+        closed = true;
+        break;
+      } else {
+        value += c;
+      }
+    }
+    if (!closed) return false;
+    while (i < text.size() && is_wsp(text[i])) ++i;
+    return i == text.size() || text[i] == ',';  // nothing but white space after the quote
+  }
+  std::size_t start = i;
+  while (i < text.size() && text[i] != ',') ++i;
+  value.assign(trim(text.substr(start, i - start)));
+  return true;
+}
+
+void set_once(Marking& m, std::string& field, std::string_view key, std::string value) {
+  if (!field.empty()) add_error(m, std::string(key) + " given more than once");
+  field = std::move(value);
+}
+
+}  // namespace
+
+std::string_view to_string(MarkingSource s) {
+  switch (s) {
+    case MarkingSource::Header: return "X-Protective-Marking";
+    case MarkingSource::SubjectSec: return "Subject [SEC=]";
+    case MarkingSource::SubjectWord: return "Subject marker";
+    case MarkingSource::Limits: return "header limits";
+  }
+  return "?";
+}
+
+Marking parse_epms(std::string_view text, MarkingSource source) {
+  Marking m;
+  m.source = source;
+  m.text = excerpt(trim(text));
+  std::optional<Level> sec_level, dlm_level;
+  std::vector<std::string> secs;  // SEC may be repeated by broken writers: read them all
+
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t start = i;
+    while (i < text.size() && text[i] != '=' && text[i] != ',') ++i;
+    std::string_view key_text = trim(text.substr(start, i - start));
+    if (i >= text.size() || text[i] == ',') {
+      // A lone word: an empty item between commas is harmless, anything else is not EPMS.
+      if (!key_text.empty()) add_error(m, "field without '=': '" + excerpt(key_text, 64) + "'");
+      ++i;
+      continue;
+    }
+    ++i;  // '='
+    std::string value;
+    if (!read_value(text, i, value)) {
+      add_error(m, "bad quoted value for " + excerpt(key_text, 32));
+      break;  // the rest cannot be split reliably
+    }
+    ++i;  // ',' (or past the end)
+    std::string key = upper(key_text);
+    auto& f = m.fields;
+    if (key == "VER") {
+      set_once(m, f.version, "VER", std::move(value));
+    } else if (key == "NS") {
+      set_once(m, f.ns, "NS", std::move(value));
+    } else if (key == "SEC") {
+      secs.push_back(value);
+      if (f.sec.empty()) f.sec = std::move(value);
+    } else if (key == "DLM") {
+      set_once(m, f.dlm, "DLM", std::move(value));
+    } else if (key == "CAVEAT") {
+      if (f.caveats.size() < 16) f.caveats.push_back(std::move(value));
+    } else if (key == "ACCESS") {
+      if (f.access.size() < 16) f.access.push_back(std::move(value));
+    } else if (key == "EXPIRES") {
+      set_once(m, f.expires, "EXPIRES", std::move(value));
+    } else if (key == "DOWNTO") {
+      set_once(m, f.downto, "DOWNTO", std::move(value));
+    } else if (key == "NOTE") {
+      set_once(m, f.note, "NOTE", std::move(value));
+    } else if (key == "ORIGIN") {
+      set_once(m, f.origin, "ORIGIN", std::move(value));
+    } else if (key.empty()) {
+      add_error(m, "field without a name");
+    }
+    // Other keys are left alone: a future EPMS field must not make every marking unknown,
+    // and no field but SEC and DLM carries the level.
+  }
+
+  if (secs.size() > 1) add_error(m, "SEC given more than once");
+  for (const auto& s : secs) {
+    if (auto l = parse_level(s)) {
+      raise_to(sec_level, *l);
+    } else {
+      add_error(m, "unknown level '" + excerpt(s, 64) + "'");
+    }
+  }
+  if (!m.fields.dlm.empty()) {
+    dlm_level = parse_dlm(m.fields.dlm);
+    if (!dlm_level) add_error(m, "unknown DLM '" + excerpt(m.fields.dlm, 64) + "'");
+  }
+  if (secs.empty() && m.fields.dlm.empty()) add_error(m, "no SEC");
+  if (source == MarkingSource::Header) {
+    // The subject form carries no version; the header must, or its grammar is a guess.
+    if (m.fields.version.empty()) {
+      add_error(m, "no VER");
+    } else if (std::find(kVersions.begin(), kVersions.end(), m.fields.version) ==
+               kVersions.end()) {
+      add_error(m, "unknown VER '" + excerpt(m.fields.version, 32) + "'");
+    }
+  }
+  if (sec_level) raise_to(m.level, *sec_level);
+  if (dlm_level) raise_to(m.level, *dlm_level);
+  return m;
+}
+
+std::string Classification::unknown_why() const {
+  std::string out;
+  for (const auto& m : markings) {
+    if (m.error.empty()) continue;
+    if (!out.empty()) out += "; ";
+    out += std::string(to_string(m.source)) + ": " + m.error;
+  }
+  return out;
+}
+
+MarkingReader::MarkingReader(const std::vector<std::string>& subject_markers) {
+  for (const auto& text : subject_markers) {
+    Word w;
+    w.text = text;
+    std::string_view inner = trim(text);
+    w.bracketed = inner.size() >= 2 && inner.front() == '[' && inner.back() == ']';
+    if (w.bracketed) inner = trim(inner.substr(1, inner.size() - 2));
+    w.level = parse_level(inner);
+    // The config loader refuses markers that name no level; one that slips through here
+    // would never match, so it is dropped rather than kept as a silent no-op.
+    if (!w.level) continue;
+    w.key = w.bracketed ? normalise_level_name(inner) : upper(inner);
+    words_.push_back(std::move(w));
+  }
+}
+
+void MarkingReader::scan_subject(std::string_view subject, Classification& out) const {
+  auto add = [&](Marking m) {
+    if (out.markings.size() >= kMaxMarkings) {
+      if (!out.unknown) {
+        Marking over;
+        over.source = MarkingSource::Limits;
+        over.error = "more than " + std::to_string(kMaxMarkings) + " markings";
+        out.markings.push_back(std::move(over));
+      }
+      out.unknown = true;
+      return false;
+    }
+    out.markings.push_back(std::move(m));
+    return true;
+  };
+
+  // Bracketed tokens: the innermost "[...]" ending at each ']', in one pass.
+  std::size_t open = std::string_view::npos;
+  for (std::size_t i = 0; i < subject.size(); ++i) {
+    char c = subject[i];
+    if (c == '[') {
+      open = i;
+    } else if (c == ']' && open != std::string_view::npos) {
+      std::string_view inner = trim(subject.substr(open + 1, i - open - 1));
+      open = std::string_view::npos;
+      if (starts_with_key(inner, "SEC") || starts_with_key(inner, "DLM")) {
+        if (!add(parse_epms(inner, MarkingSource::SubjectSec))) return;
+        continue;
+      }
+      if (inner.size() > 64) continue;  // longer than any configured level word
+      std::string key = normalise_level_name(inner);
+      for (const auto& w : words_) {
+        if (!w.bracketed || w.key != key) continue;
+        Marking m;
+        m.source = MarkingSource::SubjectWord;
+        m.text = w.text;
+        m.level = w.level;
+        if (!add(std::move(m))) return;
+        break;
+      }
+    }
+  }
+  if (open != std::string_view::npos) {
+    std::string_view rest = subject.substr(open + 1);
+    if (starts_with_key(rest, "SEC") || starts_with_key(rest, "DLM")) {
+      Marking m = parse_epms(rest, MarkingSource::SubjectSec);
+      m.error = "unterminated subject marking";
+      m.text = excerpt(subject.substr(open));
+      add(std::move(m));
+    }
+  }
+
+  // Unbracketed operator words: whole words, ASCII case-insensitive.
+  std::string up = upper(subject);
+  for (const auto& w : words_) {
+    if (w.bracketed || w.key.empty()) continue;
+    for (std::size_t at = up.find(w.key); at != std::string::npos;
+         at = up.find(w.key, at + 1)) {
+      bool left = at == 0 || !is_alnum(up[at - 1]);
+      std::size_t end = at + w.key.size();
+      bool right = end == up.size() || !is_alnum(up[end]);
+      if (!left || !right) continue;
+      Marking m;
+      m.source = MarkingSource::SubjectWord;
+      m.text = w.text;
+      m.level = w.level;
+      add(std::move(m));
+      break;  // one is enough: the same word again adds nothing
+    }
+  }
+}
+
+Classification MarkingReader::classify(const HeaderSection& headers) const {
+  Classification out;
+  if (headers.truncated) {
+    // Whatever came after the cut could have been a marking.
+    Marking m;
+    m.source = MarkingSource::Limits;
+    m.error = headers.truncation;
+    out.markings.push_back(std::move(m));
+  }
+  for (const auto& f : headers.fields) {
+    if (!iequals(f.name, "X-Protective-Marking")) continue;
+    if (out.markings.size() >= kMaxMarkings) {
+      Marking m;
+      m.source = MarkingSource::Limits;
+      m.error = "more than " + std::to_string(kMaxMarkings) + " markings";
+      out.markings.push_back(std::move(m));
+      break;
+    }
+    out.markings.push_back(parse_epms(f.value, MarkingSource::Header));
+  }
+  for (const auto& f : headers.fields) {
+    if (iequals(f.name, "Subject")) scan_subject(f.value, out);
+  }
+  for (const auto& m : out.markings) {
+    if (m.level) raise_to(out.level, *m.level);
+    if (!m.error.empty()) out.unknown = true;
+  }
+  return out;
+}
+
+}  // namespace secmx::policy

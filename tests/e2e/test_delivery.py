@@ -1,0 +1,320 @@
+"""End-to-end delivery: the relay finds receivers through a real DNS server (unbound) and
+delivers to real MTAs (private Postfix instances) and scripted peers, under BES and SOS
+(DESIGN §3-§5).
+
+The world, shared by the tests of this module (starting Postfix costs seconds):
+
+  agency.test    MX 10 mx.tls.test          the senders' own domain (DSNs land here)
+  plain.test     MX 10 mx.plain.test        Postfix without STARTTLS      127.0.0.31:25
+  tls.test       MX 10 mx.tls.test          Postfix with STARTTLS         127.0.0.32:25
+  srv.test       SRV _secmx._tcp 2525 sor.srv.test (Postfix, TLS)         127.0.0.33:2525
+                 MX 10 mx.plain.test        (ordinary MX, plaintext)
+  mixed.test     MX 10 mx.plain.test, MX 20 mx.tls.test
+  cafe.test      MX 51966 mx.tls.test, MX 10 mx.plain.test
+  nosecure.test  MX 10 mx.plain.test        no TLS anywhere
+  broken.test    MX 10 broken.test.host     STARTTLS answered, then garbage  127.0.0.34:25
+  badcert.test   MX 10 badcert.test.host    TLS with a certificate for another name
+                                                                          127.0.0.35:25
+  nullmx.test    MX 0 .                     null MX (RFC 7505)
+  flaky.test     SERVFAIL                   temporary DNS failure
+
+Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
+serves every case. The CA of the test certificates is the relay's delivery.ca_file.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+
+import pytest
+
+from dns_server import DnsServer
+from mta import PostfixMTA, ScriptedPeer, mta_base
+from pki import TestCA
+from relaytest import Relay, swaks, swaks_queue_id, wait_until
+
+SENDER = "alice@agency.test"
+
+RULES = """
+[[policy.rule]]
+header = "X-Secmx-Policy"
+match = "(?i)^sos$"
+policy = "SOS"
+
+[[policy.rule]]
+header = "X-Secmx-Policy"
+match = "(?i)^sos-verify$"
+policy = "SOS"
+tls = "verify"
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("delivery")
+    ca = TestCA(tmp / "pki")
+    base = mta_base()
+    started = []
+    try:
+        plain = PostfixMTA(base, "plain", host="127.0.0.31", port=25, hostname="mx.plain.test",
+                           domains=["plain.test", "mixed.test", "cafe.test", "nosecure.test",
+                                    "srv.test"])
+        tls = PostfixMTA(base, "tls", host="127.0.0.32", port=25, hostname="mx.tls.test",
+                         domains=["tls.test", "agency.test", "mixed.test", "cafe.test"],
+                         tls=ca.issue("mx.tls.test"), tls_level="may")
+        sor = PostfixMTA(base, "sor", host="127.0.0.33", port=2525, hostname="sor.srv.test",
+                         domains=["srv.test"], tls=ca.issue("sor.srv.test"), tls_level="may")
+        for m in (plain, tls, sor):
+            m.start()
+            started.append(m)
+        broken = ScriptedPeer(host="127.0.0.34", port=25, hostname="broken.test.host",
+                              starttls="garbage")
+        badcert = ScriptedPeer(host="127.0.0.35", port=25, hostname="badcert.test.host",
+                               starttls="ok", tls=ca.issue("someone.else.test"))
+        for p in (broken, badcert):
+            p.__enter__()
+            started.append(p)
+
+        dns = DnsServer(tmp / "dns")
+        dns.add_a("mx.plain.test", "127.0.0.31")
+        dns.add_a("mx.tls.test", "127.0.0.32")
+        dns.add_a("sor.srv.test", "127.0.0.33")
+        dns.add_a("broken.test.host", "127.0.0.34")
+        dns.add_a("badcert.test.host", "127.0.0.35")
+        dns.add_mx("agency.test", 10, "mx.tls.test")
+        dns.add_mx("plain.test", 10, "mx.plain.test")
+        dns.add_mx("tls.test", 10, "mx.tls.test")
+        dns.add_srv("srv.test", 0, 0, 2525, "sor.srv.test")
+        dns.add_mx("srv.test", 10, "mx.plain.test")
+        dns.add_mx("mixed.test", 10, "mx.plain.test")
+        dns.add_mx("mixed.test", 20, "mx.tls.test")
+        dns.add_mx("cafe.test", 51966, "mx.tls.test")
+        dns.add_mx("cafe.test", 10, "mx.plain.test")
+        dns.add_mx("nosecure.test", 10, "mx.plain.test")
+        dns.add_mx("broken.test", 10, "broken.test.host")
+        dns.add_mx("badcert.test", 10, "badcert.test.host")
+        dns.add_mx("nullmx.test", 0, ".")
+        dns.servfail_zone("flaky.test")
+        dns.start()
+        started.append(dns)
+        yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
+               "badcert": badcert}
+    finally:
+        for s in reversed(started):
+            try:
+                s.stop()
+            except Exception:  # noqa: BLE001 - teardown must reach every peer
+                pass
+
+
+@pytest.fixture
+def relay(make_relay, world) -> Relay:
+    r = make_relay(start=False, overrides={
+        "dns": {"servers": [world["dns"].address]},
+        "delivery": {"pause": False, "retry": ["1h"], "ca_file": str(world["ca"].cert),
+                     "connect_timeout": "5s", "command_timeout": "30s"},
+    })
+    r.config_path.write_text(r.config_path.read_text() + RULES)
+    return r.start()
+
+
+def send(relay, to: str, policy: str | None = None, subject: str = "hello") -> str:
+    extra = ["--add-header", f"X-Secmx-Policy: {policy}"] if policy else []
+    r = swaks(relay, "--from", SENDER, "--to", to, "--header", f"Subject: {subject}", *extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return swaks_queue_id(r.stdout)
+
+
+def attempt_line(relay, qid: str, rcpt: str, timeout: float = 30) -> str:
+    rx = re.compile(rf"{qid}: to=<{re.escape(rcpt)}>, .*")
+    return wait_until(lambda: (m := rx.search(relay.log())) and m.group(0), timeout,
+                      f"the delivery log line of {qid} to {rcpt}")
+
+
+def gone_from_queue(relay, qid: str, timeout: float = 20):
+    wait_until(lambda: qid not in relay.dump_by_id(), timeout, f"{qid} to leave the queue")
+
+
+def at(mta, rcpt: str, subject: str):
+    msgs = mta.wait_for_messages(1, recipient=rcpt, timeout=30)
+    got = [m for m in msgs if m.message["Subject"] == subject]
+    assert got, [m.message["Subject"] for m in msgs]
+    return got[0]
+
+
+def dsn_for(world, subject: str):
+    """The DSN about `subject` in the sender's mailbox (agency.test is on mx.tls.test)."""
+    def find():
+        for m in world["tls"].messages():
+            if m.recipient.lower() != SENDER or m.sender != "":
+                continue
+            if subject.encode() in m.raw:
+                return m
+        return None
+    return wait_until(find, 30, f"a DSN about '{subject}' at {SENDER}")
+
+
+def delivery_status(msg) -> list[dict]:
+    """The per-recipient fields of a DSN's message/delivery-status part."""
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/report"
+    assert parsed.get_param("report-type") == "delivery-status"
+    assert parsed["Auto-Submitted"] == "auto-replied"
+    for part in parsed.walk():
+        if part.get_content_type() == "message/delivery-status":
+            blocks = [p for p in part.get_payload()]
+            return [dict(b.items()) for b in blocks[1:]]
+    raise AssertionError("no message/delivery-status part")
+
+
+# ----------------------------------------------------------------------------- BES
+
+def test_bes_plaintext_when_no_starttls(relay, world):
+    qid = send(relay, "bob@plain.test", subject="bes-plain")
+    line = attempt_line(relay, qid, "bob@plain.test")
+    assert "relay=mx.plain.test[127.0.0.31]:25" in line
+    assert "policy=BES" in line and "method=mx" in line and "tls=none" in line
+    assert "status=sent" in line and "dsn=2.0.0" in line
+    at(world["plain"], "bob@plain.test", "bes-plain")
+    gone_from_queue(relay, qid)
+
+
+def test_bes_uses_starttls_when_offered_and_records_it(relay, world):
+    qid = send(relay, "carol@tls.test", subject="bes-tls")
+    line = attempt_line(relay, qid, "carol@tls.test")
+    assert re.search(r"tls=TLSv1\.[23]/\S+/verified", line), line
+    m = at(world["tls"], "carol@tls.test", "bes-tls")
+    # Postfix's Received: header says the hop from the relay was encrypted.
+    assert re.search(rb"\(using TLSv1\.[23]", m.raw), m.raw[:600]
+
+
+def test_secmx_srv_receiver_is_preferred_over_mx(relay, world):
+    qid = send(relay, "dan@srv.test", subject="bes-srv")
+    line = attempt_line(relay, qid, "dan@srv.test")
+    assert "relay=sor.srv.test[127.0.0.33]:2525" in line and "method=srv" in line, line
+    at(world["sor"], "dan@srv.test", "bes-srv")
+
+
+def test_mx_51966_is_tried_before_lower_preferences(relay, world):
+    qid = send(relay, "erin@cafe.test", subject="bes-51966")
+    line = attempt_line(relay, qid, "erin@cafe.test")
+    assert "relay=mx.tls.test[127.0.0.32]:25" in line and "method=mx51966" in line, line
+    at(world["tls"], "erin@cafe.test", "bes-51966")
+
+
+def test_bes_retries_in_plaintext_after_a_failed_handshake(relay, world):
+    qid = send(relay, "fred@broken.test", subject="bes-broken")
+    line = attempt_line(relay, qid, "fred@broken.test")
+    assert "status=sent" in line and "tls=none" in line, line
+    assert re.search(rf"{qid}: TLS handshake with broken\.test\.host\[127\.0\.0\.34\]:25 failed",
+                     relay.log())
+    sessions = world["broken"].wait_sessions(2, timeout=20)
+    assert any("STARTTLS" in s.commands() for s in sessions)
+    assert any(s.messages for s in sessions), "the plaintext retry carried the message"
+
+
+# ----------------------------------------------------------------------------- SOS
+
+def test_sos_skips_plaintext_mx_and_delivers_over_tls(relay, world):
+    qid = send(relay, "gina@mixed.test", policy="sos", subject="sos-mixed")
+    line = attempt_line(relay, qid, "gina@mixed.test")
+    assert "relay=mx.tls.test[127.0.0.32]:25" in line and "policy=SOS" in line, line
+    assert re.search(r"tls=TLSv1\.[23]/", line)
+    assert re.search(rf"{qid}: mx\.plain\.test\[127\.0\.0\.31\]:25 skipped for SOS policy",
+                     relay.log())
+    at(world["tls"], "gina@mixed.test", "sos-mixed")
+    assert not [m for m in world["plain"].messages() if m.message["Subject"] == "sos-mixed"]
+
+
+def test_sos_without_any_tls_receiver_bounces_5_7_10_with_a_dsn(relay, world):
+    qid = send(relay, "hank@nosecure.test", policy="sos", subject="sos-nosecure")
+    line = attempt_line(relay, qid, "hank@nosecure.test")
+    assert "status=bounced" in line and "dsn=5.7.10" in line, line
+    assert "mx.plain.test[127.0.0.31]:25" in line
+    gone_from_queue(relay, qid)
+    dsn = dsn_for(world, "sos-nosecure")
+    [fields] = delivery_status(dsn)
+    assert fields["Final-Recipient"] == "rfc822; hank@nosecure.test"
+    assert fields["Action"] == "failed"
+    assert fields["Status"] == "5.7.10"
+    text = dsn.raw.decode("utf-8", "replace")
+    assert "mx.plain.test[127.0.0.31]:25" in text
+    assert re.search(r"(?i)secure|TLS", text)
+    assert not [m for m in world["plain"].messages() if m.message["Subject"] == "sos-nosecure"]
+
+
+def test_sos_failed_handshake_is_not_retried_in_plaintext(relay, world):
+    before = len(world["broken"].sessions)
+    qid = send(relay, "ivan@broken.test", policy="sos", subject="sos-broken")
+    line = attempt_line(relay, qid, "ivan@broken.test")
+    assert "dsn=5.7.10" in line and "status=bounced" in line, line
+    new = world["broken"].sessions[before:]
+    assert not any(s.messages for s in new), "nothing crossed in plaintext"
+
+
+def test_sos_verify_refuses_a_certificate_for_another_name(relay, world):
+    qid = send(relay, "judy@badcert.test", policy="sos-verify", subject="sos-verify")
+    line = attempt_line(relay, qid, "judy@badcert.test")
+    assert "dsn=5.7.10" in line and "status=bounced" in line, line
+    # Encryption alone is enough at the "encrypt" level: the same host takes it.
+    qid2 = send(relay, "judy@badcert.test", policy="sos", subject="sos-encrypt")
+    line2 = attempt_line(relay, qid2, "judy@badcert.test")
+    assert "status=sent" in line2 and "/unverified" in line2, line2
+
+
+# ----------------------------------------------------------------------------- DNS verdicts
+
+def test_null_mx_fails_5_1_10(relay, world):
+    qid = send(relay, "kate@nullmx.test", subject="nullmx")
+    line = attempt_line(relay, qid, "kate@nullmx.test")
+    assert "dsn=5.1.10" in line and "status=bounced" in line, line
+    [fields] = delivery_status(dsn_for(world, "nullmx"))
+    assert fields["Status"] == "5.1.10"
+
+
+def test_nxdomain_fails_5_1_2(relay, world):
+    qid = send(relay, "leo@nowhere.test", subject="nxdomain")
+    line = attempt_line(relay, qid, "leo@nowhere.test")
+    assert "dsn=5.1.2" in line and "status=bounced" in line, line
+
+
+def test_temporary_dns_failure_defers_and_keeps_the_message(relay, world):
+    qid = send(relay, "mona@flaky.test", subject="flaky")
+    line = attempt_line(relay, qid, "mona@flaky.test")
+    assert "status=deferred" in line and "dsn=4.4.3" in line, line
+    m = wait_until(lambda: (x := relay.dump_by_id().get(qid)) and x["attempts"] == 1 and x,
+                   10, "the deferral on disk")
+    assert m["recipients"][0]["state"] == "pending"
+    assert m["next_attempt_us"] > 0
+
+
+# ----------------------------------------------------------------------------- mixed outcomes
+
+def test_one_dsn_lists_only_the_failed_recipient(relay, world):
+    r = swaks(relay, "--from", SENDER, "--to", "nina@plain.test,omar@nullmx.test",
+              "--header", "Subject: mixed-outcome")
+    assert r.returncode == 0, r.stdout + r.stderr
+    qid = swaks_queue_id(r.stdout)
+    attempt_line(relay, qid, "nina@plain.test")
+    attempt_line(relay, qid, "omar@nullmx.test")
+    at(world["plain"], "nina@plain.test", "mixed-outcome")
+    dsn = dsn_for(world, "mixed-outcome")
+    fields = delivery_status(dsn)
+    assert [f["Final-Recipient"] for f in fields] == ["rfc822; omar@nullmx.test"]
+    gone_from_queue(relay, qid)
+
+
+def test_restart_resumes_queued_mail(make_relay, world):
+    paused = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                   "delivery": {"pause": True}})
+    qid = send(paused, "pete@plain.test", subject="resumed")
+    paused.stop()
+    assert qid in paused.dump_by_id()
+    text = paused.config_path.read_text().replace("pause = true", "pause = false")
+    paused.config_path.write_text(text)
+    paused.start()
+    line = attempt_line(paused, qid, "pete@plain.test")
+    assert "status=sent" in line
+    at(world["plain"], "pete@plain.test", "resumed")
+    gone_from_queue(paused, qid)

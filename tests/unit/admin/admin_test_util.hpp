@@ -1,0 +1,114 @@
+// admin_test_util.hpp - helpers for the admin unit tests: a temp directory, a store in
+// it filled with chosen envelopes, and a QueueOps fake that records what it was asked.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "admin/queue_ops.hpp"
+#include "queue/envelope.hpp"
+#include "queue/store.hpp"
+
+namespace secmx::admin::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/secmx-admin-test-XXXXXX";
+    const char* p = ::mkdtemp(tmpl);
+    if (p == nullptr) std::abort();
+    path_ = p;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline constexpr std::int64_t kNow = 1'700'000'000'000'000;  // a fixed "now", in us
+
+// A message `age_s` seconds old from `sender` to `rcpts`, each with `policy`.
+inline queue::Envelope envelope(std::uint64_t id, std::string sender, std::vector<std::string> rcpts,
+                                queue::RcptPolicy policy = queue::RcptPolicy::BES,
+                                std::int64_t age_s = 60) {
+  queue::Envelope e;
+  e.id = queue::QueueId{id};
+  e.arrival_us = kNow - age_s * 1'000'000;
+  e.sender = std::move(sender);
+  e.body_size = 100;
+  for (auto& r : rcpts) {
+    queue::Recipient rc;
+    rc.address = std::move(r);
+    rc.policy = policy;
+    rc.policy_reason = "default";
+    e.recipients.push_back(std::move(rc));
+  }
+  return e;
+}
+
+inline std::unique_ptr<queue::Store> store_with(const TempDir& dir, std::vector<queue::Envelope> envs) {
+  auto store = queue::open_lmdb_store({dir.sub("queue"), 64ull << 20});
+  if (!store) {
+    ADD_FAILURE() << store.error().message;
+    return nullptr;
+  }
+  std::vector<queue::NewMessage> batch;
+  for (auto& e : envs) batch.push_back(queue::NewMessage{std::move(e), "Subject: x\r\n\r\nbody\r\n"});
+  for (const auto& st : (*store)->insert_batch(batch)) EXPECT_TRUE(st.ok());
+  return std::move(store.value());
+}
+
+// Records every call; answers with `next` (NotFound for ids in `unknown`).
+class FakeOps : public QueueOps {
+ public:
+  struct Call {
+    std::string op;
+    std::string arg;
+  };
+  std::vector<Call> calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  std::vector<queue::QueueId> unknown;
+  std::optional<OpError> next_error;
+
+  OpStatus hold(queue::QueueId id) override { return record("hold", id.to_string(), id); }
+  OpStatus release(queue::QueueId id) override { return record("release", id.to_string(), id); }
+  OpStatus flush(queue::QueueId id) override { return record("flush", id.to_string(), id); }
+  OpStatus remove(queue::QueueId id) override { return record("delete", id.to_string(), id); }
+  OpStatus bounce(queue::QueueId id, std::string reason) override {
+    return record("bounce", id.to_string() + " " + reason, id);
+  }
+  Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) override {
+    std::lock_guard lock(mutex_);
+    calls_.push_back({"flush_all", domain.value_or("*")});
+    return std::size_t{3};
+  }
+
+ private:
+  OpStatus record(const std::string& op, const std::string& arg, queue::QueueId id) {
+    std::lock_guard lock(mutex_);
+    calls_.push_back({op, arg});
+    for (auto u : unknown) {
+      if (u == id) return fail(OpError{OpError::Kind::NotFound, "no message " + id.to_string()});
+    }
+    if (next_error) return fail(*next_error);
+    return Ok{};
+  }
+  std::mutex mutex_;
+  std::vector<Call> calls_;
+};
+
+}  // namespace secmx::admin::test

@@ -1,0 +1,120 @@
+// ctl_test.cpp - secmxctl's address/token resolution, error mapping and table output.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "admin/ctl_client.hpp"
+#include "admin/ctl_format.hpp"
+#include "tests/unit/admin/admin_test_util.hpp"
+
+namespace secmx::admin {
+namespace {
+
+using nlohmann::json;
+
+TEST(CtlClient, ParseUrl) {
+  auto u = parse_url("http://127.0.0.1:8025");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->first, "127.0.0.1");
+  EXPECT_EQ(u->second, 8025);
+  u = parse_url("[::1]:9000/");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->first, "::1");
+  EXPECT_EQ(u->second, 9000);
+  u = parse_url("localhost");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->second, 8025);
+  EXPECT_FALSE(parse_url("https://127.0.0.1:8025"));
+  EXPECT_FALSE(parse_url("127.0.0.1:99999"));
+  EXPECT_FALSE(parse_url("::1"));
+  EXPECT_FALSE(parse_url(""));
+}
+
+TEST(CtlClient, TargetFromConfigAndFlags) {
+  test::TempDir dir;
+  std::ofstream(dir.sub("token")) << "tok-1\n";
+  std::ofstream(dir.sub("other")) << "tok-2\n";
+  std::ofstream(dir.sub("relay.toml")) << "[admin]\nlisten = \"127.0.0.1:9911\"\ntoken_file = \""
+                                        << dir.sub("token") << "\"\n";
+  auto t = resolve_target(dir.sub("relay.toml"), true, "", "");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->port, 9911);
+  EXPECT_EQ(t->token, "tok-1");
+
+  t = resolve_target(dir.sub("relay.toml"), true, "http://127.0.0.1:1234", dir.sub("other"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->port, 1234);
+  EXPECT_EQ(t->token, "tok-2");
+
+  // No config needed when both flags are given.
+  t = resolve_target(dir.sub("absent.toml"), false, "127.0.0.1:1", dir.sub("other"));
+  EXPECT_TRUE(t.ok());
+
+  t = resolve_target(dir.sub("absent.toml"), false, "", "");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().exit_code, kExitUsage);
+  t = resolve_target(dir.sub("relay.toml"), true, "", dir.sub("missing-token"));
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("missing-token"), std::string::npos);
+}
+
+TEST(CtlClient, NothingListeningIsNotRunning) {
+  // Port 1 on loopback: nothing listens there in a test environment.
+  CtlTarget t{"127.0.0.1", 1, "x"};
+  auto r = call(t, "GET", "/api/v1/stats");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().exit_code, kExitNotRunning);
+  EXPECT_NE(r.error().message.find("is secmx-relay running?"), std::string::npos);
+}
+
+TEST(CtlFormat, TableAlignsColumns) {
+  auto t = format_table({"A", "LONGER"}, {{"xyz", "1"}, {"q", "22"}});
+  EXPECT_EQ(t, "A    LONGER\nxyz  1\nq    22\n");
+}
+
+TEST(CtlFormat, QueueListAndMessage) {
+  json m{{"id", "0123456789ABCDEF"}, {"age_seconds", 4000}, {"state", "held"}, {"policy", "SOS"},
+         {"size", 10}, {"sender", "a@b.example"}, {"recipients", 2}, {"pending", 1},
+         {"domains", {"c.example"}}, {"last_status", "4.4.1"}, {"last_reply", "connection refused"}};
+  auto text = format_queue_list(json::array({m}));
+  EXPECT_NE(text.find("0123456789ABCDEF  66m"), std::string::npos) << text;
+  EXPECT_NE(text.find("held"), std::string::npos);
+  EXPECT_NE(text.find("1/2"), std::string::npos);
+  EXPECT_NE(text.find("4.4.1 connection refused"), std::string::npos);
+  EXPECT_NE(text.find("1 message\n"), std::string::npos);
+
+  m["recipients"] = json::array({json{{"address", "r@c.example"}, {"state", "pending"}, {"policy", "SOS"},
+                                      {"tls", "encrypt"}, {"rule", "requiretls"}, {"attempts", 3}}});
+  m["sender"] = "";
+  auto show = format_message(m);
+  EXPECT_NE(show.find("sender:          <>\n"), std::string::npos) << show;
+  EXPECT_NE(show.find("r@c.example"), std::string::npos);
+  EXPECT_NE(show.find("requiretls"), std::string::npos);
+}
+
+TEST(CtlFormat, Route) {
+  json r{{"domain", "d.test"}, {"status", "ok"},
+         {"hosts", json::array({json{{"method", "srv"}, {"host", "sor.d.test"}, {"port", 2525},
+                                     {"address", "127.0.0.10"}, {"answered", true}, {"starttls", true},
+                                     {"status", "ok"},
+                                     {"tls", {{"completed", true}, {"protocol", "TLSv1.3"}, {"verified", false},
+                                              {"verify_error", "self-signed certificate"}}}},
+                                json{{"method", "mx"}, {"host", "mx.d.test"}, {"port", 25},
+                                     {"address", "127.0.0.11"}, {"answered", true}, {"starttls", false},
+                                     {"status", "ok"},
+                                     {"tls", {{"completed", false}, {"verified", false}}}}})}};
+  auto text = format_route(r);
+  EXPECT_NE(text.find("TLSv1.3"), std::string::npos) << text;
+  EXPECT_NE(text.find("no self-signed certificate"), std::string::npos);
+  EXPECT_NE(text.find("mx.d.test"), std::string::npos);
+}
+
+TEST(CtlFormat, Age) {
+  EXPECT_EQ(format_age(5), "5s");
+  EXPECT_EQ(format_age(600), "10m");
+  EXPECT_EQ(format_age(3 * 3600), "3h");
+  EXPECT_EQ(format_age(3 * 86400), "3d");
+}
+
+}  // namespace
+}  // namespace secmx::admin

@@ -1,0 +1,128 @@
+// metrics_test.cpp - metric updates and their Prometheus text rendering.
+#include "admin/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace secmx::admin {
+namespace {
+
+// "name{labels} value" lines -> value by "name{labels}"; checks the HELP/TYPE pairing.
+std::map<std::string, std::string> samples(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line, last_type;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      last_type = line;
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    auto sp = line.rfind(' ');
+    EXPECT_NE(sp, std::string::npos) << line;
+    EXPECT_FALSE(last_type.empty()) << "sample before any TYPE: " << line;
+    out[line.substr(0, sp)] = line.substr(sp + 1);
+  }
+  return out;
+}
+
+TEST(Metrics, CountersByLabel) {
+  RelayMetrics m;
+  m.received.inc(queue::RcptPolicy::SOS);
+  m.received.inc(queue::RcptPolicy::SOS, 2);
+  m.received.inc(queue::RcptPolicy::BES);
+  m.deliveries.inc(DeliveryTls::Verified, dns::Method::Srv);
+  m.messages_received.inc();
+  auto s = samples(m.render());
+  EXPECT_EQ(s["secmx_recipients_received_total{policy=\"SOS\"}"], "3");
+  EXPECT_EQ(s["secmx_recipients_received_total{policy=\"BES\"}"], "1");
+  EXPECT_EQ(s["secmx_recipients_received_total{policy=\"HOLD\"}"], "0");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",method=\"srv\"}"], "1");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"none\",method=\"mx\"}"], "0");
+  EXPECT_EQ(s["secmx_messages_received_total"], "1");
+}
+
+TEST(Metrics, OutOfRangeLabelIsIgnored) {
+  PolicyCounter c;
+  c.inc(static_cast<queue::RcptPolicy>(7));
+  EXPECT_EQ(c.total(), 0u);
+}
+
+TEST(Metrics, GaugesGoUpAndDown) {
+  RelayMetrics m;
+  m.inbound_connections.inc();
+  m.inbound_connections.inc();
+  m.inbound_connections.dec();
+  m.queue_messages.set(42);
+  auto s = samples(m.render());
+  EXPECT_EQ(s["secmx_inbound_connections"], "1");
+  EXPECT_EQ(s["secmx_queue_messages"], "42");
+}
+
+TEST(Metrics, HistogramBucketsAreCumulative) {
+  Histogram h{1, 10, 100};
+  h.observe(0.5);
+  h.observe(1);    // le="1" includes 1
+  h.observe(5);
+  h.observe(1000);
+  auto s = h.snapshot();
+  ASSERT_EQ(s.cumulative.size(), 4u);
+  EXPECT_EQ(s.cumulative[0], 2u);
+  EXPECT_EQ(s.cumulative[1], 3u);
+  EXPECT_EQ(s.cumulative[2], 3u);
+  EXPECT_EQ(s.cumulative[3], 4u);
+  EXPECT_EQ(s.count, 4u);
+  EXPECT_DOUBLE_EQ(s.sum, 1006.5);
+}
+
+TEST(Metrics, HistogramRendering) {
+  RelayMetrics m;
+  m.commit_batch_size.observe(3);
+  m.commit_latency.observe(0.002);
+  auto text = m.render();
+  auto s = samples(text);
+  EXPECT_EQ(s["secmx_commit_batch_size_bucket{le=\"2\"}"], "0");
+  EXPECT_EQ(s["secmx_commit_batch_size_bucket{le=\"4\"}"], "1");
+  EXPECT_EQ(s["secmx_commit_batch_size_bucket{le=\"+Inf\"}"], "1");
+  EXPECT_EQ(s["secmx_commit_batch_size_count"], "1");
+  EXPECT_EQ(s["secmx_commit_batch_size_sum"], "3");
+  EXPECT_EQ(s["secmx_commit_latency_seconds_bucket{le=\"0.0025\"}"], "1");
+  EXPECT_NE(text.find("# TYPE secmx_commit_latency_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE secmx_recipients_delivered_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE secmx_queue_oldest_message_age_seconds gauge\n"), std::string::npos);
+}
+
+TEST(Metrics, CommitObserver) {
+  RelayMetrics m;
+  auto observe = m.commit_observer();
+  observe(7, std::chrono::microseconds(1500));
+  EXPECT_EQ(m.commit_batch_size.snapshot().count, 1u);
+  EXPECT_DOUBLE_EQ(m.commit_batch_size.snapshot().sum, 7.0);
+  EXPECT_DOUBLE_EQ(m.commit_latency.snapshot().sum, 0.0015);
+  EXPECT_EQ(m.commit_latency.snapshot().cumulative[1], 0u);  // le=0.001
+  EXPECT_EQ(m.commit_latency.snapshot().cumulative[2], 1u);  // le=0.0025
+}
+
+TEST(Metrics, ConcurrentUpdatesAreNotLost) {
+  RelayMetrics m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        m.delivered.inc(queue::RcptPolicy::BES);
+        m.delivery_latency.observe(2.0);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(m.delivered.value(queue::RcptPolicy::BES), 40000u);
+  auto s = m.delivery_latency.snapshot();
+  EXPECT_EQ(s.count, 40000u);
+  EXPECT_DOUBLE_EQ(s.sum, 80000.0);
+}
+
+}  // namespace
+}  // namespace secmx::admin

@@ -1,0 +1,300 @@
+// The scheduler against a real LMDB store and commit writer, with a recording job sink in
+// place of the workers: due messages become jobs per domain, outcomes are written back,
+// no message is out twice, operator actions wait for an in-flight message.
+#include "relay/delivery/scheduler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/unit/queue/queue_test_util.hpp"
+
+namespace secmx::delivery {
+namespace {
+
+using queue::test::TempDir;
+using namespace std::chrono_literals;
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+queue::Recipient rcpt(const std::string& addr, queue::RcptPolicy p = queue::RcptPolicy::BES,
+                      queue::RcptState st = queue::RcptState::Pending) {
+  queue::Recipient r;
+  r.address = addr;
+  r.policy = p;
+  r.state = st;
+  r.policy_reason = "default";
+  return r;
+}
+
+queue::NewMessage message(std::uint64_t id, std::vector<queue::Recipient> rcpts) {
+  queue::NewMessage m;
+  m.envelope.id = queue::QueueId{id};
+  m.envelope.arrival_us = now_us();
+  m.envelope.sender = "s@agency.example";
+  m.envelope.recipients = std::move(rcpts);
+  m.body = "Subject: t\r\n\r\nbody\r\n";
+  m.envelope.body_size = m.body.size();
+  return m;
+}
+
+class RecordingSink : public JobSink {
+ public:
+  void dispatch(Job job) override {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    cv_.notify_all();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 5000ms) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return jobs_.size() >= n; });
+  }
+  std::vector<Job> jobs() {
+    std::lock_guard lock(mutex_);
+    return jobs_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Job> jobs_;
+};
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 5000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+JobResult answer(const Job& job, RcptVerdict v, const std::string& status) {
+  JobResult r;
+  r.id = job.id;
+  r.generation = job.generation;
+  r.indices = job.indices;
+  for (std::size_t i = 0; i < job.indices.size(); ++i) {
+    RcptOutcome o;
+    o.verdict = v;
+    o.status = status;
+    o.diagnostic = "smtp; test";
+    r.outcomes.push_back(o);
+  }
+  return r;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = queue::open_lmdb_store({dir_.sub("q"), 64ull << 20});
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    writer_ = queue::CommitWriter::start(*store_, {});
+    auto cfg = std::make_shared<config::Config>();
+    cfg->delivery.retry = {std::chrono::minutes(10)};
+    config_ = cfg;
+  }
+  void TearDown() override {
+    if (scheduler_) scheduler_->stop();
+    writer_->stop();
+  }
+  void insert(queue::NewMessage m) {
+    std::vector<queue::NewMessage> batch;
+    batch.push_back(std::move(m));
+    auto st = store_->insert_batch(batch);
+    ASSERT_TRUE(st[0].ok());
+  }
+  std::optional<queue::Envelope> load(std::uint64_t id) {
+    auto r = store_->load(queue::QueueId{id});
+    return r.ok() ? *r : std::nullopt;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<queue::Store> store_;
+  std::unique_ptr<queue::CommitWriter> writer_;
+  std::shared_ptr<const config::Config> config_;
+  queue::IdGenerator ids_{queue::QueueId{1000}};
+  RecordingSink sink_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST(PlanJobs, GroupsPendingRecipientsByDomainPolicyAndTls) {
+  auto env = std::make_shared<queue::Envelope>();
+  env->id = queue::QueueId{7};
+  env->arrival_us = now_us();
+  env->recipients = {rcpt("a@one.example"), rcpt("b@ONE.example"),
+                     rcpt("c@one.example", queue::RcptPolicy::SOS),
+                     rcpt("d@two.example"),
+                     rcpt("e@two.example", queue::RcptPolicy::BES, queue::RcptState::Delivered),
+                     rcpt("f@two.example", queue::RcptPolicy::HOLD, queue::RcptState::Held)};
+  auto body = std::make_shared<const std::string>("x");
+  auto plan = plan_jobs(env, body, now_us(), std::chrono::hours(1));
+  ASSERT_EQ(plan.jobs.size(), 3u);
+  EXPECT_FALSE(plan.nothing_pending);
+  std::map<std::string, std::vector<std::size_t>> seen;
+  for (const auto& j : plan.jobs) {
+    seen[j.domain + (j.policy == queue::RcptPolicy::SOS ? "/SOS" : "/BES")] = j.indices;
+    EXPECT_EQ(j.recipients.size(), j.indices.size());
+  }
+  EXPECT_EQ(seen["one.example/BES"], (std::vector<std::size_t>{0, 1}));
+  EXPECT_EQ(seen["one.example/SOS"], (std::vector<std::size_t>{2}));
+  EXPECT_EQ(seen["two.example/BES"], (std::vector<std::size_t>{3}));
+}
+
+TEST(PlanJobs, SosLifetimeMarksJobsExpired) {
+  auto env = std::make_shared<queue::Envelope>();
+  env->arrival_us = now_us() - 2LL * 3600 * 1'000'000;
+  env->recipients = {rcpt("a@one.example", queue::RcptPolicy::SOS)};
+  auto plan = plan_jobs(env, std::make_shared<const std::string>(), now_us(), std::chrono::hours(1));
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_TRUE(plan.jobs[0].sos_expired);
+  plan = plan_jobs(env, std::make_shared<const std::string>(), now_us(), std::chrono::hours(3));
+  EXPECT_FALSE(plan.jobs[0].sos_expired);
+}
+
+TEST(ApplyOp, HoldReleaseFlushBounce) {
+  queue::Envelope env;
+  env.recipients = {rcpt("a@x.example"), rcpt("b@x.example", queue::RcptPolicy::HOLD,
+                                              queue::RcptState::Held)};
+  env.next_attempt_us = 123;
+  EXPECT_TRUE(apply_op(QueueOp::Hold, env, 1));
+  EXPECT_TRUE(env.held);
+  EXPECT_FALSE(apply_op(QueueOp::Flush, env, 1)) << "a held message is not flushed";
+  EXPECT_TRUE(apply_op(QueueOp::Release, env, 1));
+  EXPECT_FALSE(env.held);
+  EXPECT_EQ(env.next_attempt_us, 0);
+  // The policy-held recipient is released under SOS, never in plaintext.
+  EXPECT_EQ(env.recipients[1].state, queue::RcptState::Pending);
+  EXPECT_EQ(env.recipients[1].policy, queue::RcptPolicy::SOS);
+  EXPECT_EQ(env.recipients[1].tls, queue::RcptTls::Encrypt);
+  EXPECT_FALSE(apply_op(QueueOp::Release, env, 1));
+  EXPECT_TRUE(apply_op(QueueOp::Bounce, env, 1));
+  for (const auto& r : env.recipients) {
+    EXPECT_EQ(r.state, queue::RcptState::Failed);
+    EXPECT_EQ(r.last_status, "5.0.0");
+  }
+  EXPECT_EQ(env.next_attempt_us, kNever);
+  EXPECT_FALSE(apply_op(QueueOp::Bounce, env, 1)) << "nothing left to bounce";
+}
+
+TEST(ScheduleNext, FinalMessagesAreNeverDueAgain) {
+  queue::Envelope env;
+  env.recipients = {rcpt("a@x.example", queue::RcptPolicy::BES, queue::RcptState::Failed)};
+  schedule_next(env, 1000, {std::chrono::minutes(1)});
+  EXPECT_EQ(env.next_attempt_us, kNever);
+  env.recipients.push_back(rcpt("b@x.example"));
+  schedule_next(env, 1000, {std::chrono::minutes(1)});
+  EXPECT_EQ(env.next_attempt_us, 1000 + 60'000'000);
+  EXPECT_EQ(env.attempts, 2u);
+}
+
+TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {
+  insert(message(1, {rcpt("a@one.example"), rcpt("b@two.example")}));
+  insert(message(2, {rcpt("c@one.example")}));
+  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  ASSERT_TRUE(sink_.wait_for(3)) << "one job per (message, domain)";
+  for (const auto& job : sink_.jobs()) {
+    bool one = job.domain == "one.example";
+    scheduler_->post_result(answer(job, one ? RcptVerdict::Delivered : RcptVerdict::Deferred,
+                                   one ? "2.0.0" : "4.4.1"));
+  }
+  // Message 2 had only delivered recipients: removed. Message 1 waits for two.example.
+  ASSERT_TRUE(eventually([&] { return !load(2).has_value(); }));
+  ASSERT_TRUE(eventually([&] {
+    auto e = load(1);
+    return e && e->attempts == 1;
+  }));
+  auto e = load(1);
+  EXPECT_EQ(e->recipients[0].state, queue::RcptState::Delivered);
+  EXPECT_EQ(e->recipients[1].state, queue::RcptState::Pending);
+  EXPECT_EQ(e->recipients[1].last_status, "4.4.1");
+  EXPECT_EQ(e->recipients[1].attempts, 1u);
+  EXPECT_GT(e->next_attempt_us, now_us() + 9 * 60 * 1'000'000LL);
+  auto due = store_->due(now_us(), 10);
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->empty()) << "the deferred message is not due before its retry time";
+}
+
+TEST_F(SchedulerTest, NeverHandsOutAMessageTwice) {
+  insert(message(1, {rcpt("a@one.example")}));
+  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  ASSERT_TRUE(sink_.wait_for(1));
+  for (int i = 0; i < 20; ++i) scheduler_->kick();
+  // Rescans happen (kicks and the 1 s tick); none may dispatch the message again.
+  EXPECT_FALSE(sink_.wait_for(2, 1500ms));
+  EXPECT_EQ(scheduler_->stats().in_flight, 1u);
+}
+
+TEST_F(SchedulerTest, HoldOfAnInFlightMessageWaitsForItsOutcome) {
+  insert(message(1, {rcpt("a@one.example"), rcpt("b@two.example")}));
+  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  ASSERT_TRUE(sink_.wait_for(2));
+  std::promise<bool> held;
+  scheduler_->control(QueueOp::Hold, queue::QueueId{1},
+                      [&](Status<queue::Error> st) { held.set_value(st.ok()); });
+  auto fut = held.get_future();
+  EXPECT_EQ(fut.wait_for(300ms), std::future_status::timeout) << "hold waits for the delivery";
+  for (const auto& job : sink_.jobs()) scheduler_->post_result(answer(job, RcptVerdict::Deferred, "4.4.1"));
+  ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(fut.get());
+  auto e = load(1);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(e->held);
+  EXPECT_EQ(e->attempts, 1u) << "the outcome was written first";
+}
+
+TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
+  auto m = message(1, {rcpt("a@one.example")});
+  m.envelope.next_attempt_us = now_us() + 3'600'000'000LL;  // not due for an hour
+  insert(std::move(m));
+  insert(message(2, {rcpt("b@one.example")}));
+  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  ASSERT_TRUE(sink_.wait_for(1));
+  auto run = [&](QueueOp op, std::uint64_t id) {
+    std::promise<Status<queue::Error>> p;
+    scheduler_->control(op, queue::QueueId{id}, [&](Status<queue::Error> st) { p.set_value(st); });
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(5s), std::future_status::ready);
+    return f.get();
+  };
+  auto missing = run(QueueOp::Flush, 99);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, queue::Error::Kind::NotFound);
+  ASSERT_TRUE(run(QueueOp::Flush, 1).ok());
+  ASSERT_TRUE(sink_.wait_for(2)) << "the flushed message is handed out at once";
+  auto jobs = sink_.jobs();
+  for (const auto& job : jobs) scheduler_->post_result(answer(job, RcptVerdict::Deferred, "4.4.1"));
+  ASSERT_TRUE(eventually([&] { return scheduler_->stats().in_flight == 0; }));
+  ASSERT_TRUE(run(QueueOp::Remove, 2).ok());
+  EXPECT_FALSE(load(2).has_value());
+  ASSERT_TRUE(run(QueueOp::Bounce, 1).ok());
+  // Bounced: the message is gone and a failure DSN to its sender took its place, in the
+  // same transaction.
+  EXPECT_FALSE(load(1).has_value());
+  auto all = store_->list(queue::QueueId{}, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  const auto& dsn = all->front();
+  EXPECT_EQ(dsn.sender, "");
+  ASSERT_EQ(dsn.recipients.size(), 1u);
+  EXPECT_EQ(dsn.recipients[0].address, "s@agency.example");
+  auto body = store_->load_body(dsn.id);
+  ASSERT_TRUE(body.ok());
+  EXPECT_NE(body->find("report-type=delivery-status"), std::string::npos);
+  EXPECT_NE(body->find("Status: 5.0.0"), std::string::npos);
+  EXPECT_NE(body->find("Final-Recipient: rfc822; a@one.example"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace secmx::delivery

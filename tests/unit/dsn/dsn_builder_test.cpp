@@ -1,0 +1,622 @@
+// dsn_builder_test.cpp - every kind of DSN, written to a file and parsed by a MIME parser
+// we did not write (Python's email package, through check_dsn.py), then checked field by
+// field: the message header, the MIME structure and boundaries, every field of the
+// delivery-status part, the returned content, line lengths, and the DSN's envelope.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "relay/dsn/dsn.hpp"
+
+namespace secmx::dsn {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr std::int64_t kArrival = 1'700'000'000'000'000;  // Tue, 14 Nov 2023 22:13:20
+constexpr std::int64_t kNow = kArrival + 3'600'000'000;   // one hour later
+constexpr const char* kArrivalDate = "Tue, 14 Nov 2023 22:13:20 +0000";
+constexpr const char* kNowDate = "Tue, 14 Nov 2023 23:13:20 +0000";
+constexpr const char* kQid = "18BD0F5E40000001";
+
+const std::string kOriginal =
+    "Received: from mail.agency.example (mail.agency.example [127.0.0.1])\r\n"
+    "\tby relay.example (secmx-relay) with ESMTPS id 18BD0F5E40000001\r\n"
+    "\tfor <bob@example.org>; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+    "From: Alice <alice@agency.example>\r\n"
+    "To: Bob <bob@example.org>\r\n"
+    "Subject: Quarterly report\r\n"
+    "Message-ID: <m1@agency.example>\r\n"
+    "Date: Tue, 14 Nov 2023 22:13:19 +0000\r\n"
+    "\r\n"
+    "Hello Bob,\r\n"
+    "\r\n"
+    "the report is below.\r\n";
+
+queue::Recipient rcpt(std::string address, queue::RcptPolicy policy = queue::RcptPolicy::BES,
+                      queue::RcptTls tls = queue::RcptTls::None) {
+  queue::Recipient r;
+  r.address = std::move(address);
+  r.policy = policy;
+  r.tls = tls;
+  return r;
+}
+
+queue::Envelope original(std::vector<queue::Recipient> rcpts) {
+  queue::Envelope env;
+  env.id = *queue::QueueId::parse(kQid);
+  env.arrival_us = kArrival;
+  env.sender = "alice@agency.example";
+  env.client_address = "127.0.0.1";
+  env.recipients = std::move(rcpts);
+  env.body_size = kOriginal.size();
+  return env;
+}
+
+Options options() {
+  Options o;
+  o.reporting_mta = "relay.example";
+  return o;
+}
+
+// Runs check_dsn.py over `body`; the summary as JSON.
+json parse_with_python(const std::string& body) {
+  std::string tmpl = (fs::temp_directory_path() / "secmx-dsn-XXXXXX").string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::close(fd);
+  std::ofstream(tmpl, std::ios::binary) << body;
+  fs::path script = fs::path(__FILE__).parent_path() / "check_dsn.py";
+  std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" + tmpl + "' 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed");
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  fs::remove(tmpl);
+  if (rc != 0) throw std::runtime_error("check_dsn.py failed: " + out);
+  return json::parse(out);
+}
+
+// Whitespace runs (line wraps included) as one space, for checking wrapped prose.
+std::string squash(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool space = c == ' ' || c == '\r' || c == '\n' || c == '\t';
+    if (space) {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// What every DSN must have, whatever the event.
+void expect_well_formed(const json& j, const std::string& to, const std::string& subject,
+                        const std::string& report_type, const std::string& status_type,
+                        const std::string& returned_type) {
+  const json& h = j["headers"];
+  EXPECT_EQ(h["Date"], kNowDate);
+  EXPECT_EQ(h["From"], "Mail Delivery System <MAILER-DAEMON@relay.example>");
+  EXPECT_EQ(h["To"], to);
+  EXPECT_EQ(h["Subject"], subject);
+  EXPECT_EQ(h["MIME-Version"], "1.0");
+  EXPECT_EQ(h["Auto-Submitted"], "auto-replied");
+  std::string mid = h["Message-ID"];
+  EXPECT_TRUE(mid.starts_with(std::string("<dsn.") + kQid + ".")) << mid;
+  EXPECT_TRUE(mid.ends_with("@relay.example>")) << mid;
+  EXPECT_TRUE(j["duplicate_headers"].empty());
+  EXPECT_EQ(j["content_type"], "multipart/report");
+  EXPECT_EQ(j["report_type"], report_type);
+
+  // Structure and boundaries: three parts, three delimiters, one closing delimiter, the
+  // boundary nowhere else, and nothing the parser had to forgive.
+  EXPECT_TRUE(j["defects"].empty()) << j["defects"].dump();
+  EXPECT_EQ(j["delimiters"], 3);
+  EXPECT_EQ(j["closers"], 1);
+  EXPECT_EQ(j["boundary_elsewhere"], 0);
+  EXPECT_LE(j["max_line"].get<int>(), 998);
+  EXPECT_FALSE(j["bare_lf"]);
+  EXPECT_FALSE(j["bare_cr"]);
+  EXPECT_TRUE(j["ends_with_crlf"]);
+  ASSERT_EQ(j["parts"].size(), 3u);
+  EXPECT_EQ(j["parts"][0]["content_type"], "text/plain");
+  EXPECT_EQ(j["parts"][0]["description"], "Notification");
+  EXPECT_EQ(j["parts"][1]["content_type"], status_type);
+  EXPECT_EQ(j["parts"][1]["description"], "Delivery report");
+  EXPECT_EQ(j["parts"][2]["content_type"], returned_type);
+  EXPECT_EQ(j["returned"]["content_type"], returned_type);
+  EXPECT_TRUE(j["duplicate_fields"].empty());
+
+  json per_message = {{"Reporting-MTA", "dns; relay.example"},
+                      {"X-Secmx-Queue-ID", kQid},
+                      {"Arrival-Date", kArrivalDate}};
+  if (j["per_message"].contains("Original-Envelope-Id")) {
+    per_message["Original-Envelope-Id"] = j["per_message"]["Original-Envelope-Id"];
+  }
+  EXPECT_EQ(j["per_message"], per_message);
+}
+
+void expect_envelope(const Built& b, const std::string& to, queue::RcptPolicy policy,
+                     queue::RcptTls tls) {
+  const auto& env = b.message.envelope;
+  EXPECT_EQ(env.id, queue::QueueId{});  // the caller assigns it
+  EXPECT_EQ(env.arrival_us, kNow);
+  EXPECT_EQ(env.sender, "");
+  EXPECT_EQ(env.ret, queue::Ret::Unset);
+  EXPECT_EQ(env.body_size, b.message.body.size());
+  ASSERT_EQ(env.recipients.size(), 1u);
+  EXPECT_EQ(env.recipients[0].address, to);
+  EXPECT_EQ(env.recipients[0].policy, policy);
+  EXPECT_EQ(env.recipients[0].tls, tls);
+  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
+}
+
+std::string sos_diagnostic() {
+  return "no secure (TLS) receiver: mx1.example.org[127.0.0.5]:25: does not offer STARTTLS; "
+         "mx2.example.org[127.0.0.6]:25: TLS handshake failed: error:0A000410:SSL "
+         "routines::ssl/tls alert handshake failure";
+}
+
+TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  RcptReport r;
+  r.index = 0;
+  r.status = "5.7.10";
+  r.diagnostic = sos_diagnostic();
+  r.last_attempt_us = kNow - 1'000'000;
+  auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  EXPECT_EQ(b->message.envelope.recipients[0].policy_reason, "dsn(sos)");
+  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::SevenBit);
+  EXPECT_FALSE(b->message.envelope.smtputf8);
+
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  ASSERT_EQ(j["recipients"].size(), 1u);
+  EXPECT_EQ(j["recipients"][0], (json{{"Final-Recipient", "rfc822; bob@example.org"},
+                                      {"Action", "failed"},
+                                      {"Status", "5.7.10"},
+                                      {"Diagnostic-Code", "X-Secmx-Relay; " + sos_diagnostic()},
+                                      {"Last-Attempt-Date", "Tue, 14 Nov 2023 23:13:19 +0000"}}));
+  // SOS failures return headers only by default: the body stays where it is.
+  EXPECT_EQ(j["returned"]["headers"]["Subject"], "Quarterly report");
+  EXPECT_EQ(j["returned"]["headers"]["Message-ID"], "<m1@agency.example>");
+  EXPECT_EQ(j["parts"][0]["charset"], "us-ascii");
+
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("<bob@example.org>: NOT SENT. No receiving mail server for example.org "
+                      "could accept the message securely (encrypted with TLS)."),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("did not send it over an unencrypted connection"), std::string::npos);
+  EXPECT_NE(text.find("- mx1.example.org[127.0.0.5]:25: does not offer STARTTLS"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("- mx2.example.org[127.0.0.6]:25: TLS handshake failed: "
+                      "error:0A000410:SSL routines::ssl/tls alert handshake failure"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Status: 5.7.10 (encryption needed"), std::string::npos);
+  EXPECT_NE(text.find("The headers of the message are attached."), std::string::npos);
+  EXPECT_EQ(text.find("the report is below"), std::string::npos);
+}
+
+TEST(DsnBuilder, SosExpiredWithoutHostsExplainsInWords) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Verify)});
+  RcptReport r;
+  r.status = "4.7.10";  // normalised to 5.7.10 in a failure report
+  r.diagnostic = "no secure (TLS) receiver found within the SOS lifetime: no receiving host found";
+  auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Verify);
+  json j = parse_with_python(b->message.body);
+  EXPECT_EQ(j["recipients"][0]["Status"], "5.7.10");
+  EXPECT_FALSE(j["recipients"][0].contains("Last-Attempt-Date"));
+  EXPECT_FALSE(j["recipients"][0].contains("Remote-MTA"));
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("was found within the time allowed"), std::string::npos) << text;
+  EXPECT_NE(text.find("No receiving mail server was found for example.org."), std::string::npos);
+}
+
+TEST(DsnBuilder, RemoteRefusalWithOrcptAndEnvidListsEveryRecipientOnce) {
+  auto bob = rcpt("bob@example.org");
+  bob.orcpt = "rfc822;Bob.Original@example.org";
+  auto env = original({bob, rcpt("carol@example.net"), rcpt("dave@example.org")});
+  env.envid = "QQ314159";
+  RcptReport r1;
+  r1.index = 0;
+  r1.status = "5.1.1";
+  r1.diagnostic = "smtp; 550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown";
+  r1.remote_mta = "mx.example.org[192.0.2.10]:25";
+  r1.last_attempt_us = kNow;
+  RcptReport r2;
+  r2.index = 1;
+  r2.status = "5.1.10";
+  r2.diagnostic = "example.net publishes a null MX: it accepts no mail";
+  r2.last_attempt_us = kNow;
+  auto b = build(env, kOriginal, Event::Failure, {r1, r2, r1}, options(), kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
+  EXPECT_EQ(b->message.envelope.recipients[0].policy_reason, "dsn");
+
+  json j = parse_with_python(b->message.body);
+  // Ordinary mail without RET: the whole message comes back (it is small).
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "message/rfc822");
+  EXPECT_EQ(j["per_message"]["Original-Envelope-Id"], "QQ314159");
+  ASSERT_EQ(j["recipients"].size(), 2u);
+  EXPECT_EQ(j["recipients"][0],
+            (json{{"Original-Recipient", "rfc822; Bob.Original@example.org"},
+                  {"Final-Recipient", "rfc822; bob@example.org"},
+                  {"Action", "failed"},
+                  {"Status", "5.1.1"},
+                  {"Remote-MTA", "dns; mx.example.org"},
+                  {"Diagnostic-Code",
+                   "smtp; 550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown"},
+                  {"Last-Attempt-Date", kNowDate}}));
+  EXPECT_EQ(j["recipients"][1],
+            (json{{"Final-Recipient", "rfc822; carol@example.net"},
+                  {"Action", "failed"},
+                  {"Status", "5.1.10"},
+                  {"Diagnostic-Code",
+                   "X-Secmx-Relay; example.net publishes a null MX: it accepts no mail"},
+                  {"Last-Attempt-Date", kNowDate}}));
+  EXPECT_EQ(j["parts"][2]["description"], "Undelivered Message");
+  EXPECT_EQ(j["returned"]["headers"]["Subject"], "Quarterly report");
+  EXPECT_EQ(j["returned"]["body"], "Hello Bob,\r\n\r\nthe report is below.\r\n");
+
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("<bob@example.org>: delivery failed: the recipient's mailbox does not "
+                      "exist. The mail server mx.example.org[192.0.2.10]:25 said: 550 5.1.1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("<carol@example.net>: delivery failed: the recipient's domain does not "
+                      "accept mail (null MX)."),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("dave@"), std::string::npos);
+  EXPECT_NE(text.find("A copy of the message is attached."), std::string::npos);
+}
+
+TEST(DsnBuilder, DelayReportCarriesWillRetryUntilAndOnlyHeaders) {
+  auto bob = rcpt("bob@example.org");
+  bob.notify = queue::kNotifyDelay | queue::kNotifyFailure;
+  auto env = original({bob});
+  env.ret = queue::Ret::Full;  // RET applies to failures; a warning returns headers only
+  RcptReport r;
+  r.status = "4.4.1";
+  r.diagnostic = "mx.example.org[192.0.2.10]:25: connection timed out";
+  r.last_attempt_us = kNow;
+  r.will_retry_until_us = kArrival + 5LL * 86400 * 1'000'000;
+  auto b = build(env, kOriginal, Event::Delay, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Delayed Mail (still being retried)",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_EQ(j["recipients"][0],
+            (json{{"Final-Recipient", "rfc822; bob@example.org"},
+                  {"Action", "delayed"},
+                  {"Status", "4.4.1"},
+                  {"Diagnostic-Code",
+                   "X-Secmx-Relay; mx.example.org[192.0.2.10]:25: connection timed out"},
+                  {"Last-Attempt-Date", kNowDate},
+                  {"Will-Retry-Until", "Sun, 19 Nov 2023 22:13:20 +0000"}}));
+  EXPECT_EQ(j["parts"][2]["description"], "Delayed Message Headers");
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("THIS IS A WARNING ONLY"), std::string::npos);
+  EXPECT_NE(text.find("<bob@example.org>: not delivered yet: no answer from the receiving host."),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("keep trying until Sun, 19 Nov 2023 22:13:20 +0000."), std::string::npos);
+}
+
+TEST(DsnBuilder, DeliveredReport) {
+  auto bob = rcpt("bob@example.org");
+  bob.notify = queue::kNotifySuccess;
+  auto env = original({bob});
+  RcptReport r;
+  r.status = "2.0.0";
+  r.diagnostic = "smtp; 250 2.0.0 Ok: queued as 4SxyZ1";
+  r.remote_mta = "mx.example.org[192.0.2.10]:25";
+  r.last_attempt_us = kNow;
+  r.will_retry_until_us = kNow;  // not written outside delay reports
+  auto b = build(env, kOriginal, Event::Delivered, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Successful Mail Delivery Report",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_EQ(j["recipients"][0], (json{{"Final-Recipient", "rfc822; bob@example.org"},
+                                      {"Action", "delivered"},
+                                      {"Status", "2.0.0"},
+                                      {"Remote-MTA", "dns; mx.example.org"},
+                                      {"Diagnostic-Code", "smtp; 250 2.0.0 Ok: queued as 4SxyZ1"},
+                                      {"Last-Attempt-Date", kNowDate}}));
+  EXPECT_EQ(j["parts"][2]["description"], "Delivered Message Headers");
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("<bob@example.org>: delivered to mx.example.org[192.0.2.10]:25."),
+            std::string::npos)
+      << text;
+}
+
+TEST(DsnBuilder, RelayedReport) {
+  auto bob = rcpt("bob@example.org");
+  bob.notify = queue::kNotifySuccess | queue::kNotifyFailure;
+  bob.orcpt = "rfc822;bob@example.org";
+  auto env = original({bob});
+  RcptReport r;
+  r.status = "2.0.0";
+  r.diagnostic = "smtp; 250 2.1.5 Ok";
+  r.remote_mta = "[192.0.2.20]:2525";
+  r.last_attempt_us = kNow;
+  auto b = build(env, kOriginal, Event::Relayed, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Successful Mail Delivery Report",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_EQ(j["recipients"][0], (json{{"Original-Recipient", "rfc822; bob@example.org"},
+                                      {"Final-Recipient", "rfc822; bob@example.org"},
+                                      {"Action", "relayed"},
+                                      {"Status", "2.0.0"},
+                                      {"Remote-MTA", "dns; [192.0.2.20]"},
+                                      {"Diagnostic-Code", "smtp; 250 2.1.5 Ok"},
+                                      {"Last-Attempt-Date", kNowDate}}));
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("does not send delivery reports"), std::string::npos) << text;
+  EXPECT_NE(text.find("<bob@example.org>: relayed to [192.0.2.20]:2525."), std::string::npos);
+}
+
+RcptReport failed550() {
+  RcptReport r;
+  r.status = "5.1.1";
+  r.diagnostic = "smtp; 550 5.1.1 user unknown";
+  r.remote_mta = "mx.example.org[192.0.2.10]:25";
+  r.last_attempt_us = kNow;
+  return r;
+}
+
+TEST(DsnBuilder, RetFullUnderTheCapReturnsTheMessageEvenForSos) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  env.ret = queue::Ret::Full;  // the sender asked for it, so SOS's default does not apply
+  auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "message/rfc822");
+  EXPECT_EQ(j["returned"]["body"], "Hello Bob,\r\n\r\nthe report is below.\r\n");
+  EXPECT_EQ(j["recipients"][0]["Status"], "5.1.1");
+}
+
+TEST(DsnBuilder, SosRetFullOptionReturnsTheMessage) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  Options o = options();
+  o.sos_ret = queue::Ret::Full;
+  auto b = build(env, kOriginal, Event::Failure, {failed550()}, o, kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  EXPECT_EQ(j["returned"]["content_type"], "message/rfc822");
+}
+
+TEST(DsnBuilder, RetFullOverTheCapFallsBackToHeaders) {
+  auto env = original({rcpt("bob@example.org")});
+  env.ret = queue::Ret::Full;
+  std::string big = kOriginal;
+  for (int i = 0; i < 100; ++i) big += std::string(70, 'a' + i % 26) + "\r\n";
+  Options o = options();
+  o.return_size_limit = 2048;
+  auto b = build(env, big, Event::Failure, {failed550()}, o, kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_EQ(j["parts"][2]["description"], "Undelivered Message Headers");
+  EXPECT_EQ(j["returned"]["headers"]["Subject"], "Quarterly report");
+  EXPECT_EQ(b->message.body.find("aaaaaaaaaa"), std::string::npos);
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("the whole message is not, because it is larger than the 2048 bytes"),
+            std::string::npos)
+      << text;
+}
+
+TEST(DsnBuilder, RetFullWithOverlongLinesFallsBackToHeaders) {
+  auto env = original({rcpt("bob@example.org")});
+  env.ret = queue::Ret::Full;
+  std::string wide = kOriginal + std::string(1500, 'w') + "\r\n";
+  auto b = build(env, wide, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  EXPECT_EQ(j["returned"]["content_type"], "text/rfc822-headers");
+  EXPECT_LE(j["max_line"].get<int>(), 998);
+  EXPECT_NE(squash(j["text"]).find("lines longer than 998"), std::string::npos);
+}
+
+TEST(DsnBuilder, RetHdrsReturnsHeadersOnly) {
+  auto env = original({rcpt("bob@example.org")});
+  env.ret = queue::Ret::Hdrs;
+  auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_EQ(j["returned"]["headers"]["From"], "Alice <alice@agency.example>");
+  EXPECT_EQ(j["returned"]["headers"]["Subject"], "Quarterly report");
+  EXPECT_EQ(b->message.body.find("the report is below"), std::string::npos);
+  EXPECT_NE(squash(j["text"]).find("The headers of the message are attached."), std::string::npos);
+}
+
+TEST(DsnBuilder, Smtputf8OriginalGetsAGlobalReport) {
+  const std::string sender = "\xC3\xA5lice@agency.example";  // ålice
+  const std::string bob =
+      "b\xC3\xB8"
+      "b@ex\xC3\xA4mple.org";  // bøb@exämple.org
+  auto r0 = rcpt(bob);
+  r0.orcpt = "utf-8;" + bob;
+  auto env = original({r0});
+  env.sender = sender;
+  env.smtputf8 = true;
+  env.body_type = queue::BodyType::EightBitMime;
+  std::string body = "From: " + sender +
+                     "\r\nSubject: Gr\xC3\xBC\xC3\x9F"
+                     "e\r\n\r\nHall\xC3\xB6\r\n";
+  RcptReport r;
+  r.status = "5.1.1";
+  r.diagnostic = "smtp; 550 5.1.1 <" + bob + ">: unknown";
+  r.remote_mta = "mx.xn--exmple-cua.org[192.0.2.10]:25";
+  r.last_attempt_us = kNow;
+  auto b = build(env, body, Event::Failure, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->message.envelope.smtputf8);  // the DSN's recipient is a UTF-8 address
+  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::EightBitMime);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, sender, "Undelivered Mail Returned to Sender", "global-delivery-status",
+                     "message/global-delivery-status", "message/global");
+  EXPECT_TRUE(j["eight_bit"]);
+  EXPECT_EQ(j["parts"][0]["charset"], "utf-8");
+  EXPECT_EQ(j["recipients"][0], (json{{"Original-Recipient", "utf-8; " + bob},
+                                      {"Final-Recipient", "utf-8; " + bob},
+                                      {"Action", "failed"},
+                                      {"Status", "5.1.1"},
+                                      {"Remote-MTA", "dns; mx.xn--exmple-cua.org"},
+                                      {"Diagnostic-Code", "smtp; 550 5.1.1 <" + bob + ">: unknown"},
+                                      {"Last-Attempt-Date", kNowDate}}));
+  EXPECT_EQ(j["returned"]["headers"]["Subject"],
+            "Gr\xC3\xBC\xC3\x9F"
+            "e");
+  EXPECT_NE(squash(j["text"]).find("<" + bob + ">: delivery failed"), std::string::npos);
+}
+
+TEST(DsnBuilder, Smtputf8OriginalFromAsciiSenderNeedsOnly8bitmime) {
+  auto env =
+      original({rcpt("b\xC3\xB8"
+                     "b@example.org")});
+  env.smtputf8 = true;
+  env.ret = queue::Ret::Hdrs;
+  auto b =
+      build(env, "Subject: \xC3\xBC\r\n\r\nx\r\n", Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->message.envelope.smtputf8);
+  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::EightBitMime);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "global-delivery-status", "message/global-delivery-status",
+                     "message/global-headers");
+  EXPECT_EQ(j["recipients"][0]["Final-Recipient"],
+            "utf-8; b\xC3\xB8"
+            "b@example.org");
+}
+
+TEST(DsnBuilder, PlainReportKeepsEightBitJunkOutOfItsFields) {
+  auto bob = rcpt("bob@example.org");
+  bob.orcpt =
+      "utf-8;b\xC3\xB8"
+      "b@example.org";  // a UTF-8 ORCPT outside SMTPUTF8
+  auto env = original({bob});
+  env.ret = queue::Ret::Hdrs;
+  RcptReport r = failed550();
+  r.diagnostic = "smtp; 550 5.1.1 unknown \xC3\xBC\x01 user";
+  auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  EXPECT_FALSE(j["eight_bit"]);
+  EXPECT_EQ(j["recipients"][0]["Original-Recipient"], "utf-8; b\\x{F8}b@example.org");
+  EXPECT_EQ(j["recipients"][0]["Diagnostic-Code"], "smtp; 550 5.1.1 unknown ??? user");
+}
+
+TEST(DsnBuilder, LongDiagnosticIsFoldedAndUnfoldsIntact) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  std::string diag = "no secure (TLS) receiver: ";
+  for (int i = 1; i <= 40; ++i) {
+    if (i > 1) diag += "; ";
+    diag += "mx" + std::to_string(i) + ".example.org[127.0.0." + std::to_string(i) +
+            "]:25: does not offer STARTTLS";
+  }
+  RcptReport r;
+  r.status = "5.7.10";
+  r.diagnostic = diag;
+  auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  EXPECT_LE(j["max_line"].get<int>(), 998);
+  EXPECT_EQ(j["recipients"][0]["Diagnostic-Code"], "X-Secmx-Relay; " + diag);
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("- mx40.example.org[127.0.0.40]:25: does not offer STARTTLS"),
+            std::string::npos);
+}
+
+TEST(DsnBuilder, PostmasterCopyOfABounce) {
+  auto env = original({rcpt("bob@example.org")});
+  env.sender = "";
+  Options o = options();
+  o.postmaster = "postmaster@agency.example";
+  auto b = build(env, kOriginal, Event::Failure, {failed550()}, o, kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "postmaster@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
+  EXPECT_EQ(b->message.envelope.recipients[0].notify, queue::kNotifyNever);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "postmaster@agency.example", "Postmaster Copy: Undelivered Mail",
+                     "delivery-status", "message/delivery-status", "message/rfc822");
+  EXPECT_NE(squash(j["text"]).find("null sender <>"), std::string::npos);
+}
+
+TEST(DsnBuilder, HoldAndRequiretlsReportsTravelUnderSos) {
+  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::HOLD)});
+  auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  EXPECT_FALSE(b->message.envelope.requiretls);
+  EXPECT_EQ(parse_with_python(b->message.body)["returned"]["content_type"], "text/rfc822-headers");
+
+  auto env2 = original({rcpt("bob@example.org")});
+  env2.requiretls = true;
+  auto b2 = build(env2, kOriginal, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b2);
+  expect_envelope(*b2, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  EXPECT_TRUE(b2->message.envelope.requiretls);
+}
+
+TEST(DsnBuilder, BoundaryNeverOccursInTheContent) {
+  auto env = original({rcpt("bob@example.org")});
+  // A message that quotes exactly the boundary the first attempt would use.
+  std::string first = std::string(kQid) + "." + std::to_string(kNow / 1'000'000) + "/relay.example";
+  std::string body = kOriginal + "--" + first + "\r\n" + first + "\r\n";
+  auto b = build(env, body, Event::Failure, {failed550()}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  EXPECT_NE(j["boundary"], first);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "message/rfc822");
+  EXPECT_NE(j["returned"]["body"].get<std::string>().find("--" + first), std::string::npos);
+}
+
+TEST(DsnBuilder, OptionsFromConfig) {
+  config::Config cfg;
+  cfg.hostname = "relay.agency.example";
+  cfg.dsn.return_size_limit = 4096;
+  cfg.dsn.sos_ret = config::DsnRet::Full;
+  cfg.dsn.postmaster = "pm@agency.example";
+  cfg.dsn.delay_warning = std::chrono::hours(2);
+  Options o = Options::from_config(cfg);
+  EXPECT_EQ(o.reporting_mta, "relay.agency.example");
+  EXPECT_EQ(o.return_size_limit, 4096u);
+  EXPECT_EQ(o.sos_ret, queue::Ret::Full);
+  EXPECT_EQ(o.postmaster, "pm@agency.example");
+  EXPECT_EQ(o.delay_warning, std::chrono::hours(2));
+}
+
+}  // namespace
+}  // namespace secmx::dsn

@@ -1,0 +1,229 @@
+// marking_test.cpp - the EPMS parser and the classification read from whole header
+// sections: each VER, subject markers, NZ words, folding, RFC 2047, duplicates,
+// conflicts and malformed markings.
+#include "relay/policy/marking.hpp"
+
+#include <gtest/gtest.h>
+
+namespace secmx::policy {
+namespace {
+
+struct EpmsCase {
+  const char* name;
+  const char* text;
+  std::optional<Level> level;
+  bool ok;  // no error
+};
+
+class ParseEpmsHeader : public ::testing::TestWithParam<EpmsCase> {};
+
+TEST_P(ParseEpmsHeader, ReadsLevelAndValidity) {
+  const auto& c = GetParam();
+  Marking m = parse_epms(c.text, MarkingSource::Header);
+  EXPECT_EQ(m.level, c.level) << c.text;
+  EXPECT_EQ(m.error.empty(), c.ok) << c.text << " error: " << m.error;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Samples, ParseEpmsHeader,
+    ::testing::Values(
+        // AU PSPF 2012 (EPMS 2012.3): SEC plus optional DLM.
+        EpmsCase{"v2012_unclassified",
+                 "VER=2012.3, NS=gov.au, SEC=UNCLASSIFIED, ORIGIN=jane.citizen@agency.gov.au",
+                 Level::Unclassified, true},
+        EpmsCase{"v2012_dlm_only", "VER=2012.3, NS=gov.au, DLM=Sensitive:Personal, "
+                                   "ORIGIN=jane.citizen@agency.gov.au",
+                 Level::OfficialSensitive, true},
+        EpmsCase{"v2012_sec_and_dlm", "VER=2012.3, NS=gov.au, SEC=UNCLASSIFIED, DLM=For-Official-Use-Only",
+                 Level::Official, true},
+        EpmsCase{"v2012_protected_caveat",
+                 "VER=2012.3, NS=gov.au, SEC=PROTECTED, CAVEAT=SH:CABINET, EXPIRES=2013-06-30, "
+                 "DOWNTO=UNCLASSIFIED, ORIGIN=jane.citizen@agency.gov.au",
+                 Level::Protected, true},
+        EpmsCase{"v2012_confidential", "VER=2012.3, NS=gov.au, SEC=CONFIDENTIAL",
+                 Level::Confidential, true},
+        // AU PSPF 2018 (EPMS 2018.1).
+        EpmsCase{"v2018_official", "VER=2018.1, NS=gov.au, SEC=OFFICIAL, ORIGIN=a@agency.gov.au",
+                 Level::Official, true},
+        EpmsCase{"v2018_official_sensitive_access",
+                 "VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive, ACCESS=Legal-Privilege, "
+                 "ORIGIN=jane.citizen@agency.gov.au",
+                 Level::OfficialSensitive, true},
+        EpmsCase{"v2018_top_secret", "VER=2018.1, NS=gov.au, SEC=TOP-SECRET, CAVEAT=RI:AUSTEO",
+                 Level::TopSecret, true},
+        // EPMS 2024.1.
+        EpmsCase{"v2024_protected",
+                 "VER=2024.1, NS=gov.au, SEC=PROTECTED, CAVEAT=C:REDACTED, CAVEAT=RI:AUSTEO, "
+                 "ORIGIN=jane.citizen@agency.gov.au",
+                 Level::Protected, true},
+        EpmsCase{"v2024_unofficial", "VER=2024.1, NS=gov.au, SEC=UNOFFICIAL", Level::Unofficial, true},
+        // NZ levels in the same grammar.
+        EpmsCase{"nz_restricted", "VER=2012.2, NS=govt.nz, SEC=RESTRICTED", Level::Restricted, true},
+        EpmsCase{"nz_in_confidence", "VER=2012.3, NS=govt.nz, SEC=In Confidence",
+                 Level::InConfidence, true},
+        // Writers' variations that are still readable.
+        EpmsCase{"lowercase_keys_and_spaces", "ver = 2018.1 ,ns=gov.au,  sec = official: sensitive ",
+                 Level::OfficialSensitive, true},
+        EpmsCase{"quoted_note_with_comma",
+                 "VER=2018.1, NS=gov.au, SEC=OFFICIAL, NOTE=\"budget, draft \\\"2\\\"\", ORIGIN=a@b",
+                 Level::Official, true},
+        EpmsCase{"quoted_sec", "VER=2018.1, SEC=\"PROTECTED\"", Level::Protected, true},
+        EpmsCase{"trailing_comma", "VER=2018.1, NS=gov.au, SEC=OFFICIAL,", Level::Official, true},
+        EpmsCase{"unknown_key_ignored", "VER=2024.1, SEC=OFFICIAL, X-FUTURE=1", Level::Official, true},
+        // Malformed: the level still counts when one could be read.
+        EpmsCase{"unknown_level", "VER=2018.1, NS=gov.au, SEC=SUPER-SECRET", std::nullopt, false},
+        EpmsCase{"no_sec", "VER=2018.1, NS=gov.au, ORIGIN=a@b", std::nullopt, false},
+        EpmsCase{"no_ver", "NS=gov.au, SEC=PROTECTED", Level::Protected, false},
+        EpmsCase{"unknown_ver", "VER=2031.1, SEC=OFFICIAL", Level::Official, false},
+        EpmsCase{"two_secs_highest_counts", "VER=2018.1, SEC=OFFICIAL, SEC=SECRET", Level::Secret, false},
+        EpmsCase{"unterminated_quote", "VER=2018.1, NOTE=\"oops, SEC=SECRET", std::nullopt, false},
+        EpmsCase{"junk_after_quote", "VER=2018.1, SEC=\"OFFICIAL\"x", std::nullopt, false},
+        EpmsCase{"lone_word", "VER=2018.1, SECRET", std::nullopt, false},
+        EpmsCase{"unknown_dlm", "VER=2012.3, SEC=UNCLASSIFIED, DLM=Sensitive:Other",
+                 Level::Unclassified, false},
+        EpmsCase{"empty", "", std::nullopt, false},
+        EpmsCase{"no_key", "VER=2018.1, =SECRET, SEC=OFFICIAL", Level::Official, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ParseEpms, KeepsTheFields) {
+  Marking m = parse_epms(
+      "VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive, CAVEAT=SH:CABINET, ACCESS=Legal-Privilege, "
+      "EXPIRES=2030-01-01, DOWNTO=OFFICIAL, NOTE=\"a, b\", ORIGIN=jane@agency.gov.au",
+      MarkingSource::Header);
+  EXPECT_TRUE(m.error.empty()) << m.error;
+  EXPECT_EQ(m.fields.version, "2018.1");
+  EXPECT_EQ(m.fields.ns, "gov.au");
+  EXPECT_EQ(m.fields.sec, "OFFICIAL:Sensitive");
+  EXPECT_EQ(m.fields.caveats, std::vector<std::string>{"SH:CABINET"});
+  EXPECT_EQ(m.fields.access, std::vector<std::string>{"Legal-Privilege"});
+  EXPECT_EQ(m.fields.expires, "2030-01-01");
+  EXPECT_EQ(m.fields.downto, "OFFICIAL");  // recorded, never lowers the level
+  EXPECT_EQ(m.level, Level::OfficialSensitive);
+  EXPECT_EQ(m.fields.note, "a, b");
+  EXPECT_EQ(m.fields.origin, "jane@agency.gov.au");
+}
+
+TEST(ParseEpms, SubjectFormNeedsNoVersion) {
+  Marking m = parse_epms("SEC=OFFICIAL:Sensitive, CAVEAT=SH:CABINET", MarkingSource::SubjectSec);
+  EXPECT_TRUE(m.error.empty()) << m.error;
+  EXPECT_EQ(m.level, Level::OfficialSensitive);
+}
+
+TEST(ParseEpms, TextIsBoundedAndPrintable) {
+  std::string long_text = "VER=2018.1, SEC=OFFICIAL, NOTE=" + std::string(5000, 'x') + "\x01";
+  Marking m = parse_epms(long_text, MarkingSource::Header);
+  EXPECT_LE(m.text.size(), kMaxMarkingText + 3);
+  for (char c : m.text) EXPECT_GE(static_cast<unsigned char>(c), 32);
+}
+
+// ----------------------------------------------------------------------- whole sections
+
+struct ClassifyCase {
+  const char* name;
+  const char* headers;
+  std::optional<Level> level;
+  bool unknown;
+};
+
+class Classify : public ::testing::TestWithParam<ClassifyCase> {};
+
+const MarkingReader& nz_reader() {
+  static const MarkingReader r({"[IN-CONFIDENCE]", "[SENSITIVE]", "[RESTRICTED]", "CONFIDENTIAL"});
+  return r;
+}
+
+TEST_P(Classify, HighestLevelAndUnknown) {
+  const auto& c = GetParam();
+  Classification cls = nz_reader().classify(parse_header_section(c.headers));
+  EXPECT_EQ(cls.level, c.level) << c.headers;
+  EXPECT_EQ(cls.unknown, c.unknown) << c.headers << " why: " << cls.unknown_why();
+  EXPECT_EQ(cls.unknown, !cls.unknown_why().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sections, Classify,
+    ::testing::Values(
+        ClassifyCase{"none", "From: a@b.example\r\nSubject: lunch on friday\r\n", std::nullopt, false},
+        ClassifyCase{"au_header",
+                     "From: jane.citizen@agency.gov.au\r\n"
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive,\r\n"
+                     " ACCESS=Legal-Privilege, ORIGIN=jane.citizen@agency.gov.au\r\n"
+                     "Subject: Advice [SEC=OFFICIAL:Sensitive, ACCESS=Legal-Privilege]\r\n",
+                     Level::OfficialSensitive, false},
+        ClassifyCase{"folded_level_name",
+                     "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=TOP\r\n\tSECRET\r\n",
+                     Level::TopSecret, false},
+        ClassifyCase{"folded_official_sensitive",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:\r\n Sensitive\r\n",
+                     Level::OfficialSensitive, false},
+        ClassifyCase{"subject_sec_only", "Subject: Budget [SEC=PROTECTED]\r\n", Level::Protected, false},
+        ClassifyCase{"subject_sec_2012_and_dlm",
+                     "Subject: HR case [SEC=UNCLASSIFIED] [DLM=Sensitive:Personal]\r\n",
+                     Level::OfficialSensitive, false},
+        ClassifyCase{"subject_rfc2047",
+                     "Subject: =?UTF-8?B?W1NFQz1QUk9URUNURURdIEJ1ZGdldA==?=\r\n",
+                     Level::Protected, false},
+        ClassifyCase{"subject_q_folded",
+                     "Subject: =?utf-8?q?Plan_?=\r\n =?utf-8?q?[SEC=3DSECRET]?=\r\n", Level::Secret, false},
+        ClassifyCase{"nz_word", "Subject: [RESTRICTED] Cabinet paper\r\n", Level::Restricted, false},
+        ClassifyCase{"nz_word_spelled_differently",
+                     "Subject: [In Confidence] staff matter\r\n", Level::InConfidence, false},
+        ClassifyCase{"nz_unbracketed_word", "Subject: CONFIDENTIAL: tender\r\n",
+                     Level::Confidential, false},
+        ClassifyCase{"nz_unbracketed_inside_word", "Subject: nonconfidential stuff\r\n",
+                     std::nullopt, false},
+        ClassifyCase{"unlisted_bracket_word_ignored", "Subject: [SECRET] santa\r\n", std::nullopt, false},
+        ClassifyCase{"highest_of_header_and_subject",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n"
+                     "Subject: [SEC=PROTECTED] re: budget\r\n",
+                     Level::Protected, false},
+        ClassifyCase{"duplicate_headers_conflicting",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=SECRET\r\n"
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n",
+                     Level::Secret, false},
+        ClassifyCase{"nz_and_au_mixed",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
+                     "Subject: [RESTRICTED] joint work\r\n",
+                     Level::Protected, false},
+        ClassifyCase{"malformed_header_alone",
+                     "X-Protective-Marking: this is not a marking\r\n", std::nullopt, true},
+        ClassifyCase{"malformed_second_keeps_first_level",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
+                     "X-Protective-Marking: VER=2018.1, SEC=ULTRA\r\n",
+                     Level::Protected, true},
+        ClassifyCase{"unknown_level_in_subject", "Subject: [SEC=MOST-SECRET] x\r\n", std::nullopt, true},
+        ClassifyCase{"unterminated_subject_marking", "Subject: hello [SEC=PROTECTED\r\n",
+                     Level::Protected, true},
+        ClassifyCase{"nested_brackets", "Subject: [fwd: [SEC=SECRET]] x\r\n", Level::Secret, false},
+        ClassifyCase{"empty_marking_header", "X-Protective-Marking:\r\n", std::nullopt, true}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Classify, TruncatedSectionIsUnknown) {
+  HeaderLimits lim;
+  lim.max_fields = 2;
+  auto h = parse_header_section(
+      "A: 1\r\nB: 2\r\nX-Protective-Marking: VER=2018.1, SEC=SECRET\r\n", lim);
+  Classification cls = nz_reader().classify(h);
+  EXPECT_TRUE(cls.unknown);
+  EXPECT_FALSE(cls.level.has_value());
+  EXPECT_NE(cls.unknown_why().find("header fields"), std::string::npos);
+}
+
+TEST(Classify, TooManyMarkingsIsUnknown) {
+  std::string subject = "Subject:";
+  for (std::size_t i = 0; i < kMaxMarkings + 5; ++i) subject += " [SEC=OFFICIAL]";
+  subject += " [SEC=TOP-SECRET]\r\n";
+  Classification cls = nz_reader().classify(parse_header_section(subject));
+  EXPECT_TRUE(cls.unknown);
+  EXPECT_LE(cls.markings.size(), kMaxMarkings + 2);
+}
+
+TEST(Classify, MarkersThatNameNoLevelAreDropped) {
+  MarkingReader r({"[NOT-A-LEVEL]", "[RESTRICTED]"});
+  auto cls = r.classify(parse_header_section("Subject: [NOT-A-LEVEL] [RESTRICTED]\r\n"));
+  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_FALSE(cls.unknown);
+}
+
+}  // namespace
+}  // namespace secmx::policy

@@ -1,0 +1,349 @@
+// rule_engine_test.cpp - the DESIGN section 2 precedence as decision tables: REQUIRETLS,
+// each rule field and action, first match wins, TLS-Required: No with and without a
+// matching rule, the unknown-marking floor, per-recipient rules, apply_decisions().
+#include "relay/policy/rule_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include "relay/policy/address_match.hpp"
+
+namespace secmx::policy {
+namespace {
+
+using config::PolicyAction;
+using config::PolicyRule;
+using config::TlsLevel;
+
+PolicyRule rule(PolicyAction a) {
+  PolicyRule r;
+  r.action = a;
+  return r;
+}
+
+// The sample profile of DESIGN section 8 plus a few rules to exercise every field.
+config::PolicyConfig sample_config() {
+  config::PolicyConfig c;
+  c.subject_markers = {"[IN-CONFIDENCE]", "[SENSITIVE]", "[RESTRICTED]"};
+  std::uint32_t line = 40;
+  auto add = [&](PolicyRule r) {
+    r.line = line++;
+    c.rules.push_back(std::move(r));
+  };
+  PolicyRule r1 = rule(PolicyAction::SOS);  // 1
+  r1.sender = "*@secure.agency.example";
+  add(r1);
+  PolicyRule r2 = rule(PolicyAction::SOS);  // 2
+  r2.classification = {"IN-CONFIDENCE", "SENSITIVE", "RESTRICTED", "OFFICIAL:Sensitive"};
+  add(r2);
+  PolicyRule r3 = rule(PolicyAction::HOLD);  // 3
+  r3.classification = {"CONFIDENTIAL", "PROTECTED", "SECRET", "TOP SECRET"};
+  add(r3);
+  PolicyRule r4 = rule(PolicyAction::SOS);  // 4
+  r4.header = "X-Secmx-Policy";
+  r4.match = "(?i)^sos$";
+  r4.tls = TlsLevel::Verify;
+  add(r4);
+  PolicyRule r5 = rule(PolicyAction::REJECT);  // 5
+  r5.header = "X-Spam-Flag";
+  r5.match = "(?i)^yes$";
+  r5.reason = "spam is not relayed";
+  add(r5);
+  PolicyRule r6 = rule(PolicyAction::SOS);  // 6
+  r6.recipient_domain = {"Partner.Example"};
+  add(r6);
+  PolicyRule r7 = rule(PolicyAction::BES);  // 7: sender AND recipient domain
+  r7.sender = "@newsletters.agency.example";
+  r7.recipient_domain = {"lists.example"};
+  add(r7);
+  PolicyRule r8 = rule(PolicyAction::REJECT);  // 8: no reason given
+  r8.sender = "blocked@agency.example";
+  add(r8);
+  return c;
+}
+
+struct Case {
+  const char* name;
+  const char* sender;
+  std::vector<std::string> rcpts;
+  bool requiretls;
+  const char* headers;
+  // expected per recipient: action, tls, reason
+  std::vector<std::tuple<PolicyAction, TlsLevel, std::string>> want;
+};
+
+class Precedence : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Precedence, Decides) {
+  const auto& c = GetParam();
+  static auto engine = RuleEngine::create(sample_config());
+  ASSERT_TRUE(engine.ok()) << engine.error();
+  std::vector<queue::Recipient> rcpts;
+  for (const auto& a : c.rcpts) rcpts.push_back(queue::Recipient{.address = a});
+  MessageFacts f;
+  f.sender = c.sender;
+  f.recipients = &rcpts;
+  f.requiretls = c.requiretls;
+  f.header_section = c.headers;
+  auto got = (*engine)->decide(f);
+  ASSERT_EQ(got.size(), c.want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    auto [action, tls, reason] = c.want[i];
+    EXPECT_EQ(got[i].action, action) << c.name << " rcpt " << i << " " << got[i].reason;
+    EXPECT_EQ(got[i].tls, tls) << c.name << " rcpt " << i;
+    EXPECT_EQ(got[i].reason, reason) << c.name << " rcpt " << i;
+  }
+}
+
+constexpr auto BES = PolicyAction::BES;
+constexpr auto SOS = PolicyAction::SOS;
+constexpr auto HOLD = PolicyAction::HOLD;
+constexpr auto REJECT = PolicyAction::REJECT;
+constexpr auto kNone = TlsLevel::None;
+constexpr auto kEnc = TlsLevel::Encrypt;
+constexpr auto kVer = TlsLevel::Verify;
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Precedence,
+    ::testing::Values(
+        Case{"default", "a@agency.example", {"x@dest.example"}, false, "Subject: hi\r\n",
+             {{BES, kNone, "default"}}},
+        Case{"requiretls", "a@agency.example", {"x@dest.example"}, true, "Subject: hi\r\n",
+             {{SOS, kVer, "requiretls"}}},
+        Case{"requiretls_beats_reject_rule", "a@agency.example", {"x@dest.example"}, true,
+             "X-Spam-Flag: YES\r\n", {{SOS, kVer, "requiretls"}}},
+        Case{"glob_sender", "Alice@SECURE.agency.example", {"x@dest.example"}, false, "",
+             {{SOS, kEnc, "rule=1(sender=*@secure.agency.example)"}}},
+        Case{"glob_sender_other_domain", "alice@insecure.agency.example", {"x@dest.example"},
+             false, "", {{BES, kNone, "default"}}},
+        Case{"classification_restricted_nz_word", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: [RESTRICTED] cabinet paper\r\n",
+             {{SOS, kEnc, "rule=2(classification=RESTRICTED)"}}},
+        Case{"classification_au_header", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive\r\n",
+             {{SOS, kEnc, "rule=2(classification=OFFICIAL:Sensitive)"}}},
+        Case{"classification_hold", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: VER=2012.3, NS=govt.nz, SEC=CONFIDENTIAL\r\n",
+             {{HOLD, kEnc, "rule=3(classification=CONFIDENTIAL)"}}},
+        Case{"classification_highest_of_two", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: [RESTRICTED] x\r\nX-Protective-Marking: VER=2024.1, SEC=TOP-SECRET\r\n",
+             {{HOLD, kEnc, "rule=3(classification=TOP-SECRET)"}}},
+        Case{"unlisted_level_falls_through", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n",
+             {{BES, kNone, "default"}}},
+        Case{"header_rule_with_tls", "a@agency.example", {"x@dest.example"}, false,
+             "X-Secmx-Policy: SOS\r\n", {{SOS, kVer, "rule=4(header=X-Secmx-Policy)"}}},
+        Case{"header_rule_second_field_tried", "a@agency.example", {"x@dest.example"}, false,
+             "X-Secmx-Policy: maybe\r\nX-Secmx-Policy: sos\r\n",
+             {{SOS, kVer, "rule=4(header=X-Secmx-Policy)"}}},
+        Case{"header_rule_rfc2047_value", "a@agency.example", {"x@dest.example"}, false,
+             "X-Secmx-Policy: =?utf-8?B?U09T?=\r\n", {{SOS, kVer, "rule=4(header=X-Secmx-Policy)"}}},
+        Case{"header_rule_folded_value_no_match", "a@agency.example", {"x@dest.example"}, false,
+             "X-Secmx-Policy: s\r\n os\r\n", {{BES, kNone, "default"}}},
+        Case{"reject_rule", "a@agency.example", {"x@dest.example"}, false,
+             "X-Spam-Flag: YES\r\n", {{REJECT, kNone, "rule=5(header=X-Spam-Flag)"}}},
+        Case{"first_match_wins", "a@secure.agency.example", {"x@dest.example"}, false,
+             "X-Spam-Flag: YES\r\nSubject: [RESTRICTED]\r\n",
+             {{SOS, kEnc, "rule=1(sender=*@secure.agency.example)"}}},
+        Case{"recipient_domain_per_recipient", "a@agency.example",
+             {"x@dest.example", "y@partner.example.", "z@PARTNER.EXAMPLE"}, false, "",
+             {{BES, kNone, "default"},
+              {SOS, kEnc, "rule=6(recipient_domain=Partner.Example)"},
+              {SOS, kEnc, "rule=6(recipient_domain=Partner.Example)"}}},
+        Case{"sender_and_recipient_domain_both_needed", "news@newsletters.agency.example",
+             {"x@lists.example", "y@dest.example"}, false, "TLS-Required: No\r\n",
+             {{BES, kNone, "rule=7(sender=@newsletters.agency.example,recipient_domain=lists.example)"},
+              {BES, kNone, "tls-required-no"}}},
+        Case{"tls_required_no_downgrades_default_only", "a@agency.example", {"x@dest.example"},
+             false, "TLS-Required: No\r\n", {{BES, kNone, "tls-required-no"}}},
+        Case{"tls_required_no_never_overrides_rule", "a@agency.example", {"x@dest.example"},
+             false, "TLS-Required: No\r\nSubject: [RESTRICTED]\r\n",
+             {{SOS, kEnc, "rule=2(classification=RESTRICTED)"}}},
+        Case{"tls_required_no_never_overrides_requiretls", "a@agency.example", {"x@dest.example"},
+             true, "TLS-Required: No\r\n", {{SOS, kVer, "requiretls"}}},
+        Case{"tls_required_conflicting_values_ignored", "a@agency.example", {"x@dest.example"},
+             false, "TLS-Required: No\r\nTLS-Required: Yes\r\n", {{BES, kNone, "default"}}},
+        Case{"reject_without_reason", "blocked@agency.example", {"x@dest.example"}, false, "",
+             {{REJECT, kNone, "rule=8(sender=blocked@agency.example)"}}},
+        Case{"exact_sender_local_part_case_sensitive", "Blocked@AGENCY.example",
+             {"x@dest.example"}, false, "", {{BES, kNone, "default"}}},
+        Case{"unknown_marking_raises_default", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: garbage\r\n", {{SOS, kEnc, "unknown-marking"}}},
+        Case{"unknown_marking_beats_tls_required_no", "a@agency.example", {"x@dest.example"},
+             false, "TLS-Required: No\r\nSubject: [SEC=NOT-A-LEVEL]\r\n",
+             {{SOS, kEnc, "unknown-marking"}}},
+        Case{"unknown_marking_keeps_stronger_rule", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: VER=2018.1, SEC=SECRET\r\nX-Protective-Marking: junk\r\n",
+             {{HOLD, kEnc, "rule=3(classification=SECRET)"}}},
+        Case{"null_sender", "", {"x@dest.example"}, false, "", {{BES, kNone, "default"}}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RuleEngine, UnknownMarkingHoldAndBes) {
+  auto cfg = sample_config();
+  cfg.unknown_marking = PolicyAction::HOLD;
+  auto engine = RuleEngine::create(cfg);
+  ASSERT_TRUE(engine.ok());
+  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  MessageFacts f;
+  f.sender = "a@secure.agency.example";  // rule 1 says SOS ...
+  f.recipients = &rcpts;
+  f.header_section = "X-Protective-Marking: VER=2018.1, SEC=WHATEVER\r\n";
+  auto ev = (*engine)->evaluate(f);
+  ASSERT_EQ(ev.recipients.size(), 1u);
+  EXPECT_EQ(ev.recipients[0].decision.action, PolicyAction::HOLD);  // ... the floor says HOLD
+  EXPECT_EQ(ev.recipients[0].chosen, PolicyAction::SOS);
+  EXPECT_TRUE(ev.recipients[0].raised_by_unknown_marking);
+  EXPECT_EQ(ev.recipients[0].rule, 1u);
+
+  cfg.unknown_marking = PolicyAction::BES;  // the operator's explicit choice
+  engine = RuleEngine::create(cfg);
+  f.sender = "a@agency.example";
+  EXPECT_EQ((*engine)->decide(f)[0].action, PolicyAction::BES);
+}
+
+TEST(RuleEngine, TlsRequiredNoIgnoredByConfig) {
+  auto cfg = sample_config();
+  cfg.tls_required_no_honor = false;
+  cfg.default_action = PolicyAction::SOS;
+  auto engine = RuleEngine::create(cfg);
+  ASSERT_TRUE(engine.ok());
+  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  MessageFacts f;
+  f.sender = "a@agency.example";
+  f.recipients = &rcpts;
+  f.header_section = "TLS-Required: no\r\n";
+  auto ev = (*engine)->evaluate(f);
+  EXPECT_TRUE(ev.tls_required_no);
+  EXPECT_FALSE(ev.tls_required_no_honoured);
+  EXPECT_EQ(ev.recipients[0].decision.action, PolicyAction::SOS);
+  EXPECT_EQ(ev.recipients[0].decision.tls, TlsLevel::Encrypt);
+  EXPECT_EQ(ev.recipients[0].decision.reason, "default");
+}
+
+TEST(RuleEngine, RejectCarriesTheReplyText) {
+  auto engine = RuleEngine::create(sample_config());
+  ASSERT_TRUE(engine.ok());
+  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  MessageFacts f;
+  f.sender = "a@agency.example";
+  f.recipients = &rcpts;
+  f.header_section = "X-Spam-Flag: yes\r\n";
+  EXPECT_EQ((*engine)->decide(f)[0].reject_text, "spam is not relayed");
+  f.sender = "blocked@agency.example";
+  f.header_section = "";
+  EXPECT_EQ((*engine)->decide(f)[0].reject_text, "Message refused by policy");
+}
+
+TEST(RuleEngine, CreateRefusesWhatTheLoaderWouldHaveRefused) {
+  config::PolicyConfig c;
+  PolicyRule r = rule(PolicyAction::SOS);
+  r.header = "X-A";
+  r.match = "(unclosed";
+  c.rules.push_back(r);
+  EXPECT_FALSE(RuleEngine::create(c).ok());
+  c.rules[0] = rule(PolicyAction::SOS);
+  c.rules[0].classification = {"MOST SECRET"};
+  EXPECT_FALSE(RuleEngine::create(c).ok());
+  c.rules[0] = rule(PolicyAction::SOS);
+  EXPECT_FALSE(RuleEngine::create(c).ok());  // no condition
+}
+
+TEST(RuleEngine, NoRecipientsNoDecisions) {
+  auto engine = RuleEngine::create(sample_config());
+  ASSERT_TRUE(engine.ok());
+  MessageFacts f;
+  EXPECT_TRUE((*engine)->decide(f).empty());
+}
+
+// ------------------------------------------------------------------------ apply_decisions
+
+TEST(ApplyDecisions, StoresPolicyTlsReasonAndHeldState) {
+  queue::Envelope env;
+  env.recipients = {{.address = "a@x"}, {.address = "b@y"}, {.address = "c@z"}};
+  std::vector<Decision> d(3);
+  d[0] = {PolicyAction::BES, TlsLevel::None, "default", ""};
+  d[1] = {PolicyAction::SOS, TlsLevel::Verify, "rule=4(header=X)", ""};
+  d[2] = {PolicyAction::HOLD, TlsLevel::Encrypt, "rule=3(classification=SECRET)", ""};
+  ASSERT_TRUE(apply_decisions(d, env));
+  EXPECT_EQ(env.recipients[0].policy, queue::RcptPolicy::BES);
+  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
+  EXPECT_EQ(env.recipients[1].policy, queue::RcptPolicy::SOS);
+  EXPECT_EQ(env.recipients[1].tls, queue::RcptTls::Verify);
+  EXPECT_EQ(env.recipients[1].policy_reason, "rule=4(header=X)");
+  EXPECT_EQ(env.recipients[2].policy, queue::RcptPolicy::HOLD);
+  EXPECT_EQ(env.recipients[2].state, queue::RcptState::Held);
+  EXPECT_FALSE(env.held);  // the others must still be delivered
+
+  queue::Envelope all;
+  all.recipients = {{.address = "a@x"}};
+  ASSERT_TRUE(apply_decisions({d[2]}, all));
+  EXPECT_TRUE(all.held);
+}
+
+TEST(ApplyDecisions, RejectLeavesTheEnvelopeAlone) {
+  queue::Envelope env;
+  env.recipients = {{.address = "a@x"}, {.address = "b@y"}};
+  std::vector<Decision> d(2);
+  d[0] = {PolicyAction::HOLD, TlsLevel::None, "rule=1(sender=a)", ""};
+  d[1] = {PolicyAction::REJECT, TlsLevel::None, "rule=2(sender=b)", "no"};
+  EXPECT_FALSE(apply_decisions(d, env));
+  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
+  EXPECT_EQ(env.recipients[0].policy_reason, "");
+  EXPECT_FALSE(env.held);
+}
+
+// ------------------------------------------------------------------------ address matching
+
+struct SenderCase {
+  const char* pattern;
+  const char* address;
+  bool want;
+};
+
+class Sender : public ::testing::TestWithParam<SenderCase> {};
+
+TEST_P(Sender, Matches) {
+  const auto& c = GetParam();
+  EXPECT_EQ(SenderPattern(c.pattern).matches(c.address), c.want) << c.pattern << " ~ " << c.address;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Sender,
+    ::testing::Values(
+        SenderCase{"jane@agency.example", "jane@agency.example", true},
+        SenderCase{"jane@agency.example", "jane@AGENCY.Example", true},
+        SenderCase{"jane@agency.example", "Jane@agency.example", false},
+        SenderCase{"jane@agency.example", "jane@sub.agency.example", false},
+        SenderCase{"@agency.example", "anyone@Agency.Example", true},
+        SenderCase{"@agency.example", "anyone@sub.agency.example", false},
+        SenderCase{"@agency.example", "", false},
+        SenderCase{"*@secure.agency.example", "x@secure.agency.example", true},
+        SenderCase{"*@*.agency.example", "x@a.b.agency.example", true},
+        SenderCase{"*@*.agency.example", "x@agency.example", false},
+        SenderCase{"svc-?@agency.example", "svc-1@agency.example", true},
+        SenderCase{"svc-?@agency.example", "svc-12@agency.example", false},
+        SenderCase{"*@AGENCY.EXAMPLE", "x@agency.example", true},
+        SenderCase{"*payroll*", "Payroll-Bot@HR.agency.example", true},
+        SenderCase{"<>", "", true},
+        SenderCase{"<>", "a@b", false},
+        SenderCase{"*", "", false},
+        SenderCase{"\"a@b\"@agency.example", "\"a@b\"@agency.example", true}));
+
+TEST(Glob, Basics) {
+  EXPECT_TRUE(glob_match("", ""));
+  EXPECT_TRUE(glob_match("*", ""));
+  EXPECT_TRUE(glob_match("a*b*c", "aXXbYYc"));
+  EXPECT_FALSE(glob_match("a*b*c", "aXXbYY"));
+  EXPECT_TRUE(glob_match("**a", "bbba"));
+  EXPECT_FALSE(glob_match("?", ""));
+  // Many stars over a long near-miss stays fast (iterative matcher, no blow-up).
+  EXPECT_FALSE(glob_match("*a*a*a*a*a*a*a*a*b", std::string(300, 'a')));
+}
+
+TEST(AddressDomain, LowerCasedWithoutFinalDot) {
+  EXPECT_EQ(address_domain("X@Example.ORG."), "example.org");
+  EXPECT_EQ(address_domain("postmaster"), "");
+  EXPECT_TRUE(same_domain("Example.org.", "example.ORG"));
+}
+
+}  // namespace
+}  // namespace secmx::policy
