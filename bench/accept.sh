@@ -199,8 +199,15 @@ max_message_size = "50MiB"
 path = "$dir/queue"
 map_size = "8GiB"
 
-# Never deliver anywhere real: should delivery run during the bench, the recipient
-# domain goes to a closed local port and the messages stay queued.
+# Accept path only: delivery is paused (the messages stay queued, as --queue-dump
+# counts them) and nothing could go anywhere real anyway: DNS and the recipient domain
+# point at a closed local port.
+[dns]
+servers = ["127.0.0.1:9"]
+
+[delivery]
+pause = true
+
 [[route]]
 domain = "bench-dest.example"
 host = "[127.0.0.1]:9"
@@ -238,7 +245,7 @@ machine_info() {
   machine_info
   echo
   echo "Ceiling: the same smtp-source command against \`$SMTP_SINK -u $SINK_USER 127.0.0.1:$SINK_PORT 1024\`, run just before the relay run of each row."
-  echo "Relay: fresh queue per run, config as written by bench/accept.sh (no TLS, fsync on: LMDB default durability + group commit)."
+  echo "Relay: fresh queue per run, config as written by bench/accept.sh (no TLS, fsync on: LMDB default durability + group commit; delivery paused, so only the accept path is measured)."
   case $fstype in tmpfs|ramfs) echo "**Diagnostic: queue on $fstype, fsync costs nothing; NOT a result for the targets.**" ;; esac
   [ "$PRESIZE" = 0 ] || echo "**Experiment: data.mdb pre-extended by $PRESIZE MiB of written zeros before each relay run.**"
   [ -z "$PROFILE" ] || echo "**Profiled with $PROFILE: relay figures are perturbed by the profiler.**"

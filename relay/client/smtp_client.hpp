@@ -10,8 +10,9 @@
 // time, including from inside one of the client's own callbacks (the connection's memory
 // is released later, when libuv has closed its handles). Every callback passed to
 // open()/send()/quit() is called exactly once, always from a libuv callback and never
-// from inside the call that registered it, except quit() on a connection that is
-// already gone, which calls `done` at once. At most one of open/send/quit runs at a time.
+// from inside the call that registered it, except quit() and set_on_closed() on a
+// connection that is already gone, which call their callback at once. At most one of
+// open/send/quit runs at a time; quit() during open/send aborts it (reported as Broken).
 //
 // Thread affinity: the loop's thread only. Failure is reported in the results (status
 // plus the reply or our own words); nothing here throws.
