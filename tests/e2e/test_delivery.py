@@ -16,6 +16,9 @@ The world, shared by the tests of this module (starting Postfix costs seconds):
   badcert.test   MX 10 badcert.test.host    TLS with a certificate for another name
                                                                           127.0.0.35:25
   nullmx.test    MX 0 .                     null MX (RFC 7505)
+  name.test      A secmx.name.test = mx.tls.test's address; MX 10 mx.plain.test
+  later.test     MX 10 mx.later.test        nothing listens until the test starts a peer
+                                                                          127.0.0.36:25
   flaky.test     SERVFAIL                   temporary DNS failure
 
 Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
@@ -26,6 +29,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import smtplib
+import ssl
 
 import pytest
 
@@ -61,7 +66,8 @@ def world(tmp_path_factory):
                            domains=["plain.test", "mixed.test", "cafe.test", "nosecure.test",
                                     "srv.test"])
         tls = PostfixMTA(base, "tls", host="127.0.0.32", port=25, hostname="mx.tls.test",
-                         domains=["tls.test", "agency.test", "mixed.test", "cafe.test"],
+                         domains=["tls.test", "agency.test", "mixed.test", "cafe.test",
+                                  "name.test"],
                          tls=ca.issue("mx.tls.test"), tls_level="may")
         sor = PostfixMTA(base, "sor", host="127.0.0.33", port=2525, hostname="sor.srv.test",
                          domains=["srv.test"], tls=ca.issue("sor.srv.test"), tls_level="may")
@@ -95,6 +101,10 @@ def world(tmp_path_factory):
         dns.add_mx("broken.test", 10, "broken.test.host")
         dns.add_mx("badcert.test", 10, "badcert.test.host")
         dns.add_mx("nullmx.test", 0, ".")
+        dns.add_a("secmx.name.test", "127.0.0.32")   # SecMX by name; MX is plaintext
+        dns.add_mx("name.test", 10, "mx.plain.test")
+        dns.add_mx("later.test", 10, "mx.later.test")
+        dns.add_a("mx.later.test", "127.0.0.36")     # nothing listens there at first
         dns.servfail_zone("flaky.test")
         dns.start()
         started.append(dns)
@@ -318,3 +328,52 @@ def test_restart_resumes_queued_mail(make_relay, world):
     assert "status=sent" in line
     at(world["plain"], "pete@plain.test", "resumed")
     gone_from_queue(paused, qid)
+
+
+def test_sos_via_the_secmx_name(relay, world):
+    qid = send(relay, "quinn@name.test", policy="sos", subject="sos-name")
+    line = attempt_line(relay, qid, "quinn@name.test")
+    assert "relay=secmx.name.test[127.0.0.32]:25" in line and "method=name" in line, line
+    assert "status=sent" in line and re.search(r"tls=TLSv1\.[23]/", line), line
+    at(world["tls"], "quinn@name.test", "sos-name")
+
+
+def test_requiretls_mail_is_delivered_as_sos(make_relay, world):
+    relay = make_relay(tls=True, start=False, overrides={
+        "dns": {"servers": [world["dns"].address]},
+        "delivery": {"pause": False, "retry": ["1h"], "ca_file": str(world["ca"].cert)},
+    })
+    relay.start()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    msg = (f"From: {SENDER}\r\nTo: rita@tls.test\r\nSubject: requiretls\r\n\r\nbody\r\n")
+    with smtplib.SMTP(relay.host, relay.port, timeout=20) as s:
+        s.starttls(context=ctx)
+        s.ehlo()
+        assert s.has_extn("requiretls")
+        s.sendmail(SENDER, ["rita@tls.test", "sam@nosecure.test"], msg,
+                   mail_options=["REQUIRETLS"])
+    rita = wait_until(lambda: (m := re.search(r"\S+: to=<rita@tls\.test>, .*", relay.log()))
+                      and m.group(0), 30, "the delivery line to rita@tls.test")
+    assert "policy=SOS" in rita and "reason=requiretls" in rita, rita
+    assert re.search(r"tls=TLSv1\.[23]/\S+/verified", rita), rita
+    sam = wait_until(lambda: (m := re.search(r"\S+: to=<sam@nosecure\.test>, .*", relay.log()))
+                     and m.group(0), 30, "the delivery line to sam@nosecure.test")
+    assert "dsn=5.7.10" in sam and "status=bounced" in sam, sam
+    at(world["tls"], "rita@tls.test", "requiretls")
+
+
+def test_unreachable_host_defers_then_delivers_when_it_comes_up(make_relay, world):
+    relay = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                  "delivery": {"pause": False, "retry": ["1s"]}})
+    qid = send(relay, "tess@later.test", subject="later")
+    line = attempt_line(relay, qid, "tess@later.test")
+    assert "status=deferred" in line and "mx.later.test[127.0.0.36]:25" in line, line
+    assert relay.dump_by_id()[qid]["recipients"][0]["state"] == "pending"
+    with ScriptedPeer(host="127.0.0.36", port=25, hostname="mx.later.test") as peer:
+        wait_until(lambda: re.search(rf"{qid}: to=<tess@later\.test>, .*status=sent", relay.log()),
+                   30, "the retry to succeed once the host is up")
+        sessions = peer.wait_sessions(1, timeout=10)
+        assert any(s.messages for s in sessions)
+    gone_from_queue(relay, qid)
