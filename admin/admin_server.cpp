@@ -21,6 +21,7 @@
 #ifdef SECMX_HAVE_ROUTE_PROBE
 #include "admin/route_probe.hpp"
 #endif
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 
 namespace secmx::admin {
@@ -33,12 +34,6 @@ constexpr std::size_t kRequestThreads = 4;
 constexpr std::size_t kMaxBody = 64 * 1024;
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void answer(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -227,7 +222,7 @@ class AdminServerImpl final : public AdminServer {
     deps_.metrics->queue_messages.set(static_cast<std::int64_t>(st->messages));
     deps_.metrics->queue_held.set(static_cast<std::int64_t>(st->held));
     deps_.metrics->queue_oldest_age_seconds.set(
-        st->oldest_arrival_us == 0 ? 0 : std::max<std::int64_t>(0, (now_us() - st->oldest_arrival_us) / 1000000));
+        st->oldest_arrival_us == 0 ? 0 : std::max<std::int64_t>(0, (unix_now_us() - st->oldest_arrival_us) / 1000000));
   }
 
   void metrics(const httplib::Request&, httplib::Response& res) {
@@ -294,7 +289,7 @@ class AdminServerImpl final : public AdminServer {
         return error(res, 400, "bad_request", "limit: expected 1.." + std::to_string(kMaxLimit));
       }
     }
-    auto now = now_us();
+    auto now = unix_now_us();
     auto page = list_page(*deps_.store, *filter, after, limit, now);
     if (!page) return error(res, 500, "store", page.error().message);
     json items = json::array();
@@ -316,7 +311,7 @@ class AdminServerImpl final : public AdminServer {
     auto env = deps_.store->load(*id);
     if (!env) return error(res, 500, "store", env.error().message);
     if (!*env) return error(res, 404, "not_found", "no message " + id->to_string() + " in the queue");
-    answer(res, 200, detail_json(**env, now_us()));
+    answer(res, 200, detail_json(**env, unix_now_us()));
   }
 
   void mutate(const httplib::Request& req, httplib::Response& res, const std::string& op) {
@@ -346,7 +341,7 @@ class AdminServerImpl final : public AdminServer {
     if (op != "delete") {
       // What the operation left behind, read back from the store.
       auto env = deps_.store->load(*id);
-      if (env && *env) body["message"] = detail_json(**env, now_us());
+      if (env && *env) body["message"] = detail_json(**env, unix_now_us());
     }
     answer(res, 200, body);
   }

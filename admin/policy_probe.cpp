@@ -49,15 +49,6 @@ Result<std::string, std::string> header_section(const json& headers) {
   return out;
 }
 
-const char* tls_name(config::TlsLevel l) {
-  switch (l) {
-    case config::TlsLevel::None: return "none";
-    case config::TlsLevel::Encrypt: return "encrypt";
-    case config::TlsLevel::Verify: return "verify";
-  }
-  return "?";
-}
-
 std::string string_field(const json& req, const char* key) {
   auto it = req.find(key);
   return it != req.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -112,7 +103,7 @@ Result<json, std::string> policy_test(const policy::PolicyEngine& engine, const 
     const auto& d = decisions[i];
     list.push_back(json{{"recipient", rcpts[i].address},
                         {"policy", config::to_string(d.action)},
-                        {"tls", tls_name(d.tls)},
+                        {"tls", config::to_string(d.tls)},
                         {"rule", d.reason},
                         {"reject_text", d.reject_text}});
   }

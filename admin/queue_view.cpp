@@ -5,45 +5,22 @@
 #include <cctype>
 #include <ctime>
 
+#include "relay/common/ascii.hpp"
 #include "relay/config/config.hpp"
+#include "relay/smtp/params.hpp"
 
 namespace secmx::admin {
 
 namespace {
 
 using nlohmann::json;
+using queue::is_open;
 
-// The scheduler marks "no attempt ever again" with INT64_MAX (delivery/scheduler.hpp).
-constexpr std::int64_t kNoNextAttempt = INT64_MAX;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string domain_of(std::string_view address) {
-  auto at = address.rfind('@');
-  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
-}
-
-bool pending(const queue::Recipient& r) {
-  return r.state == queue::RcptState::Pending || r.state == queue::RcptState::Held;
-}
-
-json notify_json(std::uint8_t notify) {
-  json out = json::array();
-  if (notify & queue::kNotifyNever) out.push_back("NEVER");
-  if (notify & queue::kNotifySuccess) out.push_back("SUCCESS");
-  if (notify & queue::kNotifyFailure) out.push_back("FAILURE");
-  if (notify & queue::kNotifyDelay) out.push_back("DELAY");
-  return out;
-}
+json notify_json(std::uint8_t notify) { return json(queue::notify_names(notify)); }
 
 json next_attempt_json(const queue::Envelope& env) {
   if (env.held || message_state(env) == MessageState::Done) return nullptr;
-  if (env.next_attempt_us == kNoNextAttempt) return nullptr;
+  if (env.next_attempt_us == queue::kNeverDue) return nullptr;
   if (env.next_attempt_us == 0) return "now";
   return iso_time(env.next_attempt_us);
 }
@@ -74,39 +51,11 @@ MessageState message_state(const queue::Envelope& env) {
   if (env.held) return MessageState::Held;
   bool any_pending = false, any_attempt = env.attempts > 0;
   for (const auto& r : env.recipients) {
-    any_pending = any_pending || pending(r);
+    any_pending = any_pending || is_open(r);
     any_attempt = any_attempt || r.attempts > 0;
   }
   if (!any_pending) return MessageState::Done;
   return any_attempt ? MessageState::Deferred : MessageState::Queued;
-}
-
-const char* to_string(queue::RcptPolicy p) {
-  switch (p) {
-    case queue::RcptPolicy::BES: return "BES";
-    case queue::RcptPolicy::SOS: return "SOS";
-    case queue::RcptPolicy::HOLD: return "HOLD";
-  }
-  return "?";
-}
-
-const char* to_string(queue::RcptState s) {
-  switch (s) {
-    case queue::RcptState::Pending: return "pending";
-    case queue::RcptState::Held: return "held";
-    case queue::RcptState::Delivered: return "delivered";
-    case queue::RcptState::Failed: return "failed";
-  }
-  return "?";
-}
-
-const char* to_string(queue::RcptTls t) {
-  switch (t) {
-    case queue::RcptTls::None: return "none";
-    case queue::RcptTls::Encrypt: return "encrypt";
-    case queue::RcptTls::Verify: return "verify";
-  }
-  return "?";
 }
 
 std::string iso_time(std::int64_t unix_us) {
@@ -129,23 +78,23 @@ Result<QueueFilter, std::string> QueueFilter::parse(
   QueueFilter f;
   for (const auto& [key, value] : params) {
     if (key == "state") {
-      auto v = lower(value);
+      auto v = ascii_lowercase(value);
       if (v == "queued") f.state = MessageState::Queued;
       else if (v == "deferred") f.state = MessageState::Deferred;
       else if (v == "held") f.state = MessageState::Held;
       else if (v == "done") f.state = MessageState::Done;
       else return fail(std::string("state: expected queued, deferred, held or done"));
     } else if (key == "policy") {
-      auto v = lower(value);
+      auto v = ascii_lowercase(value);
       if (v == "bes") f.policy = queue::RcptPolicy::BES;
       else if (v == "sos") f.policy = queue::RcptPolicy::SOS;
       else if (v == "hold") f.policy = queue::RcptPolicy::HOLD;
       else return fail(std::string("policy: expected BES, SOS or HOLD"));
     } else if (key == "domain") {
-      f.domain = lower(value);
+      f.domain = ascii_lowercase(value);
       if (!f.domain.empty() && f.domain.back() == '.') f.domain.pop_back();
     } else if (key == "sender") {
-      f.sender = lower(value);
+      f.sender = ascii_lowercase(value);
     } else if (key == "older_than") {
       auto d = config::parse_duration(value);
       if (!d) return fail(std::string("older_than: expected a duration such as 90s, 15m, 2h, 1d"));
@@ -165,13 +114,13 @@ bool QueueFilter::matches(const queue::Envelope& env, std::int64_t now_us) const
   }
   if (!domain.empty()) {
     bool any = std::any_of(env.recipients.begin(), env.recipients.end(),
-                           [&](const queue::Recipient& r) { return domain_of(r.address) == domain; });
+                           [&](const queue::Recipient& r) { return smtp::address_domain(r.address) == domain; });
     if (!any) return false;
   }
   if (!sender.empty()) {
     if (sender.front() == '@') {
-      if (domain_of(env.sender) != sender.substr(1)) return false;
-    } else if (lower(env.sender) != sender) {
+      if (smtp::address_domain(env.sender) != sender.substr(1)) return false;
+    } else if (ascii_lowercase(env.sender) != sender) {
       return false;
     }
   }
@@ -215,9 +164,9 @@ json summary_json(const queue::Envelope& env, std::int64_t now_us) {
   std::string last_status, last_reply;
   std::size_t n_pending = 0;
   for (const auto& r : env.recipients) {
-    auto d = domain_of(r.address);
+    auto d = smtp::address_domain(r.address);
     if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
-    if (pending(r)) {
+    if (is_open(r)) {
       ++n_pending;
       if (last_status.empty() && !r.last_status.empty()) {
         last_status = r.last_status;

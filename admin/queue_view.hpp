@@ -55,9 +55,7 @@ Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter
                                           queue::QueueId after, std::size_t limit,
                                           std::int64_t now_us, std::size_t max_scan = 20000);
 
-const char* to_string(queue::RcptPolicy p);  // "BES", "SOS", "HOLD"
-const char* to_string(queue::RcptState s);   // "pending", "held", "delivered", "failed"
-const char* to_string(queue::RcptTls t);     // "none", "encrypt", "verify"
+using queue::to_string;  // RcptPolicy, RcptState, RcptTls (queue/envelope.hpp)
 
 // "2024-05-01T10:00:00.123456Z"
 std::string iso_time(std::int64_t unix_us);

@@ -1,10 +1,12 @@
 // envelope.hpp - what the queue stores about one message, apart from its body.
 //
-// Plain value types, copied freely. The durable encoding lives in record_codec.hpp; this
-// header has no LMDB in it so that the server, policy and delivery code can use it.
+// Plain value types, copied freely, and the names of their enums. The durable encoding
+// lives in record_codec.hpp; this header has no LMDB in it so that the server, policy and
+// delivery code can use it.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,20 @@ struct Recipient {
   std::string last_reply;       // diagnostic / remote reply text
   std::string remote_mta;       // host that gave last_reply
 };
+
+// Names as logs, --queue-dump and the admin API show them.
+const char* to_string(RcptPolicy p);  // "BES", "SOS", "HOLD"
+const char* to_string(RcptState s);   // "pending", "held", "delivered", "failed"
+const char* to_string(RcptTls t);     // "none", "encrypt", "verify"
+std::vector<const char*> notify_names(std::uint8_t notify);  // {"SUCCESS", "DELAY"}, ...
+
+// next_attempt_us of a message with nothing left to try: never due again.
+inline constexpr std::int64_t kNeverDue = std::numeric_limits<std::int64_t>::max();
+
+// Not final yet: pending, or held until released.
+inline bool is_open(const Recipient& r) {
+  return r.state == RcptState::Pending || r.state == RcptState::Held;
+}
 
 struct Envelope {
   QueueId id{};

@@ -32,25 +32,6 @@ namespace {
 
 using namespace secmx;
 
-const char* policy_name(queue::RcptPolicy p) {
-  switch (p) {
-    case queue::RcptPolicy::BES: return "BES";
-    case queue::RcptPolicy::SOS: return "SOS";
-    case queue::RcptPolicy::HOLD: return "HOLD";
-  }
-  return "?";
-}
-
-const char* state_name(queue::RcptState s) {
-  switch (s) {
-    case queue::RcptState::Pending: return "pending";
-    case queue::RcptState::Held: return "held";
-    case queue::RcptState::Delivered: return "delivered";
-    case queue::RcptState::Failed: return "failed";
-  }
-  return "?";
-}
-
 // Offline listing of the queue as JSON lines, for operators and the test suite.
 int dump_queue(const config::Config& cfg, bool with_bodies) {
   auto store = queue::open_lmdb_store({cfg.queue.path, cfg.queue.map_size});
@@ -86,19 +67,12 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
       j["body_size"] = env.body_size;
       auto& rcpts = j["recipients"] = nlohmann::json::array();
       for (const auto& r : env.recipients) {
-        nlohmann::json notify = nlohmann::json::array();
-        if (r.notify & queue::kNotifyNever) notify.push_back("NEVER");
-        if (r.notify & queue::kNotifySuccess) notify.push_back("SUCCESS");
-        if (r.notify & queue::kNotifyFailure) notify.push_back("FAILURE");
-        if (r.notify & queue::kNotifyDelay) notify.push_back("DELAY");
         rcpts.push_back({{"address", r.address},
                          {"orcpt", r.orcpt},
-                         {"notify", notify},
-                         {"state", state_name(r.state)},
-                         {"policy", policy_name(r.policy)},
-                         {"tls", r.tls == queue::RcptTls::Verify    ? "verify"
-                                 : r.tls == queue::RcptTls::Encrypt ? "encrypt"
-                                                                    : "none"},
+                         {"notify", queue::notify_names(r.notify)},
+                         {"state", queue::to_string(r.state)},
+                         {"policy", queue::to_string(r.policy)},
+                         {"tls", queue::to_string(r.tls)},
                          {"reason", r.policy_reason}});
       }
       if (with_bodies) {

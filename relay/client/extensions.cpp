@@ -1,5 +1,6 @@
 // extensions.cpp - parse_ehlo(): EHLO reply lines into Extensions. Pure.
 #include "relay/client/extensions.hpp"
+#include "relay/common/ascii.hpp"
 
 #include <charconv>
 #include <string>
@@ -7,17 +8,6 @@
 
 namespace secmx::client {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -231,7 +231,7 @@ void read_log(const Section& root, LogConfig& out) {
   s.check_keys({"level", "file"});
   std::string text;
   if (s.string("level", text)) {
-    std::string l = detail::lower(text);
+    std::string l = ascii_lowercase(text);
     if (l == "trace" || l == "debug" || l == "info" || l == "warn" || l == "error" ||
         l == "critical") {
       out.level = l;
@@ -254,7 +254,7 @@ bool valid_postmaster(std::string_view a) {
       return false;
     }
   }
-  return detail::valid_hostname(a.substr(at + 1));
+  return valid_hostname(a.substr(at + 1));
 }
 
 void read_dsn(const Section& root, DsnConfig& out) {
@@ -265,7 +265,7 @@ void read_dsn(const Section& root, DsnConfig& out) {
   s.size("return_size_limit", out.return_size_limit, 1024);
   std::string text;
   if (s.string("sos_ret", text)) {
-    std::string l = detail::lower(text);
+    std::string l = ascii_lowercase(text);
     if (l == "hdrs") {
       out.sos_ret = DsnRet::Hdrs;
     } else if (l == "full") {
@@ -319,7 +319,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   root.check_keys(
       {"hostname", "user", "group", "smtp", "queue", "dns", "delivery", "policy", "route",
        "admin", "log", "dsn"});
-  if (root.string("hostname", cfg.hostname) && !detail::valid_hostname(cfg.hostname)) {
+  if (root.string("hostname", cfg.hostname) && !valid_hostname(cfg.hostname)) {
     root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
   }
   if (!root.node("hostname")) cfg.hostname = default_hostname();

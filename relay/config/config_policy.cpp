@@ -167,7 +167,7 @@ void read_policy(const Section& root, PolicyConfig& out) {
   if (p.strings("discovery", items)) {
     std::vector<std::string> methods;
     for (auto& it : items) {
-      std::string m = lower(it.value);
+      std::string m = ascii_lowercase(it.value);
       if (m != "srv" && m != "mx51966" && m != "name") {
         p.reader().add(it.line, p.name("discovery") + ": unknown method '" + it.value +
                                     "' (expected \"srv\", \"mx51966\" or \"name\")");
@@ -210,7 +210,7 @@ void read_policy(const Section& root, PolicyConfig& out) {
   }
 
   if (p.string("tls_required_no", text)) {
-    std::string v = lower(text);
+    std::string v = ascii_lowercase(text);
     if (v == "honor" || v == "ignore") {
       out.tls_required_no_honor = v == "honor";
     } else {
@@ -245,7 +245,7 @@ void read_routes(const Section& root, std::vector<Route>& out) {
     Route route;
     route.line = line_of(n);
     if (r.string("domain", route.domain)) {
-      std::string key = lower(route.domain);
+      std::string key = ascii_lowercase(route.domain);
       if (key.ends_with('.')) key.pop_back();
       if (!valid_hostname(route.domain)) {
         r.fail("domain", "invalid domain '" + route.domain + "'");

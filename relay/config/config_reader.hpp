@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "relay/common/ascii.hpp"
+#include "relay/common/hostname.hpp"
 #include "relay/config/config.hpp"
 
 namespace secmx::config::detail {
@@ -84,11 +86,9 @@ std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port);
 // "[ip]:port", "[ip]", "name", "name:port" - a route's next hop.
 bool valid_route_host(std::string_view text);
-bool valid_hostname(std::string_view text);  // LDH labels, dots, optional final dot
 bool known_classification(std::string_view level);
 std::optional<PolicyAction> parse_action(std::string_view text);  // case-insensitive
 std::optional<TlsLevel> parse_tls_level(std::string_view text);   // "encrypt" | "verify"
-std::string lower(std::string_view text);
 
 // Section readers for the policy and routing part of the tree (config_policy.cpp).
 void read_policy(const Section& root, PolicyConfig& out);

@@ -13,6 +13,7 @@
 
 #include "relay/config/config.hpp"
 #include "relay/config/config_reader.hpp"
+#include "relay/policy/levels.hpp"
 
 namespace secmx::config {
 namespace {
@@ -58,23 +59,6 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(v);
 }
 
-// Upper case, '-' as ' ', whitespace runs as one space, none around ':' - so that
-// "top-secret", "TOP SECRET" and "OFFICIAL: Sensitive" compare equal to the list.
-std::string normalise_level(std::string_view text) {
-  std::string s;
-  bool space = false;
-  for (char c : text) {
-    if (c == '-' || std::isspace(static_cast<unsigned char>(c))) {
-      space = true;
-      continue;
-    }
-    if (space && !s.empty() && c != ':' && s.back() != ':') s += ' ';
-    space = false;
-    s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
 }  // namespace
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
@@ -100,7 +84,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
       {"tb", 1000ull * 1000 * 1000 * 1000},
       {"tib", 1ull << 40},
   };
-  std::string unit = detail::lower(s);
+  std::string unit = ascii_lowercase(s);
   for (auto [name, mult] : kUnits) {
     if (unit != name) continue;
     if (mul_overflows(n, mult, std::numeric_limits<std::uint64_t>::max())) return std::nullopt;
@@ -173,12 +157,6 @@ const char* to_string(TlsLevel l) {
 
 namespace detail {
 
-std::string lower(std::string_view text) {
-  std::string s(text);
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port) {
   Endpoint ep;
@@ -212,24 +190,6 @@ std::optional<Endpoint> parse_endpoint(std::string_view text,
   return ep;
 }
 
-bool valid_hostname(std::string_view text) {
-  if (text.ends_with('.')) text.remove_suffix(1);
-  if (text.empty() || text.size() > 253) return false;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t dot = text.find('.', start);
-    if (dot == std::string_view::npos) dot = text.size();
-    std::string_view label = text.substr(start, dot - start);
-    if (label.empty() || label.size() > 63) return false;
-    if (label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
 bool valid_route_host(std::string_view text) {
   std::string_view host = text;
   std::string_view port;
@@ -249,21 +209,11 @@ bool valid_route_host(std::string_view text) {
 }
 
 bool known_classification(std::string_view level) {
-  static const std::array<std::string_view, 12> kLevels = {
-      // New Zealand (PSR)
-      "UNCLASSIFIED", "IN CONFIDENCE", "SENSITIVE", "RESTRICTED", "CONFIDENTIAL", "SECRET",
-      "TOP SECRET",
-      // Australia (PSPF); SECRET is shared, TOP-SECRET normalises to TOP SECRET
-      "UNOFFICIAL", "OFFICIAL", "OFFICIAL:SENSITIVE", "PROTECTED", "TOP SECRET"};
-  std::string n = normalise_level(level);
-  for (auto k : kLevels) {
-    if (n == k) return true;
-  }
-  return false;
+  return policy::parse_level(level).has_value();
 }
 
 std::optional<PolicyAction> parse_action(std::string_view text) {
-  std::string s = lower(text);
+  std::string s = ascii_lowercase(text);
   if (s == "bes") return PolicyAction::BES;
   if (s == "sos") return PolicyAction::SOS;
   if (s == "hold") return PolicyAction::HOLD;
@@ -272,7 +222,7 @@ std::optional<PolicyAction> parse_action(std::string_view text) {
 }
 
 std::optional<TlsLevel> parse_tls_level(std::string_view text) {
-  std::string s = lower(text);
+  std::string s = ascii_lowercase(text);
   if (s == "encrypt") return TlsLevel::Encrypt;
   if (s == "verify") return TlsLevel::Verify;
   return std::nullopt;

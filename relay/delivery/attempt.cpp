@@ -2,30 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt_log.hpp"
 
 namespace secmx::delivery {
-namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string reply_text(int code, const std::string& enhanced, const std::string& text) {
-  std::string out = std::to_string(code);
-  if (!enhanced.empty()) out += " " + enhanced;
-  if (!text.empty()) out += " " + text;
-  return out;
-}
-
-const char* policy_name(queue::RcptPolicy p) {
-  return p == queue::RcptPolicy::SOS ? "SOS" : p == queue::RcptPolicy::HOLD ? "HOLD" : "BES";
-}
-
-}  // namespace
 
 TlsRequirement requirement_for(queue::RcptPolicy policy, queue::RcptTls tls,
                                std::optional<config::TlsLevel> route_tls) {
@@ -44,17 +25,17 @@ TlsRequirement requirement_for(queue::RcptPolicy policy, queue::RcptTls tls,
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
       alive_(std::make_shared<bool>(true)) {
-  outcomes_.resize(job_.recipients.size());
+  outcomes_.resize(job_.size());
 }
 
 Attempt::~Attempt() {
   *alive_ = false;
   // A client still open belongs to an attempt cut short (shutdown): let the cache QUIT it.
-  if (client_ && env_.cache) env_.cache->put("", CachedConnection{std::move(client_), {}, {}});
+  if (client_ && env_.cache) env_.cache->retire(std::move(client_));
 }
 
 void Attempt::start() {
-  started_us_ = now_us();
+  started_us_ = unix_now_us();
   state_ = State::Discovering;
   std::weak_ptr<bool> alive = alive_;
   env_.discovery->discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
@@ -164,7 +145,7 @@ void Attempt::on_open(client::SessionInfo info) {
       auto kind = info.code >= 500 ? HostRecord::Kind::PermRefused
                                    : HostRecord::Kind::TempRefused;
       skip_host(kind, "refused at " + info.stage + ": " +
-                          reply_text(info.code, info.enhanced, info.text));
+                          reply_line(info.code, info.enhanced, info.text));
       return;
     }
     case OpenStatus::TlsFailed: {
@@ -200,7 +181,7 @@ void Attempt::on_open(client::SessionInfo info) {
   auto d = decide_tls(requirement_, seen);
   if (d.verdict != TlsVerdict::Proceed) {
     env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(), target_name(),
-                   policy_name(job_.policy), d.reason);
+                   queue::to_string(job_.policy), d.reason);
     skip_host(HostRecord::Kind::NoTls, d.reason);
     return;
   }
@@ -216,9 +197,9 @@ void Attempt::send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation
   tls_ = tls;
   sending_.clear();
   sending_k_.clear();
-  for (std::size_t k = 0; k < job_.recipients.size(); ++k) {
+  for (std::size_t k = 0; k < job_.size(); ++k) {
     if (outcomes_[k]) continue;
-    sending_.push_back(&job_.recipients[k]);
+    sending_.push_back(&job_.recipient(k));
     sending_k_.push_back(k);
   }
   client::MessageSpec spec;
@@ -255,7 +236,7 @@ void Attempt::on_sent(client::MessageResult r) {
       if (r.stage == "local" || r.code >= 500) {
         // Our own check (size, SMTPUTF8) or a 5xx to MAIL: final for every recipient.
         RcptOutcome o = classify_reply(r.code, r.enhanced, r.text, r.stage == "local" ? "" : remote);
-        if (r.stage == "local") o.diagnostic = "x-secmx; " + reply_text(r.code, r.enhanced, r.text) +
+        if (r.stage == "local") o.diagnostic = "x-secmx; " + reply_line(r.code, r.enhanced, r.text) +
                                                " (at " + target_name() + ")";
         for (std::size_t k : sending_k_) set_outcome(k, o);
         release_client(r.connection_usable);
@@ -265,7 +246,7 @@ void Attempt::on_sent(client::MessageResult r) {
       release_client(r.connection_usable);
       hosts_.push_back(HostRecord{HostRecord::Kind::TempRefused, target_name(),
                                   "refused at " + r.stage + ": " +
-                                      reply_text(r.code, r.enhanced, r.text)});
+                                      reply_line(r.code, r.enhanced, r.text)});
       next_target();
       return;
     case SendStatus::Broken:
@@ -292,7 +273,7 @@ void Attempt::release_client(bool reusable) {
                                     target_port());
     env_.cache->put(key, CachedConnection{std::move(client_), tls_, {}});
   } else {
-    env_.cache->put("", CachedConnection{std::move(client_), {}, {}});  // QUIT and forget
+    env_.cache->retire(std::move(client_));
   }
 }
 
@@ -303,20 +284,20 @@ void Attempt::finish_pending(const RcptOutcome& outcome) {
 }
 
 void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
-  auto now = now_us();
+  auto now = unix_now_us();
   o = apply_lifetime(std::move(o), job_.envelope->arrival_us, now,
                      env_.config->delivery.max_lifetime);
   AttemptLine line;
   line.queue_id = job_.id.to_string();
-  line.recipient = job_.recipients[k].address;
+  line.recipient = job_.recipient(k).address;
   bool reached = state_ == State::Sending && !targets_.empty();
   line.relay = reached ? target_name() : (!hosts_.empty() ? hosts_.back().host : "none");
-  line.policy = policy_name(job_.policy);
+  line.policy = queue::to_string(job_.policy);
   line.reason = job_.policy_reason;
   if (!targets_.empty() && (reached || !hosts_.empty())) line.method = dns::to_string(candidate().method);
   line.tls = reached ? tls_text_ : "none";
   line.delay_s = static_cast<double>(now - job_.envelope->arrival_us) / 1e6;
-  line.attempts = job_.recipients[k].attempts + 1;
+  line.attempts = job_.recipient(k).attempts + 1;
   line.dsn = o.status;
   line.status = to_string(o.verdict);
   // The log shows the remote reply as Postfix does; "smtp; " is the DSN's type tag.

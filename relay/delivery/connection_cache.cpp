@@ -68,12 +68,6 @@ void ConnectionCache::remember_session(const std::string& host, SSL_SESSION* own
   }
 }
 
-std::size_t ConnectionCache::idle_count() const {
-  std::size_t n = 0;
-  for (const auto& [k, list] : idle_) n += list.size();
-  return n;
-}
-
 void ConnectionCache::close_all() {
   sweep(true);
   if (timer_) {

@@ -42,8 +42,10 @@ class ConnectionCache {
   // "host|ip|port"
   static std::string key(const std::string& host, const std::string& ip, std::uint16_t port);
 
-  // Keeps the connection if the cache is enabled and has room; otherwise QUITs it.
+  // Keeps the connection if the cache is enabled and has room; otherwise retires it.
   void put(const std::string& key, CachedConnection conn);
+  // QUIT and forget: the client is freed once its connection is gone.
+  void retire(std::unique_ptr<client::SmtpClient> client);
   // A usable idle connection whose TLS satisfies `requirement`, or nullopt.
   std::optional<CachedConnection> take(const std::string& key, TlsRequirement requirement);
 
@@ -51,7 +53,6 @@ class ConnectionCache {
   SSL_SESSION* session(const std::string& host) const;
   void remember_session(const std::string& host, SSL_SESSION* owned);
 
-  std::size_t idle_count() const;
   // QUIT everything idle and stop the timer; connections being closed finish on the loop.
   void close_all();
 
@@ -62,7 +63,6 @@ class ConnectionCache {
   };
   static void on_timer(uv_timer_t* t);
   void sweep(bool all);
-  void retire(std::unique_ptr<client::SmtpClient> client);
 
   uv_loop_t* loop_;
   std::chrono::milliseconds idle_time_;

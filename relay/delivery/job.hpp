@@ -23,11 +23,15 @@ struct Job {
   queue::RcptPolicy policy = queue::RcptPolicy::BES;
   queue::RcptTls tls = queue::RcptTls::None;
   std::string policy_reason;
-  std::vector<std::size_t> indices;          // into envelope.recipients
-  std::vector<queue::Recipient> recipients;  // copies, same order as indices
-  std::shared_ptr<const queue::Envelope> envelope;
+  std::vector<std::size_t> indices;          // into envelope->recipients
+  std::shared_ptr<const queue::Envelope> envelope;  // as handed out; read-only
   std::shared_ptr<const std::string> body;
   bool sos_expired = false;                  // SOS lifetime passed: no more deferring
+
+  std::size_t size() const { return indices.size(); }
+  const queue::Recipient& recipient(std::size_t k) const {
+    return envelope->recipients[indices[k]];
+  }
 };
 
 struct JobResult {

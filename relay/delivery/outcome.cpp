@@ -23,12 +23,18 @@ const char* to_string(HostRecord::Kind k) {
   return "?";
 }
 
+std::string reply_line(int code, const std::string& enhanced, const std::string& text) {
+  std::string out = std::to_string(code);
+  if (!enhanced.empty()) out += " " + enhanced;
+  if (!text.empty()) out += " " + text;
+  return out;
+}
+
 RcptOutcome classify_reply(int code, const std::string& enhanced, const std::string& text,
                            const std::string& remote_mta) {
   RcptOutcome o;
   o.remote_mta = remote_mta;
-  o.diagnostic = "smtp; " + std::to_string(code) + (enhanced.empty() ? "" : " " + enhanced) +
-                 (text.empty() ? "" : " " + text);
+  o.diagnostic = "smtp; " + reply_line(code, enhanced, text);
   // Trust the peer's enhanced code only when its class agrees with the basic code.
   char cls = code >= 500 ? '5' : code >= 400 ? '4' : '2';
   bool usable = !enhanced.empty() && enhanced[0] == cls;

@@ -40,6 +40,9 @@ struct HostRecord {
 
 const char* to_string(HostRecord::Kind k);
 
+// "550 5.1.1 user unknown": a reply as one line, for logs and diagnostics.
+std::string reply_line(int code, const std::string& enhanced, const std::string& text);
+
 // A reply from the peer to RCPT or to the end of data.
 RcptOutcome classify_reply(int code, const std::string& enhanced, const std::string& text,
                            const std::string& remote_mta);

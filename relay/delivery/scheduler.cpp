@@ -13,17 +13,12 @@
 #include <unordered_map>
 
 #include "relay/common/log.hpp"
+#include "relay/common/clock.hpp"
 #include "relay/dsn/dsn.hpp"
 #include "relay/smtp/params.hpp"
 
 namespace secmx::delivery {
 namespace {
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Messages handed out at once. Bounds memory (each holds its body) and the rescan cost.
 constexpr std::size_t kMaxInFlight = 2000;
@@ -63,7 +58,6 @@ JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
     }
     auto& job = plan.jobs[it->second];
     job.indices.push_back(i);
-    job.recipients.push_back(r);
   }
   plan.nothing_pending = plan.jobs.empty();
   return plan;
@@ -94,7 +88,7 @@ void schedule_next(queue::Envelope& env, std::int64_t now,
   for (const auto& r : env.recipients) any_pending |= r.state == queue::RcptState::Pending;
   // A message with nothing left to try stays stored (its failures are the record the DSN
   // is built from) but is never due again.
-  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : kNever;
+  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : queue::kNeverDue;
 }
 
 const char* to_string(QueueOp op) {
@@ -152,7 +146,7 @@ bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::str
                                       : reason;
       }
       env.held = false;
-      env.next_attempt_us = kNever;
+      env.next_attempt_us = queue::kNeverDue;
       return true;
     case QueueOp::Remove:
       return true;
@@ -164,8 +158,9 @@ bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::str
 std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::Envelope& after,
                                         std::string_view body,
                                         const std::vector<std::size_t>& relayed_idx,
-                                        const config::Config& config, queue::IdGenerator& ids,
-                                        std::int64_t now) {
+                                        const dsn::Options& options,
+                                        std::chrono::milliseconds max_lifetime,
+                                        queue::IdGenerator& ids, std::int64_t now) {
   std::vector<queue::NewMessage> out;
   std::vector<std::size_t> failed, delivered, relayed, pending;
   for (std::size_t i = 0; i < after.recipients.size() && i < before.recipients.size(); ++i) {
@@ -180,8 +175,7 @@ std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::En
       pending.push_back(i);
     }
   }
-  auto options = dsn::Options::from_config(config);
-  auto log = log::logger("dsn");
+  static const auto dsn_log = log::logger("dsn");
   auto emit = [&](dsn::Event event, const std::vector<std::size_t>& candidates) {
     if (candidates.empty()) return;
     auto report = dsn::recipients_to_report(after, event, candidates, true);
@@ -197,15 +191,15 @@ std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::En
       rr.last_attempt_us = now;
       if (event == dsn::Event::Delay) {
         rr.will_retry_until_us =
-            after.arrival_us + std::chrono::duration_cast<std::chrono::microseconds>(
-                                   config.delivery.max_lifetime).count();
+            after.arrival_us +
+            std::chrono::duration_cast<std::chrono::microseconds>(max_lifetime).count();
       }
       reports.push_back(std::move(rr));
     }
     auto built = dsn::build(after, body, event, reports, options, now);
     if (!built) return;
     built->message.envelope.id = ids.next();
-    log->info("{}: sender {} notification: {} ({} recipient(s))", after.id.to_string(),
+    dsn_log->info("{}: sender {} notification: {} ({} recipient(s))", after.id.to_string(),
               dsn::to_string(event), built->message.envelope.id.to_string(), reports.size());
     out.push_back(std::move(built->message));
   };
@@ -227,7 +221,8 @@ class SchedulerImpl final : public Scheduler {
  public:
   SchedulerImpl(std::shared_ptr<const config::Config> config, queue::Store& store,
                 queue::CommitWriter& writer, queue::IdGenerator& ids, JobSink& sink)
-      : config_(std::move(config)), store_(store), writer_(writer), ids_(ids), sink_(sink),
+      : config_(std::move(config)), dsn_options_(dsn::Options::from_config(*config_)),
+        store_(store), writer_(writer), ids_(ids), sink_(sink),
         log_(log::logger("scheduler")) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, &SchedulerImpl::on_async);
@@ -274,10 +269,6 @@ class SchedulerImpl final : public Scheduler {
   SchedulerStats stats() const override {
     SchedulerStats s;
     s.in_flight = in_flight_count_.load(std::memory_order_relaxed);
-    s.dispatched_jobs = dispatched_.load(std::memory_order_relaxed);
-    s.delivered = delivered_.load(std::memory_order_relaxed);
-    s.deferred = deferred_.load(std::memory_order_relaxed);
-    s.failed = failed_.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -329,14 +320,15 @@ class SchedulerImpl final : public Scheduler {
     queue::Change change;
     if (op.op == QueueOp::Remove) {
       change.kind = queue::Change::Kind::Remove;
-    } else if (!apply_op(op.op, env, now_us(), op.reason)) {
+    } else if (!apply_op(op.op, env, unix_now_us(), op.reason)) {
       return op.answer(fail(queue::Error{queue::Error::Kind::Invalid,
                                        std::string("nothing to ") + to_string(op.op)}));
     }
     if (op.op == QueueOp::Bounce) {
       auto body = store_.load_body(op.id);
       if (!body) return op.answer(fail(body.error()));
-      change.inserts = dsns_for(before, env, *body, {}, *config_, ids_, now_us());
+      change.inserts = dsns_for(before, env, *body, {}, dsn_options_, config_->delivery.max_lifetime,
+                                ids_, unix_now_us());
       change.kind = queue::Change::Kind::Remove;  // every recipient is final now
     }
     log_->info("{}: {} by the operator", env.id.to_string(), to_string(op.op));
@@ -351,7 +343,7 @@ class SchedulerImpl final : public Scheduler {
   void flush_matching(const std::string& domain, CountDone done) {
     std::vector<queue::Change> changes;
     queue::QueueId after{};
-    auto now = now_us();
+    auto now = unix_now_us();
     for (;;) {
       auto page = store_.list(after, 1000);
       if (!page) return done(fail(page.error()));
@@ -461,7 +453,7 @@ class SchedulerImpl final : public Scheduler {
     // Paused: mail waits in the queue (like Postfix's defer_transports); nothing is lost.
     if (config_->delivery.pause) return;
     if (in_flight_.size() >= kMaxInFlight) return;
-    auto now = now_us();
+    auto now = unix_now_us();
     // In-flight messages are still due in the index: asking for kMaxInFlight sees past
     // every one of them to the free capacity.
     auto due = store_.due(now, kMaxInFlight);
@@ -505,7 +497,6 @@ class SchedulerImpl final : public Scheduler {
     f.jobs_out = plan.jobs.size();
     for (auto& job : plan.jobs) {
       job.generation = f.generation;
-      dispatched_.fetch_add(1, std::memory_order_relaxed);
       sink_.dispatch(std::move(job));
     }
   }
@@ -514,12 +505,6 @@ class SchedulerImpl final : public Scheduler {
     auto it = in_flight_.find(result.id);
     if (it == in_flight_.end() || it->second.generation != result.generation) return;
     InFlight& f = it->second;
-    for (const auto& o : result.outcomes) {
-      (o.verdict == RcptVerdict::Delivered ? delivered_
-       : o.verdict == RcptVerdict::Failed  ? failed_
-                                           : deferred_)
-          .fetch_add(1, std::memory_order_relaxed);
-    }
     for (std::size_t k = 0; k < result.outcomes.size() && k < result.indices.size(); ++k) {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
@@ -528,12 +513,13 @@ class SchedulerImpl final : public Scheduler {
   }
 
   void finish_message(queue::QueueId id, InFlight& f) {
-    auto now = now_us();
+    auto now = unix_now_us();
     schedule_next(*f.envelope, now, config_->delivery.retry);
     queue::Change change;
     // DSNs go into the transaction that makes their recipients final: never lost, never
     // sent twice.
-    change.inserts = dsns_for(*f.before, *f.envelope, *f.body, f.relayed, *config_, ids_, now);
+    change.inserts = dsns_for(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
+                              config_->delivery.max_lifetime, ids_, now);
     bool open = false;
     for (const auto& r : f.envelope->recipients) {
       open |= r.state == queue::RcptState::Pending || r.state == queue::RcptState::Held;
@@ -561,6 +547,7 @@ class SchedulerImpl final : public Scheduler {
   }
 
   std::shared_ptr<const config::Config> config_;
+  const dsn::Options dsn_options_;
   queue::Store& store_;
   queue::CommitWriter& writer_;
   queue::IdGenerator& ids_;
@@ -582,8 +569,7 @@ class SchedulerImpl final : public Scheduler {
 
   std::unordered_map<queue::QueueId, InFlight, IdHash> in_flight_;
   std::uint64_t generation_ = 0;
-  std::atomic<std::uint64_t> in_flight_count_{0}, dispatched_{0}, delivered_{0}, deferred_{0},
-      failed_{0};
+  std::atomic<std::uint64_t> in_flight_count_{0};
 };
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "queue/store.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/job.hpp"
+#include "relay/dsn/dsn.hpp"
 
 namespace secmx::delivery {
 
@@ -37,10 +38,9 @@ enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
 const char* to_string(QueueOp op);
 using OpDone = std::function<void(Status<queue::Error>)>;
 
+// Outcome counts are in admin::RelayMetrics (counted where they happen, in the attempt).
 struct SchedulerStats {
-  std::uint64_t in_flight = 0;
-  std::uint64_t dispatched_jobs = 0;
-  std::uint64_t delivered = 0, deferred = 0, failed = 0;
+  std::uint64_t in_flight = 0;  // messages handed out and not yet written back
 };
 
 class Scheduler {
@@ -84,16 +84,16 @@ void apply_outcomes(queue::Envelope& envelope, const JobResult& result);
 // successes (delivered / relayed) and, once per message, the delay warning. `before` is
 // the envelope as it was stored, `after` the new one (its delay_notified may be set).
 // Each DSN gets a queue id from `ids`; they go into the same transaction as `after`.
+// `max_lifetime` dates the delay DSN's Will-Retry-Until.
 std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::Envelope& after,
                                         std::string_view body,
                                         const std::vector<std::size_t>& relayed,
-                                        const config::Config& config, queue::IdGenerator& ids,
-                                        std::int64_t now_us);
+                                        const dsn::Options& options,
+                                        std::chrono::milliseconds max_lifetime,
+                                        queue::IdGenerator& ids, std::int64_t now_us);
 
 // After all jobs: next attempt time for the deferred recipients (or "never" when none).
 void schedule_next(queue::Envelope& envelope, std::int64_t now_us,
                    const std::vector<std::chrono::milliseconds>& retry);
-
-inline constexpr std::int64_t kNever = INT64_MAX;
 
 }  // namespace secmx::delivery

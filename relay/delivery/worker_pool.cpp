@@ -30,7 +30,6 @@ class ConnectionBudget {
     return false;
   }
   void release() { used_.fetch_sub(1, std::memory_order_acq_rel); }
-  std::uint32_t used() const { return used_.load(std::memory_order_relaxed); }
 
  private:
   std::uint32_t limit_;
@@ -56,10 +55,11 @@ client::ClientOptions client_options(const config::Config& cfg,
 
 class Worker {
  public:
-  Worker(int index, std::shared_ptr<const config::Config> config,
+  Worker(std::shared_ptr<const config::Config> config,
          std::shared_ptr<tls::TlsContext> tls, ConnectionBudget& budget,
          WorkerPool::Report& report, admin::RelayMetrics* metrics)
-      : index_(index), config_(std::move(config)), tls_(std::move(tls)), budget_(budget),
+      : config_(std::move(config)), client_options_(client_options(*config_, std::move(tls))),
+        budget_(budget),
         report_(report), metrics_(metrics), log_(log::logger("delivery")) {}
 
   ~Worker() { stop(); }
@@ -78,7 +78,6 @@ class Worker {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     incoming_.push_back(std::move(job));
-    queued_.fetch_add(1, std::memory_order_relaxed);
     uv_async_send(&async_);
   }
 
@@ -97,10 +96,6 @@ class Worker {
     }
     if (thread_.joinable()) thread_.join();
   }
-
-  std::uint64_t active() const { return active_.load(std::memory_order_relaxed); }
-  std::uint64_t queued() const { return queued_.load(std::memory_order_relaxed); }
-  std::uint64_t idle() const { return idle_.load(std::memory_order_relaxed); }
 
  private:
   struct Destination {
@@ -141,7 +136,6 @@ class Worker {
   static void on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain(); }
   static void on_timer(uv_timer_t* t) {
     auto* self = static_cast<Worker*>(t->data);
-    self->idle_.store(self->cache_ ? self->cache_->idle_count() : 0, std::memory_order_relaxed);
     self->pump();
   }
   static void on_reap(uv_timer_t* t) {
@@ -183,7 +177,6 @@ class Worker {
           Job job = std::move(d.jobs.front());
           d.jobs.pop_front();
           d.active++;
-          queued_.fetch_sub(1, std::memory_order_relaxed);
           begin(std::move(job));
           progress = true;
         }
@@ -202,14 +195,13 @@ class Worker {
     env.config = config_.get();
     env.discovery = discovery_.get();
     env.cache = cache_.get();
-    env.client_options = client_options(*config_, tls_);
+    env.client_options = client_options_;
     env.log = log_;
     env.metrics = metrics_;
     auto attempt = std::make_unique<Attempt>(std::move(env), std::move(job),
                                              [this](Attempt* a, JobResult r) { on_done(a, std::move(r)); });
     Attempt* raw = attempt.get();
     attempts_.emplace(raw, std::move(attempt));
-    active_.fetch_add(1, std::memory_order_relaxed);
     raw->start();
   }
 
@@ -219,7 +211,6 @@ class Worker {
     auto d = destinations_.find(a->job().domain);
     if (d != destinations_.end() && d->second.active > 0) d->second.active--;
     budget_.release();
-    active_.fetch_sub(1, std::memory_order_relaxed);
     finished_.push_back(std::move(it->second));
     attempts_.erase(it);
     uv_timer_start(&reaper_, &Worker::on_reap, 0, 0);
@@ -244,9 +235,8 @@ class Worker {
     uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   }
 
-  int index_;
   std::shared_ptr<const config::Config> config_;
-  std::shared_ptr<tls::TlsContext> tls_;
+  client::ClientOptions client_options_;  // the same for every attempt of this worker
   ConnectionBudget& budget_;
   WorkerPool::Report& report_;
   admin::RelayMetrics* metrics_;
@@ -270,7 +260,6 @@ class Worker {
   std::map<std::string, Destination> destinations_;
   std::unordered_map<Attempt*, std::unique_ptr<Attempt>> attempts_;
   std::vector<std::unique_ptr<Attempt>> finished_;
-  std::atomic<std::uint64_t> active_{0}, queued_{0}, idle_{0};
 };
 
 class WorkerPoolImpl final : public WorkerPool {
@@ -286,7 +275,7 @@ class WorkerPoolImpl final : public WorkerPool {
     auto tls = tls::TlsContext::create_client(config_->delivery.ca_file);
     if (!tls) return fail("TLS client context: " + tls.error().message);
     for (std::uint32_t i = 0; i < config_->delivery.workers; ++i) {
-      auto w = std::make_unique<Worker>(static_cast<int>(i), config_, *tls, budget_, report_,
+      auto w = std::make_unique<Worker>(config_, *tls, budget_, report_,
                                         metrics_);
       auto st = w->start();
       if (!st.ok()) return st;
@@ -303,16 +292,6 @@ class WorkerPoolImpl final : public WorkerPool {
 
   void stop() override {
     for (auto& w : workers_) w->stop();
-  }
-
-  WorkerStats stats() const override {
-    WorkerStats s;
-    for (const auto& w : workers_) {
-      s.active_attempts += w->active();
-      s.queued_jobs += w->queued();
-      s.idle_connections += w->idle();
-    }
-    return s;
   }
 
  private:

@@ -21,12 +21,6 @@
 
 namespace secmx::delivery {
 
-struct WorkerStats {
-  std::uint64_t active_attempts = 0;
-  std::uint64_t queued_jobs = 0;
-  std::uint64_t idle_connections = 0;
-};
-
 class WorkerPool : public JobSink {
  public:
   using Report = std::function<void(JobResult)>;
@@ -37,7 +31,6 @@ class WorkerPool : public JobSink {
       admin::RelayMetrics* metrics = nullptr);
   ~WorkerPool() override = default;
   virtual void stop() = 0;
-  virtual WorkerStats stats() const = 0;  // thread-safe
 };
 
 }  // namespace secmx::delivery

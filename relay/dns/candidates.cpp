@@ -1,6 +1,8 @@
 // candidates.cpp - ordering SRV and MX records and building the candidate list.
 #include "relay/dns/candidates.hpp"
 
+#include "relay/common/hostname.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -11,22 +13,9 @@ namespace {
 
 constexpr std::uint16_t kSecmxPreference = 51966;  // 0xCAFE
 
-bool valid_domain(std::string_view d) {
-  if (d.empty() || d.size() > 253) return false;
-  std::size_t start = 0;
-  while (start <= d.size()) {
-    std::size_t dot = d.find('.', start);
-    if (dot == std::string_view::npos) dot = d.size();
-    std::string_view label = d.substr(start, dot - start);
-    if (label.empty() || label.size() > 63) return false;
-    if (label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
+// A normalised name (normalize_name: its one final dot already gone) must have no dot
+// left at the end.
+bool valid_domain(std::string_view d) { return !d.ends_with('.') && valid_hostname(d); }
 
 bool non_ascii(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });

@@ -1,6 +1,8 @@
 // dns_types.cpp - addresses and names: parsing, printing, normalising.
 #include "relay/dns/dns_types.hpp"
 
+#include "relay/common/ascii.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -58,9 +60,7 @@ socklen_t IpAddress::to_sockaddr(std::uint16_t port, sockaddr_storage& out) cons
 
 std::string normalize_name(std::string_view name) {
   if (name.ends_with('.')) name.remove_suffix(1);
-  std::string s(name);
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+  return ascii_lowercase(name);
 }
 
 }  // namespace secmx::dns

@@ -79,17 +79,22 @@ void sos_paragraph(std::string& out, const Recipient& r) {
   out += format::wrap("Status: " + r.status + " (" + status_text(r.status) + ")", "    ", "    ");
 }
 
-void failure_paragraph(std::string& out, const Recipient& r) {
-  out += format::wrap("<" + r.address + ">: delivery failed: " + status_text(r.status) + ".", "",
-                      "    ");
+// What the remote server said, or (no reply) our own words after `label`.
+void reply_paragraph(std::string& out, const Recipient& r, const std::string& label) {
   std::string_view reply = reply_of(r.diagnostic);
   if (!reply.empty()) {
     std::string who =
         r.remote_mta.empty() ? "The receiving mail server" : "The mail server " + r.remote_mta;
     out += format::wrap(who + " said: " + std::string(reply), "    ", "    ");
   } else if (!r.diagnostic.empty()) {
-    out += format::wrap("Reason: " + r.diagnostic, "    ", "    ");
+    out += format::wrap(label + r.diagnostic, "    ", "    ");
   }
+}
+
+void failure_paragraph(std::string& out, const Recipient& r) {
+  out += format::wrap("<" + r.address + ">: delivery failed: " + status_text(r.status) + ".", "",
+                      "    ");
+  reply_paragraph(out, r, "Reason: ");
   out += format::wrap("Status: " + r.status, "    ", "    ");
 }
 
@@ -106,14 +111,7 @@ void delay_paragraph(std::string& out, const Recipient& r) {
       out += format::wrap(host + ": " + why, "      - ", "        ");
     }
   } else {
-    std::string_view reply = reply_of(r.diagnostic);
-    if (!reply.empty()) {
-      std::string who =
-          r.remote_mta.empty() ? "The receiving mail server" : "The mail server " + r.remote_mta;
-      out += format::wrap(who + " said: " + std::string(reply), "    ", "    ");
-    } else if (!r.diagnostic.empty()) {
-      out += format::wrap("Last error: " + r.diagnostic, "    ", "    ");
-    }
+    reply_paragraph(out, r, "Last error: ");
   }
   if (r.will_retry_until_us > 0) {
     out += format::wrap(

@@ -6,17 +6,6 @@
 namespace secmx::policy {
 namespace {
 
-const char* action_name(config::PolicyAction a) { return config::to_string(a); }
-
-const char* tls_name(config::TlsLevel l) {
-  switch (l) {
-    case config::TlsLevel::None: return "none";
-    case config::TlsLevel::Encrypt: return "encrypt";
-    case config::TlsLevel::Verify: return "verify";
-  }
-  return "?";
-}
-
 // Message text may hold anything: control characters become \xNN so that a terminal or
 // a log reader sees exactly one line.
 std::string printable(std::string_view s) {
@@ -58,7 +47,7 @@ std::string why_text(const RecipientVerdict& v, const Evaluation& ev) {
     out += " (TLS-Required: No never overrides a rule)";
   }
   if (v.raised_by_unknown_marking) {
-    out += std::string("; raised from ") + action_name(v.chosen) +
+    out += std::string("; raised from ") + config::to_string(v.chosen) +
            " to policy.unknown_marking because a marking could not be read";
   }
   return out;
@@ -114,9 +103,9 @@ std::string render_text(const Explanation& e) {
          "\n";
   for (const auto& v : ev.recipients) {
     const auto& d = v.decision;
-    out += "<" + printable(v.recipient) + ">: policy=" + action_name(d.action);
+    out += "<" + printable(v.recipient) + ">: policy=" + config::to_string(d.action);
     if (d.action != config::PolicyAction::BES && d.action != config::PolicyAction::REJECT) {
-      out += std::string(" tls=") + tls_name(d.tls);
+      out += std::string(" tls=") + config::to_string(d.tls);
     }
     out += " reason=" + d.reason + "\n";
     out += "  why: " + why_text(v, ev) + "\n";
@@ -157,13 +146,13 @@ std::string render_json(const Explanation& e) {
     const auto& d = v.decision;
     nlohmann::json rj;
     rj["recipient"] = v.recipient;
-    rj["policy"] = action_name(d.action);
-    rj["tls"] = tls_name(d.tls);
+    rj["policy"] = config::to_string(d.action);
+    rj["tls"] = config::to_string(d.tls);
     rj["reason"] = d.reason;
     rj["step"] = std::string(to_string(v.step));
     rj["rule"] = v.rule;
     rj["rule_line"] = v.rule_line;
-    rj["chosen"] = action_name(v.chosen);
+    rj["chosen"] = config::to_string(v.chosen);
     rj["raised_by_unknown_marking"] = v.raised_by_unknown_marking;
     if (d.action == config::PolicyAction::REJECT) rj["reply"] = "550 5.7.1 " + d.reject_text;
     rcpts.push_back(std::move(rj));

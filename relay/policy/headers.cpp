@@ -6,6 +6,7 @@
 // neither a field nor a continuation is skipped and counted (a lenient reader finds more
 // markings, which can only raise protection).
 #include "relay/policy/headers.hpp"
+#include "relay/common/ascii.hpp"
 
 #include <array>
 #include <cstdint>
@@ -14,14 +15,6 @@ namespace secmx::policy {
 namespace {
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   // Decoded text may carry CR/LF (=0D=0A in an encoded-word); trim those too.
@@ -70,7 +63,7 @@ enum class Charset { Utf8, Latin1, Cp1252, Other };
 
 Charset charset_of(std::string_view name) {
   // RFC 2231 adds "*language" to the charset of an encoded-word.
-  std::string cs = lower(name.substr(0, name.find('*')));
+  std::string cs = ascii_lowercase(name.substr(0, name.find('*')));
   if (cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii") return Charset::Utf8;
   if (cs == "iso-8859-1" || cs == "iso8859-1" || cs == "iso_8859-1" || cs == "latin1" ||
       cs == "l1") {
@@ -180,14 +173,6 @@ bool encoded_word(std::string_view text, std::size_t i, std::size_t& end, std::s
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string unfold(std::string_view folded) {
   std::string out;

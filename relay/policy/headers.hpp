@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "relay/common/ascii.hpp"
+
 namespace secmx::policy {
 
 // Limits on what one message's header section may cost (documented in docs/policy.md).
@@ -55,6 +57,6 @@ std::string unfold(std::string_view folded);
 // charsets, or that do not decode, are left exactly as written.
 std::string decode_encoded_words(std::string_view text);
 
-bool iequals(std::string_view a, std::string_view b);  // ASCII case-insensitive
+using secmx::iequals;  // ASCII case-insensitive (relay/common/ascii.hpp)
 
 }  // namespace secmx::policy

@@ -1,8 +1,8 @@
 // levels.cpp - level names, their normalisation and the 2012.3 DLM mapping.
 //
-// The normalisation must stay identical to the config loader's (config_values.cpp), so
-// that every level a rule may name (config::known_classification) is a level here; a unit
-// test holds the two together.
+// The one list of levels: the config loader validates rule and marker levels with
+// parse_level() too (config::detail::known_classification), so a level --check accepts
+// is always one the marking parser and the rules know.
 #include "relay/policy/levels.hpp"
 
 #include <array>

@@ -2,6 +2,8 @@
 // operator would compare them; every reply carries an enhanced status code once the
 // client has said EHLO (RFC 2034).
 #include "relay/server/smtp_session.hpp"
+#include "relay/common/ascii.hpp"
+#include "relay/common/clock.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -19,24 +21,7 @@ namespace {
 // pipelines its next message must not make us buffer without bound.
 constexpr std::size_t kMaxBufferedInput = 1 << 20;
 
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::uint64_t now_ms() { return static_cast<std::uint64_t>(now_us() / 1000); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x -= 32;
-    if (y >= 'a' && y <= 'z') y -= 32;
-    if (x != y) return false;
-  }
-  return true;
-}
+std::uint64_t now_ms() { return static_cast<std::uint64_t>(unix_now_us() / 1000); }
 
 std::shared_ptr<spdlog::logger>& logger() {
   static auto l = log::logger("smtpd");
@@ -338,7 +323,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
 void SmtpSession::begin_content() {
   const auto& cfg = *server_.deps().config;
   tx_.id = server_.deps().ids->next();
-  tx_.arrival_us = now_us();
+  tx_.arrival_us = unix_now_us();
   std::string id = tx_.id.to_string();
   std::size_t expected = tx_.mail.size ? static_cast<std::size_t>(*tx_.mail.size) : 8192;
   tx_.body.reserve(std::min<std::size_t>(expected, cfg.smtp.max_message_size) + 512);
@@ -559,7 +544,7 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
       env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
       env.requiretls ? "yes" : "no",
-      r0.policy == queue::RcptPolicy::SOS ? "SOS" : r0.policy == queue::RcptPolicy::HOLD ? "HOLD" : "BES",
+      queue::to_string(r0.policy),
       // The reason is "rule=3(...)" for a rule and "default", "requiretls", ... otherwise.
       std::string_view(r0.policy_reason).starts_with("rule=")
           ? std::string_view(r0.policy_reason).substr(5)

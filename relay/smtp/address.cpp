@@ -4,6 +4,7 @@
 // the source route is accepted and discarded, as 4.1.1.3 asks); the length limits of
 // 4.5.3.1 are reported apart from syntax so the server can say which limit was hit.
 #include "relay/smtp/address.hpp"
+#include "relay/common/ascii.hpp"
 
 #include <arpa/inet.h>
 
@@ -34,17 +35,6 @@ bool is_domain_char(unsigned char c) { return is_alnum(c) || c == '-' || c == '.
 bool is_dot_string(std::string_view s) {
   if (s.empty() || s.front() == '.' || s.back() == '.') return false;
   return s.find("..") == std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
 }
 
 bool is_ipv4(std::string_view s) {

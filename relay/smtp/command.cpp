@@ -4,6 +4,7 @@
 // separates the verb from its argument (RFC 5321 4.1.1); a line that starts with a space
 // names no verb. Whether a verb may take an argument is the server's decision.
 #include "relay/smtp/command.hpp"
+#include "relay/common/ascii.hpp"
 
 #include <array>
 #include <string_view>
@@ -33,16 +34,6 @@ constexpr std::array<VerbName, 14> kVerbs{{
     {Verb::Starttls, "STARTTLS"},
     {Verb::Auth, "AUTH"},
 }};
-
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; }
-
-bool iequals(std::string_view a, std::string_view upper) {
-  if (a.size() != upper.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != upper[i]) return false;
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 // whether a non-ASCII address is allowed (553 5.6.7). Only one leniency: spaces between
 // the colon and the path, which many clients send; parameters are one space apart.
 #include "relay/smtp/params.hpp"
+#include "relay/common/ascii.hpp"
 
 #include <string>
 #include <string_view>
@@ -31,20 +32,6 @@ struct Param {
   std::string_view value;
   bool has_value = false;
 };
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

@@ -70,6 +70,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relaytest import free_port, wait_until
+
 
 
 def _daemon_directory() -> str:
@@ -104,28 +106,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def _wait_until(cond, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def mta_base() -> Path:
     """A fresh directory under /tmp that Postfix's unprivileged users can traverse."""
     d = Path(tempfile.mkdtemp(prefix="secmx-mta-"))
     os.chmod(d, 0o755)
     return d
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _listening(host: str, port: int) -> bool:
@@ -278,7 +263,7 @@ class PostfixMTA:
             raise AssertionError(f"postfix {self.name} failed to start ({r.returncode}): "
                                  f"{r.stdout}{r.stderr}\n{self.log()}")
         self._started = True
-        _wait_until(lambda: _listening(self.host, self.port), timeout,
+        wait_until(lambda: _listening(self.host, self.port), timeout,
                     f"postfix {self.name} to listen on {self.host}:{self.port}")
         return self
 
@@ -292,7 +277,7 @@ class PostfixMTA:
             return
         os.kill(pid, signal.SIGTERM)
         try:
-            _wait_until(lambda: self.master_pid() is None, timeout,
+            wait_until(lambda: self.master_pid() is None, timeout,
                         f"postfix {self.name} master to exit")
         except AssertionError:
             # The master's children exit on their own once it is gone.
@@ -314,7 +299,7 @@ class PostfixMTA:
 
     def wait_log(self, pattern: str, timeout: float = 20) -> re.Match:
         rx = re.compile(pattern)
-        return _wait_until(lambda: rx.search(self.log()), timeout,
+        return wait_until(lambda: rx.search(self.log()), timeout,
                            f"/{pattern}/ in the log of postfix {self.name}")
 
     def messages(self) -> list[Delivered]:
@@ -339,7 +324,7 @@ class PostfixMTA:
             msgs = [m for m in self.messages()
                     if recipient is None or m.recipient.lower() == recipient.lower()]
             return msgs if len(msgs) >= count else None
-        return _wait_until(found, timeout,
+        return wait_until(found, timeout,
                            f"{count} message(s) at postfix {self.name}"
                            + (f" for {recipient}" if recipient else ""))
 
@@ -428,7 +413,7 @@ class ScriptedPeer:
             with self._lock:
                 ended = [s for s in self.sessions if s.closed]
             return ended if len(ended) >= count else None
-        return _wait_until(done, timeout, f"{count} finished session(s) at the scripted peer")
+        return wait_until(done, timeout, f"{count} finished session(s) at the scripted peer")
 
     def _accept_loop(self) -> None:
         while not self._stop.is_set():

@@ -6,9 +6,11 @@
 // Header-only, test code only.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "relay/smtp/data_reader.hpp"
 
@@ -84,6 +86,20 @@ inline Outcome reference(std::string_view in, std::uint64_t max_size, std::size_
   }
   r.out = content;
   return r;
+}
+
+// Where to cut the input into the pieces a reader is fed: up to 8 cut points derived
+// from `seed`, sorted, then the end of the input.
+inline std::vector<std::size_t> cut_points(std::size_t size, unsigned seed) {
+  std::vector<std::size_t> ends;
+  unsigned s = seed | 1;
+  for (int k = 0; k < 8 && size > 0; ++k) {
+    s = s * 1103515245u + 12345u;
+    ends.push_back((s >> 8) % (size + 1));
+  }
+  std::sort(ends.begin(), ends.end());
+  ends.push_back(size);
+  return ends;
 }
 
 }  // namespace secmx::smtp::model

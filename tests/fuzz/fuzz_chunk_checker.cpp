@@ -25,14 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   model::Outcome want = model::reference(in, max_size, max_line, false, true);
 
-  std::vector<std::size_t> ends;
-  unsigned s = cut_seed | 1;
-  for (int k = 0; k < 8 && !in.empty(); ++k) {
-    s = s * 1103515245u + 12345u;
-    ends.push_back((s >> 8) % (in.size() + 1));
-  }
-  std::sort(ends.begin(), ends.end());
-  ends.push_back(in.size());
+  std::vector<std::size_t> ends = model::cut_points(in.size(), cut_seed);
 
   ChunkChecker checker(max_size, max_line);
   std::string out;

@@ -13,29 +13,11 @@
 #include "admin/queue_ops.hpp"
 #include "queue/envelope.hpp"
 #include "queue/store.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace secmx::admin::test {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/secmx-admin-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using secmx::test::TempDir;
 
 inline constexpr std::int64_t kNow = 1'700'000'000'000'000;  // a fixed "now", in us
 

@@ -3,6 +3,7 @@
 // that reports back through a pipe; the tests that need root skip when not run as root
 // (CI runs them as root).
 #include "relay/common/privileges.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -27,23 +28,10 @@ namespace fs = std::filesystem;
 
 constexpr uid_t kNobody = 65534;
 
-class TempDir {
+// The dropped child must be able to look inside.
+class TempDir : public secmx::test::TempDir {
  public:
-  TempDir() {
-    char tmpl[] = "/tmp/secmx-priv-test-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) std::abort();
-    path_ = tmpl;
-    ::chmod(path_.c_str(), 0755);  // the dropped child must be able to look inside
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : secmx::test::TempDir("secmx-priv-test") { ::chmod(path().c_str(), 0755); }
 };
 
 void write_file(const std::string& path, mode_t mode) {

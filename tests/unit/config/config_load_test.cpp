@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace secmx::config {
 namespace {
@@ -18,29 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "secmx-config-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& text) const {
-    fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-    return p.string();
-  }
-
- private:
-  fs::path path_;
-};
+using secmx::test::TempDir;
 
 // Replaces every "{D}" in s with the temp dir.
 std::string subst(std::string s, const std::string& dir) {
@@ -254,7 +233,7 @@ const std::vector<ErrorCase>& error_cases() {
 
 TEST(LoadConfig, EachErrorAtItsLine) {
   TempDir dir;
-  const std::string d = dir.path().string();
+  const std::string d = dir.path();
   dir.write("key.pem", "key");
   dir.write("cert.pem", "cert");
   for (const auto& c : error_cases()) {
@@ -284,9 +263,9 @@ TEST(LoadConfig, SyntaxErrorIsOneIssueAtItsLine) {
 
 TEST(LoadConfig, MissingFileIsAFileLevelIssue) {
   TempDir dir;
-  std::string file = (dir.path() / "nope.toml").string();
+  std::string file = dir.sub("nope.toml");
   EXPECT_EQ(join(issues_of(file)), file + ": cannot read: No such file or directory\n");
-  const std::string d = dir.path().string();
+  const std::string d = dir.path();
   EXPECT_EQ(join(issues_of(d)), d + ": cannot read: Is a directory\n");
 }
 
@@ -384,7 +363,7 @@ token_file = "etc/admin.token"
 
 TEST(LoadConfig, DesignExampleLoadsWithEveryField) {
   TempDir dir;
-  const std::string d = dir.path().string();
+  const std::string d = dir.path();
   dir.write("etc/tls/cert.pem", "cert");
   dir.write("etc/tls/key.pem", "key");
   std::string file = dir.write("secmx-relay.toml", subst(kDesignExample, d));

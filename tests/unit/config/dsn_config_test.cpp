@@ -9,27 +9,18 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace secmx::config {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 // One config file in a fresh temp directory, removed afterwards.
 class DsnConfigFile {
  public:
-  explicit DsnConfigFile(const std::string& text) {
-    std::string tmpl = (fs::temp_directory_path() / "secmx-dsncfg-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    path_ = (dir_ / "relay.toml").string();
-    std::ofstream(path_) << "hostname = \"relay.example\"\n" << text;
-  }
-  ~DsnConfigFile() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  explicit DsnConfigFile(const std::string& text)
+      : path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n" + text)) {}
   const std::string& path() const { return path_; }
 
   std::vector<std::string> issues() const {
@@ -42,7 +33,7 @@ class DsnConfigFile {
   }
 
  private:
-  fs::path dir_;
+  test::TempDir dir_;
   std::string path_;
 };
 

@@ -145,7 +145,9 @@ TEST(PlanJobs, GroupsPendingRecipientsByDomainPolicyAndTls) {
   std::map<std::string, std::vector<std::size_t>> seen;
   for (const auto& j : plan.jobs) {
     seen[j.domain + (j.policy == queue::RcptPolicy::SOS ? "/SOS" : "/BES")] = j.indices;
-    EXPECT_EQ(j.recipients.size(), j.indices.size());
+    for (std::size_t k = 0; k < j.size(); ++k) {
+      EXPECT_EQ(j.recipient(k).address, env->recipients[j.indices[k]].address);
+    }
   }
   EXPECT_EQ(seen["one.example/BES"], (std::vector<std::size_t>{0, 1}));
   EXPECT_EQ(seen["one.example/SOS"], (std::vector<std::size_t>{2}));
@@ -184,7 +186,7 @@ TEST(ApplyOp, HoldReleaseFlushBounce) {
     EXPECT_EQ(r.state, queue::RcptState::Failed);
     EXPECT_EQ(r.last_status, "5.0.0");
   }
-  EXPECT_EQ(env.next_attempt_us, kNever);
+  EXPECT_EQ(env.next_attempt_us, queue::kNeverDue);
   EXPECT_FALSE(apply_op(QueueOp::Bounce, env, 1)) << "nothing left to bounce";
 }
 
@@ -192,7 +194,7 @@ TEST(ScheduleNext, FinalMessagesAreNeverDueAgain) {
   queue::Envelope env;
   env.recipients = {rcpt("a@x.example", queue::RcptPolicy::BES, queue::RcptState::Failed)};
   schedule_next(env, 1000, {std::chrono::minutes(1)});
-  EXPECT_EQ(env.next_attempt_us, kNever);
+  EXPECT_EQ(env.next_attempt_us, queue::kNeverDue);
   env.recipients.push_back(rcpt("b@x.example"));
   schedule_next(env, 1000, {std::chrono::minutes(1)});
   EXPECT_EQ(env.next_attempt_us, 1000 + 60'000'000);

@@ -10,30 +10,11 @@
 
 #include "queue/envelope.hpp"
 #include "queue/store.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 namespace secmx::queue::test {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/secmx-queue-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    if (p == nullptr) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using secmx::test::TempDir;
 
 inline Recipient make_recipient(int i) {
   Recipient r;
