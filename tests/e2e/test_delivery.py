@@ -20,6 +20,10 @@ The world, shared by the tests of this module (starting Postfix costs seconds):
   later.test     MX 10 mx.later.test        nothing listens until the test starts a peer
                                                                           127.0.0.36:25
   flaky.test     SERVFAIL                   temporary DNS failure
+  nodsn.test     scripted peer without DSN                                127.0.0.37:25
+  dsnpeer.test   scripted peer offering DSN                               127.0.0.38:25
+  down.test      MX 10 mx.down.test         nothing ever listens          127.0.0.39:25
+  reuse.test     scripted peer (connection reuse)                         127.0.0.40:25
 
 Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
 serves every case. The CA of the test certificates is the relay's delivery.ca_file.
@@ -78,7 +82,11 @@ def world(tmp_path_factory):
                               starttls="garbage")
         badcert = ScriptedPeer(host="127.0.0.35", port=25, hostname="badcert.test.host",
                                starttls="ok", tls=ca.issue("someone.else.test"))
-        for p in (broken, badcert):
+        nodsn = ScriptedPeer(host="127.0.0.37", port=25, hostname="nodsn.test.host")
+        dsnpeer = ScriptedPeer(host="127.0.0.38", port=25, hostname="dsnpeer.test.host",
+                               ehlo=["PIPELINING", "8BITMIME", "DSN", "SIZE 10000000"])
+        reuse = ScriptedPeer(host="127.0.0.40", port=25, hostname="reuse.test.host")
+        for p in (broken, badcert, nodsn, dsnpeer, reuse):
             p.__enter__()
             started.append(p)
 
@@ -106,10 +114,18 @@ def world(tmp_path_factory):
         dns.add_mx("later.test", 10, "mx.later.test")
         dns.add_a("mx.later.test", "127.0.0.36")     # nothing listens there at first
         dns.servfail_zone("flaky.test")
+        dns.add_mx("nodsn.test", 10, "nodsn.test.host")
+        dns.add_a("nodsn.test.host", "127.0.0.37")
+        dns.add_mx("dsnpeer.test", 10, "dsnpeer.test.host")
+        dns.add_a("dsnpeer.test.host", "127.0.0.38")
+        dns.add_mx("down.test", 10, "mx.down.test")
+        dns.add_a("mx.down.test", "127.0.0.39")      # nothing ever listens there
+        dns.add_mx("reuse.test", 10, "reuse.test.host")
+        dns.add_a("reuse.test.host", "127.0.0.40")
         dns.start()
         started.append(dns)
         yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
-               "badcert": badcert}
+               "badcert": badcert, "nodsn": nodsn, "dsnpeer": dsnpeer, "reuse": reuse}
     finally:
         for s in reversed(started):
             try:
@@ -377,3 +393,108 @@ def test_unreachable_host_defers_then_delivers_when_it_comes_up(make_relay, worl
         sessions = peer.wait_sessions(1, timeout=10)
         assert any(s.messages for s in sessions)
     gone_from_queue(relay, qid)
+
+
+# ----------------------------------------------------------------------------- DSN events
+
+def send_notify(relay, to: str, notify: str, subject: str, sender: str = SENDER) -> str:
+    """One message through smtplib with RCPT NOTIFY=..., returns its queue id."""
+    msg = f"From: {sender or 'MAILER-DAEMON'}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nbody\r\n"
+    with smtplib.SMTP(relay.host, relay.port, timeout=20) as s:
+        s.ehlo()
+        code, text = s.docmd(f"MAIL FROM:<{sender}>")
+        assert code == 250, text
+        code, text = s.docmd(f"RCPT TO:<{to}> NOTIFY={notify}")
+        assert code == 250, text
+        code, text = s.data(msg)
+        assert code == 250, text
+    m = re.search(r"queued as ([0-9A-F]+)", text.decode())
+    assert m, text
+    return m.group(1)
+
+
+def dsn_action(world, subject: str, action: str):
+    def find():
+        for m in world["tls"].messages():
+            if m.recipient.lower() != SENDER or m.sender != "" or subject.encode() not in m.raw:
+                continue
+            fields = delivery_status(m)
+            if fields and fields[0]["Action"] == action:
+                return fields
+        return None
+    return wait_until(find, 30, f"a '{action}' DSN about '{subject}' at {SENDER}")
+
+
+def test_notify_success_to_a_peer_without_dsn_gives_a_relayed_dsn(relay, world):
+    qid = send_notify(relay, "uma@nodsn.test", "SUCCESS", "notify-relayed")
+    line = attempt_line(relay, qid, "uma@nodsn.test")
+    assert "status=sent" in line, line
+    [fields] = dsn_action(world, "notify-relayed", "relayed")
+    assert fields["Final-Recipient"] == "rfc822; uma@nodsn.test"
+    assert fields["Status"].startswith("2.")
+    gone_from_queue(relay, qid)
+
+
+def test_notify_success_to_a_dsn_peer_passes_notify_on_and_reports_delivered(relay, world):
+    before = len(world["dsnpeer"].sessions)
+    qid = send_notify(relay, "vera@dsnpeer.test", "SUCCESS", "notify-delivered")
+    attempt_line(relay, qid, "vera@dsnpeer.test")
+    [fields] = dsn_action(world, "notify-delivered", "delivered")
+    assert fields["Final-Recipient"] == "rfc822; vera@dsnpeer.test"
+    sessions = world["dsnpeer"].wait_sessions(before + 1, timeout=20)[before:]
+    rcpts = [l for s in sessions for l in s.commands() if l.upper().startswith("RCPT")]
+    assert any("NOTIFY=SUCCESS" in l.upper() for l in rcpts), rcpts
+
+
+def test_notify_never_suppresses_the_failure_dsn(relay, world):
+    qid = send_notify(relay, "walt@nullmx.test", "NEVER", "notify-never")
+    line = attempt_line(relay, qid, "walt@nullmx.test")
+    assert "status=bounced" in line, line
+    gone_from_queue(relay, qid)  # the DSN would have been queued in the same commit
+    assert not re.search(rf"{qid}: sender \w+ notification", relay.log())
+
+
+def test_a_bounce_is_never_bounced(relay, world):
+    qid = send_notify(relay, "xena@nullmx.test", "FAILURE", "bounce-of-bounce", sender="")
+    line = attempt_line(relay, qid, "xena@nullmx.test")
+    assert "status=bounced" in line, line
+    relay.wait_log(rf"{qid}: dsn: undeliverable mail from <> dropped")
+    gone_from_queue(relay, qid)
+    assert not re.search(rf"{qid}: sender \w+ notification", relay.log())
+
+
+def test_one_delay_dsn_per_message(make_relay, world):
+    relay = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                  "delivery": {"pause": False, "retry": ["1s"]},
+                                  "dsn": {"delay_warning": "1s"}})
+    qid = send_notify(relay, "yuri@down.test", "DELAY,FAILURE", "delay-once")
+    # Three attempts (each deferred: nothing listens at mx.down.test) ...
+    wait_until(lambda: (m := relay.dump_by_id().get(qid)) and m["attempts"] >= 3, 30,
+               "three deferred attempts")
+    [fields] = dsn_action(world, "delay-once", "delayed")
+    assert fields["Final-Recipient"] == "rfc822; yuri@down.test"
+    assert fields["Status"].startswith("4.")
+    assert "Will-Retry-Until" in fields
+    # ... and one delay notification, written with the attempt that crossed delay_warning.
+    assert len(re.findall(rf"{qid}: sender delayed notification", relay.log())) == 1
+
+
+# ----------------------------------------------------------------------------- limits, reuse
+
+def test_one_connection_carries_successive_messages_to_a_destination(make_relay, world):
+    relay = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                  "delivery": {"pause": False, "destination_concurrency": 1,
+                                               "connection_cache_time": "30s"}})
+    before = len(world["reuse"].sessions)
+    with smtplib.SMTP(relay.host, relay.port, timeout=20) as s:
+        for i in range(3):
+            s.sendmail(SENDER, [f"zed{i}@reuse.test"],
+                       f"From: {SENDER}\r\nSubject: reuse-{i}\r\n\r\nbody\r\n")
+    for i in range(3):
+        wait_until(lambda i=i: re.search(rf"to=<zed{i}@reuse\.test>, .*status=sent", relay.log()),
+                   30, f"message {i} delivered")
+    # One destination at a time, and the cached connection took the next message.
+    sessions = world["reuse"].sessions[before:]
+    delivered = sum(len(x.messages) for x in sessions)
+    assert delivered == 3
+    assert len(sessions) == 1, [x.commands() for x in sessions]
