@@ -170,6 +170,11 @@ std::string RelayMetrics::render() const {
   w.gauge("secmx_outbound_connections", "Open outbound SMTP connections.", outbound_connections);
   w.counter("secmx_dns_lookups_total", "DNS lookups made.", dns_lookups);
   w.counter("secmx_dns_failures_total", "DNS lookups that failed temporarily.", dns_failures);
+  w.counter("secmx_config_reloads_total", "Configuration reloads (SIGHUP) put in force.",
+            config_reloads);
+  w.counter("secmx_config_reload_failures_total",
+            "Configuration reloads refused (the running configuration stayed).",
+            config_reload_failures);
   w.histogram("secmx_commit_batch_size", "Messages per group commit.", commit_batch_size);
   w.histogram("secmx_commit_latency_seconds", "Time to write and fsync one group commit.",
               commit_latency);

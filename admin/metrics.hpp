@@ -141,6 +141,10 @@ struct RelayMetrics {
   Counter dns_lookups;
   Counter dns_failures;           // temporary failures (timeouts, SERVFAIL, ...)
 
+  // SIGHUP reloads of the configuration file.
+  Counter config_reloads;
+  Counter config_reload_failures;  // refused: the running configuration stayed
+
   // Group commit (queue/commit_writer).
   Histogram commit_batch_size{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
   Histogram commit_latency{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};

@@ -182,6 +182,9 @@ class CommitWriterImpl final : public CommitWriter {
                      Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
     }
     batches_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t queued = 0;  // DSNs queued with their outcomes are messages too
+    for (std::size_t i = 0; i < batch.size(); ++i) queued += results[i].ok() ? batch[i].inserts.size() : 0;
+    messages_.fetch_add(queued, std::memory_order_relaxed);
     for (std::size_t i = 0; i < dones.size(); ++i) {
       if (!results[i].ok()) {
         log_->warn("{} change not stored: {}", batch[i].envelope.id.to_string(),

@@ -156,8 +156,7 @@ class LmdbStore final : public Store {
   Status<Error> insert_in(MDB_txn* txn, const NewMessage& message);
   Status<Error> insert_record(MDB_txn* txn, const NewMessage& message, const std::string& record);
   Status<Error> apply_in(MDB_txn* txn, const Change& change);
-  Status<Error> try_apply(std::span<const Change> changes, std::span<const std::size_t> group,
-                          Outcomes& out);
+  Status<Error> try_apply(std::span<const Change> changes, std::span<const std::size_t> group);
   Result<Envelope, Error> decode_checked(QueueId id, const MDB_val& value);
 
   // Declaration order matters: the pool's transactions must end before the env closes.
@@ -452,7 +451,7 @@ std::vector<Status<Error>> LmdbStore::apply_batch(std::span<const Change> change
   std::vector<std::size_t> all(changes.size());
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
   if (all.empty()) return out;
-  auto status = try_apply(changes, all, out);
+  auto status = try_apply(changes, all);
   if (status) return out;
   if (all.size() == 1) {
     out[0] = fail(status.error());
@@ -461,34 +460,23 @@ std::vector<Status<Error>> LmdbStore::apply_batch(std::span<const Change> change
   log_->debug("apply_batch failed n={} ({}), retrying one by one", all.size(), status.error().message);
   for (std::size_t i : all) {
     std::size_t one[] = {i};
-    if (auto s = try_apply(changes, one, out); !s) out[i] = fail(s.error());
+    if (auto s = try_apply(changes, one); !s) out[i] = fail(s.error());
   }
   return out;
 }
 
-// One transaction for the group. A change that fails on its own (its message is gone, a
-// duplicate id) is undone by nothing but also does nothing, so the others still commit;
-// a failure of the transaction itself (full, I/O) fails the attempt.
+// One transaction for the group, committed only if every change in it applied whole: a
+// change that fails half-way (its DSN inserted, then its message found gone or its record
+// refused) must leave no trace, or a retry would queue the DSN twice. apply_batch() then
+// retries the group one change per transaction, so the others still commit.
 Status<Error> LmdbStore::try_apply(std::span<const Change> changes,
-                                   std::span<const std::size_t> group, Outcomes& out) {
-  std::vector<std::pair<std::size_t, Error>> own_failures;
+                                   std::span<const std::size_t> group) {
   lmdb::WriteTxn txn;
   if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "apply begin"));
   for (std::size_t i : group) {
-    auto s = apply_in(txn.get(), changes[i]);
-    if (s) continue;
-    if (s.error().kind == Error::Kind::NotFound || s.error().kind == Error::Kind::Invalid) {
-      if (!changes[i].inserts.empty() && s.error().kind == Error::Kind::NotFound) {
-        // The insert went in but its change did not: only a whole-group retry can undo it.
-        return fail(s.error());
-      }
-      own_failures.emplace_back(i, s.error());
-      continue;
-    }
-    return fail(s.error());
+    if (auto s = apply_in(txn.get(), changes[i]); !s) return s;  // aborted with txn
   }
   if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "apply commit"));
-  for (auto& [i, e] : own_failures) out[i] = fail(std::move(e));
   return Ok{};
 }
 

@@ -2,7 +2,9 @@
 //
 // Start-up errors end the process with a message naming what is wrong (exceptions are
 // allowed here and nowhere in the core). SIGTERM/SIGINT: stop accepting, close sessions,
-// drain the commit writer, close LMDB, exit 0.
+// drain the commit writer, close LMDB, exit 0. SIGHUP: reload the configuration file
+// (relay/reload.hpp); connections stay up, a bad file changes nothing.
+#include <pthread.h>
 #include <signal.h>
 #include <uv.h>
 
@@ -25,6 +27,7 @@
 #include "relay/delivery/scheduler.hpp"
 #include "relay/delivery/worker_pool.hpp"
 #include "relay/policy/explain.hpp"
+#include "relay/reload.hpp"
 #include "relay/server/smtp_server.hpp"
 #include "relay/tls/tls_context.hpp"
 
@@ -88,8 +91,13 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
 
 struct Daemon {
   uv_loop_t loop{};
-  uv_signal_t sigterm{}, sigint{};
-  secmx::server::SmtpServer* server = nullptr;
+  uv_signal_t sigterm{}, sigint{}, sighup{};
+  std::shared_ptr<const config::Config> config;  // in force; replaced by each reload
+  admin::RelayMetrics* metrics = nullptr;
+  server::SmtpServer* server = nullptr;
+  delivery::WorkerPool* pool = nullptr;
+  delivery::Scheduler* scheduler = nullptr;
+  admin::AdminServer* admin = nullptr;
 };
 
 void on_signal(uv_signal_t* handle, int signum) {
@@ -98,6 +106,33 @@ void on_signal(uv_signal_t* handle, int signum) {
   d->server->shutdown();
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->sighup), nullptr);
+}
+
+// On the main loop, between SMTP callbacks: the sessions of this loop see the new
+// settings from their next command; the other threads take theirs at their next wake-up.
+void on_reload(uv_signal_t* handle, int) {
+  auto* d = static_cast<Daemon*>(handle->data);
+  auto log = log::logger("main");
+  const std::string& path = d->config->source_file;
+  auto next = prepare_reload(path, *d->config);
+  if (!next) {
+    for (const auto& line : next.error()) log->error("reload refused: {}", line);
+    log->error("reload refused: {} has errors; the running configuration stays in force", path);
+    d->metrics->config_reload_failures.inc();
+    return;
+  }
+  for (const auto& name : next->restart_only) {
+    log->warn("reload: {} changed; it takes effect at the next restart", name);
+  }
+  d->config = next->config;
+  log::set_level(d->config->log.level);
+  d->server->reload(d->config, next->policy, next->server_tls);
+  d->pool->reload(d->config, next->client_tls);
+  d->scheduler->reload(d->config);
+  d->admin->update(d->config, next->policy);
+  d->metrics->config_reloads.inc();
+  log->info("reload: {} loaded: {}", path, describe(*d->config));
 }
 
 int run(std::shared_ptr<const config::Config> cfg) {
@@ -203,11 +238,22 @@ int run(std::shared_ptr<const config::Config> cfg) {
     return abort_start("admin API: " + admin_server.error());
   }
 
+  d.config = cfg;
+  d.metrics = &metrics;
+  d.pool = pool->get();
+  d.scheduler = scheduler.get();
+  d.admin = admin_server->get();
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
-  d.sigterm.data = d.sigint.data = &d;
+  uv_signal_init(&d.loop, &d.sighup);
+  d.sigterm.data = d.sigint.data = d.sighup.data = &d;
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sighup, on_reload, SIGHUP);
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
   main_log->info("secmx-relay started: hostname={} queue={} admin={}:{}", cfg->hostname,
                  cfg->queue.path, cfg->admin.listen.host, (*admin_server)->port());
 
@@ -277,6 +323,13 @@ int main(int argc, char** argv) {
   }
 
   signal(SIGPIPE, SIG_IGN);
+  // A reload requested before the loop can handle it must neither end the process nor be
+  // lost: SIGHUP stays blocked (in every thread started from here) until its handler is
+  // in place; the main thread then unblocks it and a pending one is delivered.
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   auto loaded = config::load_config(config_path);
   if (!loaded) {
     for (const auto& issue : loaded.error()) std::cerr << issue.to_string() << "\n";

@@ -25,6 +25,12 @@ void init_logging(std::string_view level, std::string_view target) {
   spdlog::flush_on(spdlog::level::info);
 }
 
+void set_level(std::string_view level) {
+  std::lock_guard lock(g_mutex);
+  g_level = spdlog::level::from_str(std::string(level));
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
+}
+
 std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   if (auto l = spdlog::get(name)) return l;
   std::lock_guard lock(g_mutex);

@@ -17,6 +17,9 @@ namespace secmx::log {
 // level: "trace" ... "critical"; target: "stderr" or a file path.
 void init_logging(std::string_view level, std::string_view target = "stderr");
 
+// SIGHUP: a new level for every logger, existing and future. Any thread.
+void set_level(std::string_view level);
+
 // The named module logger ("smtpd", "queue", "tls", ...), created on first use.
 std::shared_ptr<spdlog::logger> logger(const std::string& name);
 

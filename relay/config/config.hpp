@@ -31,6 +31,7 @@ struct Endpoint {
   std::string host;  // literal IPv4 or IPv6 address (no brackets)
   std::uint16_t port = 0;
   std::string to_string() const;  // "127.0.0.1:2525", "[::1]:2525"
+  bool operator==(const Endpoint&) const = default;
 };
 
 enum class PolicyAction { BES, SOS, HOLD, REJECT };
@@ -150,6 +151,12 @@ struct Config {
 
 // Parse and validate; on failure every issue found (not just the first), in file order.
 Result<Config, std::vector<Issue>> load_config(const std::string& path);
+
+// SIGHUP reload: settings that only a restart can change - listeners, the queue, thread
+// and connection counts, resolvers, the account, the log file. For each one `next`
+// changes, its name (e.g. "smtp.listen") is returned and `next` gets the running value
+// back, so that the config in force is exactly what runs.
+std::vector<std::string> keep_restart_only(const Config& running, Config& next);
 
 // "50MiB", "512KB", "1000" -> bytes; "90s", "5m", "1h", "5d", "250ms" -> duration.
 std::optional<std::uint64_t> parse_size(std::string_view text);

@@ -45,7 +45,7 @@ namespace secmx::delivery {
 // What an attempt borrows from its worker.
 struct AttemptEnv {
   uv_loop_t* loop = nullptr;
-  const config::Config* config = nullptr;
+  std::shared_ptr<const config::Config> config;  // as of the attempt's start (reloads)
   dns::Discovery* discovery = nullptr;
   ConnectionCache* cache = nullptr;
   client::ClientOptions client_options;

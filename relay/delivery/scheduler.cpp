@@ -240,6 +240,14 @@ class SchedulerImpl final : public Scheduler {
     if (!closed_) uv_async_send(&async_);
   }
 
+  void reload(std::shared_ptr<const config::Config> config) override {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    reloaded_ = std::move(config);
+    kicked_.store(true, std::memory_order_relaxed);
+    uv_async_send(&async_);
+  }
+
   void post_result(JobResult result) override {
     std::lock_guard lock(mutex_);
     if (closed_) return;
@@ -418,13 +426,19 @@ class SchedulerImpl final : public Scheduler {
     std::vector<JobResult> results;
     std::vector<std::pair<queue::QueueId, bool>> written;
     std::vector<PendingOp> ops;
+    std::shared_ptr<const config::Config> reloaded;
     bool stopping;
     {
       std::lock_guard lock(mutex_);
+      reloaded.swap(reloaded_);
       results.swap(results_);
       written.swap(written_);
       ops.swap(ops_);
       stopping = stopping_;
+    }
+    if (reloaded) {
+      config_ = std::move(reloaded);
+      dsn_options_ = dsn::Options::from_config(*config_);
     }
     for (auto& op : ops) run_op(std::move(op));
     for (auto& r : results) on_result(std::move(r));
@@ -547,7 +561,7 @@ class SchedulerImpl final : public Scheduler {
   }
 
   std::shared_ptr<const config::Config> config_;
-  const dsn::Options dsn_options_;
+  dsn::Options dsn_options_;
   queue::Store& store_;
   queue::CommitWriter& writer_;
   queue::IdGenerator& ids_;
@@ -563,6 +577,7 @@ class SchedulerImpl final : public Scheduler {
   std::vector<JobResult> results_;
   std::vector<std::pair<queue::QueueId, bool>> written_;
   std::vector<PendingOp> ops_;
+  std::shared_ptr<const config::Config> reloaded_;  // a reload not yet applied
   bool stopping_ = false;
   bool closed_ = false;
   std::atomic<bool> kicked_{false};

@@ -51,6 +51,9 @@ class Scheduler {
                                           queue::IdGenerator& ids, JobSink& sink);
   virtual ~Scheduler() = default;
   virtual void kick() = 0;                          // thread-safe
+  // SIGHUP: retry schedule, lifetimes, DSN options and pause from `config`, from the
+  // next scan on; a reload that lifts `pause` starts delivery at once. Thread-safe.
+  virtual void reload(std::shared_ptr<const config::Config> config) = 0;
   virtual void post_result(JobResult result) = 0;   // thread-safe (workers)
   virtual void stop() = 0;
   virtual SchedulerStats stats() const = 0;         // thread-safe

@@ -7,6 +7,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -86,6 +87,13 @@ class Worker {
     if (!closed_) uv_async_send(&async_);
   }
 
+  void reload(std::shared_ptr<const config::Config> config, std::shared_ptr<tls::TlsContext> tls) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    reloaded_ = Reloaded{std::move(config), std::move(tls)};
+    uv_async_send(&async_);
+  }
+
   void stop() {
     {
       std::lock_guard lock(mutex_);
@@ -147,14 +155,21 @@ class Worker {
   void drain() {
     std::vector<Job> jobs;
     bool stopping;
+    std::optional<Reloaded> reloaded;
     {
       std::lock_guard lock(mutex_);
       jobs.swap(incoming_);
       stopping = stopping_;
+      reloaded.swap(reloaded_);
     }
     if (stopping) {
       shutdown();
       return;
+    }
+    if (reloaded) {
+      config_ = std::move(reloaded->config);
+      client_options_ = client_options(*config_, std::move(reloaded->tls));
+      discovery_->set_options(dns::DiscoveryOptions::from_config(*config_));
     }
     for (auto& job : jobs) {
       auto& d = destinations_[job.domain];
@@ -192,7 +207,7 @@ class Worker {
   void begin(Job job) {
     AttemptEnv env;
     env.loop = &loop_;
-    env.config = config_.get();
+    env.config = config_;
     env.discovery = discovery_.get();
     env.cache = cache_.get();
     env.client_options = client_options_;
@@ -248,8 +263,14 @@ class Worker {
   uv_timer_t reaper_{};
   std::thread thread_;
 
+  struct Reloaded {
+    std::shared_ptr<const config::Config> config;
+    std::shared_ptr<tls::TlsContext> tls;
+  };
+
   std::mutex mutex_;
   std::vector<Job> incoming_;
+  std::optional<Reloaded> reloaded_;  // guarded by mutex_; applied on the loop thread
   bool stopping_ = false;
   bool closed_ = false;
   bool shutting_down_ = false;
@@ -292,6 +313,11 @@ class WorkerPoolImpl final : public WorkerPool {
 
   void stop() override {
     for (auto& w : workers_) w->stop();
+  }
+
+  void reload(std::shared_ptr<const config::Config> config,
+              std::shared_ptr<tls::TlsContext> client_tls) override {
+    for (auto& w : workers_) w->reload(config, client_tls);
   }
 
  private:

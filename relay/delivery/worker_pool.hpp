@@ -18,6 +18,7 @@
 #include "admin/metrics.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/scheduler.hpp"
+#include "relay/tls/tls_context.hpp"
 
 namespace secmx::delivery {
 
@@ -31,6 +32,11 @@ class WorkerPool : public JobSink {
       admin::RelayMetrics* metrics = nullptr);
   ~WorkerPool() override = default;
   virtual void stop() = 0;
+  // SIGHUP: attempts started from now on use `config` (routes, discovery methods, timeouts,
+  // destination limit, HELO name) and `client_tls` (a CA file read afresh); attempts in
+  // flight finish with what they started with. Thread-safe.
+  virtual void reload(std::shared_ptr<const config::Config> config,
+                      std::shared_ptr<tls::TlsContext> client_tls) = 0;
 };
 
 }  // namespace secmx::delivery

@@ -108,6 +108,8 @@ Discovery::~Discovery() { shared_->alive = false; }
 
 const DiscoveryOptions& Discovery::options() const { return shared_->opts; }
 
+void Discovery::set_options(DiscoveryOptions options) { shared_->opts = std::move(options); }
+
 void Discovery::discover(std::string domain, Callback cb) {
   auto job = std::make_shared<Job>();
   job->shared = shared_;

@@ -36,6 +36,8 @@ class Discovery {
 
   void discover(std::string domain, Callback cb);
   const DiscoveryOptions& options() const;
+  // After a reload (routes, methods): used by discoveries from their next step on.
+  void set_options(DiscoveryOptions options);
 
   struct Shared;
   struct Job;

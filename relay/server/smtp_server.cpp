@@ -98,6 +98,14 @@ void SmtpServer::session_closed(SmtpSession* session) {
   delete session;
 }
 
+void SmtpServer::reload(std::shared_ptr<const config::Config> config,
+                        std::shared_ptr<const policy::PolicyEngine> policy,
+                        std::shared_ptr<tls::TlsContext> tls) {
+  deps_.config = std::move(config);
+  deps_.policy = std::move(policy);
+  deps_.tls = std::move(tls);
+}
+
 void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
   // Recipients per policy, counted once the message is on disk.
   std::array<std::uint32_t, admin::kPolicies> per_policy{};

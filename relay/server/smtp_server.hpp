@@ -56,6 +56,12 @@ class SmtpServer {
   Status<std::string> listen();
   // Stops accepting and closes every session; the loop ends once they are gone.
   void shutdown();
+  // SIGHUP: settings, policy rules and STARTTLS certificate for every session from its
+  // next command on (a session already in TLS keeps its connection). The listeners, the
+  // writer and the callbacks stay as they are: the writer thread reads those.
+  void reload(std::shared_ptr<const config::Config> config,
+              std::shared_ptr<const policy::PolicyEngine> policy,
+              std::shared_ptr<tls::TlsContext> tls);
 
   // Session side.
   const ServerDeps& deps() const { return deps_; }

@@ -23,6 +23,7 @@ class FakeScheduler : public delivery::Scheduler {
     for (auto& t : late) t.join();
   }
   void kick() override {}
+  void reload(std::shared_ptr<const config::Config>) override {}
   void post_result(delivery::JobResult) override {}
   void stop() override {}
   delivery::SchedulerStats stats() const override { return {}; }

@@ -80,6 +80,45 @@ TEST(ApplyBatch, ChangeWhoseMessageIsGoneDoesNotLeaveItsInsertBehind) {
   EXPECT_FALSE(dsn->has_value()) << "a DSN must not be queued without its change";
 }
 
+// A change that fails after its first DSN went in (here: its second DSN's id is taken)
+// must leave nothing behind, alone or in a group: committing the first DSN without the
+// recipients' final state would queue it again at the retry.
+TEST(ApplyBatch, ChangeFailingHalfWayLeavesNoDsnAloneOrInAGroup) {
+  TempDir dir;
+  auto store = open_store(dir);
+  std::vector<NewMessage> msgs = {make_message(QueueId{10}, "one\r\n"),
+                                  make_message(QueueId{20}, "two\r\n"),
+                                  make_message(QueueId{77}, "taken\r\n")};
+  for (auto& r : store->insert_batch(msgs)) ASSERT_TRUE(r.ok());
+
+  Change half;
+  half.envelope = msgs[0].envelope;
+  half.envelope.recipients[0].state = RcptState::Failed;
+  half.inserts.push_back(make_message(QueueId{70}, "failure dsn\r\n", 1));
+  half.inserts.push_back(make_message(QueueId{77}, "success dsn\r\n", 1));  // id in use
+  Change good;
+  good.envelope = msgs[1].envelope;
+  good.envelope.attempts = 3;
+
+  for (auto group : {std::vector<Change>{half}, std::vector<Change>{half, good}}) {
+    auto results = store->apply_batch(group);
+    ASSERT_FALSE(results[0].ok());
+    EXPECT_EQ(results[0].error().kind, Error::Kind::Invalid);
+    auto first_dsn = store->load(QueueId{70});
+    ASSERT_TRUE(first_dsn.ok());
+    EXPECT_FALSE(first_dsn->has_value()) << "half a change was committed";
+    auto original = store->load(QueueId{10});
+    ASSERT_TRUE(original.ok() && original->has_value());
+    EXPECT_EQ((*original)->recipients[0].state, RcptState::Pending);
+    if (group.size() == 2) {
+      ASSERT_TRUE(results[1].ok()) << "the good change must still commit";
+      auto other = store->load(QueueId{20});
+      ASSERT_TRUE(other.ok() && other->has_value());
+      EXPECT_EQ((*other)->attempts, 3u);
+    }
+  }
+}
+
 TEST(ApplyBatch, WriterBatchesChangesFromManyThreads) {
   TempDir dir;
   auto store = open_store(dir);

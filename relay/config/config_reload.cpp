@@ -1,0 +1,46 @@
+// config_reload.cpp - which settings a running relay can take over on SIGHUP.
+//
+// Everything that is read afresh per session, per message or per attempt reloads: relay
+// networks, limits, timeouts, STARTTLS certificate, policy rules, routes, retry schedule,
+// DSN options, delivery pause. What was used to build long-lived resources at start-up
+// cannot change under them: the listening sockets, the LMDB environment and its writer,
+// the worker threads with their resolvers and connection caches, the connection budget,
+// the privilege drop, the log sink. Postfix draws the same line (inet_interfaces and
+// queue_directory need a restart, everything else a reload).
+#include "relay/config/config.hpp"
+
+namespace secmx::config {
+
+namespace {
+
+template <class T>
+void keep(std::vector<std::string>& changed, const char* name, const T& running, T& next) {
+  if (!(running == next)) {
+    changed.emplace_back(name);
+    next = running;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> keep_restart_only(const Config& running, Config& next) {
+  std::vector<std::string> changed;
+  keep(changed, "user", running.user, next.user);
+  keep(changed, "group", running.group, next.group);
+  keep(changed, "smtp.listen", running.smtp.listen, next.smtp.listen);
+  keep(changed, "queue.path", running.queue.path, next.queue.path);
+  keep(changed, "queue.map_size", running.queue.map_size, next.queue.map_size);
+  keep(changed, "queue.commit_interval", running.queue.commit_interval, next.queue.commit_interval);
+  keep(changed, "queue.max_batch", running.queue.max_batch, next.queue.max_batch);
+  keep(changed, "dns.servers", running.dns.servers, next.dns.servers);
+  keep(changed, "delivery.workers", running.delivery.workers, next.delivery.workers);
+  keep(changed, "delivery.max_connections", running.delivery.max_connections,
+       next.delivery.max_connections);
+  keep(changed, "delivery.connection_cache_time", running.delivery.connection_cache_time,
+       next.delivery.connection_cache_time);
+  keep(changed, "admin.listen", running.admin.listen, next.admin.listen);
+  keep(changed, "log.file", running.log.file, next.log.file);
+  return changed;
+}
+
+}  // namespace secmx::config
