@@ -1,6 +1,7 @@
 // commit_writer.cpp - group commit of new messages (contract in commit_writer.hpp).
 //
-// One writer thread owns every insert_batch call; submitters only touch the pending
+// One writer thread owns every insert_batch call (so Store::synced_commits() counts its
+// commits exactly); submitters only touch the pending
 // vectors under mutex_. The pending vectors are swapped out whole so that submitters wait
 // for the lock only as long as a push_back, and their capacity is reused batch after batch.
 // A completion that throws is logged and does not take the writer down. If insert_batch
@@ -79,19 +80,35 @@ class CommitWriterImpl final : public CommitWriter {
   }
 
  private:
+  // What a submitter is told, once it may be told.
+  struct Answer {
+    QueueId id;
+    Done done;
+    Status<Error> result;
+  };
+
+  // Answers wait until their commit record is durable (store.hpp, sync()): until a later
+  // commit has synced the file, or - when no other work is waiting to do it - an explicit
+  // sync. Under load the next batch's own commit is that sync, so each batch costs one
+  // fdatasync; a lone batch costs its commit's and the sync's, as LMDB's default would.
   void run() {
     writer_id_.store(std::this_thread::get_id());
     std::vector<NewMessage> messages;
     std::vector<Done> dones;
     std::vector<Change> changes;
     std::vector<Done> change_dones;
+    std::vector<Answer> unsynced;  // committed; their commit record not yet known durable
+    std::uint64_t unsynced_mark = 0;  // synced_commits() after the last of them committed
     for (;;) {
+      bool work;
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return !pending_.empty() || !pending_changes_.empty() || stopping_; });
-        if (pending_.empty() && pending_changes_.empty()) break;  // stopping, all done
-        if (options_.commit_interval.count() > 0 && pending_.size() < options_.max_batch &&
-            !stopping_) {
+        auto has_work = [&] { return !pending_.empty() || !pending_changes_.empty(); };
+        if (unsynced.empty()) wake_.wait(lock, [&] { return has_work() || stopping_; });
+        work = has_work();
+        if (!work && unsynced.empty()) break;  // stopping, all done
+        if (work && options_.commit_interval.count() > 0 &&
+            pending_.size() < options_.max_batch && !stopping_) {
           // Trade a little latency for fewer fsyncs when traffic is light.
           wake_.wait_for(lock, options_.commit_interval,
                          [&] { return pending_.size() >= options_.max_batch || stopping_; });
@@ -101,24 +118,57 @@ class CommitWriterImpl final : public CommitWriter {
         changes.swap(pending_changes_);
         change_dones.swap(pending_change_done_);
       }
+      if (!work) {
+        // Nobody else will sync the file soon: do it, then answer.
+        auto synced = store_.sync();
+        if (!synced) {
+          log_->error("queue sync failed: {}", synced.error().message);
+          for (auto& a : unsynced) {
+            if (a.result.ok()) a.result = fail(synced.error());
+          }
+        }
+        answer(unsynced);
+        continue;
+      }
+      std::vector<Answer> fresh;
       for (std::size_t first = 0; first < changes.size(); first += options_.max_batch) {
         std::size_t n = std::min(options_.max_batch, changes.size() - first);
         apply(std::span<const Change>(changes).subspan(first, n),
-              std::span<Done>(change_dones).subspan(first, n));
+              std::span<Done>(change_dones).subspan(first, n), fresh);
       }
       changes.clear();
       change_dones.clear();
       for (std::size_t first = 0; first < messages.size(); first += options_.max_batch) {
         std::size_t n = std::min(options_.max_batch, messages.size() - first);
         commit(std::span<NewMessage>(messages).subspan(first, n),
-               std::span<Done>(dones).subspan(first, n));
+               std::span<Done>(dones).subspan(first, n), fresh);
       }
       messages.clear();
       dones.clear();
+      // A commit of this round synced the file after the earlier answers' commit records
+      // were written: those are durable now.
+      std::uint64_t mark = store_.synced_commits();
+      if (!unsynced.empty() && mark > unsynced_mark) answer(unsynced);
+      for (auto& a : fresh) unsynced.push_back(std::move(a));
+      unsynced_mark = mark;
     }
   }
 
-  void commit(std::span<NewMessage> batch, std::span<Done> dones) {
+  void answer(std::vector<Answer>& answers) {
+    for (auto& a : answers) {
+      if (!a.done) continue;
+      try {
+        a.done(std::move(a.result));
+      } catch (const std::exception& e) {
+        log_->error("{} completion threw: {}", a.id.to_string(), e.what());
+      } catch (...) {
+        log_->error("{} completion threw", a.id.to_string());
+      }
+    }
+    answers.clear();
+  }
+
+  void commit(std::span<NewMessage> batch, std::span<Done> dones, std::vector<Answer>& out) {
     auto started = std::chrono::steady_clock::now();
     std::vector<Status<Error>> results;
     try {
@@ -157,20 +207,12 @@ class CommitWriterImpl final : public CommitWriter {
         }
       }
     }
-
     for (std::size_t i = 0; i < dones.size(); ++i) {
-      if (!dones[i]) continue;
-      try {
-        dones[i](std::move(results[i]));
-      } catch (const std::exception& e) {
-        log_->error("{} completion threw: {}", batch[i].envelope.id.to_string(), e.what());
-      } catch (...) {
-        log_->error("{} completion threw", batch[i].envelope.id.to_string());
-      }
+      out.push_back(Answer{batch[i].envelope.id, std::move(dones[i]), std::move(results[i])});
     }
   }
 
-  void apply(std::span<const Change> batch, std::span<Done> dones) {
+  void apply(std::span<const Change> batch, std::span<Done> dones, std::vector<Answer>& out) {
     std::vector<Status<Error>> results;
     try {
       results = store_.apply_batch(batch);
@@ -190,12 +232,7 @@ class CommitWriterImpl final : public CommitWriter {
         log_->warn("{} change not stored: {}", batch[i].envelope.id.to_string(),
                    results[i].error().message);
       }
-      if (!dones[i]) continue;
-      try {
-        dones[i](std::move(results[i]));
-      } catch (const std::exception& e) {
-        log_->error("{} completion threw: {}", batch[i].envelope.id.to_string(), e.what());
-      }
+      out.push_back(Answer{batch[i].envelope.id, std::move(dones[i]), std::move(results[i])});
     }
   }
 

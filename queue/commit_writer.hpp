@@ -2,7 +2,8 @@
 //
 // Sessions on any thread submit() a message with a completion; the writer thread takes
 // everything pending (up to max_batch, optionally waiting commit_interval for more),
-// writes it with Store::insert_batch in one durable transaction, then runs each completion
+// writes it with Store::insert_batch in one transaction, and once that transaction is
+// durable (the next batch's commit or a sync, see Store::sync()) runs each completion
 // with that message's own outcome. A completion runs ON THE WRITER THREAD and must only
 // hand the result back to its owner (e.g. push to a queue and uv_async_send); it must not
 // block. stop() drains what was submitted before it, then joins; submit() after stop()

@@ -61,7 +61,7 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // All of `batch` in one durable transaction (fsync'd before return). Returns one status
+  // All of `batch` in one transaction (durable as described at sync()). Returns one status
   // per message, in order: when the whole batch cannot be committed (e.g. the map is
   // full) the implementation retries smaller groups so that one large message does not
   // fail the small ones beside it.
@@ -75,7 +75,7 @@ class Store {
   virtual Status<Error> update(const Envelope& envelope) = 0;
   virtual Status<Error> remove(QueueId id) = 0;
 
-  // All of `changes` in one durable transaction; one status per change, in order. A change
+  // All of `changes` in one transaction (durable as at sync()); one status per change. A change
   // whose message is gone fails alone (NotFound); when the transaction as a whole cannot
   // be committed, each change is retried on its own.
   virtual std::vector<Status<Error>> apply_batch(std::span<const Change> changes) = 0;
@@ -89,6 +89,16 @@ class Store {
 
   virtual Result<StoreStats, Error> stats() = 0;
   virtual QueueId last_id() = 0;  // largest id stored, {} if none: seeds IdGenerator
+
+  // Durability of the committing calls above (insert_batch, update, remove, apply_batch):
+  // when one returns, its data is on disk but its commit record may not be; that record
+  // is made durable by the next commit that syncs the file, or by sync(). A caller that
+  // must know a write survives a power cut (the CommitWriter, before it acknowledges)
+  // waits for synced_commits() to grow past the value it saw after its own commit, or
+  // calls sync(). Thread-safe; the counting is exact when one thread does all the writing,
+  // as the CommitWriter does in the relay.
+  virtual std::uint64_t synced_commits() const = 0;
+  virtual Status<Error> sync() = 0;
 };
 
 // The LMDB implementation (lmdb_store.cpp).

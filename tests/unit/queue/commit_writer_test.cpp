@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -160,6 +161,11 @@ class ScriptedStore final : public Store {
       cv_.notify_all();
       cv_.wait_for(lock, kTimeout, [&] { return !hold_first_; });
     }
+    {
+      std::lock_guard lock(mutex_);
+      events_.push_back("commit");
+      commits_++;
+    }
     std::vector<Status<Error>> out;
     for (const auto& m : batch) {
       if (m.envelope.id.value % 3 == 0) {
@@ -204,9 +210,24 @@ class ScriptedStore final : public Store {
   }
   Result<StoreStats, Error> stats() override { return StoreStats{}; }
   QueueId last_id() override { return {}; }
+  std::uint64_t synced_commits() const override {
+    std::lock_guard lock(mutex_);
+    return commits_;
+  }
+  Status<Error> sync() override {
+    std::lock_guard lock(mutex_);
+    events_.push_back("sync");
+    return Ok{};
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> events_;  // "commit" / "sync", in order
+  std::uint64_t commits_ = 0;
   std::condition_variable cv_;
   bool hold_first_ = false;
   bool in_first_call_ = false;
@@ -248,6 +269,46 @@ TEST(CommitWriterTest, EachCompletionGetsItsOwnStatusAndBatchesAreCapped) {
   EXPECT_EQ(stats.failures, 17u);  // 3, 6, ..., 51
   EXPECT_EQ(stats.batches, sizes.size());
   EXPECT_EQ(stats.max_batch_seen, 8u);
+  writer->stop();
+}
+
+// A 250 may only follow a sync that came after the message's commit: the next batch's
+// commit when there is one (one fdatasync per batch under load), else an explicit sync.
+TEST(CommitWriterTest, AnswersWaitForALaterSyncOfTheFile) {
+  ScriptedStore store;
+  store.hold_first();
+  auto writer = CommitWriter::start(store, {});
+  std::mutex mutex;
+  std::map<std::size_t, std::vector<std::string>> seen;  // index -> store events at answer
+  std::condition_variable cv;
+  auto done_for = [&](std::size_t index) {
+    return [&, index](Status<Error> st) {
+      EXPECT_TRUE(st.ok());
+      std::lock_guard lock(mutex);
+      seen[index] = store.events();
+      cv.notify_all();
+    };
+  };
+  writer->submit(make_message(QueueId{1}, "b"), done_for(1));
+  ASSERT_TRUE(store.wait_until_inside());
+  writer->submit(make_message(QueueId{2}, "b"), done_for(2));  // waits for the next batch
+  store.release();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, kTimeout, [&] { return seen.size() == 2; }));
+  }
+  // Message 1 was answered after batch 2's commit synced the file, without a sync call.
+  EXPECT_EQ(seen[1], (std::vector<std::string>{"commit", "commit"}));
+  // Message 2 had no later batch: the writer synced explicitly before answering.
+  EXPECT_EQ(seen[2], (std::vector<std::string>{"commit", "commit", "sync"}));
+
+  // Alone: commit, sync, answer.
+  writer->submit(make_message(QueueId{4}, "b"), done_for(4));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, kTimeout, [&] { return seen.size() == 3; }));
+  }
+  EXPECT_EQ(seen[4], (std::vector<std::string>{"commit", "commit", "sync", "commit", "sync"}));
   writer->stop();
 }
 
