@@ -175,7 +175,8 @@ std::string RelayMetrics::render() const {
   w.counter("secmx_config_reload_failures_total",
             "Configuration reloads refused (the running configuration stayed).",
             config_reload_failures);
-  w.histogram("secmx_commit_batch_size", "Messages per group commit.", commit_batch_size);
+  w.histogram("secmx_commit_batch_size",
+              "Messages (or delivery outcomes) per group commit.", commit_batch_size);
   w.histogram("secmx_commit_latency_seconds", "Time to write and fsync one group commit.",
               commit_latency);
   w.histogram("secmx_delivery_latency_seconds",

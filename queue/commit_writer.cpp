@@ -213,6 +213,7 @@ class CommitWriterImpl final : public CommitWriter {
   }
 
   void apply(std::span<const Change> batch, std::span<Done> dones, std::vector<Answer>& out) {
+    auto started = std::chrono::steady_clock::now();
     std::vector<Status<Error>> results;
     try {
       results = store_.apply_batch(batch);
@@ -223,6 +224,9 @@ class CommitWriterImpl final : public CommitWriter {
       results.assign(batch.size(),
                      Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
     }
+    auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (options_.on_commit) options_.on_commit(batch.size(), elapsed);
     batches_.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t queued = 0;  // DSNs queued with their outcomes are messages too
     for (std::size_t i = 0; i < batch.size(); ++i) queued += results[i].ok() ? batch[i].inserts.size() : 0;

@@ -33,8 +33,8 @@ class CommitWriter {
   struct Options {
     std::size_t max_batch = 512;
     std::chrono::microseconds commit_interval{0};
-    // After each insert batch, on the writer thread (metrics): its size and the time the
-    // durable write took. Must be cheap and must not throw.
+    // After each commit (new messages or changes), on the writer thread (metrics): its
+    // size and the time the write took. Must be cheap and must not throw.
     std::function<void(std::size_t batch, std::chrono::microseconds elapsed)> on_commit;
   };
 

@@ -41,6 +41,9 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   }
   auto l = std::make_shared<spdlog::logger>(name, g_sink);
   l->set_level(g_level);
+  // Each line reaches the file as it is logged (operators tail it; a crash keeps it):
+  // spdlog::flush_on() only reaches loggers that exist when it is called.
+  l->flush_on(spdlog::level::info);
   spdlog::register_logger(l);
   return l;
 }

@@ -124,12 +124,14 @@ void Attempt::connect(bool plaintext_retry) {
   targets_[current_].address.to_sockaddr(target_port(), ss);
   const std::string& host = candidate().host;
   std::weak_ptr<bool> alive = alive_;
+  SSL_SESSION* resume = env_.cache->take_session(host);  // open() takes its own reference
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, plaintext_retry), env_.cache->session(host),
+                want_starttls(requirement_, plaintext_retry), resume,
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
                   on_open(std::move(info));
                 });
+  if (resume) SSL_SESSION_free(resume);
 }
 
 void Attempt::on_open(client::SessionInfo info) {

@@ -15,7 +15,9 @@ ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle
 
 ConnectionCache::~ConnectionCache() {
   close_all();
-  for (auto& [host, s] : sessions_) SSL_SESSION_free(s);
+  for (auto& [host, list] : sessions_) {
+    for (SSL_SESSION* s : list) SSL_SESSION_free(s);
+  }
 }
 
 std::string ConnectionCache::key(const std::string& host, const std::string& ip,
@@ -54,17 +56,33 @@ std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
   return std::nullopt;
 }
 
-SSL_SESSION* ConnectionCache::session(const std::string& host) const {
+SSL_SESSION* ConnectionCache::take_session(const std::string& host) {
   auto it = sessions_.find(host);
-  return it == sessions_.end() ? nullptr : it->second;
+  if (it == sessions_.end()) return nullptr;
+  SSL_SESSION* s = nullptr;
+  if (!it->second.empty()) {
+    // Newest first: the most recent ticket is the least likely to have expired.
+    s = it->second.back();
+    it->second.pop_back();
+  }
+  if (it->second.empty()) sessions_.erase(it);
+  return s;
 }
 
 void ConnectionCache::remember_session(const std::string& host, SSL_SESSION* owned) {
   if (!owned) return;
-  auto [it, inserted] = sessions_.emplace(host, owned);
-  if (!inserted) {
-    SSL_SESSION_free(it->second);
-    it->second = owned;
+  if (!SSL_SESSION_is_resumable(owned)) {
+    SSL_SESSION_free(owned);
+    return;
+  }
+  // As many as a destination may use at once, so that a burst of parallel connections
+  // resumes rather than each doing a full handshake.
+  constexpr std::size_t kSessionsPerHost = 32;
+  auto& list = sessions_[host];
+  list.push_back(owned);
+  if (list.size() > kSessionsPerHost) {
+    SSL_SESSION_free(list.front());
+    list.pop_front();
   }
 }
 

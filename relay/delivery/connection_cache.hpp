@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <memory>
@@ -49,8 +50,11 @@ class ConnectionCache {
   // A usable idle connection whose TLS satisfies `requirement`, or nullopt.
   std::optional<CachedConnection> take(const std::string& key, TlsRequirement requirement);
 
-  // TLS resumption: the last session seen for `host` (borrowed; null if none).
-  SSL_SESSION* session(const std::string& host) const;
+  // TLS resumption. A TLS 1.3 session (ticket) is good for one resumption only, and
+  // parallel connections to one host each need their own: the cache keeps a few per host,
+  // and take_session() hands one out (owned by the caller; null if none). After each
+  // handshake the session it ended with is remembered again if it can still resume.
+  SSL_SESSION* take_session(const std::string& host);
   void remember_session(const std::string& host, SSL_SESSION* owned);
 
   // QUIT everything idle and stop the timer; connections being closed finish on the loop.
@@ -69,7 +73,7 @@ class ConnectionCache {
   std::size_t per_key_;
   uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
   std::map<std::string, std::vector<Entry>> idle_;
-  std::map<std::string, SSL_SESSION*> sessions_;
+  std::map<std::string, std::deque<SSL_SESSION*>> sessions_;  // owned
   // Clients being QUIT: kept alive until their connection is gone.
   struct Closing {
     std::unique_ptr<client::SmtpClient> client;

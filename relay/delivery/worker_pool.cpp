@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <future>
@@ -125,9 +126,12 @@ class Worker {
     }
     resolver_ = std::move(*resolver);
     discovery_ = std::make_unique<dns::Discovery>(*resolver_, dns::DiscoveryOptions::from_config(*config_));
+    // Room for every connection a destination may have open: when a burst of attempts to
+    // one destination ends together, each connection can carry the next message instead
+    // of being closed and opened again (with a TLS handshake).
     cache_ = std::make_unique<ConnectionCache>(
         &loop_, std::chrono::duration_cast<std::chrono::milliseconds>(config_->delivery.connection_cache_time),
-        4);
+        std::max<std::size_t>(4, config_->delivery.destination_concurrency));
     uv_async_init(&loop_, &async_, &Worker::on_async);
     async_.data = this;
     uv_timer_init(&loop_, &timer_);
