@@ -118,6 +118,7 @@ std::string format_message(const json& d) {
     std::string last = field(r, "last_status");
     if (last != "-") last += " " + field(r, "last_reply");
     if (field(r, "remote_mta") != "-") last += " (" + field(r, "remote_mta") + ")";
+    if (field(r, "last_tls") != "-") last += " tls=" + field(r, "last_tls");
     rows.push_back({field(r, "address"), field(r, "state"), field(r, "policy"), field(r, "tls"),
                     field(r, "rule"), field(r, "attempts"), last});
   }

@@ -219,7 +219,10 @@ json detail_json(const queue::Envelope& env, std::int64_t now_us) {
                          {"attempts", r.attempts},
                          {"last_status", r.last_status},
                          {"last_reply", r.last_reply},
-                         {"remote_mta", r.remote_mta}});
+                         {"remote_mta", r.remote_mta},
+                         {"last_tls", r.last_tls},
+                         {"last_attempt", r.last_attempt_us > 0 ? json(iso_time(r.last_attempt_us))
+                                                                : json(nullptr)}});
   }
   j["recipients"] = std::move(rcpts);
   return j;

@@ -43,6 +43,8 @@ struct Recipient {
   std::string last_status;      // enhanced status "4.4.1", "2.0.0", ...
   std::string last_reply;       // diagnostic / remote reply text
   std::string remote_mta;       // host that gave last_reply
+  std::string last_tls;         // last attempt's TLS: "TLSv1.3/TLS_AES_256_GCM_SHA384/verified", "none"
+  std::int64_t last_attempt_us = 0;  // when that attempt ended (0: never tried)
 };
 
 // Names as logs, --queue-dump and the admin API show them.

@@ -5,6 +5,8 @@
 // before allocating, so corrupt input costs at most its own size.
 #include "queue/record_codec.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <cstring>
 
@@ -113,7 +115,8 @@ std::size_t size_bound(const Envelope& e) {
        bound(e.auth_user) + bound(e.tls_protocol) + bound(e.tls_cipher);
   for (const Recipient& r : e.recipients) {
     n += 4 + kMaxVarint + bound(r.address) + bound(r.orcpt) + bound(r.policy_reason) +
-         bound(r.last_status) + bound(r.last_reply) + bound(r.remote_mta);
+         bound(r.last_status) + bound(r.last_reply) + bound(r.remote_mta) + bound(r.last_tls) +
+         kMaxVarint;
   }
   return n;
 }
@@ -274,6 +277,8 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
     w.str(r.last_status);
     w.str(r.last_reply);
     w.str(r.remote_mta);
+    w.str(r.last_tls);
+    w.varint(static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.last_attempt_us)));
   }
   auto body_len = static_cast<std::size_t>(w.p - base);
   w.fixed32(record_checksum(std::string_view(out.data(), body_len)));
@@ -284,7 +289,7 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
 Result<Envelope, Error> decode_envelope(std::string_view record) {
   if (record.empty()) return fail(corrupt("empty"));
   auto version = static_cast<std::uint8_t>(record[0]);
-  if (version != kRecordVersion) {
+  if (version != kRecordVersion && version != 1) {
     return fail(corrupt("unsupported version " + std::to_string(version)));
   }
   if (record.size() < kHeaderSize + kTrailerSize) return fail(corrupt("truncated header"));
@@ -341,6 +346,10 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
     r.str(rc.last_status);
     r.str(rc.last_reply);
     r.str(rc.remote_mta);
+    if (version >= 2) {
+      r.str(rc.last_tls);
+      rc.last_attempt_us = static_cast<std::int64_t>(r.varint());
+    }
     if (r.failed()) return fail(corrupt(r.error()));
   }
   if (!r.at_end()) r.fail("trailing bytes");

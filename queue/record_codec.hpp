@@ -26,7 +26,7 @@
 
 namespace secmx::queue {
 
-inline constexpr std::uint8_t kRecordVersion = 1;
+inline constexpr std::uint8_t kRecordVersion = 2;  // 2: per-recipient last_tls, last_attempt_us; 1 still read
 
 // Replaces the contents of `out` with the record for `envelope`.
 Status<Error> encode_envelope(const Envelope& envelope, std::string& out);

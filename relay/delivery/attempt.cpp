@@ -298,6 +298,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   line.reason = job_.policy_reason;
   if (!targets_.empty() && (reached || !hosts_.empty())) line.method = dns::to_string(candidate().method);
   line.tls = reached ? tls_text_ : "none";
+  o.tls = line.tls;
   line.delay_s = static_cast<double>(now - job_.envelope->arrival_us) / 1e6;
   line.attempts = job_.recipient(k).attempts + 1;
   line.dsn = o.status;

@@ -22,6 +22,7 @@ struct RcptOutcome {
   std::string status;      // enhanced status code, "2.0.0", "4.4.1", "5.7.10"
   std::string diagnostic;  // "smtp; 550 5.1.1 user unknown" or our own words
   std::string remote_mta;  // host that gave the reply, when one did
+  std::string tls = "none";  // the attempt's TLS as logged: "protocol/cipher/verified"
   bool relayed = false;    // delivered to a peer without DSN: NOTIFY=SUCCESS gets "relayed"
 };
 

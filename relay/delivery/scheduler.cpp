@@ -63,7 +63,7 @@ JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
   return plan;
 }
 
-void apply_outcomes(queue::Envelope& env, const JobResult& result) {
+void apply_outcomes(queue::Envelope& env, const JobResult& result, std::int64_t now_us) {
   for (std::size_t k = 0; k < result.indices.size() && k < result.outcomes.size(); ++k) {
     std::size_t i = result.indices[k];
     if (i >= env.recipients.size()) continue;
@@ -73,6 +73,8 @@ void apply_outcomes(queue::Envelope& env, const JobResult& result) {
     r.last_status = o.status;
     r.last_reply = o.diagnostic;
     r.remote_mta = o.remote_mta;
+    r.last_tls = o.tls;
+    r.last_attempt_us = now_us;
     switch (o.verdict) {
       case RcptVerdict::Delivered: r.state = queue::RcptState::Delivered; break;
       case RcptVerdict::Failed: r.state = queue::RcptState::Failed; break;
@@ -522,7 +524,7 @@ class SchedulerImpl final : public Scheduler {
     for (std::size_t k = 0; k < result.outcomes.size() && k < result.indices.size(); ++k) {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
-    apply_outcomes(*f.envelope, result);
+    apply_outcomes(*f.envelope, result, unix_now_us());
     if (--f.jobs_out == 0) finish_message(result.id, f);
   }
 

@@ -81,7 +81,7 @@ JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
                   std::chrono::milliseconds sos_lifetime);
 
 // Apply a worker's outcomes to the envelope: recipient states, attempts, last status.
-void apply_outcomes(queue::Envelope& envelope, const JobResult& result);
+void apply_outcomes(queue::Envelope& envelope, const JobResult& result, std::int64_t now_us);
 
 // The DSNs a change of recipient states calls for (RFC 3464; DESIGN §5): failures,
 // successes (delivered / relayed) and, once per message, the delay warning. `before` is

@@ -363,6 +363,13 @@ def test_flush_makes_it_try_again(make_relay):
     assert r.returncode == 0, r.stderr
     wait_attempted(relay, qid, before_qid + 1)
 
+    # Each recipient shows its last attempt: when, the error, and its TLS (none: the
+    # destination refused the connection).
+    [rcpt] = admin.ctl_json("queue", "show", qid)["recipients"]
+    assert rcpt["last_attempt"] and rcpt["last_attempt"].startswith("20"), rcpt
+    assert rcpt["last_tls"] == "none", rcpt
+    assert rcpt["last_status"].startswith("4."), rcpt
+
 
 def test_delete_is_silent(make_relay):
     relay, admin = start_admin_relay(make_relay)

@@ -29,6 +29,8 @@ inline Recipient make_recipient(int i) {
   r.last_status = "4.4.1";
   r.last_reply = "451 4.4.1 try again later, said the host number " + std::to_string(i);
   r.remote_mta = "mx" + std::to_string(i) + ".example.org";
+  r.last_tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/verified";
+  r.last_attempt_us = 1'700'000'000'000'000 + i;
   return r;
 }
 
@@ -82,6 +84,8 @@ inline void expect_same(const Recipient& a, const Recipient& b) {
   EXPECT_EQ(a.last_status, b.last_status);
   EXPECT_EQ(a.last_reply, b.last_reply);
   EXPECT_EQ(a.remote_mta, b.remote_mta);
+  EXPECT_EQ(a.last_tls, b.last_tls);
+  EXPECT_EQ(a.last_attempt_us, b.last_attempt_us);
 }
 
 inline void expect_same(const Envelope& a, const Envelope& b) {

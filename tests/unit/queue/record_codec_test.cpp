@@ -123,12 +123,27 @@ TEST(RecordCodecTest, EverySingleByteCorruptionIsRejected) {
 
 TEST(RecordCodecTest, WrongVersionIsRejected) {
   std::string record = encode(make_envelope(QueueId{1}, 1));
-  for (int v : {0, 2, 255}) {
+  for (int v : {0, 3, 255}) {
     std::string bad = record;
     bad[0] = static_cast<char>(v);
     expect_corrupt_with(bad, "version");
     expect_corrupt_with(reseal(unsealed(bad)), "version");  // even with a valid checksum
   }
+}
+
+// Queues written before per-recipient TLS details (version 1) are still read: the same
+// record without the two trailing fields of each recipient.
+TEST(RecordCodecTest, Version1RecordsAreStillRead) {
+  Envelope e = make_envelope(QueueId{7}, 1);
+  e.recipients[0].last_tls.clear();
+  e.recipients[0].last_attempt_us = 0;
+  std::string body = unsealed(encode(e));
+  ASSERT_EQ(body.substr(body.size() - 2), std::string("\0\0", 2));  // "" and varint 0
+  body.resize(body.size() - 2);
+  body[0] = 1;
+  auto d = decode_envelope(reseal(body));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  expect_same(*d, e);
 }
 
 TEST(RecordCodecTest, TrailingBytesAreRejected) {
@@ -185,7 +200,7 @@ TEST_F(RecordStructureTest, RecipientEnumsOutOfRange) {
   e.id = QueueId{5};
   e.recipients.push_back(Recipient{});
   std::string b = unsealed(encode(e));
-  ASSERT_EQ(b.size(), 38u + 11u);
+  ASSERT_EQ(b.size(), 38u + 13u);  // 4 enums, 6 empty strings, 2 zero varints (version 2)
   auto set = [&](std::size_t off, unsigned char v) {
     std::string c = b;
     c[off] = static_cast<char>(v);
