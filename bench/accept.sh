@@ -40,6 +40,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 SIZES=${SIZES:-4096}
 SESSIONS=${SESSIONS:-"20 100"}
@@ -88,7 +90,6 @@ case $PROFILE in ""|perf|strace) ;; *) die "--profile must be perf or strace" ;;
 [ -z "$PROFILE" ] || command -v "$PROFILE" >/dev/null || die "$PROFILE is not installed"
 for m in $MODES; do case $m in conn|reuse) ;; *) die "unknown mode '$m' (conn or reuse)" ;; esac; done
 
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 for p in "$RELAY_PORT" "$SINK_PORT" "$ADMIN_PORT"; do
   ! port_busy "$p" || die "127.0.0.1:$p is already in use"
 done
@@ -121,36 +122,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-# utime + stime (all threads) in clock ticks: fields 14 and 15 of /proc/PID/stat. The
-# command name (field 2) may contain spaces, so cut at the last ')'.
-cpu_ticks() { local s; s=$(<"/proc/$1/stat"); s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
-status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 
-# Peak RssAnon of PID, sampled every 50 ms, written to FILE whenever it grows.
-sampler() {
-  local pid=$1 file=$2 max=0 k v rest
-  echo 0 >"$file"
-  while [ -d "/proc/$pid" ]; do
-    while read -r k v rest; do
-      if [ "$k" = RssAnon: ]; then
-        if [ "$v" -gt "$max" ]; then max=$v; echo "$max" >"$file"; fi
-        break
-      fi
-    done <"/proc/$pid/status" 2>/dev/null || true
-    sleep 0.05
-  done
-}
 
-wait_listen() {  # port pid
-  local i
-  for i in $(seq 1 200); do
-    port_busy "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 
 count_for() {
   if [ -n "$COUNT" ]; then echo "$COUNT"
@@ -222,11 +195,6 @@ file = "$dir/relay.log"
 EOF
 }
 
-relay_flags() {  # optimisation flags of main.cpp from the build tree, if we can find them
-  local cc; cc=$(dirname "$RELAY")/../compile_commands.json
-  [ -r "$cc" ] || { echo '?'; return; }
-  grep -o '"command": "[^"]*relay/main.cpp[^"]*"' "$cc" | head -1 | grep -oE ' -O[0-3sg]| -g\b| -DNDEBUG| -fsanitize=[^ ]*' | tr -d '\n' | sed 's/^ //'
-}
 
 machine_info() {
   local cpu
@@ -245,7 +213,7 @@ machine_info() {
   machine_info
   echo
   echo "Ceiling: the same smtp-source command against \`$SMTP_SINK -u $SINK_USER 127.0.0.1:$SINK_PORT 1024\`, run just before the relay run of each row."
-  echo "Relay: fresh queue per run, config as written by bench/accept.sh (no TLS, fsync on: LMDB default durability + group commit; delivery paused, so only the accept path is measured)."
+  echo "Relay: fresh queue per run, config as written by bench/accept.sh (no TLS, fsync on: group commit, each 250 sent once its commit is synced; delivery paused, so only the accept path is measured)."
   case $fstype in tmpfs|ramfs) echo "**Diagnostic: queue on $fstype, fsync costs nothing; NOT a result for the targets.**" ;; esac
   [ "$PRESIZE" = 0 ] || echo "**Experiment: data.mdb pre-extended by $PRESIZE MiB of written zeros before each relay run.**"
   [ -z "$PROFILE" ] || echo "**Profiled with $PROFILE: relay figures are perturbed by the profiler.**"

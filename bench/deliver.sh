@@ -74,6 +74,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 CASES=${CASES:-"ceiling plain tls tlsc paused drain scale"}
 COUNT=${COUNT:-20000}
@@ -163,7 +165,6 @@ if has_case tlsc || has_case ceiling; then
   command -v "${CC:-cc}" >/dev/null || die "a C compiler (${CC:-cc}) is needed for tls-sink"
 fi
 
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 addr_busy() {  # ip port: something listens on ip:port or on the wildcard
   ss -Hltn "sport = :$2" | awk '{print $4}' | grep -qE "^($1|0\.0\.0\.0|\*|\[::\]):$2\$"
 }
@@ -223,12 +224,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
-# utime + stime (all threads) in clock ticks: fields 14 and 15 of /proc/PID/stat. The
-# command name (field 2) may contain spaces, so cut at the last ')'.
-cpu_ticks() { local s; s=$(<"/proc/$1/stat"); s=${s##*) }; set -- $s; echo $(( ${12} + ${13} )); }
-status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 
 # Per-thread CPU ticks of the relay, in creation order (sorted by tid), as "tid:ticks ...".
 thread_ticks() {
@@ -282,30 +278,7 @@ commit_metrics() {  # dir
          $1 == "secmx_commit_batch_size_sum" {b = $2} END {printf "%d %.3f %d\n", c, s, b}' || echo "0 0 0"
 }
 
-# Peak RssAnon of PID, sampled every 50 ms, written to FILE whenever it grows.
-sampler() {
-  local pid=$1 file=$2 max=0 k v rest
-  echo 0 >"$file"
-  while [ -d "/proc/$pid" ]; do
-    while read -r k v rest; do
-      if [ "$k" = RssAnon: ]; then
-        if [ "$v" -gt "$max" ]; then max=$v; echo "$max" >"$file"; fi
-        break
-      fi
-    done <"/proc/$pid/status" 2>/dev/null || true
-    sleep 0.05
-  done
-}
 
-wait_listen() {  # port pid [tries of 50 ms]
-  local i
-  for i in $(seq 1 "${3:-200}"); do
-    port_busy "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 
 # Follows an `smtp-sink -c` output file (counters separated by CR) and writes
 # "status t_first t_target mesg sess" to OUT when the message counter reaches TARGET
@@ -987,16 +960,6 @@ where_figures() {  # "busy0 total0" "busy1 total1" sink_ticks "c s b" "c s b"
 }
 
 # ---------------------------------------------------------------- machine info
-relay_flags() {
-  local cc
-  for cc in "$(dirname "$RELAY")/../compile_commands.json" "$root/build/compile_commands.json"; do
-    [ -r "$cc" ] || continue
-    grep -o '"command": "[^"]*relay/main.cpp[^"]*"' "$cc" | head -1 | grep -oE ' -O[0-3sg]| -g\b| -DNDEBUG| -fsanitize=[^ ]*' | tr -d '\n' | sed 's/^ //'
-    [ "$cc" = "$root/build/compile_commands.json" ] && echo -n " (from build/compile_commands.json)"
-    return
-  done
-  echo '?'
-}
 machine_info() {
   local cpu
   cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -1171,7 +1134,7 @@ scale_sched=$(awk -F'\t' '$1 == "scale" {r = 1000 * $16 / $3} END {printf "%.3f"
   machine_info
   echo
   echo "Cases: $CASES; $COUNT messages of $SIZE bytes per case, smtp-source -s $SESSIONS, one message per connection."
-  echo "Relay: fresh queue per case on the disk above (fsync on: LMDB default durability + group commit), log level info to a file,"
+  echo "Relay: fresh queue per case on the disk above (fsync on: group commit, each 250 sent once its commit is synced), log level info to a file,"
   echo "delivery defaults (2 workers, destination_concurrency 20, connection_cache_time 2s), retry = [\"4h\"]."
   echo "Ceiling: the same smtp-source command against \`$SMTP_SINK -u $SINK_USER 127.0.0.1:$SINK_PORT 1024\`, run just before each row."
   [ -z "$PROFILE" ] || echo "**Profiled with perf: relay figures are perturbed by the profiler.**"

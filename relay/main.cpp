@@ -89,6 +89,14 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
   return 0;
 }
 
+// For the calling thread (and every thread it starts afterwards).
+void set_sighup_blocked(bool blocked) {
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &hup, nullptr);
+}
+
 struct Daemon {
   uv_loop_t loop{};
   uv_signal_t sigterm{}, sigint{}, sighup{};
@@ -250,10 +258,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
   uv_signal_start(&d.sighup, on_reload, SIGHUP);
-  sigset_t hup;
-  sigemptyset(&hup);
-  sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
+  set_sighup_blocked(false);
   main_log->info("secmx-relay started: hostname={} queue={} admin={}:{}", cfg->hostname,
                  cfg->queue.path, cfg->admin.listen.host, (*admin_server)->port());
 
@@ -326,10 +331,7 @@ int main(int argc, char** argv) {
   // A reload requested before the loop can handle it must neither end the process nor be
   // lost: SIGHUP stays blocked (in every thread started from here) until its handler is
   // in place; the main thread then unblocks it and a pending one is delivered.
-  sigset_t hup;
-  sigemptyset(&hup);
-  sigaddset(&hup, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+  set_sighup_blocked(true);
   auto loaded = config::load_config(config_path);
   if (!loaded) {
     for (const auto& issue : loaded.error()) std::cerr << issue.to_string() << "\n";

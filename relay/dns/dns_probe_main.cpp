@@ -23,6 +23,7 @@
 
 #include "relay/common/log.hpp"
 #include "relay/config/config.hpp"
+#include "relay/config/config_reader.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/dns/discovery_json.hpp"
 #include "relay/dns/resolver.hpp"
@@ -30,36 +31,6 @@
 namespace {
 
 using namespace secmx;
-
-std::optional<config::Endpoint> parse_server(const std::string& text) {
-  config::Endpoint ep{"", 53};
-  std::string host = text;
-  std::string port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    std::string rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else if (text.find(':') == text.rfind(':') && text.find(':') != std::string::npos) {
-    host = text.substr(0, text.find(':'));
-    port = text.substr(text.find(':') + 1);
-  }
-  if (!dns::IpAddress::parse(host)) return std::nullopt;
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
-      return std::nullopt;
-    }
-    int p = std::stoi(port);
-    if (p < 1 || p > 65535) return std::nullopt;
-    ep.port = static_cast<std::uint16_t>(p);
-  }
-  ep.host = host;
-  return ep;
-}
 
 struct Run {
   dns::AresResolver* resolver = nullptr;
@@ -180,7 +151,7 @@ int main(int argc, char** argv) {
   if (!servers.empty()) {
     ropts.servers.clear();
     for (const std::string& s : servers) {
-      auto ep = parse_server(s);
+      auto ep = config::detail::parse_endpoint(s, 53);  // the grammar of [dns] servers
       if (!ep) {
         std::cerr << "bad --server '" << s << "': want IP, IP:PORT or [IPv6]:PORT\n";
         return 64;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -280,6 +281,24 @@ AnyAnswer parse_mx(const ResolverOptions& o, int status, const unsigned char* ab
   return a;
 }
 
+// c-ares gives A and AAAA answers in two struct types; the rest is the same.
+template <class Ttl, std::size_t N>
+void append_addresses(const Ttl (&ttls)[N], int n, int family, AddressAnswer& a,
+                      std::optional<std::uint32_t>& ttl) {
+  for (int i = 0; i < n && i < static_cast<int>(N); ++i) {
+    IpAddress ip;
+    ip.family = family;
+    if constexpr (std::is_same_v<Ttl, ares_addrttl>) {
+      std::memcpy(ip.bytes.data(), &ttls[i].ipaddr, 4);
+    } else {
+      std::memcpy(ip.bytes.data(), &ttls[i].ip6addr, 16);
+    }
+    a.records.push_back(ip);
+    auto t = static_cast<std::uint32_t>(std::max(0, ttls[i].ttl));
+    ttl = ttl ? std::min(*ttl, t) : t;
+  }
+}
+
 AnyAnswer parse_addresses(const ResolverOptions& o, std::uint16_t type, int status,
                           const unsigned char* abuf, int alen) {
   if (auto a = from_status<IpAddress>(o, status, abuf, alen)) return *a;
@@ -290,26 +309,12 @@ AnyAnswer parse_addresses(const ResolverOptions& o, std::uint16_t type, int stat
     ares_addrttl ttls[kMaxAddresses];
     int rc = ares_parse_a_reply(abuf, alen, nullptr, ttls, &n);
     if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
-    for (int i = 0; i < n; ++i) {
-      IpAddress ip;
-      ip.family = AF_INET;
-      std::memcpy(ip.bytes.data(), &ttls[i].ipaddr, 4);
-      a.records.push_back(ip);
-      auto t = static_cast<std::uint32_t>(std::max(0, ttls[i].ttl));
-      ttl = ttl ? std::min(*ttl, t) : t;
-    }
+    append_addresses(ttls, n, AF_INET, a, ttl);
   } else {
     ares_addr6ttl ttls[kMaxAddresses];
     int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
     if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
-    for (int i = 0; i < n; ++i) {
-      IpAddress ip;
-      ip.family = AF_INET6;
-      std::memcpy(ip.bytes.data(), &ttls[i].ip6addr, 16);
-      a.records.push_back(ip);
-      auto t = static_cast<std::uint32_t>(std::max(0, ttls[i].ttl));
-      ttl = ttl ? std::min(*ttl, t) : t;
-    }
+    append_addresses(ttls, n, AF_INET6, a, ttl);
   }
   finish_ok(o, a, ttl);
   return a;

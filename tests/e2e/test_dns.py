@@ -402,3 +402,21 @@ def test_raw_lookup_reports_ttls(dns_server, probe):
     assert by["d.test"]["records"] == [{"preference": 10, "host": "mx1.d.test"}]
     # NXDOMAIN lives for the SOA MINIMUM (RFC 2308), 60 s in the fixture's zones.
     assert by["nowhere.test"]["status"] == "nxdomain" and by["nowhere.test"]["ttl"] == 60
+
+
+def test_server_flag_overrides_the_config_and_is_checked(tmp_path, dns_server):
+    """--server takes the grammar of [dns] servers and replaces the configured ones."""
+    dns_server.add_mx("flag.test", 10, "mx.flag.test")
+    dns_server.add_a("mx.flag.test", "127.0.0.25")
+    dns_server.start()
+    # The config points at a closed port: an answer can only come through --server.
+    dead = Probe(tmp_path, "127.0.0.1:9")
+    results, _ = dead.run("flag.test", extra=["--server", dns_server.address])
+    assert [c["host"] for c in results[0]["candidates"]] == ["mx.flag.test"]
+
+    cfg = write_config(tmp_path / "bad.toml", ["127.0.0.1:9"])
+    for bad in ("127.0.0.1:99999", "[::1", "mx.flag.test", "127.0.0.1:"):
+        p = subprocess.run([probe_bin(), "--config", str(cfg), "--server", bad, "flag.test"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 64, (bad, p.returncode, p.stderr)
+        assert f"bad --server '{bad}'" in p.stderr

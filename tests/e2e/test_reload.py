@@ -16,7 +16,7 @@ import pytest
 
 from mta import ScriptedPeer
 from pki import TestCA
-from relaytest import HOSTNAME, Relay, free_port, render_toml, simple_message, wait_until
+from relaytest import HOSTNAME, Relay, free_port, merge, render_toml, simple_message, wait_until
 
 prometheus_parser = pytest.importorskip(
     "prometheus_client.parser",
@@ -30,10 +30,7 @@ policy = "SOS"
 
 
 def write_config(relay: Relay, over: dict | None = None, tail: str = "") -> None:
-    cfg = {k: (dict(v) if isinstance(v, dict) else v) for k, v in relay.config.items()}
-    for k, v in (over or {}).items():
-        cfg.setdefault(k, {}).update(v)
-    relay.config_path.write_text(render_toml(cfg) + tail)
+    relay.config_path.write_text(render_toml(merge(relay.config, over)) + tail)
 
 
 def reload(relay: Relay, expect_ok: bool = True) -> None:
