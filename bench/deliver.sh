@@ -1025,26 +1025,16 @@ for rep in $(seq 1 "$REPEAT"); do
     done
   fi
 
-  if has_case plain; then
-    ceiling_run "$R" plain; cs=$ceil_s
-    write_config "$R/plain" false "[$DEST_ADDR]:$DEST_PORT" ""
-    e2e_case plain "$rep" "$R/plain" send plain 0 "$cs"
-    [ "$KEEP" = 1 ] || rm -rf "$R/plain/queue"
-  fi
-
-  if has_case tls; then
-    ceiling_run "$R" tls; cs=$ceil_s
-    write_config "$R/tls" false "[$TLS_ADDR]:$TLS_PORT" encrypt
-    e2e_case tls "$rep" "$R/tls" send tls 0 "$cs"
-    [ "$KEEP" = 1 ] || rm -rf "$R/tls/queue"
-  fi
-
-  if has_case tlsc; then
-    ceiling_run "$R" tlsc; cs=$ceil_s
-    write_config "$R/tlsc" false "[$CSINK_ADDR]:$CSINK_PORT" encrypt
-    e2e_case tlsc "$rep" "$R/tlsc" send csink 0 "$cs"
-    [ "$KEEP" = 1 ] || rm -rf "$R/tlsc/queue"
-  fi
+  # name route-host route-tls sink: ceiling, fresh relay, send and deliver, measure.
+  send_case() {
+    ceiling_run "$R" "$1"; cs=$ceil_s
+    write_config "$R/$1" false "$2" "$3"
+    e2e_case "$1" "$rep" "$R/$1" send "$4" 0 "$cs"
+    [ "$KEEP" = 1 ] || rm -rf "$R/$1/queue"
+  }
+  if has_case plain; then send_case plain "[$DEST_ADDR]:$DEST_PORT" "" plain; fi
+  if has_case tls; then send_case tls "[$TLS_ADDR]:$TLS_PORT" encrypt tls; fi
+  if has_case tlsc; then send_case tlsc "[$CSINK_ADDR]:$CSINK_PORT" encrypt csink; fi
 
   if has_case paused; then
     ceiling_run "$R" paused; cs=$ceil_s
