@@ -31,6 +31,8 @@
 #                                              / strace -c -f); the figures of profiled
 #                                              runs are perturbed and marked as such
 #   --keep                        KEEP=1       keep the temp dir (queues, logs, profiles)
+#   --relay-env "K=V ..."         RELAY_ENV    environment for the relay runs (bench/bound.sh
+#                                              uses it); shown in the report and each row
 #   --presize MiB                 PRESIZE      experiment: before each relay run, let the relay
 #                                              create its queue, stop it and append MiB of
 #                                              written zeros to data.mdb, so that commits do
@@ -55,6 +57,7 @@ OUT=${OUT:-}
 PROFILE=${PROFILE:-}
 KEEP=${KEEP:-0}
 PRESIZE=${PRESIZE:-0}
+RELAY_ENV=${RELAY_ENV:-}
 RELAY_PORT=${RELAY_PORT:-2625}
 SINK_PORT=${SINK_PORT:-2626}
 ADMIN_PORT=${ADMIN_PORT:-2627}
@@ -76,6 +79,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --presize) PRESIZE=$2; shift 2 ;;
+    --relay-env) RELAY_ENV=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "accept.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -217,6 +221,7 @@ machine_info() {
   case $fstype in tmpfs|ramfs) echo "**Diagnostic: queue on $fstype, fsync costs nothing; NOT a result for the targets.**" ;; esac
   [ "$PRESIZE" = 0 ] || echo "**Experiment: data.mdb pre-extended by $PRESIZE MiB of written zeros before each relay run.**"
   [ -z "$PROFILE" ] || echo "**Profiled with $PROFILE: relay figures are perturbed by the profiler.**"
+  [ -z "$RELAY_ENV" ] || echo "**Relay run with the environment \`$RELAY_ENV\`.**"
   echo
   echo "| size | msgs | sessions | mode | log | sink msg/s | relay msg/s | ratio | relay CPU s | CPU s/1000 msgs | peak RssAnon MB | VmHWM MB | commits | lost |"
   echo "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -260,7 +265,8 @@ for size in $SIZES; do
             relay_pid=
             dd if=/dev/zero of="$dir/queue/data.mdb" bs=1M count="$PRESIZE" oflag=append conv=notrunc,fsync status=none
           fi
-          "$RELAY" --config "$dir/relay.toml" >"$dir/relay.stderr" 2>&1 &
+          # shellcheck disable=SC2086 # RELAY_ENV is a list of K=V words
+          env $RELAY_ENV "$RELAY" --config "$dir/relay.toml" >"$dir/relay.stderr" 2>&1 &
           relay_pid=$!
           wait_listen "$RELAY_PORT" "$relay_pid" ||
             die "relay did not start listening: $(tail -5 "$dir/relay.stderr" "$dir/relay.log" 2>/dev/null)"
@@ -299,11 +305,12 @@ for size in $SIZES; do
           row=$(awk -v size="$size" -v count="$count" -v sess="$sess" -v mode="$mode" -v lvl="$level" \
               -v ss="$sink_s" -v rs="$relay_s" -v sc=$((sink_c1 - sink_c0)) -v rc=$((relay_c1 - relay_c0)) \
               -v hz="$clk_tck" -v rss="$rss_kb" -v hwm="$hwm_kb" -v commits="$commits" -v queued="$queued" \
-              -v lost="$lost" -v hs="$(human_size "$size")" -v prof="$PROFILE" -v presize="$PRESIZE" 'BEGIN {
+              -v lost="$lost" -v hs="$(human_size "$size")" -v prof="$PROFILE" -v presize="$PRESIZE" -v renv="$RELAY_ENV" 'BEGIN {
                 sr = count / ss; rr = count / rs; cpu = rc / hz
                 m = (mode == "reuse") ? "reuse (-d)" : "1 msg/conn"
                 if (presize > 0) m = m " [presized]"
                 if (prof != "") m = m " [" prof "]"
+                if (renv != "") m = m " [" renv "]"
                 printf "| %s | %d | %d | %s | %s | %.0f | %.0f | %.0f%% | %.2f | %.3f | %.1f | %.1f | %s | %s |\n",
                   hs, count, sess, m, lvl, sr, rr, 100 * rr / sr, cpu, 1000 * cpu / count, rss / 1024, hwm / 1024,
                   commits, (lost == 0 ? "0" : "**" lost " LOST**")
