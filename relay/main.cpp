@@ -122,6 +122,11 @@ void on_signal(uv_signal_t* handle, int signum) {
 void on_reload(uv_signal_t* handle, int) {
   auto* d = static_cast<Daemon*>(handle->data);
   auto log = log::logger("main");
+  // Log rotation (logrotate renames the file, then SIGHUP) works whatever the new config
+  // holds, so the file is reopened first; the reload's own lines go to the new file.
+  if (auto reopened = log::reopen(); !reopened) {
+    log->error("log file not reopened, still writing to the old one: {}", reopened.error());
+  }
   const std::string& path = d->config->source_file;
   auto next = prepare_reload(path, *d->config);
   if (!next) {

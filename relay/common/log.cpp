@@ -1,23 +1,63 @@
 #include "relay/common/log.hpp"
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/details/file_helper.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <mutex>
 
 namespace secmx::log {
 namespace {
+
+// A file sink that can start a new file at its path (log rotation: logrotate renames the
+// file, then SIGHUP). spdlog's basic_file_sink cannot; this one opens the new file first
+// and swaps it in under the sink's lock only if that worked, so a failed reopen (a
+// directory the run user cannot write) keeps logging to the old file.
+class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit ReopenableFileSink(const std::string& path) : path_(path) { file_->open(path_); }
+
+  Status<std::string> reopen() {
+    auto next = std::make_unique<spdlog::details::file_helper>();
+    try {
+      next->open(path_);
+    } catch (const spdlog::spdlog_ex& e) {
+      return fail(std::string(e.what()));
+    }
+    std::lock_guard lock(mutex_);
+    file_->flush();
+    file_ = std::move(next);
+    return Ok{};
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    file_->write(line);
+  }
+  void flush_() override { file_->flush(); }
+
+ private:
+  std::string path_;
+  std::unique_ptr<spdlog::details::file_helper> file_ =
+      std::make_unique<spdlog::details::file_helper>();
+};
+
 std::mutex g_mutex;
 spdlog::sink_ptr g_sink;
+std::shared_ptr<ReopenableFileSink> g_file;  // g_sink when logging to a file
 spdlog::level::level_enum g_level = spdlog::level::info;
 }  // namespace
 
 void init_logging(std::string_view level, std::string_view target) {
   std::lock_guard lock(g_mutex);
+  g_file.reset();
   if (target == "stderr" || target.empty()) {
     g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   } else {
-    g_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(std::string(target));
+    g_file = std::make_shared<ReopenableFileSink>(std::string(target));
+    g_sink = g_file;
   }
   g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v");
   g_level = spdlog::level::from_str(std::string(level));
@@ -29,6 +69,16 @@ void set_level(std::string_view level) {
   std::lock_guard lock(g_mutex);
   g_level = spdlog::level::from_str(std::string(level));
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
+}
+
+Status<std::string> reopen() {
+  std::shared_ptr<ReopenableFileSink> file;
+  {
+    std::lock_guard lock(g_mutex);
+    file = g_file;
+  }
+  if (!file) return Ok{};
+  return file->reopen();
 }
 
 std::shared_ptr<spdlog::logger> logger(const std::string& name) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "relay/common/result.hpp"
+
 namespace secmx::log {
 
 // level: "trace" ... "critical"; target: "stderr" or a file path.
@@ -19,6 +21,11 @@ void init_logging(std::string_view level, std::string_view target = "stderr");
 
 // SIGHUP: a new level for every logger, existing and future. Any thread.
 void set_level(std::string_view level);
+
+// SIGHUP, after logrotate renamed the file: log to a new file at the configured path.
+// If it cannot be opened the current file stays in use and the error is returned. Nothing
+// to do (Ok) when logging to stderr. Any thread; lines logged meanwhile are not lost.
+Status<std::string> reopen();
 
 // The named module logger ("smtpd", "queue", "tls", ...), created on first use.
 std::shared_ptr<spdlog::logger> logger(const std::string& name);

@@ -240,3 +240,41 @@ def test_reload_reads_a_new_admin_token(make_relay):
     reload(relay)
     assert stats("rotated-token-abcdefghijklmnop") == 200
     assert stats(old) == 401
+
+
+def test_sighup_opens_a_new_log_file_after_rotation(make_relay, tmp_path):
+    """logrotate without copytruncate: rename log.file, SIGHUP; the lines before go to the
+    renamed file, the reload's and everything after to a new file at the configured path,
+    even when the configuration file has a mistake by then."""
+    logfile = tmp_path / "logs" / "secmx.log"
+    relay = make_relay(overrides={"log": {"file": str(logfile)}})
+    text = lambda p: p.read_text() if p.exists() else ""
+    wait_until(lambda: "listening on" in text(logfile), 10, "the start lines in log.file")
+
+    rotated = logfile.with_name("secmx.log.1")
+    logfile.rename(rotated)
+    with relay.connect() as c:
+        c.banner()
+        c.ehlo()
+        before = send(c, "a@agency.example", "before rotation")
+    wait_until(lambda: f"{before}: queued" in text(rotated), 10, "the queued line in the renamed file")
+    assert not logfile.exists()
+
+    relay.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload: " in text(logfile), 10, "the reload line in a new log.file")
+    with relay.connect() as c:
+        c.banner()
+        c.ehlo()
+        after = send(c, "a@agency.example", "after rotation")
+    wait_until(lambda: f"{after}: queued" in text(logfile), 10, "the queued line in the new file")
+    assert before not in text(logfile)
+    assert after not in text(rotated)
+    assert "reload: " not in text(rotated)
+
+    # A second rotation while the config file is broken: the log still moves on.
+    logfile.rename(tmp_path / "logs" / "secmx.log.2")
+    relay.config_path.write_text(relay.config_path.read_text() + "\nno_such_key = 1\n")
+    relay.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "the running configuration stays in force" in text(logfile), 10,
+               "the refused reload's lines in the new log.file")
+    assert relay.running()

@@ -1,0 +1,84 @@
+// log_test.cpp - the log file sink's reopen (log rotation) and escape().
+#include "relay/common/log.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace secmx::log {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Logging is process-wide: every test starts from a file of its own and ends on stderr.
+class LogFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override { init_logging("info", path_); }
+  void TearDown() override { init_logging("info", "stderr"); }
+
+  test::TempDir dir_{"secmx-log"};
+  std::string path_ = dir_.sub("relay.log");
+};
+
+TEST_F(LogFileTest, ReopenStartsANewFileAfterTheOldOneWasRenamed) {
+  auto log = logger("logtest");
+  log->info("before rotation");
+  fs::rename(path_, dir_.sub("relay.log.1"));
+  log->info("after rename, before reopen");  // still the open file, now named .1
+
+  ASSERT_TRUE(reopen().ok());
+  log->info("after reopen");
+
+  std::string old_file = slurp(dir_.sub("relay.log.1"));
+  std::string new_file = slurp(path_);
+  EXPECT_NE(old_file.find("before rotation"), std::string::npos);
+  EXPECT_NE(old_file.find("after rename, before reopen"), std::string::npos);
+  EXPECT_EQ(old_file.find("after reopen"), std::string::npos);
+  EXPECT_NE(new_file.find("after reopen"), std::string::npos);
+  EXPECT_EQ(new_file.find("before rotation"), std::string::npos);
+}
+
+TEST_F(LogFileTest, AFailedReopenKeepsWritingToTheOldFile) {
+  auto log = logger("logtest");
+  log->info("first");
+  fs::rename(path_, dir_.sub("relay.log.1"));
+  fs::create_directory(path_);  // the path cannot be opened as a file, not even by root
+
+  auto reopened = reopen();
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_NE(reopened.error().find("relay.log"), std::string::npos) << reopened.error();
+  log->info("second");
+
+  std::string old_file = slurp(dir_.sub("relay.log.1"));
+  EXPECT_NE(old_file.find("first"), std::string::npos);
+  EXPECT_NE(old_file.find("second"), std::string::npos);
+}
+
+TEST_F(LogFileTest, LinesReachTheFileAsTheyAreLogged) {
+  logger("logtest")->info("no flush needed");
+  EXPECT_NE(slurp(path_).find("info logtest: no flush needed"), std::string::npos);
+}
+
+TEST(LogStderr, ReopenIsANoOpWhenLoggingToStderr) {
+  init_logging("info", "stderr");
+  EXPECT_TRUE(reopen().ok());
+}
+
+TEST(LogEscape, ControlBytesAreHexAndLongTextIsCut) {
+  EXPECT_EQ(escape("a\r\nb\\"), "a\\x0d\\x0ab\\x5c");
+  EXPECT_EQ(escape("abcdef", 3), "abc...");
+}
+
+}  // namespace
+}  // namespace secmx::log
