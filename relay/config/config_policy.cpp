@@ -11,6 +11,7 @@
 #include <cctype>
 #include <map>
 
+#include "relay/common/route_host.hpp"
 #include "relay/config/config_reader.hpp"
 
 namespace secmx::config::detail {
@@ -257,9 +258,10 @@ void read_routes(const Section& root, std::vector<Route>& out) {
       r.reader().add(route.line, "route: a route needs 'domain'");
     }
     if (r.string("host", route.host)) {
-      if (!valid_route_host(route.host)) {
+      if (!parse_route_host(route.host)) {
         r.fail("host", "invalid next hop '" + route.host +
-                           "' (expected \"[ip]:port\", \"[ip]\", \"name\" or \"name:port\")");
+                           "' (expected \"name\", \"name:port\", \"[ip]\", \"[ip]:port\" or "
+                           "\"[IPv6:ip]:port\")");
       }
     } else if (!r.node("host")) {
       r.reader().add(route.line, "route: a route needs 'host'");

@@ -84,8 +84,6 @@ class Section {
 // IPv6 address is accepted too.
 std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port);
-// "[ip]:port", "[ip]", "name", "name:port" - a route's next hop.
-bool valid_route_host(std::string_view text);
 bool known_classification(std::string_view level);
 std::optional<PolicyAction> parse_action(std::string_view text);  // case-insensitive
 std::optional<TlsLevel> parse_tls_level(std::string_view text);   // "encrypt" | "verify"

@@ -190,24 +190,6 @@ std::optional<Endpoint> parse_endpoint(std::string_view text,
   return ep;
 }
 
-bool valid_route_host(std::string_view text) {
-  std::string_view host = text;
-  std::string_view port;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || !is_ip(text.substr(1, close - 1))) return false;
-    std::string_view rest = text.substr(close + 1);
-    if (rest.empty()) return true;
-    return rest.front() == ':' && parse_port(rest.substr(1)).has_value();
-  }
-  if (auto colon = text.find(':'); colon != std::string_view::npos) {
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (!parse_port(port)) return false;
-  }
-  return valid_hostname(host);
-}
-
 bool known_classification(std::string_view level) {
   return policy::parse_level(level).has_value();
 }

@@ -2,6 +2,7 @@
 #include "relay/dns/candidates.hpp"
 
 #include "relay/common/hostname.hpp"
+#include "relay/common/route_host.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -84,43 +85,19 @@ struct RouteTarget {
   std::uint16_t port;
 };
 
-// "[ip]:port", "[ip]", "[IPv6:ip]:port", "ip", "name", "name:port" (the config loader
-// validates routes from files; --route of secmx-dns-probe comes here unchecked).
+// The route's next hop (grammar: relay/common/route_host.hpp; the config loader refused
+// what does not parse, --route of secmx-dns-probe comes here unchecked).
 std::optional<RouteTarget> parse_route_host(std::string_view text, std::uint16_t port) {
-  RouteTarget t{std::string(), std::nullopt, port};
-  std::string_view host = text;
-  std::string_view rest;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    rest = text.substr(close + 1);
-  } else if (auto colon = text.find(':'); colon != std::string_view::npos) {
-    host = text.substr(0, colon);
-    rest = text.substr(colon);
-  }
-  if (!rest.empty()) {
-    if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return std::nullopt;
-    unsigned value = 0;
-    for (char c : rest.substr(1)) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-      value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value == 0 || value > 65535) return std::nullopt;
-    t.port = static_cast<std::uint16_t>(value);
-  }
-  if (text.starts_with('[') && host.size() > 5 &&
-      std::equal(host.begin(), host.begin() + 5, "ipv6:",
-                 [](char a, char b) { return std::tolower(a) == b; })) {
-    host.remove_prefix(5);  // the RFC 5321 literal form "[IPv6:::1]"
-    t.literal = IpAddress::parse(host);
-    if (!t.literal || t.literal->family != AF_INET6) return std::nullopt;
+  auto parsed = secmx::parse_route_host(text);
+  if (!parsed) return std::nullopt;
+  RouteTarget t{std::string(), std::nullopt, parsed->port.value_or(port)};
+  if (parsed->family != 0) {
+    t.literal = IpAddress::parse(parsed->host);
+    if (!t.literal) return std::nullopt;
+    t.host = t.literal->to_string();
   } else {
-    t.literal = IpAddress::parse(host);
-    if (!t.literal && text.starts_with('[')) return std::nullopt;  // brackets: a literal
+    t.host = normalize_name(parsed->host);
   }
-  t.host = t.literal ? t.literal->to_string() : normalize_name(host);
-  if (!t.literal && !valid_domain(t.host)) return std::nullopt;
   return t;
 }
 

@@ -206,8 +206,12 @@ const std::vector<ErrorCase>& error_cases() {
        {"2: policy.rule.recipient_domain: invalid domain '*.example'"}},
       {"bad route host",
        "[[route]]\ndomain = \"a.example\"\nhost = \"[10.0.0.5:25\"\n",
-       {"3: route.host: invalid next hop '[10.0.0.5:25' (expected \"[ip]:port\", \"[ip]\", "
-        "\"name\" or \"name:port\")"}},
+       {"3: route.host: invalid next hop '[10.0.0.5:25' (expected \"name\", \"name:port\", "
+        "\"[ip]\", \"[ip]:port\" or \"[IPv6:ip]:port\")"}},
+      {"route host: a name in brackets",
+       "[[route]]\ndomain = \"a.example\"\nhost = \"[mx.a.example]:25\"\n",
+       {"3: route.host: invalid next hop '[mx.a.example]:25' (expected \"name\", \"name:port\", "
+        "\"[ip]\", \"[ip]:port\" or \"[IPv6:ip]:port\")"}},
       {"duplicate route",
        "[[route]]\ndomain = \"a.example\"\nhost = \"mx.a.example\"\n\n"
        "[[route]]\ndomain = \"A.example\"\nhost = \"[10.0.0.5]\"\n",
@@ -503,6 +507,10 @@ tls = "encrypt"
 domain = "v6.example"
 host = "[2001:db8::25]"
 
+[[route]]
+domain = "literal.example"
+host = "[IPv6:2001:db8::26]:2525"
+
 [admin]
 listen = "[::1]:8080"
 token_file = "/run/token"
@@ -555,10 +563,11 @@ file = "var/log/relay.log"
             (std::vector<std::string>{"a.example", "b.example."}));
   EXPECT_EQ(c.policy.rules[1].classification.size(), 4u);
   EXPECT_EQ(c.policy.rules[1].action, PolicyAction::HOLD);
-  ASSERT_EQ(c.routes.size(), 2u);
+  ASSERT_EQ(c.routes.size(), 3u);
   EXPECT_EQ(c.routes[0].host, "mail.internal.example:2525");
   EXPECT_EQ(c.routes[0].tls, TlsLevel::Encrypt);
   EXPECT_EQ(c.routes[1].host, "[2001:db8::25]");
+  EXPECT_EQ(c.routes[2].host, "[IPv6:2001:db8::26]:2525");  // the RFC 5321 literal form
   EXPECT_EQ(c.admin.listen.to_string(), "[::1]:8080");
   EXPECT_EQ(c.admin.token_file, "/run/token");
   EXPECT_EQ(c.log.level, "debug");
