@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache
-  libuv1-dev libssl-dev libc-ares-dev liblmdb-dev libspdlog-dev libfmt-dev
+  libuv1-dev libssl-dev libc-ares-dev libidn2-dev liblmdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev
   openssl ca-certificates

@@ -1,11 +1,15 @@
 // candidates.cpp - ordering SRV and MX records and building the candidate list.
 #include "relay/dns/candidates.hpp"
 
+#include "relay/common/ascii.hpp"
 #include "relay/common/hostname.hpp"
 #include "relay/common/route_host.hpp"
 
+#include <idn2.h>
+
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -239,8 +243,14 @@ std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view r
   std::string d = normalize_name(raw);
   p.result.domain = d;
   if (non_ascii(d)) {
-    return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
-                "domain " + d + " is not ASCII (internationalized names are not supported)");
+    auto a_labels = lookup_name(d);
+    if (!a_labels) {
+      return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
+                  "domain " + d + " is not a valid internationalized domain name");
+    }
+    p.result.trace.push_back("IDN " + d + " -> " + *a_labels);
+    d = std::move(*a_labels);
+    p.result.domain = d;
   }
   if (!valid_domain(d)) {
     return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
@@ -439,7 +449,18 @@ DiscoveryResult build_candidates(const DiscoveryOptions& opts, std::string_view 
                                  const DomainAnswers& answers, const AddressMap& addresses,
                                  Rng& rng) {
   if (auto p = plan_static(opts, domain)) return finish(std::move(*p), addresses);
-  return finish(plan_discovery(opts, domain, answers, rng), addresses);
+  // plan_static has checked the name: lookup_name cannot fail here.
+  return finish(plan_discovery(opts, lookup_name(domain).value_or(""), answers, rng), addresses);
+}
+
+std::optional<std::string> lookup_name(std::string_view domain) {
+  std::string name = normalize_name(domain);
+  if (!non_ascii(name)) return name;
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
+  if (rc != IDN2_OK || out == nullptr) return std::nullopt;
+  return ascii_lowercase(out);
 }
 
 }  // namespace secmx::dns

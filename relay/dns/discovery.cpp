@@ -125,7 +125,7 @@ void Discovery::discover(std::string domain, Callback cb) {
     }
     return;
   }
-  job->domain = normalize_name(domain);
+  job->domain = lookup_name(domain).value_or("");  // plan_static has checked it
   job->start_domain();
 }
 

@@ -311,9 +311,10 @@ class PostfixMTA:
             for p in sorted(d.iterdir()):
                 raw = p.read_bytes()
                 msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+                # str(): a header with UTF-8 in it (SMTPUTF8 mail) comes back as a Header.
                 out.append(Delivered(
-                    recipient=(msg.get("Delivered-To") or "").strip(),
-                    sender=(msg.get("Return-Path") or "").strip().strip("<>"),
+                    recipient=str(msg.get("Delivered-To") or "").strip(),
+                    sender=str(msg.get("Return-Path") or "").strip().strip("<>"),
                     raw=raw, message=msg, path=p))
         return out
 

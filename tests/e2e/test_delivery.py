@@ -24,6 +24,7 @@ The world, shared by the tests of this module (starting Postfix costs seconds):
   dsnpeer.test   scripted peer offering DSN                               127.0.0.38:25
   down.test      MX 10 mx.down.test         nothing ever listens          127.0.0.39:25
   reuse.test     scripted peer (connection reuse)                         127.0.0.40:25
+  bücher.test    MX 10 mx.tls.test          (in DNS as xn--bcher-kva.test: IDNA A-labels)
 
 Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
 serves every case. The CA of the test certificates is the relay's delivery.ca_file.
@@ -71,7 +72,7 @@ def world(tmp_path_factory):
                                     "srv.test"])
         tls = PostfixMTA(base, "tls", host="127.0.0.32", port=25, hostname="mx.tls.test",
                          domains=["tls.test", "agency.test", "mixed.test", "cafe.test",
-                                  "name.test"],
+                                  "name.test", "bücher.test"],
                          tls=ca.issue("mx.tls.test"), tls_level="may")
         sor = PostfixMTA(base, "sor", host="127.0.0.33", port=2525, hostname="sor.srv.test",
                          domains=["srv.test"], tls=ca.issue("sor.srv.test"), tls_level="may")
@@ -122,6 +123,7 @@ def world(tmp_path_factory):
         dns.add_a("mx.down.test", "127.0.0.39")      # nothing ever listens there
         dns.add_mx("reuse.test", 10, "reuse.test.host")
         dns.add_a("reuse.test.host", "127.0.0.40")
+        dns.add_mx("xn--bcher-kva.test", 10, "mx.tls.test")
         dns.start()
         started.append(dns)
         yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
@@ -290,6 +292,27 @@ def test_sos_verify_refuses_a_certificate_for_another_name(relay, world):
 
 
 # ----------------------------------------------------------------------------- DNS verdicts
+
+def test_internationalized_domain_is_looked_up_by_its_a_labels(relay, world):
+    """SMTPUTF8 mail to anna@bücher.test: discovery asks DNS for xn--bcher-kva.test and the
+    message goes to its MX with the address as the sender wrote it."""
+    with smtplib.SMTP(relay.host, relay.port, timeout=30) as s:
+        s.ehlo("client.test")
+        assert s.mail(SENDER, ["SMTPUTF8", "BODY=8BITMIME"])[0] == 250
+        assert s.rcpt("anna@bücher.test")[0] == 250
+        code, text = s.data("Subject: idn\r\nFrom: <alice@agency.test>\r\n\r\nGrüße\r\n"
+                            .encode())
+    assert code == 250, text
+    qid = re.search(r"queued as (\S+)", text.decode()).group(1)
+    line = wait_until(
+        lambda: (m := re.search(rf"{qid}: to=<[^>]*>, relay=[^ ]*.*", relay.log())) and m.group(0),
+        30, f"the delivery log line of {qid}")
+    assert "relay=mx.tls.test[127.0.0.32]:25" in line and "status=sent" in line, line
+    got = wait_until(lambda: [m for m in world["tls"].messages() if b"Subject: idn" in m.raw],
+                     30, "the message at mx.tls.test")
+    assert "anna@bücher.test".encode() in got[0].raw  # Delivered-To: the UTF-8 address
+    gone_from_queue(relay, qid)
+
 
 def test_null_mx_fails_5_1_10(relay, world):
     qid = send(relay, "kate@nullmx.test", subject="nullmx")

@@ -337,6 +337,13 @@ TEST(Plan, HostsToResolveInOrderOnceEachSkippingKnown) {
 
 // ------------------------------------------------------------------ static: routes, literals
 
+config::Route route(const char* domain, const char* host) {
+  config::Route r;
+  r.domain = domain;
+  r.host = host;
+  return r;
+}
+
 struct StaticCase {
   const char* domain;
   const char* route_host;  // nullptr: no route
@@ -375,21 +382,16 @@ TEST(Candidates, RoutesAndAddressLiterals) {
       {"-x.test", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},
       {"a..test", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},
       {"", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},
-      {"b\xc3\xbc" "cher.test", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},
+      {"\xe2\x98\x95.test", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},  // U+2615
+      {"b\xff" "cher.test", nullptr, {}, DiscoveryStatus::Permanent, "5.1.2", {}},  // not UTF-8
   };
   for (const StaticCase& c : cases) {
     SCOPED_TRACE(std::string(c.domain) + " via " + (c.route_host ? c.route_host : "-"));
     DiscoveryOptions o;
-    config::Route other;
-    other.domain = "other.test";
-    other.host = "[127.0.0.99]";
-    o.routes.push_back(other);
+    o.routes.push_back(route("other.test", "[127.0.0.99]"));
     if (c.route_host) {
-      config::Route r;
-      r.domain = "d.test";
-      r.host = c.route_host;
-      r.tls = config::TlsLevel::Verify;
-      o.routes.push_back(r);
+      o.routes.push_back(route("d.test", c.route_host));
+      o.routes.back().tls = config::TlsLevel::Verify;
     }
     auto plan = plan_static(o, c.domain);
     ASSERT_TRUE(plan.has_value()) << "needs no discovery";
@@ -408,10 +410,7 @@ TEST(Candidates, RoutesAndAddressLiterals) {
 
 TEST(Candidates, RouteForAnotherDomainDoesNotApply) {
   DiscoveryOptions o;
-  config::Route r;
-  r.domain = "other.test";
-  r.host = "[127.0.0.99]";
-  o.routes.push_back(r);
+  o.routes.push_back(route("other.test", "[127.0.0.99]"));
   EXPECT_FALSE(plan_static(o, "d.test").has_value());
   EXPECT_FALSE(plan_static(o, "sub.other.test").has_value()) << "routes match exactly";
   EXPECT_TRUE(plan_static(o, "OTHER.test.").has_value());
@@ -419,14 +418,47 @@ TEST(Candidates, RouteForAnotherDomainDoesNotApply) {
 
 TEST(Candidates, RouteHostNameIsAPendingCandidate) {
   DiscoveryOptions o;
-  config::Route r;
-  r.domain = "d.test";
-  r.host = "Hub.Internal.Test:2600";
-  o.routes.push_back(r);
+  o.routes.push_back(route("d.test", "Hub.Internal.Test:2600"));
   auto plan = plan_static(o, "d.test");
   ASSERT_TRUE(plan.has_value());
   EXPECT_FALSE(plan->done);
   EXPECT_EQ(plan->hosts_to_resolve({}), std::vector<std::string>{"hub.internal.test"});
+}
+
+// ------------------------------------------------------------------ internationalized names
+
+TEST(LookupName, ALabelsForInternationalizedNamesAsciiNamesNormalised) {
+  EXPECT_EQ(lookup_name("b\xc3\xbc" "cher.test"), "xn--bcher-kva.test");
+  EXPECT_EQ(lookup_name("B\xc3\x9c" "cher.Test."), "xn--bcher-kva.test");  // "BÜcher": case-folded
+  EXPECT_EQ(lookup_name("m\xc4\x81ori.nz"), "xn--mori-qsa.nz");           // "māori.nz"
+  EXPECT_EQ(lookup_name("D.Test."), "d.test");
+  EXPECT_EQ(lookup_name("xn--bcher-kva.test"), "xn--bcher-kva.test");
+  EXPECT_FALSE(lookup_name("\xe2\x98\x95.test").has_value());  // a symbol: not IDNA2008
+  EXPECT_FALSE(lookup_name("b\xff" "cher.test").has_value());   // not UTF-8
+}
+
+TEST(Candidates, InternationalizedDomainIsDiscoveredByItsALabels) {
+  Rng rng(1);
+  DomainAnswers a{kNoSrv, mx({{10, "mx.xn--bcher-kva.test"}})};
+  AddressMap known{{"mx.xn--bcher-kva.test", v4("127.0.0.21")},
+                   {"secmx.xn--bcher-kva.test", nx()}};
+  DiscoveryResult r = build_candidates(DiscoveryOptions{}, "b\xc3\xbc" "cher.test", a, known, rng);
+  EXPECT_EQ(r.status, DiscoveryStatus::Ok) << r.reason << "\n" << r.trace_text();
+  EXPECT_EQ(r.domain, "xn--bcher-kva.test");
+  EXPECT_EQ(texts(r), std::vector<std::string>{"mx mx.xn--bcher-kva.test:25 [127.0.0.21]"});
+  EXPECT_NE(r.trace_text().find("SRV _secmx._tcp.xn--bcher-kva.test"), std::string::npos)
+      << r.trace_text();
+}
+
+TEST(Candidates, RouteForTheALabelsAppliesToTheInternationalizedName) {
+  DiscoveryOptions o;
+  o.routes.push_back(route("xn--bcher-kva.test", "[127.0.0.5]:2526"));
+  auto plan = plan_static(o, "b\xc3\xbc" "cher.test");
+  ASSERT_TRUE(plan.has_value());
+  DiscoveryResult res = finish(*plan, {});
+  EXPECT_EQ(texts(res), std::vector<std::string>{"route 127.0.0.5:2526 [127.0.0.5]"});
+  EXPECT_NE(res.trace_text().find("IDN b\xc3\xbc" "cher.test -> xn--bcher-kva.test"),
+            std::string::npos) << res.trace_text();
 }
 
 TEST(DiscoveryOptions, FromConfig) {
@@ -436,10 +468,7 @@ TEST(DiscoveryOptions, FromConfig) {
   EXPECT_EQ(all.port, 25);
   cfg.policy.discovery = {"name"};
   cfg.delivery.port = 2500;
-  config::Route r;
-  r.domain = "d.test";
-  r.host = "[127.0.0.5]";
-  cfg.routes.push_back(r);
+  cfg.routes.push_back(route("d.test", "[127.0.0.5]"));
   DiscoveryOptions o = DiscoveryOptions::from_config(cfg);
   EXPECT_FALSE(o.srv);
   EXPECT_FALSE(o.mx51966);
