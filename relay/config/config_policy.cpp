@@ -11,11 +11,20 @@
 #include <cctype>
 #include <map>
 
+#include "relay/common/idna.hpp"
 #include "relay/common/route_host.hpp"
 #include "relay/config/config_reader.hpp"
 
 namespace secmx::config::detail {
 namespace {
+
+// A domain as the file gives it, ready for valid_hostname(): ASCII names stay as written
+// (errors quote them so), an internationalized one becomes its A-labels, the form
+// discovery and the policy compare in. "" when IDNA refuses it.
+std::string ascii_domain(const std::string& name) {
+  if (!has_non_ascii(name)) return name;
+  return lookup_name(name).value_or("");
+}
 
 // RFC 5322 field-name: printable ASCII except ':'.
 bool valid_header_name(std::string_view s) {
@@ -106,10 +115,11 @@ void read_rule(const Section& r, PolicyRule& rule) {
   if (r.strings("recipient_domain", items, /*allow_single=*/true)) {
     if (items.empty()) r.fail("recipient_domain", "must not be empty");
     for (auto& it : items) {
-      if (!valid_hostname(it.value)) {
+      std::string domain = ascii_domain(it.value);
+      if (!valid_hostname(domain)) {
         rd.add(it.line, r.name("recipient_domain") + ": invalid domain '" + it.value + "'");
       } else {
-        rule.recipient_domain.push_back(it.value);
+        rule.recipient_domain.push_back(std::move(domain));
       }
     }
   }
@@ -246,13 +256,15 @@ void read_routes(const Section& root, std::vector<Route>& out) {
     Route route;
     route.line = line_of(n);
     if (r.string("domain", route.domain)) {
+      std::string written = route.domain;
+      route.domain = ascii_domain(written);
       std::string key = ascii_lowercase(route.domain);
       if (key.ends_with('.')) key.pop_back();
       if (!valid_hostname(route.domain)) {
-        r.fail("domain", "invalid domain '" + route.domain + "'");
+        r.fail("domain", "invalid domain '" + written + "'");
       } else if (auto [it, fresh] = seen.emplace(key, r.line("domain")); !fresh) {
         r.fail("domain",
-               "'" + route.domain + "' is already routed at line " + std::to_string(it->second));
+               "'" + written + "' is already routed at line " + std::to_string(it->second));
       }
     } else if (!r.node("domain")) {
       r.reader().add(route.line, "route: a route needs 'domain'");

@@ -1,15 +1,12 @@
 // candidates.cpp - ordering SRV and MX records and building the candidate list.
 #include "relay/dns/candidates.hpp"
 
-#include "relay/common/ascii.hpp"
 #include "relay/common/hostname.hpp"
+#include "relay/common/idna.hpp"
 #include "relay/common/route_host.hpp"
-
-#include <idn2.h>
 
 #include <algorithm>
 #include <cctype>
-#include <memory>
 #include <set>
 #include <utility>
 
@@ -21,10 +18,6 @@ constexpr std::uint16_t kSecmxPreference = 51966;  // 0xCAFE
 // A normalised name (normalize_name: its one final dot already gone) must have no dot
 // left at the end.
 bool valid_domain(std::string_view d) { return !d.ends_with('.') && valid_hostname(d); }
-
-bool non_ascii(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
 
 std::string records_text(const std::vector<SrvRecord>& rs) {
   std::string s;
@@ -242,7 +235,7 @@ std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view r
   }
   std::string d = normalize_name(raw);
   p.result.domain = d;
-  if (non_ascii(d)) {
+  if (has_non_ascii(d)) {
     auto a_labels = lookup_name(d);
     if (!a_labels) {
       return done(std::move(p), DiscoveryStatus::Permanent, "5.1.2",
@@ -451,16 +444,6 @@ DiscoveryResult build_candidates(const DiscoveryOptions& opts, std::string_view 
   if (auto p = plan_static(opts, domain)) return finish(std::move(*p), addresses);
   // plan_static has checked the name: lookup_name cannot fail here.
   return finish(plan_discovery(opts, lookup_name(domain).value_or(""), answers, rng), addresses);
-}
-
-std::optional<std::string> lookup_name(std::string_view domain) {
-  std::string name = normalize_name(domain);
-  if (!non_ascii(name)) return name;
-  char* out = nullptr;
-  int rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-  std::unique_ptr<char, decltype(&idn2_free)> owned(out, &idn2_free);
-  if (rc != IDN2_OK || out == nullptr) return std::nullopt;
-  return ascii_lowercase(out);
 }
 
 }  // namespace secmx::dns

@@ -115,12 +115,6 @@ struct Plan {
   std::vector<std::string> hosts_to_resolve(const AddressMap& known) const;
 };
 
-// The name a recipient domain is looked up by: lower case, no final dot, and an
-// internationalized name (SMTPUTF8 mail) as its IDNA2008 A-labels, "Bücher.example." ->
-// "xn--bcher-kva.example" (UTS #46 non-transitional mapping). nullopt: IDNA refuses it.
-// Syntax beyond that is plan_static's to judge.
-std::optional<std::string> lookup_name(std::string_view domain);
-
 // Before DNS: syntax of D, address literals ("[127.0.0.1]", "[IPv6:::1]") and [[route]]s.
 // nullopt: D needs discovery (phase 1 below). Otherwise a plan that is done, or whose one
 // pending candidate is the route's host name (resolve it, then finish()).

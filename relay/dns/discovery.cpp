@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "relay/common/idna.hpp"
 #include "relay/common/log.hpp"
 
 namespace secmx::dns {

@@ -216,6 +216,16 @@ const std::vector<ErrorCase>& error_cases() {
        "[[route]]\ndomain = \"a.example\"\nhost = \"mx.a.example\"\n\n"
        "[[route]]\ndomain = \"A.example\"\nhost = \"[10.0.0.5]\"\n",
        {"6: route.domain: 'A.example' is already routed at line 2"}},
+      {"route domain IDNA refuses",
+       "[[route]]\ndomain = \"\xe2\x98\x95.example\"\nhost = \"[10.0.0.5]\"\n",
+       {"2: route.domain: invalid domain '\xe2\x98\x95.example'"}},
+      {"one internationalized domain routed twice, in both forms",
+       "[[route]]\ndomain = \"b\xc3\xbc" "cher.example\"\nhost = \"[10.0.0.5]\"\n\n"
+       "[[route]]\ndomain = \"xn--bcher-kva.example\"\nhost = \"[10.0.0.6]\"\n",
+       {"6: route.domain: 'xn--bcher-kva.example' is already routed at line 2"}},
+      {"rule recipient_domain IDNA refuses",
+       "[[policy.rule]]\nrecipient_domain = \"\xe2\x98\x95.example\"\npolicy = \"SOS\"\n",
+       {"2: policy.rule.recipient_domain: invalid domain '\xe2\x98\x95.example'"}},
       {"route without host",
        "[[route]]\ndomain = \"a.example\"\n",
        {"1: route: a route needs 'host'"}},
@@ -572,6 +582,24 @@ file = "var/log/relay.log"
   EXPECT_EQ(c.admin.token_file, "/run/token");
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.log.file, "var/log/relay.log");
+}
+
+TEST(LoadConfig, InternationalizedDomainsAreKeptAsTheirALabels) {
+  TempDir dir;
+  std::string file = dir.write("idn.toml",
+                               "[[policy.rule]]\n"
+                               "recipient_domain = [\"m\xc4\x81ori.nz\", \"Partner.Example\"]\n"
+                               "policy = \"SOS\"\n\n"
+                               "[[route]]\n"
+                               "domain = \"B\xc3\x9c" "cher.example\"\n"
+                               "host = \"[10.0.0.5]\"\n");
+  auto r = load_config(file);
+  ASSERT_TRUE(r.ok()) << join(issues_of(file));
+  ASSERT_EQ(r.value().policy.rules.size(), 1u);
+  EXPECT_EQ(r.value().policy.rules[0].recipient_domain,
+            (std::vector<std::string>{"xn--mori-qsa.nz", "Partner.Example"}));
+  ASSERT_EQ(r.value().routes.size(), 1u);
+  EXPECT_EQ(r.value().routes[0].domain, "xn--bcher-kva.example");
 }
 
 TEST(LoadConfig, DefaultsWhenKeysAreAbsent) {

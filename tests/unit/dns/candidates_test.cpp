@@ -427,16 +427,6 @@ TEST(Candidates, RouteHostNameIsAPendingCandidate) {
 
 // ------------------------------------------------------------------ internationalized names
 
-TEST(LookupName, ALabelsForInternationalizedNamesAsciiNamesNormalised) {
-  EXPECT_EQ(lookup_name("b\xc3\xbc" "cher.test"), "xn--bcher-kva.test");
-  EXPECT_EQ(lookup_name("B\xc3\x9c" "cher.Test."), "xn--bcher-kva.test");  // "BÜcher": case-folded
-  EXPECT_EQ(lookup_name("m\xc4\x81ori.nz"), "xn--mori-qsa.nz");           // "māori.nz"
-  EXPECT_EQ(lookup_name("D.Test."), "d.test");
-  EXPECT_EQ(lookup_name("xn--bcher-kva.test"), "xn--bcher-kva.test");
-  EXPECT_FALSE(lookup_name("\xe2\x98\x95.test").has_value());  // a symbol: not IDNA2008
-  EXPECT_FALSE(lookup_name("b\xff" "cher.test").has_value());   // not UTF-8
-}
-
 TEST(Candidates, InternationalizedDomainIsDiscoveredByItsALabels) {
   Rng rng(1);
   DomainAnswers a{kNoSrv, mx({{10, "mx.xn--bcher-kva.test"}})};

@@ -58,6 +58,9 @@ config::PolicyConfig sample_config() {
   PolicyRule r8 = rule(PolicyAction::REJECT);  // 8: no reason given
   r8.sender = "blocked@agency.example";
   add(r8);
+  PolicyRule r9 = rule(PolicyAction::SOS);  // 9: an IDN, as the loader stores it
+  r9.recipient_domain = {"xn--bcher-kva.example"};
+  add(r9);
   return c;
 }
 
@@ -149,6 +152,12 @@ INSTANTIATE_TEST_SUITE_P(
              {{BES, kNone, "default"},
               {SOS, kEnc, "rule=6(recipient_domain=Partner.Example)"},
               {SOS, kEnc, "rule=6(recipient_domain=Partner.Example)"}}},
+        Case{"recipient_domain_of_an_internationalized_name", "a@agency.example",
+             {"anna@b\xc3\xbc" "cher.example", "bob@xn--bcher-kva.example", "x@bucher.example"},
+             false, "",
+             {{SOS, kEnc, "rule=9(recipient_domain=xn--bcher-kva.example)"},
+              {SOS, kEnc, "rule=9(recipient_domain=xn--bcher-kva.example)"},
+              {BES, kNone, "default"}}},
         Case{"sender_and_recipient_domain_both_needed", "news@newsletters.agency.example",
              {"x@lists.example", "y@dest.example"}, false, "TLS-Required: No\r\n",
              {{BES, kNone, "rule=7(sender=@newsletters.agency.example,recipient_domain=lists.example)"},
