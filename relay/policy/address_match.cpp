@@ -1,10 +1,18 @@
 // address_match.cpp - sender patterns, domains and the glob matcher behind them.
 #include "relay/policy/address_match.hpp"
 
+#include "relay/common/idna.hpp"
+
 namespace secmx::policy {
 namespace {
 
+// Domains compare in one form: lower case, no final dot, and an internationalized name as
+// its A-labels, so "Bücher.example" in a rule or an address is "xn--bcher-kva.example"
+// (the form the config loader keeps). Text IDNA refuses (a glob, say) is only lowered.
 std::string lower_domain(std::string_view d) {
+  if (has_non_ascii(d)) {
+    if (auto a_labels = lookup_name(d)) return *a_labels;
+  }
   std::string out(d);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);

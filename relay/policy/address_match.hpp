@@ -26,14 +26,16 @@ class SenderPattern {
   Kind kind_;
   std::string text_;
   std::string local_;   // Exact/Glob with '@': the local part (glob)
-  std::string domain_;  // lower-cased, no final dot (glob for Glob)
+  std::string domain_;  // compare form: lower case, no final dot, A-labels (glob for Glob)
   bool has_at_ = false;
 };
 
-// "User@Example.ORG." -> "example.org"; "" when there is no '@'.
+// "User@Example.ORG." -> "example.org", "anna@Bücher.example" -> "xn--bcher-kva.example";
+// "" when there is no '@'.
 std::string address_domain(std::string_view address);
 
-// Domain equality as rules use it: ASCII case-insensitive, a final dot ignored.
+// Domain equality as rules use it: ASCII case-insensitive, a final dot ignored, an
+// internationalized name equal to its A-labels.
 bool same_domain(std::string_view a, std::string_view b);
 
 // '*' and '?' wildcards; iterative, O(pattern * text) at worst.

@@ -9,8 +9,6 @@
 
 #include <algorithm>
 
-#include "relay/common/idna.hpp"
-
 namespace secmx::policy {
 namespace {
 
@@ -163,9 +161,7 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
   for (std::size_t k = 0; k < n; ++k) {
     RecipientVerdict v;
     v.recipient = (*facts.recipients)[k].address;
-    // Rules hold internationalized domains as A-labels (config loader): compare in that form.
     std::string rcpt_domain = address_domain(v.recipient);
-    if (has_non_ascii(rcpt_domain)) rcpt_domain = lookup_name(rcpt_domain).value_or(rcpt_domain);
     Decision& d = v.decision;
     if (facts.requiretls) {
       v.step = Step::RequireTls;

@@ -335,7 +335,13 @@ INSTANTIATE_TEST_SUITE_P(
         SenderCase{"<>", "", true},
         SenderCase{"<>", "a@b", false},
         SenderCase{"*", "", false},
-        SenderCase{"\"a@b\"@agency.example", "\"a@b\"@agency.example", true}));
+        SenderCase{"\"a@b\"@agency.example", "\"a@b\"@agency.example", true},
+        // An internationalized domain is one domain in either form, either side.
+        SenderCase{"@b\xc3\xbc" "cher.example", "anna@xn--bcher-kva.example", true},
+        SenderCase{"@b\xc3\xbc" "cher.example", "anna@B\xc3\x9c" "cher.Example", true},
+        SenderCase{"@xn--bcher-kva.example", "anna@b\xc3\xbc" "cher.example", true},
+        SenderCase{"anna@xn--bcher-kva.example", "anna@b\xc3\xbc" "cher.example", true},
+        SenderCase{"@b\xc3\xbc" "cher.example", "anna@bucher.example", false}));
 
 TEST(Glob, Basics) {
   EXPECT_TRUE(glob_match("", ""));
@@ -352,6 +358,8 @@ TEST(AddressDomain, LowerCasedWithoutFinalDot) {
   EXPECT_EQ(address_domain("X@Example.ORG."), "example.org");
   EXPECT_EQ(address_domain("postmaster"), "");
   EXPECT_TRUE(same_domain("Example.org.", "example.ORG"));
+  EXPECT_EQ(address_domain("anna@B\xc3\x9c" "cher.example"), "xn--bcher-kva.example");
+  EXPECT_TRUE(same_domain("b\xc3\xbc" "cher.example", "XN--BCHER-KVA.example."));
 }
 
 }  // namespace
