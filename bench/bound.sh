@@ -3,7 +3,8 @@
 # machine? The accept benchmark's ratio target (>= 70% of smtp-sink) is a property of the
 # disk as much as of the relay; this script measures the bound in the same run.
 #
-# It builds the relay once from HEAD with bench/patches/commit-bound.patch (an experiment,
+# It builds the relay once from HEAD (committed code only: uncommitted changes to the relay
+# are not in it) with bench/patches/commit-bound.patch (an experiment,
 # never part of the product: with SECMX_COMMIT_BOUND set, LMDB runs with MDB_NOSYNC and
 # the writer answers as described below; unset, the binary is the product's code) and
 # runs bench/accept.sh for each variant, ROUNDS times, interleaved:
@@ -38,12 +39,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 die() { echo "bound.sh: $*" >&2; exit 2; }
+failed() { keep=1; die "$@"; }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$OUT" ] || OUT=$root/bench/results/bound-$stamp.md
 mkdir -p "$(dirname "$OUT")" "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/secmx-bound.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+keep=0  # set when a run failed: its files (and accept.sh's kept queue) are the evidence
+trap '[ "$keep" = 1 ] && echo "bound.sh: kept $WORK" >&2 || rm -rf "$WORK"' EXIT
 
 # --- the patched relay, built from HEAD --------------------------------------------
 commit=$(git -C "$root" rev-parse --short HEAD)
@@ -51,9 +54,12 @@ mkdir -p "$BOUND_BUILD/src"
 git -C "$root" archive HEAD | tar -x -C "$WORK" --one-top-level=src
 patch -s -d "$WORK/src" -p1 <"$here/patches/commit-bound.patch" || die "the patch no longer applies to HEAD"
 # Copy only what changed, so that the build dir's previous objects stay valid.
-(cd "$WORK/src" && find . -type f) | while read -r f; do
+(cd "$WORK/src" && find . -type f) | while IFS= read -r f; do
   cmp -s "$WORK/src/$f" "$BOUND_BUILD/src/$f" 2>/dev/null ||
     { mkdir -p "$(dirname "$BOUND_BUILD/src/$f")"; cp "$WORK/src/$f" "$BOUND_BUILD/src/$f"; }
+done
+(cd "$BOUND_BUILD/src" && find . -type f) | while IFS= read -r f; do
+  [ -e "$WORK/src/$f" ] || rm -f "$BOUND_BUILD/src/$f"  # gone from HEAD
 done
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -94,7 +100,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r: $v" >&2
     "$here/accept.sh" --relay "$RELAY" --relay-env "$renv" --sizes 4096 --count "$COUNT" \
       --sessions "$SESSIONS" --workdir "$WORK" --out "$WORK/r$r-$v.md" >"$WORK/r$r-$v.log" 2>&1 ||
-      { tail -20 "$WORK/r$r-$v.log" >&2; die "accept.sh failed (round $r, $v)"; }
+      { tail -20 "$WORK/r$r-$v.log" >&2; failed "accept.sh failed (round $r, $v)"; }
   done
 done
 
@@ -130,5 +136,5 @@ done
   done
 } | tee "$OUT"
 lost=$(cat "$WORK"/r*.tsv | awk -F'\t' 'NR > 1 && $18 ~ /^[0-9]+$/ {s += $18} END {print s + 0}')
-[ "$lost" = 0 ] || die "$lost messages missing from a queue after a run (see the rows)"
+[ "$lost" = 0 ] || failed "$lost messages missing from a queue after a run (see the rows)"
 echo "report: $OUT" >&2

@@ -125,7 +125,10 @@ void on_reload(uv_signal_t* handle, int) {
   // Log rotation (logrotate renames the file, then SIGHUP) works whatever the new config
   // holds, so the file is reopened first; the reload's own lines go to the new file.
   if (auto reopened = log::reopen(); !reopened) {
+    // Also on stderr (the journal under systemd): the line in the renamed file is easy to miss.
     log->error("log file not reopened, still writing to the old one: {}", reopened.error());
+    std::cerr << "secmx-relay: log file not reopened, still writing to the old one: "
+              << reopened.error() << std::endl;
   }
   const std::string& path = d->config->source_file;
   auto next = prepare_reload(path, *d->config);
@@ -153,7 +156,8 @@ int run(std::shared_ptr<const config::Config> cfg) {
   // Started as root with `user` set: hand the queue directory to the user and become it,
   // keeping only the right to bind ports below 1024 until the listeners are bound. The
   // queue is never opened as root.
-  auto dropped = privileges::become_run_user(cfg->user, cfg->group, cfg->queue.path);
+  auto dropped =
+      privileges::become_run_user(cfg->user, cfg->group, cfg->queue.path, cfg->log.file);
   if (!dropped) {
     main_log->critical("cannot run as user {}: {}", cfg->user, dropped.error());
     return 1;

@@ -25,8 +25,7 @@ class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
       return fail(std::string(e.what()));
     }
     std::lock_guard lock(mutex_);
-    file_->flush();
-    file_ = std::move(next);
+    file_ = std::move(next);  // the old file is closed (and flushed) here, without throwing
     return Ok{};
   }
 

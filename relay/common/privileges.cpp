@@ -335,12 +335,16 @@ Result<std::vector<std::string>, std::string> tighten_queue_files(const std::str
 
 Result<std::optional<Account>, std::string> become_run_user(std::string_view user,
                                                             std::string_view group,
-                                                            const std::string& queue_dir) {
+                                                            const std::string& queue_dir,
+                                                            const std::string& log_file) {
   if (user.empty()) return std::optional<Account>();
   auto who = resolve_account(user, group);
   if (!who) return fail(who.error());
   if (::geteuid() == 0) {
     if (auto st = prepare_queue_dir(queue_dir, *who); !st) return fail(st.error());
+    if (!log_file.empty() && ::chown(log_file.c_str(), who->uid, who->gid) != 0) {
+      return fail(errno_text("log file " + log_file, errno));
+    }
     if (auto st = begin_drop(*who); !st) return fail(st.error());
     // A parent directory the user cannot search (left 0700 by an earlier run as root)
     // would otherwise surface as a puzzling mkdir error from the store.

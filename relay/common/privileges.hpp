@@ -67,12 +67,16 @@ Result<std::vector<std::string>, std::string> tighten_queue_files(const std::str
 
 // The start-up decision for `user`/`group` from the config:
 //   user empty                      -> nothing to do (nullopt)
-//   started as root                 -> prepare_queue_dir() and begin_drop(); returns the
-//                                      account, for finish_drop() once the listeners are bound
+//   started as root                 -> prepare_queue_dir(), the log file (if any, already
+//                                      opened by root) handed to the user so that a reopen
+//                                      after log rotation works, and begin_drop(); returns
+//                                      the account, for finish_drop() once the listeners
+//                                      are bound
 //   already running as that user    -> nothing to do (nullopt), e.g. in a container
 //   anyone else                     -> error: changing user needs root
 Result<std::optional<Account>, std::string> become_run_user(std::string_view user,
                                                             std::string_view group,
-                                                            const std::string& queue_dir);
+                                                            const std::string& queue_dir,
+                                                            const std::string& log_file = "");
 
 }  // namespace secmx::privileges

@@ -6,19 +6,24 @@
 namespace secmx::policy {
 namespace {
 
-// Domains compare in one form: lower case, no final dot, and an internationalized name as
-// its A-labels, so "Bücher.example" in a rule or an address is "xn--bcher-kva.example"
-// (the form the config loader keeps). Text IDNA refuses (a glob, say) is only lowered.
-std::string lower_domain(std::string_view d) {
-  if (has_non_ascii(d)) {
-    if (auto a_labels = lookup_name(d)) return *a_labels;
-  }
+// ASCII letters lowered, one final dot dropped; other bytes as they are.
+std::string lower_ascii(std::string_view d) {
   std::string out(d);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
   }
   if (!out.empty() && out.back() == '.') out.pop_back();
   return out;
+}
+
+// Domains compare in one form: lower case, no final dot, and an internationalized name as
+// its A-labels, so "Bücher.example" in a rule or an address is "xn--bcher-kva.example"
+// (the form the config loader keeps). Text IDNA refuses is only lowered.
+std::string lower_domain(std::string_view d) {
+  if (has_non_ascii(d)) {
+    if (auto a_labels = lookup_name(d)) return *a_labels;
+  }
+  return lower_ascii(d);
 }
 
 // The last '@' separates local part and domain: a quoted local part may contain '@'.
@@ -66,11 +71,14 @@ SenderPattern::SenderPattern(std::string_view pattern) : text_(pattern) {
   bool glob = pattern.find_first_of("*?") != std::string_view::npos;
   std::size_t at = at_of(pattern);
   has_at_ = at != std::string_view::npos;
+  // A glob has no A-label form ("bü*" is not a label): it stays as written, and matches()
+  // tries the address's domain both as written and as A-labels.
+  auto form = [&](std::string_view d) { return glob ? lower_ascii(d) : lower_domain(d); };
   if (has_at_) {
     local_ = std::string(pattern.substr(0, at));
-    domain_ = lower_domain(pattern.substr(at + 1));
+    domain_ = form(pattern.substr(at + 1));
   } else {
-    domain_ = lower_domain(pattern);  // a glob over the whole address
+    domain_ = form(pattern);  // a glob over the whole address
   }
   if (glob) {
     kind_ = Kind::Glob;
@@ -95,12 +103,17 @@ bool SenderPattern::matches(std::string_view address) const {
       return at != std::string_view::npos && domain == domain_;
     case Kind::Exact:
       return at != std::string_view::npos && local == local_ && domain == domain_;
-    case Kind::Glob:
+    case Kind::Glob: {
+      std::string as_written =
+          at == std::string_view::npos ? std::string() : lower_ascii(address.substr(at + 1));
       if (!has_at_) {
-        return glob_match(domain_, lower_domain(address));
+        return glob_match(domain_, lower_ascii(address)) ||
+               (at != std::string_view::npos &&
+                glob_match(domain_, lower_ascii(local) + "@" + domain));
       }
       return at != std::string_view::npos && glob_match(local_, local) &&
-             glob_match(domain_, domain);
+             (glob_match(domain_, domain) || glob_match(domain_, as_written));
+    }
   }
   return false;
 }

@@ -302,8 +302,9 @@ TEST(Privileges, BecomeRunUserPreparesTheQueueThenDrops) {
   REQUIRE_ROOT();
   TempDir t;
   const std::string queue = t.sub("queue");
+  const std::string log_file = t.write("relay.log", "opened by root\n");
   std::string err = in_child([&]() -> std::string {
-    auto r = become_run_user("nobody", "", queue);
+    auto r = become_run_user("nobody", "", queue, log_file);
     if (!r) return r.error();
     if (!r->has_value()) return "expected an account to finish the drop with";
     // Files made between the two steps belong to the user.
@@ -314,6 +315,7 @@ TEST(Privileges, BecomeRunUserPreparesTheQueueThenDrops) {
   EXPECT_EQ(err, "");
   EXPECT_EQ(stat_of(queue).st_uid, kNobody);
   EXPECT_EQ(stat_of(queue + "/data.mdb").st_uid, kNobody);
+  EXPECT_EQ(stat_of(log_file).st_uid, kNobody) << "the user can reopen it after rotation";
   auto unknown = become_run_user("no-such-user-secmx", "", queue);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error(), "unknown user 'no-such-user-secmx'");

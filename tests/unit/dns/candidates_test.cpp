@@ -440,6 +440,13 @@ TEST(Candidates, InternationalizedDomainIsDiscoveredByItsALabels) {
       << r.trace_text();
 }
 
+TEST(Candidates, RouteWrittenWithUnicodeLabelsAppliesToo) {
+  DiscoveryOptions o;
+  o.routes.push_back(route("B\xc3\x9c" "cher.test", "[127.0.0.5]"));  // as --route passes it
+  EXPECT_TRUE(plan_static(o, "xn--bcher-kva.test").has_value());
+  EXPECT_TRUE(plan_static(o, "b\xc3\xbc" "cher.test").has_value());
+}
+
 TEST(Candidates, RouteForTheALabelsAppliesToTheInternationalizedName) {
   DiscoveryOptions o;
   o.routes.push_back(route("xn--bcher-kva.test", "[127.0.0.5]:2526"));

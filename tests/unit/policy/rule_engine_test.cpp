@@ -341,7 +341,15 @@ INSTANTIATE_TEST_SUITE_P(
         SenderCase{"@b\xc3\xbc" "cher.example", "anna@B\xc3\x9c" "cher.Example", true},
         SenderCase{"@xn--bcher-kva.example", "anna@b\xc3\xbc" "cher.example", true},
         SenderCase{"anna@xn--bcher-kva.example", "anna@b\xc3\xbc" "cher.example", true},
-        SenderCase{"@b\xc3\xbc" "cher.example", "anna@bucher.example", false}));
+        SenderCase{"@b\xc3\xbc" "cher.example", "anna@bucher.example", false},
+        // A glob has no A-label form: it matches the domain as written or as A-labels.
+        SenderCase{"*@b\xc3\xbc*.example", "anna@b\xc3\xbc" "cher.example", true},
+        SenderCase{"*@*b\xc3\xbc" "cher.example", "anna@mail.b\xc3\xbc" "cher.example", true},
+        SenderCase{"*@*.xn--bcher-kva.example", "anna@mail.b\xc3\xbc" "cher.example", true},
+        SenderCase{"*@*.b\xc3\xbc" "cher.example", "anna@mail.b\xc3\xbc" "cher.example", true},
+        SenderCase{"*b\xc3\xbc" "cher.example", "anna@mail.b\xc3\xbc" "cher.example", true},
+        SenderCase{"*xn--bcher-kva*", "anna@b\xc3\xbc" "cher.example", true},
+        SenderCase{"*@b\xc3\xbc*.example", "anna@bucher.example", false}));
 
 TEST(Glob, Basics) {
   EXPECT_TRUE(glob_match("", ""));
