@@ -157,47 +157,6 @@ run_source() {  # args-string logfile
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b-a}') $rc"
 }
 
-write_config() {  # dir loglevel
-  local dir=$1
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/admin.token"
-  chmod 600 "$dir/admin.token"
-  cat >"$dir/relay.toml" <<EOF
-# secmx-relay configuration written by bench/accept.sh
-hostname = "relay.bench.example"
-
-[smtp]
-listen = ["127.0.0.1:$RELAY_PORT"]
-relay_networks = ["127.0.0.0/8"]
-max_connections = 2000
-max_connections_per_client = 2000
-max_message_size = "50MiB"
-
-[queue]
-path = "$dir/queue"
-map_size = "8GiB"
-
-# Accept path only: delivery is paused (the messages stay queued, as --queue-dump
-# counts them) and nothing could go anywhere real anyway: DNS and the recipient domain
-# point at a closed local port.
-[dns]
-servers = ["127.0.0.1:9"]
-
-[delivery]
-pause = true
-
-[[route]]
-domain = "bench-dest.example"
-host = "[127.0.0.1]:9"
-
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-token_file = "$dir/admin.token"
-
-[log]
-level = "$2"
-file = "$dir/relay.log"
-EOF
-}
 
 
 machine_info() {
@@ -254,7 +213,9 @@ for size in $SIZES; do
           commands+=("$cmd")
 
           # --- relay ------------------------------------------------------------
-          write_config "$dir" "$level"
+          # Delivery paused: only the accept path is measured; the messages stay queued for
+          # --queue-dump to count.
+          write_relay_config "$dir" true "[127.0.0.1]:9" "" "$level"
           "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
             die "relay rejects the bench config: $(cat "$dir/check.err")"
           if [ "$PRESIZE" -gt 0 ]; then

@@ -637,57 +637,11 @@ pf_handshakes() {
 
 # ---------------------------------------------------------------- the relay
 write_config() {  # dir pause(true|false) route-host route-tls(""|encrypt)
-  local dir=$1 tls_line=
-  [ -z "$4" ] || tls_line="tls = \"$4\""
-  mkdir -p "$dir"
-  [ -f "$dir/admin.token" ] || {
-    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/admin.token"
-    chmod 600 "$dir/admin.token"
-  }
-  cat >"$dir/relay.toml" <<EOF
-# secmx-relay configuration written by bench/deliver.sh
-hostname = "relay.bench.example"
-
-[smtp]
-listen = ["127.0.0.1:$RELAY_PORT"]
-relay_networks = ["127.0.0.0/8"]
-max_connections = 2000
-max_connections_per_client = 2000
-max_message_size = "50MiB"
-
-[queue]
-path = "$dir/queue"
-map_size = "8GiB"
-
-# Nothing may go anywhere real: the resolver is a closed local port and the two bench
-# domains have static routes on loopback.
-[dns]
-servers = ["127.0.0.1:9"]
-
-[delivery]
-pause = $2
-# One retry step of 4 h: a message deferred in the scale case is not due again during the
-# run (the other cases defer nothing). Every other delivery key keeps its default
-# (workers 2, destination_concurrency 20, max_connections 100, connection_cache_time 2s).
-retry = ["4h"]
-
-[[route]]
-domain = "bench-dest.example"
-host = "$3"
-$tls_line
-
-[[route]]
-domain = "deferred.bench"
-host = "[$DEAD_ADDR]:$DEAD_PORT"
-
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-token_file = "$dir/admin.token"
-
-[log]
-level = "info"
-file = "$dir/relay.log"
-EOF
+  local dir=$1
+  # A second route, where nothing listens, for the scale case's deferred messages.
+  write_relay_config "$dir" "$2" "$3" "$4" info "[[route]]
+domain = \"deferred.bench\"
+host = \"[$DEAD_ADDR]:$DEAD_PORT\""
   "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
     die "relay rejects the bench config: $(cat "$dir/check.err")"
 }

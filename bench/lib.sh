@@ -43,3 +43,56 @@ relay_flags() {  # optimisation flags of main.cpp from the build tree, if we can
   done
   echo '?'
 }
+
+# The relay config of the benchmarks, in DIR/relay.toml (and a token in DIR/admin.token):
+# SMTP on 127.0.0.1:$RELAY_PORT, admin on $ADMIN_PORT, the queue in DIR/queue, the log in
+# DIR/relay.log. Nothing may go anywhere real: the resolver is a closed local port and
+# bench-dest.example has a static route to ROUTE_HOST (with tls = ROUTE_TLS unless
+# empty); EXTRA is appended as it is (more routes). One retry step of 4 h: a message
+# deferred in deliver.sh's scale case is not due again during the run. Every other key
+# keeps its default.
+write_relay_config() {  # dir pause(true|false) route-host route-tls log-level [extra]
+  local dir=$1 tls_line=
+  [ -z "$4" ] || tls_line="tls = \"$4\""
+  mkdir -p "$dir"
+  [ -f "$dir/admin.token" ] || {
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/admin.token"
+    chmod 600 "$dir/admin.token"
+  }
+  cat >"$dir/relay.toml" <<CONF
+# secmx-relay configuration written by bench/$(basename "$0")
+hostname = "relay.bench.example"
+
+[smtp]
+listen = ["127.0.0.1:$RELAY_PORT"]
+relay_networks = ["127.0.0.0/8"]
+max_connections = 2000
+max_connections_per_client = 2000
+max_message_size = "50MiB"
+
+[queue]
+path = "$dir/queue"
+map_size = "8GiB"
+
+[dns]
+servers = ["127.0.0.1:9"]
+
+[delivery]
+pause = $2
+retry = ["4h"]
+
+[[route]]
+domain = "bench-dest.example"
+host = "$3"
+$tls_line
+${6:-}
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+token_file = "$dir/admin.token"
+
+[log]
+level = "$5"
+file = "$dir/relay.log"
+CONF
+}
