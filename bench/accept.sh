@@ -61,9 +61,6 @@ RELAY_ENV=${RELAY_ENV:-}
 RELAY_PORT=${RELAY_PORT:-2625}
 SINK_PORT=${SINK_PORT:-2626}
 ADMIN_PORT=${ADMIN_PORT:-2627}
-SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
-SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
-SINK_USER=${SINK_USER:-nobody}
 
 while [ $# -gt 0 ]; do
   case $1 in

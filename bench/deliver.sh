@@ -105,9 +105,6 @@ PROXY_ADDR=${PROXY_ADDR:-127.0.0.33}
 DEAD_ADDR=${DEAD_ADDR:-127.0.0.36}
 DEAD_PORT=${DEAD_PORT:-25}
 STALL=${STALL:-120}                      # seconds without sink progress -> case failed
-SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
-SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
-SINK_USER=${SINK_USER:-nobody}
 PYTHON=${PYTHON:-/usr/bin/python3}
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
 
@@ -913,6 +910,35 @@ where_figures() {  # "busy0 total0" "busy1 total1" sink_ticks "c s b" "c s b"
   }'
 }
 
+# A TLS sink's ceiling without TLS: smtp-source -> TARGET, one message per connection
+# and with connection reuse (-d); a row each in the ceiling table and the tsv. START
+# starts the counting sink (output file as argument, sets sink_pid); TICKS prints the CPU
+# ticks charged to it (the sink's pid as argument).
+plaintext_ceiling() {  # file-prefix tsv-name note-name label target start-fn ticks-fn
+  local prefix=$1 tsvname=$2 who=$3 label=$4 target=$5 start=$6 ticks=$7
+  local pfmode pfs_pid d_flag cmd pk0 pk1 t0 t1 rc pss pmesg x y ps_ mode_label
+  for pfmode in conn reuse; do
+    "$start" "$R/$prefix-$pfmode.out"
+    pfs_pid=$sink_pid
+    d_flag=; [ "$pfmode" = reuse ] && d_flag="-d "
+    cmd="$SMTP_SOURCE $d_flag-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $target"
+    pk0=$("$ticks" "$pfs_pid")
+    t0=$(now); rc=0; $cmd >"$R/$prefix-$pfmode.source.out" 2>&1 || rc=$?; t1=$(now)
+    sleep 0.3
+    pk1=$("$ticks" "$pfs_pid")
+    stop_sink "$pfs_pid"
+    read -r pss pmesg x y < <(sink_counts "$R/$prefix-$pfmode.out")
+    [ "$rc" = 0 ] && [ "$pmesg" = "$COUNT" ] || { note "smtp-source -> $who: rc $rc, $pmesg of $COUNT arrived"; failed=1; }
+    commands+=("$cmd")
+    ps_=$(fsub "$t0" "$t1")
+    mode_label=$( [ "$pfmode" = reuse ] && echo "reuse (-d)" || echo "1 msg/conn")
+    crows+=("| $label, $mode_label | $COUNT | $(awk -v n="$COUNT" -v s="$ps_" -v t=$(( pk1 - pk0 )) -v hz="$clk_tck" 'BEGIN {printf "%.0f | %.3f | %.3f", n / s, s, 1000 * t / hz / n}') | $(cut -d' ' -f1 /proc/loadavg) |")
+    printf '%s-%s\t%d\t%d\t%d\t%.1f\t%s\n' "$tsvname" "$pfmode" "$rep" "$COUNT" "$SESSIONS" "$(awk -v n="$COUNT" -v s="$ps_" 'BEGIN {print n / s}')" "$ps_" >>"$tsv"
+  done
+}
+postfix_sink_start() { start_sink "$PROXY_ADDR" "$PROXY_PORT" "$1"; }
+postfix_sink_ticks() { echo $(( $(postfix_ticks) + $(cpu_ticks "$1") )); }
+
 # ---------------------------------------------------------------- machine info
 machine_info() {
   local cpu
@@ -940,43 +966,13 @@ for rep in $(seq 1 "$REPEAT"); do
     # message per connection (as the ceiling) and with connection reuse (-d, as the relay
     # delivers). CPU of the Postfix instance + the smtp-sink behind it, per 1000 messages.
     postfix_start
-    for pfmode in conn reuse; do
-      start_sink "$PROXY_ADDR" "$PROXY_PORT" "$R/pfsink-$pfmode.out"
-      pfs_pid=$sink_pid
-      d_flag=; [ "$pfmode" = reuse ] && d_flag="-d "
-      cmd="$SMTP_SOURCE $d_flag-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $TLS_ADDR:$TLS_PORT"
-      pk0=$(( $(postfix_ticks) + $(cpu_ticks "$pfs_pid") ))
-      t0=$(now); rc=0; $cmd >"$R/pfsink-$pfmode.source.out" 2>&1 || rc=$?; t1=$(now)
-      sleep 0.3
-      pk1=$(( $(postfix_ticks) + $(cpu_ticks "$pfs_pid") ))
-      stop_sink "$pfs_pid"
-      read -r pss pmesg x y < <(sink_counts "$R/pfsink-$pfmode.out")
-      [ "$rc" = 0 ] && [ "$pmesg" = "$COUNT" ] || { note "smtp-source -> Postfix sink: rc $rc, $pmesg of $COUNT arrived"; failed=1; }
-      commands+=("$cmd")
-      ps_=$(fsub "$t0" "$t1")
-      label="smtp-source → Postfix smtpd (STARTTLS offered, not used) → proxy smtp-sink, $( [ "$pfmode" = reuse ] && echo "reuse (-d)" || echo "1 msg/conn")"
-      crows+=("| $label | $COUNT | $(awk -v n="$COUNT" -v s="$ps_" -v t=$(( pk1 - pk0 )) -v hz="$clk_tck" 'BEGIN {printf "%.0f | %.3f | %.3f", n / s, s, 1000 * t / hz / n}') | $(cut -d' ' -f1 /proc/loadavg) |")
-      printf 'postfix-sink-%s\t%d\t%d\t%d\t%.1f\t%s\n' "$pfmode" "$rep" "$COUNT" "$SESSIONS" "$(awk -v n="$COUNT" -v s="$ps_" 'BEGIN {print n / s}')" "$ps_" >>"$tsv"
-    done
+    plaintext_ceiling pfsink postfix-sink "Postfix sink" \
+      "smtp-source → Postfix smtpd (STARTTLS offered, not used) → proxy smtp-sink" \
+      "$TLS_ADDR:$TLS_PORT" postfix_sink_start postfix_sink_ticks
     # The same for tls-sink.
-    for pfmode in conn reuse; do
-      start_csink "$R/csink-$pfmode.out"
-      pfs_pid=$sink_pid
-      d_flag=; [ "$pfmode" = reuse ] && d_flag="-d "
-      cmd="$SMTP_SOURCE $d_flag-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $CSINK_ADDR:$CSINK_PORT"
-      pk0=$(cpu_ticks "$pfs_pid")
-      t0=$(now); rc=0; $cmd >"$R/csink-$pfmode.source.out" 2>&1 || rc=$?; t1=$(now)
-      sleep 0.3
-      pk1=$(cpu_ticks "$pfs_pid")
-      stop_sink "$pfs_pid"
-      read -r pss pmesg x y < <(sink_counts "$R/csink-$pfmode.out")
-      [ "$rc" = 0 ] && [ "$pmesg" = "$COUNT" ] || { note "smtp-source -> tls-sink: rc $rc, $pmesg of $COUNT arrived"; failed=1; }
-      commands+=("$cmd")
-      ps_=$(fsub "$t0" "$t1")
-      label="smtp-source → tls-sink (STARTTLS offered, not used), $( [ "$pfmode" = reuse ] && echo "reuse (-d)" || echo "1 msg/conn")"
-      crows+=("| $label | $COUNT | $(awk -v n="$COUNT" -v s="$ps_" -v t=$(( pk1 - pk0 )) -v hz="$clk_tck" 'BEGIN {printf "%.0f | %.3f | %.3f", n / s, s, 1000 * t / hz / n}') | $(cut -d' ' -f1 /proc/loadavg) |")
-      printf 'tls-sink-%s\t%d\t%d\t%d\t%.1f\t%s\n' "$pfmode" "$rep" "$COUNT" "$SESSIONS" "$(awk -v n="$COUNT" -v s="$ps_" 'BEGIN {print n / s}')" "$ps_" >>"$tsv"
-    done
+    plaintext_ceiling csink tls-sink "tls-sink" \
+      "smtp-source → tls-sink (STARTTLS offered, not used)" \
+      "$CSINK_ADDR:$CSINK_PORT" start_csink cpu_ticks
   fi
 
   # name route-host route-tls sink: ceiling, fresh relay, send and deliver, measure.

@@ -1,6 +1,11 @@
 # lib.sh - helpers shared by the benchmark scripts (sourced, not run). The caller sets
 # $root (the checkout) and $RELAY (the relay binary) before calling relay_flags.
 
+# Postfix's benchmark tools (package postfix, binaries only) and the sink's user.
+SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
+SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
+SINK_USER=${SINK_USER:-nobody}
+
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 now() { date +%s.%N; }
 # utime + stime (all threads) in clock ticks: fields 14 and 15 of /proc/PID/stat. The
