@@ -168,31 +168,41 @@ class CommitWriterImpl final : public CommitWriter {
     answers.clear();
   }
 
-  void commit(std::span<NewMessage> batch, std::span<Done> dones, std::vector<Answer>& out) {
+  // One store write: its per-item results (all Io if it threw or miscounted), the time
+  // it took, and the on_commit report every commit makes.
+  template <class Write>
+  std::vector<Status<Error>> write(const char* what, std::size_t n, Write&& call,
+                                   std::chrono::microseconds& elapsed) {
     auto started = std::chrono::steady_clock::now();
     std::vector<Status<Error>> results;
     try {
-      results = store_.insert_batch(batch);
+      results = call();
     } catch (const std::exception& e) {
-      log_->error("insert_batch threw: {}", e.what());
+      log_->error("{} threw: {}", what, e.what());
     }
-    if (results.size() != batch.size()) {
-      results.assign(batch.size(),
-                     Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
+    if (results.size() != n) {
+      results.assign(n, Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
     }
-    auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+    elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
+    if (options_.on_commit) options_.on_commit(n, elapsed);
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    return results;
+  }
+
+  void commit(std::span<NewMessage> batch, std::span<Done> dones, std::vector<Answer>& out) {
+    std::chrono::microseconds elapsed{};
+    auto results = write("insert_batch", batch.size(),
+                         [&] { return store_.insert_batch(batch); }, elapsed);
 
     std::uint64_t failed = 0;
     for (const auto& r : results) failed += r.ok() ? 0 : 1;
-    batches_.fetch_add(1, std::memory_order_relaxed);
     messages_.fetch_add(batch.size(), std::memory_order_relaxed);
     failures_.fetch_add(failed, std::memory_order_relaxed);
     std::uint64_t seen = max_batch_seen_.load(std::memory_order_relaxed);
     while (batch.size() > seen && !max_batch_seen_.compare_exchange_weak(seen, batch.size())) {
     }
     log_->debug("commit batch n={} failed={} us={}", batch.size(), failed, elapsed.count());
-    if (options_.on_commit) options_.on_commit(batch.size(), elapsed);
     if (failed > 0) {
       // One line per batch: a full disk at thousands of messages a second must not also
       // flood the log. Each refused message is logged by its session with its reply.
@@ -213,21 +223,9 @@ class CommitWriterImpl final : public CommitWriter {
   }
 
   void apply(std::span<const Change> batch, std::span<Done> dones, std::vector<Answer>& out) {
-    auto started = std::chrono::steady_clock::now();
-    std::vector<Status<Error>> results;
-    try {
-      results = store_.apply_batch(batch);
-    } catch (const std::exception& e) {
-      log_->error("apply_batch threw: {}", e.what());
-    }
-    if (results.size() != batch.size()) {
-      results.assign(batch.size(),
-                     Status<Error>(fail(Error{Error::Kind::Io, "queue store failure"})));
-    }
-    auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - started);
-    if (options_.on_commit) options_.on_commit(batch.size(), elapsed);
-    batches_.fetch_add(1, std::memory_order_relaxed);
+    std::chrono::microseconds elapsed{};
+    auto results = write("apply_batch", batch.size(),
+                         [&] { return store_.apply_batch(batch); }, elapsed);
     std::uint64_t queued = 0;  // DSNs queued with their outcomes are messages too
     for (std::size_t i = 0; i < batch.size(); ++i) queued += results[i].ok() ? batch[i].inserts.size() : 0;
     messages_.fetch_add(queued, std::memory_order_relaxed);

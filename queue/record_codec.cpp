@@ -6,7 +6,6 @@
 #include "queue/record_codec.hpp"
 
 #include <algorithm>
-
 #include <array>
 #include <cstring>
 

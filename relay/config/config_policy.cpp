@@ -258,8 +258,7 @@ void read_routes(const Section& root, std::vector<Route>& out) {
     if (r.string("domain", route.domain)) {
       std::string written = route.domain;
       route.domain = ascii_domain(written);
-      std::string key = ascii_lowercase(route.domain);
-      if (key.ends_with('.')) key.pop_back();
+      std::string key = lookup_name(route.domain).value_or("");  // the form routes match in
       if (!valid_hostname(route.domain)) {
         r.fail("domain", "invalid domain '" + written + "'");
       } else if (auto [it, fresh] = seen.emplace(key, r.line("domain")); !fresh) {

@@ -250,7 +250,7 @@ std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view r
                 "invalid domain name '" + d + "'");
   }
   for (const config::Route& r : opts.routes) {
-    // The config loader stored A-labels; secmx-dns-probe --route passes the text as typed.
+    // Compared in the one domain form (relay/common/idna.hpp), however the route was written.
     if (lookup_name(r.domain).value_or(normalize_name(r.domain)) != d) continue;
     p.result.route_tls = r.tls;
     std::string where = "route " + d + " -> " + r.host +

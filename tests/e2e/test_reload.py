@@ -242,39 +242,61 @@ def test_reload_reads_a_new_admin_token(make_relay):
     assert stats(old) == 401
 
 
+def file_text(path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def rotated_log(make_relay, tmp_path):
+    """A relay logging to log.file, once it has started, and that file renamed as logrotate
+    does: (relay, the configured path, the renamed file)."""
+    logfile = tmp_path / "logs" / "secmx.log"
+    relay = make_relay(overrides={"log": {"file": str(logfile)}})
+    wait_until(lambda: "listening on" in file_text(logfile), 10, "the start lines in log.file")
+    rotated = logfile.with_name("secmx.log.1")
+    logfile.rename(rotated)
+    return relay, logfile, rotated
+
+
 def test_sighup_opens_a_new_log_file_after_rotation(make_relay, tmp_path):
     """logrotate without copytruncate: rename log.file, SIGHUP; the lines before go to the
     renamed file, the reload's and everything after to a new file at the configured path,
     even when the configuration file has a mistake by then."""
-    logfile = tmp_path / "logs" / "secmx.log"
-    relay = make_relay(overrides={"log": {"file": str(logfile)}})
-    text = lambda p: p.read_text() if p.exists() else ""
-    wait_until(lambda: "listening on" in text(logfile), 10, "the start lines in log.file")
-
-    rotated = logfile.with_name("secmx.log.1")
-    logfile.rename(rotated)
+    relay, logfile, rotated = rotated_log(make_relay, tmp_path)
     with relay.connect() as c:
         c.banner()
         c.ehlo()
         before = send(c, "a@agency.example", "before rotation")
-    wait_until(lambda: f"{before}: queued" in text(rotated), 10, "the queued line in the renamed file")
+    wait_until(lambda: f"{before}: queued" in file_text(rotated), 10, "the queued line in the renamed file")
     assert not logfile.exists()
 
     relay.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: "reload: " in text(logfile), 10, "the reload line in a new log.file")
+    wait_until(lambda: "reload: " in file_text(logfile), 10, "the reload line in a new log.file")
     with relay.connect() as c:
         c.banner()
         c.ehlo()
         after = send(c, "a@agency.example", "after rotation")
-    wait_until(lambda: f"{after}: queued" in text(logfile), 10, "the queued line in the new file")
-    assert before not in text(logfile)
-    assert after not in text(rotated)
-    assert "reload: " not in text(rotated)
+    wait_until(lambda: f"{after}: queued" in file_text(logfile), 10, "the queued line in the new file")
+    assert before not in file_text(logfile)
+    assert after not in file_text(rotated)
+    assert "reload: " not in file_text(rotated)
 
     # A second rotation while the config file is broken: the log still moves on.
     logfile.rename(tmp_path / "logs" / "secmx.log.2")
     relay.config_path.write_text(relay.config_path.read_text() + "\nno_such_key = 1\n")
     relay.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: "the running configuration stays in force" in text(logfile), 10,
+    wait_until(lambda: "the running configuration stays in force" in file_text(logfile), 10,
                "the refused reload's lines in the new log.file")
+    assert relay.running()
+
+
+def test_a_log_file_that_cannot_be_reopened_is_kept_and_said_on_stderr(make_relay, tmp_path):
+    """The path cannot take a new file (a directory stands there): the relay keeps writing
+    to the renamed file, says so there and on stderr, and applies the reload all the same."""
+    relay, logfile, rotated = rotated_log(make_relay, tmp_path)
+    logfile.mkdir()
+
+    relay.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reload: " in file_text(rotated), 10, "the reload line in the renamed file")
+    assert "log file not reopened, still writing to the old one" in file_text(rotated)
+    assert "log file not reopened, still writing to the old one" in relay.log()  # stderr
     assert relay.running()
