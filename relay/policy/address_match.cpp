@@ -104,15 +104,15 @@ bool SenderPattern::matches(std::string_view address) const {
     case Kind::Exact:
       return at != std::string_view::npos && local == local_ && domain == domain_;
     case Kind::Glob: {
-      std::string as_written =
-          at == std::string_view::npos ? std::string() : lower_ascii(address.substr(at + 1));
+      // Only an internationalized domain has a second form to try.
+      bool idn = at != std::string_view::npos && has_non_ascii(address.substr(at + 1));
       if (!has_at_) {
         return glob_match(domain_, lower_ascii(address)) ||
-               (at != std::string_view::npos &&
-                glob_match(domain_, lower_ascii(local) + "@" + domain));
+               (idn && glob_match(domain_, lower_ascii(local) + "@" + domain));
       }
       return at != std::string_view::npos && glob_match(local_, local) &&
-             (glob_match(domain_, domain) || glob_match(domain_, as_written));
+             (glob_match(domain_, domain) ||
+              (idn && glob_match(domain_, lower_ascii(address.substr(at + 1)))));
     }
   }
   return false;
