@@ -130,7 +130,8 @@ void on_reload(uv_signal_t* handle, int) {
     std::cerr << "secmx-relay: log file not reopened, still writing to the old one: "
               << reopened.error() << std::endl;
   }
-  const std::string& path = d->config->source_file;
+  // A copy: the config it comes from is released during the swap below.
+  const std::string path = d->config->source_file;
   auto next = prepare_reload(path, *d->config);
   if (!next) {
     for (const auto& line : next.error()) log->error("reload refused: {}", line);
