@@ -57,13 +57,6 @@ std::optional<std::string> read_file(const std::string& path, std::string& out) 
   return std::nullopt;
 }
 
-bool valid_reply_text(std::string_view s) {
-  for (char c : s) {
-    if (c < 32 || c > 126) return false;
-  }
-  return true;
-}
-
 std::string default_hostname() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
@@ -147,9 +140,11 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   if (out.require_tls && out.tls_cert.empty()) {
     s.fail("require_tls", "needs tls_cert and tls_key (STARTTLS must be offered)");
   }
-  if (s.string("banner", out.banner) && !valid_reply_text(out.banner)) {
-    s.fail("banner", "must be one line of printable ASCII (it is sent in the 220 reply)");
-    out.banner.clear();
+  if (s.string("banner", out.banner)) {
+    if (auto why = detail::reply_text_problem(out.banner); !why.empty()) {
+      s.fail("banner", why);
+      out.banner.clear();
+    }
   }
 }
 

@@ -32,12 +32,6 @@ bool valid_header_name(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 32 && c < 127 && c != ':'; });
 }
 
-// A reason ends up in "550 5.7.1 <reason>": one line of printable ASCII, or the reply
-// could be split or forged.
-bool valid_reply_text(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 32 && c < 127; });
-}
-
 // "[IN-CONFIDENCE]" -> "IN-CONFIDENCE": the level a subject marker stands for (the same
 // reading as policy::MarkingReader).
 std::string_view marker_level(std::string_view s) {
@@ -150,8 +144,8 @@ void read_rule(const Section& r, PolicyRule& rule) {
     r.fail("tls", "applies only to policy SOS");
   }
   if (r.string("reason", text)) {
-    if (!valid_reply_text(text)) {
-      r.fail("reason", "must be one line of printable ASCII (it is sent in the SMTP reply)");
+    if (auto why = reply_text_problem(text); !why.empty()) {
+      r.fail("reason", why);
     } else {
       rule.reason = text;
     }
@@ -212,11 +206,14 @@ void read_policy(const Section& root, PolicyConfig& out) {
   }
 
   if (p.string("unknown_marking", text)) {
+    // A floor that never lowers: mail whose marking could not be read goes at least SOS.
     auto a = parse_action(text);
-    if (a && *a != PolicyAction::REJECT) {
+    if (a && *a != PolicyAction::BES) {
       out.unknown_marking = *a;
     } else {
-      p.fail("unknown_marking", "must be \"BES\", \"SOS\" or \"HOLD\", not '" + text + "'");
+      p.fail("unknown_marking",
+             "must be \"SOS\", \"HOLD\" or \"REJECT\", not '" + text +
+                 "' (an unreadable marking may never go BES)");
     }
   }
 

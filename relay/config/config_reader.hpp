@@ -87,6 +87,11 @@ std::optional<Endpoint> parse_endpoint(std::string_view text,
 bool known_classification(std::string_view level);
 std::optional<PolicyAction> parse_action(std::string_view text);  // case-insensitive
 std::optional<TlsLevel> parse_tls_level(std::string_view text);   // "encrypt" | "verify"
+// Text sent in an SMTP reply (the banner, a REJECT reason): one line of printable ASCII of
+// at most kMaxReplyText bytes, so that "220 <hostname> <text>" stays within RFC 5321's
+// 512-octet reply line. Returns what is wrong with it, or "" when it is fine.
+inline constexpr std::size_t kMaxReplyText = 200;
+std::string reply_text_problem(std::string_view text);
 
 // Section readers for the policy and routing part of the tree (config_policy.cpp).
 void read_policy(const Section& root, PolicyConfig& out);

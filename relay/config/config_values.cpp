@@ -194,6 +194,17 @@ bool known_classification(std::string_view level) {
   return policy::parse_level(level).has_value();
 }
 
+std::string reply_text_problem(std::string_view text) {
+  for (char c : text) {
+    if (c < 32 || c > 126) return "must be one line of printable ASCII (it is sent in the SMTP reply)";
+  }
+  if (text.size() > kMaxReplyText) {
+    return "is " + std::to_string(text.size()) + " bytes; at most " +
+           std::to_string(kMaxReplyText) + " fit in an SMTP reply line";
+  }
+  return "";
+}
+
 std::optional<PolicyAction> parse_action(std::string_view text) {
   std::string s = ascii_lowercase(text);
   if (s == "bes") return PolicyAction::BES;

@@ -85,6 +85,7 @@ std::string render_text(const Explanation& e) {
   out += "sender: <" + printable(e.request.sender) + ">" +
          (e.request.requiretls ? " REQUIRETLS" : "") + "\n";
   out += "header fields read: " + std::to_string(ev.header_fields) + "\n";
+  if (!ev.subject.empty()) out += "subject (decoded): " + printable(ev.subject) + "\n";
   out += "classification: ";
   out += cls.level ? std::string(to_string(*cls.level)) : std::string("none");
   if (cls.unknown) out += " (unknown marking: " + printable(cls.unknown_why()) + ")";
@@ -123,6 +124,7 @@ std::string render_json(const Explanation& e) {
   j["sender"] = e.request.sender;
   j["requiretls"] = e.request.requiretls;
   j["header_fields"] = ev.header_fields;
+  j["subject"] = ev.subject;
   nlohmann::json c;
   c["level"] = cls.level ? nlohmann::json(std::string(to_string(*cls.level))) : nlohmann::json();
   c["unknown"] = cls.unknown;

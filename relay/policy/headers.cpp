@@ -8,8 +8,12 @@
 #include "relay/policy/headers.hpp"
 #include "relay/common/ascii.hpp"
 
-#include <array>
+#include <iconv.h>
+
+#include <cerrno>
 #include <cstdint>
+#include <memory>
+#include <optional>
 
 namespace secmx::policy {
 namespace {
@@ -38,53 +42,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// windows-1252 0x80..0x9F (0: undefined there, kept as the Latin-1 C1 control).
-constexpr std::array<std::uint16_t, 32> kCp1252High = {
-    0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
-
-enum class Charset { Utf8, Latin1, Cp1252, Other };
-
-Charset charset_of(std::string_view name) {
-  // RFC 2231 adds "*language" to the charset of an encoded-word.
-  std::string cs = ascii_lowercase(name.substr(0, name.find('*')));
-  if (cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii") return Charset::Utf8;
-  if (cs == "iso-8859-1" || cs == "iso8859-1" || cs == "iso_8859-1" || cs == "latin1" ||
-      cs == "l1") {
-    return Charset::Latin1;
-  }
-  if (cs == "windows-1252" || cs == "cp1252") return Charset::Cp1252;
-  return Charset::Other;
-}
-
-void append_in_charset(std::string& out, std::string_view bytes, Charset cs) {
-  if (cs == Charset::Utf8) {
-    out.append(bytes);
-    return;
-  }
-  for (unsigned char c : bytes) {
-    std::uint32_t cp = c;
-    if (cs == Charset::Cp1252 && c >= 0x80 && c <= 0x9F && kCp1252High[c - 0x80] != 0) {
-      cp = kCp1252High[c - 0x80];
-    }
-    append_utf8(out, cp);
-  }
 }
 
 bool decode_q(std::string_view text, std::string& out) {
@@ -139,37 +96,95 @@ bool decode_b(std::string_view text, std::string& out) {
   return pad <= 2 && bits != 6;
 }
 
-// Tries to read one encoded-word at text[i] ("=?cs?e?data?="). On success sets `end` one
-// past the closing "?=" and appends the decoded UTF-8 to out.
-bool encoded_word(std::string_view text, std::size_t i, std::size_t& end, std::string& out) {
-  constexpr std::size_t kMaxCharset = 64;
-  std::size_t j = i + 2;
-  std::size_t cs_end = j;
-  while (cs_end < text.size() && text[cs_end] != '?' && cs_end - j <= kMaxCharset) {
-    char c = text[cs_end];
-    if (c <= 32 || c >= 127) return false;
-    ++cs_end;
+// One encoded-word as written: "=?charset?e?data?=". Recognising the form is apart from
+// decoding it, so that a word the relay cannot decode is reported instead of being
+// mistaken for plain text.
+struct Word {
+  std::string charset;    // lower case, RFC 2231 "*language" removed; may be empty
+  char encoding = 0;      // 'b' or 'q' (anything else is an error when decoding)
+  std::string_view data;  // the encoded-text
+  std::size_t end = 0;    // one past the closing "?="
+};
+
+// Printable ASCII without white space or '?': what RFC 2047 allows in a charset token and
+// in encoded-text. Anything else ends the attempt: "=?" followed by ordinary prose
+// ("what=? next") is plain text, as every mail reader shows it.
+bool word_char(char c) { return c > 32 && c < 127 && c != '?'; }
+
+std::optional<Word> match_word(std::string_view text, std::size_t i) {
+  std::size_t cs_end = i + 2;
+  while (cs_end < text.size() && word_char(text[cs_end])) ++cs_end;
+  if (cs_end + 2 >= text.size() || text[cs_end] != '?' || text[cs_end + 2] != '?') {
+    return std::nullopt;
   }
-  if (cs_end >= text.size() || text[cs_end] != '?' || cs_end == j) return false;
-  if (cs_end + 2 >= text.size() || text[cs_end + 2] != '?') return false;
-  char enc = ascii_lower(text[cs_end + 1]);
-  if (enc != 'b' && enc != 'q') return false;
   std::size_t d = cs_end + 3;
   std::size_t k = d;
-  while (k < text.size() && text[k] != '?') {
-    char c = text[k];
-    if (c <= 32 || c >= 127) return false;  // encoded-text has no white space
-    ++k;
+  while (k < text.size() && word_char(text[k])) ++k;
+  if (k + 1 >= text.size() || text[k] != '?' || text[k + 1] != '=') return std::nullopt;
+  Word w;
+  std::string_view cs = text.substr(i + 2, cs_end - i - 2);
+  w.charset = ascii_lowercase(cs.substr(0, cs.find('*')));
+  w.encoding = ascii_lower(text[cs_end + 1]);
+  w.data = text.substr(d, k - d);
+  w.end = k + 2;
+  return w;
+}
+
+// Converts `bytes` in `charset` to UTF-8 with glibc's iconv, appending to out. Every
+// charset glibc knows is decoded; an unknown name or a byte sequence that is not valid in
+// the charset is an error (what could not be read may hide a marking).
+bool to_utf8(const std::string& charset, std::string_view bytes, std::string& out,
+             std::string& error) {
+  constexpr std::size_t kMaxCharsetName = 40;
+  if (charset.empty()) {
+    error = "encoded-word without a charset";
+    return false;
   }
-  if (k + 1 >= text.size() || text[k + 1] != '=') return false;
-  Charset cs = charset_of(text.substr(j, cs_end - j));
-  if (cs == Charset::Other) return false;
-  std::string bytes;
-  std::string_view data = text.substr(d, k - d);
-  if (!(enc == 'b' ? decode_b(data, bytes) : decode_q(data, bytes))) return false;
-  append_in_charset(out, bytes, cs);
-  end = k + 2;
-  return true;
+  // iconv reads "//TRANSLIT" and "//IGNORE" suffixes out of a name; a sender must not be
+  // able to ask for bytes to be dropped.
+  bool name_ok = charset.size() <= kMaxCharsetName;
+  for (char c : charset) {
+    bool alnum = (c >= '0' && c <= '9') || (ascii_lower(c) >= 'a' && ascii_lower(c) <= 'z');
+    if (!(alnum || c == '-' || c == '_' || c == '.' || c == ':' || c == '+')) {
+      name_ok = false;
+    }
+  }
+  if (!name_ok) {
+    error = "encoded-word charset '" + charset.substr(0, kMaxCharsetName) + "' is not a charset name";
+    return false;
+  }
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    error = "encoded-word in unknown charset '" + charset + "'";
+    return false;
+  }
+  std::unique_ptr<void, int (*)(iconv_t)> close(cd, iconv_close);
+  char* in = const_cast<char*>(bytes.data());
+  std::size_t in_left = bytes.size();
+  const std::size_t start = out.size();
+  std::size_t room = bytes.size() * 3 + 16;
+  bool flushed = false;
+  for (;;) {
+    std::size_t used = out.size();
+    out.resize(used + room);
+    char* o = out.data() + used;
+    std::size_t o_left = room;
+    // Then a call without input flushes the shift state of stateful charsets
+    // (ISO-2022-JP must end in ASCII mode).
+    std::size_t rc = in_left ? iconv(cd, &in, &in_left, &o, &o_left)
+                             : iconv(cd, nullptr, nullptr, &o, &o_left);
+    int err = errno;
+    out.resize(used + (room - o_left));
+    if (rc != static_cast<std::size_t>(-1)) {
+      if (in_left == 0 && flushed) return true;
+      if (in_left == 0) flushed = true;
+      continue;
+    }
+    if (err != E2BIG) break;  // EILSEQ, EINVAL (a cut-off sequence)
+  }
+  out.resize(start);
+  error = "encoded-word bytes are not valid " + charset;
+  return false;
 }
 
 }  // namespace
@@ -190,23 +205,66 @@ std::string unfold(std::string_view folded) {
   return out;
 }
 
-std::string decode_encoded_words(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+DecodedText decode_encoded_words(std::string_view text) {
+  DecodedText out;
+  out.text.reserve(text.size());
+  auto fail = [&](std::string why) {
+    if (out.error.empty()) out.error = std::move(why);
+  };
+  // Adjacent encoded-words in one charset are converted together: RFC 2047 wants every
+  // word to hold whole characters, but writers that split a multi-byte character across
+  // two words are common, and what a mail reader shows is the joined text.
+  std::string run_charset, run_bytes;
+  bool in_run = false;
+  std::size_t run_begin = 0, run_end = 0;  // the run's words as written
+  auto end_run = [&] {
+    if (!in_run) return;
+    std::string why;
+    if (!to_utf8(run_charset, run_bytes, out.text, why)) {
+      fail(std::move(why));
+      out.text.append(text.substr(run_begin, run_end - run_begin));  // kept as written
+    }
+    run_bytes.clear();
+    in_run = false;
+  };
+
   std::size_t i = 0;
   std::size_t ws_start = 0, ws_len = 0;  // the white space run before the current position
-  bool after_word = false;               // the last thing emitted was an encoded-word
+  bool after_word = false;               // the last thing read was an encoded-word
   while (i < text.size()) {
-    std::size_t end = 0;
     if (text[i] == '=' && i + 1 < text.size() && text[i + 1] == '?') {
-      std::string decoded;
-      if (encoded_word(text, i, end, decoded)) {
-        // RFC 2047 6.2: white space between adjacent encoded-words is not displayed.
-        if (!after_word) out.append(text.substr(ws_start, ws_len));
+      if (auto w = match_word(text, i)) {
+        std::string bytes;
+        bool ok = w->encoding == 'b'   ? decode_b(w->data, bytes)
+                  : w->encoding == 'q' ? decode_q(w->data, bytes)
+                                       : false;
+        if (ok) {
+          // RFC 2047 6.2: white space between adjacent encoded-words is not displayed.
+          if (!after_word || !in_run || w->charset != run_charset) {
+            end_run();
+            if (!after_word) out.text.append(text.substr(ws_start, ws_len));
+            run_charset = w->charset;
+            in_run = true;
+            run_begin = i;
+          }
+          ws_len = 0;
+          run_bytes += bytes;
+          run_end = w->end;
+          after_word = true;
+          i = w->end;
+          continue;
+        }
+        // Kept as written, and reported: what it hides cannot be read.
+        fail(w->encoding == 'b' || w->encoding == 'q'
+                 ? std::string("encoded-word with broken ") +
+                       (w->encoding == 'b' ? "base64" : "quoted-printable")
+                 : "encoded-word with unknown encoding '" + std::string(1, w->encoding) + "'");
+        end_run();
+        out.text.append(text.substr(ws_start, ws_len));
         ws_len = 0;
-        out += decoded;
-        after_word = true;
-        i = end;
+        after_word = false;
+        out.text.append(text.substr(i, w->end - i));
+        i = w->end;
         continue;
       }
     }
@@ -216,12 +274,14 @@ std::string decode_encoded_words(std::string_view text) {
       ++i;
       continue;
     }
-    out.append(text.substr(ws_start, ws_len));
+    end_run();
+    out.text.append(text.substr(ws_start, ws_len));
     ws_len = 0;
     after_word = false;
-    out += text[i++];
+    out.text += text[i++];
   }
-  out.append(text.substr(ws_start, ws_len));
+  end_run();
+  out.text.append(text.substr(ws_start, ws_len));
   return out;
 }
 
@@ -239,7 +299,8 @@ HeaderSection parse_header_section(std::string_view raw, const HeaderLimits& lim
   std::string name, value;
   auto flush = [&] {
     if (!have) return;
-    out.fields.push_back({std::move(name), std::string(trim(decode_encoded_words(value)))});
+    DecodedText d = decode_encoded_words(value);
+    out.fields.push_back({std::move(name), std::string(trim(d.text)), std::move(d.error)});
     name.clear();
     value.clear();
     have = false;

@@ -33,8 +33,9 @@ struct HeaderLimits {
 };
 
 struct HeaderField {
-  std::string name;   // as written (trailing white space before ':' removed)
-  std::string value;  // unfolded, RFC 2047-decoded, leading/trailing white space trimmed
+  std::string name;          // as written (trailing white space before ':' removed)
+  std::string value;         // unfolded, RFC 2047-decoded, leading/trailing white space trimmed
+  std::string decode_error;  // non-empty: an encoded-word in it could not be decoded (why)
 };
 
 struct HeaderSection {
@@ -52,10 +53,16 @@ HeaderSection parse_header_section(std::string_view raw, const HeaderLimits& lim
 // RFC 5322 unfolding: every CRLF (or LF) followed by a space or tab is removed.
 std::string unfold(std::string_view folded);
 
-// RFC 2047: decodes B and Q encoded-words in utf-8, us-ascii, iso-8859-1 and windows-1252
-// to UTF-8 and drops the white space between adjacent encoded-words. Words in other
-// charsets, or that do not decode, are left exactly as written.
-std::string decode_encoded_words(std::string_view text);
+// RFC 2047: decodes B and Q encoded-words in every charset glibc's iconv knows to UTF-8,
+// drops the white space between adjacent encoded-words and converts adjacent words of one
+// charset together. A word that cannot be decoded (unknown or empty charset, bytes not
+// valid in it, broken base64 or quoted-printable, an unknown encoding) is left exactly as
+// written and `error` says why: the caller must treat what it hides as unread.
+struct DecodedText {
+  std::string text;
+  std::string error;  // the first word that could not be decoded; empty when all were
+};
+DecodedText decode_encoded_words(std::string_view text);
 
 using secmx::iequals;  // ASCII case-insensitive (relay/common/ascii.hpp)
 

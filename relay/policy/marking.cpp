@@ -106,6 +106,7 @@ std::string_view to_string(MarkingSource s) {
     case MarkingSource::SubjectSec: return "Subject [SEC=]";
     case MarkingSource::SubjectWord: return "Subject marker";
     case MarkingSource::Limits: return "header limits";
+    case MarkingSource::Encoding: return "undecodable encoded-word";
   }
   return "?";
 }
@@ -290,6 +291,15 @@ void MarkingReader::scan_subject(std::string_view subject, Classification& out) 
   }
 }
 
+void add_undecodable(const HeaderField& f, Classification& out) {
+  Marking m;
+  m.source = MarkingSource::Encoding;
+  m.text = excerpt(f.name);
+  m.error = excerpt(f.name, 64) + ": " + f.decode_error;
+  out.markings.push_back(std::move(m));
+  out.unknown = true;
+}
+
 Classification MarkingReader::classify(const HeaderSection& headers) const {
   Classification out;
   if (headers.truncated) {
@@ -308,10 +318,14 @@ Classification MarkingReader::classify(const HeaderSection& headers) const {
       out.markings.push_back(std::move(m));
       break;
     }
+    if (!f.decode_error.empty()) add_undecodable(f, out);
     out.markings.push_back(parse_epms(f.value, MarkingSource::Header));
   }
   for (const auto& f : headers.fields) {
-    if (iequals(f.name, "Subject")) scan_subject(f.value, out);
+    if (!iequals(f.name, "Subject")) continue;
+    // The decoded part is still read: an unreadable word can add caution, never remove it.
+    if (!f.decode_error.empty()) add_undecodable(f, out);
+    scan_subject(f.value, out);
   }
   for (const auto& m : out.markings) {
     if (m.level) raise_to(out.level, *m.level);

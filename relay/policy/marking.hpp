@@ -7,7 +7,9 @@
 //  - every [SEC=...] / [DLM=...] marker in the Subject (the EPMS subject form);
 //  - the operator's policy.subject_markers, e.g. "[IN-CONFIDENCE]", found in the Subject.
 // The highest level read counts. A marking that cannot be parsed, names an unknown level,
-// or may have been cut off by the header limits makes the classification `unknown`; its
+// sits in a Subject or X-Protective-Marking with an encoded-word that cannot be decoded
+// (headers.hpp), or may have been cut off by the header limits makes the classification
+// `unknown`; its
 // level (if any was read) still counts, so an unreadable second marking can add caution
 // but never remove it. EXPIRES and DOWNTO are parsed but never lower the level.
 // MarkingReader is built once from the config, then immutable and safe to share between
@@ -26,7 +28,9 @@
 
 namespace secmx::policy {
 
-enum class MarkingSource : std::uint8_t { Header, SubjectSec, SubjectWord, Limits };
+// Encoding: a field that carries markings (or that a rule reads) held an encoded-word the
+// relay could not decode; its text is the field name.
+enum class MarkingSource : std::uint8_t { Header, SubjectSec, SubjectWord, Limits, Encoding };
 std::string_view to_string(MarkingSource s);  // "X-Protective-Marking", "Subject [SEC=]", ...
 
 // The EPMS fields as written (values unquoted, otherwise untouched).
@@ -58,6 +62,10 @@ struct Classification {
   // Why it is unknown, for reasons and --explain ("" when it is not).
   std::string unknown_why() const;
 };
+
+// Records that `f` held an encoded-word that could not be decoded (f.decode_error set):
+// what it hides is unread, so the classification becomes unknown.
+void add_undecodable(const HeaderField& f, Classification& out);
 
 class MarkingReader {
  public:

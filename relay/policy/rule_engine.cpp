@@ -48,6 +48,9 @@ RuleEngine::RuleEngine(const config::PolicyConfig& config, const HeaderLimits& l
 
 Result<std::shared_ptr<const RuleEngine>, std::string> RuleEngine::create(
     const config::PolicyConfig& config, const HeaderLimits& limits) {
+  if (config.unknown_marking == PolicyAction::BES) {
+    return fail("policy.unknown_marking: an unreadable marking may never go BES");
+  }
   std::shared_ptr<RuleEngine> engine(new RuleEngine(config, limits));
   std::size_t number = 0;
   for (const auto& src : engine->config_.rules) {
@@ -140,6 +143,21 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
   HeaderSection headers = parse_header_section(facts.header_section, limits_);
   ev.header_fields = headers.fields.size();
   ev.classification = markings_.classify(headers);
+  for (const auto& f : headers.fields) {
+    if (iequals(f.name, "Subject") && ev.subject.empty()) ev.subject = f.value;
+    // A header that a rule reads is a marking of the operator's own: an encoded-word in it
+    // that could not be decoded may hide what the rule looks for. (Subject and
+    // X-Protective-Marking were counted by the marking reader.)
+    if (f.decode_error.empty() || iequals(f.name, "Subject") ||
+        iequals(f.name, "X-Protective-Marking")) {
+      continue;
+    }
+    if (std::any_of(rules_.begin(), rules_.end(), [&](const Rule& r) {
+          return r.source->header && iequals(*r.source->header, f.name);
+        })) {
+      add_undecodable(f, ev.classification);
+    }
+  }
 
   // RFC 8689 5: the header field's value is "No"; a message carrying any other value as
   // well is contradicting itself and gets no downgrade.
@@ -205,7 +223,9 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
       d.tls = d.action == PolicyAction::BES ? TlsLevel::None
                                             : std::max(d.tls, config_.sos_tls);
       d.reason = "unknown-marking";
-      d.reject_text.clear();
+      d.reject_text = d.action == PolicyAction::REJECT
+                          ? "Message refused: its protective marking could not be read"
+                          : "";
     }
     ev.recipients.push_back(std::move(v));
   }

@@ -12,7 +12,9 @@
 //   2. the rules, in file order            -> the rule's action     reason "rule=N(...)"
 //   3. TLS-Required: No (when honoured)    -> BES                   reason "tls-required-no"
 //   4. policy.default                      ->                       reason "default"
-// Then a floor: when some marking could not be read (classification unknown), an outcome
+// Then a floor: when some marking could not be read (classification unknown: a malformed
+// marking, an unknown level, an undecodable encoded-word in Subject, X-Protective-Marking or
+// a header a rule reads, or the header limits), an outcome
 // weaker than policy.unknown_marking is raised to it (reason "unknown-marking"), whatever
 // step chose it: what the relay could not read never lowers protection.
 // Strength order for that floor: BES < SOS < HOLD < REJECT.
@@ -50,6 +52,7 @@ struct RecipientVerdict {
 
 struct Evaluation {
   Classification classification;
+  std::string subject;                // the first Subject field, decoded (for --explain)
   std::size_t header_fields = 0;
   bool tls_required_no = false;       // the header says No (whether honoured or not)
   bool tls_required_no_honoured = false;

@@ -475,6 +475,12 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
     count_error();
     return;
   }
+  if (flags.nul) {
+    refuse(554, "5.6.0", "Error: NUL character in message content (no BINARYMIME)",
+           "NUL in content");
+    count_error();
+    return;
+  }
   if (flags.line_too_long) {
     refuse(550, "5.5.2", "Error: line too long (RFC 5321 4.5.3.1.6)", "line too long");
     return;

@@ -38,6 +38,9 @@ struct Sink {
       for (std::size_t i = 0; i < n; ++i) acc |= static_cast<unsigned char>(p[i]);
       if (acc & 0x80) flags.eight_bit = true;
     }
+    // A NUL may be stripped by a later hop, which would turn "\r\n\0.\r\n" into an end
+    // of data there (smuggling); without BINARYMIME it is not allowed anyway.
+    if (!flags.nul && std::memchr(p, '\0', n) != nullptr) flags.nul = true;
     line_len += n;
     if (max_line != 0 && line_len > max_line) flags.line_too_long = true;
     if (max_size == 0) {

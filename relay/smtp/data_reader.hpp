@@ -7,7 +7,8 @@
 // the SMTP smuggling advisories (2023) require of a relay: a bare CR or a bare LF makes the
 // message unacceptable (the only end marker is CRLF.CRLF, so "\n.\n" ends nothing); lines
 // longer than max_line (counting CRLF) are flagged; past max_size the content is no longer
-// stored but still consumed, and flagged. Once flagged, reading still goes on to the real
+// stored but still consumed, and flagged. A NUL byte is flagged too (without BINARYMIME
+// it is not allowed, and a next hop that strips it could find an end marker). Once flagged, reading still goes on to the real
 // end marker so that the session stays in step with the client. A limit of 0 means none.
 // Pure; no I/O.
 #pragma once
@@ -25,7 +26,8 @@ struct ContentFlags {
   bool line_too_long = false;
   bool too_big = false;
   bool eight_bit = false;   // a byte >= 0x80 was seen
-  bool any() const { return bare_lf || bare_cr || line_too_long || too_big; }
+  bool nul = false;         // a NUL byte was seen (RFC 5321 2.3.8; no BINARYMIME here)
+  bool any() const { return bare_lf || bare_cr || line_too_long || too_big || nul; }
 };
 
 class DataReader {

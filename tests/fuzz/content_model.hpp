@@ -27,7 +27,7 @@ struct Outcome {
 inline bool same_flags(const ContentFlags& a, const ContentFlags& b) {
   return a.bare_lf == b.bare_lf && a.bare_cr == b.bare_cr &&
          a.line_too_long == b.line_too_long && a.too_big == b.too_big &&
-         a.eight_bit == b.eight_bit;
+         a.eight_bit == b.eight_bit && a.nul == b.nul;
 }
 
 // dotted: DATA (dot-stuffing, end marker) or BDAT (neither). A CR at the very end of the
@@ -41,6 +41,7 @@ inline Outcome reference(std::string_view in, std::uint64_t max_size, std::size_
   auto add = [&](char c) {
     content += c;
     if (static_cast<unsigned char>(c) >= 0x80) r.flags.eight_bit = true;
+    if (c == '\0') r.flags.nul = true;
     ++line;
     if (max_line != 0 && line > max_line) r.flags.line_too_long = true;
   };

@@ -45,7 +45,7 @@ std::string join(const std::vector<std::string>& v) {
 
 struct ErrorCase {
   const char* name;
-  const char* toml;
+  std::string toml;
   std::vector<std::string> want;  // "line: message"; the file name is prefixed by the test
 };
 
@@ -167,9 +167,18 @@ const std::vector<ErrorCase>& error_cases() {
       {"default not BES or SOS",
        "[policy]\ndefault = \"HOLD\"\n",
        {"2: policy.default: must be \"BES\" or \"SOS\", not 'HOLD'"}},
-      {"unknown_marking REJECT",
-       "[policy]\nunknown_marking = \"reject\"\n",
-       {"2: policy.unknown_marking: must be \"BES\", \"SOS\" or \"HOLD\", not 'reject'"}},
+      {"unknown_marking BES",
+       "[policy]\nunknown_marking = \"bes\"\n",
+       {"2: policy.unknown_marking: must be \"SOS\", \"HOLD\" or \"REJECT\", not 'bes' (an "
+        "unreadable marking may never go BES)"}},
+      {"unknown_marking BES in any case",
+       "[policy]\n\nunknown_marking = \"bEs\"\n",
+       {"3: policy.unknown_marking: must be \"SOS\", \"HOLD\" or \"REJECT\", not 'bEs' (an "
+        "unreadable marking may never go BES)"}},
+      {"unknown_marking unknown word",
+       "[policy]\nunknown_marking = \"bounce\"\n",
+       {"2: policy.unknown_marking: must be \"SOS\", \"HOLD\" or \"REJECT\", not 'bounce' (an "
+        "unreadable marking may never go BES)"}},
       {"bad tls level",
        "[policy]\nsos_tls = \"dane\"\n",
        {"2: policy.sos_tls: unknown TLS level 'dane' (expected \"encrypt\" or \"verify\")"}},
@@ -201,6 +210,16 @@ const std::vector<ErrorCase>& error_cases() {
        "ok\"\n",
        {"4: policy.rule.reason: must be one line of printable ASCII (it is sent in the SMTP "
         "reply)"}},
+      {"reason too long for a reply line",
+       "[[policy.rule]]\nsender = \"@a.example\"\npolicy = \"REJECT\"\nreason = \"" +
+           std::string(201, 'x') + "\"\n",
+       {"4: policy.rule.reason: is 201 bytes; at most 200 fit in an SMTP reply line"}},
+      {"banner too long for a reply line",
+       "[smtp]\nbanner = \"" + std::string(100'000, 'b') + "\"\n",
+       {"2: smtp.banner: is 100000 bytes; at most 200 fit in an SMTP reply line"}},
+      {"banner with a line break",
+       "[smtp]\nbanner = \"ok\\r\\n250 forged\"\n",
+       {"2: smtp.banner: must be one line of printable ASCII (it is sent in the SMTP reply)"}},
       {"bad recipient domain",
        "[[policy.rule]]\nrecipient_domain = \"*.example\"\npolicy = \"SOS\"\n",
        {"2: policy.rule.recipient_domain: invalid domain '*.example'"}},

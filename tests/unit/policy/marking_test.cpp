@@ -218,6 +218,39 @@ TEST(Classify, TooManyMarkingsIsUnknown) {
   EXPECT_LE(cls.markings.size(), kMaxMarkings + 2);
 }
 
+TEST(Classify, EncodedSubjectsInOtherCharsetsAreRead) {
+  // The adversarial probe's subjects: before, these went undecoded and unflagged.
+  auto cls = nz_reader().classify(
+      parse_header_section("Subject: =?iso-2022-jp?B?GyRCTT07OxsoQiBbU0VDPVNFQ1JFVF0=?=\r\n"));
+  EXPECT_EQ(cls.level, Level::Secret);
+  EXPECT_FALSE(cls.unknown) << cls.unknown_why();
+  cls = nz_reader().classify(
+      parse_header_section("Subject: =?koi8-r?B?79Teo9QgW1JFU1RSSUNURURd?=\r\n"));
+  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_FALSE(cls.unknown) << cls.unknown_why();
+}
+
+TEST(Classify, AnUndecodableWordMakesTheMarkingUnknown) {
+  for (const char* h : {
+           "Subject: =?x-unknown?B?W1NFQz1TRUNSRVRd?=\r\n",
+           "Subject: =??Q?[SEC=3DSECRET]?=\r\n",
+           "Subject: =?utf-8?B?W1NFQz1TRUNSRVRdQ?=\r\n",
+           "X-Protective-Marking: =?gbk?Q?=FF?=\r\n",
+       }) {
+    auto cls = nz_reader().classify(parse_header_section(h));
+    EXPECT_TRUE(cls.unknown) << h;
+    EXPECT_NE(cls.unknown_why().find("undecodable"), std::string::npos) << h << cls.unknown_why();
+  }
+  // The readable part still counts: a second, unreadable word adds caution only.
+  auto cls = nz_reader().classify(parse_header_section(
+      "Subject: [RESTRICTED] =?x-unknown?Q?more?=\r\n"));
+  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_TRUE(cls.unknown);
+  // Other fields are not markings.
+  cls = nz_reader().classify(parse_header_section("X-Mailer: =?x-unknown?Q?a?=\r\n"));
+  EXPECT_FALSE(cls.unknown);
+}
+
 TEST(Classify, MarkersThatNameNoLevelAreDropped) {
   MarkingReader r({"[NOT-A-LEVEL]", "[RESTRICTED]"});
   auto cls = r.classify(parse_header_section("Subject: [NOT-A-LEVEL] [RESTRICTED]\r\n"));

@@ -183,6 +183,30 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"unknown_marking_keeps_stronger_rule", "a@agency.example", {"x@dest.example"}, false,
              "X-Protective-Marking: VER=2018.1, SEC=SECRET\r\nX-Protective-Marking: junk\r\n",
              {{HOLD, kEnc, "rule=3(classification=SECRET)"}}},
+        // RFC 2047 in any charset: the marking is read (the probe's HIGH and MEDIUM finds).
+        Case{"subject_iso_2022_jp_secret", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =?iso-2022-jp?B?GyRCTT07OxsoQiBbU0VDPVNFQ1JFVF0=?=\r\n",
+             {{HOLD, kEnc, "rule=3(classification=SECRET)"}}},
+        Case{"subject_koi8_r_restricted", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =?koi8-r?B?79Teo9QgW1JFU1RSSUNURURd?=\r\n",
+             {{SOS, kEnc, "rule=2(classification=RESTRICTED)"}}},
+        Case{"subject_iso_2022_jp_restricted", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =?iso-2022-jp?B?GyRCSnM5cBsoQiBbUkVTVFJJQ1RFRF0=?=\r\n",
+             {{SOS, kEnc, "rule=2(classification=RESTRICTED)"}}},
+        Case{"subject_iso_8859_2_secret", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =?iso-8859-2?Q?Rozpo=E8et_[SEC=3DSECRET]?=\r\n",
+             {{HOLD, kEnc, "rule=3(classification=SECRET)"}}},
+        Case{"subject_unknown_charset", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =?x-unknown?B?W1NFQz1TRUNSRVRd?=\r\n", {{SOS, kEnc, "unknown-marking"}}},
+        Case{"subject_empty_charset", "a@agency.example", {"x@dest.example"}, false,
+             "Subject: =??B?W1NFQz1TRUNSRVRd?=\r\n", {{SOS, kEnc, "unknown-marking"}}},
+        Case{"marking_header_bad_bytes", "a@agency.example", {"x@dest.example"}, false,
+             "X-Protective-Marking: =?utf-8?Q?=FF?=\r\n", {{SOS, kEnc, "unknown-marking"}}},
+        // A header a rule reads is a marking too; one no rule reads changes nothing.
+        Case{"rule_header_undecodable", "a@agency.example", {"x@dest.example"}, false,
+             "X-Secmx-Policy: =?x-unknown?Q?sos?=\r\n", {{SOS, kEnc, "unknown-marking"}}},
+        Case{"unread_header_undecodable", "a@agency.example", {"x@dest.example"}, false,
+             "X-Mailer: =?x-unknown?Q?abc?=\r\n", {{BES, kNone, "default"}}},
         Case{"null_sender", "", {"x@dest.example"}, false, "", {{BES, kNone, "default"}}}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -203,10 +227,17 @@ TEST(RuleEngine, UnknownMarkingHoldAndBes) {
   EXPECT_TRUE(ev.recipients[0].raised_by_unknown_marking);
   EXPECT_EQ(ev.recipients[0].rule, 1u);
 
-  cfg.unknown_marking = PolicyAction::BES;  // the operator's explicit choice
+  cfg.unknown_marking = PolicyAction::REJECT;
   engine = RuleEngine::create(cfg);
-  f.sender = "a@agency.example";
-  EXPECT_EQ((*engine)->decide(f)[0].action, PolicyAction::BES);
+  ASSERT_TRUE(engine.ok());
+  auto d = (*engine)->decide(f);
+  EXPECT_EQ(d[0].action, PolicyAction::REJECT);
+  EXPECT_EQ(d[0].reason, "unknown-marking");
+  EXPECT_EQ(d[0].reject_text, "Message refused: its protective marking could not be read");
+
+  // The loader refuses it; an engine built around the loader refuses it too.
+  cfg.unknown_marking = PolicyAction::BES;
+  EXPECT_FALSE(RuleEngine::create(cfg).ok());
 }
 
 TEST(RuleEngine, TlsRequiredNoIgnoredByConfig) {

@@ -238,6 +238,18 @@ TEST(DataReader, EightBit) {
   EXPECT_FALSE(run_reader("cafe\r\n.\r\n", {}).flags.any());  // eight_bit is not a fault
 }
 
+TEST(DataReader, NulIsFlaggedWhereverItIs) {
+  using namespace std::string_literals;
+  ContentFlags nul;
+  nul.nul = true;
+  // The probe's case: a NUL before a dot, which a NUL-stripping next hop reads as the end.
+  check_all_splits("a\r\n\0.\r\nb\r\n.\r\n"s, expected("a\r\n\0.\r\nb\r\n"s, 13, nul));
+  check_all_splits("x\0y\r\n.\r\n"s, expected("x\0y\r\n"s, 8, nul));
+  EXPECT_TRUE(run_reader("\0\r\n.\r\n"s, {}).flags.any());
+  // Past the size limit the content is not stored, but a NUL is still seen.
+  EXPECT_TRUE(run_reader("0123456789\0\r\n.\r\n"s, {}, 4).flags.nul);
+}
+
 TEST(DataReader, PipelinedBytesLeftUnconsumed) {
   std::string out;
   DataReader reader(0, 0);
@@ -260,7 +272,7 @@ TEST(DataReader, AppendsToExistingOutput) {
 // Random inputs over the bytes that matter, cut at random places, against the model.
 TEST(DataReader, RandomInputsMatchReference) {
   std::mt19937 rng(12345);
-  const char alphabet[] = {'.', '\r', '\n', 'a', '\x80', '\r', '\n', '.'};
+  const char alphabet[] = {'.', '\r', '\n', 'a', '\x80', '\r', '\n', '.', '\0'};
   for (int iter = 0; iter < 20000; ++iter) {
     std::size_t len = rng() % 24;
     std::string in;
@@ -301,6 +313,14 @@ TEST(ChunkChecker, BareCrAndLf) {
   EXPECT_FALSE(dots.flags.any());
 }
 
+TEST(ChunkChecker, Nul) {
+  using namespace std::string_literals;
+  Outcome r = run_chunks("line\r\n\0.\r\n"s, {6});
+  EXPECT_TRUE(r.flags.nul);
+  EXPECT_TRUE(r.flags.any());
+  EXPECT_FALSE(run_chunks("line\r\n.\r\n", {6}).flags.nul);
+}
+
 TEST(ChunkChecker, Limits) {
   Outcome big = run_chunks("0123456789\r\n", {5}, 8);
   EXPECT_TRUE(big.flags.too_big);
@@ -314,7 +334,7 @@ TEST(ChunkChecker, Limits) {
 
 TEST(ChunkChecker, RandomInputsMatchReference) {
   std::mt19937 rng(777);
-  const char alphabet[] = {'.', '\r', '\n', 'a', '\x80'};
+  const char alphabet[] = {'.', '\r', '\n', 'a', '\x80', '\0'};
   for (int iter = 0; iter < 20000; ++iter) {
     std::size_t len = rng() % 24;
     std::string in;
