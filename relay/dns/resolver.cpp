@@ -3,8 +3,8 @@
 // Data flow: lookup -> cache hit? -> query already in flight? -> ares_query(). c-ares
 // reports its sockets through on_sock_state (a uv_poll_t each) and wants ares_process_fd()
 // when one is ready or when ares_timeout() expires (one uv_timer_t). Its completion
-// callback (on_reply) turns the raw reply into a typed Answer, caches it, and queues the
-// waiters' callbacks; a uv_idle_t runs that queue. User code therefore never runs inside
+// callback (on_reply) turns the raw reply into a typed Answer (dns_answer.hpp), caches
+// it, and queues the waiters' callbacks; a uv_idle_t runs that queue. User code therefore never runs inside
 // c-ares (no re-entrancy into ares_process_fd or ares_query) and may destroy the resolver.
 #include "relay/dns/resolver.hpp"
 
@@ -12,16 +12,14 @@
 #include <arpa/nameser.h>
 
 #include <algorithm>
-#include <cstring>
-#include <type_traits>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <variant>
 
 #include "relay/common/log.hpp"
+#include "relay/dns/dns_answer.hpp"
 #include "relay/dns/dns_cache.hpp"
-#include "relay/dns/dns_message.hpp"
 
 namespace secmx::dns {
 namespace {
@@ -33,7 +31,6 @@ constexpr std::uint16_t kTypeA = ns_t_a;
 constexpr std::uint16_t kTypeMx = ns_t_mx;
 constexpr std::uint16_t kTypeAaaa = ns_t_aaaa;
 constexpr std::uint16_t kTypeSrv = ns_t_srv;
-constexpr int kMaxAddresses = 64;  // per A/AAAA answer; more are ignored
 
 const char* type_name(std::uint16_t type) {
   switch (type) {
@@ -43,22 +40,6 @@ const char* type_name(std::uint16_t type) {
     case kTypeSrv: return "SRV";
   }
   return "?";
-}
-
-std::string temporary_reason(int status) {
-  switch (status) {
-    case ARES_ETIMEOUT: return "timeout";
-    case ARES_ESERVFAIL: return "SERVFAIL";
-    case ARES_EREFUSED: return "REFUSED";
-    case ARES_EFORMERR: return "FORMERR";
-    case ARES_ENOTIMP: return "NOTIMP";
-    // c-ares before 1.20 reports a server's SERVFAIL, REFUSED or NOTIMP, after its
-    // retries, with the same status as an unreachable server.
-    case ARES_ECONNREFUSED: return "SERVFAIL/REFUSED or unreachable";
-    case ARES_EBADRESP: return "malformed reply";
-    case ARES_ECANCELLED: return "cancelled";
-    default: return ares_strerror(status);
-  }
 }
 
 // Per-socket watcher; the uv_poll_t comes first so the handle pointer is the struct.
@@ -191,142 +172,14 @@ void on_sock_state(void* data, ares_socket_t fd, int readable, int writable) {
   }
 }
 
-std::uint32_t clamp_ttl(std::uint32_t ttl, std::uint32_t lo, std::uint32_t hi) {
-  return std::clamp(ttl, lo, std::max(lo, hi));
-}
-
-template <class R>
-Answer<R> negative(const ResolverOptions& o, LookupStatus s, const unsigned char* abuf,
-                   int alen) {
-  Answer<R> a;
-  a.status = s;
-  std::optional<std::uint32_t> ttl;
-  if (abuf && alen > 0) ttl = negative_ttl(abuf, static_cast<std::size_t>(alen));
-  a.ttl = clamp_ttl(ttl.value_or(o.negative_ttl), o.min_ttl, o.max_negative_ttl);
-  return a;
-}
-
-template <class R>
-Answer<R> temporary(std::string reason) {
-  Answer<R> a;
-  a.status = LookupStatus::Temporary;
-  a.error = std::move(reason);
-  return a;
-}
-
-// Maps a c-ares status that is not "parse the reply" to an answer; nullopt: parse it.
-template <class R>
-std::optional<Answer<R>> from_status(const ResolverOptions& o, int status,
-                                     const unsigned char* abuf, int alen) {
-  switch (status) {
-    case ARES_SUCCESS: return std::nullopt;
-    case ARES_ENODATA: return negative<R>(o, LookupStatus::NoData, abuf, alen);
-    case ARES_ENOTFOUND: return negative<R>(o, LookupStatus::NxDomain, abuf, alen);
-    case ARES_EBADNAME: {
-      Answer<R> a = negative<R>(o, LookupStatus::NxDomain, nullptr, 0);
-      a.error = "invalid name";
-      return a;
-    }
-    default: return temporary<R>(temporary_reason(status));
-  }
-}
-
-// After a successful parse: NoData when the answer held nothing of our type (e.g. only a
-// CNAME), Temporary when the reply would not parse.
-template <class R>
-std::optional<Answer<R>> from_parse(const ResolverOptions& o, int rc,
-                                    const unsigned char* abuf, int alen) {
-  if (rc == ARES_SUCCESS) return std::nullopt;
-  if (rc == ARES_ENODATA) return negative<R>(o, LookupStatus::NoData, abuf, alen);
-  return temporary<R>("malformed reply (" + std::string(ares_strerror(rc)) + ")");
-}
-
-template <class R>
-void finish_ok(const ResolverOptions& o, Answer<R>& a, std::optional<std::uint32_t> ttl) {
-  if (a.records.empty()) {
-    a = negative<R>(o, LookupStatus::NoData, nullptr, 0);
-    return;
-  }
-  a.status = LookupStatus::Ok;
-  a.ttl = clamp_ttl(ttl.value_or(o.min_ttl), o.min_ttl, o.max_ttl);
-}
-
-AnyAnswer parse_srv(const ResolverOptions& o, int status, const unsigned char* abuf, int alen) {
-  if (auto a = from_status<SrvRecord>(o, status, abuf, alen)) return *a;
-  ares_srv_reply* head = nullptr;
-  if (auto a = from_parse<SrvRecord>(o, ares_parse_srv_reply(abuf, alen, &head), abuf, alen)) {
-    return *a;
-  }
-  SrvAnswer a;
-  for (ares_srv_reply* r = head; r; r = r->next) {
-    a.records.push_back({r->priority, r->weight, r->port, normalize_name(r->host)});
-  }
-  ares_free_data(head);
-  finish_ok(o, a, answer_ttl(abuf, static_cast<std::size_t>(alen), kTypeSrv));
-  return a;
-}
-
-AnyAnswer parse_mx(const ResolverOptions& o, int status, const unsigned char* abuf, int alen) {
-  if (auto a = from_status<MxRecord>(o, status, abuf, alen)) return *a;
-  ares_mx_reply* head = nullptr;
-  if (auto a = from_parse<MxRecord>(o, ares_parse_mx_reply(abuf, alen, &head), abuf, alen)) {
-    return *a;
-  }
-  MxAnswer a;
-  for (ares_mx_reply* r = head; r; r = r->next) {
-    a.records.push_back({r->priority, normalize_name(r->host)});
-  }
-  ares_free_data(head);
-  finish_ok(o, a, answer_ttl(abuf, static_cast<std::size_t>(alen), kTypeMx));
-  return a;
-}
-
-// c-ares gives A and AAAA answers in two struct types; the rest is the same.
-template <class Ttl, std::size_t N>
-void append_addresses(const Ttl (&ttls)[N], int n, int family, AddressAnswer& a,
-                      std::optional<std::uint32_t>& ttl) {
-  for (int i = 0; i < n && i < static_cast<int>(N); ++i) {
-    IpAddress ip;
-    ip.family = family;
-    if constexpr (std::is_same_v<Ttl, ares_addrttl>) {
-      std::memcpy(ip.bytes.data(), &ttls[i].ipaddr, 4);
-    } else {
-      std::memcpy(ip.bytes.data(), &ttls[i].ip6addr, 16);
-    }
-    a.records.push_back(ip);
-    auto t = static_cast<std::uint32_t>(std::max(0, ttls[i].ttl));
-    ttl = ttl ? std::min(*ttl, t) : t;
-  }
-}
-
-AnyAnswer parse_addresses(const ResolverOptions& o, std::uint16_t type, int status,
-                          const unsigned char* abuf, int alen) {
-  if (auto a = from_status<IpAddress>(o, status, abuf, alen)) return *a;
-  AddressAnswer a;
-  std::optional<std::uint32_t> ttl;
-  int n = kMaxAddresses;
-  if (type == kTypeA) {
-    ares_addrttl ttls[kMaxAddresses];
-    int rc = ares_parse_a_reply(abuf, alen, nullptr, ttls, &n);
-    if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
-    append_addresses(ttls, n, AF_INET, a, ttl);
-  } else {
-    ares_addr6ttl ttls[kMaxAddresses];
-    int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
-    if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
-    append_addresses(ttls, n, AF_INET6, a, ttl);
-  }
-  finish_ok(o, a, ttl);
-  return a;
-}
-
 AnyAnswer build_answer(const ResolverOptions& o, std::uint16_t type, int status,
                        const unsigned char* abuf, int alen) {
-  if (status == ARES_SUCCESS && (!abuf || alen <= 0)) status = ARES_EBADRESP;
+  TtlLimits limits{o.min_ttl, o.max_ttl, o.negative_ttl, o.max_negative_ttl};
   switch (type) {
-    case kTypeSrv: return parse_srv(o, status, abuf, alen);
-    case kTypeMx: return parse_mx(o, status, abuf, alen);
-    default: return parse_addresses(o, type, status, abuf, alen);
+    case kTypeSrv: return srv_answer(limits, status, abuf, alen);
+    case kTypeMx: return mx_answer(limits, status, abuf, alen);
+    case kTypeA: return address_answer(limits, AF_INET, status, abuf, alen);
+    default: return address_answer(limits, AF_INET6, status, abuf, alen);
   }
 }
 

@@ -1,0 +1,172 @@
+// dns_answer.cpp - a c-ares status and raw reply into a typed Answer (see dns_answer.hpp).
+#include "relay/dns/dns_answer.hpp"
+
+#include <ares.h>
+#include <arpa/nameser.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "relay/dns/dns_message.hpp"
+
+namespace secmx::dns {
+namespace {
+
+std::string temporary_reason(int status) {
+  switch (status) {
+    case ARES_ETIMEOUT: return "timeout";
+    case ARES_ESERVFAIL: return "SERVFAIL";
+    case ARES_EREFUSED: return "REFUSED";
+    case ARES_EFORMERR: return "FORMERR";
+    case ARES_ENOTIMP: return "NOTIMP";
+    // c-ares before 1.20 reports a server's SERVFAIL, REFUSED or NOTIMP, after its
+    // retries, with the same status as an unreachable server.
+    case ARES_ECONNREFUSED: return "SERVFAIL/REFUSED or unreachable";
+    case ARES_EBADRESP: return "malformed reply";
+    case ARES_ECANCELLED: return "cancelled";
+    default: return ares_strerror(status);
+  }
+}
+
+std::uint32_t clamp_ttl(std::uint32_t ttl, std::uint32_t lo, std::uint32_t hi) {
+  return std::clamp(ttl, lo, std::max(lo, hi));
+}
+
+// A success without a reply to parse is a malformed reply.
+int effective_status(int status, const unsigned char* abuf, int alen) {
+  return status == ARES_SUCCESS && (!abuf || alen <= 0) ? ARES_EBADRESP : status;
+}
+
+template <class R>
+Answer<R> negative(const TtlLimits& o, LookupStatus s, const unsigned char* abuf, int alen) {
+  Answer<R> a;
+  a.status = s;
+  std::optional<std::uint32_t> ttl;
+  if (abuf && alen > 0) ttl = negative_ttl(abuf, static_cast<std::size_t>(alen));
+  a.ttl = clamp_ttl(ttl.value_or(o.negative_ttl), o.min_ttl, o.max_negative_ttl);
+  return a;
+}
+
+template <class R>
+Answer<R> temporary(std::string reason) {
+  Answer<R> a;
+  a.status = LookupStatus::Temporary;
+  a.error = std::move(reason);
+  return a;
+}
+
+// Maps a c-ares status that is not "parse the reply" to an answer; nullopt: parse it.
+template <class R>
+std::optional<Answer<R>> from_status(const TtlLimits& o, int status, const unsigned char* abuf,
+                                     int alen) {
+  switch (status) {
+    case ARES_SUCCESS: return std::nullopt;
+    case ARES_ENODATA: return negative<R>(o, LookupStatus::NoData, abuf, alen);
+    case ARES_ENOTFOUND: return negative<R>(o, LookupStatus::NxDomain, abuf, alen);
+    case ARES_EBADNAME: {
+      Answer<R> a = negative<R>(o, LookupStatus::NxDomain, nullptr, 0);
+      a.error = "invalid name";
+      return a;
+    }
+    default: return temporary<R>(temporary_reason(status));
+  }
+}
+
+// After a successful parse: NoData when the answer held nothing of our type (e.g. only a
+// CNAME), Temporary when the reply would not parse.
+template <class R>
+std::optional<Answer<R>> from_parse(const TtlLimits& o, int rc, const unsigned char* abuf,
+                                    int alen) {
+  if (rc == ARES_SUCCESS) return std::nullopt;
+  if (rc == ARES_ENODATA) return negative<R>(o, LookupStatus::NoData, abuf, alen);
+  return temporary<R>("malformed reply (" + std::string(ares_strerror(rc)) + ")");
+}
+
+template <class R>
+void finish_ok(const TtlLimits& o, Answer<R>& a, std::optional<std::uint32_t> ttl) {
+  if (a.records.empty()) {
+    a = negative<R>(o, LookupStatus::NoData, nullptr, 0);
+    return;
+  }
+  a.status = LookupStatus::Ok;
+  a.ttl = clamp_ttl(ttl.value_or(o.min_ttl), o.min_ttl, o.max_ttl);
+}
+
+// c-ares gives A and AAAA answers in two struct types; the rest is the same.
+template <class Ttl, std::size_t N>
+void append_addresses(const Ttl (&ttls)[N], int n, int family, AddressAnswer& a,
+                      std::optional<std::uint32_t>& ttl) {
+  for (int i = 0; i < n && i < static_cast<int>(N); ++i) {
+    IpAddress ip;
+    ip.family = family;
+    if constexpr (std::is_same_v<Ttl, ares_addrttl>) {
+      std::memcpy(ip.bytes.data(), &ttls[i].ipaddr, 4);
+    } else {
+      std::memcpy(ip.bytes.data(), &ttls[i].ip6addr, 16);
+    }
+    a.records.push_back(ip);
+    auto t = static_cast<std::uint32_t>(std::max(0, ttls[i].ttl));
+    ttl = ttl ? std::min(*ttl, t) : t;
+  }
+}
+
+}  // namespace
+
+SrvAnswer srv_answer(const TtlLimits& o, int status, const unsigned char* abuf, int alen) {
+  status = effective_status(status, abuf, alen);
+  if (auto a = from_status<SrvRecord>(o, status, abuf, alen)) return *a;
+  ares_srv_reply* head = nullptr;
+  if (auto a = from_parse<SrvRecord>(o, ares_parse_srv_reply(abuf, alen, &head), abuf, alen)) {
+    return *a;
+  }
+  SrvAnswer a;
+  for (ares_srv_reply* r = head; r; r = r->next) {
+    a.records.push_back({r->priority, r->weight, r->port, normalize_name(r->host)});
+  }
+  ares_free_data(head);
+  finish_ok(o, a, answer_ttl(abuf, static_cast<std::size_t>(alen), ns_t_srv));
+  return a;
+}
+
+MxAnswer mx_answer(const TtlLimits& o, int status, const unsigned char* abuf, int alen) {
+  status = effective_status(status, abuf, alen);
+  if (auto a = from_status<MxRecord>(o, status, abuf, alen)) return *a;
+  ares_mx_reply* head = nullptr;
+  if (auto a = from_parse<MxRecord>(o, ares_parse_mx_reply(abuf, alen, &head), abuf, alen)) {
+    return *a;
+  }
+  MxAnswer a;
+  for (ares_mx_reply* r = head; r; r = r->next) {
+    a.records.push_back({r->priority, normalize_name(r->host)});
+  }
+  ares_free_data(head);
+  finish_ok(o, a, answer_ttl(abuf, static_cast<std::size_t>(alen), ns_t_mx));
+  return a;
+}
+
+AddressAnswer address_answer(const TtlLimits& o, int family, int status,
+                             const unsigned char* abuf, int alen) {
+  status = effective_status(status, abuf, alen);
+  if (auto a = from_status<IpAddress>(o, status, abuf, alen)) return *a;
+  AddressAnswer a;
+  std::optional<std::uint32_t> ttl;
+  int n = kMaxAnswerAddresses;
+  if (family == AF_INET) {
+    ares_addrttl ttls[kMaxAnswerAddresses];
+    int rc = ares_parse_a_reply(abuf, alen, nullptr, ttls, &n);
+    if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
+    append_addresses(ttls, n, AF_INET, a, ttl);
+  } else {
+    ares_addr6ttl ttls[kMaxAnswerAddresses];
+    int rc = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &n);
+    if (auto bad = from_parse<IpAddress>(o, rc, abuf, alen)) return *bad;
+    append_addresses(ttls, n, AF_INET6, a, ttl);
+  }
+  finish_ok(o, a, ttl);
+  return a;
+}
+
+}  // namespace secmx::dns
