@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# run.sh - build the relay/smtp and relay/policy fuzz targets with clang++ and libFuzzer, run each for a
-# bounded time.
+# run.sh - build the fuzz targets (relay/smtp, relay/policy, relay/dns, ...) with clang++ and
+# libFuzzer, run each for a bounded time.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s, every target
 #
-# Targets: command params data_reader chunk_checker reply_parser marking. Builds into
-# $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the main gcc
-# build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
+# Targets: command params data_reader chunk_checker reply_parser marking dns_answer ehlo
+# config.
+# Builds into $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the
+# main gcc build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/. Exits non-zero if any
 # target fails to build or finds a crash, leak or invariant violation.
 set -euo pipefail
@@ -16,7 +17,7 @@ root="$(cd "$here/../.." && pwd)"
 build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
-all_targets=(command params data_reader chunk_checker reply_parser marking)
+all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
@@ -66,6 +67,8 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$build/artifacts/$t-")
   case "$t" in
     data_reader|chunk_checker|marking) args+=(-max_len=8192) ;;
+    dns_answer) args+=(-max_len=2048) ;;
+    config) args+=(-max_len=8192) ;;
     *) args+=(-max_len=1024) ;;
   esac
   [[ -f "$here/dict/$t.dict" ]] && args+=(-dict="$here/dict/$t.dict")
