@@ -263,7 +263,22 @@ class Relay:
     # -- clients --------------------------------------------------------------------
 
     def connect(self, source: str | None = None, timeout: float = 10.0) -> "SmtpConn":
+        """A bare connection: nothing read yet, not even the greeting."""
         return SmtpConn(self.host, self.port, source=source, timeout=timeout)
+
+    def session(self, source: str | None = None, ehlo: str = "client.test",
+                starttls: bool = False, timeout: float = 10.0) -> "SmtpConn":
+        """A connection past its opening (see SmtpConn.hello): greeted, EHLO accepted,
+        and with starttls inside TLS with a second EHLO accepted. Use it as a context
+        manager; the EHLO reply stays in conn.ehlo_reply. A test that checks the greeting
+        or the EHLO reply itself connects with connect() and reads them step by step."""
+        c = self.connect(source=source, timeout=timeout)
+        try:
+            c.hello(ehlo, starttls=starttls)
+        except BaseException:
+            c.close()
+            raise
+        return c
 
 
 # --------------------------------------------------------------------------- stored bodies
@@ -336,6 +351,7 @@ class SmtpConn:
         self.buf = b""
         self.eof = False
         self.tls = False
+        self.ehlo_reply: Reply | None = None  # the last accepted EHLO's reply
 
     def close(self):
         try:
@@ -415,6 +431,29 @@ class SmtpConn:
     def ehlo(self, name: str = "client.test") -> Reply:
         r = self.cmd(f"EHLO {name}")
         assert r.code == 250, f"EHLO failed: {r}"
+        self.ehlo_reply = r
+        return r
+
+    def hello(self, name: str = "client.test", starttls: bool = False) -> Reply:
+        """The session opening: the 220 greeting, EHLO (250); with starttls also
+        STARTTLS (220), the handshake and EHLO again. Returns the last EHLO's reply."""
+        self.banner()
+        r = self.ehlo(name)
+        if starttls:
+            self.starttls()
+            r = self.ehlo(name)
+        return r
+
+    def open_transaction(self, sender: str, rcpts: list[str], mail_params: str = "",
+                         data: bool = True) -> Reply:
+        """MAIL FROM (250), one RCPT TO per recipient (250 each) and, with data, DATA
+        (354): the client may send the content next. Returns the last reply. A test that
+        checks the reply to one of these steps sends that step itself."""
+        r = self.expect(f"MAIL FROM:<{sender}>{(' ' + mail_params) if mail_params else ''}", 250)
+        for rcpt in rcpts:
+            r = self.expect(f"RCPT TO:<{rcpt}>", 250)
+        if data:
+            r = self.expect("DATA", 354)
         return r
 
     def starttls(self) -> ssl.SSLSocket:
@@ -455,10 +494,7 @@ class SmtpConn:
         end in CRLF. Returns the end-of-data reply."""
         if isinstance(content, str):
             content = content.encode("utf-8")
-        self.expect(f"MAIL FROM:<{sender}>{(' ' + mail_params) if mail_params else ''}", 250)
-        for r in rcpts:
-            self.expect(f"RCPT TO:<{r}>", 250)
-        self.expect("DATA", 354)
+        self.open_transaction(sender, rcpts, mail_params)
         self.send(content + b".\r\n")
         return self.reply()
 

@@ -7,11 +7,9 @@ OCTETS = re.compile(r"^2\.0\.0 Ok: (\d+) octets received$")
 
 
 def _start(c):
-    c.banner()
-    r = c.ehlo()
-    assert "CHUNKING" in [l.upper() for l in r.lines[1:]]
-    c.expect("MAIL FROM:<alice@x.example>", 250)
-    c.expect("RCPT TO:<bob@y.example>", 250)
+    """On a fresh session: CHUNKING offered, a transaction open for BDAT."""
+    assert "CHUNKING" in [l.upper() for l in c.ehlo_reply.lines[1:]]
+    c.open_transaction("alice@x.example", ["bob@y.example"], data=False)
 
 
 def test_bdat_chunks_stored_byte_exact(relay):
@@ -24,7 +22,7 @@ def test_bdat_chunks_stored_byte_exact(relay):
         b"last\r\n",
     ]
     expected = b"".join(chunks)
-    with relay.connect() as c:
+    with relay.session() as c:
         _start(c)
         total = 0
         for chunk in chunks[:-1]:
@@ -47,9 +45,7 @@ def test_bdat_chunks_stored_byte_exact(relay):
 def test_bdat_pipelined_in_one_write(relay):
     c1 = b"Subject: one write\r\n\r\n"
     c2 = b"body\r\n"
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send(b"MAIL FROM:<alice@x.example> BODY=BINARYMIME\r\nRCPT TO:<bob@y.example>\r\n"
                + b"BDAT %d\r\n" % len(c1) + c1 + b"BDAT %d LAST\r\n" % len(c2) + c2
                + b"NOOP\r\n")
@@ -64,13 +60,12 @@ def test_bdat_pipelined_in_one_write(relay):
 
 def test_bdat_last_only_and_zero_length_last(relay):
     body = b"Subject: single\r\n\r\nonly chunk\r\n"
-    with relay.connect() as c:
+    with relay.session() as c:
         _start(c)
         c.send(b"BDAT %d LAST\r\n" % len(body) + body)
         r1 = c.reply()
         assert r1.code == 250 and r1.queue_id(), r1
-        c.expect("MAIL FROM:<alice@x.example>", 250)
-        c.expect("RCPT TO:<bob@y.example>", 250)
+        c.open_transaction("alice@x.example", ["bob@y.example"], data=False)
         c.send(b"BDAT %d\r\n" % len(body) + body)
         assert c.reply().code == 250
         r2 = c.cmd("BDAT 0 LAST")
@@ -83,9 +78,7 @@ def test_bdat_last_only_and_zero_length_last(relay):
 def test_bdat_without_transaction_consumes_chunk(relay):
     """A chunk that cannot be accepted is still read (the session stays in step)."""
     junk = b"RSET\r\nQUIT\r\n"  # must be treated as chunk data, not commands
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send(b"BDAT %d LAST\r\n" % len(junk) + junk)
         r = c.reply()
         assert r.code == 503, r
@@ -94,7 +87,7 @@ def test_bdat_without_transaction_consumes_chunk(relay):
 
 
 def test_data_after_bdat_refused(relay):
-    with relay.connect() as c:
+    with relay.session() as c:
         _start(c)
         c.send(b"BDAT 5\r\nhello")
         assert c.reply().code == 250
@@ -107,7 +100,7 @@ def test_data_after_bdat_refused(relay):
 
 def test_bdat_content_above_limit(relay):
     chunk = b"x" * 998 + b"\r\n"
-    with relay.connect() as c:
+    with relay.session() as c:
         _start(c)
         block = chunk * 600  # ~600 KB per BDAT
         codes = []

@@ -147,9 +147,7 @@ def test_sigkill_under_load_loses_no_acknowledged_message(make_relay):
     # More may be stored than acknowledged (a 250 lost in flight), never fewer.
     assert len(q) >= len(acked)
     # The restarted relay takes mail again, with a fresh, larger id.
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.send_message("after@x.example", ["r@y.example"], b"Subject: after\r\n\r\nx\r\n")
         assert r.code == 250, r
         assert r.queue_id() > max(ids)
@@ -180,9 +178,7 @@ def test_full_queue_answers_452_and_keeps_what_it_acknowledged(make_relay):
     line = b"y" * 78 + b"\r\n"
     acked = {}
     full = None
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         for i in range(60):
             body = b"Subject: fill %d\r\n\r\n" % i + line * (100 * 1024 // len(line))
             r = c.send_message("fill@x.example", ["r@y.example"], body)
@@ -198,9 +194,7 @@ def test_full_queue_answers_452_and_keeps_what_it_acknowledged(make_relay):
         # Smaller mail can still be refused or taken, but the session must answer.
         c.sync()
     assert relay.running()
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.expect("NOOP", 250)
     q = relay.dump_by_id()
     assert set(acked) <= set(q), set(acked) - set(q)

@@ -28,9 +28,7 @@ def test_banner_and_ehlo_keywords(relay):
 
 
 def test_simple_commands(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         assert c.cmd("NOOP").code == 250
         assert c.cmd("VRFY postmaster").code == 252
         assert c.cmd("HELP").code == 214
@@ -56,9 +54,7 @@ def test_commands_before_helo(relay):
 
 
 def test_pipelining_replies_in_order(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send("MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
                "RCPT TO:<c@y.example>\r\nDATA\r\n")
         replies = [c.reply() for _ in range(4)]
@@ -114,18 +110,14 @@ def test_helo_session_has_no_enhanced_codes(relay):
 
 
 def test_unknown_mail_parameter(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.cmd("MAIL FROM:<a@x.example> FOO=BAR")
         assert (r.code, r.enhanced()) == (555, "5.5.4"), r
         c.expect("MAIL FROM:<a@x.example>", 250)
 
 
 def test_size_parameter_above_limit_rejected_at_mail(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.cmd("MAIL FROM:<a@x.example> SIZE=%d" % (1024 * 1024 + 1))
         assert (r.code, r.enhanced()) == (552, "5.3.4"), r
         c.expect("MAIL FROM:<a@x.example> SIZE=%d" % (1024 * 1024 - 4096), 250)
@@ -136,12 +128,8 @@ def test_content_above_limit_rejected_at_end_of_data(relay):
     line = b"x" * 998 + b"\r\n"
     big = b"Subject: big\r\n\r\n" + line * (1100 * 1024 // len(line))
     assert len(big) > 1024 * 1024
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         c.send(big + b".\r\n")
         r = c.reply(timeout=30)
         assert (r.code, r.enhanced()) == (552, "5.3.4"), r
@@ -167,9 +155,7 @@ def test_dot_stuffing_round_trip(relay):
               b"middle . dot\r\n"
               b" space\r\n"
               b"end\r\n")
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.send_message("a@x.example", ["b@y.example"], wire)
         assert r.code == 250, r
     [m] = relay.dump()
@@ -177,12 +163,8 @@ def test_dot_stuffing_round_trip(relay):
 
 
 def test_empty_message_and_no_trailing_crlf_headers(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         c.send(b".\r\n")
         r = c.reply()
         assert r.code == 250, r
@@ -191,9 +173,7 @@ def test_empty_message_and_no_trailing_crlf_headers(relay):
 
 
 def test_command_line_too_long(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.cmd("NOOP " + "x" * 2000)
         assert (r.code, r.enhanced()) == (500, "5.5.2"), r
         # A line far longer than any buffer: still one reply, and the session goes on.
@@ -205,9 +185,7 @@ def test_command_line_too_long(relay):
 
 def test_too_many_errors_disconnects(make_relay):
     relay = make_relay(overrides={"smtp": {"max_errors": 3}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         codes = []
         for _ in range(6):
             try:
@@ -225,9 +203,7 @@ def test_too_many_errors_disconnects(make_relay):
 
 def test_command_timeout(make_relay):
     relay = make_relay(overrides={"smtp": {"command_timeout": "2s"}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         t0 = time.monotonic()
         r = c.reply(timeout=15)
         elapsed = time.monotonic() - t0
@@ -239,12 +215,8 @@ def test_command_timeout(make_relay):
 
 def test_data_timeout_stores_nothing(make_relay):
     relay = make_relay(overrides={"smtp": {"data_timeout": "2s"}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         c.send("Subject: slow\r\n\r\npartial content")
         r = c.reply(timeout=15)
         assert (r.code, r.enhanced()) == (421, "4.4.2"), r
@@ -284,9 +256,7 @@ def test_connection_limit_per_client(make_relay):
 
 def test_relay_denied_from_outside_relay_networks(make_relay):
     relay = make_relay(overrides={"smtp": {"relay_networks": ["127.0.0.1/32"]}})
-    with relay.connect(source="127.0.0.2") as c:
-        c.banner()
-        c.ehlo()
+    with relay.session(source="127.0.0.2") as c:
         c.expect("MAIL FROM:<a@x.example>", 250)
         r = c.cmd("RCPT TO:<b@y.example>")
         assert (r.code, r.enhanced()) == (550, "5.7.1"), r
@@ -294,9 +264,7 @@ def test_relay_denied_from_outside_relay_networks(make_relay):
         r = c.cmd("DATA")
         assert r.code in (503, 554), r
         c.sync()
-    with relay.connect(source="127.0.0.1") as c:
-        c.banner()
-        c.ehlo()
+    with relay.session(source="127.0.0.1") as c:
         r = c.send_message("a@x.example", ["b@y.example"], simple_message("inside"))
         assert r.code == 250, r
     q = relay.dump()
@@ -307,12 +275,8 @@ def test_relay_denied_from_outside_relay_networks(make_relay):
 
 def test_max_recipients(make_relay):
     relay = make_relay(overrides={"smtp": {"max_recipients": 3}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        for i in range(3):
-            c.expect(f"RCPT TO:<r{i}@y.example>", 250)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", [f"r{i}@y.example" for i in range(3)], data=False)
         r = c.cmd("RCPT TO:<r3@y.example>")
         assert r.code == 452, r
         c.expect("DATA", 354)
@@ -323,9 +287,7 @@ def test_max_recipients(make_relay):
 
 
 def test_sigterm_with_open_session_exits_cleanly(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         t0 = time.monotonic()
         relay.proc.send_signal(15)
         rc = relay.proc.wait(timeout=10)
@@ -338,9 +300,7 @@ def test_sigterm_with_open_session_exits_cleanly(relay):
 
 def test_size_limit_boundaries(relay):
     limit = 1024 * 1024
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.expect(f"MAIL FROM:<a@x.example> SIZE={limit}", 250)
         c.expect("RSET", 250)
         # Content of exactly the limit is accepted, one octet more is not.
@@ -363,13 +323,9 @@ def test_end_of_data_marker_split_across_writes(relay):
     """The DataReader must find CRLF.CRLF whatever the TCP segmentation."""
     import socket as _s
     content = (b"Subject: split\r\n\r\n" + b"..a\r\n" * 3 + b"tail")
-    with relay.connect() as c:
+    with relay.session() as c:
         c.sock.setsockopt(_s.IPPROTO_TCP, _s.TCP_NODELAY, 1)
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+        c.open_transaction("a@x.example", ["b@y.example"])
         for b in content + b"\r\n.\r\n":
             c.send(bytes([b]))
         r = c.reply()
@@ -394,12 +350,8 @@ def test_large_message_with_dots_in_odd_writes(relay):
     stored = b"Subject: big\r\n\r\n" + b"\r\n".join(lines) + b"\r\n"
     wire = b"Subject: big\r\n\r\n" + b"".join(
         (b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n"
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         pos = 0
         while pos < len(wire):
             step = rng.choice([1, 2, 3, 7, 1000, 4093, 65537])
@@ -413,9 +365,7 @@ def test_large_message_with_dots_in_odd_writes(relay):
 
 def test_many_pipelined_commands_answered_in_order(relay):
     n = 3000
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send(b"NOOP\r\nRSET\r\n" * n + b"HELP\r\n")
         for i in range(n):
             assert c.reply().lines == ["2.0.0 Ok"], i
@@ -447,30 +397,21 @@ def test_global_connection_limit(make_relay):
 
 
 def test_client_disconnect_mid_data_stores_nothing(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         c.send(b"Subject: cut\r\n\r\nhalf a message\r\n")
     relay.wait_log(r"lost connection after DATA")
-    with relay.connect() as c:  # still serving
-        c.banner()
-        c.ehlo()
+    with relay.session():  # still serving: greeted, EHLO accepted
+        pass
     assert relay.dump() == []
 
 
 def test_rset_and_ehlo_reset_the_transaction(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"], data=False)
         c.expect("RSET", 250)
         assert c.cmd("DATA").code == 503
-        c.expect("MAIL FROM:<a2@x.example>", 250)
-        c.expect("RCPT TO:<c@y.example>", 250)
+        c.open_transaction("a2@x.example", ["c@y.example"], data=False)
         c.ehlo()
         assert c.cmd("RCPT TO:<d@y.example>").code == 503
         r = c.send_message("a3@x.example", ["e@y.example"], b"Subject: r\r\n\r\nx\r\n")
@@ -481,21 +422,15 @@ def test_rset_and_ehlo_reset_the_transaction(relay):
 
 
 def test_bdat_bad_size_closes_session(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         r = c.cmd("BDAT abc LAST")
         assert r.code == 501, r
         c.wait_closed()
 
 
 def test_sigterm_during_data_stores_nothing(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
-        c.expect("DATA", 354)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"])
         c.send(b"Subject: interrupted\r\n\r\nnot finished\r\n")
         assert relay.stop(timeout=10) == 0
         c.wait_closed()
@@ -520,9 +455,7 @@ def test_control_characters_in_helo_do_not_reach_the_header(relay):
 
 
 def test_malformed_paths_refused(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         for arg in ("MAIL FROM:a@x.example>", "MAIL FROM:<a@x.example", "MAIL FROM:<a@x.example> <b@y>",
                     "MAIL TO:<a@x.example>", "MAIL FROM:<a@@x.example>"):
             r = c.cmd(arg)
@@ -536,9 +469,7 @@ def test_malformed_paths_refused(relay):
 
 
 def test_nothing_runs_after_quit(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send("NOOP\r\nQUIT\r\nMAIL FROM:<a@x.example>\r\nNOOP\r\n")
         assert c.reply().code == 250
         assert c.reply().code == 221
@@ -547,9 +478,7 @@ def test_nothing_runs_after_quit(relay):
 
 def test_mail_parameter_values_are_checked(make_relay):
     relay = make_relay(overrides={"smtp": {"max_errors": 100}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         for params in ("SIZE=18446744073709551617",       # 2^64 + 1: must not wrap
                        "SIZE=99999999999999999999999999",
                        "SIZE=abc", "SIZE=-1", "BODY=9BITMIME", "RET=SOME",
@@ -565,11 +494,9 @@ def test_mail_parameter_values_are_checked(make_relay):
 
 
 def test_binarymime_requires_bdat(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@x.example> BODY=BINARYMIME", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
+    with relay.session() as c:
+        c.open_transaction("a@x.example", ["b@y.example"], mail_params="BODY=BINARYMIME",
+                           data=False)
         r = c.cmd("DATA")
         assert r.code == 503, r
         c.sync()
@@ -587,10 +514,8 @@ def test_ipv6_client(make_relay):
     relay.config_path.write_text(render_toml(relay.config))
     relay.start()
     relay.wait_log(rf"listening on \[::1\]:{port6}")
-    c = SmtpConn("::1", port6)
-    with c:
-        c.banner()
-        c.ehlo()
+    with SmtpConn("::1", port6) as c:
+        c.hello()
         r = c.send_message("a@x.example", ["b@y.example"], b"Subject: v6\r\n\r\nx\r\n")
         assert r.code == 250, r
     [m] = relay.dump()

@@ -72,9 +72,7 @@ def send(conn, sender: str, subject: str):
 
 def test_reload_puts_a_new_rule_in_force_without_dropping_a_session(make_relay):
     relay = make_relay()
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         first = send(c, "boss@agency.example", "before reload")
         assert policy_of(relay, first) == "BES"
 
@@ -86,9 +84,7 @@ def test_reload_puts_a_new_rule_in_force_without_dropping_a_session(make_relay):
         second = send(c, "boss@agency.example", "same session after reload")
         c.expect("QUIT", 221)
     assert policy_of(relay, second) == "SOS"
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         third = send(c, "boss@agency.example", "new session after reload")
     assert policy_of(relay, third) == "SOS"
     assert metrics(relay)["secmx_config_reloads_total"] == 1
@@ -107,9 +103,7 @@ def test_a_config_with_a_mistake_is_refused_and_the_old_one_stays(make_relay):
     refused = [l for l in reload_lines(relay) if "reload refused" in l]
     assert any(f"{relay.config_path}:{bad_line}:" in l for l in refused), refused
 
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         qid = send(c, "boss@agency.example", "after a refused reload")
     assert policy_of(relay, qid) == "SOS"
     m = metrics(relay)
@@ -125,9 +119,7 @@ def test_a_config_with_a_mistake_is_refused_and_the_old_one_stays(make_relay):
     # Once fixed, the next SIGHUP takes it.
     write_config(relay)
     reload(relay)
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         qid = send(c, "boss@agency.example", "after the fix")
     assert policy_of(relay, qid) == "BES"
 
@@ -163,9 +155,7 @@ def test_reload_swaps_the_starttls_certificate_and_keeps_tls_sessions(make_relay
     write_config(relay)
     relay.start()
 
-    held = relay.connect()
-    held.banner()
-    held.ehlo()
+    held = relay.session()
     sock = held.starttls()
     assert presented(sock, old_cert)
     held.ehlo()
@@ -173,9 +163,7 @@ def test_reload_swaps_the_starttls_certificate_and_keeps_tls_sessions(make_relay
     write_config(relay, over={"smtp": {"tls_cert": str(new_cert), "tls_key": str(new_key)}})
     reload(relay)
 
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         fresh = c.starttls()
         assert presented(fresh, new_cert)
     # The TLS session made before the reload still carries mail.
@@ -189,9 +177,7 @@ def test_reload_swaps_the_starttls_certificate_and_keeps_tls_sessions(make_relay
     broken.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
     write_config(relay, over={"smtp": {"tls_cert": str(broken), "tls_key": str(new_key)}})
     reload(relay, expect_ok=False)
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         again = c.starttls()
         assert presented(again, new_cert)
 
@@ -202,9 +188,7 @@ def test_reload_changes_routes_and_lifts_a_delivery_pause(make_relay):
         relay = make_relay(start=False)  # paused, like every e2e relay
         write_config(relay, tail=route.format(old_dest.port))
         relay.start()
-        with relay.connect() as c:
-            c.banner()
-            c.ehlo()
+        with relay.session() as c:
             qid = send(c, "user@example.org", "waits for the reload")
         assert qid in relay.dump_by_id()
 
@@ -262,18 +246,14 @@ def test_sighup_opens_a_new_log_file_after_rotation(make_relay, tmp_path):
     renamed file, the reload's and everything after to a new file at the configured path,
     even when the configuration file has a mistake by then."""
     relay, logfile, rotated = rotated_log(make_relay, tmp_path)
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         before = send(c, "a@agency.example", "before rotation")
     wait_until(lambda: f"{before}: queued" in file_text(rotated), 10, "the queued line in the renamed file")
     assert not logfile.exists()
 
     relay.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: "reload: " in file_text(logfile), 10, "the reload line in a new log.file")
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         after = send(c, "a@agency.example", "after rotation")
     wait_until(lambda: f"{after}: queued" in file_text(logfile), 10, "the queued line in the new file")
     assert before not in file_text(logfile)

@@ -22,15 +22,14 @@ VARIANTS = {
 
 
 def _open_data(c):
-    c.banner()
-    c.ehlo()
+    """MAIL, RCPT and DATA pipelined in one write on a fresh session."""
     c.send("MAIL FROM:<alice@x.example>\r\nRCPT TO:<bob@y.example>\r\nDATA\r\n")
     assert [c.reply().code for _ in range(3)] == [250, 250, 354]
 
 
 @pytest.mark.parametrize("marker", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_bare_line_ending_smuggling_in_data(relay, marker):
-    with relay.connect() as c:
+    with relay.session() as c:
         _open_data(c)
         c.send(b"From: alice@x.example\r\nSubject: innocent\r\n\r\nhello" + marker
                + SMUGGLED + b".\r\n")
@@ -57,7 +56,7 @@ def test_single_bare_line_ending_rejects_message(relay, where, bad):
         "body": b"Subject: a\r\n\r\nline one" + bad + b"line two\r\n",
         "last-line": b"Subject: a\r\n\r\nend" + bad + b"\r\n",
     }
-    with relay.connect() as c:
+    with relay.session() as c:
         _open_data(c)
         c.send(parts[where] + b".\r\n")
         r = c.reply()
@@ -68,9 +67,7 @@ def test_single_bare_line_ending_rejects_message(relay, where, bad):
 
 def test_smuggling_with_pipelined_commands_in_one_write(relay):
     """Everything, including the smuggled transaction and the real end, in one packet."""
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         c.send(b"MAIL FROM:<alice@x.example>\r\nRCPT TO:<bob@y.example>\r\nDATA\r\n"
                b"Subject: innocent\r\n\r\nhello\n.\n" + SMUGGLED + b".\r\nHELP\r\n")
         codes = [c.reply().code for _ in range(5)]
@@ -79,19 +76,15 @@ def test_smuggling_with_pipelined_commands_in_one_write(relay):
 
 
 def test_bdat_with_bare_lf_is_rejected(relay):
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.expect("MAIL FROM:<alice@x.example>", 250)
-        c.expect("RCPT TO:<bob@y.example>", 250)
+    with relay.session() as c:
+        c.open_transaction("alice@x.example", ["bob@y.example"], data=False)
         chunk = b"Subject: bdat\r\n\r\nhello\n.\nMAIL FROM:<evil@x.example>\r\n"
         c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
         r = c.reply()
         assert (r.code, r.enhanced()) == (550, "5.5.2"), r
         c.sync()
         # Bare CR split across two chunks: "...\r" | "x..." is still a bare CR.
-        c.expect("MAIL FROM:<alice@x.example>", 250)
-        c.expect("RCPT TO:<bob@y.example>", 250)
+        c.open_transaction("alice@x.example", ["bob@y.example"], data=False)
         c1, c2 = b"Subject: split\r\n\r\nab\r", b"cd\r\n"
         c.send(b"BDAT %d\r\n" % len(c1) + c1)
         r = c.reply()

@@ -8,9 +8,8 @@ def _keywords(r):
 
 def test_starttls_discards_pipelined_plaintext(tls_relay):
     """CVE-2011-0411 class: a command pipelined after STARTTLS must not run inside TLS."""
-    with tls_relay.connect() as c:
-        c.banner()
-        assert "STARTTLS" in _keywords(c.ehlo())
+    with tls_relay.session() as c:
+        assert "STARTTLS" in _keywords(c.ehlo_reply)
         c.send("STARTTLS\r\nRSET\r\n")
         r = c.reply()
         assert (r.code, r.lines) == (220, ["2.0.0 Ready to start TLS"]), r
@@ -25,9 +24,7 @@ def test_starttls_discards_pipelined_plaintext(tls_relay):
 
 
 def test_starttls_injected_mail_does_not_survive(tls_relay):
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with tls_relay.session() as c:
         c.send("STARTTLS\r\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<victim@y.example>\r\n")
         assert c.reply().code == 220
         c.tls_handshake()
@@ -42,21 +39,15 @@ def test_starttls_injected_mail_does_not_survive(tls_relay):
 
 
 def test_starttls_twice_refused(tls_relay):
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.starttls()
-        c.ehlo()
+    with tls_relay.session(starttls=True) as c:
         r = c.cmd("STARTTLS")
         assert r.code in (502, 503, 554), r
         c.sync()
 
 
 def test_requiretls_refused_before_starttls(tls_relay):
-    with tls_relay.connect() as c:
-        c.banner()
-        r = c.ehlo()
-        assert "REQUIRETLS" not in _keywords(r)
+    with tls_relay.session() as c:
+        assert "REQUIRETLS" not in _keywords(c.ehlo_reply)
         r = c.cmd("MAIL FROM:<a@x.example> REQUIRETLS")
         assert (r.code, r.enhanced()) == (555, "5.5.4"), r
         c.expect("MAIL FROM:<a@x.example>", 250)
@@ -64,11 +55,7 @@ def test_requiretls_refused_before_starttls(tls_relay):
 
 def test_requiretls_after_starttls_is_stored_as_sos(tls_relay):
     content = b"Subject: requiretls\r\n\r\nsecret\r\n"
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.starttls()
-        c.ehlo()
+    with tls_relay.session(starttls=True) as c:
         r = c.send_message("a@x.example", ["b@y.example", "c@z.example"], content,
                            mail_params="REQUIRETLS")
         assert (r.code, r.enhanced()) == (250, "2.0.0") and r.queue_id(), r
@@ -87,9 +74,7 @@ def test_requiretls_after_starttls_is_stored_as_sos(tls_relay):
 
 
 def test_plain_message_on_tls_relay_without_starttls(tls_relay):
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with tls_relay.session() as c:
         r = c.send_message("a@x.example", ["b@y.example"], b"Subject: p\r\n\r\nx\r\n")
         assert r.code == 250, r
     [m] = tls_relay.dump()
@@ -100,25 +85,17 @@ def test_plain_message_on_tls_relay_without_starttls(tls_relay):
 
 
 def test_failed_handshake_does_not_hurt_the_relay(tls_relay):
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with tls_relay.session() as c:
         assert c.cmd("STARTTLS").code == 220
         c.send(b"this is not a TLS ClientHello\r\n" * 4)
         c.wait_closed()
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.starttls()
-        c.ehlo()
+    with tls_relay.session(starttls=True) as c:
         c.sync()
 
 
 def test_tls12_client_is_recorded(tls_relay):
     import ssl
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with tls_relay.session() as c:
         assert c.cmd("STARTTLS").code == 220
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -135,9 +112,7 @@ def test_tls12_client_is_recorded(tls_relay):
 
 def test_tls_handshake_timeout(make_relay):
     relay = make_relay(tls=True, overrides={"smtp": {"command_timeout": "2s"}})
-    with relay.connect() as c:
-        c.banner()
-        c.ehlo()
+    with relay.session() as c:
         assert c.cmd("STARTTLS").code == 220
         # Say nothing: the relay must give up on the handshake, bounded by the timeout.
         c.wait_closed(timeout=15)
@@ -149,15 +124,10 @@ def test_large_message_and_bdat_over_tls(tls_relay):
     line = b"0123456789abcdef" * 6 + b"\r\n"
     big = b"Subject: big tls\r\n\r\n" + line * (900 * 1024 // len(line))
     chunk = "Grüße over TLS\r\n".encode() * 20000
-    with tls_relay.connect() as c:
-        c.banner()
-        c.ehlo()
-        c.starttls()
-        c.ehlo()
+    with tls_relay.session(starttls=True) as c:
         r1 = c.send_message("a@x.example", ["b@y.example"], big)
         assert r1.code == 250, r1
-        c.expect("MAIL FROM:<a@x.example>", 250)
-        c.expect("RCPT TO:<b@y.example>", 250)
+        c.open_transaction("a@x.example", ["b@y.example"], data=False)
         c.send(b"BDAT %d\r\n" % len(chunk) + chunk + b"BDAT %d LAST\r\n" % len(chunk) + chunk)
         assert c.reply(timeout=30).code == 250
         r2 = c.reply(timeout=30)
