@@ -1,6 +1,7 @@
 #include "relay/common/log.hpp"
 
 #include <spdlog/details/file_helper.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -8,6 +9,42 @@
 
 namespace secmx::log {
 namespace {
+
+constexpr const char* kHex = "0123456789abcdef";
+
+void append_hex(unsigned char c, spdlog::memory_buf_t& dest) {
+  const char esc[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+  dest.append(esc, esc + 4);
+}
+
+// The message part of every line (%* in kPattern): bytes 0x20..0x7e as they are, any other
+// byte as \xNN. Backslash is left alone, so what escape() produced passes unchanged.
+class PrintablePayload final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const char* run = msg.payload.data();  // start of the current printable run
+    const char* end = run + msg.payload.size();
+    for (const char* p = run; p != end; ++p) {
+      auto c = static_cast<unsigned char>(*p);
+      if (c >= 0x20 && c < 0x7f) continue;
+      dest.append(run, p);
+      append_hex(c, dest);
+      run = p + 1;
+    }
+    dest.append(run, end);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintablePayload>();
+  }
+};
+
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %n: %*";
+
+std::unique_ptr<spdlog::formatter> line_formatter() {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  f->add_flag<PrintablePayload>('*').set_pattern(kPattern);
+  return f;
+}
 
 // A file sink that can start a new file at its path (log rotation: logrotate renames the
 // file, then SIGHUP). spdlog's basic_file_sink cannot; this one opens the new file first
@@ -58,7 +95,7 @@ void init_logging(std::string_view level, std::string_view target) {
     g_file = std::make_shared<ReopenableFileSink>(std::string(target));
     g_sink = g_file;
   }
-  g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v");
+  g_sink->set_formatter(line_formatter());
   g_level = spdlog::level::from_str(std::string(level));
   spdlog::drop_all();
   spdlog::flush_on(spdlog::level::info);
@@ -86,7 +123,7 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   if (auto l = spdlog::get(name)) return l;
   if (!g_sink) {
     g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    g_sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %n: %v");
+    g_sink->set_formatter(line_formatter());
   }
   auto l = std::make_shared<spdlog::logger>(name, g_sink);
   l->set_level(g_level);
@@ -98,7 +135,7 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
 }
 
 std::string escape(std::string_view s, std::size_t max) {
-  static const char* hex = "0123456789abcdef";
+  const char* hex = kHex;
   std::string out;
   out.reserve(std::min(s.size(), max) + 8);
   for (unsigned char c : s) {

@@ -4,6 +4,18 @@
 // starts; logger(name) afterwards is safe from any thread (spdlog loggers are thread-safe).
 // Lines are "key=value" fields; anything a peer sent goes through escape() first so that a
 // hostile client cannot forge log lines or flood them.
+//
+// Escaping, two layers with one rule between them:
+// - escape(text, max) at the call site: every value that came from a request, a peer or a
+//   message (addresses, domains, ids as sent, replies, reasons, header text, paths). Its
+//   output is printable ASCII only (0x20..0x7e), is cut to `max`, and is reversible:
+//   backslash itself becomes \x5c, so "\xNN" in its output always means the byte NN.
+// - The line formatter (every sink made here) then writes each byte of the message outside
+//   0x20..0x7e as \xNN and leaves everything else, backslash included, as it is. So no line
+//   can carry a raw CR, LF, NUL, other C0 byte, DEL or non-ASCII byte whatever a call site
+//   forgot, and escape()'s output passes through unchanged: it is never escaped twice.
+//   The net is not reversible on its own (a literal backslash-x typed by a peer is kept as
+//   is) and does not cut length; that is why call sites still use escape().
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -30,7 +42,8 @@ Status<std::string> reopen();
 // The named module logger ("smtpd", "queue", "tls", ...), created on first use.
 std::shared_ptr<spdlog::logger> logger(const std::string& name);
 
-// Printable ASCII only, control bytes as \xNN, cut to `max` bytes with "..." appended.
+// Printable ASCII only: control bytes, DEL, non-ASCII bytes and backslash as \xNN; cut to
+// `max` output bytes with "..." appended.
 std::string escape(std::string_view peer_text, std::size_t max = 200);
 
 }  // namespace secmx::log

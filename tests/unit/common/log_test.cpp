@@ -70,6 +70,33 @@ TEST_F(LogFileTest, LinesReachTheFileAsTheyAreLogged) {
   EXPECT_NE(slurp(path_).find("info logtest: no flush needed"), std::string::npos);
 }
 
+// Whatever a call site passes unescaped, no raw control or non-ASCII byte reaches a line:
+// a CR LF in a value cannot start a forged line, NUL and 0xff arrive as \x00 and \xff.
+TEST_F(LogFileTest, RawControlAndNonAsciiBytesNeverReachTheFile) {
+  using namespace std::string_literals;
+  const std::string hostile = "y.example\r\n2026-01-01T00:00:00.000+00:00 info main: FORGED LINE"s +
+                              "\0\x01\x1b[31m\x7f\xff\xc3\xa9\t"s;
+  logger("logtest")->info("flush for {} by the operator", hostile);
+
+  std::string text = slurp(path_);
+  ASSERT_FALSE(text.empty());
+  for (unsigned char c : text.substr(0, text.size() - 1)) {  // all but the line's own \n
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "raw byte 0x" << std::hex << int(c) << " in: " << text;
+  }
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_EQ(text.find("\nFORGED"), std::string::npos);
+  EXPECT_NE(text.find("flush for y.example\\x0d\\x0a2026-01-01T00:00:00.000+00:00 info main: FORGED LINE"
+                      "\\x00\\x01\\x1b[31m\\x7f\\xff\\xc3\\xa9\\x09 by the operator\n"),
+            std::string::npos)
+      << text;
+}
+
+// The formatter leaves escape()'s output alone (backslash included): never escaped twice.
+TEST_F(LogFileTest, EscapedTextIsNotEscapedTwice) {
+  logger("logtest")->info("domain={}", escape("a\\b\r\n\xff"));
+  EXPECT_NE(slurp(path_).find("domain=a\\x5cb\\x0d\\x0a\\xff\n"), std::string::npos) << slurp(path_);
+}
+
 TEST(LogStderr, ReopenIsANoOpWhenLoggingToStderr) {
   init_logging("info", "stderr");
   EXPECT_TRUE(reopen().ok());
@@ -78,6 +105,16 @@ TEST(LogStderr, ReopenIsANoOpWhenLoggingToStderr) {
 TEST(LogEscape, ControlBytesAreHexAndLongTextIsCut) {
   EXPECT_EQ(escape("a\r\nb\\"), "a\\x0d\\x0ab\\x5c");
   EXPECT_EQ(escape("abcdef", 3), "abc...");
+}
+
+TEST(LogEscape, NulDelAndNonAsciiAreHex) {
+  using namespace std::string_literals;
+  EXPECT_EQ(escape("\0\x7f\xff\xc3\xa9"s), "\\x00\\x7f\\xff\\xc3\\xa9");
+  for (int c = 0; c < 256; ++c) {
+    for (unsigned char out : escape(std::string(1, static_cast<char>(c)))) {
+      EXPECT_TRUE(out >= 0x20 && out < 0x7f) << c;
+    }
+  }
 }
 
 }  // namespace
