@@ -373,7 +373,7 @@ class SchedulerImpl final : public Scheduler {
       }
     }
     log_->info("flush of {} message(s){} by the operator", changes.size(),
-               domain.empty() ? "" : " for " + domain);
+               domain.empty() ? "" : " for " + log::escape(domain, 100));
     std::size_t count = changes.size();
     if (changes.empty()) {
       done(count);
