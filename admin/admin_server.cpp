@@ -1,12 +1,16 @@
 // admin_server.cpp - routes of the admin HTTP API on cpp-httplib.
 //
-// Each handler runs on one of httplib's request threads, reads what it needs (Store read
-// transactions, metric atomics, the current config and policy engine under a short
-// lock) and answers JSON. Errors are {"error": "<words>", "code": "<kind>"} with the
-// matching HTTP status; see docs/admin.md.
+// Requests reach cpp-httplib only once admin/bounded_http_server has framed them within
+// the limits (413/414/431/... otherwise). The pre-routing step checks the token (/api/),
+// then asks admin/api_routes for the endpoint (404, or 405 with Allow); every request that
+// passes goes to dispatch(). Each handler runs on one of httplib's request threads, reads
+// what it needs (Store read transactions, metric atomics, the current config and policy
+// engine under a short lock) and answers JSON. Errors are {"error": "<words>", "code":
+// "<kind>"} with the matching HTTP status; see docs/admin.md.
+//
+// Logging: anything taken from a request (path, method, id, domain, reason, an error that
+// quotes them) goes through log::escape() with a length cap.
 #include "admin/admin_server.hpp"
-
-#include <httplib.h>
 
 #include <arpa/inet.h>
 
@@ -16,6 +20,8 @@
 #include <thread>
 
 #include "admin/admin_token.hpp"
+#include "admin/api_routes.hpp"
+#include "admin/bounded_http_server.hpp"
 #include "admin/policy_probe.hpp"
 #include "admin/queue_view.hpp"
 #ifdef SECMX_HAVE_ROUTE_PROBE
@@ -31,7 +37,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kRequestThreads = 4;
-constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr HttpLimits kLimits{};  // 64 KiB bodies, 4 KiB request line, 64 header lines, ...
 constexpr std::size_t kDefaultLimit = 100;
 constexpr std::size_t kMaxLimit = 1000;
 
@@ -62,7 +68,12 @@ bool is_loopback(const std::string& host) {
 
 class AdminServerImpl final : public AdminServer {
  public:
-  explicit AdminServerImpl(AdminDeps deps) : deps_(std::move(deps)), log_(log::logger("admin")) {
+  explicit AdminServerImpl(AdminDeps deps)
+      : deps_(std::move(deps)),
+        log_(log::logger("admin")),
+        svr_(kLimits, [log = log_](const std::string& peer, const FrameError& e) {
+          log->warn("refused a request from [{}]: {} {}", log::escape(peer, 64), e.status, e.text);
+        }) {
     load_token(*deps_.config);
   }
 
@@ -75,7 +86,7 @@ class AdminServerImpl final : public AdminServer {
     svr_.set_keep_alive_max_count(100);
     svr_.set_read_timeout(10, 0);
     svr_.set_write_timeout(10, 0);
-    svr_.set_payload_max_length(kMaxBody);
+    svr_.set_payload_max_length(kLimits.max_body);  // a second guard; framing enforces it
     if (ep.host.find(':') != std::string::npos) svr_.set_address_family(AF_INET6);
     routes();
     if (ep.port == 0) {
@@ -141,19 +152,25 @@ class AdminServerImpl final : public AdminServer {
 
   void routes() {
     svr_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      return authorize(req, res) ? httplib::Server::HandlerResponse::Unhandled
-                                 : httplib::Server::HandlerResponse::Handled;
+      if (!authorize(req, res)) return httplib::Server::HandlerResponse::Handled;
+      auto m = match_route(req.method, req.path);
+      if (m.kind == RouteMatch::Kind::NotFound) {
+        error(res, 404, "no_such_endpoint", "no such endpoint: " + log::escape(req.path, 100));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (m.kind == RouteMatch::Kind::MethodNotAllowed) {
+        res.set_header("Allow", m.allow);
+        error(res, 405, "method_not_allowed",
+              log::escape(req.method, 20) + " not allowed here; allowed: " + m.allow);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;  // on to dispatch()
     });
     svr_.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request& req, httplib::Response& res) {
+        [](const httplib::Request&, httplib::Response& res) {
           // Our handlers always set a body; an empty one means httplib itself refused.
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-          if (res.status == 404) {
-            error(res, 404, "no_such_endpoint",
-                  "no such endpoint: " + req.method + " " + log::escape(req.path, 100));
-          } else {
-            error(res, res.status, "bad_request", "HTTP " + std::to_string(res.status));
-          }
+          error(res, res.status, "bad_request", "HTTP " + std::to_string(res.status));
           return httplib::Server::HandlerResponse::Handled;
         }));
     svr_.set_exception_handler(
@@ -165,22 +182,31 @@ class AdminServerImpl final : public AdminServer {
             what = e.what();
           } catch (...) {
           }
-          log_->error("{} {}: {}", req.method, req.path, what);
+          log_->error("{} {}: {}", log::escape(req.method, 20), log::escape(req.path, 100),
+                      log::escape(what));
           error(res, 500, "error", "internal error: " + what);
         });
 
-    svr_.Get("/healthz", [this](const auto& req, auto& res) { healthz(req, res); });
-    svr_.Get("/metrics", [this](const auto& req, auto& res) { metrics(req, res); });
-    svr_.Get("/api/v1/stats", [this](const auto& req, auto& res) { stats(req, res); });
-    svr_.Get("/api/v1/queue", [this](const auto& req, auto& res) { list(req, res); });
-    svr_.Post("/api/v1/queue/flush", [this](const auto& req, auto& res) { flush_all(req, res); });
-    svr_.Get(R"(/api/v1/queue/([^/]+))", [this](const auto& req, auto& res) { show(req, res); });
-    svr_.Delete(R"(/api/v1/queue/([^/]+))",
-                [this](const auto& req, auto& res) { mutate(req, res, "delete"); });
-    svr_.Post(R"(/api/v1/queue/([^/]+)/(flush|hold|release|bounce))",
-              [this](const auto& req, auto& res) { mutate(req, res, req.matches[2].str()); });
-    svr_.Get(R"(/api/v1/route/([^/]+))", [this](const auto& req, auto& res) { route(req, res); });
-    svr_.Post("/api/v1/policy/test", [this](const auto& req, auto& res) { policy_test(req, res); });
+    // Every method the pre-routing step lets through lands here (HEAD as GET).
+    auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+      auto m = match_route(req.method, req.path);
+      if (m.kind != RouteMatch::Kind::Found) return error(res, 404, "no_such_endpoint", "no such endpoint");
+      switch (m.endpoint) {
+        case Endpoint::Healthz: return healthz(req, res);
+        case Endpoint::Metrics: return metrics(req, res);
+        case Endpoint::Stats: return stats(req, res);
+        case Endpoint::QueueList: return list(req, res);
+        case Endpoint::QueueFlush: return flush_all(req, res);
+        case Endpoint::QueueShow: return show(m.arg, res);
+        case Endpoint::QueueDelete: return mutate(req, res, m.arg, "delete");
+        case Endpoint::QueueOp: return mutate(req, res, m.arg, m.op);
+        case Endpoint::Route: return route(m.arg, res);
+        case Endpoint::PolicyTest: return policy_test(req, res);
+      }
+    };
+    svr_.Get(".*", dispatch);
+    svr_.Post(".*", dispatch);
+    svr_.Delete(".*", dispatch);
   }
 
   bool authorize(const httplib::Request& req, httplib::Response& res) {
@@ -197,7 +223,8 @@ class AdminServerImpl final : public AdminServer {
       return false;
     }
     if (!token->check_header(req.get_header_value("Authorization"))) {
-      log_->warn("401 {} {} from [{}]", req.method, log::escape(req.path, 100), req.remote_addr);
+      log_->warn("401 {} {} from [{}]", log::escape(req.method, 20), log::escape(req.path, 100),
+                 log::escape(req.remote_addr, 64));
       res.set_header("WWW-Authenticate", "Bearer realm=\"secmx-relay\"");
       error(res, 401, "unauthorized", "missing or wrong bearer token");
       return false;
@@ -299,14 +326,14 @@ class AdminServerImpl final : public AdminServer {
                 {"next", page->next ? json(page->next->to_string()) : json(nullptr)}});
   }
 
-  std::optional<queue::QueueId> id_param(const httplib::Request& req, httplib::Response& res) {
-    auto id = queue::QueueId::parse(req.matches[1].str());
-    if (!id) error(res, 400, "bad_request", "not a queue id: " + log::escape(req.matches[1].str(), 40));
+  std::optional<queue::QueueId> id_param(const std::string& arg, httplib::Response& res) {
+    auto id = queue::QueueId::parse(arg);
+    if (!id) error(res, 400, "bad_request", "not a queue id: " + log::escape(arg, 40));
     return id;
   }
 
-  void show(const httplib::Request& req, httplib::Response& res) {
-    auto id = id_param(req, res);
+  void show(const std::string& arg, httplib::Response& res) {
+    auto id = id_param(arg, res);
     if (!id) return;
     auto env = deps_.store->load(*id);
     if (!env) return error(res, 500, "store", env.error().message);
@@ -314,8 +341,9 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, detail_json(**env, unix_now_us()));
   }
 
-  void mutate(const httplib::Request& req, httplib::Response& res, const std::string& op) {
-    auto id = id_param(req, res);
+  void mutate(const httplib::Request& req, httplib::Response& res, const std::string& arg,
+              const std::string& op) {
+    auto id = id_param(arg, res);
     if (!id) return;
     if (!deps_.ops) return error(res, 503, "unavailable", "queue operations are not available");
     OpStatus st = Ok{};
@@ -334,8 +362,8 @@ class AdminServerImpl final : public AdminServer {
       }
       st = deps_.ops->bounce(*id, reason);
     }
-    log_->info("{}: {} by [{}]: {}", id->to_string(), op, req.remote_addr,
-               st ? "ok" : st.error().message);
+    log_->info("{}: {} by [{}]: {}", id->to_string(), op, log::escape(req.remote_addr, 64),
+               st ? "ok" : log::escape(st.error().message));
     if (!st) return op_error(res, st.error());
     json body{{"id", id->to_string()}, {"operation", op}, {"result", "ok"}};
     if (op != "delete") {
@@ -360,22 +388,23 @@ class AdminServerImpl final : public AdminServer {
     if (domain && domain->empty()) domain.reset();
     auto n = deps_.ops->flush_all(domain);
     log_->info("flush {} by [{}]: {}", domain ? "domain=" + log::escape(*domain, 100) : "all",
-               req.remote_addr, n ? std::to_string(*n) + " messages" : n.error().message);
+               log::escape(req.remote_addr, 64),
+               n ? std::to_string(*n) + " messages" : log::escape(n.error().message));
     if (!n) return op_error(res, n.error());
     answer(res, 200, json{{"operation", "flush"},
                           {"domain", domain ? json(*domain) : json(nullptr)},
                           {"messages", *n}});
   }
 
-  void route(const httplib::Request& req, httplib::Response& res) {
+  void route(const std::string& domain, httplib::Response& res) {
 #ifdef SECMX_HAVE_ROUTE_PROBE
     auto cfg = config();
-    auto result = probe_route(*cfg, req.matches[1].str(), cancel_);
+    auto result = probe_route(*cfg, domain, cancel_);
     if (!result) return error(res, 500, "error", result.error());
     answer(res, 200, *result);
 #else
     error(res, 501, "unavailable", "route probe not built: the SMTP client library is missing");
-    (void)req;
+    (void)domain;
 #endif
   }
 
@@ -395,7 +424,7 @@ class AdminServerImpl final : public AdminServer {
 
   AdminDeps deps_;
   std::shared_ptr<spdlog::logger> log_;
-  httplib::Server svr_;
+  BoundedHttpServer svr_;
   std::thread thread_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopped_{false};

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -270,6 +272,107 @@ def test_policy_test(make_relay):
     assert r.returncode == 0 and "HOLD" in r.stdout
     status, body, _ = admin.http("POST", "/api/v1/policy/test", body={"sender": "a@b"})
     assert status == 400 and "recipient" in body["error"]
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def _status_kib(pid: int, field: str) -> int:
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _read_until_closed(s: socket.socket, timeout: float = 10) -> bytes:
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return out
+
+
+def test_chunked_100mib_body_is_refused_with_memory_bounded(make_relay):
+    """A chunked body has no length to check up front: it must be cut off as it streams."""
+    relay, admin = start_admin_relay(make_relay)
+    pid = relay.proc.pid
+    rss_before = _status_kib(pid, "VmRSS")
+    total = 100 << 20
+    piece = b" " * 65536  # JSON whitespace: were it all read, the body would parse
+    frame = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    start = json.dumps({"sender": "a@b.example", "recipients": ["r@c.example"]}).encode()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", relay.admin_port), timeout=10) as s:
+        s.sendall(b"POST /api/v1/policy/test HTTP/1.1\r\nHost: relay\r\n"
+                  b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                  b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + b"%x\r\n" % len(start) + start + b"\r\n")
+        try:
+            while sent < total:  # generated as it goes; stop once the relay has answered
+                s.sendall(frame)
+                sent += len(piece)
+                if select.select([s], [], [], 0)[0]:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = _read_until_closed(s)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+    assert b'"code":"payload_too_large"' in answer, answer
+    assert sent < total, "the relay read the whole 100 MiB before answering"
+    grown = _status_kib(pid, "VmHWM") - rss_before  # the peak, not only what is left now
+    assert grown < 64 * 1024, f"RSS peaked {grown} KiB above where it started"
+    assert admin.http("GET", "/healthz", token=None)[0] == 200
+    refused = relay.wait_log(r"admin: refused a request from \[127\.0\.0\.1\]: 413 ")
+    assert refused
+
+
+def test_request_text_cannot_forge_or_corrupt_log_lines(make_relay):
+    relay, admin = start_admin_relay(make_relay)
+    forged = "y.example\r\n2026-11-23T11:33:08.642+00:00 info main: FORGED LINE"
+    status, body, _ = admin.http("POST", "/api/v1/queue/flush", body={"domain": forged})
+    assert status == 200, body
+    status, body, _ = admin.http("POST", "/api/v1/queue/flush?domain=%00%ff")
+    assert status == 200, body
+    # Both the admin module's line and the scheduler's line, for each request.
+    wait_until(lambda: relay.log_path.read_bytes().count(b"FORGED LINE") >= 2
+               and relay.log_path.read_bytes().count(b"\\x00\\xff") >= 2, 10,
+               "the flush lines of the admin module and the scheduler")
+    data = relay.log_path.read_bytes()
+    for line in data.split(b"\n"):
+        assert not line.startswith(b"2026-11-23T11:33:08.642"), data.decode("ascii", "replace")
+        if b"FORGED LINE" in line:
+            assert b"y.example\\x0d\\x0a2026-11-23T11:33:08.642" in line, line
+    raw = sorted({b for b in data if b != 0x0A and not 0x20 <= b < 0x7F})
+    assert not raw, f"raw bytes {raw} in the log:\n" + data.decode("ascii", "replace")
+    assert b"flush of 0 message(s) for \\x00\\xff by the operator" in data
+    assert b"flush domain=\\x00\\xff by [127.0.0.1]" in data
+
+
+def test_wrong_method_is_405_with_allow(make_relay):
+    relay, admin = start_admin_relay(make_relay)
+    cases = [("PUT", "/api/v1/stats", "GET, HEAD"),
+             ("TRACE", "/api/v1/stats", "GET, HEAD"),
+             ("DELETE", "/api/v1/stats", "GET, HEAD"),
+             ("PUT", "/api/v1/queue", "GET, HEAD"),
+             ("TRACE", "/api/v1/queue", "GET, HEAD"),
+             ("DELETE", "/api/v1/queue", "GET, HEAD"),
+             ("PUT", "/healthz", "GET, HEAD"),
+             ("TRACE", "/metrics", "GET, HEAD"),
+             ("DELETE", "/metrics", "GET, HEAD"),
+             ("PUT", f"/api/v1/route/{DEFER_DOMAIN}", "GET, HEAD"),
+             ("GET", "/api/v1/policy/test", "POST"),
+             ("PUT", "/api/v1/queue/0000000000000001", "GET, HEAD, DELETE")]
+    for method, path, allow in cases:
+        status, body, headers = admin.http(method, path, body={} if method == "PUT" else None)
+        assert status == 405, (method, path, status, body)
+        assert headers.get("Allow") == allow, (method, path, headers)
+        assert body["code"] == "method_not_allowed", body
+    for method in ("GET", "PUT", "TRACE", "DELETE"):
+        assert admin.http(method, "/api/v1/no-such-thing")[0] == 404, method
 
 
 # --------------------------------------------------------------------------- metrics

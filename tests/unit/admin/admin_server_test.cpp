@@ -2,12 +2,17 @@
 // real HTTP on loopback (cpp-httplib client).
 #include "admin/admin_server.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/unit/admin/admin_test_util.hpp"
 
@@ -17,6 +22,49 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kToken = "unit-test-token";
+
+// Raw HTTP: sends `request` whole (the server may stop reading early), then reads until the
+// server closes (5 s at most). Requests below say "Connection: close".
+std::string exchange(std::uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    for (std::size_t off = 0; off < request.size();) {
+      auto n = ::send(fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+int status_of(const std::string& response) {
+  return response.rfind("HTTP/1.1 ", 0) == 0 ? std::atoi(response.c_str() + 9) : 0;
+}
+
+std::string header_of(const std::string& response, const std::string& name) {
+  auto at = response.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  at += name.size() + 4;
+  return response.substr(at, response.find("\r\n", at) - at);
+}
+
+std::string head(const std::string& request_line, const std::string& extra = "") {
+  return request_line + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
+         "\r\nConnection: close\r\n" + extra + "\r\n";
+}
+
+const std::string kPolicyJson = R"({"sender":"a@b.example","recipients":["r@c.example"]})";
 
 class AdminServerTest : public ::testing::Test {
  protected:
@@ -235,6 +283,137 @@ TEST_F(AdminServerTest, StopIsBoundedWithAKeepAliveClientConnected) {
   EXPECT_LT(took, std::chrono::seconds(5));
   auto again = client().Get("/healthz");
   EXPECT_FALSE(again);  // nobody listens any more
+}
+
+// --- limits and methods ------------------------------------------------------------
+
+TEST_F(AdminServerTest, ChunkedBodyOverTheLimitIs413) {
+  // Valid JSON padded to 1 MiB: without a bound on chunked bodies it would be read whole
+  // and answered 200.
+  std::string body = kPolicyJson + std::string(1 << 20, ' ');
+  std::string req = head("POST /api/v1/policy/test", "Transfer-Encoding: chunked\r\n");
+  for (std::size_t i = 0; i < body.size(); i += 8192) {
+    auto piece = body.substr(i, 8192);
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    req += size + piece + "\r\n";
+  }
+  req += "0\r\n\r\n";
+  auto res = exchange(server_->port(), req);
+  EXPECT_EQ(status_of(res), 413) << res.substr(0, 300);
+  EXPECT_NE(res.find("\"code\":\"payload_too_large\""), std::string::npos) << res;
+  EXPECT_EQ(header_of(res, "Connection"), "close");
+
+  // Within the limit, chunked works.
+  std::string ok = head("POST /api/v1/policy/test", "Transfer-Encoding: chunked\r\n") + "10\r\n" +
+                   kPolicyJson.substr(0, 16) + "\r\n" +
+                   (std::stringstream() << std::hex << kPolicyJson.size() - 16).str() + "\r\n" +
+                   kPolicyJson.substr(16) + "\r\n0\r\n\r\n";
+  res = exchange(server_->port(), ok);
+  EXPECT_EQ(status_of(res), 200) << res;
+}
+
+TEST_F(AdminServerTest, ContentLengthOverTheLimitIs413) {
+  auto c = client();
+  auto r = c.Post("/api/v1/policy/test", kPolicyJson + std::string(100 * 1024, ' '), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(AdminServerTest, ABodyWithoutLengthIsEmptyNotReadToTheEnd) {
+  // No Content-Length, no chunking: the body is empty (RFC 9112 6.3); what follows is not
+  // read until the client closes.
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = exchange(server_->port(), head("POST /api/v1/policy/test") + kPolicyJson);
+  EXPECT_EQ(status_of(res), 400) << res;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST_F(AdminServerTest, CompressedBodiesAre415) {
+  auto res = exchange(server_->port(),
+                      head("POST /api/v1/policy/test", "Content-Encoding: gzip\r\nContent-Length: 4\r\n") + "abcd");
+  EXPECT_EQ(status_of(res), 415) << res;
+}
+
+TEST_F(AdminServerTest, LongUrlIs414AndTooManyHeadersAre431) {
+  auto res = exchange(server_->port(), head("GET /api/v1/queue?domain=" + std::string(5000, 'a')));
+  EXPECT_EQ(status_of(res), 414) << res.substr(0, 300);
+  EXPECT_NE(res.find("\"code\":\"uri_too_long\""), std::string::npos) << res;
+
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "X-Filler-" + std::to_string(i) + ": x\r\n";
+  res = exchange(server_->port(), head("GET /api/v1/stats", many));
+  EXPECT_EQ(status_of(res), 431) << res.substr(0, 300);
+
+  res = exchange(server_->port(), head("GET /api/v1/stats", "X-Big: " + std::string(10000, 'v') + "\r\n"));
+  EXPECT_EQ(status_of(res), 431) << res.substr(0, 300);
+}
+
+TEST_F(AdminServerTest, WrongMethodIs405WithAllow) {
+  struct Case {
+    const char* request_line;
+    const char* allow;
+  };
+  const Case cases[] = {
+      {"PUT /api/v1/stats", "GET, HEAD"},
+      {"DELETE /api/v1/stats", "GET, HEAD"},
+      {"TRACE /api/v1/queue", "GET, HEAD"},
+      {"PUT /healthz", "GET, HEAD"},
+      {"TRACE /healthz", "GET, HEAD"},
+      {"DELETE /metrics", "GET, HEAD"},
+      {"PATCH /api/v1/queue/0000000000100000", "GET, HEAD, DELETE"},
+      {"GET /api/v1/policy/test", "POST"},
+      {"PUT /api/v1/queue/0000000000100000/hold", "POST"},
+      {"OPTIONS /api/v1/route/x.example", "GET, HEAD"},
+  };
+  for (const auto& c : cases) {
+    auto res = exchange(server_->port(), head(c.request_line, "Content-Length: 2\r\n") + "{}");
+    EXPECT_EQ(status_of(res), 405) << c.request_line << "\n" << res;
+    EXPECT_EQ(header_of(res, "Allow"), c.allow) << c.request_line;
+    EXPECT_NE(res.find("\"code\":\"method_not_allowed\""), std::string::npos) << res;
+  }
+  EXPECT_TRUE(ops_.calls().empty());
+  // The token is checked first; unknown paths stay 404; HEAD goes where GET goes.
+  EXPECT_EQ(status_of(exchange(server_->port(), "PUT /api/v1/stats HTTP/1.1\r\nConnection: close\r\n\r\n")), 401);
+  EXPECT_EQ(status_of(exchange(server_->port(), head("PUT /api/v1/nothing"))), 404);
+  EXPECT_EQ(status_of(exchange(server_->port(), head("HEAD /healthz"))), 200);
+  EXPECT_EQ(status_of(exchange(server_->port(), head("PROPFIND /healthz"))), 501);
+}
+
+TEST_F(AdminServerTest, PipelinedRequestsAreAnsweredInTurn) {
+  auto res = exchange(server_->port(),
+                      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + head("GET /api/v1/stats"));
+  EXPECT_EQ(status_of(res), 200) << res;
+  EXPECT_NE(res.find("HTTP/1.1 200 OK", 10), std::string::npos) << res;  // the second answer
+  EXPECT_NE(res.find("\"uptime_seconds\""), std::string::npos) << res;
+}
+
+TEST_F(AdminServerTest, ExpectContinueGetsTheInterimAnswerBeforeTheBody) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server_->port());
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string h = head("POST /api/v1/policy/test", "Expect: 100-continue\r\nContent-Length: " +
+                                                       std::to_string(kPolicyJson.size()) + "\r\n");
+  ASSERT_EQ(::send(fd, h.data(), h.size(), MSG_NOSIGNAL), static_cast<ssize_t>(h.size()));
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << got;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::send(fd, kPolicyJson.data(), kPolicyJson.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(kPolicyJson.size()));
+  got.clear();
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(status_of(got), 200) << got;
 }
 
 }  // namespace
