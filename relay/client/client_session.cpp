@@ -744,7 +744,10 @@ void ClientSession::lost(OpenStatus open_status, SendStatus send_status,
   if (was == State::Closed) return;
   if (open_cb_) {
     if (was == State::TlsHandshake && open_status == OpenStatus::Broken) {
+      // Still a failed handshake (BES retries in plaintext), but flagged: SOS must not
+      // take a cut connection for a host without TLS.
       open_status = OpenStatus::TlsFailed;
+      info_.tls_connection_lost = true;
     }
     open_failed(open_status, error, nullptr, false);
     return;

@@ -76,6 +76,9 @@ struct SessionInfo {
   Extensions ext;              // after the last EHLO (post-TLS if TLS)
   bool starttls_offered = false;  // in the plaintext EHLO
   bool tls_attempted = false;
+  // TlsFailed because the connection was lost (EOF, reset) during the handshake, not
+  // because the peer refused it (alert, garbage): it says nothing about the peer's TLS.
+  bool tls_connection_lost = false;
   TlsInfo tls;
   std::string peer;  // "host[ip]:port"
 };

@@ -157,6 +157,7 @@ void Attempt::on_open(client::SessionInfo info) {
       seen.handshake_ok = false;
       seen.plaintext_retry = plaintext_retry_;
       seen.handshake_error = info.error;
+      seen.handshake_cut = info.tls_connection_lost;
       auto d = decide_tls(requirement_, seen);
       env_.log->info("{}: TLS handshake with {} failed: {}", job_.id.to_string(), target_name(),
                      secmx::log::escape(info.error));
@@ -165,7 +166,9 @@ void Attempt::on_open(client::SessionInfo info) {
         connect(true);
         return;
       }
-      skip_host(HostRecord::Kind::NoTls, d.reason);
+      skip_host(d.verdict == TlsVerdict::Unreachable ? HostRecord::Kind::Unreachable
+                                                     : HostRecord::Kind::NoTls,
+                d.reason);
       return;
     }
     case OpenStatus::Ok:

@@ -16,6 +16,7 @@ const char* to_string(TlsVerdict v) {
     case TlsVerdict::Proceed: return "proceed";
     case TlsVerdict::RetryPlaintext: return "retry-plaintext";
     case TlsVerdict::SkipHost: return "skip-host";
+    case TlsVerdict::Unreachable: return "unreachable";
   }
   return "?";
 }
@@ -34,6 +35,13 @@ TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen) {
   }
   // SOS from here on: a host that cannot do TLS is never sent mail.
   if (!seen.starttls_offered) return {TlsVerdict::SkipHost, "STARTTLS not offered"};
+  if (seen.handshake_attempted && !seen.handshake_ok && seen.handshake_cut) {
+    // A reset or close in mid-handshake is the path failing, not the host refusing TLS:
+    // the host is as good as unreachable, and SOS waits for it rather than bouncing.
+    return {TlsVerdict::Unreachable,
+            seen.handshake_error.empty() ? std::string("lost connection in the TLS handshake")
+                                         : seen.handshake_error};
+  }
   if (!seen.handshake_attempted || !seen.handshake_ok) {
     return {TlsVerdict::SkipHost, "TLS handshake failed: " +
                                       (seen.handshake_error.empty() ? std::string("unknown error")

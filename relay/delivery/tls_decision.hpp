@@ -19,6 +19,7 @@ struct TlsObservation {
   bool handshake_ok = false;
   bool verified = false;            // chain and name verified
   bool plaintext_retry = false;     // this connection is already the BES plaintext retry
+  bool handshake_cut = false;       // the handshake failed because the connection was lost
   std::string handshake_error;      // words, when the handshake failed
   std::string verify_error;         // words, when not verified
 };
@@ -27,6 +28,8 @@ enum class TlsVerdict {
   Proceed,          // send the mail on this session (over TLS when established)
   RetryPlaintext,   // BES after a failed handshake: reconnect once without STARTTLS
   SkipHost,         // SOS: QUIT and try the next host; the host answered but cannot do TLS
+  Unreachable,      // SOS: the connection broke during the handshake; try the next host,
+                    // counting this one as unreachable (a deferral), not as without TLS
 };
 
 struct TlsDecision {

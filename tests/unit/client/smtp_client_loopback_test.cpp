@@ -45,6 +45,9 @@ class ScriptServer {
   std::vector<std::string> lines;  // every command line received, in order
   std::string data;                 // message bodies received, dot-stuffing undone
   int connections = 0;
+  // What the first bytes after a 220 to STARTTLS (the ClientHello) get instead of TLS:
+  // "<close>" closes the connection, anything else is sent as is; "" leaves them alone.
+  std::string after_starttls;
 
  private:
   static void on_connection(uv_stream_t* server, int status) {
@@ -57,6 +60,7 @@ class ScriptServer {
     uv_accept(server, reinterpret_cast<uv_stream_t*>(self->client_));
     ++self->connections;
     self->in_data_ = false;
+    self->tls_next_ = self->raw_ = false;
     self->buf_.clear();
     if (!self->greeting_.empty()) self->send(self->greeting_);
     uv_read_start(reinterpret_cast<uv_stream_t*>(self->client_),
@@ -70,6 +74,17 @@ class ScriptServer {
     auto* self = static_cast<ScriptServer*>(s->data);
     if (n < 0) {
       self->drop_client();
+      return;
+    }
+    if (self->raw_) return;  // after the scripted answer to a ClientHello: not SMTP
+    if (self->tls_next_) {
+      self->tls_next_ = false;
+      self->raw_ = true;
+      if (self->after_starttls == "<close>") {
+        self->drop_client();
+      } else {
+        self->send(self->after_starttls);
+      }
       return;
     }
     self->buf_.append(b->base, static_cast<size_t>(n));
@@ -109,6 +124,9 @@ class ScriptServer {
         self->drop_client();
         return;
       }
+      if (line == "STARTTLS" && reply.rfind("220", 0) == 0 && !self->after_starttls.empty()) {
+        self->tls_next_ = true;
+      }
       if (!reply.empty()) self->send(reply);
     }
   }
@@ -137,6 +155,8 @@ class ScriptServer {
   std::string buf_;
   bool in_data_ = false;
   std::size_t bdat_left_ = 0;
+  bool tls_next_ = false;  // the next bytes are the client's ClientHello
+  bool raw_ = false;       // answered them: ignore the rest
 };
 
 // A well-behaved ESMTP server, with overrides by command prefix.
@@ -198,9 +218,9 @@ class ClientLoopback : public ::testing::Test {
     return s;
   }
   // Opens, then runs `then` with the session info; the loop runs until all is closed.
-  void open_then(std::function<void(const SessionInfo&)> then) {
+  void open_then(std::function<void(const SessionInfo&)> then, bool starttls = false) {
     client_ = SmtpClient::create(&loop_, options_);
-    client_->open(server_->addr(), "mx.test", false, nullptr, [this, then](SessionInfo info) {
+    client_->open(server_->addr(), "mx.test", starttls, nullptr, [this, then](SessionInfo info) {
       info_ = info;
       then(*info_);
     });
@@ -280,6 +300,42 @@ TEST_F(ClientLoopback, GreetingTimeout) {
   EXPECT_EQ(info_->status, OpenStatus::Timeout);
   EXPECT_EQ(info_->stage, "greeting");
   EXPECT_NE(info_->error.find("timeout"), std::string::npos);
+}
+
+// The path closes the connection as soon as the ClientHello goes out: a failed handshake
+// (BES retries in plaintext) flagged as a lost connection (SOS must not read it as a host
+// without TLS).
+TEST_F(ClientLoopback, ConnectionLostInTheTlsHandshakeIsFlagged) {
+  auto tls = tls::TlsContext::create_client("");
+  ASSERT_TRUE(tls) << tls.error().message;
+  options_.tls = tls.value();
+  serve("220 mx.test ESMTP\r\n",
+        esmtp("250 STARTTLS\r\n", {{"STARTTLS", "220 2.0.0 go ahead\r\n"}}));
+  server_->after_starttls = "<close>";
+  open_then([this](const SessionInfo&) { server_->close(); }, true);
+  run();
+  ASSERT_TRUE(info_);
+  EXPECT_EQ(info_->status, OpenStatus::TlsFailed);
+  EXPECT_TRUE(info_->tls_attempted);
+  EXPECT_TRUE(info_->tls_connection_lost);
+  EXPECT_NE(info_->error.find("lost connection"), std::string::npos) << info_->error;
+}
+
+// A peer that answers the ClientHello with something that is not TLS refused TLS: the
+// failure is not flagged as a lost connection.
+TEST_F(ClientLoopback, GarbageInTheTlsHandshakeIsNotALostConnection) {
+  auto tls = tls::TlsContext::create_client("");
+  ASSERT_TRUE(tls) << tls.error().message;
+  options_.tls = tls.value();
+  serve("220 mx.test ESMTP\r\n",
+        esmtp("250 STARTTLS\r\n", {{"STARTTLS", "220 2.0.0 go ahead\r\n"}}));
+  server_->after_starttls = "this is not a TLS record\r\n";
+  open_then([this](const SessionInfo&) { server_->close(); }, true);
+  run();
+  ASSERT_TRUE(info_);
+  EXPECT_EQ(info_->status, OpenStatus::TlsFailed);
+  EXPECT_TRUE(info_->tls_attempted);
+  EXPECT_FALSE(info_->tls_connection_lost) << info_->error;
 }
 
 TEST_F(ClientLoopback, ConnectionRefused) {

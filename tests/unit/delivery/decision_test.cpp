@@ -58,6 +58,36 @@ TEST(TlsDecision, ExhaustiveTable) {
   }
 }
 
+// A handshake that ended because the connection was lost (reset, close after the
+// ClientHello) says nothing about the host's TLS: BES still retries in plaintext, SOS counts
+// the host as unreachable (a deferral) instead of as one without TLS (5.7.10 at once).
+TEST(TlsDecision, HandshakeCutByTheConnectionIsUnreachableForSos) {
+  TlsObservation seen;
+  seen.starttls_offered = true;
+  seen.handshake_attempted = true;
+  seen.handshake_ok = false;
+  seen.handshake_cut = true;
+  seen.handshake_error = "lost connection in the TLS handshake: connection reset by peer";
+  EXPECT_EQ(decide_tls(R::Opportunistic, seen).verdict, V::RetryPlaintext);
+  for (R req : {R::Encrypt, R::Verify}) {
+    auto d = decide_tls(req, seen);
+    EXPECT_EQ(d.verdict, V::Unreachable) << to_string(req);
+    EXPECT_EQ(d.reason, seen.handshake_error);
+  }
+  // The same failure refused by the peer (an alert, garbage) is a host without TLS.
+  seen.handshake_cut = false;
+  EXPECT_EQ(decide_tls(R::Encrypt, seen).verdict, V::SkipHost);
+  // Nothing of the cut flag can make an SOS host usable, nor one that never offered TLS
+  // merely unreachable.
+  seen.handshake_cut = true;
+  seen.starttls_offered = false;
+  EXPECT_EQ(decide_tls(R::Encrypt, seen).verdict, V::SkipHost);
+  seen.starttls_offered = true;
+  seen.plaintext_retry = true;
+  EXPECT_EQ(decide_tls(R::Opportunistic, seen).verdict, V::Proceed);
+  EXPECT_NE(decide_tls(R::Verify, seen).verdict, V::Proceed);
+}
+
 TEST(TlsDecision, OnlyBesPlaintextRetrySkipsStarttls) {
   EXPECT_TRUE(want_starttls(R::Opportunistic, false));
   EXPECT_FALSE(want_starttls(R::Opportunistic, true));
