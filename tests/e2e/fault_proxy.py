@@ -31,6 +31,7 @@ is a trigger and an action:
   "rst"           abort both connections with a TCP reset; the triggering bytes are dropped
   "close"         close both connections (FIN); the triggering bytes are dropped
   "forward_close" forward the triggering bytes, then close both (FIN)
+  "forward_rst"   forward the triggering bytes, then reset both
   "hold"          drop the triggering bytes and everything the server says afterwards (a
                   reply later than any timeout); the client's bytes still go through, and
                   both connections close once the client gives up
@@ -45,7 +46,8 @@ record counts as cleartext too (cleartext_c2s()). `tls` says whether the handsha
 completed, judged from outside: after the 220 both sides exchanged application-data
 records (the client's first, then the server's). `cut` says the proxy broke or stalled the
 connection (the receiver looked unreachable to the client); `raced` says the server got
-the final "." but its reply never reached the client (a retry will deliver a duplicate).
+the final "." but its reply did not (or, reset right behind it, may not) reach the client:
+a retry then delivers a duplicate.
 
 Contract: everything stays on loopback; a proxy owns its listening socket and its threads
 and stop() (or leaving the with block) joins them, bounded. Waits are bounded polls.
@@ -65,7 +67,7 @@ from relaytest import wait_until
 
 TRIGGERS = ("none", "banner", "starttls_reply", "client_hello", "c2s_bytes", "dot",
             "dot_reply")
-ACTIONS = ("pass", "rst", "close", "forward_close", "hold")
+ACTIONS = ("pass", "rst", "close", "forward_close", "forward_rst", "hold")
 
 _REPLY_END_RE = re.compile(rb"^\d{3}(?: |\r?$)")
 _STARTTLS_LINE_RE = re.compile(rb"^250[ -]STARTTLS\s*$", re.IGNORECASE)
@@ -350,9 +352,9 @@ class _Session:
         c.cut = True
         if trigger == "dot_reply" and f.action != "forward_close":
             c.raced = True
-        if f.action == "forward_close":
+        if f.action in ("forward_close", "forward_rst"):
             self._send(to, data)
-            self._close_both(reset=False)
+            self._close_both(reset=f.action == "forward_rst")
         elif f.action in ("rst", "close"):
             self._close_both(reset=f.action == "rst")
         elif f.action == "hold":
