@@ -62,27 +62,9 @@ RELAY_PORT=${RELAY_PORT:-2625}
 SINK_PORT=${SINK_PORT:-2626}
 ADMIN_PORT=${ADMIN_PORT:-2627}
 
-while [ $# -gt 0 ]; do
-  case $1 in
-    --sizes) SIZES=$2; shift 2 ;;
-    --sessions) SESSIONS=$2; shift 2 ;;
-    --modes) MODES=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --log-levels) LOG_LEVELS=$2; shift 2 ;;
-    --repeat) REPEAT=$2; shift 2 ;;
-    --relay) RELAY=$2; shift 2 ;;
-    --workdir) BENCH_DIR=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --profile) PROFILE=$2; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    --presize) PRESIZE=$2; shift 2 ;;
-    --relay-env) RELAY_ENV=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "accept.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-done
-
-die() { echo "accept.sh: $*" >&2; exit 2; }
+parse_options "--sizes:SIZES --sessions:SESSIONS --modes:MODES --count:COUNT
+  --log-levels:LOG_LEVELS --repeat:REPEAT --relay:RELAY --workdir:BENCH_DIR --out:OUT
+  --profile:PROFILE --keep:KEEP=1 --presize:PRESIZE --relay-env:RELAY_ENV" "$@"
 
 [ -x "$RELAY" ] || die "relay binary $RELAY not found; build it: cmake --build build --target secmx-relay"
 [ -x "$SMTP_SOURCE" ] || die "$SMTP_SOURCE not found (apt-get install postfix, binaries only)"

@@ -24,21 +24,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 ROUNDS=3 COUNT=10000 SESSIONS=20 BENCH_DIR=/var/tmp OUT=
 BOUND_BUILD=${BOUND_BUILD:-/var/tmp/secmx-bound-build}
-while [ $# -gt 0 ]; do
-  case $1 in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --sessions) SESSIONS=$2; shift 2 ;;
-    --workdir) BENCH_DIR=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bound.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-  esac
-done
-die() { echo "bound.sh: $*" >&2; exit 2; }
+parse_options "--rounds:ROUNDS --count:COUNT --sessions:SESSIONS --workdir:BENCH_DIR --out:OUT" "$@"
 failed() { keep=1; die "$@"; }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)

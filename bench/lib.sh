@@ -6,6 +6,39 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 SINK_USER=${SINK_USER:-nobody}
 
+# Messages name the script that was run (accept.sh, deliver.sh, bound.sh).
+die() { echo "$(basename "$0"): $*" >&2; exit 2; }
+note() { echo "$(basename "$0"): $*" >&2; }
+
+# The command line of every bench script: parse_options SPECS "$@", where SPECS is a
+# space-separated list of "--flag:VAR" (the option takes a value, stored in VAR) and
+# "--flag:VAR=value" (a switch: VAR is set to value). -h/--help prints the script's header
+# comment (from line 2 up to its `set -euo pipefail`) and exits 0; an unknown option or a
+# missing value exits 2. Defaults (and environment forms) are the caller's, set before.
+parse_options() {  # specs "$@"
+  local specs=$1 spec flag var matched
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    esac
+    matched=
+    for spec in $specs; do
+      flag=${spec%%:*} var=${spec#*:}
+      [ "$1" = "$flag" ] || continue
+      matched=1
+      if [ "${var#*=}" != "$var" ]; then
+        printf -v "${var%%=*}" '%s' "${var#*=}"; shift
+      else
+        [ $# -ge 2 ] || { echo "$(basename "$0"): $flag needs a value (try --help)" >&2; exit 2; }
+        printf -v "$var" '%s' "$2"; shift 2
+      fi
+      break
+    done
+    [ -n "$matched" ] || { echo "$(basename "$0"): unknown argument '$1' (try --help)" >&2; exit 2; }
+  done
+}
+
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 now() { date +%s.%N; }
 # utime + stime (all threads) in clock ticks: fields 14 and 15 of /proc/PID/stat. The
