@@ -14,7 +14,8 @@ build_pkgs=(
   openssl ca-certificates
 )
 test_pkgs=(
-  python3 python3-pytest python3-prometheus-client swaks postfix lmdb-utils iproute2 procps
+  python3 python3-pytest python3-prometheus-client swaks libnet-ssleay-perl postfix lmdb-utils
+  iproute2 procps
   clang libclang-rt-14-dev unbound
 )
 
