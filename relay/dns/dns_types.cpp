@@ -59,7 +59,12 @@ socklen_t IpAddress::to_sockaddr(std::uint16_t port, sockaddr_storage& out) cons
 }
 
 std::string normalize_name(std::string_view name) {
-  if (name.ends_with('.')) name.remove_suffix(1);
+  // c-ares writes a '.' inside a label as "\."; only an unescaped final dot is the root's.
+  std::size_t backslashes = 0;
+  while (backslashes + 1 < name.size() && name[name.size() - 2 - backslashes] == '\\') {
+    ++backslashes;
+  }
+  if (name.ends_with('.') && backslashes % 2 == 0) name.remove_suffix(1);
   return ascii_lowercase(name);
 }
 

@@ -76,7 +76,9 @@ std::string summary(const Answer<R>& a) {
   return s;
 }
 
-// Lower case, trailing dot removed: the form names are compared and cached in.
+// Lower case, trailing dot removed: the form names are compared and cached in. A final
+// "\." (c-ares's escape for a dot inside a label) is part of the name and stays, so that
+// normalising twice changes nothing.
 std::string normalize_name(std::string_view name);
 
 // The seam between discovery and DNS. Contract for every implementation: the callback is

@@ -65,6 +65,19 @@ TEST(NormalizeName, LowerCaseWithoutTrailingDot) {
   EXPECT_EQ(normalize_name(""), "");
 }
 
+// c-ares writes a dot inside a label as "\."; that dot is not the root's (fuzz finding:
+// "x\.." normalised to "x\.", which normalised again to "x\").
+TEST(NormalizeName, KeepsAnEscapedFinalDotAndIsIdempotent) {
+  EXPECT_EQ(normalize_name("X\\."), "x\\.");
+  EXPECT_EQ(normalize_name("x\\.."), "x\\.");
+  EXPECT_EQ(normalize_name("\\."), "\\.");
+  EXPECT_EQ(normalize_name("x\\\\."), "x\\\\");  // an escaped backslash, then the root's dot
+  for (std::string_view n : {"x\\..", "a.b.", "\\.", "x\\\\.", ".", "a\\\\\\.."}) {
+    std::string once = normalize_name(n);
+    EXPECT_EQ(normalize_name(once), once) << n;
+  }
+}
+
 TEST(AnswerSummary, SaysStatusTtlErrorAndCache) {
   MxAnswer a;
   a.status = LookupStatus::Ok;
