@@ -77,7 +77,8 @@ void ClientSession::guarded(const char* where, F&& fn) {
   try {
     fn();
   } catch (const std::exception& e) {
-    log_->error("peer={} event=exception where={} what={}", info_.peer, where, e.what());
+    log_->error("peer={} event=exception where={} what={}", info_.peer, where,
+                log::escape(e.what()));
     lost(OpenStatus::Broken, SendStatus::Broken, std::string("internal error: ") + e.what());
   }
 }
@@ -197,7 +198,7 @@ void ClientSession::send(const MessageSpec& spec, std::function<void(MessageResu
 
   if (auto refusal = check_message(spec, ext)) {
     log_->info("peer={} event=local-refusal dsn={} reason={}", info_.peer, refusal->enhanced,
-               refusal->text);
+               log::escape(refusal->text));
     result_.status = SendStatus::Rejected;
     result_.stage = "local";
     result_.code = refusal->code;
@@ -391,7 +392,8 @@ void ClientSession::on_closed() {
     if (auto done = std::exchange(quit_done_, nullptr)) done();
     if (auto cb = std::exchange(on_closed_cb_, nullptr)) cb();
   } catch (const std::exception& e) {
-    log_->error("peer={} event=exception where=closed what={}", info_.peer, e.what());
+    log_->error("peer={} event=exception where=closed what={}", info_.peer,
+                log::escape(e.what()));
   }
 }
 
@@ -514,7 +516,7 @@ void ClientSession::open_failed(OpenStatus status, std::string error,
     info_.text = reply_text(*reply);
   }
   log_->info("peer={} event=open-failed stage={} error={} reply={}", info_.peer, info_.stage,
-             info_.error, log::escape(info_.text));
+             log::escape(info_.error), log::escape(info_.text));
   if (say_quit) {
     write_command("QUIT\r\n");
     close_connection(true);

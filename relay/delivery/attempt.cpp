@@ -159,7 +159,8 @@ void Attempt::on_open(client::SessionInfo info) {
       seen.handshake_error = info.error;
       seen.handshake_cut = info.tls_connection_lost;
       auto d = decide_tls(requirement_, seen);
-      env_.log->info("{}: TLS handshake with {} failed: {}", job_.id.to_string(), target_name(),
+      env_.log->info("{}: TLS handshake with {} failed: {}", job_.id.to_string(),
+                     secmx::log::escape(target_name()),
                      secmx::log::escape(info.error));
       if (d.verdict == TlsVerdict::RetryPlaintext) {
         release_client(false);
@@ -185,8 +186,9 @@ void Attempt::on_open(client::SessionInfo info) {
                               : "none";
   auto d = decide_tls(requirement_, seen);
   if (d.verdict != TlsVerdict::Proceed) {
-    env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(), target_name(),
-                   queue::to_string(job_.policy), d.reason);
+    env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(),
+                   secmx::log::escape(target_name()), queue::to_string(job_.policy),
+                   secmx::log::escape(d.reason));
     skip_host(HostRecord::Kind::NoTls, d.reason);
     return;
   }
