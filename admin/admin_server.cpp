@@ -71,8 +71,8 @@ class AdminServerImpl final : public AdminServer {
   explicit AdminServerImpl(AdminDeps deps)
       : deps_(std::move(deps)),
         log_(log::logger("admin")),
-        svr_(kLimits, [log = log_](const std::string& peer, const FrameError& e) {
-          log->warn("refused a request from [{}]: {} {}", log::escape(peer, 64), e.status, e.text);
+        svr_(kLimits, [out = log_](const std::string& peer, const FrameError& e) {
+          out->warn("refused a request from [{}]: {} {}", log::escape(peer, 64), e.status, e.text);
         }) {
     load_token(*deps_.config);
   }
