@@ -2,8 +2,8 @@
 // TOML text: toml++, then every section reader, RE2 patterns, IDNA route domains, sizes,
 // durations, endpoints and CIDRs.
 //
-// The input is written to one temporary file per process (rewritten each run) and loaded
-// with load_config(), exactly as the daemon and --check load it. Invariants:
+// The input is written to one temporary file per process (rewritten each run, unlinked
+// from the start) and loaded with load_config(), exactly as the daemon and --check load it. Invariants:
 //  - nothing is thrown out of load_config();
 //  - a refusal lists at least one issue, each naming the file and a line of the input
 //    ("<file>:<line>: message", 1 <= line <= the input's line count), sorted by line;
@@ -28,14 +28,15 @@ using namespace secmx::config;
 
 namespace {
 
+// An unlinked temporary file, kept open and named by its descriptor, so that nothing is
+// left behind however the process ends (libFuzzer does not always run atexit handlers).
 const std::string& temp_path() {
   static const std::string path = [] {
     char name[] = "/tmp/secmx-fuzz-config-XXXXXX";
     int fd = ::mkstemp(name);
     FUZZ_CHECK(fd >= 0);
-    ::close(fd);
-    std::atexit([] { ::unlink(temp_path().c_str()); });
-    return std::string(name);
+    ::unlink(name);
+    return "/proc/self/fd/" + std::to_string(fd);
   }();
   return path;
 }
