@@ -265,7 +265,7 @@ class AdminServerImpl final : public AdminServer {
     const auto& m = *deps_.metrics;
     auto by_policy = [](const PolicyCounter& c) {
       json j;
-      for (auto p : {queue::RcptPolicy::BES, queue::RcptPolicy::SOS, queue::RcptPolicy::HOLD}) {
+      for (auto p : {model::Policy::BES, model::Policy::SOS, model::Policy::HOLD}) {
         j[to_string(p)] = c.value(p);
       }
       return j;
@@ -300,9 +300,9 @@ class AdminServerImpl final : public AdminServer {
   void list(const httplib::Request& req, httplib::Response& res) {
     auto filter = QueueFilter::parse(req.params);
     if (!filter) return error(res, 400, "bad_request", filter.error());
-    queue::QueueId after{};
+    model::QueueId after{};
     if (req.has_param("after") && !req.get_param_value("after").empty()) {
-      auto id = queue::QueueId::parse(req.get_param_value("after"));
+      auto id = model::QueueId::parse(req.get_param_value("after"));
       if (!id) return error(res, 400, "bad_request", "after: expected a queue id (16 hex digits)");
       after = *id;
     }
@@ -326,8 +326,8 @@ class AdminServerImpl final : public AdminServer {
                 {"next", page->next ? json(page->next->to_string()) : json(nullptr)}});
   }
 
-  std::optional<queue::QueueId> id_param(const std::string& arg, httplib::Response& res) {
-    auto id = queue::QueueId::parse(arg);
+  std::optional<model::QueueId> id_param(const std::string& arg, httplib::Response& res) {
+    auto id = model::QueueId::parse(arg);
     if (!id) error(res, 400, "bad_request", "not a queue id: " + log::escape(arg, 40));
     return id;
   }

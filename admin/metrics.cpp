@@ -9,7 +9,7 @@ namespace secmx::admin {
 
 namespace {
 
-static_assert(static_cast<std::size_t>(queue::RcptPolicy::HOLD) == kPolicies - 1);
+static_assert(static_cast<std::size_t>(model::Policy::HOLD) == kPolicies - 1);
 static_assert(static_cast<std::size_t>(dns::Method::Implicit) == kMethods - 1);
 
 constexpr std::array<const char*, kPolicies> kPolicyNames{"BES", "SOS", "HOLD"};
@@ -71,7 +71,7 @@ class Writer {
     header(name, "counter", help);
     for (std::size_t i = 0; i < kPolicies; ++i) {
       sample(name, std::string("policy=\"") + kPolicyNames[i] + "\"",
-             std::to_string(c.value(static_cast<queue::RcptPolicy>(i))));
+             std::to_string(c.value(static_cast<model::Policy>(i))));
     }
   }
   void histogram(const char* name, const char* help, const Histogram& h) {

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "queue/envelope.hpp"
 #include "relay/dns/candidates.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::admin {
 
@@ -113,14 +113,14 @@ class CounterBy2 {
 // verified chain and name.
 enum class DeliveryTls { None = 0, Encrypt = 1, Verified = 2 };
 
-inline constexpr std::size_t kPolicies = 3;  // queue::RcptPolicy: BES, SOS, HOLD
+inline constexpr std::size_t kPolicies = 3;  // model::Policy: BES, SOS, HOLD
 inline constexpr std::size_t kDeliveryTls = 3;
 inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 name mx implicit
 
-using PolicyCounter = CounterBy<queue::RcptPolicy, kPolicies>;
+using PolicyCounter = CounterBy<model::Policy, kPolicies>;
 
 // Every metric the relay exports. Members are public so that callers write
-// `metrics.received.inc(queue::RcptPolicy::SOS)`; names and help texts are in render().
+// `metrics.received.inc(model::Policy::SOS)`; names and help texts are in render().
 struct RelayMetrics {
   // Inbound (relay/server): counted per recipient once its message is committed.
   Counter messages_received;      // messages acknowledged with 250

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "queue/envelope.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::admin {
 
@@ -62,7 +62,7 @@ Result<json, std::string> policy_test(const policy::PolicyEngine& engine, const 
     auto it = request.find(key);
     if (it != request.end() && !it->is_string()) return fail(std::string(key) + ": expected a string");
   }
-  std::vector<queue::Recipient> rcpts;
+  std::vector<model::Recipient> rcpts;
   if (auto it = request.find("recipients"); it != request.end()) {
     if (!it->is_array()) return fail(std::string("recipients: expected a list of addresses"));
     for (const auto& r : *it) {
@@ -102,9 +102,9 @@ Result<json, std::string> policy_test(const policy::PolicyEngine& engine, const 
   for (std::size_t i = 0; i < decisions.size(); ++i) {
     const auto& d = decisions[i];
     list.push_back(json{{"recipient", rcpts[i].address},
-                        {"policy", config::to_string(d.action)},
-                        {"tls", config::to_string(d.tls)},
-                        {"rule", d.reason},
+                        {"policy", model::to_string(d.action)},
+                        {"tls", model::to_string(d.tls)},
+                        {"rule", d.reason.to_string()},
                         {"reject_text", d.reject_text}});
   }
   json out = list.front();

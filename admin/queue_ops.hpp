@@ -24,8 +24,8 @@
 #include <optional>
 #include <string>
 
-#include "queue/queue_id.hpp"
 #include "relay/common/result.hpp"
+#include "relay/model/queue_id.hpp"
 
 namespace secmx::admin {
 
@@ -44,12 +44,12 @@ class QueueOps {
  public:
   virtual ~QueueOps() = default;
 
-  virtual OpStatus hold(queue::QueueId id) = 0;
-  virtual OpStatus release(queue::QueueId id) = 0;
-  virtual OpStatus flush(queue::QueueId id) = 0;
+  virtual OpStatus hold(model::QueueId id) = 0;
+  virtual OpStatus release(model::QueueId id) = 0;
+  virtual OpStatus flush(model::QueueId id) = 0;
   virtual Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) = 0;
-  virtual OpStatus remove(queue::QueueId id) = 0;
-  virtual OpStatus bounce(queue::QueueId id, std::string reason) = 0;
+  virtual OpStatus remove(model::QueueId id) = 0;
+  virtual OpStatus bounce(model::QueueId id, std::string reason) = 0;
 };
 
 }  // namespace secmx::admin

@@ -14,19 +14,19 @@ namespace secmx::admin {
 namespace {
 
 using nlohmann::json;
-using queue::is_open;
+using model::is_open;
 
-json notify_json(std::uint8_t notify) { return json(queue::notify_names(notify)); }
+json notify_json(std::uint8_t notify) { return json(model::notify_names(notify)); }
 
-json next_attempt_json(const queue::Envelope& env) {
+json next_attempt_json(const model::Envelope& env) {
   if (env.held || message_state(env) == MessageState::Done) return nullptr;
-  if (env.next_attempt_us == queue::kNeverDue) return nullptr;
+  if (env.next_attempt_us == model::kNeverDue) return nullptr;
   if (env.next_attempt_us == 0) return "now";
   return iso_time(env.next_attempt_us);
 }
 
 // One policy when every recipient has the same one, else "mixed".
-std::string message_policy(const queue::Envelope& env) {
+std::string message_policy(const model::Envelope& env) {
   if (env.recipients.empty()) return "";
   auto p = env.recipients.front().policy;
   for (const auto& r : env.recipients) {
@@ -47,7 +47,7 @@ const char* to_string(MessageState s) {
   return "?";
 }
 
-MessageState message_state(const queue::Envelope& env) {
+MessageState message_state(const model::Envelope& env) {
   if (env.held) return MessageState::Held;
   bool any_pending = false, any_attempt = env.attempts > 0;
   for (const auto& r : env.recipients) {
@@ -85,11 +85,12 @@ Result<QueueFilter, std::string> QueueFilter::parse(
       else if (v == "done") f.state = MessageState::Done;
       else return fail(std::string("state: expected queued, deferred, held or done"));
     } else if (key == "policy") {
-      auto v = ascii_lowercase(value);
-      if (v == "bes") f.policy = queue::RcptPolicy::BES;
-      else if (v == "sos") f.policy = queue::RcptPolicy::SOS;
-      else if (v == "hold") f.policy = queue::RcptPolicy::HOLD;
-      else return fail(std::string("policy: expected BES, SOS or HOLD"));
+      // Only what a recipient can have stored: REJECT never is.
+      auto p = model::parse_policy(value);
+      if (!p || *p == model::Policy::REJECT) {
+        return fail(std::string("policy: expected BES, SOS or HOLD"));
+      }
+      f.policy = *p;
     } else if (key == "domain") {
       f.domain = ascii_lowercase(value);
       if (!f.domain.empty() && f.domain.back() == '.') f.domain.pop_back();
@@ -105,16 +106,16 @@ Result<QueueFilter, std::string> QueueFilter::parse(
   return f;
 }
 
-bool QueueFilter::matches(const queue::Envelope& env, std::int64_t now_us) const {
+bool QueueFilter::matches(const model::Envelope& env, std::int64_t now_us) const {
   if (state && message_state(env) != *state) return false;
   if (policy) {
     bool any = std::any_of(env.recipients.begin(), env.recipients.end(),
-                           [&](const queue::Recipient& r) { return r.policy == *policy; });
+                           [&](const model::Recipient& r) { return r.policy == *policy; });
     if (!any) return false;
   }
   if (!domain.empty()) {
     bool any = std::any_of(env.recipients.begin(), env.recipients.end(),
-                           [&](const queue::Recipient& r) { return smtp::address_domain(r.address) == domain; });
+                           [&](const model::Recipient& r) { return smtp::address_domain(r.address) == domain; });
     if (!any) return false;
   }
   if (!sender.empty()) {
@@ -132,11 +133,11 @@ bool QueueFilter::matches(const queue::Envelope& env, std::int64_t now_us) const
 }
 
 Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter& filter,
-                                          queue::QueueId after, std::size_t limit,
+                                          model::QueueId after, std::size_t limit,
                                           std::int64_t now_us, std::size_t max_scan) {
   QueuePage page;
   constexpr std::size_t kChunk = 256;
-  queue::QueueId cursor = after;
+  model::QueueId cursor = after;
   while (page.items.size() < limit) {
     if (page.scanned >= max_scan) {
       page.next = cursor;  // stopped early: carry on from the last one looked at
@@ -159,7 +160,7 @@ Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter
   return page;
 }
 
-json summary_json(const queue::Envelope& env, std::int64_t now_us) {
+json summary_json(const model::Envelope& env, std::int64_t now_us) {
   json domains = json::array();
   std::string last_status, last_reply;
   std::size_t n_pending = 0;
@@ -190,17 +191,17 @@ json summary_json(const queue::Envelope& env, std::int64_t now_us) {
               {"last_reply", last_reply}};
 }
 
-json detail_json(const queue::Envelope& env, std::int64_t now_us) {
+json detail_json(const model::Envelope& env, std::int64_t now_us) {
   json j = summary_json(env, now_us);
   j["arrival_us"] = env.arrival_us;
   j["next_attempt_us"] = env.next_attempt_us;
   j["held"] = env.held;
-  j["body_type"] = env.body_type == queue::BodyType::BinaryMime     ? "BINARYMIME"
-                   : env.body_type == queue::BodyType::EightBitMime ? "8BITMIME"
+  j["body_type"] = env.body_type == model::BodyType::BinaryMime     ? "BINARYMIME"
+                   : env.body_type == model::BodyType::EightBitMime ? "8BITMIME"
                                                                     : "7BIT";
   j["smtputf8"] = env.smtputf8;
   j["requiretls"] = env.requiretls;
-  j["ret"] = env.ret == queue::Ret::Full ? "FULL" : env.ret == queue::Ret::Hdrs ? "HDRS" : "";
+  j["ret"] = env.ret == model::Ret::Full ? "FULL" : env.ret == model::Ret::Hdrs ? "HDRS" : "";
   j["envid"] = env.envid;
   j["client"] = json{{"address", env.client_address},
                      {"helo", env.client_helo},

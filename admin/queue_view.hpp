@@ -25,11 +25,11 @@ namespace secmx::admin {
 // attempt; Done: every recipient final (about to leave the queue).
 enum class MessageState { Queued, Deferred, Held, Done };
 const char* to_string(MessageState s);  // "queued", "deferred", "held", "done"
-MessageState message_state(const queue::Envelope& env);
+MessageState message_state(const model::Envelope& env);
 
 struct QueueFilter {
   std::optional<MessageState> state;
-  std::optional<queue::RcptPolicy> policy;   // some recipient has it
+  std::optional<model::Policy> policy;   // some recipient has it
   std::string domain;                        // lower case; some recipient in it
   std::string sender;                        // exact address, or "@domain"; lower case
   std::optional<std::chrono::milliseconds> older_than;  // arrived before now - this
@@ -38,13 +38,13 @@ struct QueueFilter {
   // unknown values are errors ("state: expected queued, deferred, held or done").
   static Result<QueueFilter, std::string> parse(
       const std::multimap<std::string, std::string>& params);
-  bool matches(const queue::Envelope& env, std::int64_t now_us) const;
+  bool matches(const model::Envelope& env, std::int64_t now_us) const;
 };
 
 struct QueuePage {
-  std::vector<queue::Envelope> items;
+  std::vector<model::Envelope> items;
   // Where the next page starts (pass as `after`); nullopt when the end was reached.
-  std::optional<queue::QueueId> next;
+  std::optional<model::QueueId> next;
   std::size_t scanned = 0;
 };
 
@@ -52,15 +52,15 @@ struct QueuePage {
 // `max_scan` envelopes so that a filter matching nothing in a huge queue still answers
 // promptly; `next` then says where to carry on.
 Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter& filter,
-                                          queue::QueueId after, std::size_t limit,
+                                          model::QueueId after, std::size_t limit,
                                           std::int64_t now_us, std::size_t max_scan = 20000);
 
-using queue::to_string;  // RcptPolicy, RcptState, RcptTls (queue/envelope.hpp)
+using model::to_string;  // Policy, TlsLevel, RcptState (relay/model)
 
 // "2024-05-01T10:00:00.123456Z"
 std::string iso_time(std::int64_t unix_us);
 
-nlohmann::json summary_json(const queue::Envelope& env, std::int64_t now_us);
-nlohmann::json detail_json(const queue::Envelope& env, std::int64_t now_us);
+nlohmann::json summary_json(const model::Envelope& env, std::int64_t now_us);
+nlohmann::json detail_json(const model::Envelope& env, std::int64_t now_us);
 
 }  // namespace secmx::admin

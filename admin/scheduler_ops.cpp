@@ -25,7 +25,7 @@ OpError to_op_error(const queue::Error& e) {
   }
 }
 
-OpStatus SchedulerQueueOps::control(delivery::QueueOp op, queue::QueueId id, std::string reason) {
+OpStatus SchedulerQueueOps::control(delivery::QueueOp op, model::QueueId id, std::string reason) {
   // Shared with the scheduler's callback, which may run after we stopped waiting.
   auto promise = std::make_shared<std::promise<Status<queue::Error>>>();
   auto answer = promise->get_future();
@@ -38,11 +38,11 @@ OpStatus SchedulerQueueOps::control(delivery::QueueOp op, queue::QueueId id, std
   return Ok{};
 }
 
-OpStatus SchedulerQueueOps::hold(queue::QueueId id) { return control(delivery::QueueOp::Hold, id); }
-OpStatus SchedulerQueueOps::release(queue::QueueId id) { return control(delivery::QueueOp::Release, id); }
-OpStatus SchedulerQueueOps::flush(queue::QueueId id) { return control(delivery::QueueOp::Flush, id); }
-OpStatus SchedulerQueueOps::remove(queue::QueueId id) { return control(delivery::QueueOp::Remove, id); }
-OpStatus SchedulerQueueOps::bounce(queue::QueueId id, std::string reason) {
+OpStatus SchedulerQueueOps::hold(model::QueueId id) { return control(delivery::QueueOp::Hold, id); }
+OpStatus SchedulerQueueOps::release(model::QueueId id) { return control(delivery::QueueOp::Release, id); }
+OpStatus SchedulerQueueOps::flush(model::QueueId id) { return control(delivery::QueueOp::Flush, id); }
+OpStatus SchedulerQueueOps::remove(model::QueueId id) { return control(delivery::QueueOp::Remove, id); }
+OpStatus SchedulerQueueOps::bounce(model::QueueId id, std::string reason) {
   return control(delivery::QueueOp::Bounce, id, std::move(reason));
 }
 

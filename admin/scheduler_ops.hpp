@@ -22,15 +22,15 @@ class SchedulerQueueOps final : public QueueOps {
                              std::chrono::milliseconds timeout = std::chrono::seconds(10))
       : scheduler_(scheduler), timeout_(timeout) {}
 
-  OpStatus hold(queue::QueueId id) override;
-  OpStatus release(queue::QueueId id) override;
-  OpStatus flush(queue::QueueId id) override;
+  OpStatus hold(model::QueueId id) override;
+  OpStatus release(model::QueueId id) override;
+  OpStatus flush(model::QueueId id) override;
   Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) override;
-  OpStatus remove(queue::QueueId id) override;
-  OpStatus bounce(queue::QueueId id, std::string reason) override;
+  OpStatus remove(model::QueueId id) override;
+  OpStatus bounce(model::QueueId id, std::string reason) override;
 
  private:
-  OpStatus control(delivery::QueueOp op, queue::QueueId id, std::string reason = {});
+  OpStatus control(delivery::QueueOp op, model::QueueId id, std::string reason = {});
 
   delivery::Scheduler& scheduler_;
   std::chrono::milliseconds timeout_;

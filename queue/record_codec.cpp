@@ -234,10 +234,10 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
     if (static_cast<std::uint8_t>(r.state) > static_cast<std::uint8_t>(RcptState::Failed)) {
       return fail(invalid("recipient state out of range"));
     }
-    if (static_cast<std::uint8_t>(r.policy) > static_cast<std::uint8_t>(RcptPolicy::HOLD)) {
+    if (static_cast<std::uint8_t>(r.policy) > static_cast<std::uint8_t>(model::Policy::HOLD)) {
       return fail(invalid("recipient policy out of range"));
     }
-    if (static_cast<std::uint8_t>(r.tls) > static_cast<std::uint8_t>(RcptTls::Verify)) {
+    if (static_cast<std::uint8_t>(r.tls) > static_cast<std::uint8_t>(model::TlsLevel::Verify)) {
       return fail(invalid("recipient tls out of range"));
     }
   }
@@ -334,10 +334,10 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
     if (!r.failed() && (rc.notify & ~kKnownNotify) != 0) r.fail("recipient notify out of range");
     rc.state = static_cast<RcptState>(
         r.enum8(static_cast<std::uint8_t>(RcptState::Failed), "recipient state"));
-    rc.policy = static_cast<RcptPolicy>(
-        r.enum8(static_cast<std::uint8_t>(RcptPolicy::HOLD), "recipient policy"));
+    rc.policy = static_cast<model::Policy>(
+        r.enum8(static_cast<std::uint8_t>(model::Policy::HOLD), "recipient policy"));
     rc.tls =
-        static_cast<RcptTls>(r.enum8(static_cast<std::uint8_t>(RcptTls::Verify), "recipient tls"));
+        static_cast<model::TlsLevel>(r.enum8(static_cast<std::uint8_t>(model::TlsLevel::Verify), "recipient tls"));
     rc.attempts = r.varint32();
     r.str(rc.address);
     r.str(rc.orcpt);

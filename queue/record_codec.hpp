@@ -21,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "queue/envelope.hpp"
 #include "queue/store.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::queue {
 

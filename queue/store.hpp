@@ -16,10 +16,26 @@
 #include <string>
 #include <vector>
 
-#include "queue/envelope.hpp"
 #include "relay/common/result.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::queue {
+
+// The message model (relay/model/envelope.hpp) under the short names the store code uses.
+// Code outside queue/ names it model::...
+using model::BodyType;
+using model::Envelope;
+using model::IdGenerator;
+using model::kNeverDue;
+using model::kNotifyDelay;
+using model::kNotifyFailure;
+using model::kNotifyNever;
+using model::kNotifySuccess;
+using model::kNotifyUnset;
+using model::QueueId;
+using model::RcptState;
+using model::Recipient;
+using model::Ret;
 
 struct Error {
   enum class Kind { Full, Io, Corrupt, NotFound, Invalid };

@@ -42,7 +42,7 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
     std::cerr << "cannot open queue " << cfg.queue.path << ": " << store.error().message << "\n";
     return 1;
   }
-  queue::QueueId after{};
+  model::QueueId after{};
   for (;;) {
     auto page = (*store)->list(after, 1000);
     if (!page) {
@@ -58,7 +58,7 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
       j["body_type"] = static_cast<int>(env.body_type);
       j["smtputf8"] = env.smtputf8;
       j["requiretls"] = env.requiretls;
-      j["ret"] = env.ret == queue::Ret::Full ? "FULL" : env.ret == queue::Ret::Hdrs ? "HDRS" : "";
+      j["ret"] = env.ret == model::Ret::Full ? "FULL" : env.ret == model::Ret::Hdrs ? "HDRS" : "";
       j["envid"] = env.envid;
       j["client_address"] = env.client_address;
       j["client_helo"] = env.client_helo;
@@ -72,10 +72,10 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
       for (const auto& r : env.recipients) {
         rcpts.push_back({{"address", r.address},
                          {"orcpt", r.orcpt},
-                         {"notify", queue::notify_names(r.notify)},
-                         {"state", queue::to_string(r.state)},
-                         {"policy", queue::to_string(r.policy)},
-                         {"tls", queue::to_string(r.tls)},
+                         {"notify", model::notify_names(r.notify)},
+                         {"state", model::to_string(r.state)},
+                         {"policy", model::to_string(r.policy)},
+                         {"tls", model::to_string(r.tls)},
                          {"reason", r.policy_reason}});
       }
       if (with_bodies) {
@@ -182,7 +182,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
     main_log->info("queue {} opened: {} messages ({} held)", cfg->queue.path, stats->messages,
                    stats->held);
   }
-  queue::IdGenerator ids((*store)->last_id());
+  model::IdGenerator ids((*store)->last_id());
 
   std::shared_ptr<tls::TlsContext> tls;
   if (!cfg->smtp.tls_cert.empty()) {

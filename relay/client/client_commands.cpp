@@ -12,16 +12,16 @@
 namespace secmx::client {
 
 std::string notify_value(std::uint8_t notify) {
-  if (notify == queue::kNotifyUnset) return {};
-  if ((notify & queue::kNotifyNever) != 0) return "NEVER";
+  if (notify == model::kNotifyUnset) return {};
+  if ((notify & model::kNotifyNever) != 0) return "NEVER";
   std::string out;
   auto add = [&out](const char* word) {
     if (!out.empty()) out += ',';
     out += word;
   };
-  if ((notify & queue::kNotifySuccess) != 0) add("SUCCESS");
-  if ((notify & queue::kNotifyFailure) != 0) add("FAILURE");
-  if ((notify & queue::kNotifyDelay) != 0) add("DELAY");
+  if ((notify & model::kNotifySuccess) != 0) add("SUCCESS");
+  if ((notify & model::kNotifyFailure) != 0) add("FAILURE");
+  if ((notify & model::kNotifyDelay) != 0) add("DELAY");
   return out;
 }
 
@@ -37,20 +37,20 @@ std::string orcpt_value(const std::string& stored) {
   return type + ';' + smtp::xtext_encode(stored.substr(semi + 1));
 }
 
-std::string mail_command(const queue::Envelope& envelope, std::uint64_t size,
+std::string mail_command(const model::Envelope& envelope, std::uint64_t size,
                          const Extensions& ext) {
   std::string line = "MAIL FROM:<" + envelope.sender + ">";
   if (ext.size_offered) line += " SIZE=" + std::to_string(size);
-  if (envelope.body_type == queue::BodyType::EightBitMime && ext.eightbitmime) {
+  if (envelope.body_type == model::BodyType::EightBitMime && ext.eightbitmime) {
     line += " BODY=8BITMIME";
-  } else if (envelope.body_type == queue::BodyType::BinaryMime && ext.binarymime &&
+  } else if (envelope.body_type == model::BodyType::BinaryMime && ext.binarymime &&
              ext.chunking) {
     line += " BODY=BINARYMIME";
   }
   if (envelope.smtputf8 && ext.smtputf8) line += " SMTPUTF8";
   if (ext.dsn) {
-    if (envelope.ret == queue::Ret::Full) line += " RET=FULL";
-    if (envelope.ret == queue::Ret::Hdrs) line += " RET=HDRS";
+    if (envelope.ret == model::Ret::Full) line += " RET=FULL";
+    if (envelope.ret == model::Ret::Hdrs) line += " RET=HDRS";
     if (!envelope.envid.empty()) line += " ENVID=" + smtp::xtext_encode(envelope.envid);
   }
   if (envelope.requiretls && ext.requiretls) line += " REQUIRETLS";
@@ -58,7 +58,7 @@ std::string mail_command(const queue::Envelope& envelope, std::uint64_t size,
   return line;
 }
 
-std::string rcpt_command(const queue::Recipient& recipient, const Extensions& ext) {
+std::string rcpt_command(const model::Recipient& recipient, const Extensions& ext) {
   std::string line = "RCPT TO:<" + recipient.address + ">";
   if (ext.dsn) {
     std::string notify = notify_value(recipient.notify);

@@ -10,16 +10,16 @@
 #include <cstdint>
 #include <string>
 
-#include "queue/envelope.hpp"
 #include "relay/client/smtp_client.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::client {
 
 // size: the message size to declare (the stored body). smtputf8: say SMTPUTF8 (the
 // message asked for it and the peer offers it).
-std::string mail_command(const queue::Envelope& envelope, std::uint64_t size,
+std::string mail_command(const model::Envelope& envelope, std::uint64_t size,
                          const Extensions& ext);
-std::string rcpt_command(const queue::Recipient& recipient, const Extensions& ext);
+std::string rcpt_command(const model::Recipient& recipient, const Extensions& ext);
 
 // "NOTIFY=SUCCESS,FAILURE" parameter value for the bits, "" when unset.
 std::string notify_value(std::uint8_t notify);

@@ -209,11 +209,11 @@ void ClientSession::send(const MessageSpec& spec, std::function<void(MessageResu
     return;
   }
 
-  const queue::Envelope& env = *spec.envelope;
-  bdat_ = env.body_type == queue::BodyType::BinaryMime;
+  const model::Envelope& env = *spec.envelope;
+  bdat_ = env.body_type == model::BodyType::BinaryMime;
   result_.pipelined = ext.pipelining;
   result_.eightbit_downgrade =
-      env.body_type == queue::BodyType::EightBitMime && !ext.eightbitmime;
+      env.body_type == model::BodyType::EightBitMime && !ext.eightbitmime;
   if (result_.eightbit_downgrade) {
     log_->info("peer={} event=8bit-without-8bitmime note=\"8-bit body sent as is\"",
                info_.peer);

@@ -40,7 +40,7 @@ std::optional<LocalRefusal> check_message(const MessageSpec& spec, const Extensi
     return LocalRefusal{550, "5.6.7",
                         "SMTPUTF8 is required, but was not offered by the receiving host"};
   }
-  if (spec.envelope != nullptr && spec.envelope->body_type == queue::BodyType::BinaryMime &&
+  if (spec.envelope != nullptr && spec.envelope->body_type == model::BodyType::BinaryMime &&
       !(ext.chunking && ext.binarymime)) {
     return LocalRefusal{554, "5.6.3",
                         "BINARYMIME message, but the receiving host does not offer "

@@ -42,16 +42,16 @@ std::string to_crlf(const std::string& in) {
 }
 
 std::uint8_t parse_notify(const std::string& text) {
-  if (text.empty()) return queue::kNotifyUnset;
+  if (text.empty()) return model::kNotifyUnset;
   std::uint8_t bits = 0;
   std::stringstream ss(text);
   std::string word;
   while (std::getline(ss, word, ',')) {
     for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (word == "NEVER") bits |= queue::kNotifyNever;
-    else if (word == "SUCCESS") bits |= queue::kNotifySuccess;
-    else if (word == "FAILURE") bits |= queue::kNotifyFailure;
-    else if (word == "DELAY") bits |= queue::kNotifyDelay;
+    if (word == "NEVER") bits |= model::kNotifyNever;
+    else if (word == "SUCCESS") bits |= model::kNotifySuccess;
+    else if (word == "FAILURE") bits |= model::kNotifyFailure;
+    else if (word == "DELAY") bits |= model::kNotifyDelay;
     else throw CLI::ValidationError("--notify", "unknown NOTIFY keyword '" + word + "'");
   }
   return bits;
@@ -65,7 +65,7 @@ struct Run {
   bool starttls = true;
   int connections = 1;
   int messages = 1;
-  queue::Envelope envelope;
+  model::Envelope envelope;
   std::string body;
   client::MessageSpec spec;
 
@@ -170,22 +170,22 @@ int main(int argc, char** argv) {
   try {
     log::init_logging(log_level, "stderr");
     run.envelope.sender = from;
-    run.envelope.ret = ret == "FULL" ? queue::Ret::Full
-                       : ret == "HDRS" ? queue::Ret::Hdrs
-                                       : queue::Ret::Unset;
+    run.envelope.ret = ret == "FULL" ? model::Ret::Full
+                       : ret == "HDRS" ? model::Ret::Hdrs
+                                       : model::Ret::Unset;
     run.envelope.envid = envid;
     run.envelope.smtputf8 = smtputf8;
     run.envelope.requiretls = requiretls;
-    run.envelope.body_type = body_type == "8bitmime"     ? queue::BodyType::EightBitMime
-                             : body_type == "binarymime" ? queue::BodyType::BinaryMime
-                                                         : queue::BodyType::SevenBit;
+    run.envelope.body_type = body_type == "8bitmime"     ? model::BodyType::EightBitMime
+                             : body_type == "binarymime" ? model::BodyType::BinaryMime
+                                                         : model::BodyType::SevenBit;
     std::uint8_t notify_bits = parse_notify(notify);
     if (orcpts.size() > rcpts.size()) {
       std::cerr << "secmx-smtp-send: more --orcpt than --rcpt\n";
       return 2;
     }
     for (std::size_t i = 0; i < rcpts.size(); ++i) {
-      queue::Recipient r;
+      model::Recipient r;
       r.address = rcpts[i];
       r.notify = notify_bits;
       if (i < orcpts.size()) r.orcpt = orcpts[i];
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
       }
       raw.assign(std::istreambuf_iterator<char>(in), {});
     }
-    run.body = run.envelope.body_type == queue::BodyType::BinaryMime ? raw : to_crlf(raw);
+    run.body = run.envelope.body_type == model::BodyType::BinaryMime ? raw : to_crlf(raw);
     run.envelope.body_size = run.body.size();
     run.spec.envelope = &run.envelope;
     run.spec.body = &run.body;

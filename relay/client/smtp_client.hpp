@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "queue/envelope.hpp"
+#include "relay/model/envelope.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tls/tls_session.hpp"
 
@@ -89,8 +89,8 @@ struct RcptResult {
 };
 
 struct MessageSpec {
-  const queue::Envelope* envelope = nullptr;        // sender, body type, smtputf8, ...
-  std::vector<const queue::Recipient*> recipients;  // one domain; orcpt/notify if DSN
+  const model::Envelope* envelope = nullptr;        // sender, body type, smtputf8, ...
+  std::vector<const model::Recipient*> recipients;  // one domain; orcpt/notify if DSN
   const std::string* body = nullptr;  // as stored: CRLF lines, not dot-stuffed, no "."
 };
 

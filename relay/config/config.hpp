@@ -15,6 +15,7 @@
 
 #include "relay/common/result.hpp"
 #include "relay/config/cidr.hpp"
+#include "relay/model/policy.hpp"
 
 namespace secmx::config {
 
@@ -33,12 +34,6 @@ struct Endpoint {
   std::string to_string() const;  // "127.0.0.1:2525", "[::1]:2525"
   bool operator==(const Endpoint&) const = default;
 };
-
-enum class PolicyAction { BES, SOS, HOLD, REJECT };
-enum class TlsLevel { None, Encrypt, Verify };  // None: no requirement (BES)
-
-const char* to_string(PolicyAction a);
-const char* to_string(TlsLevel l);
 
 struct SmtpConfig {
   std::vector<Endpoint> listen{{"127.0.0.1", 2525}};
@@ -92,17 +87,17 @@ struct PolicyRule {
   std::optional<std::string> match;             // ... and an RE2 pattern over its value
   std::vector<std::string> classification;      // levels, as written
   std::vector<std::string> recipient_domain;
-  PolicyAction action = PolicyAction::BES;
-  std::optional<TlsLevel> tls;
+  model::Policy action = model::Policy::BES;
+  std::optional<model::TlsLevel> tls;
   std::string reason;  // for REJECT
 };
 
 struct PolicyConfig {
-  PolicyAction default_action = PolicyAction::BES;   // key "default"
+  model::Policy default_action = model::Policy::BES;   // key "default"
   std::vector<std::string> discovery{"srv", "mx51966", "name"};
-  TlsLevel sos_tls = TlsLevel::Encrypt;
+  model::TlsLevel sos_tls = model::TlsLevel::Encrypt;
   std::vector<std::string> subject_markers;
-  PolicyAction unknown_marking = PolicyAction::SOS;
+  model::Policy unknown_marking = model::Policy::SOS;
   bool tls_required_no_honor = true;   // key "tls_required_no": "honor" | "ignore"
   std::vector<PolicyRule> rules;       // [[policy.rule]]
 };
@@ -111,7 +106,7 @@ struct Route {
   std::uint32_t line = 0;
   std::string domain;
   std::string host;        // as written: "[10.0.0.5]:25", "mail.example:2525"
-  std::optional<TlsLevel> tls;
+  std::optional<model::TlsLevel> tls;
 };
 
 struct AdminConfig {

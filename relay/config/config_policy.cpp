@@ -46,10 +46,11 @@ bool has_space(std::string_view s) {
                      [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; });
 }
 
-void read_tls(const Section& s, std::string_view key, std::optional<TlsLevel>& out) {
+// A TLS level setting names a requirement: "encrypt" or "verify" ("none" is no setting).
+void read_tls(const Section& s, std::string_view key, std::optional<model::TlsLevel>& out) {
   std::string text;
   if (!s.string(key, text)) return;
-  if (auto l = parse_tls_level(text)) {
+  if (auto l = model::parse_tls_level(text); l && model::must_encrypt(*l)) {
     out = *l;
   } else {
     s.fail(key, "unknown TLS level '" + text + "' (expected \"encrypt\" or \"verify\")");
@@ -120,7 +121,7 @@ void read_rule(const Section& r, PolicyRule& rule) {
 
   bool has_action = false;
   if (r.string("policy", text)) {
-    if (auto a = parse_action(text)) {
+    if (auto a = model::parse_policy(text)) {
       rule.action = *a;
       has_action = true;
     } else {
@@ -140,7 +141,7 @@ void read_rule(const Section& r, PolicyRule& rule) {
   read_tls(r, "tls", rule.tls);
   // A TLS level only means something for a message delivered secure-only; on BES it would
   // read like a guarantee the relay does not give.
-  if (rule.tls && has_action && rule.action != PolicyAction::SOS) {
+  if (rule.tls && has_action && rule.action != model::Policy::SOS) {
     r.fail("tls", "applies only to policy SOS");
   }
   if (r.string("reason", text)) {
@@ -160,8 +161,8 @@ void read_policy(const Section& root, PolicyConfig& out) {
                 "tls_required_no", "rule"});
   std::string text;
   if (p.string("default", text)) {
-    auto a = parse_action(text);
-    if (a && (*a == PolicyAction::BES || *a == PolicyAction::SOS)) {
+    auto a = model::parse_policy(text);
+    if (a && (*a == model::Policy::BES || *a == model::Policy::SOS)) {
       out.default_action = *a;
     } else {
       p.fail("default", "must be \"BES\" or \"SOS\", not '" + text + "'");
@@ -185,7 +186,7 @@ void read_policy(const Section& root, PolicyConfig& out) {
     out.discovery = std::move(methods);
   }
 
-  std::optional<TlsLevel> sos_tls;
+  std::optional<model::TlsLevel> sos_tls;
   read_tls(p, "sos_tls", sos_tls);
   if (sos_tls) out.sos_tls = *sos_tls;
 
@@ -207,8 +208,8 @@ void read_policy(const Section& root, PolicyConfig& out) {
 
   if (p.string("unknown_marking", text)) {
     // A floor that never lowers: mail whose marking could not be read goes at least SOS.
-    auto a = parse_action(text);
-    if (a && *a != PolicyAction::BES) {
+    auto a = model::parse_policy(text);
+    if (a && *a != model::Policy::BES) {
       out.unknown_marking = *a;
     } else {
       p.fail("unknown_marking",

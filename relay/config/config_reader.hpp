@@ -85,8 +85,6 @@ class Section {
 std::optional<Endpoint> parse_endpoint(std::string_view text,
                                        std::optional<std::uint16_t> default_port);
 bool known_classification(std::string_view level);
-std::optional<PolicyAction> parse_action(std::string_view text);  // case-insensitive
-std::optional<TlsLevel> parse_tls_level(std::string_view text);   // "encrypt" | "verify"
 // Text sent in an SMTP reply (the banner, a REJECT reason): one line of printable ASCII of
 // at most kMaxReplyText bytes, so that "220 <hostname> <text>" stays within RFC 5321's
 // 512-octet reply line. Returns what is wrong with it, or "" when it is fine.

@@ -136,25 +136,6 @@ std::string Endpoint::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
-const char* to_string(PolicyAction a) {
-  switch (a) {
-    case PolicyAction::BES: return "BES";
-    case PolicyAction::SOS: return "SOS";
-    case PolicyAction::HOLD: return "HOLD";
-    case PolicyAction::REJECT: return "REJECT";
-  }
-  return "?";
-}
-
-const char* to_string(TlsLevel l) {
-  switch (l) {
-    case TlsLevel::None: return "none";
-    case TlsLevel::Encrypt: return "encrypt";
-    case TlsLevel::Verify: return "verify";
-  }
-  return "?";
-}
-
 namespace detail {
 
 std::optional<Endpoint> parse_endpoint(std::string_view text,
@@ -203,22 +184,6 @@ std::string reply_text_problem(std::string_view text) {
            std::to_string(kMaxReplyText) + " fit in an SMTP reply line";
   }
   return "";
-}
-
-std::optional<PolicyAction> parse_action(std::string_view text) {
-  std::string s = ascii_lowercase(text);
-  if (s == "bes") return PolicyAction::BES;
-  if (s == "sos") return PolicyAction::SOS;
-  if (s == "hold") return PolicyAction::HOLD;
-  if (s == "reject") return PolicyAction::REJECT;
-  return std::nullopt;
-}
-
-std::optional<TlsLevel> parse_tls_level(std::string_view text) {
-  std::string s = ascii_lowercase(text);
-  if (s == "encrypt") return TlsLevel::Encrypt;
-  if (s == "verify") return TlsLevel::Verify;
-  return std::nullopt;
 }
 
 }  // namespace detail

@@ -5,21 +5,15 @@
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt_log.hpp"
+#include "relay/model/status.hpp"
 
 namespace secmx::delivery {
 
-TlsRequirement requirement_for(queue::RcptPolicy policy, queue::RcptTls tls,
-                               std::optional<config::TlsLevel> route_tls) {
-  TlsRequirement r = TlsRequirement::Opportunistic;
-  if (policy == queue::RcptPolicy::SOS) {
-    r = tls == queue::RcptTls::Verify ? TlsRequirement::Verify : TlsRequirement::Encrypt;
-  }
-  if (route_tls) {
-    if (*route_tls == config::TlsLevel::Verify) r = TlsRequirement::Verify;
-    else if (*route_tls == config::TlsLevel::Encrypt && r == TlsRequirement::Opportunistic)
-      r = TlsRequirement::Encrypt;
-  }
-  return r;
+model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
+                                std::optional<model::TlsLevel> route_tls) {
+  model::TlsLevel r = policy == model::Policy::SOS ? model::stronger(tls, model::TlsLevel::Encrypt)
+                                                   : model::TlsLevel::None;
+  return route_tls ? model::stronger(r, *route_tls) : r;
 }
 
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
@@ -86,7 +80,7 @@ void Attempt::next_target() {
     return;
   }
   if (next_ >= targets_.size()) {
-    bool sos = requirement_ != TlsRequirement::Opportunistic;
+    bool sos = model::must_encrypt(requirement_);
     bool incomplete = sos ? discovery_.secmx_incomplete || discovery_.mx_incomplete
                           : !discovery_.complete();
     finish_pending(exhausted(sos, hosts_, incomplete, job_.sos_expired));
@@ -187,7 +181,7 @@ void Attempt::on_open(client::SessionInfo info) {
   auto d = decide_tls(requirement_, seen);
   if (d.verdict != TlsVerdict::Proceed) {
     env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(),
-                   secmx::log::escape(target_name()), queue::to_string(job_.policy),
+                   secmx::log::escape(target_name()), model::to_string(job_.policy),
                    secmx::log::escape(d.reason));
     skip_host(HostRecord::Kind::NoTls, d.reason);
     return;
@@ -299,7 +293,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   line.recipient = job_.recipient(k).address;
   bool reached = state_ == State::Sending && !targets_.empty();
   line.relay = reached ? target_name() : (!hosts_.empty() ? hosts_.back().host : "none");
-  line.policy = queue::to_string(job_.policy);
+  line.policy = model::to_string(job_.policy);
   line.reason = job_.policy_reason;
   if (!targets_.empty() && (reached || !hosts_.empty())) line.method = dns::to_string(candidate().method);
   line.tls = reached ? tls_text_ : "none";
@@ -326,7 +320,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
       case RcptVerdict::Deferred: m->deferred.inc(policy); break;
       case RcptVerdict::Failed:
         m->bounced.inc(policy);
-        if (o.status == "5.7.10") m->sos_bounces.inc();
+        if (model::Status::parse(o.status) == model::kEncryptionNeeded) m->sos_bounces.inc();
         break;
     }
   }

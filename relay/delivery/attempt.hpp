@@ -53,10 +53,10 @@ struct AttemptEnv {
   admin::RelayMetrics* metrics = nullptr;  // null: nothing counted
 };
 
-// The TLS requirement of a job: BES is opportunistic; SOS encrypts or verifies; a
-// [[route]] with `tls` can only raise it.
-TlsRequirement requirement_for(queue::RcptPolicy policy, queue::RcptTls tls,
-                               std::optional<config::TlsLevel> route_tls);
+// The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
+// at least encrypt; a [[route]] with `tls` can only raise it.
+model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
+                                std::optional<model::TlsLevel> route_tls);
 
 class Attempt {
  public:
@@ -99,7 +99,7 @@ class Attempt {
   std::int64_t started_us_ = 0;
 
   dns::DiscoveryResult discovery_;
-  TlsRequirement requirement_ = TlsRequirement::Opportunistic;
+  model::TlsLevel requirement_ = model::TlsLevel::None;
   std::vector<Target> targets_;
   std::size_t next_ = 0;  // next target to try
   std::size_t current_ = 0;
@@ -109,7 +109,7 @@ class Attempt {
   std::unique_ptr<client::SmtpClient> client_;
   TlsObservation tls_;
   std::string tls_text_ = "none";
-  std::vector<const queue::Recipient*> sending_;  // recipients in the current transaction
+  std::vector<const model::Recipient*> sending_;  // recipients in the current transaction
   std::vector<std::size_t> sending_k_;
 
   std::vector<std::optional<RcptOutcome>> outcomes_;  // per job recipient

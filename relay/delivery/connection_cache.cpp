@@ -39,7 +39,7 @@ void ConnectionCache::put(const std::string& key, CachedConnection conn) {
 }
 
 std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
-                                                      TlsRequirement requirement) {
+                                                      model::TlsLevel requirement) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;

@@ -48,7 +48,7 @@ class ConnectionCache {
   // QUIT and forget: the client is freed once its connection is gone.
   void retire(std::unique_ptr<client::SmtpClient> client);
   // A usable idle connection whose TLS satisfies `requirement`, or nullopt.
-  std::optional<CachedConnection> take(const std::string& key, TlsRequirement requirement);
+  std::optional<CachedConnection> take(const std::string& key, model::TlsLevel requirement);
 
   // TLS resumption. A TLS 1.3 session (ticket) is good for one resumption only, and
   // parallel connections to one host each need their own: the cache keeps a few per host,

@@ -11,31 +11,31 @@
 #include <string>
 #include <vector>
 
-#include "queue/envelope.hpp"
 #include "relay/delivery/outcome.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::delivery {
 
 struct Job {
-  queue::QueueId id{};
+  model::QueueId id{};
   std::uint64_t generation = 0;              // which scheduling round of the message
   std::string domain;                        // lower-case recipient domain
-  queue::RcptPolicy policy = queue::RcptPolicy::BES;
-  queue::RcptTls tls = queue::RcptTls::None;
+  model::Policy policy = model::Policy::BES;
+  model::TlsLevel tls = model::TlsLevel::None;
   std::string policy_reason;
   std::vector<std::size_t> indices;          // into envelope->recipients
-  std::shared_ptr<const queue::Envelope> envelope;  // as handed out; read-only
+  std::shared_ptr<const model::Envelope> envelope;  // as handed out; read-only
   std::shared_ptr<const std::string> body;
   bool sos_expired = false;                  // SOS lifetime passed: no more deferring
 
   std::size_t size() const { return indices.size(); }
-  const queue::Recipient& recipient(std::size_t k) const {
+  const model::Recipient& recipient(std::size_t k) const {
     return envelope->recipients[indices[k]];
   }
 };
 
 struct JobResult {
-  queue::QueueId id{};
+  model::QueueId id{};
   std::uint64_t generation = 0;
   std::vector<std::size_t> indices;
   std::vector<RcptOutcome> outcomes;  // one per index

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "relay/model/status.hpp"
+
 namespace secmx::delivery {
 
 const char* to_string(RcptVerdict v) {
@@ -70,7 +72,7 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
     bool final_now = (all_answered_without_tls && !dns_incomplete) || sos_expired;
     if (final_now) {
       o.verdict = RcptVerdict::Failed;
-      o.status = "5.7.10";
+      o.status = model::kEncryptionNeeded.to_string();
       o.diagnostic = std::string(sos_expired && !all_answered_without_tls
                                      ? "no secure (TLS) receiver found within the SOS lifetime: "
                                      : "no secure (TLS) receiver: ") + list;

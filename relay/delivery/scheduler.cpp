@@ -12,9 +12,10 @@
 #include <thread>
 #include <unordered_map>
 
-#include "relay/common/log.hpp"
 #include "relay/common/clock.hpp"
+#include "relay/common/log.hpp"
 #include "relay/dsn/dsn.hpp"
+#include "relay/model/reason.hpp"
 #include "relay/smtp/params.hpp"
 
 namespace secmx::delivery {
@@ -25,12 +26,12 @@ constexpr std::size_t kMaxInFlight = 2000;
 constexpr std::uint64_t kTickMs = 1000;
 
 struct IdHash {
-  std::size_t operator()(queue::QueueId id) const { return std::hash<std::uint64_t>{}(id.value); }
+  std::size_t operator()(model::QueueId id) const { return std::hash<std::uint64_t>{}(id.value); }
 };
 
 }  // namespace
 
-JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
+JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
                   const std::shared_ptr<const std::string>& body, std::int64_t now,
                   std::chrono::milliseconds sos_lifetime) {
   JobPlan plan;
@@ -40,7 +41,7 @@ JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
   bool sos_expired = now - env.arrival_us >= sos_lifetime.count() * 1000;
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     const auto& r = env.recipients[i];
-    if (r.state != queue::RcptState::Pending) continue;
+    if (r.state != model::RcptState::Pending) continue;
     std::string domain = smtp::address_domain(r.address);
     auto key = std::make_tuple(domain, static_cast<int>(r.policy), static_cast<int>(r.tls));
     auto [it, inserted] = by_key.emplace(key, plan.jobs.size());
@@ -63,7 +64,7 @@ JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
   return plan;
 }
 
-void apply_outcomes(queue::Envelope& env, const JobResult& result, std::int64_t now_us) {
+void apply_outcomes(model::Envelope& env, const JobResult& result, std::int64_t now_us) {
   for (std::size_t k = 0; k < result.indices.size() && k < result.outcomes.size(); ++k) {
     std::size_t i = result.indices[k];
     if (i >= env.recipients.size()) continue;
@@ -76,21 +77,21 @@ void apply_outcomes(queue::Envelope& env, const JobResult& result, std::int64_t 
     r.last_tls = o.tls;
     r.last_attempt_us = now_us;
     switch (o.verdict) {
-      case RcptVerdict::Delivered: r.state = queue::RcptState::Delivered; break;
-      case RcptVerdict::Failed: r.state = queue::RcptState::Failed; break;
-      case RcptVerdict::Deferred: r.state = queue::RcptState::Pending; break;
+      case RcptVerdict::Delivered: r.state = model::RcptState::Delivered; break;
+      case RcptVerdict::Failed: r.state = model::RcptState::Failed; break;
+      case RcptVerdict::Deferred: r.state = model::RcptState::Pending; break;
     }
   }
 }
 
-void schedule_next(queue::Envelope& env, std::int64_t now,
+void schedule_next(model::Envelope& env, std::int64_t now,
                    const std::vector<std::chrono::milliseconds>& retry) {
   env.attempts++;
   bool any_pending = false;
-  for (const auto& r : env.recipients) any_pending |= r.state == queue::RcptState::Pending;
+  for (const auto& r : env.recipients) any_pending |= r.state == model::RcptState::Pending;
   // A message with nothing left to try stays stored (its failures are the record the DSN
   // is built from) but is never due again.
-  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : queue::kNeverDue;
+  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : model::kNeverDue;
 }
 
 const char* to_string(QueueOp op) {
@@ -104,10 +105,10 @@ const char* to_string(QueueOp op) {
   return "?";
 }
 
-bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::string& reason) {
+bool apply_op(QueueOp op, model::Envelope& env, std::int64_t now, const std::string& reason) {
   bool any_open = false;
   for (const auto& r : env.recipients) {
-    any_open |= r.state == queue::RcptState::Pending || r.state == queue::RcptState::Held;
+    any_open |= r.state == model::RcptState::Pending || r.state == model::RcptState::Held;
   }
   switch (op) {
     case QueueOp::Hold:
@@ -116,20 +117,22 @@ bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::str
       return true;
     case QueueOp::Release:
       if (!env.held && std::none_of(env.recipients.begin(), env.recipients.end(), [](const auto& r) {
-            return r.state == queue::RcptState::Held;
+            return r.state == model::RcptState::Held;
           })) {
         return false;
       }
       env.held = false;
       for (auto& r : env.recipients) {
-        if (r.state != queue::RcptState::Held) continue;
+        if (r.state != model::RcptState::Held) continue;
         // A message held by policy was judged too sensitive to send unprompted; once the
         // operator releases it, it still never crosses the Internet in plaintext.
-        r.state = queue::RcptState::Pending;
-        if (r.policy == queue::RcptPolicy::HOLD) {
-          r.policy = queue::RcptPolicy::SOS;
-          if (r.tls == queue::RcptTls::None) r.tls = queue::RcptTls::Encrypt;
-          r.policy_reason += ",released";
+        r.state = model::RcptState::Pending;
+        if (r.policy == model::Policy::HOLD) {
+          r.policy = model::Policy::SOS;
+          r.tls = model::stronger(r.tls, model::TlsLevel::Encrypt);
+          model::Reason why(r.policy_reason);
+          why.released = true;
+          r.policy_reason = why.to_string();
         }
       }
       env.next_attempt_us = 0;
@@ -141,14 +144,14 @@ bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::str
     case QueueOp::Bounce:
       if (!any_open) return false;
       for (auto& r : env.recipients) {
-        if (r.state != queue::RcptState::Pending && r.state != queue::RcptState::Held) continue;
-        r.state = queue::RcptState::Failed;
+        if (r.state != model::RcptState::Pending && r.state != model::RcptState::Held) continue;
+        r.state = model::RcptState::Failed;
         r.last_status = "5.0.0";
         r.last_reply = reason.empty() ? "message returned to the sender by the relay operator"
                                       : reason;
       }
       env.held = false;
-      env.next_attempt_us = queue::kNeverDue;
+      env.next_attempt_us = model::kNeverDue;
       return true;
     case QueueOp::Remove:
       return true;
@@ -157,23 +160,23 @@ bool apply_op(QueueOp op, queue::Envelope& env, std::int64_t now, const std::str
   return false;
 }
 
-std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::Envelope& after,
+std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
                                         std::string_view body,
                                         const std::vector<std::size_t>& relayed_idx,
                                         const dsn::Options& options,
                                         std::chrono::milliseconds max_lifetime,
-                                        queue::IdGenerator& ids, std::int64_t now) {
+                                        model::IdGenerator& ids, std::int64_t now) {
   std::vector<queue::NewMessage> out;
   std::vector<std::size_t> failed, delivered, relayed, pending;
   for (std::size_t i = 0; i < after.recipients.size() && i < before.recipients.size(); ++i) {
     auto was = before.recipients[i].state;
     auto is = after.recipients[i].state;
-    if (is == queue::RcptState::Failed && was != queue::RcptState::Failed) {
+    if (is == model::RcptState::Failed && was != model::RcptState::Failed) {
       failed.push_back(i);
-    } else if (is == queue::RcptState::Delivered && was != queue::RcptState::Delivered) {
+    } else if (is == model::RcptState::Delivered && was != model::RcptState::Delivered) {
       bool r = std::find(relayed_idx.begin(), relayed_idx.end(), i) != relayed_idx.end();
       (r ? relayed : delivered).push_back(i);
-    } else if (is == queue::RcptState::Pending) {
+    } else if (is == model::RcptState::Pending) {
       pending.push_back(i);
     }
   }
@@ -222,7 +225,7 @@ namespace {
 class SchedulerImpl final : public Scheduler {
  public:
   SchedulerImpl(std::shared_ptr<const config::Config> config, queue::Store& store,
-                queue::CommitWriter& writer, queue::IdGenerator& ids, JobSink& sink)
+                queue::CommitWriter& writer, model::IdGenerator& ids, JobSink& sink)
       : config_(std::move(config)), dsn_options_(dsn::Options::from_config(*config_)),
         store_(store), writer_(writer), ids_(ids), sink_(sink),
         log_(log::logger("scheduler")) {
@@ -268,7 +271,7 @@ class SchedulerImpl final : public Scheduler {
     if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
   }
 
-  void control(QueueOp op, queue::QueueId id, OpDone done, std::string reason) override {
+  void control(QueueOp op, model::QueueId id, OpDone done, std::string reason) override {
     post_op(PendingOp{op, id, {}, false, std::move(done), {}, std::move(reason)});
   }
 
@@ -285,7 +288,7 @@ class SchedulerImpl final : public Scheduler {
  private:
   struct PendingOp {
     QueueOp op = QueueOp::Flush;
-    queue::QueueId id{};
+    model::QueueId id{};
     std::string domain;
     bool all = false;
     OpDone done;
@@ -325,8 +328,8 @@ class SchedulerImpl final : public Scheduler {
     if (!loaded->has_value()) {
       return op.answer(fail(queue::Error{queue::Error::Kind::NotFound, "no such message"}));
     }
-    queue::Envelope env = std::move(**loaded);
-    const queue::Envelope before = env;
+    model::Envelope env = std::move(**loaded);
+    const model::Envelope before = env;
     queue::Change change;
     if (op.op == QueueOp::Remove) {
       change.kind = queue::Change::Kind::Remove;
@@ -352,7 +355,7 @@ class SchedulerImpl final : public Scheduler {
 
   void flush_matching(const std::string& domain, CountDone done) {
     std::vector<queue::Change> changes;
-    queue::QueueId after{};
+    model::QueueId after{};
     auto now = unix_now_us();
     for (;;) {
       auto page = store_.list(after, 1000);
@@ -363,7 +366,7 @@ class SchedulerImpl final : public Scheduler {
         if (in_flight_.count(env.id)) continue;
         bool match = domain.empty();
         for (const auto& r : env.recipients) {
-          match |= r.state == queue::RcptState::Pending &&
+          match |= r.state == model::RcptState::Pending &&
                    smtp::address_domain(r.address) == domain;
         }
         if (!match || !apply_op(QueueOp::Flush, env, now)) continue;
@@ -401,8 +404,8 @@ class SchedulerImpl final : public Scheduler {
   }
 
   struct InFlight {
-    std::shared_ptr<queue::Envelope> envelope;  // the scheduler's working copy
-    std::shared_ptr<const queue::Envelope> before;  // as stored when handed out
+    std::shared_ptr<model::Envelope> envelope;  // the scheduler's working copy
+    std::shared_ptr<const model::Envelope> before;  // as stored when handed out
     std::shared_ptr<const std::string> body;
     std::vector<std::size_t> relayed;  // delivered to peers without DSN
     std::uint64_t generation = 0;
@@ -426,7 +429,7 @@ class SchedulerImpl final : public Scheduler {
 
   void drain() {
     std::vector<JobResult> results;
-    std::vector<std::pair<queue::QueueId, bool>> written;
+    std::vector<std::pair<model::QueueId, bool>> written;
     std::vector<PendingOp> ops;
     std::shared_ptr<const config::Config> reloaded;
     bool stopping;
@@ -485,7 +488,7 @@ class SchedulerImpl final : public Scheduler {
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
   }
 
-  void start_message(queue::QueueId id, std::int64_t now) {
+  void start_message(model::QueueId id, std::int64_t now) {
     auto loaded = store_.load(id);
     if (!loaded || !loaded->has_value()) {
       if (!loaded) log_->error("{}: cannot load: {}", id.to_string(), loaded.error().message);
@@ -496,9 +499,9 @@ class SchedulerImpl final : public Scheduler {
       log_->error("{}: cannot load body: {}", id.to_string(), body.error().message);
       return;
     }
-    auto env = std::make_shared<queue::Envelope>(std::move(**loaded));
+    auto env = std::make_shared<model::Envelope>(std::move(**loaded));
     auto shared_body = std::make_shared<const std::string>(std::move(*body));
-    auto snapshot = std::make_shared<const queue::Envelope>(*env);
+    auto snapshot = std::make_shared<const model::Envelope>(*env);
     auto plan = plan_jobs(snapshot, shared_body, now, config_->delivery.sos_lifetime);
     InFlight& f = in_flight_[id];
     f.envelope = env;
@@ -528,7 +531,7 @@ class SchedulerImpl final : public Scheduler {
     if (--f.jobs_out == 0) finish_message(result.id, f);
   }
 
-  void finish_message(queue::QueueId id, InFlight& f) {
+  void finish_message(model::QueueId id, InFlight& f) {
     auto now = unix_now_us();
     schedule_next(*f.envelope, now, config_->delivery.retry);
     queue::Change change;
@@ -538,7 +541,7 @@ class SchedulerImpl final : public Scheduler {
                               config_->delivery.max_lifetime, ids_, now);
     bool open = false;
     for (const auto& r : f.envelope->recipients) {
-      open |= r.state == queue::RcptState::Pending || r.state == queue::RcptState::Held;
+      open |= r.state == model::RcptState::Pending || r.state == model::RcptState::Held;
     }
     change.envelope = *f.envelope;
     // Every recipient final and reported: the message has nothing left to do (Postfix
@@ -553,7 +556,7 @@ class SchedulerImpl final : public Scheduler {
     });
   }
 
-  void on_written(queue::QueueId id, bool ok) {
+  void on_written(model::QueueId id, bool ok) {
     if (!ok) log_->error("{}: outcome not stored; it will be tried again", id.to_string());
     std::vector<PendingOp> ops;
     if (auto it = in_flight_.find(id); it != in_flight_.end()) ops = std::move(it->second.ops);
@@ -566,7 +569,7 @@ class SchedulerImpl final : public Scheduler {
   dsn::Options dsn_options_;
   queue::Store& store_;
   queue::CommitWriter& writer_;
-  queue::IdGenerator& ids_;
+  model::IdGenerator& ids_;
   JobSink& sink_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -577,14 +580,14 @@ class SchedulerImpl final : public Scheduler {
 
   std::mutex mutex_;
   std::vector<JobResult> results_;
-  std::vector<std::pair<queue::QueueId, bool>> written_;
+  std::vector<std::pair<model::QueueId, bool>> written_;
   std::vector<PendingOp> ops_;
   std::shared_ptr<const config::Config> reloaded_;  // a reload not yet applied
   bool stopping_ = false;
   bool closed_ = false;
   std::atomic<bool> kicked_{false};
 
-  std::unordered_map<queue::QueueId, InFlight, IdHash> in_flight_;
+  std::unordered_map<model::QueueId, InFlight, IdHash> in_flight_;
   std::uint64_t generation_ = 0;
   std::atomic<std::uint64_t> in_flight_count_{0};
 };
@@ -593,7 +596,7 @@ class SchedulerImpl final : public Scheduler {
 
 std::unique_ptr<Scheduler> Scheduler::start(std::shared_ptr<const config::Config> config,
                                             queue::Store& store, queue::CommitWriter& writer,
-                                            queue::IdGenerator& ids, JobSink& sink) {
+                                            model::IdGenerator& ids, JobSink& sink) {
   return std::make_unique<SchedulerImpl>(std::move(config), store, writer, ids, sink);
 }
 

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "queue/commit_writer.hpp"
-#include "queue/queue_id.hpp"
 #include "queue/store.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/dsn/dsn.hpp"
+#include "relay/model/queue_id.hpp"
 
 namespace secmx::delivery {
 
@@ -48,7 +48,7 @@ class Scheduler {
   // `ids`: the generator the SMTP server uses too; DSNs get their queue ids from it.
   static std::unique_ptr<Scheduler> start(std::shared_ptr<const config::Config> config,
                                           queue::Store& store, queue::CommitWriter& writer,
-                                          queue::IdGenerator& ids, JobSink& sink);
+                                          model::IdGenerator& ids, JobSink& sink);
   virtual ~Scheduler() = default;
   virtual void kick() = 0;                          // thread-safe
   // SIGHUP: retry schedule, lifetimes, DSN options and pause from `config`, from the
@@ -59,7 +59,7 @@ class Scheduler {
   virtual SchedulerStats stats() const = 0;         // thread-safe
   // Operator actions (thread-safe; `done` is called on the scheduler thread).
   // `reason`: for Bounce, the words the DSN and the log give ("" for the default).
-  virtual void control(QueueOp op, queue::QueueId id, OpDone done, std::string reason = {}) = 0;
+  virtual void control(QueueOp op, model::QueueId id, OpDone done, std::string reason = {}) = 0;
   // Make every message with a pending recipient (in `domain`, if given) due now; answers
   // how many were made due.
   using CountDone = std::function<void(Result<std::size_t, queue::Error>)>;
@@ -68,7 +68,7 @@ class Scheduler {
 
 // What an operator action does to a stored envelope (pure; Remove is not one of these).
 // Returns false when the action does not apply (e.g. release of a message not held).
-bool apply_op(QueueOp op, queue::Envelope& envelope, std::int64_t now_us,
+bool apply_op(QueueOp op, model::Envelope& envelope, std::int64_t now_us,
               const std::string& reason = {});
 
 // Pure helpers, tested on their own.
@@ -76,27 +76,27 @@ struct JobPlan {
   std::vector<Job> jobs;
   bool nothing_pending = false;  // every recipient is final or held
 };
-JobPlan plan_jobs(const std::shared_ptr<const queue::Envelope>& envelope,
+JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
                   const std::shared_ptr<const std::string>& body, std::int64_t now_us,
                   std::chrono::milliseconds sos_lifetime);
 
 // Apply a worker's outcomes to the envelope: recipient states, attempts, last status.
-void apply_outcomes(queue::Envelope& envelope, const JobResult& result, std::int64_t now_us);
+void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us);
 
 // The DSNs a change of recipient states calls for (RFC 3464; DESIGN §5): failures,
 // successes (delivered / relayed) and, once per message, the delay warning. `before` is
 // the envelope as it was stored, `after` the new one (its delay_notified may be set).
 // Each DSN gets a queue id from `ids`; they go into the same transaction as `after`.
 // `max_lifetime` dates the delay DSN's Will-Retry-Until.
-std::vector<queue::NewMessage> dsns_for(const queue::Envelope& before, queue::Envelope& after,
+std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
                                         std::string_view body,
                                         const std::vector<std::size_t>& relayed,
                                         const dsn::Options& options,
                                         std::chrono::milliseconds max_lifetime,
-                                        queue::IdGenerator& ids, std::int64_t now_us);
+                                        model::IdGenerator& ids, std::int64_t now_us);
 
 // After all jobs: next attempt time for the deferred recipients (or "never" when none).
-void schedule_next(queue::Envelope& envelope, std::int64_t now_us,
+void schedule_next(model::Envelope& envelope, std::int64_t now_us,
                    const std::vector<std::chrono::milliseconds>& retry);
 
 }  // namespace secmx::delivery

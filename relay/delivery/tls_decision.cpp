@@ -2,15 +2,6 @@
 
 namespace secmx::delivery {
 
-const char* to_string(TlsRequirement r) {
-  switch (r) {
-    case TlsRequirement::Opportunistic: return "opportunistic";
-    case TlsRequirement::Encrypt: return "encrypt";
-    case TlsRequirement::Verify: return "verify";
-  }
-  return "?";
-}
-
 const char* to_string(TlsVerdict v) {
   switch (v) {
     case TlsVerdict::Proceed: return "proceed";
@@ -21,12 +12,12 @@ const char* to_string(TlsVerdict v) {
   return "?";
 }
 
-bool want_starttls(TlsRequirement requirement, bool plaintext_retry) {
-  return !(requirement == TlsRequirement::Opportunistic && plaintext_retry);
+bool want_starttls(model::TlsLevel required, bool plaintext_retry) {
+  return !(!model::must_encrypt(required) && plaintext_retry);
 }
 
-TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen) {
-  if (requirement == TlsRequirement::Opportunistic) {
+TlsDecision decide_tls(model::TlsLevel required, const TlsObservation& seen) {
+  if (!model::must_encrypt(required)) {
     if (seen.plaintext_retry || !seen.starttls_offered || seen.handshake_ok) {
       return {TlsVerdict::Proceed, {}};
     }
@@ -47,7 +38,7 @@ TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen) {
                                       (seen.handshake_error.empty() ? std::string("unknown error")
                                                                     : seen.handshake_error)};
   }
-  if (requirement == TlsRequirement::Verify && !seen.verified) {
+  if (model::must_verify(required) && !seen.verified) {
     return {TlsVerdict::SkipHost,
             "certificate not verified: " +
                 (seen.verify_error.empty() ? std::string("unknown reason") : seen.verify_error)};

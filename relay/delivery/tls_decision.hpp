@@ -1,17 +1,18 @@
 // tls_decision.hpp - the one place that decides what TLS means for a delivery attempt.
 //
-// Pure: (requirement, what the host offered, how the handshake went) -> what to do with
-// the host. Both SecMX policies and both TLS levels go through decide_tls(); it is tested
-// as an exhaustive table. Never answers "plaintext" for a requirement that forbids it.
+// Pure: (required TLS level, what the host offered, how the handshake went) -> what to do
+// with the host. Both SecMX policies and both TLS levels go through decide_tls(); it is
+// tested as an exhaustive table. Never answers "plaintext" for a level that forbids it.
+//
+// The level is model::TlsLevel: None (BES: TLS when offered, plaintext otherwise),
+// Encrypt (SOS: any TLS >= 1.2) or Verify (SOS: PKIX chain and the MX/SRV target name).
 #pragma once
 
 #include <string>
 
-namespace secmx::delivery {
+#include "relay/model/policy.hpp"
 
-// BES: TLS when offered, plaintext otherwise. SOS: TLS only, at "encrypt" (any TLS >= 1.2)
-// or "verify" (PKIX chain and the MX/SRV target name).
-enum class TlsRequirement { Opportunistic, Encrypt, Verify };
+namespace secmx::delivery {
 
 struct TlsObservation {
   bool starttls_offered = false;
@@ -37,12 +38,11 @@ struct TlsDecision {
   std::string reason;  // for SkipHost: why, as it goes into logs and the DSN
 };
 
-const char* to_string(TlsRequirement r);
 const char* to_string(TlsVerdict v);
 
 // Whether the client should attempt STARTTLS on a connection at all.
-bool want_starttls(TlsRequirement requirement, bool plaintext_retry);
+bool want_starttls(model::TlsLevel required, bool plaintext_retry);
 
-TlsDecision decide_tls(TlsRequirement requirement, const TlsObservation& seen);
+TlsDecision decide_tls(model::TlsLevel required, const TlsObservation& seen);
 
 }  // namespace secmx::delivery

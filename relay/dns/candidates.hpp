@@ -59,7 +59,7 @@ struct DiscoveryResult {
   bool secmx_incomplete = false;
   // The same for ordinary receivers (MX lookup or an MX host's addresses).
   bool mx_incomplete = false;
-  std::optional<config::TlsLevel> route_tls;  // a [[route]] decided and set `tls`
+  std::optional<model::TlsLevel> route_tls;  // a [[route]] decided and set `tls`
   std::vector<std::string> trace;             // what was looked up and found, in order
 
   bool ok() const { return status == DiscoveryStatus::Ok; }

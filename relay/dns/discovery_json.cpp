@@ -27,7 +27,7 @@ nlohmann::json to_json(const DiscoveryResult& r) {
   j["complete"] = r.complete();
   j["secmx_incomplete"] = r.secmx_incomplete;
   j["mx_incomplete"] = r.mx_incomplete;
-  j["route_tls"] = r.route_tls ? nlohmann::json(config::to_string(*r.route_tls))
+  j["route_tls"] = r.route_tls ? nlohmann::json(model::to_string(*r.route_tls))
                                : nlohmann::json(nullptr);
   j["trace"] = r.trace;
   j["candidates"] = nlohmann::json::array();

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/envelope.hpp"
 #include "queue/store.hpp"
 #include "relay/config/config.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::dsn {
 
@@ -31,7 +31,7 @@ const char* to_string(Event e);  // the RFC 3464 Action: "failed", "delayed", ..
 // means FAILURE, plus DELAY when `delay_by_default`; NEVER means nothing. A message from
 // <> is reported on failure only (build() sends that to the postmaster or drops it).
 // Result in candidate order, without duplicates or out-of-range indices.
-std::vector<std::size_t> recipients_to_report(const queue::Envelope& env, Event event,
+std::vector<std::size_t> recipients_to_report(const model::Envelope& env, Event event,
                                               const std::vector<std::size_t>& candidates,
                                               bool delay_by_default);
 
@@ -47,7 +47,7 @@ struct RcptReport {
 struct Options {
   std::string reporting_mta;  // our hostname
   std::size_t return_size_limit = 100 * 1024;
-  queue::Ret sos_ret = queue::Ret::Hdrs;
+  model::Ret sos_ret = model::Ret::Hdrs;
   std::string postmaster;  // "" = drop undeliverable bounces
   // Not used by build(): the scheduler's delay rule. 0 = no delay DSNs at all; otherwise
   // one once a message has waited this long, with recipients_to_report(..., true).
@@ -67,7 +67,7 @@ struct Built {
 // nullopt when nothing should be sent: no valid report left (bad indices, NOTIFY=NEVER),
 // or the original is from <> and the event is not a failure or no postmaster is set
 // (logged). `original_body` is the stored message (CRLF lines, Received: included).
-std::optional<Built> build(const queue::Envelope& original, std::string_view original_body,
+std::optional<Built> build(const model::Envelope& original, std::string_view original_body,
                            Event event, const std::vector<RcptReport>& reports,
                            const Options& options, std::int64_t now_us);
 

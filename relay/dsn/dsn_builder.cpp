@@ -17,6 +17,7 @@
 #include "relay/dsn/dsn_format.hpp"
 #include "relay/dsn/dsn_status.hpp"
 #include "relay/dsn/dsn_text.hpp"
+#include "relay/model/reason.hpp"
 
 namespace secmx::dsn {
 namespace {
@@ -27,11 +28,6 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 bool has_8bit(std::string_view s) { return !format::is_ascii(s); }
-
-bool sensitive(queue::RcptPolicy p) {
-  // HOLD mail must not cross the Internet at all; a report on it is kept as tight as SOS.
-  return p == queue::RcptPolicy::SOS || p == queue::RcptPolicy::HOLD;
-}
 
 // "mx1.example.org[192.0.2.5]:25" -> "mx1.example.org"; "[192.0.2.5]:25" -> "[192.0.2.5]".
 std::string mta_name(std::string_view remote) {
@@ -66,20 +62,20 @@ struct Returned {
   std::string not_full_reason;
 };
 
-Returned returned_content(const queue::Envelope& original, std::string_view body, Event event,
+Returned returned_content(const model::Envelope& original, std::string_view body, Event event,
                           bool tight, const Options& options) {
   Returned r;
   if (event == Event::Failure) {
     // RFC 3461 4.3: without RET the choice is ours. Everything for ordinary mail, as
     // Postfix does; only the headers for mail that must travel encrypted.
-    queue::Ret ret = original.ret != queue::Ret::Unset ? original.ret
+    model::Ret ret = original.ret != model::Ret::Unset ? original.ret
                      : tight                           ? options.sos_ret
-                                                       : queue::Ret::Full;
-    if (ret == queue::Ret::Full) {
+                                                       : model::Ret::Full;
+    if (ret == model::Ret::Full) {
       if (body.size() > options.return_size_limit) {
         r.not_full_reason = "it is larger than the " + std::to_string(options.return_size_limit) +
                             " bytes that are returned at most";
-      } else if (original.body_type == queue::BodyType::BinaryMime) {
+      } else if (original.body_type == model::BodyType::BinaryMime) {
         r.not_full_reason = "it was sent as binary MIME, which a notification cannot carry";
       } else if (format::longest_line(body) > format::kMaxLine) {
         r.not_full_reason = "it has lines longer than 998 characters";
@@ -99,7 +95,7 @@ Returned returned_content(const queue::Envelope& original, std::string_view body
   return r;
 }
 
-std::string status_part(const queue::Envelope& original, Event event,
+std::string status_part(const model::Envelope& original, Event event,
                         const std::vector<const RcptReport*>& reports, const Options& options,
                         bool global) {
   std::string out;
@@ -170,20 +166,20 @@ Options Options::from_config(const config::Config& cfg) {
   Options o;
   o.reporting_mta = cfg.hostname;
   o.return_size_limit = static_cast<std::size_t>(cfg.dsn.return_size_limit);
-  o.sos_ret = cfg.dsn.sos_ret == config::DsnRet::Full ? queue::Ret::Full : queue::Ret::Hdrs;
+  o.sos_ret = cfg.dsn.sos_ret == config::DsnRet::Full ? model::Ret::Full : model::Ret::Hdrs;
   o.postmaster = cfg.dsn.postmaster;
   o.delay_warning = cfg.dsn.delay_warning;
   return o;
 }
 
-std::optional<Built> build(const queue::Envelope& original, std::string_view original_body,
+std::optional<Built> build(const model::Envelope& original, std::string_view original_body,
                            Event event, const std::vector<RcptReport>& reports,
                            const Options& options, std::int64_t now_us) {
   const std::string qid = original.id.to_string();
   std::vector<const RcptReport*> valid;
   for (const auto& rep : reports) {
     if (rep.index >= original.recipients.size()) continue;
-    if (original.recipients[rep.index].notify & queue::kNotifyNever) continue;
+    if (original.recipients[rep.index].notify & model::kNotifyNever) continue;
     bool dup = std::any_of(valid.begin(), valid.end(),
                            [&](const RcptReport* v) { return v->index == rep.index; });
     if (!dup) valid.push_back(&rep);
@@ -209,15 +205,16 @@ std::optional<Built> build(const queue::Envelope& original, std::string_view ori
 
   bool global = original.smtputf8 || !format::is_ascii(to);
   bool tight = original.requiretls;
-  queue::RcptTls tls = queue::RcptTls::None;
+  model::TlsLevel tls = model::TlsLevel::None;
   for (const RcptReport* rep : valid) {
     const auto& rcpt = original.recipients[rep->index];
     // A UTF-8 ORCPT alone does not need it: a plain DSN carries that as utf-8-addr-xtext.
     global = global || !format::is_ascii(rcpt.address);
-    tight = tight || sensitive(rcpt.policy);
-    tls = std::max(tls, rcpt.tls);
+    // HOLD mail must not cross the Internet at all; a report on it is kept as tight as SOS.
+    tight = tight || model::is_sensitive(rcpt.policy);
+    tls = model::stronger(tls, rcpt.tls);
   }
-  if (tight && tls == queue::RcptTls::None) tls = queue::RcptTls::Encrypt;
+  if (tight) tls = model::stronger(tls, model::TlsLevel::Encrypt);
 
   Returned ret = returned_content(original, original_body, event, tight, options);
 
@@ -229,7 +226,7 @@ std::optional<Built> build(const queue::Envelope& original, std::string_view ori
     w.status = normalize_status(event, rep->status);
     w.diagnostic = format::clean(rep->diagnostic, global);
     w.remote_mta = format::clean(rep->remote_mta, global);
-    w.sos = rcpt.policy == queue::RcptPolicy::SOS;
+    w.sos = rcpt.policy == model::Policy::SOS;
     w.will_retry_until_us = event == Event::Delay ? rep->will_retry_until_us : 0;
     words.push_back(std::move(w));
   }
@@ -287,25 +284,26 @@ std::optional<Built> build(const queue::Envelope& original, std::string_view ori
   auto& env = built.message.envelope;
   env.arrival_us = now_us;
   env.sender.clear();
-  env.body_type = eight ? queue::BodyType::EightBitMime : queue::BodyType::SevenBit;
+  env.body_type = eight ? model::BodyType::EightBitMime : model::BodyType::SevenBit;
   // Only the envelope and our own header need SMTPUTF8; UTF-8 inside the parts is body
   // content, carried by 8BITMIME (RFC 6533 6).
   env.smtputf8 = !format::is_ascii(to);
   env.requiretls = original.requiretls;  // RFC 8689 5: the report is protected like the mail
   env.body_size = body.size();
-  queue::Recipient r;
+  model::Recipient r;
   r.address = to;
   // A copy to the postmaster is the end of the line: if it fails too, nothing follows.
-  r.notify = postmaster_copy ? queue::kNotifyNever : queue::kNotifyUnset;
-  r.policy = tight ? queue::RcptPolicy::SOS : queue::RcptPolicy::BES;
+  r.notify = postmaster_copy ? model::kNotifyNever : model::kNotifyUnset;
+  r.policy = tight ? model::Policy::SOS : model::Policy::BES;
   r.tls = tls;
-  r.policy_reason = tight ? "dsn(sos)" : "dsn";
+  r.policy_reason =
+      model::Reason(tight ? model::ReasonStep::DsnSos : model::ReasonStep::Dsn).to_string();
   env.recipients.push_back(std::move(r));
   built.message.body = std::move(body);
 
   logger()->debug("{}: dsn: built action={} to=<{}> nrcpt={} returned={} size={} policy={}", qid,
                   to_string(event), log::escape(to), valid.size(), ret.full ? "full" : "headers",
-                  env.body_size, tight ? "SOS" : "BES");
+                  env.body_size, model::to_string(env.recipients.back().policy));
   return built;
 }
 

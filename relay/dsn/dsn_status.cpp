@@ -6,29 +6,22 @@
 
 #include <utility>
 
+#include "relay/model/status.hpp"
+
 namespace secmx::dsn {
 namespace {
 
-bool digits(std::string_view s) {
-  if (s.empty() || s.size() > 3) return false;
-  if (s.size() > 1 && s[0] == '0') return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-char event_class(Event e) {
+model::StatusClass event_class(Event e) {
   switch (e) {
     case Event::Failure:
-      return '5';
+      return model::StatusClass::Permanent;
     case Event::Delay:
-      return '4';
+      return model::StatusClass::Transient;
     case Event::Delivered:
     case Event::Relayed:
-      return '2';
+      return model::StatusClass::Success;
   }
-  return '5';
+  return model::StatusClass::Permanent;
 }
 
 // subject.detail -> text; the class is said by the caller.
@@ -79,22 +72,16 @@ constexpr std::string_view kSubjects[] = {
 
 }  // namespace
 
-bool valid_status(std::string_view s) {
-  if (s.size() < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return false;
-  s.remove_prefix(2);
-  std::size_t dot = s.find('.');
-  if (dot == std::string_view::npos) return false;
-  return digits(s.substr(0, dot)) && digits(s.substr(dot + 1));
-}
+bool valid_status(std::string_view s) { return model::Status::parse(s).has_value(); }
 
 std::string normalize_status(Event event, std::string_view status) {
-  char want = event_class(event);
-  if (valid_status(status)) {
-    if (status[0] == want) return std::string(status);
-    bool both_failures = (status[0] == '4' || status[0] == '5') && want != '2';
-    if (both_failures) return std::string(1, want) + std::string(status.substr(1));
+  model::StatusClass want = event_class(event);
+  if (auto st = model::Status::parse(status)) {
+    if (st->cls == want) return std::string(status);
+    // 4.7.10 in a failure report is 5.7.10, and the other way round in a delay report.
+    if (!st->success() && want != model::StatusClass::Success) return st->with_class(want).to_string();
   }
-  return std::string(1, want) + ".0.0";
+  return model::Status{want, 0, 0}.to_string();
 }
 
 std::string status_for_reply_code(int code) {
@@ -122,17 +109,15 @@ std::string status_for_reply_code(int code) {
 }
 
 std::string status_text(std::string_view status) {
-  if (!valid_status(status)) return "unknown status";
-  if (status[0] == '2') return "success";
+  auto st = model::Status::parse(status);
+  if (!st) return "unknown status";
+  if (st->success()) return "success";
   std::string_view rest = status.substr(2);
   for (auto [key, text] : kDetails) {
     if (key == rest) return std::string(text);
   }
-  std::size_t subject = static_cast<std::size_t>(rest[0] - '0');
-  if (rest.find('.') == 1 && subject < std::size(kSubjects)) return std::string(kSubjects[subject]);
-  return status[0] == '2'   ? "success"
-         : status[0] == '4' ? "temporary failure"
-                            : "permanent failure";
+  if (st->subject < std::size(kSubjects)) return std::string(kSubjects[st->subject]);
+  return st->temporary() ? "temporary failure" : "permanent failure";
 }
 
 }  // namespace secmx::dsn

@@ -24,25 +24,25 @@ const char* to_string(Event e) {
 namespace {
 
 bool wants(std::uint8_t notify, Event event, bool delay_by_default) {
-  if (notify & queue::kNotifyNever) return false;
+  if (notify & model::kNotifyNever) return false;
   bool unset =
-      (notify & (queue::kNotifySuccess | queue::kNotifyFailure | queue::kNotifyDelay)) == 0;
+      (notify & (model::kNotifySuccess | model::kNotifyFailure | model::kNotifyDelay)) == 0;
   switch (event) {
     case Event::Failure:
-      return unset || (notify & queue::kNotifyFailure);
+      return unset || (notify & model::kNotifyFailure);
     case Event::Delay:
-      return unset ? delay_by_default : (notify & queue::kNotifyDelay) != 0;
+      return unset ? delay_by_default : (notify & model::kNotifyDelay) != 0;
     // RFC 3461 4.1: "relayed" answers a SUCCESS request the next hop cannot honour.
     case Event::Delivered:
     case Event::Relayed:
-      return (notify & queue::kNotifySuccess) != 0;
+      return (notify & model::kNotifySuccess) != 0;
   }
   return false;
 }
 
 }  // namespace
 
-std::vector<std::size_t> recipients_to_report(const queue::Envelope& env, Event event,
+std::vector<std::size_t> recipients_to_report(const model::Envelope& env, Event event,
                                               const std::vector<std::size_t>& candidates,
                                               bool delay_by_default) {
   std::vector<std::size_t> out;

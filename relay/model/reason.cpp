@@ -89,8 +89,11 @@ Reason Reason::for_rule(std::uint32_t number, std::uint32_t line,
 }
 
 std::string Reason::rule_field() const {
+  // Text kept verbatim (Other) loses a leading "rule=" too, as the server always logged it.
   std::string text = to_string();
-  if (step == ReasonStep::Rule) text.erase(0, kRulePrefix.size());
+  if (step == ReasonStep::Rule || (step == ReasonStep::Other && other.starts_with(kRulePrefix))) {
+    text.erase(0, kRulePrefix.size());
+  }
   return text;
 }
 

@@ -70,7 +70,8 @@ struct Reason {
   // The text form above.
   std::string to_string() const;
   // The value of the "rule=" field of the server's queued and reject log lines: for a rule
-  // the text without its "rule=" ("3(classification=RESTRICTED)"), otherwise to_string().
+  // the text without its "rule=" ("3(classification=RESTRICTED)"), otherwise to_string()
+  // (verbatim text that starts with "rule=" loses it too).
   std::string rule_field() const;
 
   // The text form, strictly: nullopt when `text` is none of the forms of the grammar.

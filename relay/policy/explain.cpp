@@ -26,28 +26,33 @@ std::string printable(std::string_view s) {
 std::string why_text(const RecipientVerdict& v, const Evaluation& ev) {
   std::string out;
   switch (v.step) {
-    case Step::RequireTls:
+    case model::ReasonStep::RequireTls:
       out = "MAIL FROM carried REQUIRETLS (RFC 8689): SOS, certificate verified";
       break;
-    case Step::Rule:
+    case model::ReasonStep::Rule:
       out = "rule " + std::to_string(v.rule) + " (line " + std::to_string(v.rule_line) +
             ") matched";
       break;
-    case Step::TlsRequiredNo:
+    case model::ReasonStep::TlsRequiredNo:
       out = "no rule matched; TLS-Required: No is honoured";
       break;
-    case Step::Default:
+    case model::ReasonStep::Default:
       out = "no rule matched; policy.default";
       if (ev.tls_required_no && !ev.tls_required_no_honoured) {
         out += " (TLS-Required: No ignored: policy.tls_required_no = \"ignore\")";
       }
       break;
+    case model::ReasonStep::UnknownMarking:  // a floor, not a step of the precedence
+    case model::ReasonStep::Dsn:
+    case model::ReasonStep::DsnSos:
+    case model::ReasonStep::Other:
+      break;
   }
-  if (v.step == Step::Rule && ev.tls_required_no) {
+  if (v.step == model::ReasonStep::Rule && ev.tls_required_no) {
     out += " (TLS-Required: No never overrides a rule)";
   }
   if (v.raised_by_unknown_marking) {
-    out += std::string("; raised from ") + config::to_string(v.chosen) +
+    out += std::string("; raised from ") + model::to_string(v.chosen) +
            " to policy.unknown_marking because a marking could not be read";
   }
   return out;
@@ -56,10 +61,10 @@ std::string why_text(const RecipientVerdict& v, const Evaluation& ev) {
 }  // namespace
 
 Explanation explain(const RuleEngine& engine, ExplainRequest request) {
-  std::vector<queue::Recipient> rcpts;
+  std::vector<model::Recipient> rcpts;
   rcpts.reserve(request.recipients.size());
   for (const auto& r : request.recipients) {
-    queue::Recipient q;
+    model::Recipient q;
     q.address = r;
     rcpts.push_back(std::move(q));
   }
@@ -104,13 +109,13 @@ std::string render_text(const Explanation& e) {
          "\n";
   for (const auto& v : ev.recipients) {
     const auto& d = v.decision;
-    out += "<" + printable(v.recipient) + ">: policy=" + config::to_string(d.action);
-    if (d.action != config::PolicyAction::BES && d.action != config::PolicyAction::REJECT) {
-      out += std::string(" tls=") + config::to_string(d.tls);
+    out += "<" + printable(v.recipient) + ">: policy=" + model::to_string(d.action);
+    if (d.action != model::Policy::BES && d.action != model::Policy::REJECT) {
+      out += std::string(" tls=") + model::to_string(d.tls);
     }
-    out += " reason=" + d.reason + "\n";
+    out += " reason=" + d.reason.to_string() + "\n";
     out += "  why: " + why_text(v, ev) + "\n";
-    if (d.action == config::PolicyAction::REJECT) {
+    if (d.action == model::Policy::REJECT) {
       out += "  reply: 550 5.7.1 " + d.reject_text + "\n";
     }
   }
@@ -148,15 +153,15 @@ std::string render_json(const Explanation& e) {
     const auto& d = v.decision;
     nlohmann::json rj;
     rj["recipient"] = v.recipient;
-    rj["policy"] = config::to_string(d.action);
-    rj["tls"] = config::to_string(d.tls);
-    rj["reason"] = d.reason;
+    rj["policy"] = model::to_string(d.action);
+    rj["tls"] = model::to_string(d.tls);
+    rj["reason"] = d.reason.to_string();
     rj["step"] = std::string(to_string(v.step));
     rj["rule"] = v.rule;
     rj["rule_line"] = v.rule_line;
-    rj["chosen"] = config::to_string(v.chosen);
+    rj["chosen"] = model::to_string(v.chosen);
     rj["raised_by_unknown_marking"] = v.raised_by_unknown_marking;
-    if (d.action == config::PolicyAction::REJECT) rj["reply"] = "550 5.7.1 " + d.reject_text;
+    if (d.action == model::Policy::REJECT) rj["reply"] = "550 5.7.1 " + d.reject_text;
     rcpts.push_back(std::move(rj));
   }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -10,44 +10,33 @@ DefaultPolicyEngine::DefaultPolicyEngine(const config::PolicyConfig& config)
 std::vector<Decision> DefaultPolicyEngine::decide(const MessageFacts& facts) const {
   Decision d;
   if (facts.requiretls) {
-    d.action = config::PolicyAction::SOS;
+    d.action = model::Policy::SOS;
     d.tls = sos_tls_;
-    d.reason = "requiretls";
+    d.reason = model::ReasonStep::RequireTls;
   } else {
     d.action = default_action_;
-    d.tls = default_action_ == config::PolicyAction::SOS ? sos_tls_ : config::TlsLevel::None;
-    d.reason = "default";
+    d.tls = default_action_ == model::Policy::SOS ? sos_tls_ : model::TlsLevel::None;
+    d.reason = model::ReasonStep::Default;
   }
   return std::vector<Decision>(facts.recipients ? facts.recipients->size() : 0, d);
 }
 
-bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope) {
+bool apply_decisions(const std::vector<Decision>& decisions, model::Envelope& envelope) {
   // REJECT first, so that a refused envelope is left exactly as it was.
   for (const auto& d : decisions) {
-    if (d.action == config::PolicyAction::REJECT) return false;
+    if (d.action == model::Policy::REJECT) return false;
   }
   std::size_t held = 0;
   for (std::size_t i = 0; i < decisions.size() && i < envelope.recipients.size(); ++i) {
     const auto& d = decisions[i];
     auto& r = envelope.recipients[i];
-    switch (d.action) {
-      case config::PolicyAction::REJECT:  // handled above
-      case config::PolicyAction::HOLD:
-        r.policy = queue::RcptPolicy::HOLD;
-        r.state = queue::RcptState::Held;
-        ++held;
-        break;
-      case config::PolicyAction::SOS:
-        r.policy = queue::RcptPolicy::SOS;
-        break;
-      case config::PolicyAction::BES:
-        r.policy = queue::RcptPolicy::BES;
-        break;
+    r.policy = d.action;  // REJECT was handled above
+    if (d.action == model::Policy::HOLD) {
+      r.state = model::RcptState::Held;
+      ++held;
     }
-    r.tls = d.tls == config::TlsLevel::Verify    ? queue::RcptTls::Verify
-            : d.tls == config::TlsLevel::Encrypt ? queue::RcptTls::Encrypt
-                                                 : queue::RcptTls::None;
-    r.policy_reason = d.reason;
+    r.tls = d.tls;
+    r.policy_reason = d.reason.to_string();
   }
   // Only a message whose every recipient is held leaves the schedule; with some held the
   // others are still delivered (the scheduler skips recipients that are not Pending).

@@ -13,14 +13,16 @@
 #include <string_view>
 #include <vector>
 
-#include "queue/envelope.hpp"
 #include "relay/config/config.hpp"
+#include "relay/model/envelope.hpp"
+#include "relay/model/policy.hpp"
+#include "relay/model/reason.hpp"
 
 namespace secmx::policy {
 
 struct MessageFacts {
   std::string_view sender;
-  const std::vector<queue::Recipient>* recipients = nullptr;
+  const std::vector<model::Recipient>* recipients = nullptr;
   bool requiretls = false;
   std::string_view client_address;
   std::string_view auth_user;
@@ -28,9 +30,9 @@ struct MessageFacts {
 };
 
 struct Decision {
-  config::PolicyAction action = config::PolicyAction::BES;
-  config::TlsLevel tls = config::TlsLevel::None;
-  std::string reason;         // "default", "requiretls", "rule=3(classification=RESTRICTED)"
+  model::Policy action = model::Policy::BES;
+  model::TlsLevel tls = model::TlsLevel::None;
+  model::Reason reason;       // stored as text: "default", "rule=3(classification=RESTRICTED)"
   std::string reject_text;    // for REJECT: the text of the 550 5.7.1 reply
 };
 
@@ -47,14 +49,14 @@ class DefaultPolicyEngine final : public PolicyEngine {
   std::vector<Decision> decide(const MessageFacts& facts) const override;
 
  private:
-  config::PolicyAction default_action_;
-  config::TlsLevel sos_tls_;
+  model::Policy default_action_;
+  model::TlsLevel sos_tls_;
 };
 
 // Apply decisions to the stored recipients (policy, TLS level, reason, held state). HOLD
 // recipients become RcptState::Held; envelope.held is set when every recipient is held.
 // Returns false, with the envelope untouched, when some decision is REJECT (then nothing
 // is stored).
-bool apply_decisions(const std::vector<Decision>& decisions, queue::Envelope& envelope);
+bool apply_decisions(const std::vector<Decision>& decisions, model::Envelope& envelope);
 
 }  // namespace secmx::policy

@@ -12,18 +12,9 @@
 namespace secmx::policy {
 namespace {
 
-using config::PolicyAction;
-using config::TlsLevel;
-
-int strength(PolicyAction a) {
-  switch (a) {
-    case PolicyAction::BES: return 0;
-    case PolicyAction::SOS: return 1;
-    case PolicyAction::HOLD: return 2;
-    case PolicyAction::REJECT: return 3;
-  }
-  return 3;
-}
+using model::Policy;
+using model::ReasonStep;
+using model::TlsLevel;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -33,22 +24,12 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string_view to_string(Step s) {
-  switch (s) {
-    case Step::RequireTls: return "requiretls";
-    case Step::Rule: return "rule";
-    case Step::TlsRequiredNo: return "tls-required-no";
-    case Step::Default: return "default";
-  }
-  return "?";
-}
-
 RuleEngine::RuleEngine(const config::PolicyConfig& config, const HeaderLimits& limits)
     : config_(config), limits_(limits), markings_(config.subject_markers) {}
 
 Result<std::shared_ptr<const RuleEngine>, std::string> RuleEngine::create(
     const config::PolicyConfig& config, const HeaderLimits& limits) {
-  if (config.unknown_marking == PolicyAction::BES) {
+  if (config.unknown_marking == Policy::BES) {
     return fail("policy.unknown_marking: an unreadable marking may never go BES");
   }
   std::shared_ptr<RuleEngine> engine(new RuleEngine(config, limits));
@@ -109,16 +90,15 @@ Decision RuleEngine::rule_decision(const Rule& r, const Classification& cls,
   const auto& src = *r.source;
   Decision d;
   d.action = src.action;
-  if (d.action == PolicyAction::SOS || d.action == PolicyAction::HOLD) {
+  if (d.action == Policy::SOS || d.action == Policy::HOLD) {
     d.tls = src.tls.value_or(config_.sos_tls);
   }
   // "rule=3(classification=RESTRICTED)": the rule's number and the conditions that made
   // it match. Only config text and canonical level names go in, never message text, so
   // the reason is safe in key=value log lines and in the queue.
-  std::string why;
+  std::vector<model::Reason::Condition> why;
   auto add = [&](std::string_view k, std::string_view v) {
-    if (!why.empty()) why += ',';
-    why.append(k).append("=").append(v);
+    why.push_back({std::string(k), std::string(v)});
   };
   if (src.sender) add("sender", *src.sender);
   if (src.header) add("header", *src.header);
@@ -131,8 +111,9 @@ Decision RuleEngine::rule_decision(const Rule& r, const Classification& cls,
       }
     }
   }
-  d.reason = "rule=" + std::to_string(r.number) + "(" + why + ")";
-  if (d.action == PolicyAction::REJECT) {
+  d.reason = model::Reason::for_rule(static_cast<std::uint32_t>(r.number), src.line,
+                                     std::move(why));
+  if (d.action == Policy::REJECT) {
     d.reject_text = src.reason.empty() ? "Message refused by policy" : src.reason;
   }
   return d;
@@ -182,11 +163,11 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
     std::string rcpt_domain = address_domain(v.recipient);
     Decision& d = v.decision;
     if (facts.requiretls) {
-      v.step = Step::RequireTls;
-      d.action = PolicyAction::SOS;
+      v.step = ReasonStep::RequireTls;
+      d.action = Policy::SOS;
       // RFC 8689 4.2.1: a REQUIRETLS message needs a certificate that verifies.
       d.tls = TlsLevel::Verify;
-      d.reason = "requiretls";
+      d.reason = ReasonStep::RequireTls;
     } else {
       const Rule* hit = nullptr;
       for (std::size_t i = 0; i < rules_.size() && !hit; ++i) {
@@ -200,30 +181,30 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
         hit = &rules_[i];
       }
       if (hit) {
-        v.step = Step::Rule;
+        v.step = ReasonStep::Rule;
         v.rule = hit->number;
         v.rule_line = hit->source->line;
         d = rule_decision(*hit, ev.classification, rcpt_domain);
       } else if (ev.tls_required_no_honoured) {
-        v.step = Step::TlsRequiredNo;
-        d.action = PolicyAction::BES;
-        d.reason = "tls-required-no";
+        v.step = ReasonStep::TlsRequiredNo;
+        d.action = Policy::BES;
+        d.reason = ReasonStep::TlsRequiredNo;
       } else {
-        v.step = Step::Default;
+        v.step = ReasonStep::Default;
         d.action = config_.default_action;
-        if (d.action == PolicyAction::SOS) d.tls = config_.sos_tls;
-        d.reason = "default";
+        if (d.action == Policy::SOS) d.tls = config_.sos_tls;
+        d.reason = ReasonStep::Default;
       }
     }
     v.chosen = d.action;
     if (ev.classification.unknown &&
-        strength(config_.unknown_marking) > strength(d.action)) {
+        model::strength(config_.unknown_marking) > model::strength(d.action)) {
       v.raised_by_unknown_marking = true;
       d.action = config_.unknown_marking;
-      d.tls = d.action == PolicyAction::BES ? TlsLevel::None
-                                            : std::max(d.tls, config_.sos_tls);
-      d.reason = "unknown-marking";
-      d.reject_text = d.action == PolicyAction::REJECT
+      d.tls = d.action == Policy::BES ? TlsLevel::None
+                                      : model::stronger(d.tls, config_.sos_tls);
+      d.reason = ReasonStep::UnknownMarking;
+      d.reject_text = d.action == Policy::REJECT
                           ? "Message refused: its protective marking could not be read"
                           : "";
     }

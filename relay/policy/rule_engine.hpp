@@ -17,7 +17,7 @@
 // a header a rule reads, or the header limits), an outcome
 // weaker than policy.unknown_marking is raised to it (reason "unknown-marking"), whatever
 // step chose it: what the relay could not read never lowers protection.
-// Strength order for that floor: BES < SOS < HOLD < REJECT.
+// Strength order for that floor: BES < SOS < HOLD < REJECT (model::strength).
 #pragma once
 
 #include <re2/re2.h>
@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "relay/common/result.hpp"
+#include "relay/model/policy.hpp"
+#include "relay/model/reason.hpp"
 #include "relay/policy/address_match.hpp"
 #include "relay/policy/headers.hpp"
 #include "relay/policy/levels.hpp"
@@ -37,16 +39,15 @@
 
 namespace secmx::policy {
 
-enum class Step { RequireTls, Rule, TlsRequiredNo, Default };
-std::string_view to_string(Step s);  // "requiretls", "rule", "tls-required-no", "default"
-
 struct RecipientVerdict {
   std::string recipient;
   Decision decision;                  // what is stored (after the unknown-marking floor)
-  Step step = Step::Default;          // which precedence step chose the outcome
+  // Which precedence step chose the outcome: RequireTls, Rule, TlsRequiredNo or Default
+  // (the floor shows in decision.reason and raised_by_unknown_marking, never here).
+  model::ReasonStep step = model::ReasonStep::Default;
   std::size_t rule = 0;               // 1-based rule number when step == Rule
   std::uint32_t rule_line = 0;        // its line in the config file
-  config::PolicyAction chosen = config::PolicyAction::BES;  // before the floor
+  model::Policy chosen = model::Policy::BES;  // before the floor
   bool raised_by_unknown_marking = false;
 };
 

@@ -117,7 +117,7 @@ void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
     if (st.ok() && deps_.metrics) {
       deps_.metrics->messages_received.inc();
       for (std::size_t i = 0; i < per_policy.size(); ++i) {
-        if (per_policy[i]) deps_.metrics->received.inc(static_cast<queue::RcptPolicy>(i), per_policy[i]);
+        if (per_policy[i]) deps_.metrics->received.inc(static_cast<model::Policy>(i), per_policy[i]);
       }
     }
     // New mail on disk: the scheduler looks at once instead of at its next tick.

@@ -19,9 +19,9 @@
 
 #include "admin/metrics.hpp"
 #include "queue/commit_writer.hpp"
-#include "queue/queue_id.hpp"
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
+#include "relay/model/queue_id.hpp"
 #include "relay/policy/policy_engine.hpp"
 #include "relay/tls/tls_context.hpp"
 
@@ -32,7 +32,7 @@ class SmtpSession;
 struct ServerDeps {
   std::shared_ptr<const config::Config> config;
   queue::CommitWriter* writer = nullptr;
-  queue::IdGenerator* ids = nullptr;
+  model::IdGenerator* ids = nullptr;
   std::shared_ptr<const policy::PolicyEngine> policy;
   std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
   std::function<void()> on_queued;       // after each commit, on the writer thread

@@ -312,7 +312,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
     return;
   }
   ++n_rcpt_;
-  queue::Recipient r;
+  model::Recipient r;
   r.address = std::move(parsed->forward_path);
   r.orcpt = std::move(parsed->orcpt);
   r.notify = parsed->notify;
@@ -368,7 +368,7 @@ void SmtpSession::cmd_data(std::string_view arg) {
     count_error();
     return;
   }
-  if (tx_.mail.body == queue::BodyType::BinaryMime) {
+  if (tx_.mail.body == model::BodyType::BinaryMime) {
     reply(503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
     count_error();
     return;
@@ -524,13 +524,11 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
   if (!policy::apply_decisions(decisions, env)) {
     std::string text = "Error: message refused by policy";
     for (const auto& d : decisions) {
-      if (d.action == config::PolicyAction::REJECT) {
+      if (d.action == model::Policy::REJECT) {
         if (!d.reject_text.empty()) text = d.reject_text;
         logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
                        conn_.peer_ip(), log::escape(text), log::escape(env.sender),
-                       std::string_view(d.reason).starts_with("rule=")
-                           ? std::string_view(d.reason).substr(5)
-                           : std::string_view(d.reason));
+                       d.reason.rule_field());
         break;
       }
     }
@@ -550,11 +548,10 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t 
       env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
       env.requiretls ? "yes" : "no",
-      queue::to_string(r0.policy),
-      // The reason is "rule=3(...)" for a rule and "default", "requiretls", ... otherwise.
-      std::string_view(r0.policy_reason).starts_with("rule=")
-          ? std::string_view(r0.policy_reason).substr(5)
-          : std::string_view(r0.policy_reason));
+      model::to_string(r0.policy),
+      // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
+      // was stored for the first recipient.
+      decisions.empty() ? std::string() : decisions.front().reason.rule_field());
   (void)cfg;
   enter_state(State::Committing);
   if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();

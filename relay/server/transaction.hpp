@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "queue/envelope.hpp"
+#include "relay/model/envelope.hpp"
 #include "relay/smtp/data_reader.hpp"
 #include "relay/smtp/params.hpp"
 
@@ -17,8 +17,8 @@ namespace secmx::server {
 struct Transaction {
   bool active = false;               // MAIL accepted
   smtp::MailParams mail;
-  std::vector<queue::Recipient> recipients;
-  queue::QueueId id{};               // assigned when content starts ...
+  std::vector<model::Recipient> recipients;
+  model::QueueId id{};               // assigned when content starts ...
   std::int64_t arrival_us = 0;       // ... together with the arrival time, so ids sort by it
   std::string body;                  // Received: header + content
   std::size_t header_offset = 0;     // where the client's content starts in body

@@ -297,13 +297,13 @@ Result<MailParams, Reply> parse_mail(std::string_view arg, const Offered& offere
       if (!offered.eightbitmime && !offered.chunking) return fail(unsupported(k));
       if (!first_use(seen, kBody)) return fail(duplicate());
       if (iequals(p.value, "7BIT")) {
-        mp.body = queue::BodyType::SevenBit;
+        mp.body = model::BodyType::SevenBit;
       } else if (iequals(p.value, "8BITMIME")) {
         if (!offered.eightbitmime) return fail(make(555, "5.5.4", "BODY=8BITMIME not offered"));
-        mp.body = queue::BodyType::EightBitMime;
+        mp.body = model::BodyType::EightBitMime;
       } else if (iequals(p.value, "BINARYMIME")) {
         if (!offered.chunking) return fail(make(555, "5.5.4", "BODY=BINARYMIME not offered"));
-        mp.body = queue::BodyType::BinaryMime;
+        mp.body = model::BodyType::BinaryMime;
       } else {
         return fail(bad_params("Bad BODY value"));
       }
@@ -320,8 +320,8 @@ Result<MailParams, Reply> parse_mail(std::string_view arg, const Offered& offere
     } else if (iequals(k, "RET")) {
       if (!offered.dsn) return fail(unsupported(k));
       if (!first_use(seen, kRet)) return fail(duplicate());
-      if (iequals(p.value, "FULL")) mp.ret = queue::Ret::Full;
-      else if (iequals(p.value, "HDRS")) mp.ret = queue::Ret::Hdrs;
+      if (iequals(p.value, "FULL")) mp.ret = model::Ret::Full;
+      else if (iequals(p.value, "HDRS")) mp.ret = model::Ret::Hdrs;
       else return fail(bad_params("Bad RET value"));
     } else if (iequals(k, "ENVID")) {
       if (!offered.dsn) return fail(unsupported(k));
@@ -374,15 +374,15 @@ Result<RcptParams, Reply> parse_rcpt(std::string_view arg, const Offered& offere
       while (true) {
         std::size_t comma = list.find(',');
         std::string_view item = list.substr(0, comma);
-        if (iequals(item, "NEVER")) bits |= queue::kNotifyNever;
-        else if (iequals(item, "SUCCESS")) bits |= queue::kNotifySuccess;
-        else if (iequals(item, "FAILURE")) bits |= queue::kNotifyFailure;
-        else if (iequals(item, "DELAY")) bits |= queue::kNotifyDelay;
+        if (iequals(item, "NEVER")) bits |= model::kNotifyNever;
+        else if (iequals(item, "SUCCESS")) bits |= model::kNotifySuccess;
+        else if (iequals(item, "FAILURE")) bits |= model::kNotifyFailure;
+        else if (iequals(item, "DELAY")) bits |= model::kNotifyDelay;
         else return fail(bad);
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
       }
-      if ((bits & queue::kNotifyNever) && bits != queue::kNotifyNever) {
+      if ((bits & model::kNotifyNever) && bits != model::kNotifyNever) {
         return fail(bad_params("NOTIFY=NEVER cannot be combined with other values"));
       }
       rp.notify = bits;

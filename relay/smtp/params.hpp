@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "queue/envelope.hpp"
 #include "relay/common/result.hpp"
+#include "relay/model/envelope.hpp"
 #include "relay/smtp/reply.hpp"
 
 namespace secmx::smtp {
@@ -32,17 +32,17 @@ struct Offered {
 struct MailParams {
   std::string reverse_path;   // without <>, empty for the null sender
   std::optional<std::uint64_t> size;
-  queue::BodyType body = queue::BodyType::SevenBit;
+  model::BodyType body = model::BodyType::SevenBit;
   bool smtputf8 = false;
   bool requiretls = false;
-  queue::Ret ret = queue::Ret::Unset;
+  model::Ret ret = model::Ret::Unset;
   std::string envid;          // xtext-decoded
   std::string auth;           // AUTH=<mailbox>, xtext-decoded; "<>" kept as is
 };
 
 struct RcptParams {
   std::string forward_path;   // without <>; "postmaster" allowed bare (RFC 5321 4.1.1.3)
-  std::uint8_t notify = queue::kNotifyUnset;
+  std::uint8_t notify = model::kNotifyUnset;
   std::string orcpt;          // "rfc822;user@example" with the address xtext-decoded
 };
 

@@ -104,7 +104,7 @@ void check_config(const Config& c, const std::string& path, std::uint32_t lines)
   for (const PolicyRule& r : c.policy.rules) {
     FUZZ_CHECK(r.line >= 1 && r.line <= lines);
     FUZZ_CHECK(r.header.has_value() == r.match.has_value());
-    if (r.action == PolicyAction::REJECT) FUZZ_CHECK(printable(r.reason));
+    if (r.action == secmx::model::Policy::REJECT) FUZZ_CHECK(printable(r.reason));
   }
   for (const Route& r : c.routes) {
     FUZZ_CHECK(r.line >= 1 && r.line <= lines);

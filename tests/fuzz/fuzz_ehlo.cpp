@@ -155,8 +155,8 @@ bool has(std::string_view cmd, std::string_view param) {
 }
 
 struct Message {
-  queue::Envelope env;
-  queue::Recipient rcpt;
+  model::Envelope env;
+  model::Recipient rcpt;
   std::string body;
 };
 
@@ -171,10 +171,10 @@ Message make_message(std::uint8_t m, std::uint8_t r, std::uint8_t b) {
                                         "utf-8;bob@example.org"};
   Message msg;
   msg.env.sender = kSenders[m & 3];
-  msg.env.body_type = static_cast<queue::BodyType>((m >> 2) % 3);
+  msg.env.body_type = static_cast<model::BodyType>((m >> 2) % 3);
   msg.env.smtputf8 = m & 16;
   msg.env.requiretls = m & 32;
-  msg.env.ret = static_cast<queue::Ret>((m >> 6) % 3);
+  msg.env.ret = static_cast<model::Ret>((m >> 6) % 3);
   msg.env.envid = kEnvids[b & 3];
   msg.body.assign(kSizes[(b >> 2) & 3], 'x');
   msg.rcpt.address = (r & 0x80) ? "rcpt@bücher.example" : "rcpt@example.net";
@@ -205,7 +205,7 @@ void check_commands(const Extensions& ext, const Message& msg) {
     FUZZ_CHECK(refusal->enhanced.size() == 5 && refusal->enhanced[0] == '5');
     return;  // MAIL is never sent
   }
-  const queue::Envelope& env = msg.env;
+  const model::Envelope& env = msg.env;
   std::string mail = client::mail_command(env, msg.body.size(), ext);
   FUZZ_CHECK(one_line(mail));
   FUZZ_CHECK(has(mail, " SIZE=") == ext.size_offered);
@@ -235,15 +235,15 @@ void check_commands(const Extensions& ext, const Message& msg) {
   FUZZ_CHECK(mp.reverse_path == env.sender);
   FUZZ_CHECK(mp.size == (ext.size_offered ? std::optional<std::uint64_t>(msg.body.size())
                                            : std::nullopt));
-  queue::BodyType body = queue::BodyType::SevenBit;
-  if (env.body_type == queue::BodyType::EightBitMime && ext.eightbitmime) body = env.body_type;
-  if (env.body_type == queue::BodyType::BinaryMime && ext.binarymime && ext.chunking) {
+  model::BodyType body = model::BodyType::SevenBit;
+  if (env.body_type == model::BodyType::EightBitMime && ext.eightbitmime) body = env.body_type;
+  if (env.body_type == model::BodyType::BinaryMime && ext.binarymime && ext.chunking) {
     body = env.body_type;
   }
   FUZZ_CHECK(mp.body == body);
   FUZZ_CHECK(mp.smtputf8 == (env.smtputf8 && ext.smtputf8));
   FUZZ_CHECK(mp.requiretls == (env.requiretls && ext.requiretls));
-  FUZZ_CHECK(mp.ret == (ext.dsn ? env.ret : queue::Ret::Unset));
+  FUZZ_CHECK(mp.ret == (ext.dsn ? env.ret : model::Ret::Unset));
   FUZZ_CHECK(mp.envid == (ext.dsn ? env.envid : std::string()));
 
   std::string rcpt = client::rcpt_command(msg.rcpt, ext);
@@ -263,8 +263,8 @@ void check_commands(const Extensions& ext, const Message& msg) {
   FUZZ_CHECK(rp.ok());
   FUZZ_CHECK(rp->forward_path == msg.rcpt.address);
   std::uint8_t notify = msg.rcpt.notify;
-  if (notify & queue::kNotifyNever) notify = queue::kNotifyNever;
-  FUZZ_CHECK(rp->notify == (ext.dsn ? notify : queue::kNotifyUnset));
+  if (notify & model::kNotifyNever) notify = model::kNotifyNever;
+  FUZZ_CHECK(rp->notify == (ext.dsn ? notify : model::kNotifyUnset));
   if (ext.dsn && !client::orcpt_value(msg.rcpt.orcpt).empty()) {
     FUZZ_CHECK(rp->orcpt == msg.rcpt.orcpt);
   } else {

@@ -75,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const RcptParams& rp = *rcpt;
     FUZZ_CHECK(!rp.forward_path.empty() && rp.forward_path.size() <= 254);
     FUZZ_CHECK(!has_non_ascii(rp.forward_path) || utf8_tx);
-    FUZZ_CHECK(!(rp.notify & secmx::queue::kNotifyNever) ||
-               rp.notify == secmx::queue::kNotifyNever);
+    FUZZ_CHECK(!(rp.notify & secmx::model::kNotifyNever) ||
+               rp.notify == secmx::model::kNotifyNever);
     FUZZ_CHECK(rp.orcpt.empty() || rp.orcpt.rfind("rfc822;", 0) == 0 ||
                rp.orcpt.rfind("utf-8;", 0) == 0);
     auto again = parse_rcpt("TO:<" + rp.forward_path + ">", Offered{}, utf8_tx);

@@ -194,7 +194,7 @@ TEST_F(AdminServerTest, MutationsGoToQueueOps) {
 
 TEST_F(AdminServerTest, OperationErrorsMapToStatuses) {
   auto c = client();
-  ops_.unknown.push_back(queue::QueueId{0xABCull});
+  ops_.unknown.push_back(model::QueueId{0xABCull});
   auto r = c.Post("/api/v1/queue/0000000000000ABC/hold");
   EXPECT_EQ(r->status, 404);
   ops_.next_error = OpError{OpError::Kind::Busy, "being delivered"};
@@ -242,7 +242,7 @@ TEST_F(AdminServerTest, HealthzFollowsListeners) {
 }
 
 TEST_F(AdminServerTest, MetricsAndStats) {
-  metrics_.received.inc(queue::RcptPolicy::SOS, 4);
+  metrics_.received.inc(model::Policy::SOS, 4);
   metrics_.inbound_connections.set(2);
   auto c = client();
   auto r = c.Get("/metrics");

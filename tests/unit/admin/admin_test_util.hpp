@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "admin/queue_ops.hpp"
-#include "queue/envelope.hpp"
 #include "queue/store.hpp"
+#include "relay/model/envelope.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace secmx::admin::test {
@@ -22,16 +22,16 @@ using secmx::test::TempDir;
 inline constexpr std::int64_t kNow = 1'700'000'000'000'000;  // a fixed "now", in us
 
 // A message `age_s` seconds old from `sender` to `rcpts`, each with `policy`.
-inline queue::Envelope envelope(std::uint64_t id, std::string sender, std::vector<std::string> rcpts,
-                                queue::RcptPolicy policy = queue::RcptPolicy::BES,
+inline model::Envelope envelope(std::uint64_t id, std::string sender, std::vector<std::string> rcpts,
+                                model::Policy policy = model::Policy::BES,
                                 std::int64_t age_s = 60) {
-  queue::Envelope e;
-  e.id = queue::QueueId{id};
+  model::Envelope e;
+  e.id = model::QueueId{id};
   e.arrival_us = kNow - age_s * 1'000'000;
   e.sender = std::move(sender);
   e.body_size = 100;
   for (auto& r : rcpts) {
-    queue::Recipient rc;
+    model::Recipient rc;
     rc.address = std::move(r);
     rc.policy = policy;
     rc.policy_reason = "default";
@@ -40,7 +40,7 @@ inline queue::Envelope envelope(std::uint64_t id, std::string sender, std::vecto
   return e;
 }
 
-inline std::unique_ptr<queue::Store> store_with(const TempDir& dir, std::vector<queue::Envelope> envs) {
+inline std::unique_ptr<queue::Store> store_with(const TempDir& dir, std::vector<model::Envelope> envs) {
   auto store = queue::open_lmdb_store({dir.sub("queue"), 64ull << 20});
   if (!store) {
     ADD_FAILURE() << store.error().message;
@@ -63,14 +63,14 @@ class FakeOps : public QueueOps {
     std::lock_guard lock(mutex_);
     return calls_;
   }
-  std::vector<queue::QueueId> unknown;
+  std::vector<model::QueueId> unknown;
   std::optional<OpError> next_error;
 
-  OpStatus hold(queue::QueueId id) override { return record("hold", id.to_string(), id); }
-  OpStatus release(queue::QueueId id) override { return record("release", id.to_string(), id); }
-  OpStatus flush(queue::QueueId id) override { return record("flush", id.to_string(), id); }
-  OpStatus remove(queue::QueueId id) override { return record("delete", id.to_string(), id); }
-  OpStatus bounce(queue::QueueId id, std::string reason) override {
+  OpStatus hold(model::QueueId id) override { return record("hold", id.to_string(), id); }
+  OpStatus release(model::QueueId id) override { return record("release", id.to_string(), id); }
+  OpStatus flush(model::QueueId id) override { return record("flush", id.to_string(), id); }
+  OpStatus remove(model::QueueId id) override { return record("delete", id.to_string(), id); }
+  OpStatus bounce(model::QueueId id, std::string reason) override {
     return record("bounce", id.to_string() + " " + reason, id);
   }
   Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) override {
@@ -80,7 +80,7 @@ class FakeOps : public QueueOps {
   }
 
  private:
-  OpStatus record(const std::string& op, const std::string& arg, queue::QueueId id) {
+  OpStatus record(const std::string& op, const std::string& arg, model::QueueId id) {
     std::lock_guard lock(mutex_);
     calls_.push_back({op, arg});
     for (auto u : unknown) {

@@ -31,9 +31,9 @@ std::map<std::string, std::string> samples(const std::string& text) {
 
 TEST(Metrics, CountersByLabel) {
   RelayMetrics m;
-  m.received.inc(queue::RcptPolicy::SOS);
-  m.received.inc(queue::RcptPolicy::SOS, 2);
-  m.received.inc(queue::RcptPolicy::BES);
+  m.received.inc(model::Policy::SOS);
+  m.received.inc(model::Policy::SOS, 2);
+  m.received.inc(model::Policy::BES);
   m.deliveries.inc(DeliveryTls::Verified, dns::Method::Srv);
   m.messages_received.inc();
   auto s = samples(m.render());
@@ -47,7 +47,7 @@ TEST(Metrics, CountersByLabel) {
 
 TEST(Metrics, OutOfRangeLabelIsIgnored) {
   PolicyCounter c;
-  c.inc(static_cast<queue::RcptPolicy>(7));
+  c.inc(static_cast<model::Policy>(7));
   EXPECT_EQ(c.total(), 0u);
 }
 
@@ -112,13 +112,13 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {
-        m.delivered.inc(queue::RcptPolicy::BES);
+        m.delivered.inc(model::Policy::BES);
         m.delivery_latency.observe(2.0);
       }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(m.delivered.value(queue::RcptPolicy::BES), 40000u);
+  EXPECT_EQ(m.delivered.value(model::Policy::BES), 40000u);
   auto s = m.delivery_latency.snapshot();
   EXPECT_EQ(s.count, 40000u);
   EXPECT_DOUBLE_EQ(s.sum, 80000.0);

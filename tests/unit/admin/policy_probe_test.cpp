@@ -22,8 +22,8 @@ class EchoEngine : public policy::PolicyEngine {
     for (const auto& r : *f.recipients) {
       policy::Decision d;
       bool secret = headers.find("Secret") != std::string::npos;
-      d.action = secret ? config::PolicyAction::SOS : config::PolicyAction::BES;
-      d.tls = secret ? config::TlsLevel::Verify : config::TlsLevel::None;
+      d.action = secret ? model::Policy::SOS : model::Policy::BES;
+      d.tls = secret ? model::TlsLevel::Verify : model::TlsLevel::None;
       d.reason = "rule=1(" + r.address + ")";
       out.push_back(d);
     }

@@ -23,7 +23,7 @@ TEST(QueueView, MessageState) {
   e.held = true;
   EXPECT_EQ(message_state(e), MessageState::Held);
   e.held = false;
-  e.recipients[0].state = queue::RcptState::Delivered;
+  e.recipients[0].state = model::RcptState::Delivered;
   EXPECT_EQ(message_state(e), MessageState::Done);
 }
 
@@ -34,13 +34,13 @@ TEST(QueueView, FilterParseRejectsUnknownValues) {
   auto f = QueueFilter::parse(params({{"state", "HELD"}, {"policy", "sos"}, {"older_than", "1h"}, {"limit", "5"}}));
   ASSERT_TRUE(f.ok()) << f.error();
   EXPECT_EQ(f->state, MessageState::Held);
-  EXPECT_EQ(f->policy, queue::RcptPolicy::SOS);
+  EXPECT_EQ(f->policy, model::Policy::SOS);
   EXPECT_EQ(f->older_than, std::chrono::hours(1));
 }
 
 TEST(QueueView, FilterMatches) {
   auto e = envelope(1, "Alice@Agency.Example", {"bob@dest.example", "carol@other.example"},
-                    queue::RcptPolicy::SOS, 7200);
+                    model::Policy::SOS, 7200);
   auto match = [&](std::initializer_list<std::pair<const std::string, std::string>> p) {
     auto f = QueueFilter::parse(params(p));
     EXPECT_TRUE(f.ok());
@@ -62,7 +62,7 @@ TEST(QueueView, FilterMatches) {
 
 TEST(QueueView, PagesFollowTheCursor) {
   test::TempDir dir;
-  std::vector<queue::Envelope> envs;
+  std::vector<model::Envelope> envs;
   for (std::uint64_t i = 1; i <= 25; ++i) {
     envs.push_back(envelope(i << 20, "s@x.example", {i % 2 ? "r@odd.example" : "r@even.example"}));
   }
@@ -72,7 +72,7 @@ TEST(QueueView, PagesFollowTheCursor) {
   auto f = QueueFilter::parse(params({{"domain", "odd.example"}}));
   ASSERT_TRUE(f.ok());
   std::vector<std::uint64_t> seen;
-  queue::QueueId after{};
+  model::QueueId after{};
   int pages = 0;
   for (;;) {
     auto page = list_page(*store, *f, after, 5, kNow);
@@ -90,7 +90,7 @@ TEST(QueueView, PagesFollowTheCursor) {
 
 TEST(QueueView, ScanBoundReturnsACursor) {
   test::TempDir dir;
-  std::vector<queue::Envelope> envs;
+  std::vector<model::Envelope> envs;
   for (std::uint64_t i = 1; i <= 600; ++i) envs.push_back(envelope(i << 20, "s@x.example", {"r@a.example"}));
   auto store = test::store_with(dir, envs);
   ASSERT_TRUE(store);
@@ -106,8 +106,8 @@ TEST(QueueView, ScanBoundReturnsACursor) {
 }
 
 TEST(QueueView, DetailJson) {
-  auto e = envelope(0x0123456789ABCDEFull, "", {"x@y.example"}, queue::RcptPolicy::SOS, 90);
-  e.recipients[0].tls = queue::RcptTls::Verify;
+  auto e = envelope(0x0123456789ABCDEFull, "", {"x@y.example"}, model::Policy::SOS, 90);
+  e.recipients[0].tls = model::TlsLevel::Verify;
   e.recipients[0].policy_reason = "rule=3(classification=RESTRICTED)";
   e.recipients[0].attempts = 2;
   e.recipients[0].last_status = "4.7.10";

@@ -27,7 +27,7 @@ class FakeScheduler : public delivery::Scheduler {
   void post_result(delivery::JobResult) override {}
   void stop() override {}
   delivery::SchedulerStats stats() const override { return {}; }
-  void control(QueueOp op, queue::QueueId, delivery::OpDone done, std::string reason) override {
+  void control(QueueOp op, model::QueueId, delivery::OpDone done, std::string reason) override {
     last_op = op;
     last_reason = reason;
     Status<queue::Error> st = error ? Status<queue::Error>(fail(*error)) : Status<queue::Error>(Ok{});
@@ -49,7 +49,7 @@ class FakeScheduler : public delivery::Scheduler {
 TEST(SchedulerOps, ForwardsOperations) {
   FakeScheduler s;
   SchedulerQueueOps ops(s);
-  queue::QueueId id{42};
+  model::QueueId id{42};
   EXPECT_TRUE(ops.hold(id).ok());
   EXPECT_EQ(s.last_op, QueueOp::Hold);
   EXPECT_TRUE(ops.release(id).ok());
@@ -71,23 +71,23 @@ TEST(SchedulerOps, MapsErrors) {
   FakeScheduler s;
   SchedulerQueueOps ops(s);
   s.error = queue::Error{queue::Error::Kind::NotFound, "no such message"};
-  auto st = ops.flush(queue::QueueId{1});
+  auto st = ops.flush(model::QueueId{1});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, OpError::Kind::NotFound);
   s.error = queue::Error{queue::Error::Kind::Invalid, "nothing to release"};
-  st = ops.release(queue::QueueId{1});
+  st = ops.release(model::QueueId{1});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, OpError::Kind::Conflict);
   EXPECT_EQ(st.error().message, "nothing to release");
   s.error = queue::Error{queue::Error::Kind::Io, "disk"};
-  EXPECT_EQ(ops.hold(queue::QueueId{1}).error().kind, OpError::Kind::Error);
+  EXPECT_EQ(ops.hold(model::QueueId{1}).error().kind, OpError::Kind::Error);
 }
 
 TEST(SchedulerOps, SlowAnswerIsBusyAndTheLateAnswerIsHarmless) {
   FakeScheduler s;
   s.answer_late = true;
   SchedulerQueueOps ops(s, std::chrono::milliseconds(50));
-  auto st = ops.hold(queue::QueueId{1});
+  auto st = ops.hold(model::QueueId{1});
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, OpError::Kind::Busy);
   // The fake's destructor joins the late answer: it must find its promise still alive.

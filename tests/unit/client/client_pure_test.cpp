@@ -67,23 +67,23 @@ Extensions full() {
   return e;
 }
 
-queue::Envelope envelope() {
-  queue::Envelope env;
+model::Envelope envelope() {
+  model::Envelope env;
   env.sender = "alice@origin.example";
   return env;
 }
 
 TEST(MailCommand, PlainWithoutExtensions) {
   EXPECT_EQ(mail_command(envelope(), 123, Extensions{}), "MAIL FROM:<alice@origin.example>\r\n");
-  queue::Envelope null_sender;
+  model::Envelope null_sender;
   EXPECT_EQ(mail_command(null_sender, 1, Extensions{}), "MAIL FROM:<>\r\n");
 }
 
 TEST(MailCommand, AllParametersWhenOffered) {
   auto env = envelope();
-  env.body_type = queue::BodyType::EightBitMime;
+  env.body_type = model::BodyType::EightBitMime;
   env.smtputf8 = true;
-  env.ret = queue::Ret::Hdrs;
+  env.ret = model::Ret::Hdrs;
   env.envid = "id+1=x";
   env.requiretls = true;
   EXPECT_EQ(mail_command(env, 4096, full()),
@@ -93,9 +93,9 @@ TEST(MailCommand, AllParametersWhenOffered) {
 
 TEST(MailCommand, ParametersDroppedWhenNotOffered) {
   auto env = envelope();
-  env.body_type = queue::BodyType::EightBitMime;
+  env.body_type = model::BodyType::EightBitMime;
   env.smtputf8 = true;
-  env.ret = queue::Ret::Full;
+  env.ret = model::Ret::Full;
   env.envid = "E";
   env.requiretls = true;
   Extensions e;
@@ -105,7 +105,7 @@ TEST(MailCommand, ParametersDroppedWhenNotOffered) {
 
 TEST(MailCommand, BinaryMimeNeedsBothExtensions) {
   auto env = envelope();
-  env.body_type = queue::BodyType::BinaryMime;
+  env.body_type = model::BodyType::BinaryMime;
   EXPECT_NE(mail_command(env, 1, full()).find(" BODY=BINARYMIME"), std::string::npos);
   auto e = full();
   e.binarymime = false;
@@ -113,9 +113,9 @@ TEST(MailCommand, BinaryMimeNeedsBothExtensions) {
 }
 
 TEST(RcptCommand, NotifyAndOrcptOnlyWithDsn) {
-  queue::Recipient r;
+  model::Recipient r;
   r.address = "bob@dest.example";
-  r.notify = queue::kNotifySuccess | queue::kNotifyFailure | queue::kNotifyDelay;
+  r.notify = model::kNotifySuccess | model::kNotifyFailure | model::kNotifyDelay;
   r.orcpt = "rfc822;bob+tag@dest.example";
   EXPECT_EQ(rcpt_command(r, full()),
             "RCPT TO:<bob@dest.example> NOTIFY=SUCCESS,FAILURE,DELAY "
@@ -126,10 +126,10 @@ TEST(RcptCommand, NotifyAndOrcptOnlyWithDsn) {
 }
 
 TEST(RcptCommand, NotifyValues) {
-  EXPECT_EQ(notify_value(queue::kNotifyUnset), "");
-  EXPECT_EQ(notify_value(queue::kNotifyNever), "NEVER");
-  EXPECT_EQ(notify_value(queue::kNotifyDelay), "DELAY");
-  EXPECT_EQ(notify_value(queue::kNotifyFailure | queue::kNotifyDelay), "FAILURE,DELAY");
+  EXPECT_EQ(notify_value(model::kNotifyUnset), "");
+  EXPECT_EQ(notify_value(model::kNotifyNever), "NEVER");
+  EXPECT_EQ(notify_value(model::kNotifyDelay), "DELAY");
+  EXPECT_EQ(notify_value(model::kNotifyFailure | model::kNotifyDelay), "FAILURE,DELAY");
 }
 
 TEST(RcptCommand, MalformedOrcptIsLeftOut) {
@@ -161,8 +161,8 @@ TEST(DotStuffer, LineStartCarriesAcrossBlocks) {
 }
 
 struct CheckFixture {
-  queue::Envelope env = envelope();
-  queue::Recipient rcpt;
+  model::Envelope env = envelope();
+  model::Recipient rcpt;
   std::string body = "Subject: hi\r\n\r\nbody\r\n";
   MessageSpec spec() {
     rcpt.address = "bob@dest.example";
@@ -209,7 +209,7 @@ TEST(MessageCheck, Smtputf8OnlyWhenReallyNeeded) {
 
 TEST(MessageCheck, BinaryMimeNeedsChunkingAndBinaryMime) {
   CheckFixture f;
-  f.env.body_type = queue::BodyType::BinaryMime;
+  f.env.body_type = model::BodyType::BinaryMime;
   EXPECT_FALSE(check_message(f.spec(), full()));
   Extensions e = full();
   e.chunking = false;

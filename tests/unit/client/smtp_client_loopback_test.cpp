@@ -185,7 +185,7 @@ class ClientLoopback : public ::testing::Test {
             options_.data_done_timeout = options_.quit_timeout = std::chrono::seconds(5);
     env_.sender = "a@origin.test";
     for (const char* r : {"x@dest.test", "y@dest.test"}) {
-      queue::Recipient rc;
+      model::Recipient rc;
       rc.address = r;
       rcpts_.push_back(rc);
     }
@@ -231,8 +231,8 @@ class ClientLoopback : public ::testing::Test {
 
   uv_loop_t loop_{};
   ClientOptions options_;
-  queue::Envelope env_;
-  std::vector<queue::Recipient> rcpts_;
+  model::Envelope env_;
+  std::vector<model::Recipient> rcpts_;
   std::string body_;
   std::unique_ptr<ScriptServer> server_;
   std::unique_ptr<SmtpClient> client_;
@@ -492,7 +492,7 @@ TEST_F(ClientLoopback, LargeBodyGoesOutInBlocks) {
 }
 
 TEST_F(ClientLoopback, BinaryMimeGoesAsOneBdatChunk) {
-  env_.body_type = queue::BodyType::BinaryMime;
+  env_.body_type = model::BodyType::BinaryMime;
   const char raw[] = "bin\0ary\r\n.no stuffing\nbare LF";
   body_.assign(raw, sizeof raw - 1);
   serve("220 mx.test\r\n", esmtp("250-PIPELINING\r\n250-CHUNKING\r\n250 BINARYMIME\r\n"));

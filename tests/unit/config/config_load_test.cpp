@@ -428,40 +428,40 @@ TEST(LoadConfig, DesignExampleLoadsWithEveryField) {
   EXPECT_EQ(c.delivery.sos_lifetime, 1h);
 
   const PolicyConfig& p = c.policy;
-  EXPECT_EQ(p.default_action, PolicyAction::BES);
+  EXPECT_EQ(p.default_action, model::Policy::BES);
   EXPECT_EQ(p.discovery, (std::vector<std::string>{"srv", "mx51966", "name"}));
-  EXPECT_EQ(p.sos_tls, TlsLevel::Encrypt);
+  EXPECT_EQ(p.sos_tls, model::TlsLevel::Encrypt);
   EXPECT_EQ(p.subject_markers,
             (std::vector<std::string>{"[IN-CONFIDENCE]", "[SENSITIVE]", "[RESTRICTED]"}));
-  EXPECT_EQ(p.unknown_marking, PolicyAction::SOS);
+  EXPECT_EQ(p.unknown_marking, model::Policy::SOS);
   EXPECT_TRUE(p.tls_required_no_honor);
 
   ASSERT_EQ(p.rules.size(), 5u);
   EXPECT_EQ(p.rules[0].line, 31u);
   EXPECT_EQ(p.rules[0].sender, "*@secure.agency.example");
-  EXPECT_EQ(p.rules[0].action, PolicyAction::SOS);
+  EXPECT_EQ(p.rules[0].action, model::Policy::SOS);
   EXPECT_FALSE(p.rules[0].header.has_value());
   EXPECT_FALSE(p.rules[0].tls.has_value());
 
   EXPECT_EQ(p.rules[1].line, 35u);
   EXPECT_EQ(p.rules[1].classification,
             (std::vector<std::string>{"IN-CONFIDENCE", "SENSITIVE", "RESTRICTED"}));
-  EXPECT_EQ(p.rules[1].action, PolicyAction::SOS);
+  EXPECT_EQ(p.rules[1].action, model::Policy::SOS);
 
   EXPECT_EQ(p.rules[2].line, 39u);
   EXPECT_EQ(p.rules[2].classification,
             (std::vector<std::string>{"CONFIDENTIAL", "SECRET", "TOP SECRET"}));
-  EXPECT_EQ(p.rules[2].action, PolicyAction::HOLD);
+  EXPECT_EQ(p.rules[2].action, model::Policy::HOLD);
 
   EXPECT_EQ(p.rules[3].line, 43u);
   EXPECT_EQ(p.rules[3].header, "X-Secmx-Policy");
   EXPECT_EQ(p.rules[3].match, "(?i)^sos$");
-  EXPECT_EQ(p.rules[3].action, PolicyAction::SOS);
+  EXPECT_EQ(p.rules[3].action, model::Policy::SOS);
 
   EXPECT_EQ(p.rules[4].line, 48u);
   EXPECT_EQ(p.rules[4].header, "X-Spam-Flag");
   EXPECT_EQ(p.rules[4].match, "(?i)^yes$");
-  EXPECT_EQ(p.rules[4].action, PolicyAction::REJECT);
+  EXPECT_EQ(p.rules[4].action, model::Policy::REJECT);
   EXPECT_EQ(p.rules[4].reason, "spam is not relayed");
   EXPECT_FALSE(p.rules[4].sender.has_value());
 
@@ -580,21 +580,21 @@ file = "var/log/relay.log"
   EXPECT_EQ(c.delivery.retry, (std::vector<Duration>{30s}));
   EXPECT_EQ(c.delivery.max_lifetime, 90min);
   EXPECT_EQ(c.delivery.sos_lifetime, 30min);
-  EXPECT_EQ(c.policy.default_action, PolicyAction::SOS);
+  EXPECT_EQ(c.policy.default_action, model::Policy::SOS);
   EXPECT_TRUE(c.policy.discovery.empty());
-  EXPECT_EQ(c.policy.sos_tls, TlsLevel::Verify);
-  EXPECT_EQ(c.policy.unknown_marking, PolicyAction::HOLD);
+  EXPECT_EQ(c.policy.sos_tls, model::TlsLevel::Verify);
+  EXPECT_EQ(c.policy.unknown_marking, model::Policy::HOLD);
   EXPECT_FALSE(c.policy.tls_required_no_honor);
   ASSERT_EQ(c.policy.rules.size(), 2u);
   EXPECT_EQ(c.policy.rules[0].recipient_domain, (std::vector<std::string>{"partner.example"}));
-  EXPECT_EQ(c.policy.rules[0].tls, TlsLevel::Verify);
+  EXPECT_EQ(c.policy.rules[0].tls, model::TlsLevel::Verify);
   EXPECT_EQ(c.policy.rules[1].recipient_domain,
             (std::vector<std::string>{"a.example", "b.example."}));
   EXPECT_EQ(c.policy.rules[1].classification.size(), 4u);
-  EXPECT_EQ(c.policy.rules[1].action, PolicyAction::HOLD);
+  EXPECT_EQ(c.policy.rules[1].action, model::Policy::HOLD);
   ASSERT_EQ(c.routes.size(), 3u);
   EXPECT_EQ(c.routes[0].host, "mail.internal.example:2525");
-  EXPECT_EQ(c.routes[0].tls, TlsLevel::Encrypt);
+  EXPECT_EQ(c.routes[0].tls, model::TlsLevel::Encrypt);
   EXPECT_EQ(c.routes[1].host, "[2001:db8::25]");
   EXPECT_EQ(c.routes[2].host, "[IPv6:2001:db8::26]:2525");  // the RFC 5321 literal form
   EXPECT_EQ(c.admin.listen.to_string(), "[::1]:8080");
@@ -660,11 +660,11 @@ TEST(LoadConfig, DefaultsWhenKeysAreAbsent) {
   EXPECT_EQ(c.delivery.retry, defaults.delivery.retry);
   EXPECT_EQ(c.delivery.max_lifetime, 24h * 5);
   EXPECT_EQ(c.delivery.sos_lifetime, 1h);
-  EXPECT_EQ(c.policy.default_action, PolicyAction::BES);
+  EXPECT_EQ(c.policy.default_action, model::Policy::BES);
   EXPECT_EQ(c.policy.discovery, (std::vector<std::string>{"srv", "mx51966", "name"}));
-  EXPECT_EQ(c.policy.sos_tls, TlsLevel::Encrypt);
+  EXPECT_EQ(c.policy.sos_tls, model::TlsLevel::Encrypt);
   EXPECT_TRUE(c.policy.subject_markers.empty());
-  EXPECT_EQ(c.policy.unknown_marking, PolicyAction::SOS);
+  EXPECT_EQ(c.policy.unknown_marking, model::Policy::SOS);
   EXPECT_TRUE(c.policy.tls_required_no_honor);
   EXPECT_TRUE(c.policy.rules.empty());
   EXPECT_TRUE(c.routes.empty());
@@ -758,27 +758,27 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   EXPECT_EQ(def->queue.path, "var/queue");
   EXPECT_EQ(def->admin.listen.to_string(), "127.0.0.1:8025");
   EXPECT_EQ(def->admin.token_file, "var/admin.token");
-  EXPECT_EQ(def->policy.default_action, PolicyAction::BES);
+  EXPECT_EQ(def->policy.default_action, model::Policy::BES);
   EXPECT_TRUE(def->policy.rules.empty());
 
   const auto& rules = agency->policy.rules;
   auto has = [&](auto pred) { return std::any_of(rules.begin(), rules.end(), pred); };
-  EXPECT_TRUE(has([](const PolicyRule& r) { return r.sender && r.action == PolicyAction::SOS; }));
+  EXPECT_TRUE(has([](const PolicyRule& r) { return r.sender && r.action == model::Policy::SOS; }));
   EXPECT_TRUE(has([](const PolicyRule& r) {
-    return !r.classification.empty() && r.action == PolicyAction::SOS;
+    return !r.classification.empty() && r.action == model::Policy::SOS;
   }));
   EXPECT_TRUE(has([](const PolicyRule& r) {
-    return r.action == PolicyAction::HOLD &&
+    return r.action == model::Policy::HOLD &&
            std::find(r.classification.begin(), r.classification.end(), "CONFIDENTIAL") !=
                r.classification.end();
   }));
   EXPECT_TRUE(has([](const PolicyRule& r) {
-    return r.header && r.action == PolicyAction::REJECT && !r.reason.empty();
+    return r.header && r.action == model::Policy::REJECT && !r.reason.empty();
   }));
   ASSERT_EQ(agency->routes.size(), 1u);
   EXPECT_EQ(agency->routes[0].host, "[10.0.0.5]:25");
 
-  EXPECT_EQ(bes->policy.default_action, PolicyAction::BES);
+  EXPECT_EQ(bes->policy.default_action, model::Policy::BES);
   EXPECT_TRUE(bes->policy.rules.empty());
 }
 

@@ -18,7 +18,7 @@ TEST(KeepRestartOnly, ReloadableSettingsPassThrough) {
   next.smtp.tls_cert = "new.pem";
   next.smtp.max_recipients = 7;
   next.policy.rules.push_back(PolicyRule{});
-  next.routes.push_back(Route{3, "example.org", "[127.0.0.9]:25", TlsLevel::Verify});
+  next.routes.push_back(Route{3, "example.org", "[127.0.0.9]:25", model::TlsLevel::Verify});
   next.delivery.pause = true;
   next.delivery.retry = {1s};
   next.dsn.postmaster = "pm@example.org";

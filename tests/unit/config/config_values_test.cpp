@@ -85,13 +85,13 @@ TEST(ParseDuration, Rejects) {
 }
 
 TEST(ConfigToString, ActionsLevelsEndpointsIssues) {
-  EXPECT_STREQ(to_string(PolicyAction::BES), "BES");
-  EXPECT_STREQ(to_string(PolicyAction::SOS), "SOS");
-  EXPECT_STREQ(to_string(PolicyAction::HOLD), "HOLD");
-  EXPECT_STREQ(to_string(PolicyAction::REJECT), "REJECT");
-  EXPECT_STREQ(to_string(TlsLevel::None), "none");
-  EXPECT_STREQ(to_string(TlsLevel::Encrypt), "encrypt");
-  EXPECT_STREQ(to_string(TlsLevel::Verify), "verify");
+  EXPECT_STREQ(to_string(model::Policy::BES), "BES");
+  EXPECT_STREQ(to_string(model::Policy::SOS), "SOS");
+  EXPECT_STREQ(to_string(model::Policy::HOLD), "HOLD");
+  EXPECT_STREQ(to_string(model::Policy::REJECT), "REJECT");
+  EXPECT_STREQ(to_string(model::TlsLevel::None), "none");
+  EXPECT_STREQ(to_string(model::TlsLevel::Encrypt), "encrypt");
+  EXPECT_STREQ(to_string(model::TlsLevel::Verify), "verify");
   EXPECT_EQ((Endpoint{"127.0.0.1", 2525}).to_string(), "127.0.0.1:2525");
   EXPECT_EQ((Endpoint{"::1", 2525}).to_string(), "[::1]:2525");
   EXPECT_EQ((Issue{"etc/x.toml", 7, "unknown key 'a'"}).to_string(),

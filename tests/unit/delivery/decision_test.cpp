@@ -7,7 +7,7 @@
 namespace secmx::delivery {
 namespace {
 
-using R = TlsRequirement;
+using R = model::TlsLevel;
 using V = TlsVerdict;
 
 struct TlsCase {
@@ -20,12 +20,12 @@ struct TlsCase {
 TEST(TlsDecision, ExhaustiveTable) {
   const TlsCase cases[] = {
       // BES: TLS when it works, plaintext when not offered, one plaintext retry after a failure.
-      {R::Opportunistic, false, false, false, false, false, V::Proceed, ""},
-      {R::Opportunistic, true, true, true, false, false, V::Proceed, ""},
-      {R::Opportunistic, true, true, true, true, false, V::Proceed, ""},
-      {R::Opportunistic, true, true, false, false, false, V::RetryPlaintext, "handshake failed"},
-      {R::Opportunistic, true, false, false, false, true, V::Proceed, ""},
-      {R::Opportunistic, false, false, false, false, true, V::Proceed, ""},
+      {R::None, false, false, false, false, false, V::Proceed, ""},
+      {R::None, true, true, true, false, false, V::Proceed, ""},
+      {R::None, true, true, true, true, false, V::Proceed, ""},
+      {R::None, true, true, false, false, false, V::RetryPlaintext, "handshake failed"},
+      {R::None, true, false, false, false, true, V::Proceed, ""},
+      {R::None, false, false, false, false, true, V::Proceed, ""},
       // SOS encrypt: any established TLS will do; nothing else will.
       {R::Encrypt, false, false, false, false, false, V::SkipHost, "STARTTLS not offered"},
       {R::Encrypt, true, true, false, false, false, V::SkipHost, "handshake failed"},
@@ -68,7 +68,7 @@ TEST(TlsDecision, HandshakeCutByTheConnectionIsUnreachableForSos) {
   seen.handshake_ok = false;
   seen.handshake_cut = true;
   seen.handshake_error = "lost connection in the TLS handshake: connection reset by peer";
-  EXPECT_EQ(decide_tls(R::Opportunistic, seen).verdict, V::RetryPlaintext);
+  EXPECT_EQ(decide_tls(R::None, seen).verdict, V::RetryPlaintext);
   for (R req : {R::Encrypt, R::Verify}) {
     auto d = decide_tls(req, seen);
     EXPECT_EQ(d.verdict, V::Unreachable) << to_string(req);
@@ -84,13 +84,13 @@ TEST(TlsDecision, HandshakeCutByTheConnectionIsUnreachableForSos) {
   EXPECT_EQ(decide_tls(R::Encrypt, seen).verdict, V::SkipHost);
   seen.starttls_offered = true;
   seen.plaintext_retry = true;
-  EXPECT_EQ(decide_tls(R::Opportunistic, seen).verdict, V::Proceed);
+  EXPECT_EQ(decide_tls(R::None, seen).verdict, V::Proceed);
   EXPECT_NE(decide_tls(R::Verify, seen).verdict, V::Proceed);
 }
 
 TEST(TlsDecision, OnlyBesPlaintextRetrySkipsStarttls) {
-  EXPECT_TRUE(want_starttls(R::Opportunistic, false));
-  EXPECT_FALSE(want_starttls(R::Opportunistic, true));
+  EXPECT_TRUE(want_starttls(R::None, false));
+  EXPECT_FALSE(want_starttls(R::None, true));
   EXPECT_TRUE(want_starttls(R::Encrypt, true));
   EXPECT_TRUE(want_starttls(R::Verify, true));
 }

@@ -26,9 +26,9 @@ std::int64_t now_us() {
       .count();
 }
 
-queue::Recipient rcpt(const std::string& addr, queue::RcptPolicy p = queue::RcptPolicy::BES,
-                      queue::RcptState st = queue::RcptState::Pending) {
-  queue::Recipient r;
+model::Recipient rcpt(const std::string& addr, model::Policy p = model::Policy::BES,
+                      model::RcptState st = model::RcptState::Pending) {
+  model::Recipient r;
   r.address = addr;
   r.policy = p;
   r.state = st;
@@ -36,9 +36,9 @@ queue::Recipient rcpt(const std::string& addr, queue::RcptPolicy p = queue::Rcpt
   return r;
 }
 
-queue::NewMessage message(std::uint64_t id, std::vector<queue::Recipient> rcpts) {
+queue::NewMessage message(std::uint64_t id, std::vector<model::Recipient> rcpts) {
   queue::NewMessage m;
-  m.envelope.id = queue::QueueId{id};
+  m.envelope.id = model::QueueId{id};
   m.envelope.arrival_us = now_us();
   m.envelope.sender = "s@agency.example";
   m.envelope.recipients = std::move(rcpts);
@@ -115,8 +115,8 @@ class SchedulerTest : public ::testing::Test {
     auto st = store_->insert_batch(batch);
     ASSERT_TRUE(st[0].ok());
   }
-  std::optional<queue::Envelope> load(std::uint64_t id) {
-    auto r = store_->load(queue::QueueId{id});
+  std::optional<model::Envelope> load(std::uint64_t id) {
+    auto r = store_->load(model::QueueId{id});
     return r.ok() ? *r : std::nullopt;
   }
 
@@ -124,27 +124,27 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<queue::Store> store_;
   std::unique_ptr<queue::CommitWriter> writer_;
   std::shared_ptr<const config::Config> config_;
-  queue::IdGenerator ids_{queue::QueueId{1000}};
+  model::IdGenerator ids_{model::QueueId{1000}};
   RecordingSink sink_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
 TEST(PlanJobs, GroupsPendingRecipientsByDomainPolicyAndTls) {
-  auto env = std::make_shared<queue::Envelope>();
-  env->id = queue::QueueId{7};
+  auto env = std::make_shared<model::Envelope>();
+  env->id = model::QueueId{7};
   env->arrival_us = now_us();
   env->recipients = {rcpt("a@one.example"), rcpt("b@ONE.example"),
-                     rcpt("c@one.example", queue::RcptPolicy::SOS),
+                     rcpt("c@one.example", model::Policy::SOS),
                      rcpt("d@two.example"),
-                     rcpt("e@two.example", queue::RcptPolicy::BES, queue::RcptState::Delivered),
-                     rcpt("f@two.example", queue::RcptPolicy::HOLD, queue::RcptState::Held)};
+                     rcpt("e@two.example", model::Policy::BES, model::RcptState::Delivered),
+                     rcpt("f@two.example", model::Policy::HOLD, model::RcptState::Held)};
   auto body = std::make_shared<const std::string>("x");
   auto plan = plan_jobs(env, body, now_us(), std::chrono::hours(1));
   ASSERT_EQ(plan.jobs.size(), 3u);
   EXPECT_FALSE(plan.nothing_pending);
   std::map<std::string, std::vector<std::size_t>> seen;
   for (const auto& j : plan.jobs) {
-    seen[j.domain + (j.policy == queue::RcptPolicy::SOS ? "/SOS" : "/BES")] = j.indices;
+    seen[j.domain + (j.policy == model::Policy::SOS ? "/SOS" : "/BES")] = j.indices;
     for (std::size_t k = 0; k < j.size(); ++k) {
       EXPECT_EQ(j.recipient(k).address, env->recipients[j.indices[k]].address);
     }
@@ -155,9 +155,9 @@ TEST(PlanJobs, GroupsPendingRecipientsByDomainPolicyAndTls) {
 }
 
 TEST(PlanJobs, SosLifetimeMarksJobsExpired) {
-  auto env = std::make_shared<queue::Envelope>();
+  auto env = std::make_shared<model::Envelope>();
   env->arrival_us = now_us() - 2LL * 3600 * 1'000'000;
-  env->recipients = {rcpt("a@one.example", queue::RcptPolicy::SOS)};
+  env->recipients = {rcpt("a@one.example", model::Policy::SOS)};
   auto plan = plan_jobs(env, std::make_shared<const std::string>(), now_us(), std::chrono::hours(1));
   ASSERT_EQ(plan.jobs.size(), 1u);
   EXPECT_TRUE(plan.jobs[0].sos_expired);
@@ -166,9 +166,9 @@ TEST(PlanJobs, SosLifetimeMarksJobsExpired) {
 }
 
 TEST(ApplyOp, HoldReleaseFlushBounce) {
-  queue::Envelope env;
-  env.recipients = {rcpt("a@x.example"), rcpt("b@x.example", queue::RcptPolicy::HOLD,
-                                              queue::RcptState::Held)};
+  model::Envelope env;
+  env.recipients = {rcpt("a@x.example"), rcpt("b@x.example", model::Policy::HOLD,
+                                              model::RcptState::Held)};
   env.next_attempt_us = 123;
   EXPECT_TRUE(apply_op(QueueOp::Hold, env, 1));
   EXPECT_TRUE(env.held);
@@ -177,24 +177,24 @@ TEST(ApplyOp, HoldReleaseFlushBounce) {
   EXPECT_FALSE(env.held);
   EXPECT_EQ(env.next_attempt_us, 0);
   // The policy-held recipient is released under SOS, never in plaintext.
-  EXPECT_EQ(env.recipients[1].state, queue::RcptState::Pending);
-  EXPECT_EQ(env.recipients[1].policy, queue::RcptPolicy::SOS);
-  EXPECT_EQ(env.recipients[1].tls, queue::RcptTls::Encrypt);
+  EXPECT_EQ(env.recipients[1].state, model::RcptState::Pending);
+  EXPECT_EQ(env.recipients[1].policy, model::Policy::SOS);
+  EXPECT_EQ(env.recipients[1].tls, model::TlsLevel::Encrypt);
   EXPECT_FALSE(apply_op(QueueOp::Release, env, 1));
   EXPECT_TRUE(apply_op(QueueOp::Bounce, env, 1));
   for (const auto& r : env.recipients) {
-    EXPECT_EQ(r.state, queue::RcptState::Failed);
+    EXPECT_EQ(r.state, model::RcptState::Failed);
     EXPECT_EQ(r.last_status, "5.0.0");
   }
-  EXPECT_EQ(env.next_attempt_us, queue::kNeverDue);
+  EXPECT_EQ(env.next_attempt_us, model::kNeverDue);
   EXPECT_FALSE(apply_op(QueueOp::Bounce, env, 1)) << "nothing left to bounce";
 }
 
 TEST(ScheduleNext, FinalMessagesAreNeverDueAgain) {
-  queue::Envelope env;
-  env.recipients = {rcpt("a@x.example", queue::RcptPolicy::BES, queue::RcptState::Failed)};
+  model::Envelope env;
+  env.recipients = {rcpt("a@x.example", model::Policy::BES, model::RcptState::Failed)};
   schedule_next(env, 1000, {std::chrono::minutes(1)});
-  EXPECT_EQ(env.next_attempt_us, queue::kNeverDue);
+  EXPECT_EQ(env.next_attempt_us, model::kNeverDue);
   env.recipients.push_back(rcpt("b@x.example"));
   schedule_next(env, 1000, {std::chrono::minutes(1)});
   EXPECT_EQ(env.next_attempt_us, 1000 + 60'000'000);
@@ -218,8 +218,8 @@ TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {
     return e && e->attempts == 1;
   }));
   auto e = load(1);
-  EXPECT_EQ(e->recipients[0].state, queue::RcptState::Delivered);
-  EXPECT_EQ(e->recipients[1].state, queue::RcptState::Pending);
+  EXPECT_EQ(e->recipients[0].state, model::RcptState::Delivered);
+  EXPECT_EQ(e->recipients[1].state, model::RcptState::Pending);
   EXPECT_EQ(e->recipients[1].last_status, "4.4.1");
   EXPECT_EQ(e->recipients[1].attempts, 1u);
   EXPECT_GT(e->next_attempt_us, now_us() + 9 * 60 * 1'000'000LL);
@@ -243,7 +243,7 @@ TEST_F(SchedulerTest, HoldOfAnInFlightMessageWaitsForItsOutcome) {
   scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
   ASSERT_TRUE(sink_.wait_for(2));
   std::promise<bool> held;
-  scheduler_->control(QueueOp::Hold, queue::QueueId{1},
+  scheduler_->control(QueueOp::Hold, model::QueueId{1},
                       [&](Status<queue::Error> st) { held.set_value(st.ok()); });
   auto fut = held.get_future();
   EXPECT_EQ(fut.wait_for(300ms), std::future_status::timeout) << "hold waits for the delivery";
@@ -265,7 +265,7 @@ TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
   ASSERT_TRUE(sink_.wait_for(1));
   auto run = [&](QueueOp op, std::uint64_t id) {
     std::promise<Status<queue::Error>> p;
-    scheduler_->control(op, queue::QueueId{id}, [&](Status<queue::Error> st) { p.set_value(st); });
+    scheduler_->control(op, model::QueueId{id}, [&](Status<queue::Error> st) { p.set_value(st); });
     auto f = p.get_future();
     EXPECT_EQ(f.wait_for(5s), std::future_status::ready);
     return f.get();
@@ -284,7 +284,7 @@ TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
   // Bounced: the message is gone and a failure DSN to its sender took its place, in the
   // same transaction.
   EXPECT_FALSE(load(1).has_value());
-  auto all = store_->list(queue::QueueId{}, 10);
+  auto all = store_->list(model::QueueId{}, 10);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 1u);
   const auto& dsn = all->front();

@@ -391,7 +391,7 @@ TEST(Candidates, RoutesAndAddressLiterals) {
     o.routes.push_back(route("other.test", "[127.0.0.99]"));
     if (c.route_host) {
       o.routes.push_back(route("d.test", c.route_host));
-      o.routes.back().tls = config::TlsLevel::Verify;
+      o.routes.back().tls = model::TlsLevel::Verify;
     }
     auto plan = plan_static(o, c.domain);
     ASSERT_TRUE(plan.has_value()) << "needs no discovery";
@@ -401,7 +401,7 @@ TEST(Candidates, RoutesAndAddressLiterals) {
     EXPECT_EQ(texts(r), c.candidates) << r.trace_text();
     if (c.route_host) {
       ASSERT_TRUE(r.route_tls.has_value());
-      EXPECT_EQ(*r.route_tls, config::TlsLevel::Verify);
+      EXPECT_EQ(*r.route_tls, model::TlsLevel::Verify);
     } else {
       EXPECT_FALSE(r.route_tls.has_value());
     }

@@ -40,18 +40,18 @@ const std::string kOriginal =
     "\r\n"
     "the report is below.\r\n";
 
-queue::Recipient rcpt(std::string address, queue::RcptPolicy policy = queue::RcptPolicy::BES,
-                      queue::RcptTls tls = queue::RcptTls::None) {
-  queue::Recipient r;
+model::Recipient rcpt(std::string address, model::Policy policy = model::Policy::BES,
+                      model::TlsLevel tls = model::TlsLevel::None) {
+  model::Recipient r;
   r.address = std::move(address);
   r.policy = policy;
   r.tls = tls;
   return r;
 }
 
-queue::Envelope original(std::vector<queue::Recipient> rcpts) {
-  queue::Envelope env;
-  env.id = *queue::QueueId::parse(kQid);
+model::Envelope original(std::vector<model::Recipient> rcpts) {
+  model::Envelope env;
+  env.id = *model::QueueId::parse(kQid);
   env.arrival_us = kArrival;
   env.sender = "alice@agency.example";
   env.client_address = "127.0.0.1";
@@ -147,19 +147,19 @@ void expect_well_formed(const json& j, const std::string& to, const std::string&
   EXPECT_EQ(j["per_message"], per_message);
 }
 
-void expect_envelope(const Built& b, const std::string& to, queue::RcptPolicy policy,
-                     queue::RcptTls tls) {
+void expect_envelope(const Built& b, const std::string& to, model::Policy policy,
+                     model::TlsLevel tls) {
   const auto& env = b.message.envelope;
-  EXPECT_EQ(env.id, queue::QueueId{});  // the caller assigns it
+  EXPECT_EQ(env.id, model::QueueId{});  // the caller assigns it
   EXPECT_EQ(env.arrival_us, kNow);
   EXPECT_EQ(env.sender, "");
-  EXPECT_EQ(env.ret, queue::Ret::Unset);
+  EXPECT_EQ(env.ret, model::Ret::Unset);
   EXPECT_EQ(env.body_size, b.message.body.size());
   ASSERT_EQ(env.recipients.size(), 1u);
   EXPECT_EQ(env.recipients[0].address, to);
   EXPECT_EQ(env.recipients[0].policy, policy);
   EXPECT_EQ(env.recipients[0].tls, tls);
-  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
+  EXPECT_EQ(env.recipients[0].state, model::RcptState::Pending);
 }
 
 std::string sos_diagnostic() {
@@ -169,7 +169,7 @@ std::string sos_diagnostic() {
 }
 
 TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Encrypt)});
   RcptReport r;
   r.index = 0;
   r.status = "5.7.10";
@@ -177,9 +177,9 @@ TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
   r.last_attempt_us = kNow - 1'000'000;
   auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  expect_envelope(*b, "alice@agency.example", model::Policy::SOS, model::TlsLevel::Encrypt);
   EXPECT_EQ(b->message.envelope.recipients[0].policy_reason, "dsn(sos)");
-  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::SevenBit);
+  EXPECT_EQ(b->message.envelope.body_type, model::BodyType::SevenBit);
   EXPECT_FALSE(b->message.envelope.smtputf8);
 
   json j = parse_with_python(b->message.body);
@@ -215,13 +215,13 @@ TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
 }
 
 TEST(DsnBuilder, SosExpiredWithoutHostsExplainsInWords) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Verify)});
+  auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Verify)});
   RcptReport r;
   r.status = "4.7.10";  // normalised to 5.7.10 in a failure report
   r.diagnostic = "no secure (TLS) receiver found within the SOS lifetime: no receiving host found";
   auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Verify);
+  expect_envelope(*b, "alice@agency.example", model::Policy::SOS, model::TlsLevel::Verify);
   json j = parse_with_python(b->message.body);
   EXPECT_EQ(j["recipients"][0]["Status"], "5.7.10");
   EXPECT_FALSE(j["recipients"][0].contains("Last-Attempt-Date"));
@@ -249,7 +249,7 @@ TEST(DsnBuilder, RemoteRefusalWithOrcptAndEnvidListsEveryRecipientOnce) {
   r2.last_attempt_us = kNow;
   auto b = build(env, kOriginal, Event::Failure, {r1, r2, r1}, options(), kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
+  expect_envelope(*b, "alice@agency.example", model::Policy::BES, model::TlsLevel::None);
   EXPECT_EQ(b->message.envelope.recipients[0].policy_reason, "dsn");
 
   json j = parse_with_python(b->message.body);
@@ -293,9 +293,9 @@ TEST(DsnBuilder, RemoteRefusalWithOrcptAndEnvidListsEveryRecipientOnce) {
 
 TEST(DsnBuilder, DelayReportCarriesWillRetryUntilAndOnlyHeaders) {
   auto bob = rcpt("bob@example.org");
-  bob.notify = queue::kNotifyDelay | queue::kNotifyFailure;
+  bob.notify = model::kNotifyDelay | model::kNotifyFailure;
   auto env = original({bob});
-  env.ret = queue::Ret::Full;  // RET applies to failures; a warning returns headers only
+  env.ret = model::Ret::Full;  // RET applies to failures; a warning returns headers only
   RcptReport r;
   r.status = "4.4.1";
   r.diagnostic = "mx.example.org[192.0.2.10]:25: connection timed out";
@@ -303,7 +303,7 @@ TEST(DsnBuilder, DelayReportCarriesWillRetryUntilAndOnlyHeaders) {
   r.will_retry_until_us = kArrival + 5LL * 86400 * 1'000'000;
   auto b = build(env, kOriginal, Event::Delay, {r}, options(), kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
+  expect_envelope(*b, "alice@agency.example", model::Policy::BES, model::TlsLevel::None);
   json j = parse_with_python(b->message.body);
   expect_well_formed(j, "alice@agency.example", "Delayed Mail (still being retried)",
                      "delivery-status", "message/delivery-status", "text/rfc822-headers");
@@ -326,7 +326,7 @@ TEST(DsnBuilder, DelayReportCarriesWillRetryUntilAndOnlyHeaders) {
 
 TEST(DsnBuilder, DeliveredReport) {
   auto bob = rcpt("bob@example.org");
-  bob.notify = queue::kNotifySuccess;
+  bob.notify = model::kNotifySuccess;
   auto env = original({bob});
   RcptReport r;
   r.status = "2.0.0";
@@ -354,7 +354,7 @@ TEST(DsnBuilder, DeliveredReport) {
 
 TEST(DsnBuilder, RelayedReport) {
   auto bob = rcpt("bob@example.org");
-  bob.notify = queue::kNotifySuccess | queue::kNotifyFailure;
+  bob.notify = model::kNotifySuccess | model::kNotifyFailure;
   bob.orcpt = "rfc822;bob@example.org";
   auto env = original({bob});
   RcptReport r;
@@ -389,8 +389,8 @@ RcptReport failed550() {
 }
 
 TEST(DsnBuilder, RetFullUnderTheCapReturnsTheMessageEvenForSos) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
-  env.ret = queue::Ret::Full;  // the sender asked for it, so SOS's default does not apply
+  auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Encrypt)});
+  env.ret = model::Ret::Full;  // the sender asked for it, so SOS's default does not apply
   auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b);
   json j = parse_with_python(b->message.body);
@@ -401,9 +401,9 @@ TEST(DsnBuilder, RetFullUnderTheCapReturnsTheMessageEvenForSos) {
 }
 
 TEST(DsnBuilder, SosRetFullOptionReturnsTheMessage) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Encrypt)});
   Options o = options();
-  o.sos_ret = queue::Ret::Full;
+  o.sos_ret = model::Ret::Full;
   auto b = build(env, kOriginal, Event::Failure, {failed550()}, o, kNow);
   ASSERT_TRUE(b);
   json j = parse_with_python(b->message.body);
@@ -412,7 +412,7 @@ TEST(DsnBuilder, SosRetFullOptionReturnsTheMessage) {
 
 TEST(DsnBuilder, RetFullOverTheCapFallsBackToHeaders) {
   auto env = original({rcpt("bob@example.org")});
-  env.ret = queue::Ret::Full;
+  env.ret = model::Ret::Full;
   std::string big = kOriginal;
   for (int i = 0; i < 100; ++i) big += std::string(70, 'a' + i % 26) + "\r\n";
   Options o = options();
@@ -433,7 +433,7 @@ TEST(DsnBuilder, RetFullOverTheCapFallsBackToHeaders) {
 
 TEST(DsnBuilder, RetFullWithOverlongLinesFallsBackToHeaders) {
   auto env = original({rcpt("bob@example.org")});
-  env.ret = queue::Ret::Full;
+  env.ret = model::Ret::Full;
   std::string wide = kOriginal + std::string(1500, 'w') + "\r\n";
   auto b = build(env, wide, Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b);
@@ -445,7 +445,7 @@ TEST(DsnBuilder, RetFullWithOverlongLinesFallsBackToHeaders) {
 
 TEST(DsnBuilder, RetHdrsReturnsHeadersOnly) {
   auto env = original({rcpt("bob@example.org")});
-  env.ret = queue::Ret::Hdrs;
+  env.ret = model::Ret::Hdrs;
   auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b);
   json j = parse_with_python(b->message.body);
@@ -467,7 +467,7 @@ TEST(DsnBuilder, Smtputf8OriginalGetsAGlobalReport) {
   auto env = original({r0});
   env.sender = sender;
   env.smtputf8 = true;
-  env.body_type = queue::BodyType::EightBitMime;
+  env.body_type = model::BodyType::EightBitMime;
   std::string body = "From: " + sender +
                      "\r\nSubject: Gr\xC3\xBC\xC3\x9F"
                      "e\r\n\r\nHall\xC3\xB6\r\n";
@@ -479,7 +479,7 @@ TEST(DsnBuilder, Smtputf8OriginalGetsAGlobalReport) {
   auto b = build(env, body, Event::Failure, {r}, options(), kNow);
   ASSERT_TRUE(b);
   EXPECT_TRUE(b->message.envelope.smtputf8);  // the DSN's recipient is a UTF-8 address
-  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::EightBitMime);
+  EXPECT_EQ(b->message.envelope.body_type, model::BodyType::EightBitMime);
   json j = parse_with_python(b->message.body);
   expect_well_formed(j, sender, "Undelivered Mail Returned to Sender", "global-delivery-status",
                      "message/global-delivery-status", "message/global");
@@ -503,12 +503,12 @@ TEST(DsnBuilder, Smtputf8OriginalFromAsciiSenderNeedsOnly8bitmime) {
       original({rcpt("b\xC3\xB8"
                      "b@example.org")});
   env.smtputf8 = true;
-  env.ret = queue::Ret::Hdrs;
+  env.ret = model::Ret::Hdrs;
   auto b =
       build(env, "Subject: \xC3\xBC\r\n\r\nx\r\n", Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b);
   EXPECT_FALSE(b->message.envelope.smtputf8);
-  EXPECT_EQ(b->message.envelope.body_type, queue::BodyType::EightBitMime);
+  EXPECT_EQ(b->message.envelope.body_type, model::BodyType::EightBitMime);
   json j = parse_with_python(b->message.body);
   expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
                      "global-delivery-status", "message/global-delivery-status",
@@ -524,7 +524,7 @@ TEST(DsnBuilder, PlainReportKeepsEightBitJunkOutOfItsFields) {
       "utf-8;b\xC3\xB8"
       "b@example.org";  // a UTF-8 ORCPT outside SMTPUTF8
   auto env = original({bob});
-  env.ret = queue::Ret::Hdrs;
+  env.ret = model::Ret::Hdrs;
   RcptReport r = failed550();
   r.diagnostic = "smtp; 550 5.1.1 unknown \xC3\xBC\x01 user";
   auto b = build(env, kOriginal, Event::Failure, {r}, options(), kNow);
@@ -538,7 +538,7 @@ TEST(DsnBuilder, PlainReportKeepsEightBitJunkOutOfItsFields) {
 }
 
 TEST(DsnBuilder, LongDiagnosticIsFoldedAndUnfoldsIntact) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt)});
+  auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Encrypt)});
   std::string diag = "no secure (TLS) receiver: ";
   for (int i = 1; i <= 40; ++i) {
     if (i > 1) diag += "; ";
@@ -565,8 +565,8 @@ TEST(DsnBuilder, PostmasterCopyOfABounce) {
   o.postmaster = "postmaster@agency.example";
   auto b = build(env, kOriginal, Event::Failure, {failed550()}, o, kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "postmaster@agency.example", queue::RcptPolicy::BES, queue::RcptTls::None);
-  EXPECT_EQ(b->message.envelope.recipients[0].notify, queue::kNotifyNever);
+  expect_envelope(*b, "postmaster@agency.example", model::Policy::BES, model::TlsLevel::None);
+  EXPECT_EQ(b->message.envelope.recipients[0].notify, model::kNotifyNever);
   json j = parse_with_python(b->message.body);
   expect_well_formed(j, "postmaster@agency.example", "Postmaster Copy: Undelivered Mail",
                      "delivery-status", "message/delivery-status", "message/rfc822");
@@ -574,10 +574,10 @@ TEST(DsnBuilder, PostmasterCopyOfABounce) {
 }
 
 TEST(DsnBuilder, HoldAndRequiretlsReportsTravelUnderSos) {
-  auto env = original({rcpt("bob@example.org", queue::RcptPolicy::HOLD)});
+  auto env = original({rcpt("bob@example.org", model::Policy::HOLD)});
   auto b = build(env, kOriginal, Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b);
-  expect_envelope(*b, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  expect_envelope(*b, "alice@agency.example", model::Policy::SOS, model::TlsLevel::Encrypt);
   EXPECT_FALSE(b->message.envelope.requiretls);
   EXPECT_EQ(parse_with_python(b->message.body)["returned"]["content_type"], "text/rfc822-headers");
 
@@ -585,7 +585,7 @@ TEST(DsnBuilder, HoldAndRequiretlsReportsTravelUnderSos) {
   env2.requiretls = true;
   auto b2 = build(env2, kOriginal, Event::Failure, {failed550()}, options(), kNow);
   ASSERT_TRUE(b2);
-  expect_envelope(*b2, "alice@agency.example", queue::RcptPolicy::SOS, queue::RcptTls::Encrypt);
+  expect_envelope(*b2, "alice@agency.example", model::Policy::SOS, model::TlsLevel::Encrypt);
   EXPECT_TRUE(b2->message.envelope.requiretls);
 }
 
@@ -613,7 +613,7 @@ TEST(DsnBuilder, OptionsFromConfig) {
   Options o = Options::from_config(cfg);
   EXPECT_EQ(o.reporting_mta, "relay.agency.example");
   EXPECT_EQ(o.return_size_limit, 4096u);
-  EXPECT_EQ(o.sos_ret, queue::Ret::Full);
+  EXPECT_EQ(o.sos_ret, model::Ret::Full);
   EXPECT_EQ(o.postmaster, "pm@agency.example");
   EXPECT_EQ(o.delay_warning, std::chrono::hours(2));
 }

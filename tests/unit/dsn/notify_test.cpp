@@ -10,18 +10,18 @@
 namespace secmx::dsn {
 namespace {
 
-using queue::kNotifyDelay;
-using queue::kNotifyFailure;
-using queue::kNotifyNever;
-using queue::kNotifySuccess;
-using queue::kNotifyUnset;
+using model::kNotifyDelay;
+using model::kNotifyFailure;
+using model::kNotifyNever;
+using model::kNotifySuccess;
+using model::kNotifyUnset;
 
-queue::Envelope one_rcpt(std::string sender, std::uint8_t notify) {
-  queue::Envelope env;
-  env.id = queue::QueueId{0x18BD0F5E40000001ull};
+model::Envelope one_rcpt(std::string sender, std::uint8_t notify) {
+  model::Envelope env;
+  env.id = model::QueueId{0x18BD0F5E40000001ull};
   env.arrival_us = 1'700'000'000'000'000;
   env.sender = std::move(sender);
-  queue::Recipient r;
+  model::Recipient r;
   r.address = "bob@example.org";
   r.notify = notify;
   env.recipients.push_back(r);
@@ -88,10 +88,10 @@ TEST(Notify, SelectionTable) {
 
 TEST(Notify, KeepsCandidateOrderDropsDuplicatesAndBadIndices) {
   auto env = one_rcpt("alice@agency.example", kNotifyUnset);
-  queue::Recipient never;
+  model::Recipient never;
   never.address = "quiet@example.org";
   never.notify = kNotifyNever;
-  queue::Recipient carol;
+  model::Recipient carol;
   carol.address = "carol@example.org";
   carol.notify = kNotifyFailure | kNotifyDelay;
   env.recipients.push_back(never);

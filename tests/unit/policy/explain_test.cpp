@@ -14,13 +14,13 @@ std::shared_ptr<const RuleEngine> engine() {
   config::PolicyRule r;
   r.line = 31;
   r.classification = {"RESTRICTED"};
-  r.action = config::PolicyAction::SOS;
+  r.action = model::Policy::SOS;
   c.rules.push_back(r);
   config::PolicyRule spam;
   spam.line = 35;
   spam.header = "X-Spam-Flag";
   spam.match = "(?i)^yes$";
-  spam.action = config::PolicyAction::REJECT;
+  spam.action = model::Policy::REJECT;
   spam.reason = "spam is not relayed";
   c.rules.push_back(spam);
   auto e = RuleEngine::create(c);

@@ -89,7 +89,7 @@ TEST_F(PolicyConfigFile, TheDesignSampleLoadsAndBuildsAnEngine) {
   ASSERT_EQ(r->policy.rules.size(), 6u);
   auto engine = RuleEngine::create(r->policy);
   ASSERT_TRUE(engine.ok()) << engine.error();
-  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  std::vector<model::Recipient> rcpts{{.address = "x@dest.example"}};
   MessageFacts f;
   f.sender = "a@agency.example";
   f.recipients = &rcpts;

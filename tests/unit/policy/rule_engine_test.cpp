@@ -10,11 +10,11 @@
 namespace secmx::policy {
 namespace {
 
-using config::PolicyAction;
+using model::Policy;
 using config::PolicyRule;
-using config::TlsLevel;
+using model::TlsLevel;
 
-PolicyRule rule(PolicyAction a) {
+PolicyRule rule(model::Policy a) {
   PolicyRule r;
   r.action = a;
   return r;
@@ -29,36 +29,36 @@ config::PolicyConfig sample_config() {
     r.line = line++;
     c.rules.push_back(std::move(r));
   };
-  PolicyRule r1 = rule(PolicyAction::SOS);  // 1
+  PolicyRule r1 = rule(model::Policy::SOS);  // 1
   r1.sender = "*@secure.agency.example";
   add(r1);
-  PolicyRule r2 = rule(PolicyAction::SOS);  // 2
+  PolicyRule r2 = rule(model::Policy::SOS);  // 2
   r2.classification = {"IN-CONFIDENCE", "SENSITIVE", "RESTRICTED", "OFFICIAL:Sensitive"};
   add(r2);
-  PolicyRule r3 = rule(PolicyAction::HOLD);  // 3
+  PolicyRule r3 = rule(model::Policy::HOLD);  // 3
   r3.classification = {"CONFIDENTIAL", "PROTECTED", "SECRET", "TOP SECRET"};
   add(r3);
-  PolicyRule r4 = rule(PolicyAction::SOS);  // 4
+  PolicyRule r4 = rule(model::Policy::SOS);  // 4
   r4.header = "X-Secmx-Policy";
   r4.match = "(?i)^sos$";
-  r4.tls = TlsLevel::Verify;
+  r4.tls = model::TlsLevel::Verify;
   add(r4);
-  PolicyRule r5 = rule(PolicyAction::REJECT);  // 5
+  PolicyRule r5 = rule(model::Policy::REJECT);  // 5
   r5.header = "X-Spam-Flag";
   r5.match = "(?i)^yes$";
   r5.reason = "spam is not relayed";
   add(r5);
-  PolicyRule r6 = rule(PolicyAction::SOS);  // 6
+  PolicyRule r6 = rule(model::Policy::SOS);  // 6
   r6.recipient_domain = {"Partner.Example"};
   add(r6);
-  PolicyRule r7 = rule(PolicyAction::BES);  // 7: sender AND recipient domain
+  PolicyRule r7 = rule(model::Policy::BES);  // 7: sender AND recipient domain
   r7.sender = "@newsletters.agency.example";
   r7.recipient_domain = {"lists.example"};
   add(r7);
-  PolicyRule r8 = rule(PolicyAction::REJECT);  // 8: no reason given
+  PolicyRule r8 = rule(model::Policy::REJECT);  // 8: no reason given
   r8.sender = "blocked@agency.example";
   add(r8);
-  PolicyRule r9 = rule(PolicyAction::SOS);  // 9: an IDN, as the loader stores it
+  PolicyRule r9 = rule(model::Policy::SOS);  // 9: an IDN, as the loader stores it
   r9.recipient_domain = {"xn--bcher-kva.example"};
   add(r9);
   return c;
@@ -71,7 +71,7 @@ struct Case {
   bool requiretls;
   const char* headers;
   // expected per recipient: action, tls, reason
-  std::vector<std::tuple<PolicyAction, TlsLevel, std::string>> want;
+  std::vector<std::tuple<model::Policy, model::TlsLevel, std::string>> want;
 };
 
 class Precedence : public ::testing::TestWithParam<Case> {};
@@ -80,8 +80,8 @@ TEST_P(Precedence, Decides) {
   const auto& c = GetParam();
   static auto engine = RuleEngine::create(sample_config());
   ASSERT_TRUE(engine.ok()) << engine.error();
-  std::vector<queue::Recipient> rcpts;
-  for (const auto& a : c.rcpts) rcpts.push_back(queue::Recipient{.address = a});
+  std::vector<model::Recipient> rcpts;
+  for (const auto& a : c.rcpts) rcpts.push_back(model::Recipient{.address = a});
   MessageFacts f;
   f.sender = c.sender;
   f.recipients = &rcpts;
@@ -97,13 +97,13 @@ TEST_P(Precedence, Decides) {
   }
 }
 
-constexpr auto BES = PolicyAction::BES;
-constexpr auto SOS = PolicyAction::SOS;
-constexpr auto HOLD = PolicyAction::HOLD;
-constexpr auto REJECT = PolicyAction::REJECT;
-constexpr auto kNone = TlsLevel::None;
-constexpr auto kEnc = TlsLevel::Encrypt;
-constexpr auto kVer = TlsLevel::Verify;
+constexpr auto BES = model::Policy::BES;
+constexpr auto SOS = model::Policy::SOS;
+constexpr auto HOLD = model::Policy::HOLD;
+constexpr auto REJECT = model::Policy::REJECT;
+constexpr auto kNone = model::TlsLevel::None;
+constexpr auto kEnc = model::TlsLevel::Encrypt;
+constexpr auto kVer = model::TlsLevel::Verify;
 
 INSTANTIATE_TEST_SUITE_P(
     Table, Precedence,
@@ -212,41 +212,41 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RuleEngine, UnknownMarkingHoldAndBes) {
   auto cfg = sample_config();
-  cfg.unknown_marking = PolicyAction::HOLD;
+  cfg.unknown_marking = model::Policy::HOLD;
   auto engine = RuleEngine::create(cfg);
   ASSERT_TRUE(engine.ok());
-  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  std::vector<model::Recipient> rcpts{{.address = "x@dest.example"}};
   MessageFacts f;
   f.sender = "a@secure.agency.example";  // rule 1 says SOS ...
   f.recipients = &rcpts;
   f.header_section = "X-Protective-Marking: VER=2018.1, SEC=WHATEVER\r\n";
   auto ev = (*engine)->evaluate(f);
   ASSERT_EQ(ev.recipients.size(), 1u);
-  EXPECT_EQ(ev.recipients[0].decision.action, PolicyAction::HOLD);  // ... the floor says HOLD
-  EXPECT_EQ(ev.recipients[0].chosen, PolicyAction::SOS);
+  EXPECT_EQ(ev.recipients[0].decision.action, model::Policy::HOLD);  // ... the floor says HOLD
+  EXPECT_EQ(ev.recipients[0].chosen, model::Policy::SOS);
   EXPECT_TRUE(ev.recipients[0].raised_by_unknown_marking);
   EXPECT_EQ(ev.recipients[0].rule, 1u);
 
-  cfg.unknown_marking = PolicyAction::REJECT;
+  cfg.unknown_marking = model::Policy::REJECT;
   engine = RuleEngine::create(cfg);
   ASSERT_TRUE(engine.ok());
   auto d = (*engine)->decide(f);
-  EXPECT_EQ(d[0].action, PolicyAction::REJECT);
+  EXPECT_EQ(d[0].action, model::Policy::REJECT);
   EXPECT_EQ(d[0].reason, "unknown-marking");
   EXPECT_EQ(d[0].reject_text, "Message refused: its protective marking could not be read");
 
   // The loader refuses it; an engine built around the loader refuses it too.
-  cfg.unknown_marking = PolicyAction::BES;
+  cfg.unknown_marking = model::Policy::BES;
   EXPECT_FALSE(RuleEngine::create(cfg).ok());
 }
 
 TEST(RuleEngine, TlsRequiredNoIgnoredByConfig) {
   auto cfg = sample_config();
   cfg.tls_required_no_honor = false;
-  cfg.default_action = PolicyAction::SOS;
+  cfg.default_action = model::Policy::SOS;
   auto engine = RuleEngine::create(cfg);
   ASSERT_TRUE(engine.ok());
-  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  std::vector<model::Recipient> rcpts{{.address = "x@dest.example"}};
   MessageFacts f;
   f.sender = "a@agency.example";
   f.recipients = &rcpts;
@@ -254,15 +254,15 @@ TEST(RuleEngine, TlsRequiredNoIgnoredByConfig) {
   auto ev = (*engine)->evaluate(f);
   EXPECT_TRUE(ev.tls_required_no);
   EXPECT_FALSE(ev.tls_required_no_honoured);
-  EXPECT_EQ(ev.recipients[0].decision.action, PolicyAction::SOS);
-  EXPECT_EQ(ev.recipients[0].decision.tls, TlsLevel::Encrypt);
+  EXPECT_EQ(ev.recipients[0].decision.action, model::Policy::SOS);
+  EXPECT_EQ(ev.recipients[0].decision.tls, model::TlsLevel::Encrypt);
   EXPECT_EQ(ev.recipients[0].decision.reason, "default");
 }
 
 TEST(RuleEngine, RejectCarriesTheReplyText) {
   auto engine = RuleEngine::create(sample_config());
   ASSERT_TRUE(engine.ok());
-  std::vector<queue::Recipient> rcpts{{.address = "x@dest.example"}};
+  std::vector<model::Recipient> rcpts{{.address = "x@dest.example"}};
   MessageFacts f;
   f.sender = "a@agency.example";
   f.recipients = &rcpts;
@@ -275,15 +275,15 @@ TEST(RuleEngine, RejectCarriesTheReplyText) {
 
 TEST(RuleEngine, CreateRefusesWhatTheLoaderWouldHaveRefused) {
   config::PolicyConfig c;
-  PolicyRule r = rule(PolicyAction::SOS);
+  PolicyRule r = rule(model::Policy::SOS);
   r.header = "X-A";
   r.match = "(unclosed";
   c.rules.push_back(r);
   EXPECT_FALSE(RuleEngine::create(c).ok());
-  c.rules[0] = rule(PolicyAction::SOS);
+  c.rules[0] = rule(model::Policy::SOS);
   c.rules[0].classification = {"MOST SECRET"};
   EXPECT_FALSE(RuleEngine::create(c).ok());
-  c.rules[0] = rule(PolicyAction::SOS);
+  c.rules[0] = rule(model::Policy::SOS);
   EXPECT_FALSE(RuleEngine::create(c).ok());  // no condition
 }
 
@@ -297,36 +297,36 @@ TEST(RuleEngine, NoRecipientsNoDecisions) {
 // ------------------------------------------------------------------------ apply_decisions
 
 TEST(ApplyDecisions, StoresPolicyTlsReasonAndHeldState) {
-  queue::Envelope env;
+  model::Envelope env;
   env.recipients = {{.address = "a@x"}, {.address = "b@y"}, {.address = "c@z"}};
   std::vector<Decision> d(3);
-  d[0] = {PolicyAction::BES, TlsLevel::None, "default", ""};
-  d[1] = {PolicyAction::SOS, TlsLevel::Verify, "rule=4(header=X)", ""};
-  d[2] = {PolicyAction::HOLD, TlsLevel::Encrypt, "rule=3(classification=SECRET)", ""};
+  d[0] = {model::Policy::BES, model::TlsLevel::None, "default", ""};
+  d[1] = {model::Policy::SOS, model::TlsLevel::Verify, "rule=4(header=X)", ""};
+  d[2] = {model::Policy::HOLD, model::TlsLevel::Encrypt, "rule=3(classification=SECRET)", ""};
   ASSERT_TRUE(apply_decisions(d, env));
-  EXPECT_EQ(env.recipients[0].policy, queue::RcptPolicy::BES);
-  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
-  EXPECT_EQ(env.recipients[1].policy, queue::RcptPolicy::SOS);
-  EXPECT_EQ(env.recipients[1].tls, queue::RcptTls::Verify);
+  EXPECT_EQ(env.recipients[0].policy, model::Policy::BES);
+  EXPECT_EQ(env.recipients[0].state, model::RcptState::Pending);
+  EXPECT_EQ(env.recipients[1].policy, model::Policy::SOS);
+  EXPECT_EQ(env.recipients[1].tls, model::TlsLevel::Verify);
   EXPECT_EQ(env.recipients[1].policy_reason, "rule=4(header=X)");
-  EXPECT_EQ(env.recipients[2].policy, queue::RcptPolicy::HOLD);
-  EXPECT_EQ(env.recipients[2].state, queue::RcptState::Held);
+  EXPECT_EQ(env.recipients[2].policy, model::Policy::HOLD);
+  EXPECT_EQ(env.recipients[2].state, model::RcptState::Held);
   EXPECT_FALSE(env.held);  // the others must still be delivered
 
-  queue::Envelope all;
+  model::Envelope all;
   all.recipients = {{.address = "a@x"}};
   ASSERT_TRUE(apply_decisions({d[2]}, all));
   EXPECT_TRUE(all.held);
 }
 
 TEST(ApplyDecisions, RejectLeavesTheEnvelopeAlone) {
-  queue::Envelope env;
+  model::Envelope env;
   env.recipients = {{.address = "a@x"}, {.address = "b@y"}};
   std::vector<Decision> d(2);
-  d[0] = {PolicyAction::HOLD, TlsLevel::None, "rule=1(sender=a)", ""};
-  d[1] = {PolicyAction::REJECT, TlsLevel::None, "rule=2(sender=b)", "no"};
+  d[0] = {model::Policy::HOLD, model::TlsLevel::None, "rule=1(sender=a)", ""};
+  d[1] = {model::Policy::REJECT, model::TlsLevel::None, "rule=2(sender=b)", "no"};
   EXPECT_FALSE(apply_decisions(d, env));
-  EXPECT_EQ(env.recipients[0].state, queue::RcptState::Pending);
+  EXPECT_EQ(env.recipients[0].state, model::RcptState::Pending);
   EXPECT_EQ(env.recipients[0].policy_reason, "");
   EXPECT_FALSE(env.held);
 }

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "queue/envelope.hpp"
 #include "queue/store.hpp"
+#include "relay/model/envelope.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace secmx::queue::test {
@@ -22,8 +22,8 @@ inline Recipient make_recipient(int i) {
   r.orcpt = "rfc822;Rcpt" + std::to_string(i) + "@example.org";
   r.notify = kNotifyFailure | kNotifyDelay;
   r.state = static_cast<RcptState>(i % 4);
-  r.policy = static_cast<RcptPolicy>(i % 3);
-  r.tls = static_cast<RcptTls>(i % 3);
+  r.policy = static_cast<model::Policy>(i % 3);
+  r.tls = static_cast<model::TlsLevel>(i % 3);
   r.policy_reason = "rule=" + std::to_string(i) + "(classification=RESTRICTED)";
   r.attempts = static_cast<std::uint32_t>(i * 3);
   r.last_status = "4.4.1";

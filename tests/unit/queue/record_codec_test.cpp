@@ -225,7 +225,7 @@ TEST(RecordCodecTest, EncodeRefusesWhatDecodeWouldRefuse) {
   e.recipients[1].notify = 0x40;
   EXPECT_FALSE(encode_envelope(e, out).ok());
   e = make_envelope(QueueId{1}, 2);
-  e.recipients[1].tls = static_cast<RcptTls>(3);
+  e.recipients[1].tls = static_cast<model::TlsLevel>(3);
   EXPECT_FALSE(encode_envelope(e, out).ok());
 }
 

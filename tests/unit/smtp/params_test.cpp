@@ -242,27 +242,27 @@ TEST(ParseMail, ParameterValues) {
                       all_offered());
   ASSERT_TRUE(r.ok()) << r.error().text;
   EXPECT_EQ(r->size, 1234u);
-  EXPECT_EQ(r->body, queue::BodyType::EightBitMime);
+  EXPECT_EQ(r->body, model::BodyType::EightBitMime);
   EXPECT_TRUE(r->smtputf8);
   EXPECT_TRUE(r->requiretls);
-  EXPECT_EQ(r->ret, queue::Ret::Hdrs);
+  EXPECT_EQ(r->ret, model::Ret::Hdrs);
   EXPECT_EQ(r->envid, "id+1");
   EXPECT_EQ(r->auth, "user=x@example.org");
 
   auto plain = parse_mail("FROM:<a@b>", all_offered());
   ASSERT_TRUE(plain.ok());
   EXPECT_FALSE(plain->size.has_value());
-  EXPECT_EQ(plain->body, queue::BodyType::SevenBit);
+  EXPECT_EQ(plain->body, model::BodyType::SevenBit);
   EXPECT_FALSE(plain->smtputf8);
   EXPECT_FALSE(plain->requiretls);
-  EXPECT_EQ(plain->ret, queue::Ret::Unset);
+  EXPECT_EQ(plain->ret, model::Ret::Unset);
   EXPECT_EQ(plain->envid, "");
   EXPECT_EQ(plain->auth, "");
 
   auto binary = parse_mail("FROM:<a@b> BODY=binarymime RET=full", all_offered());
   ASSERT_TRUE(binary.ok());
-  EXPECT_EQ(binary->body, queue::BodyType::BinaryMime);
-  EXPECT_EQ(binary->ret, queue::Ret::Full);
+  EXPECT_EQ(binary->body, model::BodyType::BinaryMime);
+  EXPECT_EQ(binary->ret, model::Ret::Full);
 
   auto null_auth = parse_mail("FROM:<a@b> AUTH=<>", all_offered());
   ASSERT_TRUE(null_auth.ok());
@@ -373,15 +373,15 @@ struct NotifyCase {
 
 TEST(ParseRcpt, Notify) {
   const std::vector<NotifyCase> cases = {
-      {"TO:<a@b>", 0, queue::kNotifyUnset},
-      {"TO:<a@b> NOTIFY=NEVER", 0, queue::kNotifyNever},
-      {"TO:<a@b> notify=never", 0, queue::kNotifyNever},
-      {"TO:<a@b> NOTIFY=SUCCESS", 0, queue::kNotifySuccess},
-      {"TO:<a@b> NOTIFY=FAILURE", 0, queue::kNotifyFailure},
-      {"TO:<a@b> NOTIFY=DELAY", 0, queue::kNotifyDelay},
-      {"TO:<a@b> NOTIFY=SUCCESS,FAILURE", 0, queue::kNotifySuccess | queue::kNotifyFailure},
+      {"TO:<a@b>", 0, model::kNotifyUnset},
+      {"TO:<a@b> NOTIFY=NEVER", 0, model::kNotifyNever},
+      {"TO:<a@b> notify=never", 0, model::kNotifyNever},
+      {"TO:<a@b> NOTIFY=SUCCESS", 0, model::kNotifySuccess},
+      {"TO:<a@b> NOTIFY=FAILURE", 0, model::kNotifyFailure},
+      {"TO:<a@b> NOTIFY=DELAY", 0, model::kNotifyDelay},
+      {"TO:<a@b> NOTIFY=SUCCESS,FAILURE", 0, model::kNotifySuccess | model::kNotifyFailure},
       {"TO:<a@b> NOTIFY=delay,Failure,SUCCESS", 0,
-       queue::kNotifySuccess | queue::kNotifyFailure | queue::kNotifyDelay},
+       model::kNotifySuccess | model::kNotifyFailure | model::kNotifyDelay},
       {"TO:<a@b> NOTIFY=NEVER,SUCCESS", 501, 0},
       {"TO:<a@b> NOTIFY=FAILURE,NEVER", 501, 0},
       {"TO:<a@b> NOTIFY=", 501, 0},

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-namespace secmx::queue {
+namespace secmx::model {
 
 struct QueueId {
   std::uint64_t value = 0;
@@ -35,4 +35,4 @@ class IdGenerator {
   std::atomic<std::uint64_t> last_;
 };
 
-}  // namespace secmx::queue
+}  // namespace secmx::model

@@ -1,15 +1,7 @@
-#include "queue/envelope.hpp"
+// envelope.cpp - names of the message model's enums (see envelope.hpp).
+#include "relay/model/envelope.hpp"
 
-namespace secmx::queue {
-
-const char* to_string(RcptPolicy p) {
-  switch (p) {
-    case RcptPolicy::BES: return "BES";
-    case RcptPolicy::SOS: return "SOS";
-    case RcptPolicy::HOLD: return "HOLD";
-  }
-  return "?";
-}
+namespace secmx::model {
 
 const char* to_string(RcptState s) {
   switch (s) {
@@ -17,15 +9,6 @@ const char* to_string(RcptState s) {
     case RcptState::Held: return "held";
     case RcptState::Delivered: return "delivered";
     case RcptState::Failed: return "failed";
-  }
-  return "?";
-}
-
-const char* to_string(RcptTls t) {
-  switch (t) {
-    case RcptTls::None: return "none";
-    case RcptTls::Encrypt: return "encrypt";
-    case RcptTls::Verify: return "verify";
   }
   return "?";
 }
@@ -39,4 +22,4 @@ std::vector<const char*> notify_names(std::uint8_t notify) {
   return out;
 }
 
-}  // namespace secmx::queue
+}  // namespace secmx::model

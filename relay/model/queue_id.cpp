@@ -3,11 +3,11 @@
 // Pure value code; IdGenerator::next() is lock-free and safe from any thread. The
 // generator never hands out the same value twice and never goes backwards, even when the
 // wall clock steps back: it then keeps counting up from the last id it issued.
-#include "queue/queue_id.hpp"
+#include "relay/model/queue_id.hpp"
 
 #include <chrono>
 
-namespace secmx::queue {
+namespace secmx::model {
 namespace {
 
 constexpr int kSeqBits = 20;
@@ -80,4 +80,4 @@ QueueId IdGenerator::next() {
   return QueueId{candidate};
 }
 
-}  // namespace secmx::queue
+}  // namespace secmx::model

@@ -1,5 +1,5 @@
 // Queue ids: text and key forms, ordering, and the generator's uniqueness and monotonicity.
-#include "queue/queue_id.hpp"
+#include "relay/model/queue_id.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace secmx::queue {
+namespace secmx::model {
 namespace {
 
 std::uint64_t now_ms() {
@@ -133,4 +133,4 @@ TEST(IdGeneratorTest, SeededFromAnOlderIdUsesTheClock) {
 }
 
 }  // namespace
-}  // namespace secmx::queue
+}  // namespace secmx::model

@@ -1,8 +1,10 @@
-// envelope.hpp - what the queue stores about one message, apart from its body.
+// envelope.hpp - the message model: one message's envelope and recipients, apart from
+// its body.
 //
-// Plain value types, copied freely, and the names of their enums. The durable encoding
-// lives in record_codec.hpp; this header has no LMDB in it so that the server, policy and
-// delivery code can use it.
+// Plain value types, copied freely, and the names of their enums. The SMTP parsers fill
+// them, the policy engine marks them, the queue stores them (queue/record_codec.hpp holds
+// the durable encoding; the stored numeric values of these enums never change), delivery
+// and DSNs read them. No I/O and nothing of the layers above.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "queue/queue_id.hpp"
+#include "relay/model/policy.hpp"
+#include "relay/model/queue_id.hpp"
 
-namespace secmx::queue {
+namespace secmx::model {
 
 enum class BodyType : std::uint8_t { SevenBit = 0, EightBitMime = 1, BinaryMime = 2 };
 enum class Ret : std::uint8_t { Unset = 0, Full = 1, Hdrs = 2 };
@@ -26,9 +29,6 @@ enum NotifyBits : std::uint8_t {
   kNotifyNever = 8,
 };
 
-// Per-recipient sending policy as decided at the end of DATA (REJECT is never stored).
-enum class RcptPolicy : std::uint8_t { BES = 0, SOS = 1, HOLD = 2 };
-enum class RcptTls : std::uint8_t { None = 0, Encrypt = 1, Verify = 2 };
 enum class RcptState : std::uint8_t { Pending = 0, Held = 1, Delivered = 2, Failed = 3 };
 
 struct Recipient {
@@ -36,9 +36,9 @@ struct Recipient {
   std::string orcpt;            // RFC 3461 ORCPT "addr-type;xtext-decoded" or empty
   std::uint8_t notify = kNotifyUnset;
   RcptState state = RcptState::Pending;
-  RcptPolicy policy = RcptPolicy::BES;
-  RcptTls tls = RcptTls::None;
-  std::string policy_reason;    // "default", "requiretls", "rule=3(classification=RESTRICTED)"
+  Policy policy = Policy::BES;  // as decided at the end of DATA (REJECT is never stored)
+  TlsLevel tls = TlsLevel::None;
+  std::string policy_reason;    // Reason::to_string() (reason.hpp): "default", "rule=3(...)"
   std::uint32_t attempts = 0;
   std::string last_status;      // enhanced status "4.4.1", "2.0.0", ...
   std::string last_reply;       // diagnostic / remote reply text
@@ -48,9 +48,8 @@ struct Recipient {
 };
 
 // Names as logs, --queue-dump and the admin API show them.
-const char* to_string(RcptPolicy p);  // "BES", "SOS", "HOLD"
+// (Policy and TlsLevel: policy.hpp.)
 const char* to_string(RcptState s);   // "pending", "held", "delivered", "failed"
-const char* to_string(RcptTls t);     // "none", "encrypt", "verify"
 std::vector<const char*> notify_names(std::uint8_t notify);  // {"SUCCESS", "DELAY"}, ...
 
 // next_attempt_us of a message with nothing left to try: never due again.
@@ -83,4 +82,4 @@ struct Envelope {
   std::vector<Recipient> recipients;
 };
 
-}  // namespace secmx::queue
+}  // namespace secmx::model
