@@ -13,7 +13,7 @@
 
 #include "relay/config/config.hpp"
 #include "relay/config/config_reader.hpp"
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 
 namespace secmx::config {
 namespace {
@@ -172,7 +172,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text,
 }
 
 bool known_classification(std::string_view level) {
-  return policy::parse_level(level).has_value();
+  return model::parse_level(level).has_value();
 }
 
 std::string reply_text_problem(std::string_view text) {

@@ -47,8 +47,8 @@ std::string excerpt(std::string_view s, std::size_t max = kMaxMarkingText) {
   return out;
 }
 
-void raise_to(std::optional<Level>& level, Level l) {
-  if (!level || rank(l) > rank(*level)) level = l;
+void raise_to(std::optional<model::Level>& level, model::Level l) {
+  if (!level || model::rank(l) > model::rank(*level)) level = l;
 }
 
 void add_error(Marking& m, std::string why) {
@@ -115,7 +115,7 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
   Marking m;
   m.source = source;
   m.text = excerpt(trim(text));
-  std::optional<Level> sec_level, dlm_level;
+  std::optional<model::Level> sec_level, dlm_level;
   std::vector<std::string> secs;  // SEC may be repeated by broken writers: read them all
 
   std::size_t i = 0;
@@ -168,14 +168,14 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
 
   if (secs.size() > 1) add_error(m, "SEC given more than once");
   for (const auto& s : secs) {
-    if (auto l = parse_level(s)) {
+    if (auto l = model::parse_level(s)) {
       raise_to(sec_level, *l);
     } else {
       add_error(m, "unknown level '" + excerpt(s, 64) + "'");
     }
   }
   if (!m.fields.dlm.empty()) {
-    dlm_level = parse_dlm(m.fields.dlm);
+    dlm_level = model::parse_dlm(m.fields.dlm);
     if (!dlm_level) add_error(m, "unknown DLM '" + excerpt(m.fields.dlm, 64) + "'");
   }
   if (secs.empty() && m.fields.dlm.empty()) add_error(m, "no SEC");
@@ -210,11 +210,11 @@ MarkingReader::MarkingReader(const std::vector<std::string>& subject_markers) {
     std::string_view inner = trim(text);
     w.bracketed = inner.size() >= 2 && inner.front() == '[' && inner.back() == ']';
     if (w.bracketed) inner = trim(inner.substr(1, inner.size() - 2));
-    w.level = parse_level(inner);
+    w.level = model::parse_level(inner);
     // The config loader refuses markers that name no level; one that slips through here
     // would never match, so it is dropped rather than kept as a silent no-op.
     if (!w.level) continue;
-    w.key = w.bracketed ? normalise_level_name(inner) : upper(inner);
+    w.key = w.bracketed ? model::normalise_level_name(inner) : upper(inner);
     words_.push_back(std::move(w));
   }
 }
@@ -249,7 +249,7 @@ void MarkingReader::scan_subject(std::string_view subject, Classification& out) 
         continue;
       }
       if (inner.size() > 64) continue;  // longer than any configured level word
-      std::string key = normalise_level_name(inner);
+      std::string key = model::normalise_level_name(inner);
       for (const auto& w : words_) {
         if (!w.bracketed || w.key != key) continue;
         Marking m;

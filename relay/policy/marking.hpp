@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "relay/policy/headers.hpp"
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 
 namespace secmx::policy {
 
@@ -42,7 +42,7 @@ struct EpmsFields {
 struct Marking {
   MarkingSource source = MarkingSource::Header;
   std::string text;            // what was read, cut to kMaxMarkingText bytes (for --explain)
-  std::optional<Level> level;  // the level it states, when one could be read
+  std::optional<model::Level> level;  // the level it states, when one could be read
   std::string error;           // non-empty: malformed or unknown level -> classification unknown
   EpmsFields fields;
 };
@@ -55,7 +55,7 @@ inline constexpr std::size_t kMaxMarkings = 32;  // more on one message: treated
 Marking parse_epms(std::string_view text, MarkingSource source);
 
 struct Classification {
-  std::optional<Level> level;     // the highest level read from any marking
+  std::optional<model::Level> level;     // the highest level read from any marking
   bool unknown = false;           // some marking could not be read (see markings[].error)
   std::vector<Marking> markings;  // in the order found: header fields, then the subject
 
@@ -77,7 +77,7 @@ class MarkingReader {
     std::string text;        // as configured
     bool bracketed = false;  // "[X]": matched against bracketed subject tokens
     std::string key;         // bracketed: normalised inside; otherwise the text itself
-    std::optional<Level> level;
+    std::optional<model::Level> level;
   };
   void scan_subject(std::string_view subject, Classification& out) const;
   std::vector<Word> words_;

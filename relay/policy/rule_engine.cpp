@@ -48,7 +48,7 @@ Result<std::shared_ptr<const RuleEngine>, std::string> RuleEngine::create(
       if (!r.match->ok()) return fail(where + ": invalid regular expression: " + r.match->error());
     }
     for (const auto& name : src.classification) {
-      auto level = parse_level(name);
+      auto level = model::parse_level(name);
       if (!level) return fail(where + ": unknown classification level '" + name + "'");
       r.classification.push_back(*level);
     }

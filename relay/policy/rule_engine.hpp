@@ -33,7 +33,7 @@
 #include "relay/model/reason.hpp"
 #include "relay/policy/address_match.hpp"
 #include "relay/policy/headers.hpp"
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 #include "relay/policy/marking.hpp"
 #include "relay/policy/policy_engine.hpp"
 
@@ -77,7 +77,7 @@ class RuleEngine final : public PolicyEngine {
     const config::PolicyRule* source = nullptr;
     std::optional<SenderPattern> sender;
     std::unique_ptr<RE2> match;        // with source->header
-    std::vector<Level> classification;
+    std::vector<model::Level> classification;
     std::vector<std::string> recipient_domains;
   };
 

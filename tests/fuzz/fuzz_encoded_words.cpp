@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "relay/policy/headers.hpp"
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 #include "relay/policy/marking.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -86,8 +86,8 @@ bool has_error(const Classification& c, MarkingSource s) {
 }
 
 // At least `l`, or unknown: what the text says is never read lower.
-void check_not_lower(const Classification& c, Level l) {
-  FUZZ_CHECK(c.unknown || (c.level && rank(*c.level) >= rank(l)));
+void check_not_lower(const Classification& c, secmx::model::Level l) {
+  FUZZ_CHECK(c.unknown || (c.level && secmx::model::rank(*c.level) >= secmx::model::rank(l)));
 }
 
 void check_subject(std::string_view subject, const Classification& c) {
@@ -97,11 +97,11 @@ void check_subject(std::string_view subject, const Classification& c) {
     if (end == std::string_view::npos) break;
     std::string_view inner = subject.substr(at + 5, end - at - 5);
     if (inner.find('[') != std::string_view::npos) continue;
-    if (auto l = parse_level(inner.substr(0, inner.find(',')))) check_not_lower(c, *l);
+    if (auto l = secmx::model::parse_level(inner.substr(0, inner.find(',')))) check_not_lower(c, *l);
   }
   for (const std::string& w : subject_words()) {
     if (w.front() == '[' && subject.find(w) != std::string_view::npos) {
-      check_not_lower(c, *parse_level(w.substr(1, w.size() - 2)));
+      check_not_lower(c, *secmx::model::parse_level(w.substr(1, w.size() - 2)));
     }
   }
 }
@@ -192,7 +192,7 @@ void check_encoded_copy(const HeaderSection& h, const Classification& original, 
   FUZZ_CHECK(a.level == b.level && a.unknown == b.unknown);
   // Dropping the other fields cannot raise the reading above the whole message's.
   if (!original.unknown && a.level) {
-    FUZZ_CHECK(original.level && rank(*a.level) <= rank(*original.level));
+    FUZZ_CHECK(original.level && secmx::model::rank(*a.level) <= secmx::model::rank(*original.level));
   }
 }
 

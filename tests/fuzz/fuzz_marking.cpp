@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& m : cls.markings) {
     if (m.source != MarkingSource::Limits) check_marking(m);
     any_error |= !m.error.empty();
-    if (m.level) FUZZ_CHECK(cls.level && rank(*m.level) <= rank(*cls.level));
+    if (m.level) FUZZ_CHECK(cls.level && secmx::model::rank(*m.level) <= secmx::model::rank(*cls.level));
   }
   FUZZ_CHECK(cls.unknown == any_error);
   FUZZ_CHECK(cls.unknown == !cls.unknown_why().empty());
@@ -75,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::string_view v : h.values("X-Protective-Marking")) {
     Marking m = parse_epms(v, MarkingSource::Header);
     if (m.level && cls.markings.size() < kMaxMarkings) {
-      FUZZ_CHECK(cls.level && rank(*m.level) <= rank(*cls.level));
+      FUZZ_CHECK(cls.level && secmx::model::rank(*m.level) <= secmx::model::rank(*cls.level));
     }
   }
   return 0;

@@ -1,12 +1,12 @@
 // levels_test.cpp - level names, their normalisation, the DLM mapping, and agreement with
 // the config loader's list of levels.
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 
 #include <gtest/gtest.h>
 
 #include "relay/config/config_reader.hpp"
 
-namespace secmx::policy {
+namespace secmx::model {
 namespace {
 
 struct LevelCase {
@@ -80,4 +80,4 @@ TEST(Levels, Dlm2012MapsToThe2018Levels) {
 }
 
 }  // namespace
-}  // namespace secmx::policy
+}  // namespace secmx::model

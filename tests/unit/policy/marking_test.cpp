@@ -11,7 +11,7 @@ namespace {
 struct EpmsCase {
   const char* name;
   const char* text;
-  std::optional<Level> level;
+  std::optional<model::Level> level;
   bool ok;  // no error
 };
 
@@ -30,59 +30,59 @@ INSTANTIATE_TEST_SUITE_P(
         // AU PSPF 2012 (EPMS 2012.3): SEC plus optional DLM.
         EpmsCase{"v2012_unclassified",
                  "VER=2012.3, NS=gov.au, SEC=UNCLASSIFIED, ORIGIN=jane.citizen@agency.gov.au",
-                 Level::Unclassified, true},
+                 model::Level::Unclassified, true},
         EpmsCase{"v2012_dlm_only", "VER=2012.3, NS=gov.au, DLM=Sensitive:Personal, "
                                    "ORIGIN=jane.citizen@agency.gov.au",
-                 Level::OfficialSensitive, true},
+                 model::Level::OfficialSensitive, true},
         EpmsCase{"v2012_sec_and_dlm", "VER=2012.3, NS=gov.au, SEC=UNCLASSIFIED, DLM=For-Official-Use-Only",
-                 Level::Official, true},
+                 model::Level::Official, true},
         EpmsCase{"v2012_protected_caveat",
                  "VER=2012.3, NS=gov.au, SEC=PROTECTED, CAVEAT=SH:CABINET, EXPIRES=2013-06-30, "
                  "DOWNTO=UNCLASSIFIED, ORIGIN=jane.citizen@agency.gov.au",
-                 Level::Protected, true},
+                 model::Level::Protected, true},
         EpmsCase{"v2012_confidential", "VER=2012.3, NS=gov.au, SEC=CONFIDENTIAL",
-                 Level::Confidential, true},
+                 model::Level::Confidential, true},
         // AU PSPF 2018 (EPMS 2018.1).
         EpmsCase{"v2018_official", "VER=2018.1, NS=gov.au, SEC=OFFICIAL, ORIGIN=a@agency.gov.au",
-                 Level::Official, true},
+                 model::Level::Official, true},
         EpmsCase{"v2018_official_sensitive_access",
                  "VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive, ACCESS=Legal-Privilege, "
                  "ORIGIN=jane.citizen@agency.gov.au",
-                 Level::OfficialSensitive, true},
+                 model::Level::OfficialSensitive, true},
         EpmsCase{"v2018_top_secret", "VER=2018.1, NS=gov.au, SEC=TOP-SECRET, CAVEAT=RI:AUSTEO",
-                 Level::TopSecret, true},
+                 model::Level::TopSecret, true},
         // EPMS 2024.1.
         EpmsCase{"v2024_protected",
                  "VER=2024.1, NS=gov.au, SEC=PROTECTED, CAVEAT=C:REDACTED, CAVEAT=RI:AUSTEO, "
                  "ORIGIN=jane.citizen@agency.gov.au",
-                 Level::Protected, true},
-        EpmsCase{"v2024_unofficial", "VER=2024.1, NS=gov.au, SEC=UNOFFICIAL", Level::Unofficial, true},
+                 model::Level::Protected, true},
+        EpmsCase{"v2024_unofficial", "VER=2024.1, NS=gov.au, SEC=UNOFFICIAL", model::Level::Unofficial, true},
         // NZ levels in the same grammar.
-        EpmsCase{"nz_restricted", "VER=2012.2, NS=govt.nz, SEC=RESTRICTED", Level::Restricted, true},
+        EpmsCase{"nz_restricted", "VER=2012.2, NS=govt.nz, SEC=RESTRICTED", model::Level::Restricted, true},
         EpmsCase{"nz_in_confidence", "VER=2012.3, NS=govt.nz, SEC=In Confidence",
-                 Level::InConfidence, true},
+                 model::Level::InConfidence, true},
         // Writers' variations that are still readable.
         EpmsCase{"lowercase_keys_and_spaces", "ver = 2018.1 ,ns=gov.au,  sec = official: sensitive ",
-                 Level::OfficialSensitive, true},
+                 model::Level::OfficialSensitive, true},
         EpmsCase{"quoted_note_with_comma",
                  "VER=2018.1, NS=gov.au, SEC=OFFICIAL, NOTE=\"budget, draft \\\"2\\\"\", ORIGIN=a@b",
-                 Level::Official, true},
-        EpmsCase{"quoted_sec", "VER=2018.1, SEC=\"PROTECTED\"", Level::Protected, true},
-        EpmsCase{"trailing_comma", "VER=2018.1, NS=gov.au, SEC=OFFICIAL,", Level::Official, true},
-        EpmsCase{"unknown_key_ignored", "VER=2024.1, SEC=OFFICIAL, X-FUTURE=1", Level::Official, true},
+                 model::Level::Official, true},
+        EpmsCase{"quoted_sec", "VER=2018.1, SEC=\"PROTECTED\"", model::Level::Protected, true},
+        EpmsCase{"trailing_comma", "VER=2018.1, NS=gov.au, SEC=OFFICIAL,", model::Level::Official, true},
+        EpmsCase{"unknown_key_ignored", "VER=2024.1, SEC=OFFICIAL, X-FUTURE=1", model::Level::Official, true},
         // Malformed: the level still counts when one could be read.
         EpmsCase{"unknown_level", "VER=2018.1, NS=gov.au, SEC=SUPER-SECRET", std::nullopt, false},
         EpmsCase{"no_sec", "VER=2018.1, NS=gov.au, ORIGIN=a@b", std::nullopt, false},
-        EpmsCase{"no_ver", "NS=gov.au, SEC=PROTECTED", Level::Protected, false},
-        EpmsCase{"unknown_ver", "VER=2031.1, SEC=OFFICIAL", Level::Official, false},
-        EpmsCase{"two_secs_highest_counts", "VER=2018.1, SEC=OFFICIAL, SEC=SECRET", Level::Secret, false},
+        EpmsCase{"no_ver", "NS=gov.au, SEC=PROTECTED", model::Level::Protected, false},
+        EpmsCase{"unknown_ver", "VER=2031.1, SEC=OFFICIAL", model::Level::Official, false},
+        EpmsCase{"two_secs_highest_counts", "VER=2018.1, SEC=OFFICIAL, SEC=SECRET", model::Level::Secret, false},
         EpmsCase{"unterminated_quote", "VER=2018.1, NOTE=\"oops, SEC=SECRET", std::nullopt, false},
         EpmsCase{"junk_after_quote", "VER=2018.1, SEC=\"OFFICIAL\"x", std::nullopt, false},
         EpmsCase{"lone_word", "VER=2018.1, SECRET", std::nullopt, false},
         EpmsCase{"unknown_dlm", "VER=2012.3, SEC=UNCLASSIFIED, DLM=Sensitive:Other",
-                 Level::Unclassified, false},
+                 model::Level::Unclassified, false},
         EpmsCase{"empty", "", std::nullopt, false},
-        EpmsCase{"no_key", "VER=2018.1, =SECRET, SEC=OFFICIAL", Level::Official, false}),
+        EpmsCase{"no_key", "VER=2018.1, =SECRET, SEC=OFFICIAL", model::Level::Official, false}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ParseEpms, KeepsTheFields) {
@@ -98,7 +98,7 @@ TEST(ParseEpms, KeepsTheFields) {
   EXPECT_EQ(m.fields.access, std::vector<std::string>{"Legal-Privilege"});
   EXPECT_EQ(m.fields.expires, "2030-01-01");
   EXPECT_EQ(m.fields.downto, "OFFICIAL");  // recorded, never lowers the level
-  EXPECT_EQ(m.level, Level::OfficialSensitive);
+  EXPECT_EQ(m.level, model::Level::OfficialSensitive);
   EXPECT_EQ(m.fields.note, "a, b");
   EXPECT_EQ(m.fields.origin, "jane@agency.gov.au");
 }
@@ -106,7 +106,7 @@ TEST(ParseEpms, KeepsTheFields) {
 TEST(ParseEpms, SubjectFormNeedsNoVersion) {
   Marking m = parse_epms("SEC=OFFICIAL:Sensitive, CAVEAT=SH:CABINET", MarkingSource::SubjectSec);
   EXPECT_TRUE(m.error.empty()) << m.error;
-  EXPECT_EQ(m.level, Level::OfficialSensitive);
+  EXPECT_EQ(m.level, model::Level::OfficialSensitive);
 }
 
 TEST(ParseEpms, TextIsBoundedAndPrintable) {
@@ -121,7 +121,7 @@ TEST(ParseEpms, TextIsBoundedAndPrintable) {
 struct ClassifyCase {
   const char* name;
   const char* headers;
-  std::optional<Level> level;
+  std::optional<model::Level> level;
   bool unknown;
 };
 
@@ -149,52 +149,52 @@ INSTANTIATE_TEST_SUITE_P(
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive,\r\n"
                      " ACCESS=Legal-Privilege, ORIGIN=jane.citizen@agency.gov.au\r\n"
                      "Subject: Advice [SEC=OFFICIAL:Sensitive, ACCESS=Legal-Privilege]\r\n",
-                     Level::OfficialSensitive, false},
+                     model::Level::OfficialSensitive, false},
         ClassifyCase{"folded_level_name",
                      "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=TOP\r\n\tSECRET\r\n",
-                     Level::TopSecret, false},
+                     model::Level::TopSecret, false},
         ClassifyCase{"folded_official_sensitive",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:\r\n Sensitive\r\n",
-                     Level::OfficialSensitive, false},
-        ClassifyCase{"subject_sec_only", "Subject: Budget [SEC=PROTECTED]\r\n", Level::Protected, false},
+                     model::Level::OfficialSensitive, false},
+        ClassifyCase{"subject_sec_only", "Subject: Budget [SEC=PROTECTED]\r\n", model::Level::Protected, false},
         ClassifyCase{"subject_sec_2012_and_dlm",
                      "Subject: HR case [SEC=UNCLASSIFIED] [DLM=Sensitive:Personal]\r\n",
-                     Level::OfficialSensitive, false},
+                     model::Level::OfficialSensitive, false},
         ClassifyCase{"subject_rfc2047",
                      "Subject: =?UTF-8?B?W1NFQz1QUk9URUNURURdIEJ1ZGdldA==?=\r\n",
-                     Level::Protected, false},
+                     model::Level::Protected, false},
         ClassifyCase{"subject_q_folded",
-                     "Subject: =?utf-8?q?Plan_?=\r\n =?utf-8?q?[SEC=3DSECRET]?=\r\n", Level::Secret, false},
-        ClassifyCase{"nz_word", "Subject: [RESTRICTED] Cabinet paper\r\n", Level::Restricted, false},
+                     "Subject: =?utf-8?q?Plan_?=\r\n =?utf-8?q?[SEC=3DSECRET]?=\r\n", model::Level::Secret, false},
+        ClassifyCase{"nz_word", "Subject: [RESTRICTED] Cabinet paper\r\n", model::Level::Restricted, false},
         ClassifyCase{"nz_word_spelled_differently",
-                     "Subject: [In Confidence] staff matter\r\n", Level::InConfidence, false},
+                     "Subject: [In Confidence] staff matter\r\n", model::Level::InConfidence, false},
         ClassifyCase{"nz_unbracketed_word", "Subject: CONFIDENTIAL: tender\r\n",
-                     Level::Confidential, false},
+                     model::Level::Confidential, false},
         ClassifyCase{"nz_unbracketed_inside_word", "Subject: nonconfidential stuff\r\n",
                      std::nullopt, false},
         ClassifyCase{"unlisted_bracket_word_ignored", "Subject: [SECRET] santa\r\n", std::nullopt, false},
         ClassifyCase{"highest_of_header_and_subject",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n"
                      "Subject: [SEC=PROTECTED] re: budget\r\n",
-                     Level::Protected, false},
+                     model::Level::Protected, false},
         ClassifyCase{"duplicate_headers_conflicting",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=SECRET\r\n"
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n",
-                     Level::Secret, false},
+                     model::Level::Secret, false},
         ClassifyCase{"nz_and_au_mixed",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
                      "Subject: [RESTRICTED] joint work\r\n",
-                     Level::Protected, false},
+                     model::Level::Protected, false},
         ClassifyCase{"malformed_header_alone",
                      "X-Protective-Marking: this is not a marking\r\n", std::nullopt, true},
         ClassifyCase{"malformed_second_keeps_first_level",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
                      "X-Protective-Marking: VER=2018.1, SEC=ULTRA\r\n",
-                     Level::Protected, true},
+                     model::Level::Protected, true},
         ClassifyCase{"unknown_level_in_subject", "Subject: [SEC=MOST-SECRET] x\r\n", std::nullopt, true},
         ClassifyCase{"unterminated_subject_marking", "Subject: hello [SEC=PROTECTED\r\n",
-                     Level::Protected, true},
-        ClassifyCase{"nested_brackets", "Subject: [fwd: [SEC=SECRET]] x\r\n", Level::Secret, false},
+                     model::Level::Protected, true},
+        ClassifyCase{"nested_brackets", "Subject: [fwd: [SEC=SECRET]] x\r\n", model::Level::Secret, false},
         ClassifyCase{"empty_marking_header", "X-Protective-Marking:\r\n", std::nullopt, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
@@ -222,11 +222,11 @@ TEST(Classify, EncodedSubjectsInOtherCharsetsAreRead) {
   // The adversarial probe's subjects: before, these went undecoded and unflagged.
   auto cls = nz_reader().classify(
       parse_header_section("Subject: =?iso-2022-jp?B?GyRCTT07OxsoQiBbU0VDPVNFQ1JFVF0=?=\r\n"));
-  EXPECT_EQ(cls.level, Level::Secret);
+  EXPECT_EQ(cls.level, model::Level::Secret);
   EXPECT_FALSE(cls.unknown) << cls.unknown_why();
   cls = nz_reader().classify(
       parse_header_section("Subject: =?koi8-r?B?79Teo9QgW1JFU1RSSUNURURd?=\r\n"));
-  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_EQ(cls.level, model::Level::Restricted);
   EXPECT_FALSE(cls.unknown) << cls.unknown_why();
 }
 
@@ -244,7 +244,7 @@ TEST(Classify, AnUndecodableWordMakesTheMarkingUnknown) {
   // The readable part still counts: a second, unreadable word adds caution only.
   auto cls = nz_reader().classify(parse_header_section(
       "Subject: [RESTRICTED] =?x-unknown?Q?more?=\r\n"));
-  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_EQ(cls.level, model::Level::Restricted);
   EXPECT_TRUE(cls.unknown);
   // Other fields are not markings.
   cls = nz_reader().classify(parse_header_section("X-Mailer: =?x-unknown?Q?a?=\r\n"));
@@ -254,7 +254,7 @@ TEST(Classify, AnUndecodableWordMakesTheMarkingUnknown) {
 TEST(Classify, MarkersThatNameNoLevelAreDropped) {
   MarkingReader r({"[NOT-A-LEVEL]", "[RESTRICTED]"});
   auto cls = r.classify(parse_header_section("Subject: [NOT-A-LEVEL] [RESTRICTED]\r\n"));
-  EXPECT_EQ(cls.level, Level::Restricted);
+  EXPECT_EQ(cls.level, model::Level::Restricted);
   EXPECT_FALSE(cls.unknown);
 }
 

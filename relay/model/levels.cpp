@@ -3,12 +3,12 @@
 // The one list of levels: the config loader validates rule and marker levels with
 // parse_level() too (config::detail::known_classification), so a level --check accepts
 // is always one the marking parser and the rules know.
-#include "relay/policy/levels.hpp"
+#include "relay/model/levels.hpp"
 
 #include <array>
 #include <cctype>
 
-namespace secmx::policy {
+namespace secmx::model {
 namespace {
 
 struct Name {
@@ -84,4 +84,4 @@ std::optional<Level> parse_dlm(std::string_view value) {
   return std::nullopt;
 }
 
-}  // namespace secmx::policy
+}  // namespace secmx::model

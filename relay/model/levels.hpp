@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-namespace secmx::policy {
+namespace secmx::model {
 
 enum class Level : std::uint8_t {
   Unofficial,         // AU
@@ -52,4 +52,4 @@ std::optional<Level> parse_level(std::string_view name);
 // OFFICIAL:Sensitive. nullopt for anything else.
 std::optional<Level> parse_dlm(std::string_view value);
 
-}  // namespace secmx::policy
+}  // namespace secmx::model
