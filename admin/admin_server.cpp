@@ -35,6 +35,9 @@ namespace secmx::admin {
 namespace {
 
 using nlohmann::json;
+using metrics::DeliveryTls;
+using metrics::kMethods;
+using metrics::PolicyCounter;
 
 constexpr std::size_t kRequestThreads = 4;
 constexpr HttpLimits kLimits{};  // 64 KiB bodies, 4 KiB request line, 64 header lines, ...

@@ -24,11 +24,11 @@
 #include <memory>
 #include <string>
 
-#include "admin/metrics.hpp"
 #include "admin/queue_ops.hpp"
 #include "queue/store.hpp"
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/policy/policy_engine.hpp"
 
 namespace secmx::admin {
@@ -37,7 +37,7 @@ struct AdminDeps {
   std::shared_ptr<const config::Config> config;   // admin.listen, admin.token_file, dns
   queue::Store* store = nullptr;                   // required
   QueueOps* ops = nullptr;                         // null: mutations answer 503
-  RelayMetrics* metrics = nullptr;                 // required
+  secmx::metrics::RelayMetrics* metrics = nullptr;                 // required
   std::shared_ptr<const policy::PolicyEngine> policy;  // null: policy test answers 503
   // /healthz: are the SMTP listeners up? Called from admin threads: must be thread-safe.
   // Null: assumed up.

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_server.hpp"
-#include "admin/metrics.hpp"
 #include "admin/scheduler_ops.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
@@ -26,6 +25,7 @@
 #include "relay/config/config.hpp"
 #include "relay/delivery/scheduler.hpp"
 #include "relay/delivery/worker_pool.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/policy/explain.hpp"
 #include "relay/reload.hpp"
 #include "relay/server/smtp_server.hpp"
@@ -101,7 +101,7 @@ struct Daemon {
   uv_loop_t loop{};
   uv_signal_t sigterm{}, sigint{}, sighup{};
   std::shared_ptr<const config::Config> config;  // in force; replaced by each reload
-  admin::RelayMetrics* metrics = nullptr;
+  secmx::metrics::RelayMetrics* metrics = nullptr;
   server::SmtpServer* server = nullptr;
   delivery::WorkerPool* pool = nullptr;
   delivery::Scheduler* scheduler = nullptr;
@@ -194,7 +194,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
     tls = std::move(ctx.value());
   }
 
-  admin::RelayMetrics metrics;
+  metrics::RelayMetrics metrics;
   queue::CommitWriter::Options wopts;
   wopts.max_batch = cfg->queue.max_batch;
   wopts.commit_interval = std::chrono::duration_cast<std::chrono::microseconds>(cfg->queue.commit_interval);

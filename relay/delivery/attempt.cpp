@@ -310,9 +310,9 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
     switch (o.verdict) {
       case RcptVerdict::Delivered: {
         m->delivered.inc(policy);
-        auto tls = tls_.handshake_ok ? (tls_.verified ? admin::DeliveryTls::Verified
-                                                      : admin::DeliveryTls::Encrypt)
-                                     : admin::DeliveryTls::None;
+        auto tls = tls_.handshake_ok ? (tls_.verified ? metrics::DeliveryTls::Verified
+                                                      : metrics::DeliveryTls::Encrypt)
+                                     : metrics::DeliveryTls::None;
         if (reached) m->deliveries.inc(tls, candidate().method);
         m->delivery_latency.observe(line.delay_s);
         break;

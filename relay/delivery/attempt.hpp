@@ -27,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include "admin/metrics.hpp"
 #include "relay/client/smtp_client.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/connection_cache.hpp"
@@ -35,6 +34,7 @@
 #include "relay/delivery/outcome.hpp"
 #include "relay/delivery/tls_decision.hpp"
 #include "relay/dns/discovery.hpp"
+#include "relay/metrics/metrics.hpp"
 
 namespace spdlog {
 class logger;
@@ -50,7 +50,7 @@ struct AttemptEnv {
   ConnectionCache* cache = nullptr;
   client::ClientOptions client_options;
   std::shared_ptr<spdlog::logger> log;
-  admin::RelayMetrics* metrics = nullptr;  // null: nothing counted
+  secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted
 };
 
 // The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,

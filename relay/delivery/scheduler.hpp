@@ -38,7 +38,7 @@ enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
 const char* to_string(QueueOp op);
 using OpDone = std::function<void(Status<queue::Error>)>;
 
-// Outcome counts are in admin::RelayMetrics (counted where they happen, in the attempt).
+// Outcome counts are in metrics::RelayMetrics (counted where they happen, in the attempt).
 struct SchedulerStats {
   std::uint64_t in_flight = 0;  // messages handed out and not yet written back
 };

@@ -59,7 +59,7 @@ class Worker {
  public:
   Worker(std::shared_ptr<const config::Config> config,
          std::shared_ptr<tls::TlsContext> tls, ConnectionBudget& budget,
-         WorkerPool::Report& report, admin::RelayMetrics* metrics)
+         WorkerPool::Report& report, metrics::RelayMetrics* metrics)
       : config_(std::move(config)), client_options_(client_options(*config_, std::move(tls))),
         budget_(budget),
         report_(report), metrics_(metrics), log_(log::logger("delivery")) {}
@@ -258,7 +258,7 @@ class Worker {
   client::ClientOptions client_options_;  // the same for every attempt of this worker
   ConnectionBudget& budget_;
   WorkerPool::Report& report_;
-  admin::RelayMetrics* metrics_;
+  metrics::RelayMetrics* metrics_;
   std::shared_ptr<spdlog::logger> log_;
 
   uv_loop_t loop_{};
@@ -290,7 +290,7 @@ class Worker {
 class WorkerPoolImpl final : public WorkerPool {
  public:
   WorkerPoolImpl(std::shared_ptr<const config::Config> config, Report report,
-                 admin::RelayMetrics* metrics)
+                 metrics::RelayMetrics* metrics)
       : config_(std::move(config)), report_(std::move(report)), metrics_(metrics),
         budget_(config_->delivery.max_connections) {}
 
@@ -327,7 +327,7 @@ class WorkerPoolImpl final : public WorkerPool {
  private:
   std::shared_ptr<const config::Config> config_;
   Report report_;
-  admin::RelayMetrics* metrics_;
+  metrics::RelayMetrics* metrics_;
   ConnectionBudget budget_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
@@ -335,7 +335,7 @@ class WorkerPoolImpl final : public WorkerPool {
 }  // namespace
 
 Result<std::unique_ptr<WorkerPool>, std::string> WorkerPool::start(
-    std::shared_ptr<const config::Config> config, Report report, admin::RelayMetrics* metrics) {
+    std::shared_ptr<const config::Config> config, Report report, metrics::RelayMetrics* metrics) {
   auto pool = std::make_unique<WorkerPoolImpl>(std::move(config), std::move(report), metrics);
   auto st = pool->start();
   if (!st.ok()) return fail(st.error());

@@ -15,9 +15,9 @@
 #include <functional>
 #include <memory>
 
-#include "admin/metrics.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/scheduler.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::delivery {
@@ -29,7 +29,7 @@ class WorkerPool : public JobSink {
   // metrics: may be null; must outlive the pool.
   static Result<std::unique_ptr<WorkerPool>, std::string> start(
       std::shared_ptr<const config::Config> config, Report report,
-      admin::RelayMetrics* metrics = nullptr);
+      metrics::RelayMetrics* metrics = nullptr);
   ~WorkerPool() override = default;
   virtual void stop() = 0;
   // SIGHUP: attempts started from now on use `config` (routes, discovery methods, timeouts,

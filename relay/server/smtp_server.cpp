@@ -108,7 +108,7 @@ void SmtpServer::reload(std::shared_ptr<const config::Config> config,
 
 void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
   // Recipients per policy, counted once the message is on disk.
-  std::array<std::uint32_t, admin::kPolicies> per_policy{};
+  std::array<std::uint32_t, metrics::kPolicies> per_policy{};
   for (const auto& r : message.envelope.recipients) {
     auto i = static_cast<std::size_t>(r.policy);
     if (i < per_policy.size()) ++per_policy[i];

@@ -17,10 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "admin/metrics.hpp"
 #include "queue/commit_writer.hpp"
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/model/queue_id.hpp"
 #include "relay/policy/policy_engine.hpp"
 #include "relay/tls/tls_context.hpp"
@@ -36,7 +36,7 @@ struct ServerDeps {
   std::shared_ptr<const policy::PolicyEngine> policy;
   std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
   std::function<void()> on_queued;       // after each commit, on the writer thread
-  admin::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
+  secmx::metrics::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
 };
 
 struct ServerCounters {

@@ -103,7 +103,7 @@ class AdminServerTest : public ::testing::Test {
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<queue::Store> store_;
   test::FakeOps ops_;
-  RelayMetrics metrics_;
+  metrics::RelayMetrics metrics_;
   std::shared_ptr<const policy::PolicyEngine> engine_;
   std::atomic<bool> listeners_up_{true};
   std::unique_ptr<AdminServer> server_;

@@ -1,5 +1,5 @@
 // metrics_test.cpp - metric updates and their Prometheus text rendering.
-#include "admin/metrics.hpp"
+#include "relay/metrics/metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-namespace secmx::admin {
+namespace secmx::metrics {
 namespace {
 
 // "name{labels} value" lines -> value by "name{labels}"; checks the HELP/TYPE pairing.
@@ -125,4 +125,4 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
 }
 
 }  // namespace
-}  // namespace secmx::admin
+}  // namespace secmx::metrics

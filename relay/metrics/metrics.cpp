@@ -1,11 +1,11 @@
 // metrics.cpp - lock-free metric updates and the Prometheus text rendering.
-#include "admin/metrics.hpp"
+#include "relay/metrics/metrics.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
-namespace secmx::admin {
+namespace secmx::metrics {
 
 namespace {
 
@@ -184,4 +184,4 @@ std::string RelayMetrics::render() const {
   return w.take();
 }
 
-}  // namespace secmx::admin
+}  // namespace secmx::metrics

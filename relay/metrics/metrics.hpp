@@ -26,7 +26,7 @@
 #include "relay/dns/candidates.hpp"
 #include "relay/model/envelope.hpp"
 
-namespace secmx::admin {
+namespace secmx::metrics {
 
 class Counter {
  public:
@@ -163,4 +163,4 @@ struct RelayMetrics {
 
 const char* to_string(DeliveryTls t);  // "none", "encrypt", "verified"
 
-}  // namespace secmx::admin
+}  // namespace secmx::metrics
