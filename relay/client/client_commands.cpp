@@ -7,6 +7,7 @@
 // by the delivery report), and an 8-bit body goes as is.
 #include "relay/client/client_commands.hpp"
 
+#include "relay/common/ascii.hpp"
 #include "relay/smtp/params.hpp"
 
 namespace secmx::client {
@@ -33,6 +34,12 @@ std::string orcpt_value(const std::string& stored) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-';
     if (!ok) return {};
+  }
+  // RFC 6533: the "utf-8" type takes \x{HEX} escapes, not xtext's "+HH" (a strict peer,
+  // ours included, refuses those with 501 5.5.4).
+  if (secmx::iequals(type, "utf-8")) {
+    auto value = smtp::utf8_addr_xtext_encode(stored.substr(semi + 1));
+    return value ? "utf-8;" + *value : std::string();
   }
   return type + ';' + smtp::xtext_encode(stored.substr(semi + 1));
 }

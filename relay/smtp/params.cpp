@@ -260,6 +260,44 @@ std::string xtext_encode(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> utf8_addr_xtext_encode(std::string_view utf8) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(utf8.size());
+  for (std::size_t i = 0; i < utf8.size();) {
+    auto c = static_cast<unsigned char>(utf8[i]);
+    if (c >= 0x21 && c <= 0x7E && c != '+' && c != '=' && c != '\\') {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = c;
+    std::size_t len = 1;
+    if (c >= 0xF0) {
+      cp = c & 0x07, len = 4;
+    } else if (c >= 0xE0) {
+      cp = c & 0x0F, len = 3;
+    } else if (c >= 0xC0) {
+      cp = c & 0x1F, len = 2;
+    } else if (c >= 0x80) {
+      return std::nullopt;  // a continuation byte where a character starts
+    }
+    if (i + len > utf8.size()) return std::nullopt;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(utf8[i + k]);
+      if ((cc & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    std::string hex;
+    for (std::uint32_t v = cp; v != 0 || hex.empty(); v >>= 4) hex.insert(hex.begin(), kHex[v & 0xF]);
+    if (hex.size() < 2) hex.insert(hex.begin(), '0');
+    out += "\\x{" + hex + "}";
+    i += len;
+  }
+  if (!is_valid_utf8(utf8)) return std::nullopt;  // overlong forms, surrogates, > U+10FFFF
+  return out;
+}
+
 std::string address_domain(std::string_view address) {
   std::size_t at = address.rfind('@');
   if (at == std::string_view::npos) return {};

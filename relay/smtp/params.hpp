@@ -55,6 +55,9 @@ Result<RcptParams, Reply> parse_rcpt(std::string_view arg, const Offered& offere
 // RFC 3461 4 xtext ("+2B" for '+'); nullopt when malformed.
 std::optional<std::string> xtext_decode(std::string_view text);
 std::string xtext_encode(std::string_view text);
+// RFC 6533 3 utf-8-addr-xtext: QCHARs as they are, every other character as "\x{HEX}" (what
+// parse_rcpt reads back for ORCPT=utf-8;...). nullopt when `utf8` is not valid UTF-8.
+std::optional<std::string> utf8_addr_xtext_encode(std::string_view utf8);
 
 // The domain part of an address, lower-cased ASCII; empty when there is none.
 std::string address_domain(std::string_view address);

@@ -7,6 +7,7 @@
 #include "relay/client/dot_stuffer.hpp"
 #include "relay/client/extensions.hpp"
 #include "relay/client/message_check.hpp"
+#include "relay/smtp/params.hpp"
 
 namespace secmx::client {
 namespace {
@@ -138,6 +139,23 @@ TEST(RcptCommand, MalformedOrcptIsLeftOut) {
   EXPECT_EQ(orcpt_value("rfc822;"), "");
   EXPECT_EQ(orcpt_value("rfc 822;x@y"), "");
   EXPECT_EQ(orcpt_value("rfc822;a b@c"), "rfc822;a+20b@c");
+}
+
+// RFC 6533: a utf-8 ORCPT goes out with \x{HEX} escapes, and our own server's parser reads
+// back exactly what was stored (xtext's "+HH" was refused there with 501 5.5.4).
+TEST(RcptCommand, Utf8OrcptUsesUtf8AddrXtext) {
+  EXPECT_EQ(orcpt_value("utf-8;j\xC3\xBCrgen@b\xC3\xBC" "cher.example"),
+            "utf-8;j\\x{FC}rgen@b\\x{FC}cher.example");
+  EXPECT_EQ(orcpt_value("UTF-8;a+b=c\\d@x"), "utf-8;a\\x{2B}b\\x{3D}c\\x{5C}d@x");
+  EXPECT_EQ(orcpt_value("utf-8;\xF0\x9F\x93\xA7@x"), "utf-8;\\x{1F4E7}@x");
+  EXPECT_EQ(orcpt_value("utf-8;bad\xC3"), "");  // not UTF-8: left out
+  for (std::string stored : {"utf-8;j\xC3\xBCrgen@b\xC3\xBC" "cher.example",
+                             "utf-8;a+b=c\\d@x", "utf-8;\xF0\x9F\x93\xA7@x"}) {
+    smtp::Offered offered;
+    auto parsed = smtp::parse_rcpt("TO:<x@y.example> ORCPT=" + orcpt_value(stored), offered, false);
+    ASSERT_TRUE(parsed.ok()) << stored << ": " << parsed.error().text;
+    EXPECT_EQ(parsed->orcpt, stored);
+  }
 }
 
 TEST(DotStuffer, DoublesLeadingDotsAndTerminates) {
