@@ -292,6 +292,17 @@ void MarkingReader::scan_subject(std::string_view subject, Classification& out) 
 }
 
 void add_undecodable(const HeaderField& f, Classification& out) {
+  if (out.markings.size() >= kMaxMarkings) {
+    // As for any marking past the limit: unknown, said once, and the list stays bounded.
+    if (!out.unknown) {
+      Marking over;
+      over.source = MarkingSource::Limits;
+      over.error = "more than " + std::to_string(kMaxMarkings) + " markings";
+      out.markings.push_back(std::move(over));
+    }
+    out.unknown = true;
+    return;
+  }
   Marking m;
   m.source = MarkingSource::Encoding;
   m.text = excerpt(f.name);

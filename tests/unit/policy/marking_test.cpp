@@ -251,6 +251,18 @@ TEST(Classify, AnUndecodableWordMakesTheMarkingUnknown) {
   EXPECT_FALSE(cls.unknown);
 }
 
+TEST(Classify, UndecodableWordsPastTheLimitKeepTheListBounded) {
+  // Found by fuzzing: every Subject field with an undecodable word added a marking, past
+  // kMaxMarkings.
+  std::string h;
+  for (std::size_t i = 0; i < kMaxMarkings; ++i) h += "Subject: [SEC=OFFICIAL]\r\n";
+  for (int i = 0; i < 10; ++i) h += "Subject: =?x-unknown?Q?a?=\r\n";
+  auto cls = nz_reader().classify(parse_header_section(h));
+  EXPECT_TRUE(cls.unknown);
+  EXPECT_LE(cls.markings.size(), kMaxMarkings + 2);
+  EXPECT_NE(cls.unknown_why().find("more than"), std::string::npos) << cls.unknown_why();
+}
+
 TEST(Classify, MarkersThatNameNoLevelAreDropped) {
   MarkingReader r({"[NOT-A-LEVEL]", "[RESTRICTED]"});
   auto cls = r.classify(parse_header_section("Subject: [NOT-A-LEVEL] [RESTRICTED]\r\n"));
