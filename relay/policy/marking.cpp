@@ -193,6 +193,27 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
   return m;
 }
 
+namespace {
+
+// The one entry that stands for every marking past kMaxMarkings.
+Marking over_limit() {
+  Marking m;
+  m.source = MarkingSource::Limits;
+  m.error = "more than " + std::to_string(kMaxMarkings) + " markings";
+  return m;
+}
+
+// True when `out` holds kMaxMarkings already: the classification is unknown, said once by
+// over_limit(), and nothing more is added, so the list stays bounded.
+bool at_marking_limit(Classification& out) {
+  if (out.markings.size() < kMaxMarkings) return false;
+  if (!out.unknown) out.markings.push_back(over_limit());
+  out.unknown = true;
+  return true;
+}
+
+}  // namespace
+
 std::string Classification::unknown_why() const {
   std::string out;
   for (const auto& m : markings) {
@@ -221,16 +242,7 @@ MarkingReader::MarkingReader(const std::vector<std::string>& subject_markers) {
 
 void MarkingReader::scan_subject(std::string_view subject, Classification& out) const {
   auto add = [&](Marking m) {
-    if (out.markings.size() >= kMaxMarkings) {
-      if (!out.unknown) {
-        Marking over;
-        over.source = MarkingSource::Limits;
-        over.error = "more than " + std::to_string(kMaxMarkings) + " markings";
-        out.markings.push_back(std::move(over));
-      }
-      out.unknown = true;
-      return false;
-    }
+    if (at_marking_limit(out)) return false;
     out.markings.push_back(std::move(m));
     return true;
   };
@@ -292,17 +304,7 @@ void MarkingReader::scan_subject(std::string_view subject, Classification& out) 
 }
 
 void add_undecodable(const HeaderField& f, Classification& out) {
-  if (out.markings.size() >= kMaxMarkings) {
-    // As for any marking past the limit: unknown, said once, and the list stays bounded.
-    if (!out.unknown) {
-      Marking over;
-      over.source = MarkingSource::Limits;
-      over.error = "more than " + std::to_string(kMaxMarkings) + " markings";
-      out.markings.push_back(std::move(over));
-    }
-    out.unknown = true;
-    return;
-  }
+  if (at_marking_limit(out)) return;  // as for any marking past the limit
   Marking m;
   m.source = MarkingSource::Encoding;
   m.text = excerpt(f.name);
@@ -323,10 +325,7 @@ Classification MarkingReader::classify(const HeaderSection& headers) const {
   for (const auto& f : headers.fields) {
     if (!iequals(f.name, "X-Protective-Marking")) continue;
     if (out.markings.size() >= kMaxMarkings) {
-      Marking m;
-      m.source = MarkingSource::Limits;
-      m.error = "more than " + std::to_string(kMaxMarkings) + " markings";
-      out.markings.push_back(std::move(m));
+      out.markings.push_back(over_limit());
       break;
     }
     if (!f.decode_error.empty()) add_undecodable(f, out);
