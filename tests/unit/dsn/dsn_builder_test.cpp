@@ -73,7 +73,8 @@ json parse_with_python(const std::string& body) {
   if (fd < 0) throw std::runtime_error("mkstemp failed");
   ::close(fd);
   std::ofstream(tmpl, std::ios::binary) << body;
-  fs::path script = fs::path(__FILE__).parent_path() / "check_dsn.py";
+  // The source tree as CMake knows it: __FILE__ may be relative (compiler caches).
+  fs::path script = fs::path(SECMX_SOURCE_DIR) / "tests/unit/dsn/check_dsn.py";
   std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" + tmpl + "' 2>&1";
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
