@@ -13,10 +13,10 @@
 // case-sensitive ("Mode: enforce" is an unknown field), fields in any order. Unknown
 // fields are ignored, but must be well-formed. Of a repeated version, mode or max_age
 // the first counts and the others only have to be well-formed (§3.2, last paragraph);
-// every mx counts. max_age is at most 31557600 (one year) - a larger value is refused,
-// as chasquid and mox do: the RFC gives no meaning to it. One leniency: an mx domain may
-// end in a dot (an absolute name is the same host; refusing it would drop protection the
-// domain asked for).
+// every mx counts. max_age is at most 31557600 (one year, §3.2): a larger value is
+// refused, not clamped, since the domain wrote what the RFC does not allow. One leniency:
+// an mx domain may end in a dot (an absolute name is the same host; refusing it would
+// drop protection the domain asked for).
 //
 // Failure: a one-line reason naming the line ("line 3: max_age must be ..."), never
 // quoting the body, so it can go to logs and TLS-RPT reports as it is. Per §3.3 an
