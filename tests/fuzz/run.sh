@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s, every target
 #
 # Targets: command params data_reader chunk_checker reply_parser marking dns_answer ehlo
-# config encoded_words admin_request.
+# config encoded_words admin_request sts_txt sts_policy.
 # Builds into $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the
 # main gcc build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/. Exits non-zero if any
@@ -17,7 +17,8 @@ root="$(cd "$here/../.." && pwd)"
 build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
-all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config encoded_words admin_request)
+all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config encoded_words admin_request
+             sts_txt sts_policy)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
@@ -71,6 +72,7 @@ for t in "${targets[@]}"; do
     config) args+=(-max_len=8192) ;;
     encoded_words) args+=(-max_len=4096) ;;
     admin_request) args+=(-max_len=4096) ;;
+    sts_policy) args+=(-max_len=4096) ;;
     *) args+=(-max_len=1024) ;;
   esac
   [[ -f "$here/dict/$t.dict" ]] && args+=(-dict="$here/dict/$t.dict")
