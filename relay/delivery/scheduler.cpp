@@ -15,6 +15,7 @@
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/dsn/dsn.hpp"
+#include "relay/dsn/dsn_select.hpp"
 #include "relay/model/reason.hpp"
 #include "relay/smtp/params.hpp"
 
@@ -160,66 +161,6 @@ bool apply_op(QueueOp op, model::Envelope& env, std::int64_t now, const std::str
   return false;
 }
 
-std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
-                                        std::string_view body,
-                                        const std::vector<std::size_t>& relayed_idx,
-                                        const dsn::Options& options,
-                                        std::chrono::milliseconds max_lifetime,
-                                        model::IdGenerator& ids, std::int64_t now) {
-  std::vector<queue::NewMessage> out;
-  std::vector<std::size_t> failed, delivered, relayed, pending;
-  for (std::size_t i = 0; i < after.recipients.size() && i < before.recipients.size(); ++i) {
-    auto was = before.recipients[i].state;
-    auto is = after.recipients[i].state;
-    if (is == model::RcptState::Failed && was != model::RcptState::Failed) {
-      failed.push_back(i);
-    } else if (is == model::RcptState::Delivered && was != model::RcptState::Delivered) {
-      bool r = std::find(relayed_idx.begin(), relayed_idx.end(), i) != relayed_idx.end();
-      (r ? relayed : delivered).push_back(i);
-    } else if (is == model::RcptState::Pending) {
-      pending.push_back(i);
-    }
-  }
-  static const auto dsn_log = log::logger("dsn");
-  auto emit = [&](dsn::Event event, const std::vector<std::size_t>& candidates) {
-    if (candidates.empty()) return;
-    auto report = dsn::recipients_to_report(after, event, candidates, true);
-    if (report.empty()) return;
-    std::vector<dsn::RcptReport> reports;
-    for (std::size_t i : report) {
-      const auto& r = after.recipients[i];
-      dsn::RcptReport rr;
-      rr.index = i;
-      rr.status = r.last_status;
-      rr.diagnostic = r.last_reply;
-      rr.remote_mta = r.remote_mta;
-      rr.last_attempt_us = now;
-      if (event == dsn::Event::Delay) {
-        rr.will_retry_until_us =
-            after.arrival_us +
-            std::chrono::duration_cast<std::chrono::microseconds>(max_lifetime).count();
-      }
-      reports.push_back(std::move(rr));
-    }
-    auto built = dsn::build(after, body, event, reports, options, now);
-    if (!built) return;
-    built->message.envelope.id = ids.next();
-    dsn_log->info("{}: sender {} notification: {} ({} recipient(s))", after.id.to_string(),
-              dsn::to_string(event), built->message.envelope.id.to_string(), reports.size());
-    out.push_back(std::move(built->message));
-  };
-  emit(dsn::Event::Failure, failed);
-  emit(dsn::Event::Delivered, delivered);
-  emit(dsn::Event::Relayed, relayed);
-  auto warn_us = std::chrono::duration_cast<std::chrono::microseconds>(options.delay_warning).count();
-  if (!after.delay_notified && warn_us > 0 && !pending.empty() &&
-      now - after.arrival_us >= warn_us) {
-    after.delay_notified = true;  // one delay warning per message, whoever it reaches
-    emit(dsn::Event::Delay, pending);
-  }
-  return out;
-}
-
 namespace {
 
 class SchedulerImpl final : public Scheduler {
@@ -340,8 +281,8 @@ class SchedulerImpl final : public Scheduler {
     if (op.op == QueueOp::Bounce) {
       auto body = store_.load_body(op.id);
       if (!body) return op.answer(fail(body.error()));
-      change.inserts = dsns_for(before, env, *body, {}, dsn_options_, config_->delivery.max_lifetime,
-                                ids_, unix_now_us());
+      change.inserts = dsn::select_dsns(before, env, *body, {}, dsn_options_,
+                                        config_->delivery.max_lifetime, ids_, unix_now_us());
       change.kind = queue::Change::Kind::Remove;  // every recipient is final now
     }
     log_->info("{}: {} by the operator", env.id.to_string(), to_string(op.op));
@@ -537,8 +478,8 @@ class SchedulerImpl final : public Scheduler {
     queue::Change change;
     // DSNs go into the transaction that makes their recipients final: never lost, never
     // sent twice.
-    change.inserts = dsns_for(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
-                              config_->delivery.max_lifetime, ids_, now);
+    change.inserts = dsn::select_dsns(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
+                                      config_->delivery.max_lifetime, ids_, now);
     bool open = false;
     for (const auto& r : f.envelope->recipients) {
       open |= r.state == model::RcptState::Pending || r.state == model::RcptState::Held;

@@ -4,16 +4,16 @@
 // what is due, not the queue size), keeps every message it has handed out in an
 // in-flight table so that no two workers ever hold the same message, splits each
 // message's pending recipients into jobs per (domain, policy, TLS level), and when all
-// jobs of a message are back writes the outcomes in one change through the group-commit
-// writer. Only after that commit does the message leave the in-flight table, so a rescan
-// can never see a stale envelope. kick() (any thread) makes it look at once, e.g. when
+// jobs of a message are back writes the outcomes, with the DSNs they call for
+// (dsn/dsn_select.hpp), in one change through the group-commit writer. Only after that
+// commit does the message leave the in-flight table, so a rescan can never see a stale
+// envelope. kick() (any thread) makes it look at once, e.g. when
 // new mail was queued. stop(): no new work; waits for jobs out (bounded), then returns.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "queue/commit_writer.hpp"
@@ -82,18 +82,6 @@ JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
 
 // Apply a worker's outcomes to the envelope: recipient states, attempts, last status.
 void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us);
-
-// The DSNs a change of recipient states calls for (RFC 3464; DESIGN §5): failures,
-// successes (delivered / relayed) and, once per message, the delay warning. `before` is
-// the envelope as it was stored, `after` the new one (its delay_notified may be set).
-// Each DSN gets a queue id from `ids`; they go into the same transaction as `after`.
-// `max_lifetime` dates the delay DSN's Will-Retry-Until.
-std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
-                                        std::string_view body,
-                                        const std::vector<std::size_t>& relayed,
-                                        const dsn::Options& options,
-                                        std::chrono::milliseconds max_lifetime,
-                                        model::IdGenerator& ids, std::int64_t now_us);
 
 // After all jobs: next attempt time for the deferred recipients (or "never" when none).
 void schedule_next(model::Envelope& envelope, std::int64_t now_us,
