@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/dsn/dsn_select.hpp"
 #include "relay/model/reason.hpp"
@@ -114,11 +115,15 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason,
   }
   ctx.log->info("{}: {} by the operator", id.to_string(), to_string(op));
   change.envelope = std::move(env);
-  ctx.writer.submit_change(std::move(change), [done = std::move(done),
-                                                written = std::move(written)](Status<queue::Error> st) {
-    done(std::move(st));
-    written();
-  });
+  // The commit answer runs on the writer's thread: an exception must not reach the writer.
+  ctx.writer.submit_change(
+      std::move(change), [log = ctx.log, id, done = std::move(done),
+                          written = std::move(written)](Status<queue::Error> st) {
+        common::guard(*log, id.to_string() + ":", "scheduler.action_written", [&] {
+          done(std::move(st));
+          written();
+        }, [] {});
+      });
 }
 
 }  // namespace secmx::delivery

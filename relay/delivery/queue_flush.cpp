@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/operator_action.hpp"
@@ -131,7 +132,10 @@ bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
     change.envelope = std::move(env);
     tally_->submitting();
     writer.submit_change(std::move(change),
-                         [tally = tally_](Status<queue::Error> st) { tally->write_back(st); });
+                         [tally = tally_, log = log_, id](Status<queue::Error> st) {
+                           common::guard(*log, id.to_string() + ":", "scheduler.flush_written",
+                                         [&] { tally->write_back(st); }, [] {});
+                         });
   }
   if (next_ < candidates_.size()) return false;
   std::size_t made_due;

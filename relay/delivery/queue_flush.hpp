@@ -55,7 +55,7 @@ class FlushRun {
   bool step(queue::Store& store, queue::CommitWriter& writer,
             const std::function<bool(model::QueueId)>& in_flight, std::size_t batch);
 
-  // Ends the run early (the relay stops): answers `error` unless the
+  // Ends the run early (the relay stops, or step() threw): answers `error` unless the
   // answer was given already. Writes already submitted complete on their own.
   void abandon(queue::Error error);
 

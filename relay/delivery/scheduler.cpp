@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/job_plan.hpp"
@@ -36,10 +37,15 @@ constexpr std::uint64_t kTickMs = 1000;
 // Flush candidates handled per wake-up: each is one record read and one change submitted,
 // so results and scans wait at most that long behind a large flush.
 constexpr std::size_t kFlushBatch = 256;
+// The id of log lines that concern the loop, not one message.
+constexpr const char* kLoopId = "loop=scheduler";
 
 struct IdHash {
   std::size_t operator()(model::QueueId id) const { return std::hash<std::uint64_t>{}(id.value); }
 };
+
+// A message's log lines start "<QUEUEID>:" (the Postfix form).
+std::string id_field(model::QueueId id) { return id.to_string() + ":"; }
 
 queue::Error stopping_error() { return queue::Error{queue::Error::Kind::Io, "relay is stopping"}; }
 
@@ -148,6 +154,7 @@ class SchedulerImpl final : public Scheduler {
     std::uint64_t generation = 0;
     std::size_t jobs_out = 0;
     bool writing = false;
+    bool abandoned = false;  // this round threw: nothing is written; see abandon()
     std::vector<PendingOp> ops;  // operator actions waiting for the outcome to be written
   };
 
@@ -162,9 +169,17 @@ class SchedulerImpl final : public Scheduler {
     uv_loop_close(&loop_);
   }
 
-  static void on_timer(uv_timer_t* t) { static_cast<SchedulerImpl*>(t->data)->scan(); }
+  // The libuv callbacks: nothing may unwind into libuv. Each message is guarded on its own
+  // below; these outer guards are for what concerns no one message.
+  static void on_timer(uv_timer_t* t) {
+    auto* self = static_cast<SchedulerImpl*>(t->data);
+    common::guard(*self->log_, kLoopId, "scheduler.timer", [self] { self->scan(); }, [] {});
+  }
 
-  static void on_async(uv_async_t* a) { static_cast<SchedulerImpl*>(a->data)->drain(); }
+  static void on_async(uv_async_t* a) {
+    auto* self = static_cast<SchedulerImpl*>(a->data);
+    common::guard(*self->log_, kLoopId, "scheduler.wakeup", [self] { self->drain(); }, [] {});
+  }
 
   void drain() {
     std::vector<JobResult> results;
@@ -183,14 +198,28 @@ class SchedulerImpl final : public Scheduler {
       stopping = stopping_;
     }
     if (reloaded) {
-      dsn_options_ = dsn::Options::from_config(*reloaded);
-      config_ = std::move(reloaded);
+      common::guard(*log_, kLoopId, "scheduler.reload", [&] {
+        dsn_options_ = dsn::Options::from_config(*reloaded);
+        config_ = std::move(reloaded);
+      }, [] {});
     }
     for (auto& run : flushes) flushes_.push_back(std::move(run));
-    for (auto& op : ops) run_op(op);
-    for (auto& r : results) on_result(std::move(r));
+    for (auto& op : ops) {
+      common::guard(*log_, id_field(op.id), "scheduler.action", [&] { run_op(op); }, [&] {
+        op.answer(fail(queue::Error{queue::Error::Kind::Io, "internal error; nothing changed"}));
+      });
+    }
+    for (auto& r : results) {
+      auto id = r.id;
+      common::guard(*log_, id_field(id), "scheduler.result", [&] { on_result(std::move(r)); },
+                    [&] { abandon(id); });
+    }
     bool freed = !written.empty();
-    for (auto& [id, ok] : written) on_written(id, ok);
+    for (auto& [id, ok] : written) {
+      auto wid = id;
+      common::guard(*log_, id_field(wid), "scheduler.written", [&] { on_written(wid, ok); },
+                    [&] { in_flight_.erase(wid); });
+    }
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
     if (stopping) {
       shut_down();
@@ -220,8 +249,13 @@ class SchedulerImpl final : public Scheduler {
   // results, actions and scans go on in between.
   void step_flush() {
     if (flushes_.empty()) return;
+    FlushRun& run = *flushes_.front();
+    bool over = true;
     auto busy = [this](model::QueueId id) { return in_flight_.count(id) > 0; };
-    if (flushes_.front()->step(store_, writer_, busy, kFlushBatch)) flushes_.pop_front();
+    common::guard(*log_, kLoopId, "scheduler.flush",
+                  [&] { over = run.step(store_, writer_, busy, kFlushBatch); },
+                  [&] { run.abandon(queue::Error{queue::Error::Kind::Io, "internal error"}); });
+    if (over) flushes_.pop_front();
     if (!flushes_.empty()) uv_async_send(&async_);
   }
 
@@ -233,7 +267,9 @@ class SchedulerImpl final : public Scheduler {
       return;
     }
     ActionContext ctx{store_, writer_, ids_, dsn_options_, config_->delivery.max_lifetime, log_};
-    run_action(op.op, op.id, op.reason, ctx, std::exchange(op.done, nullptr), [this] { kick(); });
+    // A copy of `done`: if run_action throws before answering, the guard still can.
+    run_action(op.op, op.id, op.reason, ctx, op.done, [this] { kick(); });
+    op.done = nullptr;
   }
 
   void scan() {
@@ -241,6 +277,7 @@ class SchedulerImpl final : public Scheduler {
     if (config_->delivery.pause) return;
     if (in_flight_.size() >= kMaxInFlight) return;
     auto now = unix_now_us();
+    std::erase_if(cooling_, [now](const auto& c) { return c.second <= now; });
     // In-flight messages are still due in the index: asking for kMaxInFlight sees past
     // every one of them to the free capacity.
     auto due = store_.due(now, kMaxInFlight);
@@ -250,8 +287,9 @@ class SchedulerImpl final : public Scheduler {
     }
     for (auto id : *due) {
       if (in_flight_.size() >= kMaxInFlight) break;
-      if (in_flight_.count(id)) continue;
-      start_message(id, now);
+      if (in_flight_.count(id) || cooling_.count(id)) continue;
+      common::guard(*log_, id_field(id), "scheduler.start", [&] { start_message(id, now); },
+                    [&] { abandon(id); });
     }
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
   }
@@ -278,9 +316,11 @@ class SchedulerImpl final : public Scheduler {
       finish_message(id, f);
       return;
     }
-    f.jobs_out = plan.jobs.size();
     for (auto& job : plan.jobs) {
       job.generation = f.generation;
+      // Counted before it leaves: a job out that is not counted could let the message be
+      // handed out twice; one counted that never left only keeps it in flight.
+      ++f.jobs_out;
       sink_.dispatch(std::move(job));
     }
   }
@@ -289,11 +329,17 @@ class SchedulerImpl final : public Scheduler {
     auto it = in_flight_.find(result.id);
     if (it == in_flight_.end() || it->second.generation != result.generation) return;
     InFlight& f = it->second;
+    if (f.jobs_out > 0) --f.jobs_out;  // first: this job is back whatever happens below
+    if (f.abandoned) {
+      if (f.jobs_out == 0 && !f.writing) release(result.id);
+      return;
+    }
+    common::inject_fault("scheduler.result");
     for (std::size_t k = 0; k < result.outcomes.size() && k < result.indices.size(); ++k) {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
     apply_outcomes(*f.envelope, result, unix_now_us());
-    if (--f.jobs_out == 0) finish_message(result.id, f);
+    if (f.jobs_out == 0) finish_message(result.id, f);
   }
 
   void finish_message(model::QueueId id, InFlight& f) {
@@ -310,14 +356,16 @@ class SchedulerImpl final : public Scheduler {
     // Every recipient final and reported: the message has nothing left to do (Postfix
     // removes it too; the DSN carries what the sender needs).
     if (!open) change.kind = queue::Change::Kind::Remove;
-    f.writing = true;
     writer_.submit_change(std::move(change), [this, id](Status<queue::Error> st) {
       // On the writer's thread: only hand the answer to the loop.
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      written_.emplace_back(id, st.ok());
-      uv_async_send(&async_);
+      common::guard(*log_, id_field(id), "scheduler.commit", [&] {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        written_.emplace_back(id, st.ok());
+        uv_async_send(&async_);
+      }, [] {});
     });
+    f.writing = true;
   }
 
   void on_written(model::QueueId id, bool ok) {
@@ -331,7 +379,32 @@ class SchedulerImpl final : public Scheduler {
     std::vector<PendingOp> ops;
     if (auto it = in_flight_.find(id); it != in_flight_.end()) ops = std::move(it->second.ops);
     in_flight_.erase(id);
-    for (auto& op : ops) run_op(op);
+    for (auto& op : ops) {
+      common::guard(*log_, id_field(id), "scheduler.action", [&] { run_op(op); }, [&] {
+        op.answer(fail(queue::Error{queue::Error::Kind::Io, "internal error; nothing changed"}));
+      });
+    }
+  }
+
+  // This round of the message threw: nothing of it is written, so the store still holds
+  // the message as it was, still due. It leaves the in-flight table once none of its jobs is
+  // out (a worker still holding it must not meet a second one), and is not handed out again
+  // before the retry time its next attempt would have: at once could resend what its
+  // recipients got already, again and again, if it throws every time.
+  void abandon(model::QueueId id) {
+    auto it = in_flight_.find(id);
+    std::uint32_t attempts = 0;
+    if (it != in_flight_.end() && it->second.before) attempts = it->second.before->attempts;
+    auto now = unix_now_us();
+    auto not_before = next_attempt_us(attempts + 1, now, config_->delivery.retry);
+    cooling_[id] = not_before;
+    log_->warn("{}: event=round_abandoned queued=yes next_try_in={}s", id.to_string(),
+               (not_before - now) / 1'000'000);
+    if (it == in_flight_.end()) return;  // it threw before it was handed out
+    InFlight& f = it->second;
+    f.abandoned = true;
+    if (f.jobs_out == 0 && !f.writing) release(id);
+    in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
   }
 
   std::shared_ptr<const config::Config> config_;
@@ -359,6 +432,7 @@ class SchedulerImpl final : public Scheduler {
 
   // Loop thread only.
   std::unordered_map<model::QueueId, InFlight, IdHash> in_flight_;
+  std::unordered_map<model::QueueId, std::int64_t, IdHash> cooling_;  // abandoned: not before
   std::deque<std::unique_ptr<FlushRun>> flushes_;
   std::uint64_t generation_ = 0;
   std::atomic<std::uint64_t> in_flight_count_{0};

@@ -11,6 +11,13 @@
 // loop, so they never change a message under a worker. kick() (any thread) makes it look
 // at once, e.g. when new mail was queued. stop(): no new work; waits for jobs out
 // (bounded), then returns.
+//
+// Failure: every libuv callback of the loop, and every commit answer, enters through
+// common::guard. An exception while handling one message is logged with its queue id and
+// ends that round of the message cleanly: nothing of it is written, it stays queued as it
+// was, and it is handed out again at its next retry time (not at once, so that a message
+// that throws every time is not retried in a loop). The process and every other message
+// go on.
 #pragma once
 
 #include <cstdint>

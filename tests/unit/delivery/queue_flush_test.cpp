@@ -65,7 +65,9 @@ class QueueFlushTest : public test::SchedulerFixture {
 
   std::size_t held_loads() const {
     std::size_t n = 0;
-    for (std::uint64_t i = 0; i < kHeldCount; ++i) n += store_->loads_of(model::QueueId{kHeldFrom + i});
+    for (std::uint64_t i = 0; i < kHeldCount; ++i) {
+      n += store_->loads_of(model::QueueId{kHeldFrom + i});
+    }
     return n;
   }
 
@@ -103,7 +105,8 @@ TEST_F(QueueFlushTest, CandidatesComeFromTheIndexWithoutReadingHeldOrPendingReco
   store_->reset_counts();
   auto target = flush_candidates(*store_, "target.example");
   ASSERT_TRUE(target.ok());
-  EXPECT_EQ(values(*target), (std::set<std::uint64_t>{kTargetFrom, kTargetFrom + 1, kTargetFrom + 2}));
+  EXPECT_EQ(values(*target),
+            (std::set<std::uint64_t>{kTargetFrom, kTargetFrom + 1, kTargetFrom + 2}));
   EXPECT_EQ(held_loads(), 0u);
 }
 
