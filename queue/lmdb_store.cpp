@@ -5,7 +5,7 @@
 //   body  : 8-byte big-endian id -> message bytes
 //   sched : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
 //           messages that are not held; due() walks it from the start and stops at the
-//           first key in the future.
+//           first key in the future; scheduled() pages through it (a flush).
 // Thread-safe: writers are serialised by LMDB's own lock (a write transaction never leaves
 // the calling thread), readers use pooled MDB_NOTLS read transactions.
 //
@@ -141,6 +141,8 @@ class LmdbStore final : public Store {
   Status<Error> remove(QueueId id) override;
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override;
   Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) override;
+  Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry> after,
+                                                      std::size_t limit) override;
   Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) override;
   Result<StoreStats, Error> stats() override;
   QueueId last_id() override;
@@ -526,6 +528,37 @@ Result<std::vector<QueueId>, Error> LmdbStore::due(std::int64_t now_us, std::siz
     if (ids.size() == limit) break;
   }
   return ids;
+}
+
+Result<std::vector<ScheduleEntry>, Error> LmdbStore::scheduled(std::optional<ScheduleEntry> after,
+                                                               std::size_t limit) {
+  std::vector<ScheduleEntry> out;
+  if (limit == 0) return out;
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "scheduled begin"));
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn.get(), sched_); rc != 0)
+    return fail(mdb_error(rc, "scheduled cursor"));
+  SchedKey start{};
+  MDB_val key{}, value{};
+  int rc = 0;
+  if (after) {
+    start = sched_key(after->next_attempt_us, after->id);
+    key = as_val(start.data(), start.size());
+    rc = cursor.get(&key, &value, MDB_SET_RANGE);
+  } else {
+    rc = cursor.get(&key, &value, MDB_FIRST);
+  }
+  for (; rc != MDB_NOTFOUND; rc = cursor.get(&key, &value, MDB_NEXT)) {
+    if (rc != 0) return fail(mdb_error(rc, "scheduled scan"));
+    if (key.mv_size != kSchedKeySize)
+      return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
+    if (after && std::memcmp(key.mv_data, start.data(), kSchedKeySize) == 0) continue;
+    const auto* k = static_cast<const unsigned char*>(key.mv_data);
+    out.push_back(ScheduleEntry{sched_time(k), QueueId::from_key(k + 8, 8)});
+    if (out.size() == limit) break;
+  }
+  return out;
 }
 
 Result<std::vector<Envelope>, Error> LmdbStore::list(QueueId after, std::size_t limit) {

@@ -62,6 +62,12 @@ struct Change {
   std::vector<NewMessage> inserts;      // queued in the same transaction (DSNs)
 };
 
+// One entry of the schedule index: a message not held, and when it is next due.
+struct ScheduleEntry {
+  std::int64_t next_attempt_us = 0;  // kNeverDue: nothing to try until something changes
+  QueueId id{};
+};
+
 struct StoreOptions {
   std::string path;                      // directory, created 0700 if missing
   std::uint64_t map_size = 4ull << 30;
@@ -99,6 +105,14 @@ class Store {
   // Up to `limit` ids of messages not held whose next attempt is <= now_us, earliest first.
   // Cost is proportional to what is returned, not to the size of the queue.
   virtual Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) = 0;
+
+  // Up to `limit` entries of the schedule index (every message not held) in due order -
+  // time, then id - starting after `after` (exclusive; nullopt: from the first). Reads the
+  // index only, never a message record, so walking it costs nothing for held messages.
+  // Each call is one consistent read; between calls an entry may move (a message
+  // rescheduled), so a walk over several pages may see a message twice or not at all.
+  virtual Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry> after,
+                                                              std::size_t limit) = 0;
 
   // Envelopes in id (arrival) order, starting after `after` (exclusive), up to `limit`.
   virtual Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) = 0;

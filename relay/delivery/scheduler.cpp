@@ -1,22 +1,32 @@
-// scheduler.cpp - see scheduler.hpp.
+// scheduler.cpp - the scheduler's loop (see scheduler.hpp): its thread, the in-flight
+// table, scans, results, write-backs, and where operator actions and flushes enter.
+//
+// Everything here runs on the scheduler's thread except the public entry points (which
+// only queue work under mutex_ and wake the loop) and the commit answers (writer thread,
+// same). The decisions are elsewhere: what jobs a message makes (job_plan), what an
+// outcome does to the envelope (outcome_apply), which DSNs it calls for (dsn_select),
+// what an operator action does (operator_action, queue_flush).
 #include "relay/delivery/scheduler.hpp"
 
 #include <uv.h>
 
 #include <atomic>
-#include <chrono>
-#include <algorithm>
-#include <map>
-#include <optional>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
+#include "relay/delivery/job_plan.hpp"
+#include "relay/delivery/outcome.hpp"
+#include "relay/delivery/outcome_apply.hpp"
+#include "relay/delivery/queue_flush.hpp"
 #include "relay/dsn/dsn.hpp"
-#include "relay/model/reason.hpp"
-#include "relay/smtp/params.hpp"
+#include "relay/dsn/dsn_select.hpp"
 
 namespace secmx::delivery {
 namespace {
@@ -24,203 +34,20 @@ namespace {
 // Messages handed out at once. Bounds memory (each holds its body) and the rescan cost.
 constexpr std::size_t kMaxInFlight = 2000;
 constexpr std::uint64_t kTickMs = 1000;
+// Flush candidates handled per wake-up: each is one record read and one change submitted,
+// so results and scans wait at most that long behind a large flush.
+constexpr std::size_t kFlushBatch = 256;
+// The id of log lines that concern the loop, not one message.
+constexpr const char* kLoopId = "loop=scheduler";
 
 struct IdHash {
   std::size_t operator()(model::QueueId id) const { return std::hash<std::uint64_t>{}(id.value); }
 };
 
-}  // namespace
+// A message's log lines start "<QUEUEID>:" (the Postfix form).
+std::string id_field(model::QueueId id) { return id.to_string() + ":"; }
 
-JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
-                  const std::shared_ptr<const std::string>& body, std::int64_t now,
-                  std::chrono::milliseconds sos_lifetime) {
-  JobPlan plan;
-  // Key: domain, policy, TLS level -> job index; std::map keeps job order stable.
-  std::map<std::tuple<std::string, int, int>, std::size_t> by_key;
-  const auto& env = *envelope;
-  bool sos_expired = now - env.arrival_us >= sos_lifetime.count() * 1000;
-  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
-    const auto& r = env.recipients[i];
-    if (r.state != model::RcptState::Pending) continue;
-    std::string domain = smtp::address_domain(r.address);
-    auto key = std::make_tuple(domain, static_cast<int>(r.policy), static_cast<int>(r.tls));
-    auto [it, inserted] = by_key.emplace(key, plan.jobs.size());
-    if (inserted) {
-      Job job;
-      job.id = env.id;
-      job.domain = domain;
-      job.policy = r.policy;
-      job.tls = r.tls;
-      job.policy_reason = r.policy_reason;
-      job.envelope = envelope;
-      job.body = body;
-      job.sos_expired = sos_expired;
-      plan.jobs.push_back(std::move(job));
-    }
-    auto& job = plan.jobs[it->second];
-    job.indices.push_back(i);
-  }
-  plan.nothing_pending = plan.jobs.empty();
-  return plan;
-}
-
-void apply_outcomes(model::Envelope& env, const JobResult& result, std::int64_t now_us) {
-  for (std::size_t k = 0; k < result.indices.size() && k < result.outcomes.size(); ++k) {
-    std::size_t i = result.indices[k];
-    if (i >= env.recipients.size()) continue;
-    auto& r = env.recipients[i];
-    const auto& o = result.outcomes[k];
-    r.attempts++;
-    r.last_status = o.status;
-    r.last_reply = o.diagnostic;
-    r.remote_mta = o.remote_mta;
-    r.last_tls = o.tls;
-    r.last_attempt_us = now_us;
-    switch (o.verdict) {
-      case RcptVerdict::Delivered: r.state = model::RcptState::Delivered; break;
-      case RcptVerdict::Failed: r.state = model::RcptState::Failed; break;
-      case RcptVerdict::Deferred: r.state = model::RcptState::Pending; break;
-    }
-  }
-}
-
-void schedule_next(model::Envelope& env, std::int64_t now,
-                   const std::vector<std::chrono::milliseconds>& retry) {
-  env.attempts++;
-  bool any_pending = false;
-  for (const auto& r : env.recipients) any_pending |= r.state == model::RcptState::Pending;
-  // A message with nothing left to try stays stored (its failures are the record the DSN
-  // is built from) but is never due again.
-  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : model::kNeverDue;
-}
-
-const char* to_string(QueueOp op) {
-  switch (op) {
-    case QueueOp::Hold: return "hold";
-    case QueueOp::Release: return "release";
-    case QueueOp::Remove: return "delete";
-    case QueueOp::Flush: return "flush";
-    case QueueOp::Bounce: return "bounce";
-  }
-  return "?";
-}
-
-bool apply_op(QueueOp op, model::Envelope& env, std::int64_t now, const std::string& reason) {
-  bool any_open = false;
-  for (const auto& r : env.recipients) {
-    any_open |= r.state == model::RcptState::Pending || r.state == model::RcptState::Held;
-  }
-  switch (op) {
-    case QueueOp::Hold:
-      if (!any_open) return false;
-      env.held = true;
-      return true;
-    case QueueOp::Release:
-      if (!env.held && std::none_of(env.recipients.begin(), env.recipients.end(), [](const auto& r) {
-            return r.state == model::RcptState::Held;
-          })) {
-        return false;
-      }
-      env.held = false;
-      for (auto& r : env.recipients) {
-        if (r.state != model::RcptState::Held) continue;
-        // A message held by policy was judged too sensitive to send unprompted; once the
-        // operator releases it, it still never crosses the Internet in plaintext.
-        r.state = model::RcptState::Pending;
-        if (r.policy == model::Policy::HOLD) {
-          r.policy = model::Policy::SOS;
-          r.tls = model::stronger(r.tls, model::TlsLevel::Encrypt);
-          model::Reason why(r.policy_reason);
-          why.released = true;
-          r.policy_reason = why.to_string();
-        }
-      }
-      env.next_attempt_us = 0;
-      return true;
-    case QueueOp::Flush:
-      if (!any_open || env.held) return false;
-      env.next_attempt_us = 0;
-      return true;
-    case QueueOp::Bounce:
-      if (!any_open) return false;
-      for (auto& r : env.recipients) {
-        if (r.state != model::RcptState::Pending && r.state != model::RcptState::Held) continue;
-        r.state = model::RcptState::Failed;
-        r.last_status = "5.0.0";
-        r.last_reply = reason.empty() ? "message returned to the sender by the relay operator"
-                                      : reason;
-      }
-      env.held = false;
-      env.next_attempt_us = model::kNeverDue;
-      return true;
-    case QueueOp::Remove:
-      return true;
-  }
-  (void)now;
-  return false;
-}
-
-std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
-                                        std::string_view body,
-                                        const std::vector<std::size_t>& relayed_idx,
-                                        const dsn::Options& options,
-                                        std::chrono::milliseconds max_lifetime,
-                                        model::IdGenerator& ids, std::int64_t now) {
-  std::vector<queue::NewMessage> out;
-  std::vector<std::size_t> failed, delivered, relayed, pending;
-  for (std::size_t i = 0; i < after.recipients.size() && i < before.recipients.size(); ++i) {
-    auto was = before.recipients[i].state;
-    auto is = after.recipients[i].state;
-    if (is == model::RcptState::Failed && was != model::RcptState::Failed) {
-      failed.push_back(i);
-    } else if (is == model::RcptState::Delivered && was != model::RcptState::Delivered) {
-      bool r = std::find(relayed_idx.begin(), relayed_idx.end(), i) != relayed_idx.end();
-      (r ? relayed : delivered).push_back(i);
-    } else if (is == model::RcptState::Pending) {
-      pending.push_back(i);
-    }
-  }
-  static const auto dsn_log = log::logger("dsn");
-  auto emit = [&](dsn::Event event, const std::vector<std::size_t>& candidates) {
-    if (candidates.empty()) return;
-    auto report = dsn::recipients_to_report(after, event, candidates, true);
-    if (report.empty()) return;
-    std::vector<dsn::RcptReport> reports;
-    for (std::size_t i : report) {
-      const auto& r = after.recipients[i];
-      dsn::RcptReport rr;
-      rr.index = i;
-      rr.status = r.last_status;
-      rr.diagnostic = r.last_reply;
-      rr.remote_mta = r.remote_mta;
-      rr.last_attempt_us = now;
-      if (event == dsn::Event::Delay) {
-        rr.will_retry_until_us =
-            after.arrival_us +
-            std::chrono::duration_cast<std::chrono::microseconds>(max_lifetime).count();
-      }
-      reports.push_back(std::move(rr));
-    }
-    auto built = dsn::build(after, body, event, reports, options, now);
-    if (!built) return;
-    built->message.envelope.id = ids.next();
-    dsn_log->info("{}: sender {} notification: {} ({} recipient(s))", after.id.to_string(),
-              dsn::to_string(event), built->message.envelope.id.to_string(), reports.size());
-    out.push_back(std::move(built->message));
-  };
-  emit(dsn::Event::Failure, failed);
-  emit(dsn::Event::Delivered, delivered);
-  emit(dsn::Event::Relayed, relayed);
-  auto warn_us = std::chrono::duration_cast<std::chrono::microseconds>(options.delay_warning).count();
-  if (!after.delay_notified && warn_us > 0 && !pending.empty() &&
-      now - after.arrival_us >= warn_us) {
-    after.delay_notified = true;  // one delay warning per message, whoever it reaches
-    emit(dsn::Event::Delay, pending);
-  }
-  return out;
-}
-
-namespace {
+queue::Error stopping_error() { return queue::Error{queue::Error::Kind::Io, "relay is stopping"}; }
 
 class SchedulerImpl final : public Scheduler {
  public:
@@ -272,11 +99,34 @@ class SchedulerImpl final : public Scheduler {
   }
 
   void control(QueueOp op, model::QueueId id, OpDone done, std::string reason) override {
-    post_op(PendingOp{op, id, {}, false, std::move(done), {}, std::move(reason)});
+    PendingOp pending{op, id, std::move(done), std::move(reason)};
+    {
+      std::lock_guard lock(mutex_);
+      if (!closed_ && !stopping_) {
+        ops_.push_back(std::move(pending));
+        uv_async_send(&async_);
+        return;
+      }
+    }
+    pending.answer(fail(stopping_error()));
   }
 
   void flush_all(std::string domain, CountDone done) override {
-    post_op(PendingOp{QueueOp::Flush, {}, std::move(domain), true, {}, std::move(done), {}});
+    if (accepting_stopped()) return done(fail(stopping_error()));
+    // The reading, on the caller's thread: the loop only writes (queue_flush.hpp).
+    auto candidates = flush_candidates(store_, domain);
+    if (!candidates) return done(fail(candidates.error()));
+    auto run = std::make_unique<FlushRun>(std::move(domain), std::move(*candidates),
+                                          std::move(done), [this] { kick(); }, log_);
+    {
+      std::lock_guard lock(mutex_);
+      if (!closed_ && !stopping_) {
+        flushes_posted_.push_back(std::move(run));
+        uv_async_send(&async_);
+        return;
+      }
+    }
+    run->abandon(stopping_error());
   }
 
   SchedulerStats stats() const override {
@@ -289,119 +139,12 @@ class SchedulerImpl final : public Scheduler {
   struct PendingOp {
     QueueOp op = QueueOp::Flush;
     model::QueueId id{};
-    std::string domain;
-    bool all = false;
     OpDone done;
-    CountDone count_done;  // flush_all
     std::string reason;
     void answer(Status<queue::Error> st) {
-      if (done) done(st);
-      if (count_done) {
-        if (st.ok()) count_done(std::size_t{0}); else count_done(fail(st.error()));
-      }
+      if (done) done(std::move(st));
     }
   };
-
-  void post_op(PendingOp op) {
-    std::lock_guard lock(mutex_);
-    if (closed_ || stopping_) {
-      op.answer(fail(queue::Error{queue::Error::Kind::Io, "relay is stopping"}));
-      return;
-    }
-    ops_.push_back(std::move(op));
-    uv_async_send(&async_);
-  }
-
-  void run_op(PendingOp op) {
-    if (op.all) {
-      flush_matching(op.domain, std::move(op.count_done));
-      return;
-    }
-    auto it = in_flight_.find(op.id);
-    if (it != in_flight_.end()) {
-      // Being delivered: act once its outcome is on disk, on the envelope as written.
-      it->second.ops.push_back(std::move(op));
-      return;
-    }
-    auto loaded = store_.load(op.id);
-    if (!loaded) return op.answer(fail(loaded.error()));
-    if (!loaded->has_value()) {
-      return op.answer(fail(queue::Error{queue::Error::Kind::NotFound, "no such message"}));
-    }
-    model::Envelope env = std::move(**loaded);
-    const model::Envelope before = env;
-    queue::Change change;
-    if (op.op == QueueOp::Remove) {
-      change.kind = queue::Change::Kind::Remove;
-    } else if (!apply_op(op.op, env, unix_now_us(), op.reason)) {
-      return op.answer(fail(queue::Error{queue::Error::Kind::Invalid,
-                                       std::string("nothing to ") + to_string(op.op)}));
-    }
-    if (op.op == QueueOp::Bounce) {
-      auto body = store_.load_body(op.id);
-      if (!body) return op.answer(fail(body.error()));
-      change.inserts = dsns_for(before, env, *body, {}, dsn_options_, config_->delivery.max_lifetime,
-                                ids_, unix_now_us());
-      change.kind = queue::Change::Kind::Remove;  // every recipient is final now
-    }
-    log_->info("{}: {} by the operator", env.id.to_string(), to_string(op.op));
-    change.envelope = std::move(env);
-    auto done = std::move(op.done);
-    writer_.submit_change(std::move(change), [this, done](Status<queue::Error> st) {
-      done(std::move(st));
-      kick();
-    });
-  }
-
-  void flush_matching(const std::string& domain, CountDone done) {
-    std::vector<queue::Change> changes;
-    model::QueueId after{};
-    auto now = unix_now_us();
-    for (;;) {
-      auto page = store_.list(after, 1000);
-      if (!page) return done(fail(page.error()));
-      if (page->empty()) break;
-      for (auto& env : *page) {
-        after = env.id;
-        if (in_flight_.count(env.id)) continue;
-        bool match = domain.empty();
-        for (const auto& r : env.recipients) {
-          match |= r.state == model::RcptState::Pending &&
-                   smtp::address_domain(r.address) == domain;
-        }
-        if (!match || !apply_op(QueueOp::Flush, env, now)) continue;
-        queue::Change c;
-        c.envelope = std::move(env);
-        changes.push_back(std::move(c));
-      }
-    }
-    log_->info("flush of {} message(s){} by the operator", changes.size(),
-               domain.empty() ? "" : " for " + log::escape(domain, 100));
-    std::size_t count = changes.size();
-    if (changes.empty()) {
-      done(count);
-      kick();
-      return;
-    }
-    auto remaining = std::make_shared<std::size_t>(changes.size());
-    auto first_error = std::make_shared<std::optional<queue::Error>>();
-    auto lock = std::make_shared<std::mutex>();
-    for (auto& c : changes) {
-      writer_.submit_change(std::move(c), [this, remaining, first_error, lock, done, count](Status<queue::Error> st) {
-        bool last;
-        {
-          std::lock_guard g(*lock);
-          if (!st.ok() && !*first_error && st.error().kind != queue::Error::Kind::NotFound) {
-            *first_error = st.error();
-          }
-          last = --*remaining == 0;
-        }
-        if (!last) return;
-        if (*first_error) done(fail(**first_error)); else done(count);
-        kick();
-      });
-    }
-  }
 
   struct InFlight {
     std::shared_ptr<model::Envelope> envelope;  // the scheduler's working copy
@@ -411,8 +154,14 @@ class SchedulerImpl final : public Scheduler {
     std::uint64_t generation = 0;
     std::size_t jobs_out = 0;
     bool writing = false;
+    bool abandoned = false;  // this round threw: nothing is written; see abandon()
     std::vector<PendingOp> ops;  // operator actions waiting for the outcome to be written
   };
+
+  bool accepting_stopped() {
+    std::lock_guard lock(mutex_);
+    return closed_ || stopping_;
+  }
 
   void run() {
     uv_timer_start(&timer_, &SchedulerImpl::on_timer, 0, kTickMs);
@@ -420,17 +169,23 @@ class SchedulerImpl final : public Scheduler {
     uv_loop_close(&loop_);
   }
 
-  static void on_timer(uv_timer_t* t) { static_cast<SchedulerImpl*>(t->data)->scan(); }
+  // The libuv callbacks: nothing may unwind into libuv. Each message is guarded on its own
+  // below; these outer guards are for what concerns no one message.
+  static void on_timer(uv_timer_t* t) {
+    auto* self = static_cast<SchedulerImpl*>(t->data);
+    common::guard(*self->log_, kLoopId, "scheduler.timer", [self] { self->scan(); }, [] {});
+  }
 
   static void on_async(uv_async_t* a) {
     auto* self = static_cast<SchedulerImpl*>(a->data);
-    self->drain();
+    common::guard(*self->log_, kLoopId, "scheduler.wakeup", [self] { self->drain(); }, [] {});
   }
 
   void drain() {
     std::vector<JobResult> results;
     std::vector<std::pair<model::QueueId, bool>> written;
     std::vector<PendingOp> ops;
+    std::vector<std::unique_ptr<FlushRun>> flushes;
     std::shared_ptr<const config::Config> reloaded;
     bool stopping;
     {
@@ -439,33 +194,82 @@ class SchedulerImpl final : public Scheduler {
       results.swap(results_);
       written.swap(written_);
       ops.swap(ops_);
+      flushes.swap(flushes_posted_);
       stopping = stopping_;
     }
     if (reloaded) {
-      config_ = std::move(reloaded);
-      dsn_options_ = dsn::Options::from_config(*config_);
+      common::guard(*log_, kLoopId, "scheduler.reload", [&] {
+        dsn_options_ = dsn::Options::from_config(*reloaded);
+        config_ = std::move(reloaded);
+      }, [] {});
     }
-    for (auto& op : ops) run_op(std::move(op));
-    for (auto& r : results) on_result(std::move(r));
+    for (auto& run : flushes) flushes_.push_back(std::move(run));
+    for (auto& op : ops) {
+      common::guard(*log_, id_field(op.id), "scheduler.action", [&] { run_op(op); }, [&] {
+        op.answer(fail(queue::Error{queue::Error::Kind::Io, "internal error; nothing changed"}));
+      });
+    }
+    for (auto& r : results) {
+      auto id = r.id;
+      common::guard(*log_, id_field(id), "scheduler.result", [&] { on_result(std::move(r)); },
+                    [&] { abandon(id); });
+    }
     bool freed = !written.empty();
-    for (auto& [id, ok] : written) on_written(id, ok);
+    for (auto& [id, ok] : written) {
+      auto wid = id;
+      common::guard(*log_, id_field(wid), "scheduler.written", [&] { on_written(wid, ok); },
+                    [&] { in_flight_.erase(wid); });
+    }
+    in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
     if (stopping) {
-      // Jobs still out are simply forgotten: their messages stay due in the store and
-      // the next start delivers them (at worst twice, as the queue promise allows).
-      for (auto& [id, f] : in_flight_) {
-        for (auto& op : f.ops) {
-          op.answer(fail(queue::Error{queue::Error::Kind::Io, "relay is stopping"}));
-        }
-      }
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-      uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+      shut_down();
       return;
     }
+    step_flush();
     // Capacity freed or new mail: look for more at once rather than at the next tick,
     // once per wake-up however many results it brought.
     if (kicked_.exchange(false, std::memory_order_relaxed) || freed) scan();
+  }
+
+  void shut_down() {
+    // Jobs still out are simply forgotten: their messages stay due in the store and
+    // the next start delivers them (at worst twice, as the queue promise allows).
+    for (auto& [id, f] : in_flight_) {
+      for (auto& op : f.ops) op.answer(fail(stopping_error()));
+    }
+    for (auto& run : flushes_) run->abandon(stopping_error());
+    flushes_.clear();
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  }
+
+  // One batch of the oldest flush per wake-up; the loop wakes itself for the next one, so
+  // results, actions and scans go on in between.
+  void step_flush() {
+    if (flushes_.empty()) return;
+    FlushRun& run = *flushes_.front();
+    bool over = true;
+    auto busy = [this](model::QueueId id) { return in_flight_.count(id) > 0; };
+    common::guard(*log_, kLoopId, "scheduler.flush",
+                  [&] { over = run.step(store_, writer_, busy, kFlushBatch); },
+                  [&] { run.abandon(queue::Error{queue::Error::Kind::Io, "internal error"}); });
+    if (over) flushes_.pop_front();
+    if (!flushes_.empty()) uv_async_send(&async_);
+  }
+
+  void run_op(PendingOp& op) {
+    auto it = in_flight_.find(op.id);
+    if (it != in_flight_.end()) {
+      // Being delivered: act once its outcome is on disk, on the envelope as written.
+      it->second.ops.push_back(std::move(op));
+      return;
+    }
+    ActionContext ctx{store_, writer_, ids_, dsn_options_, config_->delivery.max_lifetime, log_};
+    // A copy of `done`: if run_action throws before answering, the guard still can.
+    run_action(op.op, op.id, op.reason, ctx, op.done, [this] { kick(); });
+    op.done = nullptr;
   }
 
   void scan() {
@@ -473,6 +277,7 @@ class SchedulerImpl final : public Scheduler {
     if (config_->delivery.pause) return;
     if (in_flight_.size() >= kMaxInFlight) return;
     auto now = unix_now_us();
+    std::erase_if(cooling_, [now](const auto& c) { return c.second <= now; });
     // In-flight messages are still due in the index: asking for kMaxInFlight sees past
     // every one of them to the free capacity.
     auto due = store_.due(now, kMaxInFlight);
@@ -482,8 +287,9 @@ class SchedulerImpl final : public Scheduler {
     }
     for (auto id : *due) {
       if (in_flight_.size() >= kMaxInFlight) break;
-      if (in_flight_.count(id)) continue;
-      start_message(id, now);
+      if (in_flight_.count(id) || cooling_.count(id)) continue;
+      common::guard(*log_, id_field(id), "scheduler.start", [&] { start_message(id, now); },
+                    [&] { abandon(id); });
     }
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
   }
@@ -499,23 +305,22 @@ class SchedulerImpl final : public Scheduler {
       log_->error("{}: cannot load body: {}", id.to_string(), body.error().message);
       return;
     }
-    auto env = std::make_shared<model::Envelope>(std::move(**loaded));
-    auto shared_body = std::make_shared<const std::string>(std::move(*body));
-    auto snapshot = std::make_shared<const model::Envelope>(*env);
-    auto plan = plan_jobs(snapshot, shared_body, now, config_->delivery.sos_lifetime);
     InFlight& f = in_flight_[id];
-    f.envelope = env;
-    f.before = snapshot;
-    f.body = shared_body;
     f.generation = ++generation_;
+    f.envelope = std::make_shared<model::Envelope>(std::move(**loaded));
+    f.before = std::make_shared<const model::Envelope>(*f.envelope);
+    f.body = std::make_shared<const std::string>(std::move(*body));
+    auto plan = plan_jobs(f.before, f.body, now, config_->delivery.sos_lifetime);
     if (plan.nothing_pending) {
       // Due but nothing to do (e.g. written before a crash): park it as never due.
       finish_message(id, f);
       return;
     }
-    f.jobs_out = plan.jobs.size();
     for (auto& job : plan.jobs) {
       job.generation = f.generation;
+      // Counted before it leaves: a job out that is not counted could let the message be
+      // handed out twice; one counted that never left only keeps it in flight.
+      ++f.jobs_out;
       sink_.dispatch(std::move(job));
     }
   }
@@ -524,11 +329,17 @@ class SchedulerImpl final : public Scheduler {
     auto it = in_flight_.find(result.id);
     if (it == in_flight_.end() || it->second.generation != result.generation) return;
     InFlight& f = it->second;
+    if (f.jobs_out > 0) --f.jobs_out;  // first: this job is back whatever happens below
+    if (f.abandoned) {
+      if (f.jobs_out == 0 && !f.writing) release(result.id);
+      return;
+    }
+    common::inject_fault("scheduler.result");
     for (std::size_t k = 0; k < result.outcomes.size() && k < result.indices.size(); ++k) {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
     apply_outcomes(*f.envelope, result, unix_now_us());
-    if (--f.jobs_out == 0) finish_message(result.id, f);
+    if (f.jobs_out == 0) finish_message(result.id, f);
   }
 
   void finish_message(model::QueueId id, InFlight& f) {
@@ -537,31 +348,62 @@ class SchedulerImpl final : public Scheduler {
     queue::Change change;
     // DSNs go into the transaction that makes their recipients final: never lost, never
     // sent twice.
-    change.inserts = dsns_for(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
-                              config_->delivery.max_lifetime, ids_, now);
+    change.inserts = dsn::select_dsns(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
+                                      config_->delivery.max_lifetime, ids_, now);
     bool open = false;
-    for (const auto& r : f.envelope->recipients) {
-      open |= r.state == model::RcptState::Pending || r.state == model::RcptState::Held;
-    }
+    for (const auto& r : f.envelope->recipients) open |= model::is_open(r);
     change.envelope = *f.envelope;
     // Every recipient final and reported: the message has nothing left to do (Postfix
     // removes it too; the DSN carries what the sender needs).
     if (!open) change.kind = queue::Change::Kind::Remove;
-    f.writing = true;
     writer_.submit_change(std::move(change), [this, id](Status<queue::Error> st) {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      written_.emplace_back(id, st.ok());
-      uv_async_send(&async_);
+      // On the writer's thread: only hand the answer to the loop.
+      common::guard(*log_, id_field(id), "scheduler.commit", [&] {
+        std::lock_guard lock(mutex_);
+        if (closed_) return;
+        written_.emplace_back(id, st.ok());
+        uv_async_send(&async_);
+      }, [] {});
     });
+    f.writing = true;
   }
 
   void on_written(model::QueueId id, bool ok) {
     if (!ok) log_->error("{}: outcome not stored; it will be tried again", id.to_string());
+    release(id);
+  }
+
+  // The message leaves the in-flight table; actions that waited for it run now, on the
+  // envelope as stored.
+  void release(model::QueueId id) {
     std::vector<PendingOp> ops;
     if (auto it = in_flight_.find(id); it != in_flight_.end()) ops = std::move(it->second.ops);
     in_flight_.erase(id);
-    for (auto& op : ops) run_op(std::move(op));
+    for (auto& op : ops) {
+      common::guard(*log_, id_field(id), "scheduler.action", [&] { run_op(op); }, [&] {
+        op.answer(fail(queue::Error{queue::Error::Kind::Io, "internal error; nothing changed"}));
+      });
+    }
+  }
+
+  // This round of the message threw: nothing of it is written, so the store still holds
+  // the message as it was, still due. It leaves the in-flight table once none of its jobs is
+  // out (a worker still holding it must not meet a second one), and is not handed out again
+  // before the retry time its next attempt would have: at once could resend what its
+  // recipients got already, again and again, if it throws every time.
+  void abandon(model::QueueId id) {
+    auto it = in_flight_.find(id);
+    std::uint32_t attempts = 0;
+    if (it != in_flight_.end() && it->second.before) attempts = it->second.before->attempts;
+    auto now = unix_now_us();
+    auto not_before = next_attempt_us(attempts + 1, now, config_->delivery.retry);
+    cooling_[id] = not_before;
+    log_->warn("{}: event=round_abandoned queued=yes next_try_in={}s", id.to_string(),
+               (not_before - now) / 1'000'000);
+    if (it == in_flight_.end()) return;  // it threw before it was handed out
+    InFlight& f = it->second;
+    f.abandoned = true;
+    if (f.jobs_out == 0 && !f.writing) release(id);
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
   }
 
@@ -582,12 +424,16 @@ class SchedulerImpl final : public Scheduler {
   std::vector<JobResult> results_;
   std::vector<std::pair<model::QueueId, bool>> written_;
   std::vector<PendingOp> ops_;
+  std::vector<std::unique_ptr<FlushRun>> flushes_posted_;
   std::shared_ptr<const config::Config> reloaded_;  // a reload not yet applied
   bool stopping_ = false;
   bool closed_ = false;
   std::atomic<bool> kicked_{false};
 
+  // Loop thread only.
   std::unordered_map<model::QueueId, InFlight, IdHash> in_flight_;
+  std::unordered_map<model::QueueId, std::int64_t, IdHash> cooling_;  // abandoned: not before
+  std::deque<std::unique_ptr<FlushRun>> flushes_;
   std::uint64_t generation_ = 0;
   std::atomic<std::uint64_t> in_flight_count_{0};
 };

@@ -3,24 +3,33 @@
 // Runs its own thread and libuv loop. It reads the queue's schedule index (cost follows
 // what is due, not the queue size), keeps every message it has handed out in an
 // in-flight table so that no two workers ever hold the same message, splits each
-// message's pending recipients into jobs per (domain, policy, TLS level), and when all
-// jobs of a message are back writes the outcomes in one change through the group-commit
-// writer. Only after that commit does the message leave the in-flight table, so a rescan
-// can never see a stale envelope. kick() (any thread) makes it look at once, e.g. when
-// new mail was queued. stop(): no new work; waits for jobs out (bounded), then returns.
+// message's pending recipients into jobs (job_plan.hpp), and when all jobs of a message
+// are back applies their outcomes (outcome_apply.hpp) and writes them, with the DSNs they
+// call for (dsn/dsn_select.hpp), in one change through the group-commit writer. Only after
+// that commit does the message leave the in-flight table, so a rescan can never see a
+// stale envelope. Operator actions (operator_action.hpp, queue_flush.hpp) run on the same
+// loop, so they never change a message under a worker. kick() (any thread) makes it look
+// at once, e.g. when new mail was queued. stop(): no new work; waits for jobs out
+// (bounded), then returns.
+//
+// Failure: every libuv callback of the loop, and every commit answer, enters through
+// common::guard. An exception while handling one message is logged with its queue id and
+// ends that round of the message cleanly: nothing of it is written, it stays queued as it
+// was, and it is handed out again at its next retry time (not at once, so that a message
+// that throws every time is not retried in a loop). The process and every other message
+// go on.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string_view>
-#include <vector>
+#include <string>
 
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/job.hpp"
-#include "relay/dsn/dsn.hpp"
+#include "relay/delivery/operator_action.hpp"
 #include "relay/model/queue_id.hpp"
 
 namespace secmx::delivery {
@@ -31,12 +40,6 @@ class JobSink {
   virtual ~JobSink() = default;
   virtual void dispatch(Job job) = 0;
 };
-
-// Operator actions on one message (admin API). They run on the scheduler thread; a
-// message being delivered is changed only after its outcome has been written.
-enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
-const char* to_string(QueueOp op);
-using OpDone = std::function<void(Status<queue::Error>)>;
 
 // Outcome counts are in metrics::RelayMetrics (counted where they happen, in the attempt).
 struct SchedulerStats {
@@ -57,46 +60,16 @@ class Scheduler {
   virtual void post_result(JobResult result) = 0;   // thread-safe (workers)
   virtual void stop() = 0;
   virtual SchedulerStats stats() const = 0;         // thread-safe
-  // Operator actions (thread-safe; `done` is called on the scheduler thread).
+  // Operator actions (thread-safe; `done` is called on the scheduler or the writer thread).
+  // A message being delivered is changed only after its outcome has been written.
   // `reason`: for Bounce, the words the DSN and the log give ("" for the default).
   virtual void control(QueueOp op, model::QueueId id, OpDone done, std::string reason = {}) = 0;
   // Make every message with a pending recipient (in `domain`, if given) due now; answers
-  // how many were made due.
+  // how many were made due. Reads the schedule index (and, for a domain, the candidates'
+  // records) on the calling thread - an admin thread, never a libuv loop - and leaves only
+  // the writing to the scheduler's loop (queue_flush.hpp).
   using CountDone = std::function<void(Result<std::size_t, queue::Error>)>;
   virtual void flush_all(std::string domain, CountDone done) = 0;
 };
-
-// What an operator action does to a stored envelope (pure; Remove is not one of these).
-// Returns false when the action does not apply (e.g. release of a message not held).
-bool apply_op(QueueOp op, model::Envelope& envelope, std::int64_t now_us,
-              const std::string& reason = {});
-
-// Pure helpers, tested on their own.
-struct JobPlan {
-  std::vector<Job> jobs;
-  bool nothing_pending = false;  // every recipient is final or held
-};
-JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
-                  const std::shared_ptr<const std::string>& body, std::int64_t now_us,
-                  std::chrono::milliseconds sos_lifetime);
-
-// Apply a worker's outcomes to the envelope: recipient states, attempts, last status.
-void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us);
-
-// The DSNs a change of recipient states calls for (RFC 3464; DESIGN §5): failures,
-// successes (delivered / relayed) and, once per message, the delay warning. `before` is
-// the envelope as it was stored, `after` the new one (its delay_notified may be set).
-// Each DSN gets a queue id from `ids`; they go into the same transaction as `after`.
-// `max_lifetime` dates the delay DSN's Will-Retry-Until.
-std::vector<queue::NewMessage> dsns_for(const model::Envelope& before, model::Envelope& after,
-                                        std::string_view body,
-                                        const std::vector<std::size_t>& relayed,
-                                        const dsn::Options& options,
-                                        std::chrono::milliseconds max_lifetime,
-                                        model::IdGenerator& ids, std::int64_t now_us);
-
-// After all jobs: next attempt time for the deferred recipients (or "never" when none).
-void schedule_next(model::Envelope& envelope, std::int64_t now_us,
-                   const std::vector<std::chrono::milliseconds>& retry);
 
 }  // namespace secmx::delivery

@@ -6,128 +6,24 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
-#include <thread>
 
-#include "tests/unit/queue/queue_test_util.hpp"
+#include "relay/delivery/job_plan.hpp"
+#include "relay/delivery/operator_action.hpp"
+#include "relay/delivery/outcome_apply.hpp"
+#include "tests/unit/delivery/scheduler_test_util.hpp"
 
 namespace secmx::delivery {
 namespace {
 
-using queue::test::TempDir;
 using namespace std::chrono_literals;
-
-std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-model::Recipient rcpt(const std::string& addr, model::Policy p = model::Policy::BES,
-                      model::RcptState st = model::RcptState::Pending) {
-  model::Recipient r;
-  r.address = addr;
-  r.policy = p;
-  r.state = st;
-  r.policy_reason = "default";
-  return r;
-}
-
-queue::NewMessage message(std::uint64_t id, std::vector<model::Recipient> rcpts) {
-  queue::NewMessage m;
-  m.envelope.id = model::QueueId{id};
-  m.envelope.arrival_us = now_us();
-  m.envelope.sender = "s@agency.example";
-  m.envelope.recipients = std::move(rcpts);
-  m.body = "Subject: t\r\n\r\nbody\r\n";
-  m.envelope.body_size = m.body.size();
-  return m;
-}
-
-class RecordingSink : public JobSink {
- public:
-  void dispatch(Job job) override {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
-    cv_.notify_all();
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 5000ms) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, limit, [&] { return jobs_.size() >= n; });
-  }
-  std::vector<Job> jobs() {
-    std::lock_guard lock(mutex_);
-    return jobs_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<Job> jobs_;
-};
-
-template <class F>
-bool eventually(F f, std::chrono::milliseconds limit = 5000ms) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return f();
-}
-
-JobResult answer(const Job& job, RcptVerdict v, const std::string& status) {
-  JobResult r;
-  r.id = job.id;
-  r.generation = job.generation;
-  r.indices = job.indices;
-  for (std::size_t i = 0; i < job.indices.size(); ++i) {
-    RcptOutcome o;
-    o.verdict = v;
-    o.status = status;
-    o.diagnostic = "smtp; test";
-    r.outcomes.push_back(o);
-  }
-  return r;
-}
-
-class SchedulerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto s = queue::open_lmdb_store({dir_.sub("q"), 64ull << 20});
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-    writer_ = queue::CommitWriter::start(*store_, {});
-    auto cfg = std::make_shared<config::Config>();
-    cfg->delivery.retry = {std::chrono::minutes(10)};
-    config_ = cfg;
-  }
-  void TearDown() override {
-    if (scheduler_) scheduler_->stop();
-    writer_->stop();
-  }
-  void insert(queue::NewMessage m) {
-    std::vector<queue::NewMessage> batch;
-    batch.push_back(std::move(m));
-    auto st = store_->insert_batch(batch);
-    ASSERT_TRUE(st[0].ok());
-  }
-  std::optional<model::Envelope> load(std::uint64_t id) {
-    auto r = store_->load(model::QueueId{id});
-    return r.ok() ? *r : std::nullopt;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<queue::Store> store_;
-  std::unique_ptr<queue::CommitWriter> writer_;
-  std::shared_ptr<const config::Config> config_;
-  model::IdGenerator ids_{model::QueueId{1000}};
-  RecordingSink sink_;
-  std::unique_ptr<Scheduler> scheduler_;
-};
+using test::answer;
+using test::eventually;
+using test::message;
+using test::now_us;
+using test::rcpt;
+using SchedulerTest = test::SchedulerFixture;
 
 TEST(PlanJobs, GroupsPendingRecipientsByDomainPolicyAndTls) {
   auto env = std::make_shared<model::Envelope>();
@@ -204,7 +100,7 @@ TEST(ScheduleNext, FinalMessagesAreNeverDueAgain) {
 TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {
   insert(message(1, {rcpt("a@one.example"), rcpt("b@two.example")}));
   insert(message(2, {rcpt("c@one.example")}));
-  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  start();
   ASSERT_TRUE(sink_.wait_for(3)) << "one job per (message, domain)";
   for (const auto& job : sink_.jobs()) {
     bool one = job.domain == "one.example";
@@ -230,7 +126,7 @@ TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {
 
 TEST_F(SchedulerTest, NeverHandsOutAMessageTwice) {
   insert(message(1, {rcpt("a@one.example")}));
-  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  start();
   ASSERT_TRUE(sink_.wait_for(1));
   for (int i = 0; i < 20; ++i) scheduler_->kick();
   // Rescans happen (kicks and the 1 s tick); none may dispatch the message again.
@@ -240,7 +136,7 @@ TEST_F(SchedulerTest, NeverHandsOutAMessageTwice) {
 
 TEST_F(SchedulerTest, HoldOfAnInFlightMessageWaitsForItsOutcome) {
   insert(message(1, {rcpt("a@one.example"), rcpt("b@two.example")}));
-  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  start();
   ASSERT_TRUE(sink_.wait_for(2));
   std::promise<bool> held;
   scheduler_->control(QueueOp::Hold, model::QueueId{1},
@@ -261,7 +157,7 @@ TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
   m.envelope.next_attempt_us = now_us() + 3'600'000'000LL;  // not due for an hour
   insert(std::move(m));
   insert(message(2, {rcpt("b@one.example")}));
-  scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_);
+  start();
   ASSERT_TRUE(sink_.wait_for(1));
   auto run = [&](QueueOp op, std::uint64_t id) {
     std::promise<Status<queue::Error>> p;

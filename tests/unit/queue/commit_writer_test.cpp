@@ -205,6 +205,10 @@ class ScriptedStore final : public Store {
   Result<std::vector<QueueId>, Error> due(std::int64_t, std::size_t) override {
     return std::vector<QueueId>{};
   }
+  Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry>,
+                                                      std::size_t) override {
+    return std::vector<ScheduleEntry>{};
+  }
   Result<std::vector<Envelope>, Error> list(QueueId, std::size_t) override {
     return std::vector<Envelope>{};
   }

@@ -238,6 +238,37 @@ TEST_F(LmdbStoreTest, UpdateMovesTheScheduleKey) {
   expect_stored(*store_, NewMessage{e, m.body});  // the body is not touched by update
 }
 
+TEST_F(LmdbStoreTest, ScheduledPagesThroughTheIndexInDueOrderWithoutHeld) {
+  put(msg(1, 300));
+  put(msg(2, 100));
+  put(msg(3, kNeverDue));
+  put(msg(4, 50, /*held=*/true));
+  put(msg(5, -20));
+  put(msg(6, 100));  // same time as 2: id order breaks the tie
+  std::vector<std::pair<std::int64_t, std::uint64_t>> seen;
+  std::optional<ScheduleEntry> after;
+  for (int page = 0; page < 10; ++page) {
+    auto r = store_->scheduled(after, 2);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    if (r->empty()) break;
+    EXPECT_LE(r->size(), 2u);
+    for (const auto& e : *r) seen.emplace_back(e.next_attempt_us, e.id.value);
+    after = r->back();
+  }
+  EXPECT_EQ(seen, (std::vector<std::pair<std::int64_t, std::uint64_t>>{
+                      {-20, 5}, {100, 2}, {100, 6}, {300, 1}, {kNeverDue, 3}}));
+  // `after` is exclusive, and need not be an entry that exists.
+  auto from = store_->scheduled(ScheduleEntry{100, QueueId{2}}, 10);
+  ASSERT_TRUE(from.ok());
+  ASSERT_EQ(from->size(), 3u);
+  EXPECT_EQ(from->front().id, QueueId{6});
+  from = store_->scheduled(ScheduleEntry{100, QueueId{3}}, 10);
+  ASSERT_TRUE(from.ok());
+  EXPECT_EQ(from->front().id, QueueId{6});
+  EXPECT_TRUE(store_->scheduled(ScheduleEntry{kNeverDue, QueueId{3}}, 10)->empty());
+  EXPECT_TRUE(store_->scheduled(std::nullopt, 0)->empty());
+}
+
 TEST_F(LmdbStoreTest, ListPaginatesInIdOrder) {
   for (std::uint64_t i = 25; i >= 1; --i) put(msg(i * 3, 0, i % 4 == 0));  // inserted out of order
   std::vector<std::uint64_t> seen;

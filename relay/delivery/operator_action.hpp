@@ -1,0 +1,59 @@
+// operator_action.hpp - the operator's actions on one message (admin API): hold, release,
+// flush, delete, bounce.
+//
+// apply_op() is the pure rule (what an action does to an envelope); run_action() carries
+// it out on a message that no worker holds: it loads the message, applies the action (a
+// bounce with its failure DSN, in the same change) and submits the change to the commit
+// writer. It runs on the scheduler's loop, which is what keeps it away from a message in
+// flight: the scheduler holds an action for such a message back until its outcome is
+// written. Failure: the answer says why (NotFound, Invalid "nothing to hold", a store
+// error); nothing is changed then.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "queue/commit_writer.hpp"
+#include "queue/store.hpp"
+#include "relay/dsn/dsn.hpp"
+#include "relay/model/envelope.hpp"
+
+namespace secmx::delivery {
+
+enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
+const char* to_string(QueueOp op);  // as logged: "hold", "release", "delete", ...
+using OpDone = std::function<void(Status<queue::Error>)>;
+
+// What an operator action does to a stored envelope (pure; Remove is not one of these).
+// Returns false when the action does not apply (e.g. release of a message not held).
+// `reason`: for Bounce, the words the DSN gives ("" for the default).
+bool apply_op(QueueOp op, model::Envelope& envelope, std::int64_t now_us,
+              const std::string& reason = {});
+
+// Whether a flush makes `envelope` due now (apply_op(Flush) would apply): not held, some
+// recipient open, and, when `domain` is not empty, a recipient pending in `domain`.
+bool flush_wanted(const model::Envelope& envelope, std::string_view domain);
+
+// What run_action() uses of the scheduler, for one call.
+struct ActionContext {
+  queue::Store& store;
+  queue::CommitWriter& writer;
+  model::IdGenerator& ids;
+  const dsn::Options& dsn_options;
+  std::chrono::milliseconds max_lifetime;   // dates a bounce's DSN as the delay DSN would
+  std::shared_ptr<spdlog::logger> log;
+};
+
+// Carries out `op` on the idle message `id`. `done` gets the outcome: at once when the
+// action does not apply or the message cannot be read, else on the writer's thread once
+// the change is written; `written` (thread-safe, e.g. Scheduler::kick) runs after it.
+void run_action(QueueOp op, model::QueueId id, const std::string& reason,
+                const ActionContext& ctx, OpDone done, std::function<void()> written);
+
+}  // namespace secmx::delivery

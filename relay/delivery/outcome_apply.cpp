@@ -1,0 +1,38 @@
+// outcome_apply.cpp - see outcome_apply.hpp.
+#include "relay/delivery/outcome_apply.hpp"
+
+#include "relay/delivery/outcome.hpp"
+
+namespace secmx::delivery {
+
+void apply_outcomes(model::Envelope& env, const JobResult& result, std::int64_t now_us) {
+  for (std::size_t k = 0; k < result.indices.size() && k < result.outcomes.size(); ++k) {
+    std::size_t i = result.indices[k];
+    if (i >= env.recipients.size()) continue;
+    auto& r = env.recipients[i];
+    const auto& o = result.outcomes[k];
+    r.attempts++;
+    r.last_status = o.status;
+    r.last_reply = o.diagnostic;
+    r.remote_mta = o.remote_mta;
+    r.last_tls = o.tls;
+    r.last_attempt_us = now_us;
+    switch (o.verdict) {
+      case RcptVerdict::Delivered: r.state = model::RcptState::Delivered; break;
+      case RcptVerdict::Failed: r.state = model::RcptState::Failed; break;
+      case RcptVerdict::Deferred: r.state = model::RcptState::Pending; break;
+    }
+  }
+}
+
+void schedule_next(model::Envelope& env, std::int64_t now,
+                   const std::vector<std::chrono::milliseconds>& retry) {
+  env.attempts++;
+  bool any_pending = false;
+  for (const auto& r : env.recipients) any_pending |= r.state == model::RcptState::Pending;
+  // A message with nothing left to try stays stored (its failures are the record the DSN
+  // is built from) but is never due again.
+  env.next_attempt_us = any_pending ? next_attempt_us(env.attempts, now, retry) : model::kNeverDue;
+}
+
+}  // namespace secmx::delivery

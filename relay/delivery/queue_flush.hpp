@@ -1,0 +1,72 @@
+// queue_flush.hpp - flush of the whole queue or of one domain (admin API), by the schedule
+// index rather than by reading every message.
+//
+// Why this shape: the store's schedule index already lists every message that is not
+// held, by due time, so a flush never looks at a held message, and "flush all" needs no
+// message record to find its candidates (an entry not at kNeverDue has a pending
+// recipient; only the few at kNeverDue - nothing pending, perhaps a recipient held by
+// policy - are read to see whether one is still open). A flush of one domain must read
+// each candidate's recipients; an index by domain would have to be kept in step with
+// every change of every message for an operator action that is rare, so instead
+// flush_candidates() reads them on the caller's thread (an admin thread: LMDB readers
+// run beside the writer and the scheduler, from a snapshot) and the scheduler's loop never
+// walks the queue.
+//
+// The loop then only writes: FlushRun::step() takes the candidates in bounded batches
+// (other work runs between batches), skips those in flight, loads each one afresh - the
+// caller's read may be stale by then - and, if a flush still applies (flush_wanted), makes
+// it due now through the commit writer. The answer is the number made due, given once
+// every write is back, exactly as before: messages in flight, held or with nothing open
+// are not counted; a write error other than "gone meanwhile" fails the answer.
+//
+// Thread affinity: flush_candidates() on any thread but a libuv loop's; a FlushRun lives
+// on the scheduler's loop; its answer runs on the writer's thread (or on the loop when
+// nothing was written).
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/commit_writer.hpp"
+#include "queue/store.hpp"
+#include "relay/model/queue_id.hpp"
+
+namespace secmx::delivery {
+
+using FlushDone = std::function<void(Result<std::size_t, queue::Error>)>;
+
+// The ids a flush of `domain` ("" = all) should look at, in due order, each once.
+Result<std::vector<model::QueueId>, queue::Error> flush_candidates(queue::Store& store,
+                                                                  const std::string& domain);
+
+class FlushRun {
+ public:
+  // `done` is answered once; `written` (thread-safe, e.g. Scheduler::kick) runs after it.
+  FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
+           std::function<void()> written, std::shared_ptr<spdlog::logger> log);
+
+  // Handles up to `batch` more candidates; `in_flight` says which messages a worker holds.
+  // Returns true once every candidate is handled (the run is then over for the loop).
+  bool step(queue::Store& store, queue::CommitWriter& writer,
+            const std::function<bool(model::QueueId)>& in_flight, std::size_t batch);
+
+  // Ends the run early (the relay stops, or step() threw): answers `error` unless the
+  // answer was given already. Writes already submitted complete on their own.
+  void abandon(queue::Error error);
+
+ private:
+  struct Tally;  // shared with the commit answers
+
+  std::string domain_;
+  std::vector<model::QueueId> candidates_;
+  std::size_t next_ = 0;
+  std::shared_ptr<Tally> tally_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace secmx::delivery

@@ -1,0 +1,201 @@
+// scheduler_test_util.hpp - what the scheduler's tests share: messages, a job sink that
+// records what it is given, a store that counts its reads, and a fixture with a real LMDB
+// store and commit writer.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "relay/delivery/scheduler.hpp"
+#include "tests/unit/queue/queue_test_util.hpp"
+
+namespace secmx::delivery::test {
+
+using namespace std::chrono_literals;
+
+inline std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline model::Recipient rcpt(const std::string& addr, model::Policy p = model::Policy::BES,
+                             model::RcptState st = model::RcptState::Pending) {
+  model::Recipient r;
+  r.address = addr;
+  r.policy = p;
+  r.state = st;
+  r.policy_reason = "default";
+  return r;
+}
+
+inline queue::NewMessage message(std::uint64_t id, std::vector<model::Recipient> rcpts) {
+  queue::NewMessage m;
+  m.envelope.id = model::QueueId{id};
+  m.envelope.arrival_us = now_us();
+  m.envelope.sender = "s@agency.example";
+  m.envelope.recipients = std::move(rcpts);
+  m.body = "Subject: t\r\n\r\nbody\r\n";
+  m.envelope.body_size = m.body.size();
+  return m;
+}
+
+class RecordingSink : public JobSink {
+ public:
+  void dispatch(Job job) override {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    cv_.notify_all();
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds limit = 5000ms) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return jobs_.size() >= n; });
+  }
+  std::vector<Job> jobs() {
+    std::lock_guard lock(mutex_);
+    return jobs_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Job> jobs_;
+};
+
+template <class F>
+bool eventually(F f, std::chrono::milliseconds limit = 5000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+inline JobResult answer(const Job& job, RcptVerdict v, const std::string& status) {
+  JobResult r;
+  r.id = job.id;
+  r.generation = job.generation;
+  r.indices = job.indices;
+  for (std::size_t i = 0; i < job.indices.size(); ++i) {
+    RcptOutcome o;
+    o.verdict = v;
+    o.status = status;
+    o.diagnostic = "smtp; test";
+    r.outcomes.push_back(o);
+  }
+  return r;
+}
+
+// The LMDB store, with every load() counted by the thread that made it and by message.
+class CountingStore final : public queue::Store {
+ public:
+  explicit CountingStore(std::unique_ptr<queue::Store> inner) : inner_(std::move(inner)) {}
+
+  // Loads made on threads other than `thread` (e.g. the test's own: the scheduler's loop).
+  std::size_t loads_not_on(std::thread::id thread) const {
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [t, count] : by_thread_) n += t == thread ? 0 : count;
+    return n;
+  }
+  std::size_t loads_of(model::QueueId id) const {
+    std::lock_guard lock(mutex_);
+    auto it = by_id_.find(id.value);
+    return it == by_id_.end() ? 0 : it->second;
+  }
+  void reset_counts() {
+    std::lock_guard lock(mutex_);
+    by_thread_.clear();
+    by_id_.clear();
+  }
+
+  Result<std::optional<model::Envelope>, queue::Error> load(model::QueueId id) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++by_thread_[std::this_thread::get_id()];
+      ++by_id_[id.value];
+    }
+    return inner_->load(id);
+  }
+  std::vector<Status<queue::Error>> insert_batch(std::span<queue::NewMessage> b) override {
+    return inner_->insert_batch(b);
+  }
+  Result<std::string, queue::Error> load_body(model::QueueId id) override {
+    return inner_->load_body(id);
+  }
+  Status<queue::Error> update(const model::Envelope& e) override { return inner_->update(e); }
+  Status<queue::Error> remove(model::QueueId id) override { return inner_->remove(id); }
+  std::vector<Status<queue::Error>> apply_batch(std::span<const queue::Change> c) override {
+    return inner_->apply_batch(c);
+  }
+  Result<std::vector<model::QueueId>, queue::Error> due(std::int64_t now,
+                                                        std::size_t limit) override {
+    return inner_->due(now, limit);
+  }
+  Result<std::vector<queue::ScheduleEntry>, queue::Error> scheduled(
+      std::optional<queue::ScheduleEntry> after, std::size_t limit) override {
+    return inner_->scheduled(after, limit);
+  }
+  Result<std::vector<model::Envelope>, queue::Error> list(model::QueueId after,
+                                                         std::size_t limit) override {
+    return inner_->list(after, limit);
+  }
+  Result<queue::StoreStats, queue::Error> stats() override { return inner_->stats(); }
+  model::QueueId last_id() override { return inner_->last_id(); }
+  std::uint64_t synced_commits() const override { return inner_->synced_commits(); }
+  Status<queue::Error> sync() override { return inner_->sync(); }
+
+ private:
+  std::unique_ptr<queue::Store> inner_;
+  mutable std::mutex mutex_;
+  std::map<std::thread::id, std::size_t> by_thread_;
+  std::map<std::uint64_t, std::size_t> by_id_;
+};
+
+// A real store and commit writer; the test starts the scheduler (after adjusting config_).
+class SchedulerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = queue::open_lmdb_store({dir_.sub("q"), 64ull << 20});
+    ASSERT_TRUE(s.ok());
+    store_ = std::make_unique<CountingStore>(std::move(*s));
+    writer_ = queue::CommitWriter::start(*store_, {});
+    auto cfg = std::make_shared<config::Config>();
+    cfg->delivery.retry = {std::chrono::minutes(10)};
+    config_ = cfg;
+  }
+  void TearDown() override {
+    if (scheduler_) scheduler_->stop();
+    writer_->stop();
+  }
+  void start() { scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_); }
+  void insert(queue::NewMessage m) {
+    std::vector<queue::NewMessage> batch;
+    batch.push_back(std::move(m));
+    auto st = store_->insert_batch(batch);
+    ASSERT_TRUE(st[0].ok());
+  }
+  std::optional<model::Envelope> load(std::uint64_t id) {
+    auto r = store_->load(model::QueueId{id});
+    return r.ok() ? *r : std::nullopt;
+  }
+
+  queue::test::TempDir dir_;
+  std::unique_ptr<CountingStore> store_;
+  std::unique_ptr<queue::CommitWriter> writer_;
+  std::shared_ptr<const config::Config> config_;
+  model::IdGenerator ids_{model::QueueId{1000}};
+  RecordingSink sink_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+}  // namespace secmx::delivery::test
