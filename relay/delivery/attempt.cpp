@@ -9,13 +9,6 @@
 
 namespace secmx::delivery {
 
-model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
-                                std::optional<model::TlsLevel> route_tls) {
-  model::TlsLevel r = policy == model::Policy::SOS ? model::stronger(tls, model::TlsLevel::Encrypt)
-                                                   : model::TlsLevel::None;
-  return route_tls ? model::stronger(r, *route_tls) : r;
-}
-
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
       alive_(std::make_shared<bool>(true)) {

@@ -9,7 +9,7 @@
 //                                                                         unreachable, 4xx
 //
 // A target is one address of one candidate host. What happened at each is kept as a
-// HostRecord; when the targets run out, outcome.hpp's exhausted() turns the records into
+// HostRecord; when the targets run out, decide.hpp's exhausted() turns the records into
 // the outcome of the recipients still pending (for SOS: 5.7.10 naming every host, or a
 // deferral while some host may yet answer). TLS verdicts come from decide_tls() only.
 // BES retries a host once in plaintext after a failed handshake.
@@ -30,6 +30,7 @@
 #include "relay/client/smtp_client.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/connection_cache.hpp"
+#include "relay/delivery/decide.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/outcome.hpp"
 #include "relay/delivery/tls_decision.hpp"
@@ -52,11 +53,6 @@ struct AttemptEnv {
   std::shared_ptr<spdlog::logger> log;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted
 };
-
-// The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
-// at least encrypt; a [[route]] with `tls` can only raise it.
-model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
-                                std::optional<model::TlsLevel> route_tls);
 
 class Attempt {
  public:
