@@ -1,18 +1,19 @@
 // attempt.hpp - one delivery attempt of one Job: discovery, then the candidate hosts in
 // order until every recipient has an outcome (DESIGN §4).
 //
-// The state machine, per attempt:
+// The attempt gathers facts and does what decide() (decide.hpp) answers; it chooses no
+// verdict, status or host record itself. Its states, each entered through enter_state()
+// (logged at debug with the queue id):
 //
-//   Discovering -> (next target) -> Connecting -> [TLS decision] -> Sending -> Done
-//                        ^              |                |             |
-//                        +--------------+----------------+-------------+  host skipped,
-//                                                                         unreachable, 4xx
+//   Idle -> Discovering -> Connecting -> Sending -> Done
+//                             ^  |  ^       |
+//                             |  +--+       |  plaintext retry (BES) on the same host
+//                             +-------------+  next host (skipped, unreachable, 4xx)
 //
 // A target is one address of one candidate host. What happened at each is kept as a
-// HostRecord; when the targets run out, decide.hpp's exhausted() turns the records into
-// the outcome of the recipients still pending (for SOS: 5.7.10 naming every host, or a
-// deferral while some host may yet answer). TLS verdicts come from decide_tls() only.
-// BES retries a host once in plaintext after a failed handshake.
+// HostRecord; after the last one decide() turns the records into the outcome of the
+// recipients still pending (for SOS: 5.7.10 naming every host, or a deferral while some
+// host may yet answer). A cached connection that suits the TLS level skips Connecting.
 //
 // Thread affinity: the worker loop's thread. The attempt calls `done` exactly once, from
 // a libuv callback (never from start()), and the owner frees it after that.
@@ -33,7 +34,6 @@
 #include "relay/delivery/decide.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/outcome.hpp"
-#include "relay/delivery/tls_decision.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/metrics/metrics.hpp"
 
@@ -70,20 +70,25 @@ class Attempt {
     std::size_t candidate = 0;
     dns::IpAddress address;
   };
-  enum class State { Idle, Discovering, Connecting, Sending, Quitting, Done };
+  enum class State { Idle, Discovering, Connecting, Sending, Done };
+  static const char* state_name(State s);
 
+  void enter_state(State next);
   void on_discovered(dns::DiscoveryResult result);
   void next_target();
   void connect(bool plaintext_retry);
   void on_open(client::SessionInfo info);
-  void send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation tls);
+  void send_on();
   void on_sent(client::MessageResult result);
-  void skip_host(HostRecord::Kind kind, std::string detail);
+  // After a decision about the whole host (NextHost, or Final for every pending one).
+  void leave_host(const Decision& d, bool reusable);
   void release_client(bool reusable);
   void finish_pending(const RcptOutcome& outcome);
   void set_outcome(std::size_t k, RcptOutcome outcome);
   void complete();
 
+  // The facts that hold for the whole attempt and the current host.
+  Facts facts(Stage stage, std::string_view step) const;
   std::string target_name() const;  // "host[ip]:port"
   std::uint16_t target_port() const;
   const dns::Candidate& candidate() const;
@@ -100,6 +105,7 @@ class Attempt {
   std::size_t next_ = 0;  // next target to try
   std::size_t current_ = 0;
   bool plaintext_retry_ = false;
+  std::string current_name_;  // target_name() of the current target
   std::vector<HostRecord> hosts_;
 
   std::unique_ptr<client::SmtpClient> client_;
