@@ -8,7 +8,6 @@
 #include "relay/client/client_session.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/ssl.h>
 
 #include <exception>
 #include <utility>
@@ -67,9 +66,7 @@ ClientSession::ClientSession(uv_loop_t* loop, ClientOptions options)
   conn_.user = this;
 }
 
-ClientSession::~ClientSession() {
-  if (resume_ != nullptr) SSL_SESSION_free(resume_);
-}
+ClientSession::~ClientSession() = default;
 
 template <class F>
 void ClientSession::guarded(const char* where, F&& fn) {
@@ -127,7 +124,7 @@ void ClientSession::write_command(const std::string& line) {
 // ---------------------------------------------------------------- public operations
 
 void ClientSession::open(const sockaddr* addr, std::string host, bool try_starttls,
-                         SSL_SESSION* resume, std::function<void(SessionInfo)> cb) {
+                         tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) {
   Entry entry(this);
   if (state_ != State::Idle || detached_) {
     post([cb = std::move(cb)] {
@@ -141,7 +138,7 @@ void ClientSession::open(const sockaddr* addr, std::string host, bool try_startt
   open_cb_ = std::move(cb);
   host_ = std::move(host);
   try_starttls_ = try_starttls;
-  if (resume != nullptr && SSL_SESSION_up_ref(resume) == 1) resume_ = resume;
+  resume_ = std::move(resume);
   std::uint16_t port = ntohs(addr->sa_family == AF_INET6
                                  ? reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port
                                  : reinterpret_cast<const sockaddr_in*>(addr)->sin_port);
@@ -264,9 +261,9 @@ bool ClientSession::usable() const {
   return state_ == State::Ready && !send_cb_ && !quit_done_ && !conn_.closing() && !detached_;
 }
 
-SSL_SESSION* ClientSession::get1_tls_session() {
+tls::SslSessionPtr ClientSession::tls_session() {
   auto* tls = conn_.tls();
-  return tls != nullptr && tls->handshake_done() ? tls->get1_session() : nullptr;
+  return tls::SslSessionPtr(tls != nullptr && tls->handshake_done() ? tls->get1_session() : nullptr);
 }
 
 void ClientSession::detach() {
@@ -481,7 +478,7 @@ void ClientSession::on_starttls(const smtp::ParsedReply& reply) {
   info_.tls_attempted = true;
   if (reply.code == 220) {
     enter_state(State::TlsHandshake);
-    conn_.start_tls(options_.tls, tls::Role::Client, host_, host_, resume_);
+    conn_.start_tls(options_.tls, tls::Role::Client, host_, host_, resume_.get());
     return;
   }
   if (reply.code == 421) {

@@ -37,13 +37,13 @@ class ClientSession final : public net::ConnectionHandler {
  public:
   ClientSession(uv_loop_t* loop, ClientOptions options);
 
-  void open(const sockaddr* addr, std::string host, bool try_starttls, SSL_SESSION* resume,
-            std::function<void(SessionInfo)> cb);
+  void open(const sockaddr* addr, std::string host, bool try_starttls,
+            tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb);
   void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
   void quit(std::function<void()> done);
   void set_on_closed(std::function<void()> cb);
   bool usable() const;
-  SSL_SESSION* get1_tls_session();
+  tls::SslSessionPtr tls_session();
   const SessionInfo& info() const { return info_; }
   // The owner is gone: drop every callback, abort the connection, free when closed.
   void detach();
@@ -115,7 +115,7 @@ class ClientSession final : public net::ConnectionHandler {
 
   std::string host_;
   bool try_starttls_ = false;
-  SSL_SESSION* resume_ = nullptr;  // our reference, freed with the session
+  tls::SslSessionPtr resume_;  // offered for resumption at the handshake
   SessionInfo info_;
   std::string in_;  // received plaintext not yet split into lines
   smtp::ReplyParser parser_;

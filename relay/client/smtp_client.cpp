@@ -14,8 +14,8 @@ std::unique_ptr<SmtpClient> SmtpClient::create(uv_loop_t* loop, ClientOptions op
 SmtpClient::~SmtpClient() { session_->detach(); }
 
 void SmtpClient::open(const sockaddr* addr, std::string host, bool try_starttls,
-                      SSL_SESSION* resume, std::function<void(SessionInfo)> cb) {
-  session_->open(addr, std::move(host), try_starttls, resume, std::move(cb));
+                      tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) {
+  session_->open(addr, std::move(host), try_starttls, std::move(resume), std::move(cb));
 }
 
 void SmtpClient::send(const MessageSpec& spec, std::function<void(MessageResult)> cb) {
@@ -30,7 +30,7 @@ void SmtpClient::set_on_closed(std::function<void()> cb) {
 
 bool SmtpClient::usable() const { return session_->usable(); }
 
-SSL_SESSION* SmtpClient::get1_tls_session() const { return session_->get1_tls_session(); }
+tls::SslSessionPtr SmtpClient::tls_session() const { return session_->tls_session(); }
 
 const SessionInfo& SmtpClient::info() const { return session_->info(); }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "relay/model/envelope.hpp"
+#include "relay/tls/ssl_session_ptr.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tls/tls_session.hpp"
 
@@ -126,16 +127,17 @@ class SmtpClient {
 
   // `addr` is copied. host: the MX/SRV target name, used for SNI and as the name the
   // certificate must match (verification never fails the handshake; see info().tls).
-  // resume: a TLS session from an earlier connection to `host` (borrowed; may be null).
-  void open(const sockaddr* addr, std::string host, bool try_starttls, SSL_SESSION* resume,
-            std::function<void(SessionInfo)> cb);
+  // resume: a TLS session from an earlier connection to `host` (may be null); the client
+  // keeps it for as long as it may need it.
+  void open(const sockaddr* addr, std::string host, bool try_starttls,
+            tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb);
   // One transaction. The spec and what it points to must stay alive until cb runs.
   void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
   // QUIT, wait (bounded by quit_timeout) for the reply, close; done() once closed.
   void quit(std::function<void()> done);
   void set_on_closed(std::function<void()> cb);  // once, when the connection is gone
   bool usable() const;                           // open, idle, not closing
-  SSL_SESSION* get1_tls_session() const;         // caller frees; null if none
+  tls::SslSessionPtr tls_session() const;        // a reference of our own; null if none
   const SessionInfo& info() const;
 
  private:

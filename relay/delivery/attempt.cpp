@@ -170,14 +170,12 @@ void Attempt::connect(bool plaintext_retry) {
   targets_[current_].address.to_sockaddr(target_port(), ss);
   const std::string& host = candidate().host;
   std::weak_ptr<bool> alive = alive_;
-  SSL_SESSION* resume = env_.cache->take_session(host);  // open() takes its own reference
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, plaintext_retry), resume,
+                want_starttls(requirement_, plaintext_retry), env_.cache->take_session(host),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
                   on_open(std::move(info));
                 });
-  if (resume) SSL_SESSION_free(resume);
 }
 
 void Attempt::on_open(client::SessionInfo info) {
@@ -223,7 +221,7 @@ void Attempt::on_open(client::SessionInfo info) {
   switch (d.kind) {
     case Decision::Kind::Continue:
       if (info.tls.active) {
-        if (SSL_SESSION* s = client_->get1_tls_session()) env_.cache->remember_session(candidate().host, s);
+        env_.cache->remember_session(candidate().host, client_->tls_session());
       }
       send_on();
       return;

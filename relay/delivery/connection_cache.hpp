@@ -20,10 +20,9 @@
 #include <string>
 #include <vector>
 
-#include <openssl/ssl.h>
-
 #include "relay/client/smtp_client.hpp"
 #include "relay/delivery/tls_decision.hpp"
+#include "relay/tls/ssl_session_ptr.hpp"
 
 namespace secmx::delivery {
 
@@ -52,10 +51,10 @@ class ConnectionCache {
 
   // TLS resumption. A TLS 1.3 session (ticket) is good for one resumption only, and
   // parallel connections to one host each need their own: the cache keeps a few per host,
-  // and take_session() hands one out (owned by the caller; null if none). After each
-  // handshake the session it ended with is remembered again if it can still resume.
-  SSL_SESSION* take_session(const std::string& host);
-  void remember_session(const std::string& host, SSL_SESSION* owned);
+  // and take_session() hands one out (null if none). After each handshake the session it
+  // ended with is remembered again if it can still resume.
+  tls::SslSessionPtr take_session(const std::string& host);
+  void remember_session(const std::string& host, tls::SslSessionPtr session);
 
   // QUIT everything idle and stop the timer; connections being closed finish on the loop.
   void close_all();
@@ -73,7 +72,7 @@ class ConnectionCache {
   std::size_t per_key_;
   uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
   std::map<std::string, std::vector<Entry>> idle_;
-  std::map<std::string, std::deque<SSL_SESSION*>> sessions_;  // owned
+  std::map<std::string, std::deque<tls::SslSessionPtr>> sessions_;
   // Clients being QUIT: kept alive until their connection is gone.
   struct Closing {
     std::unique_ptr<client::SmtpClient> client;
