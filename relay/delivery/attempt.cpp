@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt_log.hpp"
@@ -15,6 +16,7 @@ Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
       alive_(std::make_shared<bool>(true)) {
   outcomes_.resize(job_.size());
+  log_id_ = job_.id.to_string() + ":";
 }
 
 Attempt::~Attempt() {
@@ -37,20 +39,45 @@ const char* Attempt::state_name(State s) {
 void Attempt::enter_state(State next) {
   if (next == state_) return;
   if (env_.log->should_log(spdlog::level::debug)) {
-    env_.log->debug("{}: event=attempt-state from={} to={} host={}", job_.id.to_string(),
+    env_.log->debug("{} event=attempt-state from={} to={} host={}", log_id_,
                     state_name(state_), state_name(next),
                     current_name_.empty() ? "none" : secmx::log::escape(current_name_));
   }
   state_ = next;
 }
 
+template <class Fn>
+void Attempt::guarded(const char* where, Fn&& fn) {
+  common::guard(
+      *env_.log, log_id_, where,
+      [&] {
+        common::inject_fault(where);
+        fn();
+      },
+      [&] { fail(where); });
+}
+
+void Attempt::fail(const char* where) {
+  if (state_ == State::Done) return;
+  Facts f = facts(Stage::Discovery, "internal");
+  f.event = Event::Internal;
+  std::string error = std::string("exception at ") + where;
+  f.error = error;
+  Decision d = decide(f);
+  release_client(false);
+  finish_pending(d.outcome);
+  complete();
+}
+
 void Attempt::start() {
-  started_us_ = unix_now_us();
-  enter_state(State::Discovering);
-  std::weak_ptr<bool> alive = alive_;
-  env_.discovery->discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
-    if (alive.expired()) return;
-    on_discovered(std::move(r));
+  guarded("attempt.start", [&] {
+    started_us_ = unix_now_us();
+    enter_state(State::Discovering);
+    std::weak_ptr<bool> alive = alive_;
+    env_.discovery->discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
+      if (alive.expired()) return;
+      guarded("attempt.discovered", [&] { on_discovered(std::move(r)); });
+    });
   });
 }
 
@@ -174,7 +201,7 @@ void Attempt::connect(bool plaintext_retry) {
                 want_starttls(requirement_, plaintext_retry), env_.cache->take_session(host),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
-                  on_open(std::move(info));
+                  guarded("attempt.opened", [&] { on_open(std::move(info)); });
                 });
 }
 
@@ -196,7 +223,7 @@ void Attempt::on_open(client::SessionInfo info) {
       f.text = info.text;
       break;
     case OpenStatus::TlsFailed:
-      env_.log->info("{}: TLS handshake with {} failed: {}", job_.id.to_string(),
+      env_.log->info("{} TLS handshake with {} failed: {}", log_id_,
                      secmx::log::escape(current_name_), secmx::log::escape(info.error));
       f.stage = Stage::TlsHandshake;
       // Cut by the connection, or refused by the peer (an alert, garbage).
@@ -232,7 +259,7 @@ void Attempt::on_open(client::SessionInfo info) {
     case Decision::Kind::NextHost:
     case Decision::Kind::Final:
       if (info.status == OpenStatus::Ok) {
-        env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(),
+        env_.log->info("{} {} skipped for {} policy: {}", log_id_,
                        secmx::log::escape(current_name_), model::to_string(job_.policy),
                        secmx::log::escape(d.host.detail));
       }
@@ -257,7 +284,7 @@ void Attempt::send_on() {
   std::weak_ptr<bool> alive = alive_;
   client_->send(spec, [this, alive](client::MessageResult r) {
     if (alive.expired()) return;
-    on_sent(std::move(r));
+    guarded("attempt.sent", [&] { on_sent(std::move(r)); });
   });
 }
 

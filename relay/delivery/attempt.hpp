@@ -15,8 +15,15 @@
 // recipients still pending (for SOS: 5.7.10 naming every host, or a deferral while some
 // host may yet answer). A cached connection that suits the TLS level skips Connecting.
 //
+// Failure: every callback into the attempt (and start()) runs under common::guard(): an
+// exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the
+// recipients still pending are deferred (decide() with an Internal event: 4.3.0), and the
+// attempt completes; the worker and every other attempt go on. The same step names are
+// the fault-injection points (SECMX_TEST_INJECT_THROW=attempt.opened:1).
+//
 // Thread affinity: the worker loop's thread. The attempt calls `done` exactly once, from
-// a libuv callback (never from start()), and the owner frees it after that.
+// a libuv callback, or from start() only when start() itself failed; the owner frees it
+// after that, never inside the call.
 #pragma once
 
 #include <uv.h>
@@ -74,6 +81,10 @@ class Attempt {
   static const char* state_name(State s);
 
   void enter_state(State next);
+  // Runs `fn` as the callback step `where`; an exception fails the attempt cleanly.
+  template <class Fn>
+  void guarded(const char* where, Fn&& fn);
+  void fail(const char* where);
   void on_discovered(dns::DiscoveryResult result);
   void next_target();
   void connect(bool plaintext_retry);
@@ -106,6 +117,7 @@ class Attempt {
   std::size_t current_ = 0;
   bool plaintext_retry_ = false;
   std::string current_name_;  // target_name() of the current target
+  std::string log_id_;        // "<queue id>:", the prefix of the attempt's log lines
   std::vector<HostRecord> hosts_;
 
   std::unique_ptr<client::SmtpClient> client_;

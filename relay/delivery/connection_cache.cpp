@@ -3,11 +3,14 @@
 
 #include <algorithm>
 
+#include "relay/common/callback_guard.hpp"
+#include "relay/common/log.hpp"
+
 namespace secmx::delivery {
 
 ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle_time,
                                  std::size_t per_key)
-    : loop_(loop), idle_time_(idle_time), per_key_(per_key) {
+    : loop_(loop), idle_time_(idle_time), per_key_(per_key), log_(log::logger("delivery")) {
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
@@ -86,7 +89,10 @@ void ConnectionCache::close_all() {
 }
 
 void ConnectionCache::on_timer(uv_timer_t* t) {
-  static_cast<ConnectionCache*>(t->data)->sweep(false);
+  auto* self = static_cast<ConnectionCache*>(t->data);
+  // A failed sweep is logged; the next tick tries again.
+  common::guard(*self->log_, "connection-cache", "cache.sweep",
+                [self] { self->sweep(false); }, [] {});
 }
 
 void ConnectionCache::sweep(bool all) {

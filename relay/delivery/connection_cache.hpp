@@ -6,7 +6,8 @@
 // that satisfies its own TLS requirement. TLS sessions are kept per host name for
 // resumption on the next connection.
 //
-// Thread affinity: one cache per worker loop, used on that loop's thread only.
+// Thread affinity: one cache per worker loop, used on that loop's thread only. A failure
+// in the idle timer's sweep is logged and tried again at the next tick.
 #pragma once
 
 #include <uv.h>
@@ -23,6 +24,10 @@
 #include "relay/client/smtp_client.hpp"
 #include "relay/delivery/tls_decision.hpp"
 #include "relay/tls/ssl_session_ptr.hpp"
+
+namespace spdlog {
+class logger;
+}
 
 namespace secmx::delivery {
 
@@ -70,6 +75,7 @@ class ConnectionCache {
   uv_loop_t* loop_;
   std::chrono::milliseconds idle_time_;
   std::size_t per_key_;
+  std::shared_ptr<spdlog::logger> log_;
   uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
   std::map<std::string, std::vector<Entry>> idle_;
   std::map<std::string, std::deque<tls::SslSessionPtr>> sessions_;
