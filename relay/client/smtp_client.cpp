@@ -30,6 +30,8 @@ void SmtpClient::set_on_closed(std::function<void()> cb) {
 
 bool SmtpClient::usable() const { return session_->usable(); }
 
+void SmtpClient::set_log_id(std::string id) { session_->set_log_id(std::move(id)); }
+
 tls::SslSessionPtr SmtpClient::tls_session() const { return session_->tls_session(); }
 
 const SessionInfo& SmtpClient::info() const { return session_->info(); }

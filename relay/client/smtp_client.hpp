@@ -15,7 +15,9 @@
 // open/send/quit runs at a time; quit() during open/send aborts it (reported as Broken).
 //
 // Thread affinity: the loop's thread only. Failure is reported in the results (status
-// plus the reply or our own words); nothing here throws.
+// plus the reply or our own words); nothing here throws. An exception inside the client's
+// own callbacks is caught and reported as a broken connection. Every log line starts with
+// ClientOptions::log_id (the attempt gives its queue id) and "peer=host[ip]:port".
 #pragma once
 
 #include <uv.h>
@@ -37,6 +39,7 @@ namespace secmx::client {
 // RFC 5321 4.5.3.2 defaults; tests shrink them.
 struct ClientOptions {
   std::string helo_name;                 // our hostname
+  std::string log_id;                    // the owner's id for our log lines ("<queue id>")
   std::shared_ptr<tls::TlsContext> tls;  // client context (CA store or file); null: no TLS
   std::chrono::milliseconds connect_timeout{30000}, greeting_timeout{300000},
       command_timeout{300000}, data_init_timeout{120000}, data_block_timeout{180000},
@@ -137,6 +140,8 @@ class SmtpClient {
   void quit(std::function<void()> done);
   void set_on_closed(std::function<void()> cb);  // once, when the connection is gone
   bool usable() const;                           // open, idle, not closing
+  // A connection that carries another owner's message logs under that owner's id.
+  void set_log_id(std::string id);
   tls::SslSessionPtr tls_session() const;        // a reference of our own; null if none
   const SessionInfo& info() const;
 

@@ -17,6 +17,7 @@ Attempt::Attempt(AttemptEnv env, Job job, Done done)
       alive_(std::make_shared<bool>(true)) {
   outcomes_.resize(job_.size());
   log_id_ = job_.id.to_string() + ":";
+  env_.client_options.log_id = job_.id.to_string();  // the client's lines carry it too
 }
 
 Attempt::~Attempt() {
@@ -166,6 +167,7 @@ void Attempt::next_target() {
   auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port());
   if (auto cached = env_.cache->take(key, requirement_)) {
     client_ = std::move(cached->client);
+    client_->set_log_id(job_.id.to_string());
     tls_ = cached->tls;
     const auto& info = client_->info();
     tls_text_ = info.tls.active

@@ -1,6 +1,6 @@
 """A bug of ours in the middle of a delivery attempt (issue 15 item 6): an exception at a
-libuv callback boundary is caught, logged with the queue id, and fails that one attempt
-cleanly. Its recipients are deferred (a 4.x status: not lost, not bounced, never a false
+libuv callback boundary (of the attempt, or of the SMTP client under it) is caught, logged
+with the queue id, and fails that one attempt cleanly. Its recipients are deferred (a 4.x status: not lost, not bounced, never a false
 5.7.10), the relay stays up, and the next retry delivers.
 
 The relay is started with SECMX_TEST_INJECT_THROW=<point>:1, which makes the first pass
@@ -86,11 +86,13 @@ def attempt_lines(relay, qid: str, rcpt: str) -> list[str]:
     return re.findall(rf"{qid}: to=<{re.escape(rcpt)}>, .*", relay.log())
 
 
-def deferred_then_sent(relay, world, qid: str, rcpt: str, subject: str, point: str) -> str:
-    """The common story: the exception line, one deferral, a delivery; returns the line
-    of the deferral."""
-    relay.wait_log(rf"{qid}: event=exception where={re.escape(point)} "
-                   rf"what=\"?injected fault at {re.escape(point)}", timeout=30)
+def deferred_then_sent(relay, world, qid: str, rcpt: str, subject: str, point: str,
+                       logged: bool = False) -> str:
+    """The common story: the exception line (unless the caller saw it), one deferral, a
+    delivery; returns the line of the deferral."""
+    if not logged:
+        relay.wait_log(rf"{qid}: event=exception where={re.escape(point)} "
+                       rf"what=injected fault at {re.escape(point)}", timeout=30)
     first = wait_until(lambda: attempt_lines(relay, qid, rcpt), 30,
                        f"the first delivery line of {qid}")[0]
     assert "status=deferred" in first, first
@@ -132,3 +134,15 @@ def test_a_throw_after_discovery_defers_sos_without_a_5_7_10(make_relay, world):
     assert "policy=SOS" in first and "5.7.10" not in first, first
     sent = [l for l in attempt_lines(relay, qid, "carol@fault.test") if "status=sent" in l][0]
     assert re.search(r"tls=TLSv1\.[23]/", sent), sent
+
+
+def test_a_throw_inside_the_smtp_client_defers_and_the_retry_delivers(make_relay, world):
+    relay = faulty_relay(make_relay, world, "client.read")
+    qid = send(relay, "dave@fault.test", "fault-client")
+    # The client's own line carries the queue id of the message it was carrying.
+    relay.wait_log(rf"{qid}: peer=mx\.fault\.test\[127\.0\.18\.2\]:25 event=exception "
+                   r"where=client\.read", timeout=30)
+    first = deferred_then_sent(relay, world, qid, "dave@fault.test", "fault-client",
+                               "client.read", logged=True)
+    # To the attempt it is a connection that broke: the host was unreachable this time.
+    assert "mx.fault.test[127.0.18.2]:25" in first and "internal error" in first, first
