@@ -119,12 +119,13 @@ struct MessageResult {
   bool eightbit_downgrade = false; // 8BITMIME body sent as is to a peer without 8BITMIME
 };
 
-class ClientSession;
-
+// An interface because it is the delivery attempt's seam to the network: the attempt's
+// unit tests script a client without sockets. create() gives the real one, which runs the
+// client state machine (client_session.hpp) over a libuv connection.
 class SmtpClient {
  public:
   static std::unique_ptr<SmtpClient> create(uv_loop_t* loop, ClientOptions options);
-  ~SmtpClient();
+  virtual ~SmtpClient() = default;
   SmtpClient(const SmtpClient&) = delete;
   SmtpClient& operator=(const SmtpClient&) = delete;
 
@@ -132,22 +133,21 @@ class SmtpClient {
   // certificate must match (verification never fails the handshake; see info().tls).
   // resume: a TLS session from an earlier connection to `host` (may be null); the client
   // keeps it for as long as it may need it.
-  void open(const sockaddr* addr, std::string host, bool try_starttls,
-            tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb);
+  virtual void open(const sockaddr* addr, std::string host, bool try_starttls,
+                    tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) = 0;
   // One transaction. The spec and what it points to must stay alive until cb runs.
-  void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
+  virtual void send(const MessageSpec& spec, std::function<void(MessageResult)> cb) = 0;
   // QUIT, wait (bounded by quit_timeout) for the reply, close; done() once closed.
-  void quit(std::function<void()> done);
-  void set_on_closed(std::function<void()> cb);  // once, when the connection is gone
-  bool usable() const;                           // open, idle, not closing
+  virtual void quit(std::function<void()> done) = 0;
+  virtual void set_on_closed(std::function<void()> cb) = 0;  // once, when the connection is gone
+  virtual bool usable() const = 0;                           // open, idle, not closing
   // A connection that carries another owner's message logs under that owner's id.
-  void set_log_id(std::string id);
-  tls::SslSessionPtr tls_session() const;        // a reference of our own; null if none
-  const SessionInfo& info() const;
+  virtual void set_log_id(std::string id) = 0;
+  virtual tls::SslSessionPtr tls_session() const = 0;  // a reference of our own; null if none
+  virtual const SessionInfo& info() const = 0;
 
- private:
-  explicit SmtpClient(ClientSession* session) : session_(session) {}
-  ClientSession* session_;  // frees itself once its connection is closed
+ protected:
+  SmtpClient() = default;
 };
 
 const char* to_string(OpenStatus status);

@@ -17,7 +17,6 @@ Attempt::Attempt(AttemptEnv env, Job job, Done done)
       alive_(std::make_shared<bool>(true)) {
   outcomes_.resize(job_.size());
   log_id_ = job_.id.to_string() + ":";
-  env_.client_options.log_id = job_.id.to_string();  // the client's lines carry it too
 }
 
 Attempt::~Attempt() {
@@ -75,7 +74,7 @@ void Attempt::start() {
     started_us_ = unix_now_us();
     enter_state(State::Discovering);
     std::weak_ptr<bool> alive = alive_;
-    env_.discovery->discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
+    env_.discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
       if (alive.expired()) return;
       guarded("attempt.discovered", [&] { on_discovered(std::move(r)); });
     });
@@ -189,7 +188,7 @@ void Attempt::connect(bool plaintext_retry) {
   plaintext_retry_ = plaintext_retry;
   tls_ = TlsObservation{};
   tls_.plaintext_retry = plaintext_retry;
-  client_ = client::SmtpClient::create(env_.loop, env_.client_options);
+  client_ = env_.new_client(job_.id.to_string());  // its lines carry the queue id too
   if (env_.metrics) {
     env_.metrics->outbound_connections.inc();
     // Counted until the connection is gone, wherever the client ends up (the cache).

@@ -26,8 +26,6 @@
 // after that, never inside the call.
 #pragma once
 
-#include <uv.h>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -52,11 +50,14 @@ namespace secmx::delivery {
 
 // What an attempt borrows from its worker.
 struct AttemptEnv {
-  uv_loop_t* loop = nullptr;
   std::shared_ptr<const config::Config> config;  // as of the attempt's start (reloads)
-  dns::Discovery* discovery = nullptr;
+  // The attempt's two seams to the world, so that it can be driven by scripted input
+  // without sockets (tests/unit/delivery/attempt_test.cpp): discovery of the receivers
+  // (the callback runs later, from the loop), and a new SMTP client whose log lines carry
+  // `log_id`. The worker passes dns::Discovery and client::SmtpClient::create.
+  std::function<void(const std::string& domain, dns::Discovery::Callback cb)> discover;
+  std::function<std::unique_ptr<client::SmtpClient>(const std::string& log_id)> new_client;
   ConnectionCache* cache = nullptr;
-  client::ClientOptions client_options;
   std::shared_ptr<spdlog::logger> log;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted
 };

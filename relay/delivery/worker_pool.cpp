@@ -228,11 +228,16 @@ class Worker {
 
   void begin(Job job) {
     AttemptEnv env;
-    env.loop = &loop_;
     env.config = config_;
-    env.discovery = discovery_.get();
+    env.discover = [d = discovery_.get()](const std::string& domain, dns::Discovery::Callback cb) {
+      d->discover(domain, std::move(cb));
+    };
+    env.new_client = [loop = &loop_, options = client_options_](const std::string& log_id) {
+      client::ClientOptions o = options;
+      o.log_id = log_id;
+      return client::SmtpClient::create(loop, std::move(o));
+    };
     env.cache = cache_.get();
-    env.client_options = client_options_;
     env.log = log_;
     env.metrics = metrics_;
     auto attempt = std::make_unique<Attempt>(std::move(env), std::move(job),
