@@ -8,7 +8,6 @@
 #include "relay/client/client_session.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/ssl.h>
 
 #include <exception>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "relay/client/client_commands.hpp"
 #include "relay/client/extensions.hpp"
 #include "relay/client/message_check.hpp"
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/log.hpp"
 
 namespace secmx::client {
@@ -65,22 +65,32 @@ ClientSession::ClientSession(uv_loop_t* loop, ClientOptions options)
       log_(log::logger("smtp-client")),
       conn_(loop, this) {
   conn_.user = this;
+  update_who();
 }
 
-ClientSession::~ClientSession() {
-  if (resume_ != nullptr) SSL_SESSION_free(resume_);
+void ClientSession::set_log_id(std::string id) {
+  options_.log_id = std::move(id);
+  update_who();
 }
+
+void ClientSession::update_who() {
+  who_ = (options_.log_id.empty() ? std::string() : options_.log_id + ": ") + "peer=" + info_.peer;
+}
+
+ClientSession::~ClientSession() = default;
 
 template <class F>
 void ClientSession::guarded(const char* where, F&& fn) {
   Entry entry(this);
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    log_->error("peer={} event=exception where={} what={}", info_.peer, where,
-                log::escape(e.what()));
-    lost(OpenStatus::Broken, SendStatus::Broken, std::string("internal error: ") + e.what());
-  }
+  common::guard(
+      *log_, who_, where,
+      [&] {
+        common::inject_fault(where);
+        fn();
+      },
+      [&] {
+        lost(OpenStatus::Broken, SendStatus::Broken, std::string("internal error at ") + where);
+      });
 }
 
 void ClientSession::post(std::function<void()> fn) {
@@ -99,7 +109,7 @@ void ClientSession::post(std::function<void()> fn) {
   uv_timer_start(&p->timer, [](uv_timer_t* t) {
     auto* posted = static_cast<Posted*>(t->data);
     if (auto alive = posted->alive.lock()) {
-      posted->session->guarded("posted", [posted] { posted->fn(); });
+      posted->session->guarded("client.posted", [posted] { posted->fn(); });
     }
     uv_close(reinterpret_cast<uv_handle_t*>(t),
              [](uv_handle_t* h) { delete static_cast<Posted*>(h->data); });
@@ -108,7 +118,7 @@ void ClientSession::post(std::function<void()> fn) {
 
 void ClientSession::enter_state(State next) {
   if (next != state_) {
-    log_->trace("peer={} state={}->{}", info_.peer, to_string(state_), to_string(next));
+    log_->trace("{} state={}->{}", who_, to_string(state_), to_string(next));
   }
   state_ = next;
   if (next == State::Closed) return;
@@ -119,7 +129,7 @@ void ClientSession::enter_state(State next) {
 }
 
 void ClientSession::write_command(const std::string& line) {
-  log_->debug("peer={} send={}", info_.peer,
+  log_->debug("{} send={}", who_,
               log::escape(std::string_view(line).substr(0, line.size() - 2)));
   conn_.write(line);
 }
@@ -127,7 +137,7 @@ void ClientSession::write_command(const std::string& line) {
 // ---------------------------------------------------------------- public operations
 
 void ClientSession::open(const sockaddr* addr, std::string host, bool try_starttls,
-                         SSL_SESSION* resume, std::function<void(SessionInfo)> cb) {
+                         tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) {
   Entry entry(this);
   if (state_ != State::Idle || detached_) {
     post([cb = std::move(cb)] {
@@ -141,11 +151,12 @@ void ClientSession::open(const sockaddr* addr, std::string host, bool try_startt
   open_cb_ = std::move(cb);
   host_ = std::move(host);
   try_starttls_ = try_starttls;
-  if (resume != nullptr && SSL_SESSION_up_ref(resume) == 1) resume_ = resume;
+  resume_ = std::move(resume);
   std::uint16_t port = ntohs(addr->sa_family == AF_INET6
                                  ? reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port
                                  : reinterpret_cast<const sockaddr_in*>(addr)->sin_port);
   info_.peer = host_ + "[" + net::ip_string(addr) + "]:" + std::to_string(port);
+  update_who();
   enter_state(State::Connecting);
   int rc = conn_.connect(addr, &ClientSession::on_connected_cb);
   if (rc != 0) {
@@ -159,7 +170,7 @@ void ClientSession::open(const sockaddr* addr, std::string host, bool try_startt
 
 void ClientSession::on_connected_cb(net::Connection* conn, int status) {
   auto* self = static_cast<ClientSession*>(conn->user);
-  self->guarded("connect", [self, status] { self->on_connected(status); });
+  self->guarded("client.connect", [self, status] { self->on_connected(status); });
 }
 
 void ClientSession::on_connected(int status) {
@@ -168,7 +179,7 @@ void ClientSession::on_connected(int status) {
     open_failed(OpenStatus::ConnectFailed, uv_strerror(status), nullptr, false);
     return;
   }
-  log_->debug("peer={} event=connected", info_.peer);
+  log_->debug("{} event=connected", who_);
   conn_.start_reading();
   enter_state(State::Greeting);
 }
@@ -197,7 +208,7 @@ void ClientSession::send(const MessageSpec& spec, std::function<void(MessageResu
   const Extensions& ext = info_.ext;
 
   if (auto refusal = check_message(spec, ext)) {
-    log_->info("peer={} event=local-refusal dsn={} reason={}", info_.peer, refusal->enhanced,
+    log_->info("{} event=local-refusal dsn={} reason={}", who_, refusal->enhanced,
                log::escape(refusal->text));
     result_.status = SendStatus::Rejected;
     result_.stage = "local";
@@ -215,8 +226,7 @@ void ClientSession::send(const MessageSpec& spec, std::function<void(MessageResu
   result_.eightbit_downgrade =
       env.body_type == model::BodyType::EightBitMime && !ext.eightbitmime;
   if (result_.eightbit_downgrade) {
-    log_->info("peer={} event=8bit-without-8bitmime note=\"8-bit body sent as is\"",
-               info_.peer);
+    log_->info("{} event=8bit-without-8bitmime note=\"8-bit body sent as is\"", who_);
   }
   cmds_.clear();
   sent_ = recv_ = accepted_ = 0;
@@ -264,9 +274,9 @@ bool ClientSession::usable() const {
   return state_ == State::Ready && !send_cb_ && !quit_done_ && !conn_.closing() && !detached_;
 }
 
-SSL_SESSION* ClientSession::get1_tls_session() {
+tls::SslSessionPtr ClientSession::tls_session() {
   auto* tls = conn_.tls();
-  return tls != nullptr && tls->handshake_done() ? tls->get1_session() : nullptr;
+  return tls::SslSessionPtr(tls != nullptr && tls->handshake_done() ? tls->get1_session() : nullptr);
 }
 
 void ClientSession::detach() {
@@ -282,7 +292,7 @@ void ClientSession::detach() {
 // ---------------------------------------------------------------- connection events
 
 void ClientSession::on_read(std::string_view plaintext) {
-  guarded("read", [&] {
+  guarded("client.read", [&] {
     in_.append(plaintext);
     std::size_t pos = 0;
     while (state_ != State::Closed) {
@@ -316,7 +326,7 @@ void ClientSession::on_read(std::string_view plaintext) {
 }
 
 void ClientSession::on_eof(std::string_view reason) {
-  guarded("eof", [&] {
+  guarded("client.eof", [&] {
     if (state_ == State::Closed) return;
     if (state_ == State::Quit) {
       enter_state(State::Closed);
@@ -329,7 +339,7 @@ void ClientSession::on_eof(std::string_view reason) {
 }
 
 void ClientSession::on_tls_done(bool ok, std::string_view error) {
-  guarded("tls", [&] {
+  guarded("client.tls", [&] {
     if (state_ != State::TlsHandshake) return;
     if (!ok) {
       open_failed(OpenStatus::TlsFailed, "TLS handshake failed: " + std::string(error),
@@ -344,7 +354,7 @@ void ClientSession::on_tls_done(bool ok, std::string_view error) {
     info_.tls.verified = peer.verified;
     info_.tls.verify_error = peer.verify_error;
     info_.tls.resumed = peer.resumed;
-    log_->debug("peer={} event=tls protocol={} cipher={} verified={} resumed={}", info_.peer,
+    log_->debug("{} event=tls protocol={} cipher={} verified={} resumed={}", who_,
                 peer.protocol, peer.cipher, peer.verified, peer.resumed);
     write_command("EHLO " + options_.helo_name + "\r\n");
     conn_.flush();
@@ -353,20 +363,20 @@ void ClientSession::on_tls_done(bool ok, std::string_view error) {
 }
 
 void ClientSession::on_timeout() {
-  guarded("timeout", [&] {
+  guarded("client.timeout", [&] {
     if (state_ == State::Closed) return;
     if (state_ == State::Quit) {
       close_connection(false);
       return;
     }
     std::string error = "timeout " + std::string(state_info(state_).phrase);
-    log_->info("peer={} event=timeout state={}", info_.peer, to_string(state_));
+    log_->info("{} event=timeout state={}", who_, to_string(state_));
     lost(OpenStatus::Timeout, SendStatus::Timeout, error);
   });
 }
 
 void ClientSession::on_drained() {
-  guarded("drained", [&] {
+  guarded("client.drained", [&] {
     if (state_ == State::Body) pump_body();
   });
 }
@@ -375,8 +385,10 @@ void ClientSession::on_closed() {
   Entry entry(this);
   closed_ = true;
   state_ = State::Closed;
-  log_->debug("peer={} event=closed", info_.peer);
-  try {
+  log_->debug("{} event=closed", who_);
+  // The owner's callbacks run here; one that throws is logged, and the rest still run
+  // at the next entry point that finds them set (there is nothing left to fail).
+  common::guard(*log_, who_, "client.closed", [&] {
     if (open_cb_) {
       if (info_.status == OpenStatus::Ok || info_.error.empty()) {
         info_.status = info_.status == OpenStatus::Ok ? OpenStatus::Broken : info_.status;
@@ -391,16 +403,13 @@ void ClientSession::on_closed() {
     }
     if (auto done = std::exchange(quit_done_, nullptr)) done();
     if (auto cb = std::exchange(on_closed_cb_, nullptr)) cb();
-  } catch (const std::exception& e) {
-    log_->error("peer={} event=exception where=closed what={}", info_.peer,
-                log::escape(e.what()));
-  }
+  }, [] {});
 }
 
 // ---------------------------------------------------------------- replies
 
 void ClientSession::handle_reply(smtp::ParsedReply reply) {
-  log_->debug("peer={} state={} reply={} {} {}", info_.peer, to_string(state_), reply.code,
+  log_->debug("{} state={} reply={} {} {}", who_, to_string(state_), reply.code,
               reply.enhanced, log::escape(reply_text(reply)));
   if (reply.code == 421) peer_closing_ = true;
   switch (state_) {
@@ -425,7 +434,7 @@ void ClientSession::unexpected_reply(const smtp::ParsedReply& reply) {
   std::string what = "unexpected reply " + std::string(state_info(state_).phrase) + ": " +
                      std::to_string(reply.code) + " " + reply_text(reply);
   if (state_ == State::Ready && reply.code == 421) {
-    log_->info("peer={} event=peer-closing reply={}", info_.peer, log::escape(what));
+    log_->info("{} event=peer-closing reply={}", who_, log::escape(what));
     close_connection(false);
     return;
   }
@@ -481,7 +490,7 @@ void ClientSession::on_starttls(const smtp::ParsedReply& reply) {
   info_.tls_attempted = true;
   if (reply.code == 220) {
     enter_state(State::TlsHandshake);
-    conn_.start_tls(options_.tls, tls::Role::Client, host_, host_, resume_);
+    conn_.start_tls(options_.tls, tls::Role::Client, host_, host_, resume_.get());
     return;
   }
   if (reply.code == 421) {
@@ -501,7 +510,7 @@ void ClientSession::open_ok() {
   enter_state(State::Ready);
   info_.status = OpenStatus::Ok;
   info_.stage = "ready";
-  log_->debug("peer={} event=open tls={}", info_.peer, info_.tls.active);
+  log_->debug("{} event=open tls={}", who_, info_.tls.active);
   report_open();
 }
 
@@ -515,7 +524,7 @@ void ClientSession::open_failed(OpenStatus status, std::string error,
     info_.enhanced = reply->enhanced;
     info_.text = reply_text(*reply);
   }
-  log_->info("peer={} event=open-failed stage={} error={} reply={}", info_.peer, info_.stage,
+  log_->info("{} event=open-failed stage={} error={} reply={}", who_, info_.stage,
              log::escape(info_.error), log::escape(info_.text));
   if (say_quit) {
     write_command("QUIT\r\n");
@@ -754,7 +763,7 @@ void ClientSession::lost(OpenStatus open_status, SendStatus send_status,
     open_failed(open_status, error, nullptr, false);
     return;
   }
-  log_->info("peer={} event=lost state={} error={}", info_.peer, to_string(was),
+  log_->info("{} event=lost state={} error={}", who_, to_string(was),
              log::escape(error));
   close_connection(false);
   if (send_cb_) {

@@ -11,6 +11,13 @@
 // PIPELINING everything up to DATA goes out at once; without, one command per reply.
 // BDAT always waits for the RCPT replies so that a chunk is never sent for nobody.
 //
+// Failure: every libuv callback enters through guarded() (common::guard): an exception is
+// logged as "<log id>: peer=... event=exception where=client.<step> ..." and the
+// connection fails as if lost, so the owner hears of it through its open/send callback.
+// The step names are the fault-injection points (SECMX_TEST_INJECT_THROW=client.read:1).
+// Log lines start with the owner's log id (ClientOptions::log_id; the attempt gives the
+// queue id) and the peer.
+//
 // Thread affinity: the loop's thread only.
 #pragma once
 
@@ -37,14 +44,15 @@ class ClientSession final : public net::ConnectionHandler {
  public:
   ClientSession(uv_loop_t* loop, ClientOptions options);
 
-  void open(const sockaddr* addr, std::string host, bool try_starttls, SSL_SESSION* resume,
-            std::function<void(SessionInfo)> cb);
+  void open(const sockaddr* addr, std::string host, bool try_starttls,
+            tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb);
   void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
   void quit(std::function<void()> done);
   void set_on_closed(std::function<void()> cb);
   bool usable() const;
-  SSL_SESSION* get1_tls_session();
+  tls::SslSessionPtr tls_session();
   const SessionInfo& info() const { return info_; }
+  void set_log_id(std::string id);
   // The owner is gone: drop every callback, abort the connection, free when closed.
   void detach();
 
@@ -72,6 +80,7 @@ class ClientSession final : public net::ConnectionHandler {
   template <class F>
   void guarded(const char* where, F&& fn);
 
+  void update_who();
   void enter_state(State next);
   void write_command(const std::string& line);
   void handle_reply(smtp::ParsedReply reply);
@@ -105,6 +114,7 @@ class ClientSession final : public net::ConnectionHandler {
   uv_loop_t* loop_;
   ClientOptions options_;
   std::shared_ptr<spdlog::logger> log_;
+  std::string who_;  // "<log id>: peer=host[ip]:port", the start of every log line
   net::Connection conn_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // posted work checks it
   State state_ = State::Idle;
@@ -115,7 +125,7 @@ class ClientSession final : public net::ConnectionHandler {
 
   std::string host_;
   bool try_starttls_ = false;
-  SSL_SESSION* resume_ = nullptr;  // our reference, freed with the session
+  tls::SslSessionPtr resume_;  // offered for resumption at the handshake
   SessionInfo info_;
   std::string in_;  // received plaintext not yet split into lines
   smtp::ReplyParser parser_;

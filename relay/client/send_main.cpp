@@ -9,7 +9,6 @@
 // given as an address. Exit status: 0 all recipients accepted, 1 otherwise, 2 on usage
 // or local errors. Single-threaded: one libuv loop on the main thread.
 #include <arpa/inet.h>
-#include <openssl/ssl.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -72,7 +71,7 @@ struct Run {
   int conn_index = 0;
   int msg_index = 0;
   bool all_delivered = true;
-  SSL_SESSION* saved = nullptr;
+  tls::SslSessionPtr saved;  // the last session, offered for resumption
   std::unique_ptr<client::SmtpClient> client;
   nlohmann::json out = {{"connections", nlohmann::json::array()}};
 
@@ -82,7 +81,7 @@ struct Run {
     out["connections"].push_back({{"messages", nlohmann::json::array()}});
     msg_index = 0;
     client = client::SmtpClient::create(loop, options);
-    client->open(reinterpret_cast<const sockaddr*>(&addr), host, starttls, saved,
+    client->open(reinterpret_cast<const sockaddr*>(&addr), host, starttls, tls::share(saved.get()),
                  [this](client::SessionInfo info) { on_open(std::move(info)); });
   }
 
@@ -114,10 +113,7 @@ struct Run {
   }
 
   void end_connection() {
-    if (SSL_SESSION* s = client->get1_tls_session()) {
-      if (saved != nullptr) SSL_SESSION_free(saved);
-      saved = s;
-    }
+    if (auto s = client->tls_session()) saved = std::move(s);
     current()["tls_session_saved"] = saved != nullptr;
     // The client is released from inside its own callback: allowed by its contract.
     client->quit([this] {
@@ -246,7 +242,6 @@ int main(int argc, char** argv) {
     run.client.reset();
     uv_run(&loop, UV_RUN_DEFAULT);  // lets an aborted connection finish closing
     if (uv_loop_close(&loop) != 0) std::cerr << "secmx-smtp-send: loop not empty at exit\n";
-    if (run.saved != nullptr) SSL_SESSION_free(run.saved);
     run.out["delivered"] = run.all_delivered;
     std::cout << run.out.dump(2) << std::endl;
     return run.all_delivered ? 0 : 1;

@@ -15,7 +15,9 @@
 // open/send/quit runs at a time; quit() during open/send aborts it (reported as Broken).
 //
 // Thread affinity: the loop's thread only. Failure is reported in the results (status
-// plus the reply or our own words); nothing here throws.
+// plus the reply or our own words); nothing here throws. An exception inside the client's
+// own callbacks is caught and reported as a broken connection. Every log line starts with
+// ClientOptions::log_id (the attempt gives its queue id) and "peer=host[ip]:port".
 #pragma once
 
 #include <uv.h>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "relay/model/envelope.hpp"
+#include "relay/tls/ssl_session_ptr.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tls/tls_session.hpp"
 
@@ -36,6 +39,7 @@ namespace secmx::client {
 // RFC 5321 4.5.3.2 defaults; tests shrink them.
 struct ClientOptions {
   std::string helo_name;                 // our hostname
+  std::string log_id;                    // the owner's id for our log lines ("<queue id>")
   std::shared_ptr<tls::TlsContext> tls;  // client context (CA store or file); null: no TLS
   std::chrono::milliseconds connect_timeout{30000}, greeting_timeout{300000},
       command_timeout{300000}, data_init_timeout{120000}, data_block_timeout{180000},
@@ -115,32 +119,35 @@ struct MessageResult {
   bool eightbit_downgrade = false; // 8BITMIME body sent as is to a peer without 8BITMIME
 };
 
-class ClientSession;
-
+// An interface because it is the delivery attempt's seam to the network: the attempt's
+// unit tests script a client without sockets. create() gives the real one, which runs the
+// client state machine (client_session.hpp) over a libuv connection.
 class SmtpClient {
  public:
   static std::unique_ptr<SmtpClient> create(uv_loop_t* loop, ClientOptions options);
-  ~SmtpClient();
+  virtual ~SmtpClient() = default;
   SmtpClient(const SmtpClient&) = delete;
   SmtpClient& operator=(const SmtpClient&) = delete;
 
   // `addr` is copied. host: the MX/SRV target name, used for SNI and as the name the
   // certificate must match (verification never fails the handshake; see info().tls).
-  // resume: a TLS session from an earlier connection to `host` (borrowed; may be null).
-  void open(const sockaddr* addr, std::string host, bool try_starttls, SSL_SESSION* resume,
-            std::function<void(SessionInfo)> cb);
+  // resume: a TLS session from an earlier connection to `host` (may be null); the client
+  // keeps it for as long as it may need it.
+  virtual void open(const sockaddr* addr, std::string host, bool try_starttls,
+                    tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) = 0;
   // One transaction. The spec and what it points to must stay alive until cb runs.
-  void send(const MessageSpec& spec, std::function<void(MessageResult)> cb);
+  virtual void send(const MessageSpec& spec, std::function<void(MessageResult)> cb) = 0;
   // QUIT, wait (bounded by quit_timeout) for the reply, close; done() once closed.
-  void quit(std::function<void()> done);
-  void set_on_closed(std::function<void()> cb);  // once, when the connection is gone
-  bool usable() const;                           // open, idle, not closing
-  SSL_SESSION* get1_tls_session() const;         // caller frees; null if none
-  const SessionInfo& info() const;
+  virtual void quit(std::function<void()> done) = 0;
+  virtual void set_on_closed(std::function<void()> cb) = 0;  // once, when the connection is gone
+  virtual bool usable() const = 0;                           // open, idle, not closing
+  // A connection that carries another owner's message logs under that owner's id.
+  virtual void set_log_id(std::string id) = 0;
+  virtual tls::SslSessionPtr tls_session() const = 0;  // a reference of our own; null if none
+  virtual const SessionInfo& info() const = 0;
 
- private:
-  explicit SmtpClient(ClientSession* session) : session_(session) {}
-  ClientSession* session_;  // frees itself once its connection is closed
+ protected:
+  SmtpClient() = default;
 };
 
 const char* to_string(OpenStatus status);

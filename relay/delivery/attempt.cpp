@@ -1,25 +1,22 @@
+// attempt.cpp - one delivery attempt; see attempt.hpp. Gathers facts, follows decide().
 #include "relay/delivery/attempt.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt_log.hpp"
-#include "relay/model/status.hpp"
 
 namespace secmx::delivery {
-
-model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
-                                std::optional<model::TlsLevel> route_tls) {
-  model::TlsLevel r = policy == model::Policy::SOS ? model::stronger(tls, model::TlsLevel::Encrypt)
-                                                   : model::TlsLevel::None;
-  return route_tls ? model::stronger(r, *route_tls) : r;
-}
 
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
       alive_(std::make_shared<bool>(true)) {
   outcomes_.resize(job_.size());
+  log_id_ = job_.id.to_string() + ":";
 }
 
 Attempt::~Attempt() {
@@ -28,14 +25,82 @@ Attempt::~Attempt() {
   if (client_ && env_.cache) env_.cache->retire(std::move(client_));
 }
 
+const char* Attempt::state_name(State s) {
+  switch (s) {
+    case State::Idle: return "idle";
+    case State::Discovering: return "discovering";
+    case State::Connecting: return "connecting";
+    case State::Sending: return "sending";
+    case State::Done: return "done";
+  }
+  return "?";
+}
+
+void Attempt::enter_state(State next) {
+  if (next == state_) return;
+  if (env_.log->should_log(spdlog::level::debug)) {
+    env_.log->debug("{} event=attempt-state from={} to={} host={}", log_id_,
+                    state_name(state_), state_name(next),
+                    current_name_.empty() ? "none" : secmx::log::escape(current_name_));
+  }
+  state_ = next;
+}
+
+template <class Fn>
+void Attempt::guarded(const char* where, Fn&& fn) {
+  common::guard(
+      *env_.log, log_id_, where,
+      [&] {
+        common::inject_fault(where);
+        fn();
+      },
+      [&] { fail(where); });
+}
+
+void Attempt::fail(const char* where) {
+  if (state_ == State::Done) return;
+  Facts f = facts(Stage::Discovery, "internal");
+  f.event = Event::Internal;
+  std::string error = std::string("exception at ") + where;
+  f.error = error;
+  Decision d = decide(f);
+  release_client(false);
+  finish_pending(d.outcome);
+  complete();
+}
+
 void Attempt::start() {
-  started_us_ = unix_now_us();
-  state_ = State::Discovering;
-  std::weak_ptr<bool> alive = alive_;
-  env_.discovery->discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
-    if (alive.expired()) return;
-    on_discovered(std::move(r));
+  guarded("attempt.start", [&] {
+    started_us_ = unix_now_us();
+    enter_state(State::Discovering);
+    std::weak_ptr<bool> alive = alive_;
+    env_.discover(job_.domain, [this, alive](dns::DiscoveryResult r) {
+      if (alive.expired()) return;
+      guarded("attempt.discovered", [&] { on_discovered(std::move(r)); });
+    });
   });
+}
+
+Facts Attempt::facts(Stage stage, std::string_view step) const {
+  Facts f;
+  f.stage = stage;
+  f.step = step;
+  f.policy = job_.policy;
+  f.level = requirement_;
+  f.tried = hosts_;
+  f.dns_incomplete = !discovery_.complete();
+  f.sos_expired = job_.sos_expired;
+  f.lifetime_passed = lifetime_passed(job_.envelope->arrival_us, unix_now_us(),
+                                      env_.config->delivery.max_lifetime);
+  if (stage != Stage::Discovery && current_ < targets_.size()) {
+    f.host = current_name_;
+    f.remote = candidate().host;
+    f.last_candidate = next_ >= targets_.size();
+    f.tls = tls_;
+  } else {
+    f.last_candidate = targets_.empty();
+  }
+  return f;
 }
 
 void Attempt::on_discovered(dns::DiscoveryResult result) {
@@ -44,21 +109,24 @@ void Attempt::on_discovered(dns::DiscoveryResult result) {
     env_.metrics->dns_lookups.inc();
     if (discovery_.status == dns::DiscoveryStatus::Temporary) env_.metrics->dns_failures.inc();
   }
-  if (!discovery_.ok()) {
-    RcptOutcome o;
-    o.verdict = discovery_.status == dns::DiscoveryStatus::Permanent ? RcptVerdict::Failed
-                                                                     : RcptVerdict::Deferred;
-    o.status = discovery_.enhanced_code;
-    o.diagnostic = discovery_.reason;
-    finish_pending(o);
-    complete();
+  requirement_ = requirement_for(job_.policy, job_.tls, discovery_.route_tls);
+  if (discovery_.ok()) {
+    for (std::size_t c = 0; c < discovery_.candidates.size(); ++c) {
+      for (const auto& a : discovery_.candidates[c].addresses) targets_.push_back(Target{c, a});
+    }
+  }
+  Facts f = facts(Stage::Discovery, "discovery");
+  // The DNS's verdict in the classes of a reply: found, temporary, permanent.
+  f.code = discovery_.ok() ? 250
+           : discovery_.status == dns::DiscoveryStatus::Permanent ? 550 : 450;
+  f.enhanced = discovery_.enhanced_code;
+  f.text = discovery_.reason;
+  Decision d = decide(f);
+  if (d.kind == Decision::Kind::Continue) {
+    next_target();
     return;
   }
-  requirement_ = requirement_for(job_.policy, job_.tls, discovery_.route_tls);
-  for (std::size_t c = 0; c < discovery_.candidates.size(); ++c) {
-    for (const auto& a : discovery_.candidates[c].addresses) targets_.push_back(Target{c, a});
-  }
-  next_target();
+  leave_host(d, false);
 }
 
 const dns::Candidate& Attempt::candidate() const {
@@ -75,40 +143,52 @@ std::string Attempt::target_name() const {
 void Attempt::next_target() {
   bool pending = false;
   for (const auto& o : outcomes_) pending |= !o.has_value();
-  if (!pending) {
+  if (!pending || state_ == State::Done) {
     complete();
     return;
   }
   if (next_ >= targets_.size()) {
-    bool sos = model::must_encrypt(requirement_);
-    bool incomplete = sos ? discovery_.secmx_incomplete || discovery_.mx_incomplete
-                          : !discovery_.complete();
-    finish_pending(exhausted(sos, hosts_, incomplete, job_.sos_expired));
+    // decide() ends the attempt at the last host; getting here is a bug of ours.
+    Facts f = facts(Stage::Discovery, "discovery");
+    f.event = Event::Internal;
+    f.error = "no host left to try";
+    finish_pending(decide(f).outcome);
     complete();
     return;
   }
   current_ = next_++;
+  current_name_ = target_name();
   plaintext_retry_ = false;
+  tls_ = TlsObservation{};
   tls_text_ = "none";
   // Another message to this host may have left a connection that suits us.
   const auto& t = targets_[current_];
   auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port());
   if (auto cached = env_.cache->take(key, requirement_)) {
+    client_ = std::move(cached->client);
+    client_->set_log_id(job_.id.to_string());
     tls_ = cached->tls;
-    const auto& info = cached->client->info();
+    const auto& info = client_->info();
     tls_text_ = info.tls.active
                     ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
                     : "none";
-    send_on(std::move(cached->client), tls_);
+    Decision d = decide(facts(Stage::Session, "ready"));
+    if (d.kind == Decision::Kind::Continue) {
+      send_on();
+      return;
+    }
+    leave_host(d, false);
     return;
   }
   connect(false);
 }
 
 void Attempt::connect(bool plaintext_retry) {
-  state_ = State::Connecting;
+  enter_state(State::Connecting);
   plaintext_retry_ = plaintext_retry;
-  client_ = client::SmtpClient::create(env_.loop, env_.client_options);
+  tls_ = TlsObservation{};
+  tls_.plaintext_retry = plaintext_retry;
+  client_ = env_.new_client(job_.id.to_string());  // its lines carry the queue id too
   if (env_.metrics) {
     env_.metrics->outbound_connections.inc();
     // Counted until the connection is gone, wherever the client ends up (the cache).
@@ -118,84 +198,79 @@ void Attempt::connect(bool plaintext_retry) {
   targets_[current_].address.to_sockaddr(target_port(), ss);
   const std::string& host = candidate().host;
   std::weak_ptr<bool> alive = alive_;
-  SSL_SESSION* resume = env_.cache->take_session(host);  // open() takes its own reference
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, plaintext_retry), resume,
+                want_starttls(requirement_, plaintext_retry), env_.cache->take_session(host),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
-                  on_open(std::move(info));
+                  guarded("attempt.opened", [&] { on_open(std::move(info)); });
                 });
-  if (resume) SSL_SESSION_free(resume);
 }
 
 void Attempt::on_open(client::SessionInfo info) {
   using client::OpenStatus;
+  Facts f = facts(Stage::Connect, info.stage);
   switch (info.status) {
     case OpenStatus::ConnectFailed:
     case OpenStatus::Timeout:
     case OpenStatus::Broken:
-      skip_host(HostRecord::Kind::Unreachable,
-                info.error.empty() ? "connection failed at " + info.stage : info.error);
-      return;
-    case OpenStatus::Refused: {
-      auto kind = info.code >= 500 ? HostRecord::Kind::PermRefused
-                                   : HostRecord::Kind::TempRefused;
-      skip_host(kind, "refused at " + info.stage + ": " +
-                          reply_line(info.code, info.enhanced, info.text));
-      return;
-    }
-    case OpenStatus::TlsFailed: {
-      TlsObservation seen;
-      seen.starttls_offered = true;
-      seen.handshake_attempted = true;
-      seen.handshake_ok = false;
-      seen.plaintext_retry = plaintext_retry_;
-      seen.handshake_error = info.error;
-      seen.handshake_cut = info.tls_connection_lost;
-      auto d = decide_tls(requirement_, seen);
-      env_.log->info("{}: TLS handshake with {} failed: {}", job_.id.to_string(),
-                     secmx::log::escape(target_name()),
-                     secmx::log::escape(info.error));
-      if (d.verdict == TlsVerdict::RetryPlaintext) {
-        release_client(false);
-        connect(true);
-        return;
-      }
-      skip_host(d.verdict == TlsVerdict::Unreachable ? HostRecord::Kind::Unreachable
-                                                     : HostRecord::Kind::NoTls,
-                d.reason);
-      return;
-    }
+      f.stage = stage_of(info.stage, Stage::Connect);
+      f.event = info.status == OpenStatus::Timeout ? Event::Timeout : Event::Lost;
+      f.error = info.error;
+      break;
+    case OpenStatus::Refused:
+      f.stage = stage_of(info.stage, Stage::Connect);
+      f.code = info.code;
+      f.enhanced = info.enhanced;
+      f.text = info.text;
+      break;
+    case OpenStatus::TlsFailed:
+      env_.log->info("{} TLS handshake with {} failed: {}", log_id_,
+                     secmx::log::escape(current_name_), secmx::log::escape(info.error));
+      f.stage = Stage::TlsHandshake;
+      // Cut by the connection, or refused by the peer (an alert, garbage).
+      f.event = info.tls_connection_lost ? Event::Lost : Event::Reply;
+      f.error = info.error;
+      break;
     case OpenStatus::Ok:
+      tls_.starttls_offered = info.starttls_offered;
+      tls_.handshake_attempted = info.tls_attempted;
+      tls_.handshake_ok = info.tls.active;
+      tls_.verified = info.tls.verified;
+      tls_.auth = info.tls.verified ? TlsAuth::Pkix : TlsAuth::None;
+      tls_.verify_error = info.tls.verify_error;
+      tls_text_ = info.tls.active
+                      ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
+                      : "none";
+      f.stage = Stage::Session;
+      f.tls = tls_;
       break;
   }
-  TlsObservation seen;
-  seen.starttls_offered = info.starttls_offered;
-  seen.handshake_attempted = info.tls_attempted;
-  seen.handshake_ok = info.tls.active;
-  seen.verified = info.tls.verified;
-  seen.verify_error = info.tls.verify_error;
-  seen.plaintext_retry = plaintext_retry_;
-  tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
-                              : "none";
-  auto d = decide_tls(requirement_, seen);
-  if (d.verdict != TlsVerdict::Proceed) {
-    env_.log->info("{}: {} skipped for {} policy: {}", job_.id.to_string(),
-                   secmx::log::escape(target_name()), model::to_string(job_.policy),
-                   secmx::log::escape(d.reason));
-    skip_host(HostRecord::Kind::NoTls, d.reason);
-    return;
+  Decision d = decide(f);
+  switch (d.kind) {
+    case Decision::Kind::Continue:
+      if (info.tls.active) {
+        env_.cache->remember_session(candidate().host, client_->tls_session());
+      }
+      send_on();
+      return;
+    case Decision::Kind::RetryPlaintext:
+      release_client(false);
+      connect(true);
+      return;
+    case Decision::Kind::NextHost:
+    case Decision::Kind::Final:
+      if (info.status == OpenStatus::Ok) {
+        env_.log->info("{} {} skipped for {} policy: {}", log_id_,
+                       secmx::log::escape(current_name_), model::to_string(job_.policy),
+                       secmx::log::escape(d.host.detail));
+      }
+      leave_host(d, false);
+      return;
   }
-  if (info.tls.active) {
-    if (SSL_SESSION* s = client_->get1_tls_session()) env_.cache->remember_session(candidate().host, s);
-  }
-  send_on(std::move(client_), seen);
 }
 
-void Attempt::send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation tls) {
-  state_ = State::Sending;
-  client_ = std::move(client);
-  tls_ = tls;
+void Attempt::send_on() {
+  enter_state(State::Sending);
   sending_.clear();
   sending_k_.clear();
   for (std::size_t k = 0; k < job_.size(); ++k) {
@@ -210,60 +285,60 @@ void Attempt::send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation
   std::weak_ptr<bool> alive = alive_;
   client_->send(spec, [this, alive](client::MessageResult r) {
     if (alive.expired()) return;
-    on_sent(std::move(r));
+    guarded("attempt.sent", [&] { on_sent(std::move(r)); });
   });
 }
 
 void Attempt::on_sent(client::MessageResult r) {
   using client::SendStatus;
-  const std::string remote = candidate().host;
   switch (r.status) {
-    case SendStatus::Done:
-      for (std::size_t i = 0; i < sending_k_.size() && i < r.rcpts.size(); ++i) {
-        const auto& rc = r.rcpts[i];
-        auto o = classify_reply(rc.code, rc.enhanced, rc.text, remote);
-        // NOTIFY went no further than us when the peer had no DSN: "relayed" (RFC 3464).
-        o.relayed = !client_->info().ext.dsn;
-        set_outcome(sending_k_[i], std::move(o));
+    case SendStatus::Done: {
+      // The transaction ran: each recipient has its own reply (code 0: none came).
+      Facts f = facts(r.stage == "rcpt" ? Stage::Rcpt : Stage::Data, r.stage);
+      f.peer_dsn = client_->info().ext.dsn;
+      std::optional<HostRecord> left;
+      for (std::size_t i = 0; i < sending_k_.size(); ++i) {
+        const client::RcptResult none;
+        const auto& rc = i < r.rcpts.size() ? r.rcpts[i] : none;
+        f.code = rc.code;
+        f.enhanced = rc.enhanced;
+        f.text = rc.text;
+        Decision d = decide(f);
+        if (d.kind == Decision::Kind::Final) set_outcome(sending_k_[i], d.outcome);
+        if (!d.host.host.empty()) left = d.host;
       }
-      // A reply missing for a recipient would be a client bug; never let it pass as sent.
-      for (std::size_t i = r.rcpts.size(); i < sending_k_.size(); ++i) {
-        set_outcome(sending_k_[i], classify_reply(451, "4.3.0", "no reply for recipient", remote));
-      }
-      release_client(r.connection_usable);
+      release_client(r.connection_usable && !left);
+      if (left) hosts_.push_back(std::move(*left));
       next_target();
       return;
-    case SendStatus::Rejected:
-      if (r.stage == "local" || r.code >= 500) {
-        // Our own check (size, SMTPUTF8) or a 5xx to MAIL: final for every recipient.
-        RcptOutcome o = classify_reply(r.code, r.enhanced, r.text, r.stage == "local" ? "" : remote);
-        if (r.stage == "local") o.diagnostic = "x-secmx; " + reply_line(r.code, r.enhanced, r.text) +
-                                               " (at " + target_name() + ")";
-        for (std::size_t k : sending_k_) set_outcome(k, o);
-        release_client(r.connection_usable);
-        next_target();
-        return;
-      }
-      release_client(r.connection_usable);
-      hosts_.push_back(HostRecord{HostRecord::Kind::TempRefused, target_name(),
-                                  "refused at " + r.stage + ": " +
-                                      reply_line(r.code, r.enhanced, r.text)});
-      next_target();
+    }
+    case SendStatus::Rejected: {
+      // Our own check of the message, or the peer refused the transaction as a whole.
+      Facts f = facts(r.stage == "local" ? Stage::Local : Stage::Mail, r.stage);
+      f.code = r.code;
+      f.enhanced = r.enhanced;
+      f.text = r.text;
+      leave_host(decide(f), r.connection_usable);
       return;
+    }
     case SendStatus::Broken:
-    case SendStatus::Timeout:
-      release_client(false);
-      hosts_.push_back(HostRecord{HostRecord::Kind::Unreachable, target_name(),
-                                  (r.status == SendStatus::Timeout ? "timeout during " : "connection lost during ") +
-                                      r.stage + (r.text.empty() ? "" : ": " + r.text)});
-      next_target();
+    case SendStatus::Timeout: {
+      Stage stage = stage_of(r.stage, Stage::Data);
+      // The transaction had started: a word of the opening means its end.
+      if (stage < Stage::Mail) stage = Stage::Data;
+      Facts f = facts(stage, r.stage);
+      f.event = r.status == SendStatus::Timeout ? Event::Timeout : Event::Lost;
+      f.error = r.text;
+      leave_host(decide(f), false);
       return;
+    }
   }
 }
 
-void Attempt::skip_host(HostRecord::Kind kind, std::string detail) {
-  release_client(false);
-  hosts_.push_back(HostRecord{kind, target_name(), std::move(detail)});
+void Attempt::leave_host(const Decision& d, bool reusable) {
+  release_client(reusable);
+  if (!d.host.host.empty()) hosts_.push_back(d.host);
+  if (d.kind == Decision::Kind::Final) finish_pending(d.outcome);
   next_target();
 }
 
@@ -286,8 +361,6 @@ void Attempt::finish_pending(const RcptOutcome& outcome) {
 
 void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   auto now = unix_now_us();
-  o = apply_lifetime(std::move(o), job_.envelope->arrival_us, now,
-                     env_.config->delivery.max_lifetime);
   AttemptLine line;
   line.queue_id = job_.id.to_string();
   line.recipient = job_.recipient(k).address;
@@ -320,7 +393,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
       case RcptVerdict::Deferred: m->deferred.inc(policy); break;
       case RcptVerdict::Failed:
         m->bounced.inc(policy);
-        if (model::Status::parse(o.status) == model::kEncryptionNeeded) m->sos_bounces.inc();
+        if (is_sos_bounce(o)) m->sos_bounces.inc();
         break;
     }
   }
@@ -329,7 +402,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
 
 void Attempt::complete() {
   if (state_ == State::Done) return;
-  state_ = State::Done;
+  enter_state(State::Done);
   release_client(false);
   JobResult result;
   result.id = job_.id;

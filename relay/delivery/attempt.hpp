@@ -1,24 +1,30 @@
 // attempt.hpp - one delivery attempt of one Job: discovery, then the candidate hosts in
 // order until every recipient has an outcome (DESIGN §4).
 //
-// The state machine, per attempt:
+// The attempt gathers facts and does what decide() (decide.hpp) answers; it chooses no
+// verdict, status or host record itself. Its states, each entered through enter_state()
+// (logged at debug with the queue id):
 //
-//   Discovering -> (next target) -> Connecting -> [TLS decision] -> Sending -> Done
-//                        ^              |                |             |
-//                        +--------------+----------------+-------------+  host skipped,
-//                                                                         unreachable, 4xx
+//   Idle -> Discovering -> Connecting -> Sending -> Done
+//                             ^  |  ^       |
+//                             |  +--+       |  plaintext retry (BES) on the same host
+//                             +-------------+  next host (skipped, unreachable, 4xx)
 //
 // A target is one address of one candidate host. What happened at each is kept as a
-// HostRecord; when the targets run out, outcome.hpp's exhausted() turns the records into
-// the outcome of the recipients still pending (for SOS: 5.7.10 naming every host, or a
-// deferral while some host may yet answer). TLS verdicts come from decide_tls() only.
-// BES retries a host once in plaintext after a failed handshake.
+// HostRecord; after the last one decide() turns the records into the outcome of the
+// recipients still pending (for SOS: 5.7.10 naming every host, or a deferral while some
+// host may yet answer). A cached connection that suits the TLS level skips Connecting.
+//
+// Failure: every callback into the attempt (and start()) runs under common::guard(): an
+// exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the
+// recipients still pending are deferred (decide() with an Internal event: 4.3.0), and the
+// attempt completes; the worker and every other attempt go on. The same step names are
+// the fault-injection points (SECMX_TEST_INJECT_THROW=attempt.opened:1).
 //
 // Thread affinity: the worker loop's thread. The attempt calls `done` exactly once, from
-// a libuv callback (never from start()), and the owner frees it after that.
+// a libuv callback, or from start() only when start() itself failed; the owner frees it
+// after that, never inside the call.
 #pragma once
-
-#include <uv.h>
 
 #include <chrono>
 #include <cstdint>
@@ -30,9 +36,9 @@
 #include "relay/client/smtp_client.hpp"
 #include "relay/config/config.hpp"
 #include "relay/delivery/connection_cache.hpp"
+#include "relay/delivery/decide.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/outcome.hpp"
-#include "relay/delivery/tls_decision.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/metrics/metrics.hpp"
 
@@ -44,19 +50,17 @@ namespace secmx::delivery {
 
 // What an attempt borrows from its worker.
 struct AttemptEnv {
-  uv_loop_t* loop = nullptr;
   std::shared_ptr<const config::Config> config;  // as of the attempt's start (reloads)
-  dns::Discovery* discovery = nullptr;
+  // The attempt's two seams to the world, so that it can be driven by scripted input
+  // without sockets (tests/unit/delivery/attempt_test.cpp): discovery of the receivers
+  // (the callback runs later, from the loop), and a new SMTP client whose log lines carry
+  // `log_id`. The worker passes dns::Discovery and client::SmtpClient::create.
+  std::function<void(const std::string& domain, dns::Discovery::Callback cb)> discover;
+  std::function<std::unique_ptr<client::SmtpClient>(const std::string& log_id)> new_client;
   ConnectionCache* cache = nullptr;
-  client::ClientOptions client_options;
   std::shared_ptr<spdlog::logger> log;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted
 };
-
-// The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
-// at least encrypt; a [[route]] with `tls` can only raise it.
-model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
-                                std::optional<model::TlsLevel> route_tls);
 
 class Attempt {
  public:
@@ -74,20 +78,29 @@ class Attempt {
     std::size_t candidate = 0;
     dns::IpAddress address;
   };
-  enum class State { Idle, Discovering, Connecting, Sending, Quitting, Done };
+  enum class State { Idle, Discovering, Connecting, Sending, Done };
+  static const char* state_name(State s);
 
+  void enter_state(State next);
+  // Runs `fn` as the callback step `where`; an exception fails the attempt cleanly.
+  template <class Fn>
+  void guarded(const char* where, Fn&& fn);
+  void fail(const char* where);
   void on_discovered(dns::DiscoveryResult result);
   void next_target();
   void connect(bool plaintext_retry);
   void on_open(client::SessionInfo info);
-  void send_on(std::unique_ptr<client::SmtpClient> client, TlsObservation tls);
+  void send_on();
   void on_sent(client::MessageResult result);
-  void skip_host(HostRecord::Kind kind, std::string detail);
+  // After a decision about the whole host (NextHost, or Final for every pending one).
+  void leave_host(const Decision& d, bool reusable);
   void release_client(bool reusable);
   void finish_pending(const RcptOutcome& outcome);
   void set_outcome(std::size_t k, RcptOutcome outcome);
   void complete();
 
+  // The facts that hold for the whole attempt and the current host.
+  Facts facts(Stage stage, std::string_view step) const;
   std::string target_name() const;  // "host[ip]:port"
   std::uint16_t target_port() const;
   const dns::Candidate& candidate() const;
@@ -104,6 +117,8 @@ class Attempt {
   std::size_t next_ = 0;  // next target to try
   std::size_t current_ = 0;
   bool plaintext_retry_ = false;
+  std::string current_name_;  // target_name() of the current target
+  std::string log_id_;        // "<queue id>:", the prefix of the attempt's log lines
   std::vector<HostRecord> hosts_;
 
   std::unique_ptr<client::SmtpClient> client_;

@@ -1,24 +1,23 @@
+// connection_cache.cpp - idle connections and TLS sessions; see connection_cache.hpp.
 #include "relay/delivery/connection_cache.hpp"
 
 #include <algorithm>
+
+#include "relay/common/callback_guard.hpp"
+#include "relay/common/log.hpp"
 
 namespace secmx::delivery {
 
 ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle_time,
                                  std::size_t per_key)
-    : loop_(loop), idle_time_(idle_time), per_key_(per_key) {
+    : loop_(loop), idle_time_(idle_time), per_key_(per_key), log_(log::logger("delivery")) {
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
   uv_timer_start(timer_, &ConnectionCache::on_timer, 500, 500);
 }
 
-ConnectionCache::~ConnectionCache() {
-  close_all();
-  for (auto& [host, list] : sessions_) {
-    for (SSL_SESSION* s : list) SSL_SESSION_free(s);
-  }
-}
+ConnectionCache::~ConnectionCache() { close_all(); }
 
 std::string ConnectionCache::key(const std::string& host, const std::string& ip,
                                  std::uint16_t port) {
@@ -56,34 +55,27 @@ std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
   return std::nullopt;
 }
 
-SSL_SESSION* ConnectionCache::take_session(const std::string& host) {
+tls::SslSessionPtr ConnectionCache::take_session(const std::string& host) {
   auto it = sessions_.find(host);
   if (it == sessions_.end()) return nullptr;
-  SSL_SESSION* s = nullptr;
+  tls::SslSessionPtr s;
   if (!it->second.empty()) {
     // Newest first: the most recent ticket is the least likely to have expired.
-    s = it->second.back();
+    s = std::move(it->second.back());
     it->second.pop_back();
   }
   if (it->second.empty()) sessions_.erase(it);
   return s;
 }
 
-void ConnectionCache::remember_session(const std::string& host, SSL_SESSION* owned) {
-  if (!owned) return;
-  if (!SSL_SESSION_is_resumable(owned)) {
-    SSL_SESSION_free(owned);
-    return;
-  }
+void ConnectionCache::remember_session(const std::string& host, tls::SslSessionPtr session) {
+  if (!session || !SSL_SESSION_is_resumable(session.get())) return;
   // As many as a destination may use at once, so that a burst of parallel connections
   // resumes rather than each doing a full handshake.
   constexpr std::size_t kSessionsPerHost = 32;
   auto& list = sessions_[host];
-  list.push_back(owned);
-  if (list.size() > kSessionsPerHost) {
-    SSL_SESSION_free(list.front());
-    list.pop_front();
-  }
+  list.push_back(std::move(session));
+  if (list.size() > kSessionsPerHost) list.pop_front();
 }
 
 void ConnectionCache::close_all() {
@@ -97,7 +89,10 @@ void ConnectionCache::close_all() {
 }
 
 void ConnectionCache::on_timer(uv_timer_t* t) {
-  static_cast<ConnectionCache*>(t->data)->sweep(false);
+  auto* self = static_cast<ConnectionCache*>(t->data);
+  // A failed sweep is logged; the next tick tries again.
+  common::guard(*self->log_, "connection-cache", "cache.sweep",
+                [self] { self->sweep(false); }, [] {});
 }
 
 void ConnectionCache::sweep(bool all) {

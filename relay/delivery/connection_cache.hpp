@@ -6,7 +6,8 @@
 // that satisfies its own TLS requirement. TLS sessions are kept per host name for
 // resumption on the next connection.
 //
-// Thread affinity: one cache per worker loop, used on that loop's thread only.
+// Thread affinity: one cache per worker loop, used on that loop's thread only. A failure
+// in the idle timer's sweep is logged and tried again at the next tick.
 #pragma once
 
 #include <uv.h>
@@ -20,10 +21,13 @@
 #include <string>
 #include <vector>
 
-#include <openssl/ssl.h>
-
 #include "relay/client/smtp_client.hpp"
 #include "relay/delivery/tls_decision.hpp"
+#include "relay/tls/ssl_session_ptr.hpp"
+
+namespace spdlog {
+class logger;
+}
 
 namespace secmx::delivery {
 
@@ -52,10 +56,10 @@ class ConnectionCache {
 
   // TLS resumption. A TLS 1.3 session (ticket) is good for one resumption only, and
   // parallel connections to one host each need their own: the cache keeps a few per host,
-  // and take_session() hands one out (owned by the caller; null if none). After each
-  // handshake the session it ended with is remembered again if it can still resume.
-  SSL_SESSION* take_session(const std::string& host);
-  void remember_session(const std::string& host, SSL_SESSION* owned);
+  // and take_session() hands one out (null if none). After each handshake the session it
+  // ended with is remembered again if it can still resume.
+  tls::SslSessionPtr take_session(const std::string& host);
+  void remember_session(const std::string& host, tls::SslSessionPtr session);
 
   // QUIT everything idle and stop the timer; connections being closed finish on the loop.
   void close_all();
@@ -71,9 +75,10 @@ class ConnectionCache {
   uv_loop_t* loop_;
   std::chrono::milliseconds idle_time_;
   std::size_t per_key_;
+  std::shared_ptr<spdlog::logger> log_;
   uv_timer_t* timer_ = nullptr;  // heap: freed in its close callback
   std::map<std::string, std::vector<Entry>> idle_;
-  std::map<std::string, std::deque<SSL_SESSION*>> sessions_;  // owned
+  std::map<std::string, std::deque<tls::SslSessionPtr>> sessions_;
   // Clients being QUIT: kept alive until their connection is gone.
   struct Closing {
     std::unique_ptr<client::SmtpClient> client;

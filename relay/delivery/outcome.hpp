@@ -1,10 +1,10 @@
-// outcome.hpp - all delivery failure policy in one place (after Postfix's smtp_trouble.c).
+// outcome.hpp - the values a delivery attempt ends in, as the scheduler reads them.
 //
-// Pure functions that turn what happened on the wire into a per-recipient verdict:
-// delivered, deferred (try again later) or failed (final, with the status for the DSN).
-// They know the SecMX rule that matters most: an SOS recipient whose every candidate
-// answered but could not do TLS fails now with 5.7.10; one that met unreachable hosts or
-// temporary refusals is deferred, and fails with 5.7.10 once sos_lifetime has passed.
+// RcptOutcome: one recipient's verdict of one attempt, delivered, deferred (try again
+// later) or failed (final, with the status for the DSN). HostRecord: how one candidate host
+// ended for the recipients it did not take. Which outcome and which record follow from
+// what happened is decided in decide.hpp, and only there; this file holds the values,
+// their names, the one-line form of a reply and the retry schedule. Pure.
 #pragma once
 
 #include <chrono>
@@ -43,20 +43,6 @@ const char* to_string(HostRecord::Kind k);
 
 // "550 5.1.1 user unknown": a reply as one line, for logs and diagnostics.
 std::string reply_line(int code, const std::string& enhanced, const std::string& text);
-
-// A reply from the peer to RCPT or to the end of data.
-RcptOutcome classify_reply(int code, const std::string& enhanced, const std::string& text,
-                           const std::string& remote_mta);
-
-// No host took the recipient. `sos`: the recipient is under SOS. `dns_incomplete`: some
-// SecMX lookups failed temporarily, so an unseen secure receiver may exist.
-// `sos_expired`: the SOS lifetime has passed.
-RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
-                      bool sos_expired);
-
-// A deferral past the maximum lifetime becomes final: 5.4.7 with the last reason.
-RcptOutcome apply_lifetime(RcptOutcome outcome, std::int64_t arrival_us, std::int64_t now_us,
-                           std::chrono::milliseconds max_lifetime);
 
 // When to try again after `attempts` attempts (1 = the first failed one).
 std::int64_t next_attempt_us(std::uint32_t attempts, std::int64_t now_us,

@@ -1,3 +1,4 @@
+// tls_decision.cpp - the TLS decision table; see tls_decision.hpp.
 #include "relay/delivery/tls_decision.hpp"
 
 namespace secmx::delivery {
@@ -8,6 +9,14 @@ const char* to_string(TlsVerdict v) {
     case TlsVerdict::RetryPlaintext: return "retry-plaintext";
     case TlsVerdict::SkipHost: return "skip-host";
     case TlsVerdict::Unreachable: return "unreachable";
+  }
+  return "?";
+}
+
+const char* to_string(TlsAuth a) {
+  switch (a) {
+    case TlsAuth::None: return "none";
+    case TlsAuth::Pkix: return "pkix";
   }
   return "?";
 }

@@ -3,6 +3,9 @@
 // Pure: (required TLS level, what the host offered, how the handshake went) -> what to do
 // with the host. Both SecMX policies and both TLS levels go through decide_tls(); it is
 // tested as an exhaustive table. Never answers "plaintext" for a level that forbids it.
+// What a verdict means for the host and the recipients (which HostRecord, when 5.7.10)
+// is decide.hpp's part: decide() is the only caller in an attempt, the connection cache
+// asks it whether an idle connection suits a level.
 //
 // The level is model::TlsLevel: None (BES: TLS when offered, plaintext otherwise),
 // Encrypt (SOS: any TLS >= 1.2) or Verify (SOS: PKIX chain and the MX/SRV target name).
@@ -14,11 +17,17 @@
 
 namespace secmx::delivery {
 
+// How the peer was authenticated, when it was: PKIX (chain and MX/SRV target name) today;
+// DANE or MTA-STS would be further values. decide_tls() reads `verified`; this says by what.
+enum class TlsAuth { None, Pkix };
+const char* to_string(TlsAuth a);
+
 struct TlsObservation {
   bool starttls_offered = false;
   bool handshake_attempted = false;
   bool handshake_ok = false;
   bool verified = false;            // chain and name verified
+  TlsAuth auth = TlsAuth::None;     // by what, when verified
   bool plaintext_retry = false;     // this connection is already the BES plaintext retry
   bool handshake_cut = false;       // the handshake failed because the connection was lost
   std::string handshake_error;      // words, when the handshake failed

@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt.hpp"
 #include "relay/dns/resolver.hpp"
@@ -57,11 +58,11 @@ client::ClientOptions client_options(const config::Config& cfg,
 
 class Worker {
  public:
-  Worker(std::shared_ptr<const config::Config> config,
+  Worker(std::uint32_t index, std::shared_ptr<const config::Config> config,
          std::shared_ptr<tls::TlsContext> tls, ConnectionBudget& budget,
          WorkerPool::Report& report, metrics::RelayMetrics* metrics)
-      : config_(std::move(config)), client_options_(client_options(*config_, std::move(tls))),
-        budget_(budget),
+      : log_id_("worker=" + std::to_string(index)), config_(std::move(config)),
+        client_options_(client_options(*config_, std::move(tls))), budget_(budget),
         report_(report), metrics_(metrics), log_(log::logger("delivery")) {}
 
   ~Worker() { stop(); }
@@ -145,15 +146,32 @@ class Worker {
     uv_loop_close(&loop_);
   }
 
-  static void on_async(uv_async_t* a) { static_cast<Worker*>(a->data)->drain(); }
+  // The loop's callbacks. A failure in one is logged and the loop goes on: the next
+  // wake-up or tick starts over from the worker's state.
+  template <class Fn>
+  void guarded(const char* where, Fn&& fn) {
+    common::guard(
+        *log_, log_id_, where,
+        [&] {
+          common::inject_fault(where);
+          fn();
+        },
+        [] {});
+  }
+  static void on_async(uv_async_t* a) {
+    auto* self = static_cast<Worker*>(a->data);
+    self->guarded("worker.drain", [self] { self->drain(); });
+  }
   static void on_timer(uv_timer_t* t) {
     auto* self = static_cast<Worker*>(t->data);
-    self->pump();
+    self->guarded("worker.pump", [self] { self->pump(); });
   }
   static void on_reap(uv_timer_t* t) {
     auto* self = static_cast<Worker*>(t->data);
-    self->finished_.clear();
-    self->pump();
+    self->guarded("worker.reap", [self] {
+      self->finished_.clear();
+      self->pump();
+    });
   }
 
   void drain() {
@@ -210,11 +228,16 @@ class Worker {
 
   void begin(Job job) {
     AttemptEnv env;
-    env.loop = &loop_;
     env.config = config_;
-    env.discovery = discovery_.get();
+    env.discover = [d = discovery_.get()](const std::string& domain, dns::Discovery::Callback cb) {
+      d->discover(domain, std::move(cb));
+    };
+    env.new_client = [loop = &loop_, options = client_options_](const std::string& log_id) {
+      client::ClientOptions o = options;
+      o.log_id = log_id;
+      return client::SmtpClient::create(loop, std::move(o));
+    };
     env.cache = cache_.get();
-    env.client_options = client_options_;
     env.log = log_;
     env.metrics = metrics_;
     auto attempt = std::make_unique<Attempt>(std::move(env), std::move(job),
@@ -254,6 +277,7 @@ class Worker {
     uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   }
 
+  std::string log_id_;  // "worker=<n>"
   std::shared_ptr<const config::Config> config_;
   client::ClientOptions client_options_;  // the same for every attempt of this worker
   ConnectionBudget& budget_;
@@ -300,8 +324,7 @@ class WorkerPoolImpl final : public WorkerPool {
     auto tls = tls::TlsContext::create_client(config_->delivery.ca_file);
     if (!tls) return fail("TLS client context: " + tls.error().message);
     for (std::uint32_t i = 0; i < config_->delivery.workers; ++i) {
-      auto w = std::make_unique<Worker>(config_, *tls, budget_, report_,
-                                        metrics_);
+      auto w = std::make_unique<Worker>(i, config_, *tls, budget_, report_, metrics_);
       auto st = w->start();
       if (!st.ok()) return st;
       workers_.push_back(std::move(w));

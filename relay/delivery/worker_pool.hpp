@@ -10,6 +10,11 @@
 // Thread affinity: dispatch() from the scheduler thread; results go back through the
 // `report` callback, called on worker threads. stop() from the owner thread: no new
 // attempts, in-flight ones are abandoned (their messages stay due in the queue).
+//
+// Failure: each worker's libuv callbacks run under common::guard(); an exception there is
+// logged ("worker=<n> event=exception where=worker.<step> ...") and the loop goes on. An
+// exception inside an attempt is the attempt's own (attempt.hpp): its recipients are
+// deferred and the job is reported like any other.
 #pragma once
 
 #include <functional>

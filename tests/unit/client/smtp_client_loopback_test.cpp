@@ -1,8 +1,10 @@
 // smtp_client_loopback_test.cpp - SmtpClient against a scripted SMTP server on
 // 127.0.0.1, in the same libuv loop: the state machine's paths that real MTAs do not
 // readily take (HELO fallback, 421 mid-transaction, timeouts, connection refused, RSET
-// after a refused transaction, freeing the client from inside its own callback).
+// after a refused transaction, freeing the client from inside its own callback), its log
+// lines under the owner's id, and an exception in a callback caught at the boundary.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -10,10 +12,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "relay/client/smtp_client.hpp"
+#include "relay/common/log.hpp"
 
 namespace secmx::client {
 namespace {
@@ -513,6 +518,91 @@ TEST_F(ClientLoopback, BinaryMimeGoesAsOneBdatChunk) {
                                       "BDAT " + std::to_string(body_.size()) + " LAST",
                                       "QUIT"}));
   EXPECT_TRUE(server_->data == body_);
+}
+
+// The client's log lines ("smtp-client") while it lives, one string per line.
+class CapturedClientLog {
+ public:
+  CapturedClientLog()
+      : log_(log::logger("smtp-client")),
+        sink_(std::make_shared<spdlog::sinks::ostream_sink_st>(out_)),
+        level_(log_->level()) {
+    sink_->set_pattern("%v");
+    log_->sinks().push_back(sink_);
+    log_->set_level(spdlog::level::debug);
+  }
+  ~CapturedClientLog() {
+    auto& sinks = log_->sinks();
+    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    log_->set_level(level_);
+  }
+  std::vector<std::string> lines() const {
+    std::vector<std::string> out;
+    std::istringstream in(out_.str());
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_st> sink_;
+  spdlog::level::level_enum level_;
+};
+
+TEST_F(ClientLoopback, EveryLogLineStartsWithTheOwnersIdAndThePeer) {
+  CapturedClientLog captured;
+  options_.log_id = "0A1B2C3D4E5F6071";
+  serve("220 mx.test ESMTP\r\n", esmtp("250 PIPELINING\r\n"));
+  open_then([this](const SessionInfo& info) {
+    ASSERT_EQ(info.status, OpenStatus::Ok);
+    // The connection now carries another message: its lines say whose.
+    client_->set_log_id("0A1B2C3D4E5F6072");
+    client_->send(spec(1), [this](MessageResult r) {
+      results_.push_back(std::move(r));
+      finish();
+    });
+  });
+  run();
+  ASSERT_EQ(results_.size(), 1u);
+  auto lines = captured.lines();
+  ASSERT_GE(lines.size(), 4u);
+  std::size_t first = 0, second = 0;
+  for (const auto& line : lines) {
+    bool a = line.rfind("0A1B2C3D4E5F6071: peer=mx.test[127.0.0.1]:", 0) == 0;
+    bool b = line.rfind("0A1B2C3D4E5F6072: peer=mx.test[127.0.0.1]:", 0) == 0;
+    EXPECT_TRUE(a || b) << line;
+    first += a;
+    second += b;
+  }
+  EXPECT_GT(first, 0u);
+  EXPECT_GT(second, 0u);
+}
+
+// An exception escaping into a libuv callback (here: thrown by the owner's callback) is
+// caught at the client's boundary, logged once with the owner's id and the step, and the
+// connection is given up; the loop and the test process go on.
+TEST_F(ClientLoopback, AnExceptionInACallbackIsCaughtLoggedAndClosesTheConnection) {
+  CapturedClientLog captured;
+  options_.log_id = "0A1B2C3D4E5F6071";
+  serve("220 mx.test ESMTP\r\n", esmtp("250 PIPELINING\r\n"));
+  int opened = 0;
+  open_then([&](const SessionInfo&) {
+    ++opened;
+    throw std::runtime_error("owner bug");
+  });
+  client_->set_on_closed([this] { server_->close(); });
+  run();  // ends: the connection was closed, nothing hangs
+  EXPECT_EQ(opened, 1);
+  EXPECT_FALSE(client_->usable());
+  std::size_t exceptions = 0;
+  for (const auto& line : captured.lines()) {
+    if (line.find("event=exception") == std::string::npos) continue;
+    ++exceptions;
+    EXPECT_EQ(line.rfind("0A1B2C3D4E5F6071: peer=mx.test[127.0.0.1]:", 0), 0u) << line;
+    EXPECT_NE(line.find("where=client.read what=owner bug"), std::string::npos) << line;
+  }
+  EXPECT_EQ(exceptions, 1u);
 }
 
 }  // namespace

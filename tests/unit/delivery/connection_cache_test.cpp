@@ -1,5 +1,5 @@
 // connection_cache_test.cpp - TLS sessions kept for resumption: one per use, newest first,
-// only resumable ones, a bounded number per host.
+// only resumable ones, a bounded number per host; each one owned by exactly one holder.
 #include "relay/delivery/connection_cache.hpp"
 
 #include <gtest/gtest.h>
@@ -12,16 +12,16 @@ namespace secmx::delivery {
 namespace {
 
 // A session that OpenSSL considers resumable: it has a session id.
-SSL_SESSION* resumable(unsigned char tag) {
-  SSL_SESSION* s = SSL_SESSION_new();
+tls::SslSessionPtr resumable(unsigned char tag) {
+  tls::SslSessionPtr s(SSL_SESSION_new());
   unsigned char id[8] = {tag, 1, 2, 3, 4, 5, 6, 7};
-  SSL_SESSION_set1_id(s, id, sizeof id);
+  SSL_SESSION_set1_id(s.get(), id, sizeof id);
   return s;
 }
 
-unsigned char tag_of(const SSL_SESSION* s) {
+unsigned char tag_of(const tls::SslSessionPtr& s) {
   unsigned int len = 0;
-  const unsigned char* id = SSL_SESSION_get_id(s, &len);
+  const unsigned char* id = SSL_SESSION_get_id(s.get(), &len);
   return len > 0 ? id[0] : 0;
 }
 
@@ -45,31 +45,43 @@ TEST_F(ConnectionCacheTest, EachSessionIsHandedOutOnceNewestFirst) {
   cache_->remember_session("mx.example", resumable(2));
   cache_->remember_session("other.example", resumable(9));
   for (unsigned char want : {2, 1}) {
-    SSL_SESSION* s = cache_->take_session("mx.example");
+    tls::SslSessionPtr s = cache_->take_session("mx.example");
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(tag_of(s), want);
-    SSL_SESSION_free(s);
   }
   EXPECT_EQ(cache_->take_session("mx.example"), nullptr);  // parallel connections: none left
-  SSL_SESSION* other = cache_->take_session("other.example");
+  tls::SslSessionPtr other = cache_->take_session("other.example");
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(tag_of(other), 9);
-  SSL_SESSION_free(other);
 }
 
 TEST_F(ConnectionCacheTest, SessionsThatCannotResumeAreDropped) {
-  cache_->remember_session("mx.example", SSL_SESSION_new());  // no id, no ticket
+  cache_->remember_session("mx.example", tls::SslSessionPtr(SSL_SESSION_new()));  // no id, no ticket
   cache_->remember_session("mx.example", nullptr);
   EXPECT_EQ(cache_->take_session("mx.example"), nullptr);
+}
+
+// A session handed in and out is one reference passed along, neither leaked nor freed
+// early: after the cache let go, the test's own reference is the only one left.
+TEST_F(ConnectionCacheTest, ASessionIsOneReferencePassedAlong) {
+  tls::SslSessionPtr mine = resumable(5);
+  cache_->remember_session("mx.example", tls::share(mine.get()));
+  tls::SslSessionPtr taken = cache_->take_session("mx.example");
+  ASSERT_EQ(taken.get(), mine.get());
+  taken.reset();
+  cache_->remember_session("mx.example", tls::share(mine.get()));
+  cache_.reset();  // frees what it kept
+  // Our reference still works; OpenSSL would report a use after free under ASan.
+  EXPECT_EQ(tag_of(mine), 5);
+  EXPECT_EQ(tls::share(nullptr), nullptr);
 }
 
 TEST_F(ConnectionCacheTest, ThePerHostListIsBoundedAndKeepsTheNewest) {
   for (int i = 1; i <= 40; ++i) cache_->remember_session("mx.example", resumable(static_cast<unsigned char>(i)));
   int count = 0;
   unsigned char oldest = 255;
-  while (SSL_SESSION* s = cache_->take_session("mx.example")) {
+  while (tls::SslSessionPtr s = cache_->take_session("mx.example")) {
     oldest = tag_of(s);
-    SSL_SESSION_free(s);
     ++count;
   }
   EXPECT_EQ(count, 32);

@@ -1,7 +1,7 @@
 // Exhaustive tables for the two pure decisions of the delivery engine.
 #include <gtest/gtest.h>
 
-#include "relay/delivery/outcome.hpp"
+#include "relay/delivery/decide.hpp"
 #include "relay/delivery/tls_decision.hpp"
 
 namespace secmx::delivery {

@@ -1,0 +1,589 @@
+// attempt_test.cpp - one delivery Attempt driven by scripted input, without sockets: a
+// scripted discovery and scripted SMTP clients (AttemptEnv's seams) take it through every
+// transition, the failing ones included, and an exception thrown at each of its callback
+// boundaries fails it cleanly (its recipients deferred, `done` called once).
+#include "relay/delivery/attempt.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "relay/common/clock.hpp"
+
+namespace secmx::delivery {
+namespace {
+
+using client::MessageResult;
+using client::OpenStatus;
+using client::SendStatus;
+using client::SessionInfo;
+using model::Policy;
+using model::TlsLevel;
+
+// A client whose answers the test gives: open() and send() only record the call, and
+// answer_open() / answer_send() run the attempt's callback as the loop would.
+class ScriptedClient final : public client::SmtpClient {
+ public:
+  void open(const sockaddr*, std::string host, bool try_starttls, tls::SslSessionPtr,
+            std::function<void(SessionInfo)> cb) override {
+    host_ = std::move(host);
+    try_starttls_ = try_starttls;
+    open_cb_ = std::move(cb);
+  }
+  void send(const client::MessageSpec& spec, std::function<void(MessageResult)> cb) override {
+    if (throw_in_send) throw std::runtime_error("scripted bug in send");
+    for (const auto* r : spec.recipients) sent_to.push_back(r->address);
+    usable_ = false;
+    send_cb_ = std::move(cb);
+  }
+  void quit(std::function<void()> done) override {
+    quit_called = true;
+    usable_ = false;
+    if (done) done();
+    if (auto cb = std::exchange(on_closed_, nullptr)) cb();
+  }
+  void set_on_closed(std::function<void()> cb) override { on_closed_ = std::move(cb); }
+  bool usable() const override { return usable_; }
+  void set_log_id(std::string id) override { log_id = std::move(id); }
+  tls::SslSessionPtr tls_session() const override { return nullptr; }
+  const SessionInfo& info() const override {
+    if (throw_in_info) throw std::runtime_error("scripted bug in info");
+    return info_;
+  }
+
+  void answer_open(SessionInfo info) {
+    info_ = std::move(info);
+    usable_ = info_.status == OpenStatus::Ok;
+    auto cb = std::exchange(open_cb_, nullptr);
+    ASSERT_TRUE(cb) << "open() was not called";
+    cb(info_);
+  }
+  void answer_send(MessageResult r) {
+    usable_ = r.connection_usable;
+    auto cb = std::exchange(send_cb_, nullptr);
+    ASSERT_TRUE(cb) << "send() was not called";
+    cb(std::move(r));
+  }
+  bool opening() const { return static_cast<bool>(open_cb_); }
+  bool sending() const { return static_cast<bool>(send_cb_); }
+
+  std::string host_;
+  bool try_starttls_ = false;
+  std::string log_id;
+  std::vector<std::string> sent_to;
+  bool quit_called = false;
+  bool throw_in_send = false;
+  bool throw_in_info = false;
+  bool usable_ = false;
+  SessionInfo info_;
+
+ private:
+  std::function<void(SessionInfo)> open_cb_;
+  std::function<void(MessageResult)> send_cb_;
+  std::function<void()> on_closed_;
+};
+
+// ---------------------------------------------------------------- scripted answers
+
+SessionInfo plain_session() {
+  SessionInfo i;
+  i.status = OpenStatus::Ok;
+  i.stage = "ready";
+  return i;
+}
+
+SessionInfo tls_session(bool verified) {
+  SessionInfo i = plain_session();
+  i.starttls_offered = true;
+  i.tls_attempted = true;
+  i.tls.active = true;
+  i.tls.protocol = "TLSv1.3";
+  i.tls.cipher = "TLS_AES_256_GCM_SHA384";
+  i.tls.verified = verified;
+  if (!verified) i.tls.verify_error = "self-signed certificate";
+  return i;
+}
+
+SessionInfo open_failed(OpenStatus status, const char* stage, const char* error) {
+  SessionInfo i;
+  i.status = status;
+  i.stage = stage;
+  i.error = error;
+  return i;
+}
+
+SessionInfo handshake_failed(bool cut) {
+  SessionInfo i = open_failed(OpenStatus::TlsFailed, "tls", "TLS handshake failed: wrong version number");
+  i.starttls_offered = true;
+  i.tls_attempted = true;
+  i.tls_connection_lost = cut;
+  return i;
+}
+
+SessionInfo refused(int code, const char* stage) {
+  SessionInfo i = open_failed(OpenStatus::Refused, stage, "greeting refused");
+  i.code = code;
+  i.enhanced = code >= 500 ? "5.3.2" : "4.3.2";
+  i.text = "go away";
+  return i;
+}
+
+MessageResult transaction(std::vector<int> codes) {
+  MessageResult r;
+  r.status = SendStatus::Done;
+  r.stage = "dot";
+  r.connection_usable = true;
+  for (int c : codes) {
+    r.rcpts.push_back(client::RcptResult{c, c >= 500 ? "5.1.1" : c >= 400 ? "4.2.0" : "2.0.0",
+                                         c >= 400 ? "refused" : "queued"});
+  }
+  return r;
+}
+
+MessageResult rejected(int code, const char* stage) {
+  MessageResult r;
+  r.status = SendStatus::Rejected;
+  r.stage = stage;
+  r.code = code;
+  r.enhanced = code >= 500 ? "5.3.4" : "4.3.0";
+  r.text = "not now";
+  r.connection_usable = true;
+  return r;
+}
+
+MessageResult broken(SendStatus status, const char* stage) {
+  MessageResult r;
+  r.status = status;
+  r.stage = stage;
+  r.text = status == SendStatus::Timeout ? "timeout after end of data" : "connection reset";
+  return r;
+}
+
+// ---------------------------------------------------------------- the fixture
+
+class AttemptTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    uv_loop_init(&loop_);
+    cache_ = std::make_unique<ConnectionCache>(&loop_, std::chrono::milliseconds(60000), 4);
+    config_ = std::make_shared<config::Config>();
+    log_ = std::make_shared<spdlog::logger>(
+        "attempt-test", std::make_shared<spdlog::sinks::ostream_sink_st>(log_text_));
+    log_->set_pattern("%v");
+    log_->set_level(spdlog::level::debug);
+  }
+  void TearDown() override {
+    attempt_.reset();
+    cache_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+  // A message of `n` recipients at dest.test that arrived `age` ago.
+  Job job(Policy policy, TlsLevel tls = TlsLevel::None, std::size_t n = 1,
+          std::chrono::hours age = std::chrono::hours(0)) {
+    auto env = std::make_shared<model::Envelope>();
+    env->id = model::QueueId{0x0A1B2C3D4E5F6071};
+    env->sender = "a@origin.test";
+    env->arrival_us = unix_now_us() - std::chrono::duration_cast<std::chrono::microseconds>(age).count();
+    Job j;
+    j.id = env->id;
+    j.domain = "dest.test";
+    j.policy = policy;
+    j.tls = tls;
+    j.policy_reason = "default";
+    for (std::size_t k = 0; k < n; ++k) {
+      model::Recipient r;
+      r.address = "r" + std::to_string(k) + "@dest.test";
+      r.policy = policy;
+      env->recipients.push_back(r);
+      j.indices.push_back(k);
+    }
+    j.envelope = env;
+    j.body = std::make_shared<const std::string>("Subject: t\r\n\r\nhi\r\n");
+    return j;
+  }
+
+  void start(Job j) {
+    AttemptEnv env;
+    env.config = config_;
+    env.discover = [this](const std::string& domain, dns::Discovery::Callback cb) {
+      if (throw_in_discover) throw std::runtime_error("scripted bug in discover");
+      discovered_ = domain;
+      discover_cb_ = std::move(cb);
+    };
+    env.new_client = [this](const std::string& log_id) -> std::unique_ptr<client::SmtpClient> {
+      if (throw_in_new_client) throw std::runtime_error("scripted bug in new_client");
+      auto c = std::make_unique<ScriptedClient>();
+      c->log_id = log_id;
+      clients_.push_back(c.get());  // owned by the attempt, then the cache (until TearDown)
+      return c;
+    };
+    env.cache = cache_.get();
+    env.log = log_;
+    attempt_ = std::make_unique<Attempt>(std::move(env), std::move(j), [this](Attempt*, JobResult r) {
+      ++done_calls_;
+      result_ = std::move(r);
+    });
+    attempt_->start();
+  }
+
+  // Discovery finds these hosts (name, address), in order, by MX.
+  void discover(std::vector<std::pair<std::string, std::string>> hosts, bool incomplete = false) {
+    dns::DiscoveryResult r;
+    r.domain = "dest.test";
+    r.status = dns::DiscoveryStatus::Ok;
+    r.mx_incomplete = incomplete;
+    for (const auto& [name, ip] : hosts) {
+      dns::Candidate c;
+      c.host = name;
+      c.method = dns::Method::Mx;
+      c.addresses.push_back(*dns::IpAddress::parse(ip));
+      r.candidates.push_back(c);
+    }
+    answer_discovery(std::move(r));
+  }
+  void answer_discovery(dns::DiscoveryResult r) {
+    auto cb = std::exchange(discover_cb_, nullptr);
+    ASSERT_TRUE(cb) << "discover() was not called";
+    cb(std::move(r));
+  }
+
+  ScriptedClient& client(std::size_t i) {
+    EXPECT_LT(i, clients_.size()) << "client " << i << " was never created";
+    return *clients_.at(i);
+  }
+  const RcptOutcome& outcome(std::size_t k = 0) const { return result_.outcomes.at(k); }
+  std::string log() const { return log_text_.str(); }
+  bool logged(const std::string& part) const { return log().find(part) != std::string::npos; }
+
+  // The attempt ended at once, once, with every recipient deferred for our own failure,
+  // and said where with the queue id.
+  void expect_failed_cleanly(const std::string& where) const {
+    EXPECT_EQ(done_calls_, 1);
+    for (const auto& o : result_.outcomes) {
+      EXPECT_EQ(o.verdict, RcptVerdict::Deferred);
+      EXPECT_EQ(o.status, "4.3.0");
+      EXPECT_NE(o.diagnostic.find("internal error"), std::string::npos) << o.diagnostic;
+    }
+    EXPECT_TRUE(logged("0A1B2C3D4E5F6071: event=exception where=" + where + " what=scripted bug"))
+        << log();
+  }
+
+  uv_loop_t loop_{};
+  std::unique_ptr<ConnectionCache> cache_;
+  std::shared_ptr<config::Config> config_;
+  std::ostringstream log_text_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Attempt> attempt_;
+  dns::Discovery::Callback discover_cb_;
+  std::string discovered_;
+  std::vector<ScriptedClient*> clients_;
+  bool throw_in_discover = false;
+  bool throw_in_new_client = false;
+  int done_calls_ = 0;
+  JobResult result_;
+};
+
+const char* const kQid = "0A1B2C3D4E5F6071";
+
+// ---------------------------------------------------------------- discovery
+
+TEST_F(AttemptTest, DiscoveringToDoneOnAPermanentDnsAnswer) {
+  start(job(Policy::BES));
+  EXPECT_EQ(discovered_, "dest.test");
+  EXPECT_EQ(done_calls_, 0) << "never from start()";
+  dns::DiscoveryResult r;
+  r.status = dns::DiscoveryStatus::Permanent;
+  r.enhanced_code = "5.1.2";
+  r.reason = "dest.test: no such domain";
+  answer_discovery(r);
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status, "5.1.2");
+  EXPECT_TRUE(clients_.empty());
+  EXPECT_TRUE(logged(std::string(kQid) + ": to=<r0@dest.test>, relay=none,")) << log();
+}
+
+TEST_F(AttemptTest, DiscoveringToDoneOnATemporaryDnsAnswer) {
+  start(job(Policy::SOS));
+  dns::DiscoveryResult r;
+  r.status = dns::DiscoveryStatus::Temporary;
+  r.enhanced_code = "4.4.3";
+  r.reason = "dest.test: SERVFAIL";
+  answer_discovery(r);
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.4.3");
+}
+
+TEST_F(AttemptTest, NoAddressToTryDefers) {
+  start(job(Policy::BES));
+  dns::DiscoveryResult r;
+  r.status = dns::DiscoveryStatus::Ok;
+  r.candidates.push_back(dns::Candidate{"mx1.dest.test", {}, 25, dns::Method::Mx, 10});
+  answer_discovery(r);
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.4.1");
+  EXPECT_EQ(outcome().diagnostic, "no receiving host found");
+}
+
+// ---------------------------------------------------------------- one host
+
+TEST_F(AttemptTest, EveryStateInTurnAndTheTransitionsLogged) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  ASSERT_EQ(clients_.size(), 1u);
+  EXPECT_EQ(client(0).host_, "mx1.dest.test");
+  EXPECT_TRUE(client(0).try_starttls_) << "BES asks for TLS when offered";
+  EXPECT_EQ(client(0).log_id, kQid) << "the client's lines carry the queue id";
+  client(0).answer_open(plain_session());
+  EXPECT_EQ(client(0).sent_to, (std::vector<std::string>{"r0@dest.test"}));
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "none");
+  EXPECT_TRUE(outcome().relayed) << "the peer had no DSN";
+  for (const char* t : {"from=idle to=discovering", "from=discovering to=connecting",
+                        "from=connecting to=sending", "from=sending to=done"}) {
+    EXPECT_TRUE(logged(std::string(kQid) + ": event=attempt-state " + t)) << t << "\n" << log();
+  }
+  EXPECT_TRUE(logged(std::string(kQid) +
+                     ": to=<r0@dest.test>, relay=mx1.dest.test[192.0.2.1]:25, policy=BES"))
+      << log();
+  // The connection can carry the next message: it waits in the cache, not QUIT.
+  EXPECT_FALSE(client(0).quit_called);
+}
+
+TEST_F(AttemptTest, EachRecipientGetsItsOwnReply) {
+  start(job(Policy::BES, TlsLevel::None, 4));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(plain_session());
+  auto r = transaction({250, 550, 451});  // the fourth reply is missing
+  client(0).answer_send(r);
+  ASSERT_EQ(result_.outcomes.size(), 4u);
+  EXPECT_EQ(outcome(0).verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome(1).verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome(1).status, "5.1.1");
+  EXPECT_EQ(outcome(2).verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome(3).verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome(3).status, "4.3.0") << "never passed as sent";
+  EXPECT_EQ(clients_.size(), 1u) << "a recipient's 4xx is not a reason to try another host";
+}
+
+TEST_F(AttemptTest, MailRefusedPermanentlyFailsEveryRecipientThere) {
+  start(job(Policy::BES, TlsLevel::None, 2));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(plain_session());
+  client(0).answer_send(rejected(550, "mail"));
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(clients_.size(), 1u) << "a 5xx to MAIL is final";
+  for (std::size_t k = 0; k < 2; ++k) EXPECT_EQ(outcome(k).verdict, RcptVerdict::Failed);
+}
+
+TEST_F(AttemptTest, OurOwnCheckOfTheMessageIsFinalWhenPermanent) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(plain_session());
+  client(0).answer_send(rejected(552, "local"));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().diagnostic, "x-secmx; 552 5.3.4 not now (at mx1.dest.test[192.0.2.1]:25)");
+  EXPECT_EQ(clients_.size(), 1u);
+}
+
+// ---------------------------------------------------------------- to the next host
+
+TEST_F(AttemptTest, ConnectingToTheNextHostAfterEachKindOfFailure) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"},
+            {"mx2.dest.test", "192.0.2.2"},
+            {"mx3.dest.test", "192.0.2.3"},
+            {"mx4.dest.test", "192.0.2.4"},
+            {"mx5.dest.test", "192.0.2.5"},
+            {"mx6.dest.test", "192.0.2.6"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  client(1).answer_open(refused(421, "greeting"));
+  client(2).answer_open(plain_session());
+  client(2).answer_send(rejected(451, "mail"));
+  client(3).answer_open(plain_session());
+  client(3).answer_send(broken(SendStatus::Broken, "data"));
+  client(4).answer_open(plain_session());
+  client(4).answer_send(broken(SendStatus::Timeout, "dot"));
+  ASSERT_EQ(done_calls_, 0);
+  client(5).answer_open(plain_session());
+  client(5).answer_send(transaction({250}));
+  EXPECT_EQ(done_calls_, 1);
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().remote_mta, "mx6.dest.test");
+  for (std::size_t i : {0u, 1u, 3u, 4u}) EXPECT_TRUE(client(i).quit_called) << i;
+}
+
+TEST_F(AttemptTest, TheLastHostFailingDefersWithEveryHostNamed) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(open_failed(OpenStatus::Timeout, "greeting", "timeout waiting for the greeting"));
+  client(1).answer_open(plain_session());
+  client(1).answer_send(broken(SendStatus::Broken, "data"));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.4.1");
+  EXPECT_EQ(outcome().diagnostic,
+            "mx1.dest.test[192.0.2.1]:25: timeout waiting for the greeting; "
+            "mx2.dest.test[192.0.2.2]:25: connection lost during data: connection reset");
+}
+
+TEST_F(AttemptTest, EveryHostRefusingPermanentlyFailsBes) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(refused(554, "greeting"));
+  client(1).answer_open(refused(550, "ehlo"));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status, "5.0.0");
+}
+
+// ---------------------------------------------------------------- TLS
+
+TEST_F(AttemptTest, BesRetriesTheSameHostInPlaintextAfterAFailedHandshake) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(handshake_failed(false));
+  ASSERT_EQ(clients_.size(), 2u);
+  EXPECT_EQ(client(1).host_, "mx1.dest.test");
+  EXPECT_FALSE(client(1).try_starttls_);
+  EXPECT_TRUE(logged(std::string(kQid) + ": TLS handshake with mx1.dest.test[192.0.2.1]:25 failed"));
+  SessionInfo plain = plain_session();
+  plain.starttls_offered = true;  // offered again, not tried: the retry is plaintext
+  client(1).answer_open(plain);
+  client(1).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "none");
+}
+
+TEST_F(AttemptTest, SosSkipsAPlaintextHostAndDeliversOverTls) {
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(plain_session());
+  EXPECT_TRUE(client(0).sent_to.empty()) << "nothing sent in plaintext";
+  EXPECT_TRUE(client(0).quit_called);
+  EXPECT_TRUE(logged(std::string(kQid) +
+                     ": mx1.dest.test[192.0.2.1]:25 skipped for SOS policy: STARTTLS not offered"));
+  client(1).answer_open(tls_session(false));
+  client(1).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/unverified");
+}
+
+TEST_F(AttemptTest, SosWithEveryHostWithoutTlsFails5710) {
+  start(job(Policy::SOS, TlsLevel::Verify));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(plain_session());
+  client(1).answer_open(tls_session(false));  // encrypted, but "verify" was asked
+  EXPECT_TRUE(client(1).sent_to.empty());
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status, "5.7.10");
+  EXPECT_NE(outcome().diagnostic.find("mx1.dest.test[192.0.2.1]:25: STARTTLS not offered"),
+            std::string::npos);
+  EXPECT_NE(outcome().diagnostic.find("mx2.dest.test[192.0.2.2]:25: certificate not verified"),
+            std::string::npos);
+}
+
+TEST_F(AttemptTest, SosHandshakeCutByTheConnectionDefersInsteadOf5710) {
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(handshake_failed(true));
+  EXPECT_EQ(clients_.size(), 1u) << "never a plaintext retry for SOS";
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.7.10");
+}
+
+TEST_F(AttemptTest, SosWithIncompleteDnsDefersInsteadOf5710) {
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  discover({{"mx1.dest.test", "192.0.2.1"}}, /*incomplete=*/true);
+  client(0).answer_open(plain_session());
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.7.10");
+}
+
+TEST_F(AttemptTest, ACachedConnectionThatSuitsTheLevelIsUsedWithoutConnecting) {
+  auto idle = std::make_unique<ScriptedClient>();
+  ScriptedClient* raw = idle.get();
+  raw->info_ = tls_session(true);
+  raw->usable_ = true;
+  TlsObservation seen;
+  seen.starttls_offered = seen.handshake_attempted = seen.handshake_ok = seen.verified = true;
+  cache_->put(ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25),
+              CachedConnection{std::move(idle), seen, "mx"});
+  start(job(Policy::SOS, TlsLevel::Verify));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  EXPECT_TRUE(clients_.empty()) << "no new connection";
+  EXPECT_EQ(raw->log_id, kQid) << "it now logs for this message";
+  ASSERT_TRUE(raw->sending());
+  raw->answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
+}
+
+// ---------------------------------------------------------------- lifetimes
+
+TEST_F(AttemptTest, ADeferralPastTheMaximumLifetimeIsFinal) {
+  start(job(Policy::BES, TlsLevel::None, 1, std::chrono::hours(24 * 6)));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status, "5.4.7");
+}
+
+TEST_F(AttemptTest, SosPastItsLifetimeFails5710EvenWithAnUnreachableHost) {
+  Job j = job(Policy::SOS, TlsLevel::Encrypt);
+  j.sos_expired = true;
+  start(std::move(j));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  EXPECT_EQ(outcome().status, "5.7.10");
+  EXPECT_NE(outcome().diagnostic.find("within the SOS lifetime"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- exceptions
+
+TEST_F(AttemptTest, AThrowInStartFailsTheAttemptCleanly) {
+  throw_in_discover = true;
+  start(job(Policy::SOS, TlsLevel::Encrypt, 2));
+  expect_failed_cleanly("attempt.start");
+  EXPECT_EQ(result_.outcomes.size(), 2u);
+}
+
+TEST_F(AttemptTest, AThrowAfterDiscoveryFailsTheAttemptCleanly) {
+  start(job(Policy::BES));
+  throw_in_new_client = true;
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  expect_failed_cleanly("attempt.discovered");
+}
+
+TEST_F(AttemptTest, AThrowWhenTheSessionOpensFailsTheAttemptAndDropsTheConnection) {
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).throw_in_send = true;
+  client(0).answer_open(tls_session(true));
+  expect_failed_cleanly("attempt.opened");
+  EXPECT_TRUE(client(0).quit_called);
+  EXPECT_EQ(clients_.size(), 1u) << "no further host once failed";
+  EXPECT_EQ(outcome().status, "4.3.0") << "never a 5.7.10 for our own failure";
+}
+
+TEST_F(AttemptTest, AThrowWhenTheTransactionEndsFailsTheAttemptCleanly) {
+  start(job(Policy::BES, TlsLevel::None, 2));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(plain_session());
+  client(0).throw_in_info = true;
+  client(0).answer_send(transaction({250, 250}));
+  expect_failed_cleanly("attempt.sent");
+  EXPECT_TRUE(client(0).quit_called) << "a connection in an unknown state is not cached";
+}
+
+}  // namespace
+}  // namespace secmx::delivery

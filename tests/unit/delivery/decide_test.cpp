@@ -1,0 +1,442 @@
+// decide_test.cpp - the delivery decision over every combination of its finite inputs
+// (stage x event and reply class x TLS seen x plaintext retry x policy x level x last
+// candidate x DNS complete x SOS lifetime x maximum lifetime x every history of up to two
+// earlier hosts), each checked against the invariants that make the SOS guarantee; then a
+// table of expected outcomes for representative rows.
+#include "relay/delivery/decide.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace secmx::delivery {
+namespace {
+
+using Kind = Decision::Kind;
+using HK = HostRecord::Kind;
+using model::Policy;
+using model::TlsLevel;
+
+// ---------------------------------------------------------------- the dimensions
+
+// What the peer (or the network, or our code) did: an event with a reply class.
+enum class Happened { Reply2xx, Reply4xx, Reply5xx, NoReply, Timeout, Lost, Internal };
+constexpr Happened kHappened[] = {Happened::Reply2xx, Happened::Reply4xx, Happened::Reply5xx,
+                                  Happened::NoReply,  Happened::Timeout,  Happened::Lost,
+                                  Happened::Internal};
+
+// How the session's TLS went, as far as the attempt can tell.
+enum class TlsSeen { NotOffered, NotAttempted, Refused, Encrypted, Verified };
+constexpr TlsSeen kTlsSeen[] = {TlsSeen::NotOffered, TlsSeen::NotAttempted, TlsSeen::Refused,
+                                TlsSeen::Encrypted, TlsSeen::Verified};
+
+constexpr HK kKinds[] = {HK::Unreachable, HK::TempRefused, HK::PermRefused, HK::NoTls};
+
+const char* name(Happened h) {
+  switch (h) {
+    case Happened::Reply2xx: return "2xx";
+    case Happened::Reply4xx: return "4xx";
+    case Happened::Reply5xx: return "5xx";
+    case Happened::NoReply: return "no-reply";
+    case Happened::Timeout: return "timeout";
+    case Happened::Lost: return "lost";
+    case Happened::Internal: return "internal";
+  }
+  return "?";
+}
+
+const char* name(TlsSeen t) {
+  switch (t) {
+    case TlsSeen::NotOffered: return "not-offered";
+    case TlsSeen::NotAttempted: return "not-attempted";
+    case TlsSeen::Refused: return "refused";
+    case TlsSeen::Encrypted: return "encrypted";
+    case TlsSeen::Verified: return "verified";
+  }
+  return "?";
+}
+
+TlsObservation observation(TlsSeen t, bool plaintext_retry) {
+  TlsObservation o;
+  o.plaintext_retry = plaintext_retry;
+  o.starttls_offered = t != TlsSeen::NotOffered;
+  o.handshake_attempted = t == TlsSeen::Refused || t == TlsSeen::Encrypted || t == TlsSeen::Verified;
+  o.handshake_ok = t == TlsSeen::Encrypted || t == TlsSeen::Verified;
+  o.verified = t == TlsSeen::Verified;
+  o.auth = o.verified ? TlsAuth::Pkix : TlsAuth::None;
+  if (t == TlsSeen::Encrypted) o.verify_error = "self-signed certificate";
+  return o;
+}
+
+void set_event(Facts& f, Happened h) {
+  switch (h) {
+    case Happened::Reply2xx: f.event = Event::Reply; f.code = 250; f.enhanced = "2.0.0"; f.text = "ok"; break;
+    case Happened::Reply4xx: f.event = Event::Reply; f.code = 451; f.enhanced = "4.3.0"; f.text = "later"; break;
+    case Happened::Reply5xx: f.event = Event::Reply; f.code = 550; f.enhanced = "5.1.1"; f.text = "no"; break;
+    case Happened::NoReply: f.event = Event::Reply; f.code = 0; f.enhanced = ""; f.text = ""; break;
+    case Happened::Timeout: f.event = Event::Timeout; f.error = "timeout after MAIL FROM"; break;
+    case Happened::Lost: f.event = Event::Lost; f.error = "connection reset by peer"; break;
+    case Happened::Internal: f.event = Event::Internal; f.error = "injected"; break;
+  }
+}
+
+// Every sequence of up to two earlier hosts.
+std::vector<std::vector<HostRecord>> histories() {
+  std::vector<std::vector<HostRecord>> out{{}};
+  for (HK a : kKinds) {
+    out.push_back({HostRecord{a, "mx1[192.0.2.1]:25", "earlier"}});
+    for (HK b : kKinds) {
+      out.push_back({HostRecord{a, "mx1[192.0.2.1]:25", "earlier"},
+                     HostRecord{b, "mx2[192.0.2.2]:25", "earlier"}});
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the invariants
+
+bool sos_tls_adequate(TlsLevel level, const TlsObservation& t) {
+  return t.handshake_ok && (!model::must_verify(level) || t.verified);
+}
+
+bool is_reply_stage(Stage s) { return s == Stage::Rcpt || s == Stage::Data; }
+
+// Returns what is wrong with `d` for `f`, or "" when every invariant holds.
+std::string check(const Facts& f, const Decision& d) {
+  // The level the recipient really needs: SOS is at least "encrypt" whatever was passed.
+  TlsLevel level = model::is_sensitive(f.policy) ? model::stronger(f.level, TlsLevel::Encrypt) : f.level;
+  bool must = model::must_encrypt(level);
+  bool tls_fine = decide_tls(level, f.tls).verdict == TlsVerdict::Proceed;
+  const RcptOutcome& o = d.outcome;
+  bool final_ = d.kind == Kind::Final;
+  bool ours = o.diagnostic.rfind("smtp; ", 0) != 0;  // not a receiver's own reply
+  bool host_recorded = d.kind == Kind::NextHost || (final_ && !d.host.host.empty());
+
+  // Never plaintext: a session goes on only with TLS at the level; never delivered
+  // without it.
+  if (d.kind == Kind::Continue) {
+    if (f.stage != Stage::Discovery && f.stage != Stage::Session) return "continue outside discovery/session";
+    if (f.stage == Stage::Session && must && !sos_tls_adequate(level, f.tls)) return "SOS session without TLS at its level";
+    if (f.stage == Stage::Session && !tls_fine) return "continue against decide_tls";
+  }
+  if (final_ && o.verdict == RcptVerdict::Delivered) {
+    if (!is_reply_stage(f.stage) || f.event != Event::Reply || f.code < 200 || f.code >= 300) {
+      return "delivered without a 2xx from the receiver";
+    }
+    if (must && !sos_tls_adequate(level, f.tls)) return "SOS delivered without TLS at its level";
+    if (!tls_fine) return "delivered against decide_tls";
+  }
+  // Plaintext retry: BES only, after a handshake, once.
+  if (d.kind == Kind::RetryPlaintext) {
+    if (must) return "plaintext retry for a recipient that must have TLS";
+    if (f.stage != Stage::TlsHandshake || f.tls.plaintext_retry) return "plaintext retry out of place";
+  }
+  // Never a false 5.7.10: ours only for a recipient that must have TLS, when every host
+  // answered without it and discovery was complete, or the SOS lifetime has passed.
+  if (final_ && o.status == "5.7.10" && ours) {
+    if (!must) return "5.7.10 for a recipient that needs no TLS";
+    if (!f.sos_expired) {
+      if (f.dns_incomplete) return "5.7.10 while DNS was incomplete";
+      std::vector<HostRecord> all(f.tried.begin(), f.tried.end());
+      if (!d.host.host.empty()) all.push_back(d.host);
+      if (all.empty()) return "5.7.10 without a host";
+      for (const auto& h : all) {
+        if (h.kind != HK::NoTls) return "5.7.10 although a host was " + std::string(to_string(h.kind));
+      }
+    }
+  }
+  if (final_ && o.verdict == RcptVerdict::Failed && !must && o.status.rfind("5.7.", 0) == 0 && ours) {
+    return "BES failed for lack of TLS";
+  }
+  // BES fails only on a permanent answer or past the lifetime.
+  if (final_ && o.verdict == RcptVerdict::Failed && !must && !f.lifetime_passed) {
+    bool five = f.event == Event::Reply && f.code >= 500;
+    std::vector<HostRecord> all(f.tried.begin(), f.tried.end());
+    if (host_recorded) all.push_back(d.host);
+    bool all_perm = !all.empty();
+    for (const auto& h : all) all_perm = all_perm && h.kind == HK::PermRefused;
+    if (!five && !all_perm) return "BES failed without a permanent answer";
+  }
+  // The receiver's own word on an adequate session: 5xx fails, 4xx defers.
+  if (is_reply_stage(f.stage) && f.event == Event::Reply && tls_fine) {
+    if (!final_) return "a recipient's reply without an outcome";
+    if (f.code >= 500 && (o.verdict != RcptVerdict::Failed || o.status[0] != '5')) return "5xx did not fail";
+    if (f.code >= 400 && f.code < 500 && !f.lifetime_passed && o.verdict != RcptVerdict::Deferred) return "4xx did not defer";
+    if (f.code == 0 && !f.lifetime_passed && (o.verdict != RcptVerdict::Deferred || o.status != "4.3.0")) return "a missing reply did not defer";
+  }
+  if (f.stage == Stage::Mail && f.event == Event::Reply && tls_fine) {
+    if (f.code >= 500 && !(final_ && o.verdict == RcptVerdict::Failed)) return "5xx to MAIL did not fail";
+    if (f.code < 500 && !host_recorded) return "non-5xx to MAIL did not move on";
+    if (f.code < 500 && d.host.kind != HK::TempRefused) return "non-5xx to MAIL is not a temporary refusal";
+  }
+  // Past the maximum lifetime nothing is deferred again.
+  if (final_ && f.lifetime_passed && o.verdict == RcptVerdict::Deferred) return "deferred past the lifetime";
+  if (final_ && f.lifetime_passed && o.verdict == RcptVerdict::Failed && o.status == "5.4.7" &&
+      o.diagnostic.rfind("delivery time expired", 0) != 0) {
+    return "5.4.7 without its words";
+  }
+  // A connection that failed or broke is an unreachable host, never one without TLS
+  // (which could end in a 5.7.10).
+  if ((f.event == Event::Timeout || f.event == Event::Lost) && f.stage != Stage::Discovery) {
+    if (d.kind != Kind::RetryPlaintext && !(host_recorded && d.host.kind == HK::Unreachable)) {
+      return "a lost or timed-out connection is not an unreachable host";
+    }
+  }
+  // Our own failure defers (4.3.0) and blames no host.
+  if (f.event == Event::Internal) {
+    if (!final_ || host_recorded) return "internal error did not end the attempt";
+    if (!f.lifetime_passed && (o.verdict != RcptVerdict::Deferred || o.status[0] != '4')) return "internal error did not defer";
+  }
+  // The hosts run out only after the last one; a record names the host it is about.
+  if (d.kind == Kind::NextHost && f.last_candidate) return "next host after the last one";
+  if (host_recorded && d.host.host != f.host) return "record of another host";
+  if (final_ && o.status.empty()) return "final outcome without a status";
+  if (final_ && o.verdict != RcptVerdict::Delivered && o.diagnostic.empty()) return "failure without a diagnostic";
+  return "";
+}
+
+std::string describe(const Facts& f, Happened h, TlsSeen t, std::size_t history) {
+  std::ostringstream s;
+  s << "stage=" << to_string(f.stage) << " happened=" << name(h) << " tls=" << name(t)
+    << " retry=" << f.tls.plaintext_retry << " policy=" << model::to_string(f.policy)
+    << " level=" << model::to_string(f.level) << " last=" << f.last_candidate
+    << " dns_incomplete=" << f.dns_incomplete << " sos_expired=" << f.sos_expired
+    << " lifetime_passed=" << f.lifetime_passed << " history=" << history;
+  return s.str();
+}
+
+TEST(Decide, EveryCombinationKeepsTheInvariants) {
+  const auto hist = histories();
+  std::size_t combinations = 0;
+  std::vector<std::string> failures;
+  for (int st = 0; st < kStageCount; ++st) {
+    for (Happened h : kHappened) {
+      for (TlsSeen t : kTlsSeen) {
+        for (bool retry : {false, true}) {
+          for (Policy p : model::kPolicies) {
+            for (TlsLevel lvl : model::kTlsLevels) {
+              for (int flags = 0; flags < 16; ++flags) {
+                for (std::size_t hi = 0; hi < hist.size(); ++hi) {
+                  Facts f;
+                  f.stage = static_cast<Stage>(st);
+                  f.step = to_string(f.stage);
+                  set_event(f, h);
+                  f.tls = observation(t, retry);
+                  f.policy = p;
+                  f.level = lvl;
+                  f.host = "mx3[192.0.2.3]:25";
+                  f.remote = "mx3";
+                  f.tried = hist[hi];
+                  f.last_candidate = flags & 1;
+                  f.dns_incomplete = flags & 2;
+                  f.sos_expired = flags & 4;
+                  f.lifetime_passed = flags & 8;
+                  Decision d = decide(f);
+                  ++combinations;
+                  std::string wrong = check(f, d);
+                  if (!wrong.empty() && failures.size() < 20) {
+                    failures.push_back(wrong + " | " + describe(f, h, t, hi) + " -> " +
+                                       to_string(d.kind) + " " + to_string(d.outcome.verdict) +
+                                       " " + d.outcome.status + " " + d.outcome.diagnostic);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(combinations, std::size_t(kStageCount) * 7 * 5 * 2 * 4 * 3 * 16 * 21);
+  for (const auto& f : failures) ADD_FAILURE() << f;
+}
+
+// ---------------------------------------------------------------- representative rows
+
+struct Row {
+  const char* what;
+  Stage stage;
+  Happened happened;
+  TlsSeen tls;
+  Policy policy;
+  TlsLevel level;
+  bool last;
+  std::vector<HK> tried;
+  Kind kind;
+  RcptVerdict verdict;  // when Final
+  const char* status;   // when Final
+  HK host;              // when a host is recorded
+};
+
+TEST(Decide, RepresentativeRows) {
+  const auto D = RcptVerdict::Delivered, F = RcptVerdict::Failed, Q = RcptVerdict::Deferred;
+  const Policy B = Policy::BES, S = Policy::SOS;
+  const TlsLevel N = TlsLevel::None, E = TlsLevel::Encrypt, V = TlsLevel::Verify;
+  const std::vector<Row> rows = {
+      {"discovery found hosts", Stage::Discovery, Happened::Reply2xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"discovery found none", Stage::Discovery, Happened::Reply2xx, TlsSeen::NotOffered, B, N, true, {}, Kind::Final, Q, "4.4.1", HK::Unreachable},
+      {"discovery: SOS, none found", Stage::Discovery, Happened::Reply2xx, TlsSeen::NotOffered, S, E, true, {}, Kind::Final, Q, "4.7.10", HK::Unreachable},
+      {"discovery permanent", Stage::Discovery, Happened::Reply5xx, TlsSeen::NotOffered, S, E, false, {}, Kind::Final, F, "5.1.1", HK::Unreachable},
+      {"discovery temporary", Stage::Discovery, Happened::Reply4xx, TlsSeen::NotOffered, S, E, false, {}, Kind::Final, Q, "4.3.0", HK::Unreachable},
+      {"connect refused", Stage::Connect, Happened::Lost, TlsSeen::NotOffered, B, N, false, {}, Kind::NextHost, Q, "", HK::Unreachable},
+      {"connect refused, last, BES", Stage::Connect, Happened::Lost, TlsSeen::NotOffered, B, N, true, {}, Kind::Final, Q, "4.4.1", HK::Unreachable},
+      {"greeting 554", Stage::Greeting, Happened::Reply5xx, TlsSeen::NotOffered, B, N, false, {}, Kind::NextHost, Q, "", HK::PermRefused},
+      {"greeting 554, every host", Stage::Greeting, Happened::Reply5xx, TlsSeen::NotOffered, B, N, true, {HK::PermRefused}, Kind::Final, F, "5.0.0", HK::PermRefused},
+      {"greeting 554 and an unreachable one", Stage::Greeting, Happened::Reply5xx, TlsSeen::NotOffered, B, N, true, {HK::Unreachable}, Kind::Final, Q, "4.0.0", HK::PermRefused},
+      {"ehlo 421", Stage::Hello, Happened::Reply4xx, TlsSeen::NotOffered, S, E, false, {}, Kind::NextHost, Q, "", HK::TempRefused},
+      {"BES handshake refused", Stage::TlsHandshake, Happened::Reply5xx, TlsSeen::Refused, B, N, false, {}, Kind::RetryPlaintext, Q, "", HK::Unreachable},
+      {"BES handshake cut", Stage::TlsHandshake, Happened::Lost, TlsSeen::Refused, B, N, false, {}, Kind::RetryPlaintext, Q, "", HK::Unreachable},
+      {"SOS handshake refused", Stage::TlsHandshake, Happened::Reply5xx, TlsSeen::Refused, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"SOS handshake refused, only host", Stage::TlsHandshake, Happened::Reply5xx, TlsSeen::Refused, S, E, true, {}, Kind::Final, F, "5.7.10", HK::NoTls},
+      {"SOS handshake cut, only host", Stage::TlsHandshake, Happened::Lost, TlsSeen::Refused, S, E, true, {}, Kind::Final, Q, "4.7.10", HK::Unreachable},
+      {"SOS handshake timeout", Stage::TlsHandshake, Happened::Timeout, TlsSeen::Refused, S, V, false, {}, Kind::NextHost, Q, "", HK::Unreachable},
+      {"BES plaintext session", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"BES STARTTLS refused: host skipped", Stage::Session, Happened::Reply2xx, TlsSeen::Refused, B, N, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"BES plaintext retry session", Stage::Session, Happened::Reply2xx, TlsSeen::NotAttempted, B, N, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"SOS never on a plaintext retry", Stage::Session, Happened::Reply2xx, TlsSeen::NotAttempted, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"SOS plaintext session skipped", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"SOS every host plaintext", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, S, E, true, {HK::NoTls}, Kind::Final, F, "5.7.10", HK::NoTls},
+      {"SOS plaintext, one unreachable", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, S, E, true, {HK::Unreachable}, Kind::Final, Q, "4.7.10", HK::NoTls},
+      {"SOS encrypted session", Stage::Session, Happened::Reply2xx, TlsSeen::Encrypted, S, E, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"SOS verify, unverified", Stage::Session, Happened::Reply2xx, TlsSeen::Encrypted, S, V, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"SOS verify, verified", Stage::Session, Happened::Reply2xx, TlsSeen::Verified, S, V, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"SOS under a None level is still encrypt", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, S, N, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"route raises BES to encrypt", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, B, E, true, {}, Kind::Final, F, "5.7.10", HK::NoTls},
+      {"MAIL 550", Stage::Mail, Happened::Reply5xx, TlsSeen::Verified, S, E, false, {}, Kind::Final, F, "5.1.1", HK::Unreachable},
+      {"MAIL 451", Stage::Mail, Happened::Reply4xx, TlsSeen::Verified, S, E, false, {}, Kind::NextHost, Q, "", HK::TempRefused},
+      {"MAIL 451, last, SOS", Stage::Mail, Happened::Reply4xx, TlsSeen::Verified, S, E, true, {HK::NoTls}, Kind::Final, Q, "4.7.10", HK::TempRefused},
+      {"lost after MAIL", Stage::Mail, Happened::Lost, TlsSeen::Verified, S, E, false, {}, Kind::NextHost, Q, "", HK::Unreachable},
+      {"RCPT 250 then dot 250", Stage::Data, Happened::Reply2xx, TlsSeen::Verified, S, V, false, {}, Kind::Final, D, "2.0.0", HK::Unreachable},
+      {"BES plaintext delivery", Stage::Data, Happened::Reply2xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Final, D, "2.0.0", HK::Unreachable},
+      {"RCPT 550", Stage::Rcpt, Happened::Reply5xx, TlsSeen::Encrypted, S, E, false, {}, Kind::Final, F, "5.1.1", HK::Unreachable},
+      {"RCPT 451", Stage::Rcpt, Happened::Reply4xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Final, Q, "4.3.0", HK::Unreachable},
+      {"no reply for a recipient", Stage::Data, Happened::NoReply, TlsSeen::Verified, S, E, false, {}, Kind::Final, Q, "4.3.0", HK::Unreachable},
+      {"SOS data on a plaintext session (cannot happen)", Stage::Data, Happened::Reply2xx, TlsSeen::NotOffered, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"local 552", Stage::Local, Happened::Reply5xx, TlsSeen::Verified, S, E, false, {}, Kind::Final, F, "5.1.1", HK::Unreachable},
+      {"local with a 2xx never delivers", Stage::Local, Happened::Reply2xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Final, Q, "4.0.0", HK::Unreachable},
+      {"internal error", Stage::Session, Happened::Internal, TlsSeen::Verified, S, E, false, {}, Kind::Final, Q, "4.3.0", HK::Unreachable},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.what);
+    std::vector<HostRecord> tried;
+    for (HK k : r.tried) tried.push_back(HostRecord{k, "mx1[192.0.2.1]:25", "earlier"});
+    Facts f;
+    f.stage = r.stage;
+    f.step = to_string(r.stage);
+    set_event(f, r.happened);
+    f.tls = observation(r.tls, r.tls == TlsSeen::NotAttempted);
+    f.policy = r.policy;
+    f.level = r.level;
+    f.host = "mx3[192.0.2.3]:25";
+    f.remote = "mx3";
+    f.tried = tried;
+    f.last_candidate = r.last;
+    Decision d = decide(f);
+    ASSERT_EQ(d.kind, r.kind) << to_string(d.kind) << " " << d.outcome.diagnostic;
+    if (r.kind == Kind::Final) {
+      EXPECT_EQ(d.outcome.verdict, r.verdict) << to_string(d.outcome.verdict);
+      EXPECT_EQ(d.outcome.status, r.status);
+    }
+    if (d.kind == Kind::NextHost || (d.kind == Kind::Final && !d.host.host.empty())) {
+      EXPECT_EQ(d.host.kind, r.host) << to_string(d.host.kind) << ": " << d.host.detail;
+    }
+  }
+}
+
+// The words of the rows that logs, DSNs and the e2e tests read stay as they were.
+TEST(Decide, TheWordsAreTheOldOnes) {
+  Facts f;
+  f.host = "mx.example[192.0.2.1]:25";
+  f.remote = "mx.example";
+  f.stage = Stage::Connect;
+  f.step = "connect";
+  f.event = Event::Lost;
+  EXPECT_EQ(decide(f).host.detail, "connection failed at connect");
+  f.error = "connection refused";
+  EXPECT_EQ(decide(f).host.detail, "connection refused");
+
+  f = Facts{};
+  f.host = "mx.example[192.0.2.1]:25";
+  f.stage = Stage::Mail;
+  f.step = "dot";
+  f.event = Event::Timeout;
+  f.error = "timeout after end of data";
+  EXPECT_EQ(decide(f).host.detail, "timeout during dot: timeout after end of data");
+  f.event = Event::Lost;
+  f.error = "";
+  EXPECT_EQ(decide(f).host.detail, "connection lost during dot");
+
+  f = Facts{};
+  f.stage = Stage::Greeting;
+  f.step = "greeting";
+  f.code = 421;
+  f.enhanced = "4.3.2";
+  f.text = "busy";
+  EXPECT_EQ(decide(f).host.detail, "refused at greeting: 421 4.3.2 busy");
+
+  f = Facts{};
+  f.policy = Policy::SOS;
+  f.level = TlsLevel::Encrypt;
+  f.stage = Stage::Session;
+  f.host = "mx.plain[192.0.2.9]:25";
+  f.tls = observation(TlsSeen::NotOffered, false);
+  f.last_candidate = true;
+  auto d = decide(f);
+  EXPECT_EQ(d.host.detail, "STARTTLS not offered");
+  EXPECT_EQ(d.outcome.diagnostic, "no secure (TLS) receiver: mx.plain[192.0.2.9]:25: STARTTLS not offered");
+  EXPECT_TRUE(is_sos_bounce(d.outcome));
+
+  f = Facts{};
+  f.stage = Stage::Local;
+  f.step = "local";
+  f.host = "mx.example[192.0.2.1]:25";
+  f.code = 552;
+  f.enhanced = "5.3.4";
+  f.text = "message too big";
+  d = decide(f);
+  EXPECT_EQ(d.outcome.diagnostic, "x-secmx; 552 5.3.4 message too big (at mx.example[192.0.2.1]:25)");
+  EXPECT_EQ(d.outcome.remote_mta, "");
+
+  f = Facts{};
+  f.stage = Stage::Data;
+  f.step = "dot";
+  f.remote = "mx.example";
+  f.code = 250;
+  f.text = "queued";
+  f.peer_dsn = false;
+  d = decide(f);
+  EXPECT_TRUE(d.outcome.relayed);
+  EXPECT_EQ(d.outcome.remote_mta, "mx.example");
+  f.peer_dsn = true;
+  EXPECT_FALSE(decide(f).outcome.relayed);
+  f.code = 451;
+  f.lifetime_passed = true;
+  d = decide(f);
+  EXPECT_EQ(d.outcome.status, "5.4.7");
+  EXPECT_EQ(d.outcome.diagnostic, "delivery time expired; last error: smtp; 451 queued");
+}
+
+TEST(Decide, ClientWordsMapToStages) {
+  EXPECT_EQ(stage_of("connect", Stage::Data), Stage::Connect);
+  EXPECT_EQ(stage_of("helo", Stage::Data), Stage::Hello);
+  EXPECT_EQ(stage_of("ehlo", Stage::Data), Stage::Hello);
+  EXPECT_EQ(stage_of("tls", Stage::Data), Stage::TlsHandshake);
+  EXPECT_EQ(stage_of("ready", Stage::Data), Stage::Session);
+  EXPECT_EQ(stage_of("rset", Stage::Data), Stage::Mail);
+  EXPECT_EQ(stage_of("dot", Stage::Connect), Stage::Data);
+  EXPECT_EQ(stage_of("", Stage::Connect), Stage::Connect);
+  EXPECT_EQ(stage_of("closed", Stage::Data), Stage::Data);
+  EXPECT_EQ(stage_of("local", Stage::Data), Stage::Local);
+}
+
+TEST(Decide, RequirementOnlyRises) {
+  EXPECT_EQ(requirement_for(Policy::BES, TlsLevel::Verify, std::nullopt), TlsLevel::None);
+  EXPECT_EQ(requirement_for(Policy::SOS, TlsLevel::None, std::nullopt), TlsLevel::Encrypt);
+  EXPECT_EQ(requirement_for(Policy::SOS, TlsLevel::Verify, TlsLevel::Encrypt), TlsLevel::Verify);
+  EXPECT_EQ(requirement_for(Policy::BES, TlsLevel::None, TlsLevel::Encrypt), TlsLevel::Encrypt);
+}
+
+}  // namespace
+}  // namespace secmx::delivery
