@@ -42,6 +42,17 @@ const char* to_string(SmtpSession::State s) {
   return "?";
 }
 
+const char* to_string(SmtpSession::Phase p) {
+  switch (p) {
+    case SmtpSession::Phase::Greeted: return "greeted";
+    case SmtpSession::Phase::Helo: return "helo";
+    case SmtpSession::Phase::Mail: return "mail";
+    case SmtpSession::Phase::Rcpt: return "rcpt";
+    case SmtpSession::Phase::Chunking: return "chunking";
+  }
+  return "?";
+}
+
 SmtpSession::SmtpSession(SmtpServer& server, std::uint64_t id)
     : server_(server), id_(id), conn_(server.loop(), this) {}
 
@@ -184,48 +195,104 @@ void SmtpSession::process_input() {
   }
 }
 
+namespace {
+// How the argument of a verb is checked before its handler runs.
+enum class ArgRule : std::uint8_t {
+  Any,       // the handler reads it (or ignores it)
+  Required,  // an empty argument is 501 5.5.4 <usage>
+  None,      // any argument is 501 5.5.4 <usage>
+};
+
+constexpr std::uint8_t bit(SmtpSession::Phase p) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(p));
+}
+using P = SmtpSession::Phase;
+constexpr std::uint8_t kAnyPhase = bit(P::Greeted) | bit(P::Helo) | bit(P::Mail) |
+                                   bit(P::Rcpt) | bit(P::Chunking);
+
+// The refusal of a verb the table does not accept in `phase`.
+smtp::Reply out_of_phase(smtp::Verb verb, SmtpSession::Phase phase) {
+  if (verb == smtp::Verb::Mail) {
+    return {503, "5.5.1",
+            phase == P::Greeted ? "Error: send HELO/EHLO first" : "Error: nested MAIL command"};
+  }
+  switch (phase) {
+    case P::Greeted:
+    case P::Helo: return {503, "5.5.1", "Error: need MAIL command"};
+    case P::Mail: return {554, "5.5.1", "Error: no valid recipients"};
+    case P::Chunking: return {503, "5.5.1", "Error: DATA after BDAT"};
+    case P::Rcpt: break;
+  }
+  return {503, "5.5.1", "Error: bad sequence of commands"};
+}
+}  // namespace
+
+struct SmtpSession::Command {
+  smtp::Verb verb;
+  std::uint8_t phases;  // bit (1 << Phase) set where the verb is accepted
+  ArgRule arg;          // checked first, in every phase
+  const char* usage;    // the 501 text when `arg` is not met
+  void (SmtpSession::*handler)(std::string_view arg);
+};
+
+const SmtpSession::Command& SmtpSession::command(smtp::Verb verb) {
+  using smtp::Verb;
+  using S = SmtpSession;
+  // BDAT and STARTTLS check for themselves: a refused BDAT still has to consume its
+  // chunk, and STARTTLS says "not implemented" before it looks at its argument.
+  static const Command kCommands[] = {
+      {Verb::Helo, kAnyPhase, ArgRule::Required, "Syntax: HELO hostname", &S::cmd_helo},
+      {Verb::Ehlo, kAnyPhase, ArgRule::Required, "Syntax: EHLO hostname", &S::cmd_ehlo},
+      {Verb::Mail, bit(P::Helo), ArgRule::Any, "", &S::cmd_mail},
+      {Verb::Rcpt, bit(P::Mail) | bit(P::Rcpt) | bit(P::Chunking), ArgRule::Any, "",
+       &S::cmd_rcpt},
+      {Verb::Data, bit(P::Rcpt), ArgRule::None, "Syntax: DATA", &S::cmd_data},
+      {Verb::Bdat, kAnyPhase, ArgRule::Any, "", &S::cmd_bdat},
+      {Verb::Rset, kAnyPhase, ArgRule::None, "Syntax: RSET", &S::cmd_rset},
+      {Verb::Noop, kAnyPhase, ArgRule::Any, "", &S::cmd_noop},
+      {Verb::Quit, kAnyPhase, ArgRule::Any, "", &S::cmd_quit},
+      {Verb::Vrfy, kAnyPhase, ArgRule::Any, "", &S::cmd_vrfy},
+      {Verb::Expn, kAnyPhase, ArgRule::Any, "", &S::cmd_expn},
+      {Verb::Help, kAnyPhase, ArgRule::Any, "", &S::cmd_help},
+      {Verb::Starttls, kAnyPhase, ArgRule::Any, "", &S::cmd_starttls},
+      {Verb::Auth, kAnyPhase, ArgRule::Any, "", &S::cmd_auth},
+      {Verb::Unknown, kAnyPhase, ArgRule::Any, "", &S::cmd_unknown},
+  };
+  for (const auto& c : kCommands) {
+    if (c.verb == verb) return c;
+  }
+  return kCommands[std::size(kCommands) - 1];
+}
+
+SmtpSession::Phase SmtpSession::phase() const {
+  if (helo_.empty()) return Phase::Greeted;
+  if (!tx_.active) return Phase::Helo;
+  if (tx_.chunks) return Phase::Chunking;
+  return tx_.recipients.empty() ? Phase::Mail : Phase::Rcpt;
+}
+
 bool SmtpSession::process_command_line(std::string_view line) {
   ++n_commands_;
   smtp::Command cmd = smtp::parse_command(line);
-  using smtp::Verb;
-  switch (cmd.verb) {
-    case Verb::Helo: cmd_helo(cmd.arg, false); break;
-    case Verb::Ehlo: cmd_helo(cmd.arg, true); break;
-    case Verb::Mail: cmd_mail(cmd.arg); break;
-    case Verb::Rcpt: cmd_rcpt(cmd.arg); break;
-    case Verb::Data: cmd_data(cmd.arg); break;
-    case Verb::Bdat: cmd_bdat(cmd.arg); break;
-    case Verb::Rset: cmd_rset(cmd.arg); break;
-    case Verb::Noop: reply(250, "2.0.0", "Ok"); break;
-    case Verb::Quit: cmd_quit(); break;
-    case Verb::Vrfy:
-      reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
-      break;
-    case Verb::Expn:
-      reply(502, "5.5.1", "Error: command not implemented");
-      count_error();
-      break;
-    case Verb::Help: reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS"); break;
-    case Verb::Starttls: cmd_starttls(cmd.arg); break;
-    case Verb::Auth:
-      reply(502, "5.5.1", "Error: authentication not enabled");
-      count_error();
-      break;
-    case Verb::Unknown:
-      logger()->info("S{} unknown command from [{}]: {}", id_, conn_.peer_ip(), log::escape(line, 80));
-      reply(500, "5.5.2", "Error: command not recognized");
-      count_error();
-      break;
+  const Command& c = command(cmd.verb);
+  const bool arg_ok = c.arg == ArgRule::Any ||
+                      (c.arg == ArgRule::Required ? !cmd.arg.empty() : cmd.arg.empty());
+  if (!arg_ok) {
+    reply(501, "5.5.4", c.usage);
+    count_error();
+  } else if (Phase now = phase(); (c.phases & bit(now)) == 0) {
+    reply(out_of_phase(c.verb, now));
+    count_error();
+  } else {
+    (this->*c.handler)(c.verb == smtp::Verb::Unknown ? line : cmd.arg);
   }
   return true;
 }
 
-void SmtpSession::cmd_helo(std::string_view arg, bool extended) {
-  if (arg.empty()) {
-    reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_helo(std::string_view arg) { greet(arg, false); }
+void SmtpSession::cmd_ehlo(std::string_view arg) { greet(arg, true); }
+
+void SmtpSession::greet(std::string_view arg, bool extended) {
   tx_.reset();
   helo_ = std::string(arg.substr(0, 255));
   esmtp_ = extended;
@@ -243,22 +310,40 @@ void SmtpSession::cmd_helo(std::string_view arg, bool extended) {
   reply(250, "", text);
 }
 
+void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
+
+void SmtpSession::cmd_vrfy(std::string_view) {
+  reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+void SmtpSession::cmd_expn(std::string_view) {
+  reply(502, "5.5.1", "Error: command not implemented");
+  count_error();
+}
+
+void SmtpSession::cmd_help(std::string_view) {
+  reply(214, "2.0.0",
+        "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
+        "STARTTLS");
+}
+
+void SmtpSession::cmd_auth(std::string_view) {
+  reply(502, "5.5.1", "Error: authentication not enabled");
+  count_error();
+}
+
+void SmtpSession::cmd_unknown(std::string_view line) {
+  logger()->info("S{} unknown command from [{}]: {}", id_, conn_.peer_ip(), log::escape(line, 80));
+  reply(500, "5.5.2", "Error: command not recognized");
+  count_error();
+}
+
 bool SmtpSession::relay_allowed() const {
   return config::any_contains(server_.deps().config->smtp.relay_networks, conn_.peer_addr());
 }
 
 void SmtpSession::cmd_mail(std::string_view arg) {
   const auto& cfg = *server_.deps().config;
-  if (helo_.empty()) {
-    reply(503, "5.5.1", "Error: send HELO/EHLO first");
-    count_error();
-    return;
-  }
-  if (tx_.active) {
-    reply(503, "5.5.1", "Error: nested MAIL command");
-    count_error();
-    return;
-  }
   if (cfg.smtp.require_tls && !conn_.tls_active()) {
     reply(530, "5.7.0", "Must issue a STARTTLS command first");
     count_error();
@@ -286,11 +371,6 @@ void SmtpSession::cmd_mail(std::string_view arg) {
 
 void SmtpSession::cmd_rcpt(std::string_view arg) {
   const auto& cfg = *server_.deps().config;
-  if (!tx_.active) {
-    reply(503, "5.5.1", "Error: need MAIL command");
-    count_error();
-    return;
-  }
   if (tx_.recipients.size() >= cfg.smtp.max_recipients) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
@@ -347,27 +427,7 @@ void SmtpSession::begin_content() {
   tx_.header_offset = tx_.body.size();
 }
 
-void SmtpSession::cmd_data(std::string_view arg) {
-  if (!arg.empty()) {
-    reply(501, "5.5.4", "Syntax: DATA");
-    count_error();
-    return;
-  }
-  if (!tx_.active) {
-    reply(503, "5.5.1", "Error: need MAIL command");
-    count_error();
-    return;
-  }
-  if (tx_.chunks) {
-    reply(503, "5.5.1", "Error: DATA after BDAT");
-    count_error();
-    return;
-  }
-  if (tx_.recipients.empty()) {
-    reply(554, "5.5.1", "Error: no valid recipients");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_data(std::string_view) {
   if (tx_.mail.body == model::BodyType::BinaryMime) {
     reply(503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
     count_error();
@@ -581,12 +641,7 @@ void SmtpSession::on_committed(Status<queue::Error> result) {
   flush();
 }
 
-void SmtpSession::cmd_rset(std::string_view arg) {
-  if (!arg.empty()) {
-    reply(501, "5.5.4", "Syntax: RSET");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_rset(std::string_view) {
   tx_.reset();
   reply(250, "2.0.0", "Ok");
 }
@@ -631,7 +686,7 @@ void SmtpSession::on_tls_done(bool ok, std::string_view error) {
   enter_state(State::Command);
 }
 
-void SmtpSession::cmd_quit() {
+void SmtpSession::cmd_quit(std::string_view) {
   reply(221, "2.0.0", "Bye");
   close_after_reply();
 }

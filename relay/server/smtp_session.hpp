@@ -3,7 +3,11 @@
 //
 // The session (connection, TLS, HELO, errors) is kept apart from the transaction
 // (MAIL/RCPT/content). Input is processed as it arrives: every complete command is
-// answered in order and the replies of one read are sent together (RFC 2920). At the
+// answered in order and the replies of one read are sent together (RFC 2920). Commands
+// go through one table (smtp_session.cpp): per verb, the phases of the dialogue in which
+// it is accepted (Phase, read from what the session holds), the rule for its argument,
+// and its handler; the table's refusals (501, 503, 554) are answered before any handler
+// runs. At the
 // end of the content the message goes to the commit writer and the session stops
 // processing input (State::Committing) until the result comes back, so that "250 queued"
 // is sent only for a message on disk. Created and freed by SmtpServer; loop thread only.
@@ -26,6 +30,9 @@ class SmtpServer;
 class SmtpSession final : public net::ConnectionHandler {
  public:
   enum class State { Command, Data, BdatChunk, TlsHandshake, Committing, Closing };
+  // Where the dialogue stands while in State::Command: no HELO yet, HELO said, MAIL
+  // accepted, recipients accepted, BDAT chunks under way.
+  enum class Phase : std::uint8_t { Greeted, Helo, Mail, Rcpt, Chunking };
 
   SmtpSession(SmtpServer& server, std::uint64_t id);
   std::uint64_t id() const { return id_; }
@@ -44,21 +51,35 @@ class SmtpSession final : public net::ConnectionHandler {
   void on_closed() override;
 
  private:
+  struct Command;  // a row of the command table
+  static const Command& command(smtp::Verb verb);
+
   void enter_state(State next);
+  Phase phase() const;
   void process_input();
   bool process_command_line(std::string_view line);
   bool process_data();
   bool process_bdat_chunk();
 
-  // Commands: each validates (replying on error) and then acts.
-  void cmd_helo(std::string_view arg, bool extended);
+  // Handlers, run once the table's checks have passed: each validates what is its own
+  // (replying on error) and then acts. For an unrecognised verb the argument is the
+  // whole line, for the log.
+  void cmd_helo(std::string_view arg);
+  void cmd_ehlo(std::string_view arg);
+  void greet(std::string_view arg, bool extended);
   void cmd_mail(std::string_view arg);
   void cmd_rcpt(std::string_view arg);
   void cmd_data(std::string_view arg);
   void cmd_bdat(std::string_view arg);
   void cmd_rset(std::string_view arg);
+  void cmd_noop(std::string_view arg);
+  void cmd_quit(std::string_view arg);
+  void cmd_vrfy(std::string_view arg);
+  void cmd_expn(std::string_view arg);
+  void cmd_help(std::string_view arg);
   void cmd_starttls(std::string_view arg);
-  void cmd_quit();
+  void cmd_auth(std::string_view arg);
+  void cmd_unknown(std::string_view line);
 
   void begin_content();
   void finish_content(const smtp::ContentFlags& flags, std::uint64_t size);
@@ -91,5 +112,6 @@ class SmtpSession final : public net::ConnectionHandler {
 };
 
 const char* to_string(SmtpSession::State s);
+const char* to_string(SmtpSession::Phase p);
 
 }  // namespace secmx::server
