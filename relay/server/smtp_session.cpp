@@ -11,6 +11,7 @@
 #include "relay/common/log.hpp"
 #include "relay/config/cidr.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/extensions.hpp"
 #include "relay/server/received_header.hpp"
 #include "relay/server/smtp_server.hpp"
 
@@ -296,18 +297,15 @@ void SmtpSession::greet(std::string_view arg, bool extended) {
   tx_.reset();
   helo_ = std::string(arg.substr(0, 255));
   esmtp_ = extended;
-  const auto& cfg = *server_.deps().config;
-  if (!extended) {
-    reply(250, "", cfg.hostname);
-    return;
-  }
-  std::string text = cfg.hostname;
-  text += "\nPIPELINING\nSIZE " + std::to_string(cfg.smtp.max_message_size);
-  text += "\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES";
-  if (server_.deps().tls && !conn_.tls_active()) text += "\nSTARTTLS";
-  text += "\nDSN\nCHUNKING\nBINARYMIME";
-  if (conn_.tls_active()) text += "\nREQUIRETLS";
-  reply(250, "", text);
+  // After HELO nothing is offered: the reply is the hostname alone.
+  reply(250, "", server_.deps().config->hostname + ehlo_keywords(offer()));
+}
+
+smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
+
+OfferContext SmtpSession::offer() const {
+  return OfferContext{esmtp_, server_.deps().tls != nullptr, conn_.tls_active(),
+                      server_.deps().config->smtp.max_message_size};
 }
 
 void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
@@ -349,14 +347,7 @@ void SmtpSession::cmd_mail(std::string_view arg) {
     count_error();
     return;
   }
-  smtp::Offered offered;
-  if (esmtp_) {
-    offered.max_size = cfg.smtp.max_message_size;
-    offered.requiretls = conn_.tls_active();
-  } else {
-    offered = smtp::Offered{false, false, false, false, false, false, false, 0};
-  }
-  auto parsed = smtp::parse_mail(arg, offered);
+  auto parsed = smtp::parse_mail(arg, offered_now());
   if (!parsed) {
     reply(parsed.error());
     count_error();
@@ -375,9 +366,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
-  smtp::Offered offered;
-  if (!esmtp_) offered = smtp::Offered{false, false, false, false, false, false, false, 0};
-  auto parsed = smtp::parse_rcpt(arg, offered, tx_.mail.smtputf8);
+  auto parsed = smtp::parse_rcpt(arg, offered_now(), tx_.mail.smtputf8);
   if (!parsed) {
     reply(parsed.error());
     count_error();

@@ -7,7 +7,8 @@
 // go through one table (smtp_session.cpp): per verb, the phases of the dialogue in which
 // it is accepted (Phase, read from what the session holds), the rule for its argument,
 // and its handler; the table's refusals (501, 503, 554) are answered before any handler
-// runs. At the
+// runs. What the EHLO reply offers and what MAIL/RCPT accept come from one definition
+// (extensions.hpp). At the
 // end of the content the message goes to the commit writer and the session stops
 // processing input (State::Committing) until the result comes back, so that "250 queued"
 // is sent only for a message on disk. Created and freed by SmtpServer; loop thread only.
@@ -19,6 +20,7 @@
 
 #include "queue/store.hpp"
 #include "relay/net/connection.hpp"
+#include "relay/server/extensions.hpp"
 #include "relay/server/transaction.hpp"
 #include "relay/smtp/command.hpp"
 #include "relay/smtp/reply.hpp"
@@ -90,6 +92,10 @@ class SmtpSession final : public net::ConnectionHandler {
   void close_after_reply();
   void arm_timer();
   bool relay_allowed() const;
+  // What this session offers now (extensions.hpp): the EHLO text and the MAIL/RCPT
+  // parameter checks both come from it.
+  OfferContext offer() const;
+  smtp::Offered offered_now() const;
   std::string tls_summary() const;
 
   SmtpServer& server_;
