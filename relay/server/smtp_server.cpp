@@ -106,14 +106,24 @@ void SmtpServer::reload(std::shared_ptr<const config::Config> config,
   deps_.tls = std::move(tls);
 }
 
-void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
+void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message,
+                        std::string queued_line) {
   // Recipients per policy, counted once the message is on disk.
   std::array<std::uint32_t, metrics::kPolicies> per_policy{};
   for (const auto& r : message.envelope.recipients) {
     auto i = static_cast<std::size_t>(r.policy);
     if (i < per_policy.size()) ++per_policy[i];
   }
-  deps_.writer->submit(std::move(message), [this, session_id, per_policy](Status<queue::Error> st) {
+  auto id = message.envelope.id;
+  deps_.writer->submit(std::move(message), [this, session_id, per_policy, id,
+                                            line = std::move(queued_line)](Status<queue::Error> st) {
+    // The message line first, so that it precedes anything logged about the message
+    // afterwards (the 250, the delivery the scheduler starts at once).
+    if (st.ok()) {
+      logger()->info("{}", line);
+    } else {
+      logger()->error("{}: not queued: {}", id.to_string(), st.error().message);
+    }
     if (st.ok() && deps_.metrics) {
       deps_.metrics->messages_received.inc();
       for (std::size_t i = 0; i < per_policy.size(); ++i) {

@@ -66,7 +66,9 @@ class SmtpServer {
   // Session side.
   const ServerDeps& deps() const { return deps_; }
   uv_loop_t* loop() const { return loop_; }
-  void submit(std::uint64_t session_id, queue::NewMessage message);
+  // queued_line is logged when the commit succeeds ("<QUEUEID>: not queued: ..." when
+  // it fails), on the writer thread, whether or not the session is still there.
+  void submit(std::uint64_t session_id, queue::NewMessage message, std::string queued_line);
   void session_closed(SmtpSession* session);
   ServerCounters& counters() { return counters_; }
   std::size_t active_sessions() const { return sessions_.size(); }

@@ -11,6 +11,7 @@
 #include "relay/common/log.hpp"
 #include "relay/config/cidr.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
 #include "relay/server/received_header.hpp"
 #include "relay/server/smtp_server.hpp"
@@ -434,9 +435,7 @@ bool SmtpSession::process_data() {
   std::string_view rest(in_.data() + in_pos_, in_.size() - in_pos_);
   in_pos_ += tx_.data->feed(rest, tx_.body);
   if (!tx_.data->done()) return false;
-  auto flags = tx_.data->flags();
-  auto size = tx_.data->size();
-  finish_content(flags, size);
+  finish_content(tx_.data->flags());
   return true;
 }
 
@@ -494,8 +493,7 @@ bool SmtpSession::process_bdat_chunk() {
   }
   if (bdat_last_) {
     tx_.chunks->finish();
-    auto flags = tx_.chunks->flags();
-    finish_content(flags, tx_.chunks->size());
+    finish_content(tx_.chunks->flags());
   } else if (tx_.chunks->flags().too_big) {
     tx_.bdat_failed = true;
     reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
@@ -505,106 +503,78 @@ bool SmtpSession::process_bdat_chunk() {
   return true;
 }
 
-void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t size) {
+// The end of the content: validate, build the envelope, let the policy decide, submit.
+// Every refusal is answered here and resets the transaction; a message that passes is
+// answered when the commit does (on_committed).
+void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
   enter_state(State::Command);
-  const auto& cfg = *server_.deps().config;
-  auto refuse = [&](int code, std::string_view enh, std::string_view text, std::string_view why) {
-    logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
-                   conn_.peer_ip(), code, enh, why, log::escape(tx_.mail.reverse_path),
-                   tx_.recipients.size());
-    reply(code, enh, text);
-    tx_.reset();
-  };
-  if (flags.too_big) {
-    refuse(552, "5.3.4", "Error: message file too big", "message too big");
+  if (auto refusal = check_content(flags)) {
+    refuse_content(*refusal);
     return;
   }
-  if (flags.bare_lf || flags.bare_cr) {
-    refuse(550, "5.5.2", "Error: bare <CR> or <LF> received (RFC 5321 2.3.8)", "bare CR/LF");
-    count_error();
-    return;
-  }
-  if (flags.nul) {
-    refuse(554, "5.6.0", "Error: NUL character in message content (no BINARYMIME)",
-           "NUL in content");
-    count_error();
-    return;
-  }
-  if (flags.line_too_long) {
-    refuse(550, "5.5.2", "Error: line too long (RFC 5321 4.5.3.1.6)", "line too long");
-    return;
-  }
-
-  queue::NewMessage msg;
-  auto& env = msg.envelope;
-  env.id = tx_.id;
-  env.arrival_us = tx_.arrival_us;
-  env.sender = tx_.mail.reverse_path;
-  env.body_type = tx_.mail.body;
-  env.smtputf8 = tx_.mail.smtputf8;
-  env.requiretls = tx_.mail.requiretls;
-  env.ret = tx_.mail.ret;
-  env.envid = tx_.mail.envid;
-  env.client_address = conn_.peer_ip();
-  env.client_helo = helo_;
+  std::string protocol, cipher;
   if (conn_.tls_active()) {
     auto peer = conn_.tls()->peer_info();
-    env.tls_protocol = peer.protocol;
-    env.tls_cipher = peer.cipher;
+    protocol = peer.protocol;
+    cipher = peer.cipher;
   }
-  env.recipients = std::move(tx_.recipients);
+  queue::NewMessage msg = build_message(tx_, {conn_.peer_ip(), helo_, protocol, cipher});
+  auto decisions = decide_policy(msg);
+  if (!decisions) return;
+  submit(std::move(msg), *decisions);
+}
 
-  // The header section: up to the first empty line of the client's content.
-  std::string_view content(tx_.body);
-  content.remove_prefix(tx_.header_offset);
-  // Content that starts with the empty line has no header section at all.
-  std::size_t end = content.starts_with("\r\n") ? 0 : content.find("\r\n\r\n");
-  std::string_view headers = end == std::string_view::npos ? content
-                             : end == 0                    ? content.substr(0, 0)
-                                                           : content.substr(0, end + 2);
+void SmtpSession::refuse_content(const ContentRefusal& refusal) {
+  const smtp::Reply& r = refusal.reply;
+  logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
+                 conn_.peer_ip(), r.code, r.enhanced, refusal.why,
+                 log::escape(tx_.mail.reverse_path), tx_.recipients.size());
+  reply(r);
+  tx_.reset();
+  if (refusal.counts_error) count_error();
+}
 
+std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::NewMessage& msg) {
+  auto& env = msg.envelope;
   policy::MessageFacts facts;
   facts.sender = env.sender;
   facts.recipients = &env.recipients;
   facts.requiretls = env.requiretls;
   facts.client_address = env.client_address;
-  facts.header_section = headers;
+  facts.header_section = header_section(msg.body, tx_.header_offset);
   auto decisions = server_.deps().policy->decide(facts);
-  if (!policy::apply_decisions(decisions, env)) {
-    std::string text = "Error: message refused by policy";
-    for (const auto& d : decisions) {
-      if (d.action == model::Policy::REJECT) {
-        if (!d.reject_text.empty()) text = d.reject_text;
-        logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
-                       conn_.peer_ip(), log::escape(text), log::escape(env.sender),
-                       d.reason.rule_field());
-        break;
-      }
+  if (policy::apply_decisions(decisions, env)) return decisions;
+  std::string text = "Error: message refused by policy";
+  for (const auto& d : decisions) {
+    if (d.action == model::Policy::REJECT) {
+      if (!d.reject_text.empty()) text = d.reject_text;
+      logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
+                     conn_.peer_ip(), log::escape(text), log::escape(env.sender),
+                     d.reason.rule_field());
+      break;
     }
-    reply(550, "5.7.1", text);
-    server_.counters().rejected++;
-    tx_.reset();
-    return;
   }
-  env.body_size = tx_.body.size();
-  (void)size;
-  msg.body = std::move(tx_.body);
+  reply(550, "5.7.1", text);
+  server_.counters().rejected++;
+  tx_.reset();
+  return std::nullopt;
+}
 
-  const auto& r0 = env.recipients.front();
-  logger()->info(
+void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decision>& decisions) {
+  const auto& env = msg.envelope;
+  // Written by the server when the commit answers: only a message on disk is "queued".
+  std::string queued_line = fmt::format(
       "{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} requiretls={} "
       "policy={} rule={}",
       env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
-      env.requiretls ? "yes" : "no",
-      model::to_string(r0.policy),
+      env.requiretls ? "yes" : "no", model::to_string(env.recipients.front().policy),
       // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
       // was stored for the first recipient.
       decisions.empty() ? std::string() : decisions.front().reason.rule_field());
-  (void)cfg;
   enter_state(State::Committing);
   if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();
-  server_.submit(id_, std::move(msg));
+  server_.submit(id_, std::move(msg), std::move(queued_line));
 }
 
 void SmtpSession::on_committed(Status<queue::Error> result) {
@@ -616,7 +586,6 @@ void SmtpSession::on_committed(Status<queue::Error> result) {
     reply(250, "2.0.0", "Ok: queued as " + id);
   } else {
     const auto& err = result.error();
-    logger()->error("{}: not queued: {}", id, err.message);
     if (err.kind == queue::Error::Kind::Full) {
       reply(452, "4.3.1", "Insufficient system storage");
     } else {

@@ -8,18 +8,23 @@
 // it is accepted (Phase, read from what the session holds), the rule for its argument,
 // and its handler; the table's refusals (501, 503, 554) are answered before any handler
 // runs. What the EHLO reply offers and what MAIL/RCPT accept come from one definition
-// (extensions.hpp). At the
-// end of the content the message goes to the commit writer and the session stops
-// processing input (State::Committing) until the result comes back, so that "250 queued"
-// is sent only for a message on disk. Created and freed by SmtpServer; loop thread only.
+// (extensions.hpp). At the end of the content the session validates it, builds the
+// envelope (end_of_data.hpp), lets the policy decide and submits the message to the
+// commit writer; it then stops processing input (State::Committing) until the result
+// comes back, so that "250 queued" is sent, and the "queued" line logged, only for a
+// message on disk. Created and freed by SmtpServer; loop thread only.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "queue/store.hpp"
 #include "relay/net/connection.hpp"
+#include "relay/policy/policy_engine.hpp"
+#include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
 #include "relay/server/transaction.hpp"
 #include "relay/smtp/command.hpp"
@@ -84,7 +89,12 @@ class SmtpSession final : public net::ConnectionHandler {
   void cmd_unknown(std::string_view line);
 
   void begin_content();
-  void finish_content(const smtp::ContentFlags& flags, std::uint64_t size);
+  void finish_content(const smtp::ContentFlags& flags);
+  void refuse_content(const ContentRefusal& refusal);
+  // The policy's decisions, applied to msg's envelope; nullopt when a rule rejects the
+  // message (answered 550 and logged here).
+  std::optional<std::vector<policy::Decision>> decide_policy(queue::NewMessage& msg);
+  void submit(queue::NewMessage msg, const std::vector<policy::Decision>& decisions);
   void reply(int code, std::string_view enhanced, std::string_view text);
   void reply(const smtp::Reply& r);
   void count_error();
