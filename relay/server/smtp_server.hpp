@@ -1,10 +1,14 @@
 // smtp_server.hpp - the inbound SMTP listener: accepts connections, enforces connection
 // limits, owns the sessions of its loop and routes queue-commit results back to them.
 //
-// One SmtpServer per libuv loop; every method runs on that loop's thread except
-// post_commit_result(), which the commit writer thread calls. Sessions are found again by
-// their id, so a commit result for a session that has gone away is dropped harmlessly
-// (the message is stored; the client, who saw no 250, will send it again).
+// One SmtpServer per libuv loop; every method runs on that loop's thread except the
+// commit writer's completions (which log the message's queued line, count it and hand the
+// result over with post_commit_result()). The server owns its sessions (unique_ptr, keyed
+// by session id) and frees each in session_closed(), the session's last call. Sessions
+// are found again by their id, so a commit result for a session that has gone away is
+// dropped harmlessly (the message is stored; the client, who saw no 250, will send it
+// again). Accepting and handing out commit results run under common::guard like every
+// session callback: an exception fails that one connection, never the process.
 #pragma once
 
 #include <uv.h>
@@ -69,7 +73,7 @@ class SmtpServer {
   // queued_line is logged when the commit succeeds ("<QUEUEID>: not queued: ..." when
   // it fails), on the writer thread, whether or not the session is still there.
   void submit(std::uint64_t session_id, queue::NewMessage message, std::string queued_line);
-  void session_closed(SmtpSession* session);
+  void session_closed(SmtpSession& session);  // frees it
   ServerCounters& counters() { return counters_; }
   std::size_t active_sessions() const { return sessions_.size(); }
 
@@ -77,13 +81,15 @@ class SmtpServer {
   struct Listener;
   static void on_connection(uv_stream_t* listener, int status);
   static void on_async(uv_async_t* handle);
+  void accept_session(uv_stream_t* listener, std::uint64_t id);
+  void fail_session(std::uint64_t id);
   void post_commit_result(std::uint64_t session_id, Status<queue::Error> result);
   void deliver_commit_results();
 
   uv_loop_t* loop_;
   ServerDeps deps_;
   std::vector<Listener*> listeners_;
-  std::unordered_map<std::uint64_t, SmtpSession*> sessions_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<SmtpSession>> sessions_;
   std::unordered_map<std::string, std::uint32_t> per_client_;
   std::uint64_t next_session_id_ = 1;
   ServerCounters counters_;

@@ -3,6 +3,7 @@
 // client has said EHLO (RFC 2034).
 #include "relay/server/smtp_session.hpp"
 #include "relay/common/ascii.hpp"
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 
 #include <chrono>
@@ -56,7 +57,18 @@ const char* to_string(SmtpSession::Phase p) {
 }
 
 SmtpSession::SmtpSession(SmtpServer& server, std::uint64_t id)
-    : server_(server), id_(id), conn_(server.loop(), this) {}
+    : server_(server),
+      id_(id),
+      tag_("S" + std::to_string(id)),
+      conn_(server.loop(), this),
+      connected_ms_(now_ms()) {}
+
+// Every entry from the loop (read, end of file, TLS result, timeout, commit answer) runs
+// through here: an exception is logged with the session id and fails this session alone.
+template <class Fn>
+void SmtpSession::guarded(std::string_view where, Fn&& fn) {
+  common::guard(*logger(), tag_, where, std::forward<Fn>(fn), [this] { fail(); });
+}
 
 void SmtpSession::enter_state(State next) {
   if (next == state_) return;
@@ -84,8 +96,8 @@ void SmtpSession::arm_timer() {
 }
 
 void SmtpSession::start(const smtp::Reply* refusal) {
-  connected_ms_ = now_ms();
   logger()->info("S{} connect from [{}]:{}", id_, conn_.peer_ip(), conn_.peer_port());
+  common::inject_fault("server.accept");  // start() runs inside the accept callback
   if (refusal) {
     out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
     close_after_reply();
@@ -136,15 +148,18 @@ void SmtpSession::count_error() {
 }
 
 void SmtpSession::on_read(std::string_view data) {
-  if (state_ == State::Closing) return;
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  }
-  in_.append(data);
-  arm_timer();
-  process_input();
-  flush();
+  guarded("read", [&] {
+    common::inject_fault("server.read");
+    if (state_ == State::Closing) return;
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    }
+    in_.append(data);
+    arm_timer();
+    process_input();
+    flush();
+  });
 }
 
 void SmtpSession::process_input() {
@@ -578,25 +593,28 @@ void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decisi
 }
 
 void SmtpSession::on_committed(Status<queue::Error> result) {
-  if (state_ != State::Committing) return;
-  std::string id = tx_.id.to_string();
-  if (result) {
-    ++n_queued_;
-    server_.counters().messages++;
-    reply(250, "2.0.0", "Ok: queued as " + id);
-  } else {
-    const auto& err = result.error();
-    if (err.kind == queue::Error::Kind::Full) {
-      reply(452, "4.3.1", "Insufficient system storage");
+  guarded("commit", [&] {
+    common::inject_fault("server.commit");
+    if (state_ != State::Committing) return;
+    std::string id = tx_.id.to_string();
+    if (result) {
+      ++n_queued_;
+      server_.counters().messages++;
+      reply(250, "2.0.0", "Ok: queued as " + id);
     } else {
-      reply(451, "4.3.0", "Error: queue file write error");
+      const auto& err = result.error();
+      if (err.kind == queue::Error::Kind::Full) {
+        reply(452, "4.3.1", "Insufficient system storage");
+      } else {
+        reply(451, "4.3.0", "Error: queue file write error");
+      }
     }
-  }
-  tx_.reset();
-  enter_state(State::Command);
-  conn_.start_reading();
-  process_input();
-  flush();
+    tx_.reset();
+    enter_state(State::Command);
+    conn_.start_reading();
+    process_input();
+    flush();
+  });
 }
 
 void SmtpSession::cmd_rset(std::string_view) {
@@ -630,18 +648,20 @@ void SmtpSession::cmd_starttls(std::string_view arg) {
 }
 
 void SmtpSession::on_tls_done(bool ok, std::string_view error) {
-  if (!ok) {
-    logger()->info("S{} TLS handshake failed from [{}]: {}", id_, conn_.peer_ip(), log::escape(error));
-    enter_state(State::Closing);
-    conn_.close(false);
-    return;
-  }
-  // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
-  helo_.clear();
-  esmtp_ = false;
-  tx_.reset();
-  logger()->info("S{} TLS established from [{}]: {}", id_, conn_.peer_ip(), tls_summary());
-  enter_state(State::Command);
+  guarded("tls", [&] {
+    if (!ok) {
+      logger()->info("S{} TLS handshake failed from [{}]: {}", id_, conn_.peer_ip(), log::escape(error));
+      enter_state(State::Closing);
+      conn_.close(false);
+      return;
+    }
+    // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
+    helo_.clear();
+    esmtp_ = false;
+    tx_.reset();
+    logger()->info("S{} TLS established from [{}]: {}", id_, conn_.peer_ip(), tls_summary());
+    enter_state(State::Command);
+  });
 }
 
 void SmtpSession::cmd_quit(std::string_view) {
@@ -656,21 +676,25 @@ std::string SmtpSession::tls_summary() const {
 }
 
 void SmtpSession::on_timeout() {
-  logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), conn_.peer_ip());
-  reply(421, "4.4.2", server_.deps().config->hostname + " Error: timeout exceeded");
-  close_after_reply();
+  guarded("timeout", [&] {
+    logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), conn_.peer_ip());
+    reply(421, "4.4.2", server_.deps().config->hostname + " Error: timeout exceeded");
+    close_after_reply();
+  });
 }
 
 void SmtpSession::on_eof(std::string_view reason) {
-  if (state_ != State::Closing) {
-    if (state_ == State::Data || state_ == State::BdatChunk) {
-      logger()->info("S{} lost connection after DATA from [{}]: {}", id_, conn_.peer_ip(),
-                     log::escape(reason));
-    } else {
-      logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
+  guarded("eof", [&] {
+    if (state_ != State::Closing) {
+      if (state_ == State::Data || state_ == State::BdatChunk) {
+        logger()->info("S{} lost connection after DATA from [{}]: {}", id_, conn_.peer_ip(),
+                       log::escape(reason));
+      } else {
+        logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
+      }
     }
-  }
-  state_ = State::Closing;
+    state_ = State::Closing;
+  });
 }
 
 void SmtpSession::close_for_shutdown() {
@@ -680,10 +704,23 @@ void SmtpSession::close_for_shutdown() {
 }
 
 void SmtpSession::on_closed() {
-  logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
-                 id_, conn_.peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
-                 now_ms() - connected_ms_);
-  server_.session_closed(this);  // deletes this
+  // Nothing is left to fail here: whatever happens, the server frees the session.
+  common::guard(*logger(), tag_, "close", [&] {
+    logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
+                   id_, conn_.peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
+                   now_ms() - connected_ms_);
+  }, [] {});
+  server_.session_closed(*this);  // frees this
+}
+
+void SmtpSession::fail() {
+  // What was answered stays answered; the rest of this dialogue cannot be trusted. No
+  // reply in the middle of a TLS handshake (it would go out in plaintext) or after the
+  // connection is already closing.
+  if (state_ != State::Closing && state_ != State::TlsHandshake) {
+    reply(421, "4.3.0", server_.deps().config->hostname + " Error: internal error");
+  }
+  close_after_reply();
 }
 
 }  // namespace secmx::server

@@ -12,7 +12,12 @@
 // envelope (end_of_data.hpp), lets the policy decide and submits the message to the
 // commit writer; it then stops processing input (State::Committing) until the result
 // comes back, so that "250 queued" is sent, and the "queued" line logged, only for a
-// message on disk. Created and freed by SmtpServer; loop thread only.
+// message on disk.
+//
+// Every callback from the loop enters through one guard (common::guard): an exception is
+// logged as "S<id> event=exception where=... what=...", the client gets 421 4.3.0 and the
+// connection closes; the process and every other session go on. Owned by SmtpServer,
+// which frees it when on_closed() reports; loop thread only.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +54,8 @@ class SmtpSession final : public net::ConnectionHandler {
   void start(const smtp::Reply* refusal);
   void on_committed(Status<queue::Error> result);
   void close_for_shutdown();
+  // An exception escaped one of this session's callbacks: 421 4.3.0 and close.
+  void fail();
 
   // ConnectionHandler
   void on_read(std::string_view plaintext) override;
@@ -61,6 +68,8 @@ class SmtpSession final : public net::ConnectionHandler {
   struct Command;  // a row of the command table
   static const Command& command(smtp::Verb verb);
 
+  template <class Fn>
+  void guarded(std::string_view where, Fn&& fn);
   void enter_state(State next);
   Phase phase() const;
   void process_input();
@@ -110,6 +119,7 @@ class SmtpSession final : public net::ConnectionHandler {
 
   SmtpServer& server_;
   std::uint64_t id_;
+  std::string tag_;  // "S12": how every line about this session starts
   net::Connection conn_;
   State state_ = State::Command;
   std::string in_;              // received, not yet processed

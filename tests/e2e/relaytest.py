@@ -152,6 +152,7 @@ class Relay:
         self.config = merge(base, overrides)
         self.config_path.write_text(render_toml(self.config))
         self.proc: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}  # added to the environment of the process at start()
         self._log_start = 0
         self.exit_codes: list[int] = []
 
@@ -165,7 +166,7 @@ class Relay:
             self.proc = subprocess.Popen(
                 [relay_bin(), "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                cwd=self.workdir)
+                cwd=self.workdir, env={**os.environ, **self.env})
         finally:
             logf.close()
         self.wait_ready(timeout)
