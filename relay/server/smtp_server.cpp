@@ -6,7 +6,7 @@
 
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/log.hpp"
-#include "relay/net/connection.hpp"
+#include "relay/server/session_transport.hpp"
 #include "relay/server/smtp_session.hpp"
 
 namespace secmx::server {
@@ -67,17 +67,19 @@ void SmtpServer::on_connection(uv_stream_t* stream, int status) {
 }
 
 void SmtpServer::accept_session(uv_stream_t* listener, std::uint64_t id) {
+  auto transport = std::make_unique<ConnectionTransport>(loop_);
+  const int accepted = transport->accept(listener);
   auto& slot = sessions_[id];
-  slot = std::make_unique<SmtpSession>(*this, id);
+  slot = std::make_unique<SmtpSession>(*this, id, std::move(transport));
   SmtpSession& session = *slot;
   if (deps_.metrics) deps_.metrics->inbound_connections.inc();
-  if (session.connection().accept(listener) != 0) {
-    session.connection().close(false);
+  if (accepted != 0) {
+    session.abort();
     return;
   }
   counters_.connections++;
   const auto& cfg = deps_.config->smtp;
-  auto& per_client = per_client_[session.connection().peer_ip()];
+  auto& per_client = per_client_[session.peer_ip()];
   ++per_client;
   smtp::Reply refusal;
   const smtp::Reply* refuse = nullptr;
@@ -101,7 +103,7 @@ void SmtpServer::fail_session(std::uint64_t id) {
 }
 
 void SmtpServer::session_closed(SmtpSession& session) {
-  auto it = per_client_.find(session.connection().peer_ip());
+  auto it = per_client_.find(session.peer_ip());
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
   // Freed as this returns: session_closed() is the session's last call.
   auto owned = sessions_.extract(session.id());

@@ -24,32 +24,15 @@
 #include "queue/commit_writer.hpp"
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
-#include "relay/metrics/metrics.hpp"
-#include "relay/model/queue_id.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/session_host.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::server {
 
 class SmtpSession;
 
-struct ServerDeps {
-  std::shared_ptr<const config::Config> config;
-  queue::CommitWriter* writer = nullptr;
-  model::IdGenerator* ids = nullptr;
-  std::shared_ptr<const policy::PolicyEngine> policy;
-  std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
-  std::function<void()> on_queued;       // after each commit, on the writer thread
-  secmx::metrics::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
-};
-
-struct ServerCounters {
-  std::uint64_t connections = 0;
-  std::uint64_t messages = 0;
-  std::uint64_t rejected = 0;
-};
-
-class SmtpServer {
+class SmtpServer final : public SessionHost {
  public:
   SmtpServer(uv_loop_t* loop, ServerDeps deps);
   ~SmtpServer();
@@ -67,14 +50,15 @@ class SmtpServer {
               std::shared_ptr<const policy::PolicyEngine> policy,
               std::shared_ptr<tls::TlsContext> tls);
 
-  // Session side.
-  const ServerDeps& deps() const { return deps_; }
-  uv_loop_t* loop() const { return loop_; }
-  // queued_line is logged when the commit succeeds ("<QUEUEID>: not queued: ..." when
-  // it fails), on the writer thread, whether or not the session is still there.
-  void submit(std::uint64_t session_id, queue::NewMessage message, std::string queued_line);
-  void session_closed(SmtpSession& session);  // frees it
-  ServerCounters& counters() { return counters_; }
+  // SessionHost. submit(): queued_line is logged when the commit succeeds
+  // ("<QUEUEID>: not queued: ..." when it fails), on the writer thread, whether or not the
+  // session is still there.
+  const ServerDeps& deps() const override { return deps_; }
+  ServerCounters& counters() override { return counters_; }
+  void submit(std::uint64_t session_id, queue::NewMessage message,
+              std::string queued_line) override;
+  void session_closed(SmtpSession& session) override;  // frees it
+
   std::size_t active_sessions() const { return sessions_.size(); }
 
  private:

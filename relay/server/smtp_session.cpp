@@ -15,7 +15,6 @@
 #include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
 #include "relay/server/received_header.hpp"
-#include "relay/server/smtp_server.hpp"
 
 namespace secmx::server {
 namespace {
@@ -56,12 +55,15 @@ const char* to_string(SmtpSession::Phase p) {
   return "?";
 }
 
-SmtpSession::SmtpSession(SmtpServer& server, std::uint64_t id)
-    : server_(server),
+SmtpSession::SmtpSession(SessionHost& host, std::uint64_t id,
+                         std::unique_ptr<SessionTransport> transport)
+    : host_(host),
       id_(id),
       tag_("S" + std::to_string(id)),
-      conn_(server.loop(), this),
-      connected_ms_(now_ms()) {}
+      transport_(std::move(transport)),
+      connected_ms_(now_ms()) {
+  transport_->bind(*this);
+}
 
 // Every entry from the loop (read, end of file, TLS result, timeout, commit answer) runs
 // through here: an exception is logged with the session id and fails this session alone.
@@ -78,38 +80,43 @@ void SmtpSession::enter_state(State next) {
 }
 
 void SmtpSession::arm_timer() {
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   switch (state_) {
     case State::Command:
     case State::TlsHandshake:
-      conn_.set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
+      transport_->set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
       break;
     case State::Data:
     case State::BdatChunk:
-      conn_.set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
+      transport_->set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
       break;
     case State::Committing:
     case State::Closing:
-      conn_.set_timeout(0);
+      transport_->set_timeout(0);
       break;
   }
 }
 
 void SmtpSession::start(const smtp::Reply* refusal) {
-  logger()->info("S{} connect from [{}]:{}", id_, conn_.peer_ip(), conn_.peer_port());
+  logger()->info("S{} connect from [{}]:{}", id_, transport_->peer_ip(), transport_->peer_port());
   common::inject_fault("server.accept");  // start() runs inside the accept callback
   if (refusal) {
     out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
     close_after_reply();
     return;
   }
-  const auto& cfg = *server_.deps().config;
+  const auto& cfg = *host_.deps().config;
   std::string banner = cfg.hostname + " " +
                        (cfg.smtp.banner.empty() ? std::string("ESMTP secmx-relay") : cfg.smtp.banner);
   reply(220, "", banner);
   flush();
-  conn_.start_reading();
+  transport_->start_reading();
   arm_timer();
+}
+
+void SmtpSession::abort() {
+  enter_state(State::Closing);
+  transport_->close(false);
 }
 
 void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
@@ -128,21 +135,21 @@ void SmtpSession::reply(const smtp::Reply& r) {
 
 void SmtpSession::flush() {
   if (out_.empty()) return;
-  conn_.write(out_);
+  transport_->write(out_);
   out_.clear();
-  conn_.flush();
+  transport_->flush();
 }
 
 void SmtpSession::close_after_reply() {
   enter_state(State::Closing);
   flush();
-  conn_.close(true);
+  transport_->close(true);
 }
 
 void SmtpSession::count_error() {
-  if (++errors_ >= server_.deps().config->smtp.max_errors) {
-    reply(421, "4.7.0", server_.deps().config->hostname + " Error: too many errors");
-    logger()->warn("S{} too many errors from [{}]", id_, conn_.peer_ip());
+  if (++errors_ >= host_.deps().config->smtp.max_errors) {
+    reply(421, "4.7.0", host_.deps().config->hostname + " Error: too many errors");
+    logger()->warn("S{} too many errors from [{}]", id_, transport_->peer_ip());
     close_after_reply();
   }
 }
@@ -170,7 +177,7 @@ void SmtpSession::process_input() {
         const char* start = in_.data() + in_pos_;
         std::size_t avail = in_.size() - in_pos_;
         const void* lf = std::memchr(start, '\n', avail);
-        const std::size_t max_line = server_.deps().config->smtp.max_line_length;
+        const std::size_t max_line = host_.deps().config->smtp.max_line_length;
         if (!lf) {
           if (avail > max_line) {
             // Keep reading, but forget this line: it is answered when it ends.
@@ -314,14 +321,14 @@ void SmtpSession::greet(std::string_view arg, bool extended) {
   helo_ = std::string(arg.substr(0, 255));
   esmtp_ = extended;
   // After HELO nothing is offered: the reply is the hostname alone.
-  reply(250, "", server_.deps().config->hostname + ehlo_keywords(offer()));
+  reply(250, "", host_.deps().config->hostname + ehlo_keywords(offer()));
 }
 
 smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
 
 OfferContext SmtpSession::offer() const {
-  return OfferContext{esmtp_, server_.deps().tls != nullptr, conn_.tls_active(),
-                      server_.deps().config->smtp.max_message_size};
+  return OfferContext{esmtp_, host_.deps().tls != nullptr, transport_->tls_active(),
+                      host_.deps().config->smtp.max_message_size};
 }
 
 void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
@@ -347,18 +354,18 @@ void SmtpSession::cmd_auth(std::string_view) {
 }
 
 void SmtpSession::cmd_unknown(std::string_view line) {
-  logger()->info("S{} unknown command from [{}]: {}", id_, conn_.peer_ip(), log::escape(line, 80));
+  logger()->info("S{} unknown command from [{}]: {}", id_, transport_->peer_ip(), log::escape(line, 80));
   reply(500, "5.5.2", "Error: command not recognized");
   count_error();
 }
 
 bool SmtpSession::relay_allowed() const {
-  return config::any_contains(server_.deps().config->smtp.relay_networks, conn_.peer_addr());
+  return config::any_contains(host_.deps().config->smtp.relay_networks, transport_->peer_addr());
 }
 
 void SmtpSession::cmd_mail(std::string_view arg) {
-  const auto& cfg = *server_.deps().config;
-  if (cfg.smtp.require_tls && !conn_.tls_active()) {
+  const auto& cfg = *host_.deps().config;
+  if (cfg.smtp.require_tls && !transport_->tls_active()) {
     reply(530, "5.7.0", "Must issue a STARTTLS command first");
     count_error();
     return;
@@ -377,7 +384,7 @@ void SmtpSession::cmd_mail(std::string_view arg) {
 }
 
 void SmtpSession::cmd_rcpt(std::string_view arg) {
-  const auto& cfg = *server_.deps().config;
+  const auto& cfg = *host_.deps().config;
   if (tx_.recipients.size() >= cfg.smtp.max_recipients) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
@@ -390,7 +397,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
   }
   if (!relay_allowed()) {
     logger()->info("S{} reject: RCPT from [{}]: 550 5.7.1 <{}>: Relay access denied; from=<{}>",
-                   id_, conn_.peer_ip(), log::escape(parsed->forward_path),
+                   id_, transport_->peer_ip(), log::escape(parsed->forward_path),
                    log::escape(tx_.mail.reverse_path));
     reply(550, "5.7.1", "<" + log::escape(parsed->forward_path, 256) + ">: Relay access denied");
     count_error();
@@ -406,21 +413,21 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
 }
 
 void SmtpSession::begin_content() {
-  const auto& cfg = *server_.deps().config;
-  tx_.id = server_.deps().ids->next();
+  const auto& cfg = *host_.deps().config;
+  tx_.id = host_.deps().ids->next();
   tx_.arrival_us = unix_now_us();
   std::string id = tx_.id.to_string();
   std::size_t expected = tx_.mail.size ? static_cast<std::size_t>(*tx_.mail.size) : 8192;
   tx_.body.reserve(std::min<std::size_t>(expected, cfg.smtp.max_message_size) + 512);
   ReceivedInfo info;
   info.helo = helo_;
-  info.client_ip = conn_.peer_ip();
+  info.client_ip = transport_->peer_ip();
   info.hostname = cfg.hostname;
   info.queue_id = id;
   info.esmtp = esmtp_;
   std::string protocol, cipher;
-  if (conn_.tls_active()) {
-    auto peer = conn_.tls()->peer_info();
+  if (transport_->tls_active()) {
+    auto peer = transport_->tls_peer();
     info.tls = true;
     protocol = peer.protocol;
     cipher = peer.cipher;
@@ -439,7 +446,7 @@ void SmtpSession::cmd_data(std::string_view) {
     return;
   }
   ++n_data_;
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   begin_content();
   tx_.data.emplace(cfg.max_message_size, cfg.max_line_length);
   reply(354, "", "End data with <CR><LF>.<CR><LF>");
@@ -474,7 +481,7 @@ void SmtpSession::cmd_bdat(std::string_view arg) {
   }
   bdat_remaining_ = size;
   bdat_last_ = !tail.empty();
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   if (!tx_.active || tx_.recipients.empty() || tx_.data) {
     tx_.bdat_failed = true;  // consume the chunk, then refuse it
   } else if (!tx_.chunks) {
@@ -528,12 +535,12 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
     return;
   }
   std::string protocol, cipher;
-  if (conn_.tls_active()) {
-    auto peer = conn_.tls()->peer_info();
+  if (transport_->tls_active()) {
+    auto peer = transport_->tls_peer();
     protocol = peer.protocol;
     cipher = peer.cipher;
   }
-  queue::NewMessage msg = build_message(tx_, {conn_.peer_ip(), helo_, protocol, cipher});
+  queue::NewMessage msg = build_message(tx_, {transport_->peer_ip(), helo_, protocol, cipher});
   auto decisions = decide_policy(msg);
   if (!decisions) return;
   submit(std::move(msg), *decisions);
@@ -542,7 +549,7 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
 void SmtpSession::refuse_content(const ContentRefusal& refusal) {
   const smtp::Reply& r = refusal.reply;
   logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
-                 conn_.peer_ip(), r.code, r.enhanced, refusal.why,
+                 transport_->peer_ip(), r.code, r.enhanced, refusal.why,
                  log::escape(tx_.mail.reverse_path), tx_.recipients.size());
   reply(r);
   tx_.reset();
@@ -557,20 +564,20 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
   facts.requiretls = env.requiretls;
   facts.client_address = env.client_address;
   facts.header_section = header_section(msg.body, tx_.header_offset);
-  auto decisions = server_.deps().policy->decide(facts);
+  auto decisions = host_.deps().policy->decide(facts);
   if (policy::apply_decisions(decisions, env)) return decisions;
   std::string text = "Error: message refused by policy";
   for (const auto& d : decisions) {
     if (d.action == model::Policy::REJECT) {
       if (!d.reject_text.empty()) text = d.reject_text;
       logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
-                     conn_.peer_ip(), log::escape(text), log::escape(env.sender),
+                     transport_->peer_ip(), log::escape(text), log::escape(env.sender),
                      d.reason.rule_field());
       break;
     }
   }
   reply(550, "5.7.1", text);
-  server_.counters().rejected++;
+  host_.counters().rejected++;
   tx_.reset();
   return std::nullopt;
 }
@@ -581,15 +588,15 @@ void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decisi
   std::string queued_line = fmt::format(
       "{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} requiretls={} "
       "policy={} rule={}",
-      env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
+      env.id.to_string(), transport_->peer_ip(), transport_->peer_port(), log::escape(helo_, 64),
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
       env.requiretls ? "yes" : "no", model::to_string(env.recipients.front().policy),
       // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
       // was stored for the first recipient.
       decisions.empty() ? std::string() : decisions.front().reason.rule_field());
   enter_state(State::Committing);
-  if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();
-  server_.submit(id_, std::move(msg), std::move(queued_line));
+  if (in_.size() - in_pos_ > kMaxBufferedInput) transport_->stop_reading();
+  host_.submit(id_, std::move(msg), std::move(queued_line));
 }
 
 void SmtpSession::on_committed(Status<queue::Error> result) {
@@ -599,7 +606,7 @@ void SmtpSession::on_committed(Status<queue::Error> result) {
     std::string id = tx_.id.to_string();
     if (result) {
       ++n_queued_;
-      server_.counters().messages++;
+      host_.counters().messages++;
       reply(250, "2.0.0", "Ok: queued as " + id);
     } else {
       const auto& err = result.error();
@@ -611,7 +618,7 @@ void SmtpSession::on_committed(Status<queue::Error> result) {
     }
     tx_.reset();
     enter_state(State::Command);
-    conn_.start_reading();
+    transport_->start_reading();
     process_input();
     flush();
   });
@@ -623,8 +630,8 @@ void SmtpSession::cmd_rset(std::string_view) {
 }
 
 void SmtpSession::cmd_starttls(std::string_view arg) {
-  if (!server_.deps().tls || conn_.tls_active()) {
-    reply(502, "5.5.1", conn_.tls_active() ? "Error: TLS already active" : "Error: command not implemented");
+  if (!host_.deps().tls || transport_->tls_active()) {
+    reply(502, "5.5.1", transport_->tls_active() ? "Error: TLS already active" : "Error: command not implemented");
     count_error();
     return;
   }
@@ -638,28 +645,28 @@ void SmtpSession::cmd_starttls(std::string_view arg) {
   // plaintext and must not be executed inside the TLS session.
   if (in_pos_ < in_.size()) {
     logger()->warn("S{} discarding {} bytes pipelined after STARTTLS from [{}]", id_,
-                   in_.size() - in_pos_, conn_.peer_ip());
+                   in_.size() - in_pos_, transport_->peer_ip());
   }
   in_.clear();
   in_pos_ = 0;
   flush();
   enter_state(State::TlsHandshake);
-  conn_.start_tls(server_.deps().tls, tls::Role::Server);
+  transport_->start_tls(host_.deps().tls);
 }
 
 void SmtpSession::on_tls_done(bool ok, std::string_view error) {
   guarded("tls", [&] {
     if (!ok) {
-      logger()->info("S{} TLS handshake failed from [{}]: {}", id_, conn_.peer_ip(), log::escape(error));
+      logger()->info("S{} TLS handshake failed from [{}]: {}", id_, transport_->peer_ip(), log::escape(error));
       enter_state(State::Closing);
-      conn_.close(false);
+      transport_->close(false);
       return;
     }
     // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
     helo_.clear();
     esmtp_ = false;
     tx_.reset();
-    logger()->info("S{} TLS established from [{}]: {}", id_, conn_.peer_ip(), tls_summary());
+    logger()->info("S{} TLS established from [{}]: {}", id_, transport_->peer_ip(), tls_summary());
     enter_state(State::Command);
   });
 }
@@ -670,15 +677,15 @@ void SmtpSession::cmd_quit(std::string_view) {
 }
 
 std::string SmtpSession::tls_summary() const {
-  if (!conn_.tls_active()) return "none";
-  auto peer = conn_.tls()->peer_info();
+  if (!transport_->tls_active()) return "none";
+  auto peer = transport_->tls_peer();
   return peer.protocol + "/" + peer.cipher;
 }
 
 void SmtpSession::on_timeout() {
   guarded("timeout", [&] {
-    logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), conn_.peer_ip());
-    reply(421, "4.4.2", server_.deps().config->hostname + " Error: timeout exceeded");
+    logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), transport_->peer_ip());
+    reply(421, "4.4.2", host_.deps().config->hostname + " Error: timeout exceeded");
     close_after_reply();
   });
 }
@@ -687,7 +694,7 @@ void SmtpSession::on_eof(std::string_view reason) {
   guarded("eof", [&] {
     if (state_ != State::Closing) {
       if (state_ == State::Data || state_ == State::BdatChunk) {
-        logger()->info("S{} lost connection after DATA from [{}]: {}", id_, conn_.peer_ip(),
+        logger()->info("S{} lost connection after DATA from [{}]: {}", id_, transport_->peer_ip(),
                        log::escape(reason));
       } else {
         logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
@@ -707,10 +714,10 @@ void SmtpSession::on_closed() {
   // Nothing is left to fail here: whatever happens, the server frees the session.
   common::guard(*logger(), tag_, "close", [&] {
     logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
-                   id_, conn_.peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
+                   id_, transport_->peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
                    now_ms() - connected_ms_);
   }, [] {});
-  server_.session_closed(*this);  // frees this
+  host_.session_closed(*this);  // frees this
 }
 
 void SmtpSession::fail() {
@@ -718,7 +725,7 @@ void SmtpSession::fail() {
   // reply in the middle of a TLS handshake (it would go out in plaintext) or after the
   // connection is already closing.
   if (state_ != State::Closing && state_ != State::TlsHandshake) {
-    reply(421, "4.3.0", server_.deps().config->hostname + " Error: internal error");
+    reply(421, "4.3.0", host_.deps().config->hostname + " Error: internal error");
   }
   close_after_reply();
 }

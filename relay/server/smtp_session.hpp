@@ -1,5 +1,5 @@
 // smtp_session.hpp - one inbound SMTP session: an explicit state machine over a
-// Connection.
+// SessionTransport.
 //
 // The session (connection, TLS, HELO, errors) is kept apart from the transaction
 // (MAIL/RCPT/content). Input is processed as it arrives: every complete command is
@@ -16,11 +16,16 @@
 //
 // Every callback from the loop enters through one guard (common::guard): an exception is
 // logged as "S<id> event=exception where=... what=...", the client gets 421 4.3.0 and the
-// connection closes; the process and every other session go on. Owned by SmtpServer,
-// which frees it when on_closed() reports; loop thread only.
+// connection closes; the process and every other session go on.
+//
+// The session knows its connection only as a SessionTransport and its server only as a
+// SessionHost, so the unit tests drive it with scripted input and no socket. It owns its
+// transport; the host owns the session and frees it in session_closed(), which
+// on_closed() calls last. Loop thread only.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,13 +36,13 @@
 #include "relay/policy/policy_engine.hpp"
 #include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
+#include "relay/server/session_host.hpp"
+#include "relay/server/session_transport.hpp"
 #include "relay/server/transaction.hpp"
 #include "relay/smtp/command.hpp"
 #include "relay/smtp/reply.hpp"
 
 namespace secmx::server {
-
-class SmtpServer;
 
 class SmtpSession final : public net::ConnectionHandler {
  public:
@@ -46,12 +51,16 @@ class SmtpSession final : public net::ConnectionHandler {
   // accepted, recipients accepted, BDAT chunks under way.
   enum class Phase : std::uint8_t { Greeted, Helo, Mail, Rcpt, Chunking };
 
-  SmtpSession(SmtpServer& server, std::uint64_t id);
+  SmtpSession(SessionHost& host, std::uint64_t id, std::unique_ptr<SessionTransport> transport);
   std::uint64_t id() const { return id_; }
-  net::Connection& connection() { return conn_; }
+  const std::string& peer_ip() const { return transport_->peer_ip(); }
+  State state() const { return state_; }
+  Phase phase() const;
 
   // After accept: greet, or refuse with `refusal` (421 ...) when a limit is hit.
   void start(const smtp::Reply* refusal);
+  // The accept itself failed: close without a word.
+  void abort();
   void on_committed(Status<queue::Error> result);
   void close_for_shutdown();
   // An exception escaped one of this session's callbacks: 421 4.3.0 and close.
@@ -71,7 +80,6 @@ class SmtpSession final : public net::ConnectionHandler {
   template <class Fn>
   void guarded(std::string_view where, Fn&& fn);
   void enter_state(State next);
-  Phase phase() const;
   void process_input();
   bool process_command_line(std::string_view line);
   bool process_data();
@@ -117,10 +125,10 @@ class SmtpSession final : public net::ConnectionHandler {
   smtp::Offered offered_now() const;
   std::string tls_summary() const;
 
-  SmtpServer& server_;
+  SessionHost& host_;
   std::uint64_t id_;
   std::string tag_;  // "S12": how every line about this session starts
-  net::Connection conn_;
+  std::unique_ptr<SessionTransport> transport_;
   State state_ = State::Command;
   std::string in_;              // received, not yet processed
   std::size_t in_pos_ = 0;
