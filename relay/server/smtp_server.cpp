@@ -69,9 +69,9 @@ void SmtpServer::on_connection(uv_stream_t* stream, int status) {
 void SmtpServer::accept_session(uv_stream_t* listener, std::uint64_t id) {
   auto transport = std::make_unique<ConnectionTransport>(loop_);
   const int accepted = transport->accept(listener);
-  auto& slot = sessions_[id];
-  slot = std::make_unique<SmtpSession>(*this, id, std::move(transport));
-  SmtpSession& session = *slot;
+  auto owned = std::make_unique<SmtpSession>(*this, id, std::move(transport));
+  SmtpSession& session = *owned;
+  sessions_.emplace(id, std::move(owned));
   if (deps_.metrics) deps_.metrics->inbound_connections.inc();
   if (accepted != 0) {
     session.abort();
@@ -99,7 +99,7 @@ void SmtpServer::accept_session(uv_stream_t* listener, std::uint64_t id) {
 
 void SmtpServer::fail_session(std::uint64_t id) {
   auto it = sessions_.find(id);
-  if (it != sessions_.end() && it->second) it->second->fail();
+  if (it != sessions_.end()) it->second->fail();
 }
 
 void SmtpServer::session_closed(SmtpSession& session) {

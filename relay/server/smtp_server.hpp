@@ -14,7 +14,6 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>

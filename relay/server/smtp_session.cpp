@@ -2,13 +2,13 @@
 // operator would compare them; every reply carries an enhanced status code once the
 // client has said EHLO (RFC 2034).
 #include "relay/server/smtp_session.hpp"
-#include "relay/common/ascii.hpp"
-#include "relay/common/callback_guard.hpp"
-#include "relay/common/clock.hpp"
 
 #include <chrono>
 #include <cstring>
 
+#include "relay/common/ascii.hpp"
+#include "relay/common/callback_guard.hpp"
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/config/cidr.hpp"
 #include "relay/policy/policy_engine.hpp"
