@@ -4,8 +4,9 @@
 #include <array>
 #include <cstring>
 
+#include "relay/common/callback_guard.hpp"
 #include "relay/common/log.hpp"
-#include "relay/net/connection.hpp"
+#include "relay/server/session_transport.hpp"
 #include "relay/server/smtp_session.hpp"
 
 namespace secmx::server {
@@ -60,42 +61,53 @@ void SmtpServer::on_connection(uv_stream_t* stream, int status) {
     logger()->warn("accept on {}: {}", l->name, uv_strerror(status));
     return;
   }
-  auto id = self->next_session_id_++;
-  auto* session = new SmtpSession(*self, id);
-  if (session->connection().accept(stream) != 0) {
-    self->sessions_.emplace(id, session);
-    if (self->deps_.metrics) self->deps_.metrics->inbound_connections.inc();
-    session->connection().close(false);
+  const auto id = self->next_session_id_++;
+  common::guard(*logger(), "S" + std::to_string(id), "accept",
+                [&] { self->accept_session(stream, id); }, [&] { self->fail_session(id); });
+}
+
+void SmtpServer::accept_session(uv_stream_t* listener, std::uint64_t id) {
+  auto transport = std::make_unique<ConnectionTransport>(loop_);
+  const int accepted = transport->accept(listener);
+  auto owned = std::make_unique<SmtpSession>(*this, id, std::move(transport));
+  SmtpSession& session = *owned;
+  sessions_.emplace(id, std::move(owned));
+  if (deps_.metrics) deps_.metrics->inbound_connections.inc();
+  if (accepted != 0) {
+    session.abort();
     return;
   }
-  self->sessions_.emplace(id, session);
-  if (self->deps_.metrics) self->deps_.metrics->inbound_connections.inc();
-  self->counters_.connections++;
-  const auto& cfg = self->deps_.config->smtp;
-  auto& per_client = self->per_client_[session->connection().peer_ip()];
+  counters_.connections++;
+  const auto& cfg = deps_.config->smtp;
+  auto& per_client = per_client_[session.peer_ip()];
   ++per_client;
   smtp::Reply refusal;
   const smtp::Reply* refuse = nullptr;
-  if (self->shutting_down_) {
-    refusal = {421, "4.3.2", self->deps_.config->hostname + " Service shutting down"};
+  if (shutting_down_) {
+    refusal = {421, "4.3.2", deps_.config->hostname + " Service shutting down"};
     refuse = &refusal;
-  } else if (self->sessions_.size() > cfg.max_connections) {
-    refusal = {421, "4.7.0", self->deps_.config->hostname + " Error: too many connections"};
+  } else if (sessions_.size() > cfg.max_connections) {
+    refusal = {421, "4.7.0", deps_.config->hostname + " Error: too many connections"};
     refuse = &refusal;
   } else if (per_client > cfg.max_connections_per_client) {
-    refusal = {421, "4.7.0", self->deps_.config->hostname +
+    refusal = {421, "4.7.0", deps_.config->hostname +
                                  " Error: too many connections from your address"};
     refuse = &refusal;
   }
-  session->start(refuse);
+  session.start(refuse);
 }
 
-void SmtpServer::session_closed(SmtpSession* session) {
-  const auto& ip = session->connection().peer_ip();
-  auto it = per_client_.find(ip);
+void SmtpServer::fail_session(std::uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) it->second->fail();
+}
+
+void SmtpServer::session_closed(SmtpSession& session) {
+  auto it = per_client_.find(session.peer_ip());
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
-  if (sessions_.erase(session->id()) && deps_.metrics) deps_.metrics->inbound_connections.dec();
-  delete session;
+  // Freed as this returns: session_closed() is the session's last call.
+  auto owned = sessions_.extract(session.id());
+  if (!owned.empty() && deps_.metrics) deps_.metrics->inbound_connections.dec();
 }
 
 void SmtpServer::reload(std::shared_ptr<const config::Config> config,
@@ -106,23 +118,36 @@ void SmtpServer::reload(std::shared_ptr<const config::Config> config,
   deps_.tls = std::move(tls);
 }
 
-void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message) {
+void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message,
+                        std::string queued_line) {
   // Recipients per policy, counted once the message is on disk.
   std::array<std::uint32_t, metrics::kPolicies> per_policy{};
   for (const auto& r : message.envelope.recipients) {
     auto i = static_cast<std::size_t>(r.policy);
     if (i < per_policy.size()) ++per_policy[i];
   }
-  deps_.writer->submit(std::move(message), [this, session_id, per_policy](Status<queue::Error> st) {
-    if (st.ok() && deps_.metrics) {
-      deps_.metrics->messages_received.inc();
-      for (std::size_t i = 0; i < per_policy.size(); ++i) {
-        if (per_policy[i]) deps_.metrics->received.inc(static_cast<model::Policy>(i), per_policy[i]);
+  auto id = message.envelope.id;
+  deps_.writer->submit(std::move(message), [this, session_id, per_policy, id,
+                                            line = std::move(queued_line)](Status<queue::Error> st) {
+    // On the writer thread: an exception must not reach it (it would end the process).
+    common::guard(*logger(), id.to_string() + ":", "commit-done", [&] {
+      // The message line first, so that it precedes anything logged about the message
+      // afterwards (the 250, the delivery the scheduler starts at once).
+      if (st.ok()) {
+        logger()->info("{}", line);
+      } else {
+        logger()->error("{}: not queued: {}", id.to_string(), st.error().message);
       }
-    }
-    // New mail on disk: the scheduler looks at once instead of at its next tick.
-    if (st.ok() && deps_.on_queued) deps_.on_queued();
-    post_commit_result(session_id, std::move(st));
+      if (st.ok() && deps_.metrics) {
+        deps_.metrics->messages_received.inc();
+        for (std::size_t i = 0; i < per_policy.size(); ++i) {
+          if (per_policy[i]) deps_.metrics->received.inc(static_cast<model::Policy>(i), per_policy[i]);
+        }
+      }
+      // New mail on disk: the scheduler looks at once instead of at its next tick.
+      if (st.ok() && deps_.on_queued) deps_.on_queued();
+      post_commit_result(session_id, std::move(st));
+    }, [] {});
   });
 }
 
@@ -134,7 +159,9 @@ void SmtpServer::post_commit_result(std::uint64_t session_id, Status<queue::Erro
 }
 
 void SmtpServer::on_async(uv_async_t* handle) {
-  static_cast<SmtpServer*>(handle->data)->deliver_commit_results();
+  // Each session's on_committed() guards itself; this catches what is left (the swap).
+  common::guard(*logger(), "server", "commit-answers",
+                [&] { static_cast<SmtpServer*>(handle->data)->deliver_commit_results(); }, [] {});
 }
 
 void SmtpServer::deliver_commit_results() {
@@ -161,7 +188,7 @@ void SmtpServer::shutdown() {
   // Collect first: closing may erase from sessions_.
   std::vector<SmtpSession*> all;
   all.reserve(sessions_.size());
-  for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto& [id, s] : sessions_) all.push_back(s.get());
   for (auto* s : all) s->close_for_shutdown();
   std::lock_guard lock(results_mutex_);
   async_closed_ = true;

@@ -1,16 +1,19 @@
 // smtp_server.hpp - the inbound SMTP listener: accepts connections, enforces connection
 // limits, owns the sessions of its loop and routes queue-commit results back to them.
 //
-// One SmtpServer per libuv loop; every method runs on that loop's thread except
-// post_commit_result(), which the commit writer thread calls. Sessions are found again by
-// their id, so a commit result for a session that has gone away is dropped harmlessly
-// (the message is stored; the client, who saw no 250, will send it again).
+// One SmtpServer per libuv loop; every method runs on that loop's thread except the
+// commit writer's completions (which log the message's queued line, count it and hand the
+// result over with post_commit_result()). The server owns its sessions (unique_ptr, keyed
+// by session id) and frees each in session_closed(), the session's last call. Sessions
+// are found again by their id, so a commit result for a session that has gone away is
+// dropped harmlessly (the message is stored; the client, who saw no 250, will send it
+// again). Accepting and handing out commit results run under common::guard like every
+// session callback: an exception fails that one connection, never the process.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,32 +23,15 @@
 #include "queue/commit_writer.hpp"
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
-#include "relay/metrics/metrics.hpp"
-#include "relay/model/queue_id.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/session_host.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::server {
 
 class SmtpSession;
 
-struct ServerDeps {
-  std::shared_ptr<const config::Config> config;
-  queue::CommitWriter* writer = nullptr;
-  model::IdGenerator* ids = nullptr;
-  std::shared_ptr<const policy::PolicyEngine> policy;
-  std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
-  std::function<void()> on_queued;       // after each commit, on the writer thread
-  secmx::metrics::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
-};
-
-struct ServerCounters {
-  std::uint64_t connections = 0;
-  std::uint64_t messages = 0;
-  std::uint64_t rejected = 0;
-};
-
-class SmtpServer {
+class SmtpServer final : public SessionHost {
  public:
   SmtpServer(uv_loop_t* loop, ServerDeps deps);
   ~SmtpServer();
@@ -63,25 +49,30 @@ class SmtpServer {
               std::shared_ptr<const policy::PolicyEngine> policy,
               std::shared_ptr<tls::TlsContext> tls);
 
-  // Session side.
-  const ServerDeps& deps() const { return deps_; }
-  uv_loop_t* loop() const { return loop_; }
-  void submit(std::uint64_t session_id, queue::NewMessage message);
-  void session_closed(SmtpSession* session);
-  ServerCounters& counters() { return counters_; }
+  // SessionHost. submit(): queued_line is logged when the commit succeeds
+  // ("<QUEUEID>: not queued: ..." when it fails), on the writer thread, whether or not the
+  // session is still there.
+  const ServerDeps& deps() const override { return deps_; }
+  ServerCounters& counters() override { return counters_; }
+  void submit(std::uint64_t session_id, queue::NewMessage message,
+              std::string queued_line) override;
+  void session_closed(SmtpSession& session) override;  // frees it
+
   std::size_t active_sessions() const { return sessions_.size(); }
 
  private:
   struct Listener;
   static void on_connection(uv_stream_t* listener, int status);
   static void on_async(uv_async_t* handle);
+  void accept_session(uv_stream_t* listener, std::uint64_t id);
+  void fail_session(std::uint64_t id);
   void post_commit_result(std::uint64_t session_id, Status<queue::Error> result);
   void deliver_commit_results();
 
   uv_loop_t* loop_;
   ServerDeps deps_;
   std::vector<Listener*> listeners_;
-  std::unordered_map<std::uint64_t, SmtpSession*> sessions_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<SmtpSession>> sessions_;
   std::unordered_map<std::string, std::uint32_t> per_client_;
   std::uint64_t next_session_id_ = 1;
   ServerCounters counters_;

@@ -2,17 +2,19 @@
 // operator would compare them; every reply carries an enhanced status code once the
 // client has said EHLO (RFC 2034).
 #include "relay/server/smtp_session.hpp"
-#include "relay/common/ascii.hpp"
-#include "relay/common/clock.hpp"
 
 #include <chrono>
 #include <cstring>
 
+#include "relay/common/ascii.hpp"
+#include "relay/common/callback_guard.hpp"
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/config/cidr.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/end_of_data.hpp"
+#include "relay/server/extensions.hpp"
 #include "relay/server/received_header.hpp"
-#include "relay/server/smtp_server.hpp"
 
 namespace secmx::server {
 namespace {
@@ -42,8 +44,33 @@ const char* to_string(SmtpSession::State s) {
   return "?";
 }
 
-SmtpSession::SmtpSession(SmtpServer& server, std::uint64_t id)
-    : server_(server), id_(id), conn_(server.loop(), this) {}
+const char* to_string(SmtpSession::Phase p) {
+  switch (p) {
+    case SmtpSession::Phase::Greeted: return "greeted";
+    case SmtpSession::Phase::Helo: return "helo";
+    case SmtpSession::Phase::Mail: return "mail";
+    case SmtpSession::Phase::Rcpt: return "rcpt";
+    case SmtpSession::Phase::Chunking: return "chunking";
+  }
+  return "?";
+}
+
+SmtpSession::SmtpSession(SessionHost& host, std::uint64_t id,
+                         std::unique_ptr<SessionTransport> transport)
+    : host_(host),
+      id_(id),
+      tag_("S" + std::to_string(id)),
+      transport_(std::move(transport)),
+      connected_ms_(now_ms()) {
+  transport_->bind(*this);
+}
+
+// Every entry from the loop (read, end of file, TLS result, timeout, commit answer) runs
+// through here: an exception is logged with the session id and fails this session alone.
+template <class Fn>
+void SmtpSession::guarded(std::string_view where, Fn&& fn) {
+  common::guard(*logger(), tag_, where, std::forward<Fn>(fn), [this] { fail(); });
+}
 
 void SmtpSession::enter_state(State next) {
   if (next == state_) return;
@@ -53,38 +80,43 @@ void SmtpSession::enter_state(State next) {
 }
 
 void SmtpSession::arm_timer() {
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   switch (state_) {
     case State::Command:
     case State::TlsHandshake:
-      conn_.set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
+      transport_->set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
       break;
     case State::Data:
     case State::BdatChunk:
-      conn_.set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
+      transport_->set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
       break;
     case State::Committing:
     case State::Closing:
-      conn_.set_timeout(0);
+      transport_->set_timeout(0);
       break;
   }
 }
 
 void SmtpSession::start(const smtp::Reply* refusal) {
-  connected_ms_ = now_ms();
-  logger()->info("S{} connect from [{}]:{}", id_, conn_.peer_ip(), conn_.peer_port());
+  logger()->info("S{} connect from [{}]:{}", id_, transport_->peer_ip(), transport_->peer_port());
+  common::inject_fault("server.accept");  // start() runs inside the accept callback
   if (refusal) {
     out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
     close_after_reply();
     return;
   }
-  const auto& cfg = *server_.deps().config;
+  const auto& cfg = *host_.deps().config;
   std::string banner = cfg.hostname + " " +
                        (cfg.smtp.banner.empty() ? std::string("ESMTP secmx-relay") : cfg.smtp.banner);
   reply(220, "", banner);
   flush();
-  conn_.start_reading();
+  transport_->start_reading();
   arm_timer();
+}
+
+void SmtpSession::abort() {
+  enter_state(State::Closing);
+  transport_->close(false);
 }
 
 void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
@@ -103,35 +135,38 @@ void SmtpSession::reply(const smtp::Reply& r) {
 
 void SmtpSession::flush() {
   if (out_.empty()) return;
-  conn_.write(out_);
+  transport_->write(out_);
   out_.clear();
-  conn_.flush();
+  transport_->flush();
 }
 
 void SmtpSession::close_after_reply() {
   enter_state(State::Closing);
   flush();
-  conn_.close(true);
+  transport_->close(true);
 }
 
 void SmtpSession::count_error() {
-  if (++errors_ >= server_.deps().config->smtp.max_errors) {
-    reply(421, "4.7.0", server_.deps().config->hostname + " Error: too many errors");
-    logger()->warn("S{} too many errors from [{}]", id_, conn_.peer_ip());
+  if (++errors_ >= host_.deps().config->smtp.max_errors) {
+    reply(421, "4.7.0", host_.deps().config->hostname + " Error: too many errors");
+    logger()->warn("S{} too many errors from [{}]", id_, transport_->peer_ip());
     close_after_reply();
   }
 }
 
 void SmtpSession::on_read(std::string_view data) {
-  if (state_ == State::Closing) return;
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  }
-  in_.append(data);
-  arm_timer();
-  process_input();
-  flush();
+  guarded("read", [&] {
+    common::inject_fault("server.read");
+    if (state_ == State::Closing) return;
+    if (in_pos_ == in_.size()) {
+      in_.clear();
+      in_pos_ = 0;
+    }
+    in_.append(data);
+    arm_timer();
+    process_input();
+    flush();
+  });
 }
 
 void SmtpSession::process_input() {
@@ -142,7 +177,7 @@ void SmtpSession::process_input() {
         const char* start = in_.data() + in_pos_;
         std::size_t avail = in_.size() - in_pos_;
         const void* lf = std::memchr(start, '\n', avail);
-        const std::size_t max_line = server_.deps().config->smtp.max_line_length;
+        const std::size_t max_line = host_.deps().config->smtp.max_line_length;
         if (!lf) {
           if (avail > max_line) {
             // Keep reading, but forget this line: it is answered when it ends.
@@ -184,94 +219,158 @@ void SmtpSession::process_input() {
   }
 }
 
+namespace {
+// How the argument of a verb is checked before its handler runs.
+enum class ArgRule : std::uint8_t {
+  Any,       // the handler reads it (or ignores it)
+  Required,  // an empty argument is 501 5.5.4 <usage>
+  None,      // any argument is 501 5.5.4 <usage>
+};
+
+constexpr std::uint8_t bit(SmtpSession::Phase p) {
+  return static_cast<std::uint8_t>(1u << static_cast<unsigned>(p));
+}
+using P = SmtpSession::Phase;
+constexpr std::uint8_t kAnyPhase = bit(P::Greeted) | bit(P::Helo) | bit(P::Mail) |
+                                   bit(P::Rcpt) | bit(P::Chunking);
+
+// The refusal of a verb the table does not accept in `phase`.
+smtp::Reply out_of_phase(smtp::Verb verb, SmtpSession::Phase phase) {
+  if (verb == smtp::Verb::Mail) {
+    return {503, "5.5.1",
+            phase == P::Greeted ? "Error: send HELO/EHLO first" : "Error: nested MAIL command"};
+  }
+  switch (phase) {
+    case P::Greeted:
+    case P::Helo: return {503, "5.5.1", "Error: need MAIL command"};
+    case P::Mail: return {554, "5.5.1", "Error: no valid recipients"};
+    case P::Chunking: return {503, "5.5.1", "Error: DATA after BDAT"};
+    case P::Rcpt: break;
+  }
+  return {503, "5.5.1", "Error: bad sequence of commands"};
+}
+}  // namespace
+
+struct SmtpSession::Command {
+  smtp::Verb verb;
+  std::uint8_t phases;  // bit (1 << Phase) set where the verb is accepted
+  ArgRule arg;          // checked first, in every phase
+  const char* usage;    // the 501 text when `arg` is not met
+  void (SmtpSession::*handler)(std::string_view arg);
+};
+
+const SmtpSession::Command& SmtpSession::command(smtp::Verb verb) {
+  using smtp::Verb;
+  using S = SmtpSession;
+  // BDAT and STARTTLS check for themselves: a refused BDAT still has to consume its
+  // chunk, and STARTTLS says "not implemented" before it looks at its argument.
+  static const Command kCommands[] = {
+      {Verb::Helo, kAnyPhase, ArgRule::Required, "Syntax: HELO hostname", &S::cmd_helo},
+      {Verb::Ehlo, kAnyPhase, ArgRule::Required, "Syntax: EHLO hostname", &S::cmd_ehlo},
+      {Verb::Mail, bit(P::Helo), ArgRule::Any, "", &S::cmd_mail},
+      {Verb::Rcpt, bit(P::Mail) | bit(P::Rcpt) | bit(P::Chunking), ArgRule::Any, "",
+       &S::cmd_rcpt},
+      {Verb::Data, bit(P::Rcpt), ArgRule::None, "Syntax: DATA", &S::cmd_data},
+      {Verb::Bdat, kAnyPhase, ArgRule::Any, "", &S::cmd_bdat},
+      {Verb::Rset, kAnyPhase, ArgRule::None, "Syntax: RSET", &S::cmd_rset},
+      {Verb::Noop, kAnyPhase, ArgRule::Any, "", &S::cmd_noop},
+      {Verb::Quit, kAnyPhase, ArgRule::Any, "", &S::cmd_quit},
+      {Verb::Vrfy, kAnyPhase, ArgRule::Any, "", &S::cmd_vrfy},
+      {Verb::Expn, kAnyPhase, ArgRule::Any, "", &S::cmd_expn},
+      {Verb::Help, kAnyPhase, ArgRule::Any, "", &S::cmd_help},
+      {Verb::Starttls, kAnyPhase, ArgRule::Any, "", &S::cmd_starttls},
+      {Verb::Auth, kAnyPhase, ArgRule::Any, "", &S::cmd_auth},
+      {Verb::Unknown, kAnyPhase, ArgRule::Any, "", &S::cmd_unknown},
+  };
+  for (const auto& c : kCommands) {
+    if (c.verb == verb) return c;
+  }
+  return kCommands[std::size(kCommands) - 1];
+}
+
+SmtpSession::Phase SmtpSession::phase() const {
+  if (helo_.empty()) return Phase::Greeted;
+  if (!tx_.active) return Phase::Helo;
+  if (tx_.chunks) return Phase::Chunking;
+  return tx_.recipients.empty() ? Phase::Mail : Phase::Rcpt;
+}
+
 bool SmtpSession::process_command_line(std::string_view line) {
   ++n_commands_;
   smtp::Command cmd = smtp::parse_command(line);
-  using smtp::Verb;
-  switch (cmd.verb) {
-    case Verb::Helo: cmd_helo(cmd.arg, false); break;
-    case Verb::Ehlo: cmd_helo(cmd.arg, true); break;
-    case Verb::Mail: cmd_mail(cmd.arg); break;
-    case Verb::Rcpt: cmd_rcpt(cmd.arg); break;
-    case Verb::Data: cmd_data(cmd.arg); break;
-    case Verb::Bdat: cmd_bdat(cmd.arg); break;
-    case Verb::Rset: cmd_rset(cmd.arg); break;
-    case Verb::Noop: reply(250, "2.0.0", "Ok"); break;
-    case Verb::Quit: cmd_quit(); break;
-    case Verb::Vrfy:
-      reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
-      break;
-    case Verb::Expn:
-      reply(502, "5.5.1", "Error: command not implemented");
-      count_error();
-      break;
-    case Verb::Help: reply(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS"); break;
-    case Verb::Starttls: cmd_starttls(cmd.arg); break;
-    case Verb::Auth:
-      reply(502, "5.5.1", "Error: authentication not enabled");
-      count_error();
-      break;
-    case Verb::Unknown:
-      logger()->info("S{} unknown command from [{}]: {}", id_, conn_.peer_ip(), log::escape(line, 80));
-      reply(500, "5.5.2", "Error: command not recognized");
-      count_error();
-      break;
+  const Command& c = command(cmd.verb);
+  const bool arg_ok = c.arg == ArgRule::Any ||
+                      (c.arg == ArgRule::Required ? !cmd.arg.empty() : cmd.arg.empty());
+  if (!arg_ok) {
+    reply(501, "5.5.4", c.usage);
+    count_error();
+  } else if (Phase now = phase(); (c.phases & bit(now)) == 0) {
+    reply(out_of_phase(c.verb, now));
+    count_error();
+  } else {
+    (this->*c.handler)(c.verb == smtp::Verb::Unknown ? line : cmd.arg);
   }
   return true;
 }
 
-void SmtpSession::cmd_helo(std::string_view arg, bool extended) {
-  if (arg.empty()) {
-    reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_helo(std::string_view arg) { greet(arg, false); }
+void SmtpSession::cmd_ehlo(std::string_view arg) { greet(arg, true); }
+
+void SmtpSession::greet(std::string_view arg, bool extended) {
   tx_.reset();
   helo_ = std::string(arg.substr(0, 255));
   esmtp_ = extended;
-  const auto& cfg = *server_.deps().config;
-  if (!extended) {
-    reply(250, "", cfg.hostname);
-    return;
-  }
-  std::string text = cfg.hostname;
-  text += "\nPIPELINING\nSIZE " + std::to_string(cfg.smtp.max_message_size);
-  text += "\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES";
-  if (server_.deps().tls && !conn_.tls_active()) text += "\nSTARTTLS";
-  text += "\nDSN\nCHUNKING\nBINARYMIME";
-  if (conn_.tls_active()) text += "\nREQUIRETLS";
-  reply(250, "", text);
+  // After HELO nothing is offered: the reply is the hostname alone.
+  reply(250, "", host_.deps().config->hostname + ehlo_keywords(offer()));
+}
+
+smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
+
+OfferContext SmtpSession::offer() const {
+  return OfferContext{esmtp_, host_.deps().tls != nullptr, transport_->tls_active(),
+                      host_.deps().config->smtp.max_message_size};
+}
+
+void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
+
+void SmtpSession::cmd_vrfy(std::string_view) {
+  reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+void SmtpSession::cmd_expn(std::string_view) {
+  reply(502, "5.5.1", "Error: command not implemented");
+  count_error();
+}
+
+void SmtpSession::cmd_help(std::string_view) {
+  reply(214, "2.0.0",
+        "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
+        "STARTTLS");
+}
+
+void SmtpSession::cmd_auth(std::string_view) {
+  reply(502, "5.5.1", "Error: authentication not enabled");
+  count_error();
+}
+
+void SmtpSession::cmd_unknown(std::string_view line) {
+  logger()->info("S{} unknown command from [{}]: {}", id_, transport_->peer_ip(), log::escape(line, 80));
+  reply(500, "5.5.2", "Error: command not recognized");
+  count_error();
 }
 
 bool SmtpSession::relay_allowed() const {
-  return config::any_contains(server_.deps().config->smtp.relay_networks, conn_.peer_addr());
+  return config::any_contains(host_.deps().config->smtp.relay_networks, transport_->peer_addr());
 }
 
 void SmtpSession::cmd_mail(std::string_view arg) {
-  const auto& cfg = *server_.deps().config;
-  if (helo_.empty()) {
-    reply(503, "5.5.1", "Error: send HELO/EHLO first");
-    count_error();
-    return;
-  }
-  if (tx_.active) {
-    reply(503, "5.5.1", "Error: nested MAIL command");
-    count_error();
-    return;
-  }
-  if (cfg.smtp.require_tls && !conn_.tls_active()) {
+  const auto& cfg = *host_.deps().config;
+  if (cfg.smtp.require_tls && !transport_->tls_active()) {
     reply(530, "5.7.0", "Must issue a STARTTLS command first");
     count_error();
     return;
   }
-  smtp::Offered offered;
-  if (esmtp_) {
-    offered.max_size = cfg.smtp.max_message_size;
-    offered.requiretls = conn_.tls_active();
-  } else {
-    offered = smtp::Offered{false, false, false, false, false, false, false, 0};
-  }
-  auto parsed = smtp::parse_mail(arg, offered);
+  auto parsed = smtp::parse_mail(arg, offered_now());
   if (!parsed) {
     reply(parsed.error());
     count_error();
@@ -285,19 +384,12 @@ void SmtpSession::cmd_mail(std::string_view arg) {
 }
 
 void SmtpSession::cmd_rcpt(std::string_view arg) {
-  const auto& cfg = *server_.deps().config;
-  if (!tx_.active) {
-    reply(503, "5.5.1", "Error: need MAIL command");
-    count_error();
-    return;
-  }
+  const auto& cfg = *host_.deps().config;
   if (tx_.recipients.size() >= cfg.smtp.max_recipients) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
-  smtp::Offered offered;
-  if (!esmtp_) offered = smtp::Offered{false, false, false, false, false, false, false, 0};
-  auto parsed = smtp::parse_rcpt(arg, offered, tx_.mail.smtputf8);
+  auto parsed = smtp::parse_rcpt(arg, offered_now(), tx_.mail.smtputf8);
   if (!parsed) {
     reply(parsed.error());
     count_error();
@@ -305,7 +397,7 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
   }
   if (!relay_allowed()) {
     logger()->info("S{} reject: RCPT from [{}]: 550 5.7.1 <{}>: Relay access denied; from=<{}>",
-                   id_, conn_.peer_ip(), log::escape(parsed->forward_path),
+                   id_, transport_->peer_ip(), log::escape(parsed->forward_path),
                    log::escape(tx_.mail.reverse_path));
     reply(550, "5.7.1", "<" + log::escape(parsed->forward_path, 256) + ">: Relay access denied");
     count_error();
@@ -321,21 +413,21 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
 }
 
 void SmtpSession::begin_content() {
-  const auto& cfg = *server_.deps().config;
-  tx_.id = server_.deps().ids->next();
+  const auto& cfg = *host_.deps().config;
+  tx_.id = host_.deps().ids->next();
   tx_.arrival_us = unix_now_us();
   std::string id = tx_.id.to_string();
   std::size_t expected = tx_.mail.size ? static_cast<std::size_t>(*tx_.mail.size) : 8192;
   tx_.body.reserve(std::min<std::size_t>(expected, cfg.smtp.max_message_size) + 512);
   ReceivedInfo info;
   info.helo = helo_;
-  info.client_ip = conn_.peer_ip();
+  info.client_ip = transport_->peer_ip();
   info.hostname = cfg.hostname;
   info.queue_id = id;
   info.esmtp = esmtp_;
   std::string protocol, cipher;
-  if (conn_.tls_active()) {
-    auto peer = conn_.tls()->peer_info();
+  if (transport_->tls_active()) {
+    auto peer = transport_->tls_peer();
     info.tls = true;
     protocol = peer.protocol;
     cipher = peer.cipher;
@@ -347,34 +439,14 @@ void SmtpSession::begin_content() {
   tx_.header_offset = tx_.body.size();
 }
 
-void SmtpSession::cmd_data(std::string_view arg) {
-  if (!arg.empty()) {
-    reply(501, "5.5.4", "Syntax: DATA");
-    count_error();
-    return;
-  }
-  if (!tx_.active) {
-    reply(503, "5.5.1", "Error: need MAIL command");
-    count_error();
-    return;
-  }
-  if (tx_.chunks) {
-    reply(503, "5.5.1", "Error: DATA after BDAT");
-    count_error();
-    return;
-  }
-  if (tx_.recipients.empty()) {
-    reply(554, "5.5.1", "Error: no valid recipients");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_data(std::string_view) {
   if (tx_.mail.body == model::BodyType::BinaryMime) {
     reply(503, "5.5.1", "Error: BODY=BINARYMIME requires BDAT");
     count_error();
     return;
   }
   ++n_data_;
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   begin_content();
   tx_.data.emplace(cfg.max_message_size, cfg.max_line_length);
   reply(354, "", "End data with <CR><LF>.<CR><LF>");
@@ -385,9 +457,7 @@ bool SmtpSession::process_data() {
   std::string_view rest(in_.data() + in_pos_, in_.size() - in_pos_);
   in_pos_ += tx_.data->feed(rest, tx_.body);
   if (!tx_.data->done()) return false;
-  auto flags = tx_.data->flags();
-  auto size = tx_.data->size();
-  finish_content(flags, size);
+  finish_content(tx_.data->flags());
   return true;
 }
 
@@ -411,7 +481,7 @@ void SmtpSession::cmd_bdat(std::string_view arg) {
   }
   bdat_remaining_ = size;
   bdat_last_ = !tail.empty();
-  const auto& cfg = server_.deps().config->smtp;
+  const auto& cfg = host_.deps().config->smtp;
   if (!tx_.active || tx_.recipients.empty() || tx_.data) {
     tx_.bdat_failed = true;  // consume the chunk, then refuse it
   } else if (!tx_.chunks) {
@@ -445,8 +515,7 @@ bool SmtpSession::process_bdat_chunk() {
   }
   if (bdat_last_) {
     tx_.chunks->finish();
-    auto flags = tx_.chunks->flags();
-    finish_content(flags, tx_.chunks->size());
+    finish_content(tx_.chunks->flags());
   } else if (tx_.chunks->flags().too_big) {
     tx_.bdat_failed = true;
     reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
@@ -456,144 +525,113 @@ bool SmtpSession::process_bdat_chunk() {
   return true;
 }
 
-void SmtpSession::finish_content(const smtp::ContentFlags& flags, std::uint64_t size) {
+// The end of the content: validate, build the envelope, let the policy decide, submit.
+// Every refusal is answered here and resets the transaction; a message that passes is
+// answered when the commit does (on_committed).
+void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
   enter_state(State::Command);
-  const auto& cfg = *server_.deps().config;
-  auto refuse = [&](int code, std::string_view enh, std::string_view text, std::string_view why) {
-    logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
-                   conn_.peer_ip(), code, enh, why, log::escape(tx_.mail.reverse_path),
-                   tx_.recipients.size());
-    reply(code, enh, text);
-    tx_.reset();
-  };
-  if (flags.too_big) {
-    refuse(552, "5.3.4", "Error: message file too big", "message too big");
+  if (auto refusal = check_content(flags)) {
+    refuse_content(*refusal);
     return;
   }
-  if (flags.bare_lf || flags.bare_cr) {
-    refuse(550, "5.5.2", "Error: bare <CR> or <LF> received (RFC 5321 2.3.8)", "bare CR/LF");
-    count_error();
-    return;
+  std::string protocol, cipher;
+  if (transport_->tls_active()) {
+    auto peer = transport_->tls_peer();
+    protocol = peer.protocol;
+    cipher = peer.cipher;
   }
-  if (flags.nul) {
-    refuse(554, "5.6.0", "Error: NUL character in message content (no BINARYMIME)",
-           "NUL in content");
-    count_error();
-    return;
-  }
-  if (flags.line_too_long) {
-    refuse(550, "5.5.2", "Error: line too long (RFC 5321 4.5.3.1.6)", "line too long");
-    return;
-  }
+  queue::NewMessage msg = build_message(tx_, {transport_->peer_ip(), helo_, protocol, cipher});
+  auto decisions = decide_policy(msg);
+  if (!decisions) return;
+  submit(std::move(msg), *decisions);
+}
 
-  queue::NewMessage msg;
+void SmtpSession::refuse_content(const ContentRefusal& refusal) {
+  const smtp::Reply& r = refusal.reply;
+  logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
+                 transport_->peer_ip(), r.code, r.enhanced, refusal.why,
+                 log::escape(tx_.mail.reverse_path), tx_.recipients.size());
+  reply(r);
+  tx_.reset();
+  if (refusal.counts_error) count_error();
+}
+
+std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::NewMessage& msg) {
   auto& env = msg.envelope;
-  env.id = tx_.id;
-  env.arrival_us = tx_.arrival_us;
-  env.sender = tx_.mail.reverse_path;
-  env.body_type = tx_.mail.body;
-  env.smtputf8 = tx_.mail.smtputf8;
-  env.requiretls = tx_.mail.requiretls;
-  env.ret = tx_.mail.ret;
-  env.envid = tx_.mail.envid;
-  env.client_address = conn_.peer_ip();
-  env.client_helo = helo_;
-  if (conn_.tls_active()) {
-    auto peer = conn_.tls()->peer_info();
-    env.tls_protocol = peer.protocol;
-    env.tls_cipher = peer.cipher;
-  }
-  env.recipients = std::move(tx_.recipients);
-
-  // The header section: up to the first empty line of the client's content.
-  std::string_view content(tx_.body);
-  content.remove_prefix(tx_.header_offset);
-  // Content that starts with the empty line has no header section at all.
-  std::size_t end = content.starts_with("\r\n") ? 0 : content.find("\r\n\r\n");
-  std::string_view headers = end == std::string_view::npos ? content
-                             : end == 0                    ? content.substr(0, 0)
-                                                           : content.substr(0, end + 2);
-
   policy::MessageFacts facts;
   facts.sender = env.sender;
   facts.recipients = &env.recipients;
   facts.requiretls = env.requiretls;
   facts.client_address = env.client_address;
-  facts.header_section = headers;
-  auto decisions = server_.deps().policy->decide(facts);
-  if (!policy::apply_decisions(decisions, env)) {
-    std::string text = "Error: message refused by policy";
-    for (const auto& d : decisions) {
-      if (d.action == model::Policy::REJECT) {
-        if (!d.reject_text.empty()) text = d.reject_text;
-        logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
-                       conn_.peer_ip(), log::escape(text), log::escape(env.sender),
-                       d.reason.rule_field());
-        break;
-      }
+  facts.header_section = header_section(msg.body, tx_.header_offset);
+  auto decisions = host_.deps().policy->decide(facts);
+  if (policy::apply_decisions(decisions, env)) return decisions;
+  std::string text = "Error: message refused by policy";
+  for (const auto& d : decisions) {
+    if (d.action == model::Policy::REJECT) {
+      if (!d.reject_text.empty()) text = d.reject_text;
+      logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
+                     transport_->peer_ip(), log::escape(text), log::escape(env.sender),
+                     d.reason.rule_field());
+      break;
     }
-    reply(550, "5.7.1", text);
-    server_.counters().rejected++;
-    tx_.reset();
-    return;
   }
-  env.body_size = tx_.body.size();
-  (void)size;
-  msg.body = std::move(tx_.body);
+  reply(550, "5.7.1", text);
+  host_.counters().rejected++;
+  tx_.reset();
+  return std::nullopt;
+}
 
-  const auto& r0 = env.recipients.front();
-  logger()->info(
+void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decision>& decisions) {
+  const auto& env = msg.envelope;
+  // Written by the server when the commit answers: only a message on disk is "queued".
+  std::string queued_line = fmt::format(
       "{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} requiretls={} "
       "policy={} rule={}",
-      env.id.to_string(), conn_.peer_ip(), conn_.peer_port(), log::escape(helo_, 64),
+      env.id.to_string(), transport_->peer_ip(), transport_->peer_port(), log::escape(helo_, 64),
       log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
-      env.requiretls ? "yes" : "no",
-      model::to_string(r0.policy),
+      env.requiretls ? "yes" : "no", model::to_string(env.recipients.front().policy),
       // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
       // was stored for the first recipient.
       decisions.empty() ? std::string() : decisions.front().reason.rule_field());
-  (void)cfg;
   enter_state(State::Committing);
-  if (in_.size() - in_pos_ > kMaxBufferedInput) conn_.stop_reading();
-  server_.submit(id_, std::move(msg));
+  if (in_.size() - in_pos_ > kMaxBufferedInput) transport_->stop_reading();
+  host_.submit(id_, std::move(msg), std::move(queued_line));
 }
 
 void SmtpSession::on_committed(Status<queue::Error> result) {
-  if (state_ != State::Committing) return;
-  std::string id = tx_.id.to_string();
-  if (result) {
-    ++n_queued_;
-    server_.counters().messages++;
-    reply(250, "2.0.0", "Ok: queued as " + id);
-  } else {
-    const auto& err = result.error();
-    logger()->error("{}: not queued: {}", id, err.message);
-    if (err.kind == queue::Error::Kind::Full) {
-      reply(452, "4.3.1", "Insufficient system storage");
+  guarded("commit", [&] {
+    common::inject_fault("server.commit");
+    if (state_ != State::Committing) return;
+    std::string id = tx_.id.to_string();
+    if (result) {
+      ++n_queued_;
+      host_.counters().messages++;
+      reply(250, "2.0.0", "Ok: queued as " + id);
     } else {
-      reply(451, "4.3.0", "Error: queue file write error");
+      const auto& err = result.error();
+      if (err.kind == queue::Error::Kind::Full) {
+        reply(452, "4.3.1", "Insufficient system storage");
+      } else {
+        reply(451, "4.3.0", "Error: queue file write error");
+      }
     }
-  }
-  tx_.reset();
-  enter_state(State::Command);
-  conn_.start_reading();
-  process_input();
-  flush();
+    tx_.reset();
+    enter_state(State::Command);
+    transport_->start_reading();
+    process_input();
+    flush();
+  });
 }
 
-void SmtpSession::cmd_rset(std::string_view arg) {
-  if (!arg.empty()) {
-    reply(501, "5.5.4", "Syntax: RSET");
-    count_error();
-    return;
-  }
+void SmtpSession::cmd_rset(std::string_view) {
   tx_.reset();
   reply(250, "2.0.0", "Ok");
 }
 
 void SmtpSession::cmd_starttls(std::string_view arg) {
-  if (!server_.deps().tls || conn_.tls_active()) {
-    reply(502, "5.5.1", conn_.tls_active() ? "Error: TLS already active" : "Error: command not implemented");
+  if (!host_.deps().tls || transport_->tls_active()) {
+    reply(502, "5.5.1", transport_->tls_active() ? "Error: TLS already active" : "Error: command not implemented");
     count_error();
     return;
   }
@@ -607,57 +645,63 @@ void SmtpSession::cmd_starttls(std::string_view arg) {
   // plaintext and must not be executed inside the TLS session.
   if (in_pos_ < in_.size()) {
     logger()->warn("S{} discarding {} bytes pipelined after STARTTLS from [{}]", id_,
-                   in_.size() - in_pos_, conn_.peer_ip());
+                   in_.size() - in_pos_, transport_->peer_ip());
   }
   in_.clear();
   in_pos_ = 0;
   flush();
   enter_state(State::TlsHandshake);
-  conn_.start_tls(server_.deps().tls, tls::Role::Server);
+  transport_->start_tls(host_.deps().tls);
 }
 
 void SmtpSession::on_tls_done(bool ok, std::string_view error) {
-  if (!ok) {
-    logger()->info("S{} TLS handshake failed from [{}]: {}", id_, conn_.peer_ip(), log::escape(error));
-    enter_state(State::Closing);
-    conn_.close(false);
-    return;
-  }
-  // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
-  helo_.clear();
-  esmtp_ = false;
-  tx_.reset();
-  logger()->info("S{} TLS established from [{}]: {}", id_, conn_.peer_ip(), tls_summary());
-  enter_state(State::Command);
+  guarded("tls", [&] {
+    if (!ok) {
+      logger()->info("S{} TLS handshake failed from [{}]: {}", id_, transport_->peer_ip(), log::escape(error));
+      enter_state(State::Closing);
+      transport_->close(false);
+      return;
+    }
+    // RFC 3207 4.2: the session starts over; nothing known before TLS is kept.
+    helo_.clear();
+    esmtp_ = false;
+    tx_.reset();
+    logger()->info("S{} TLS established from [{}]: {}", id_, transport_->peer_ip(), tls_summary());
+    enter_state(State::Command);
+  });
 }
 
-void SmtpSession::cmd_quit() {
+void SmtpSession::cmd_quit(std::string_view) {
   reply(221, "2.0.0", "Bye");
   close_after_reply();
 }
 
 std::string SmtpSession::tls_summary() const {
-  if (!conn_.tls_active()) return "none";
-  auto peer = conn_.tls()->peer_info();
+  if (!transport_->tls_active()) return "none";
+  auto peer = transport_->tls_peer();
   return peer.protocol + "/" + peer.cipher;
 }
 
 void SmtpSession::on_timeout() {
-  logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), conn_.peer_ip());
-  reply(421, "4.4.2", server_.deps().config->hostname + " Error: timeout exceeded");
-  close_after_reply();
+  guarded("timeout", [&] {
+    logger()->info("S{} timeout after {} from [{}]", id_, to_string(state_), transport_->peer_ip());
+    reply(421, "4.4.2", host_.deps().config->hostname + " Error: timeout exceeded");
+    close_after_reply();
+  });
 }
 
 void SmtpSession::on_eof(std::string_view reason) {
-  if (state_ != State::Closing) {
-    if (state_ == State::Data || state_ == State::BdatChunk) {
-      logger()->info("S{} lost connection after DATA from [{}]: {}", id_, conn_.peer_ip(),
-                     log::escape(reason));
-    } else {
-      logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
+  guarded("eof", [&] {
+    if (state_ != State::Closing) {
+      if (state_ == State::Data || state_ == State::BdatChunk) {
+        logger()->info("S{} lost connection after DATA from [{}]: {}", id_, transport_->peer_ip(),
+                       log::escape(reason));
+      } else {
+        logger()->debug("S{} lost connection in {}: {}", id_, to_string(state_), log::escape(reason));
+      }
     }
-  }
-  state_ = State::Closing;
+    state_ = State::Closing;
+  });
 }
 
 void SmtpSession::close_for_shutdown() {
@@ -667,10 +711,23 @@ void SmtpSession::close_for_shutdown() {
 }
 
 void SmtpSession::on_closed() {
-  logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
-                 id_, conn_.peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
-                 now_ms() - connected_ms_);
-  server_.session_closed(this);  // deletes this
+  // Nothing is left to fail here: whatever happens, the server frees the session.
+  common::guard(*logger(), tag_, "close", [&] {
+    logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
+                   id_, transport_->peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
+                   now_ms() - connected_ms_);
+  }, [] {});
+  host_.session_closed(*this);  // frees this
+}
+
+void SmtpSession::fail() {
+  // What was answered stays answered; the rest of this dialogue cannot be trusted. No
+  // reply in the middle of a TLS handshake (it would go out in plaintext) or after the
+  // connection is already closing.
+  if (state_ != State::Closing && state_ != State::TlsHandshake) {
+    reply(421, "4.3.0", host_.deps().config->hostname + " Error: internal error");
+  }
+  close_after_reply();
 }
 
 }  // namespace secmx::server

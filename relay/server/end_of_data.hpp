@@ -1,0 +1,50 @@
+// end_of_data.hpp - the pure steps at the end of a message's content.
+//
+// The session finishes a message in four steps: validate the content (check_content),
+// build the envelope from the transaction (build_message), let the policy decide over the
+// header section (header_section gives it the client's headers), submit to the commit
+// writer. The first two and the header slicing live here, free of I/O and of the session,
+// so that each is tested on its own. Nothing here logs or replies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "queue/store.hpp"
+#include "relay/server/transaction.hpp"
+#include "relay/smtp/data_reader.hpp"
+#include "relay/smtp/reply.hpp"
+
+namespace secmx::server {
+
+// Content the server refuses, as the client is answered and as the reject line says it.
+struct ContentRefusal {
+  smtp::Reply reply;
+  std::string_view why;    // "message too big", "bare CR/LF", ...
+  bool counts_error;       // a protocol error (counts towards max_errors)
+};
+
+// The first problem of the content, in the order the server has always answered them
+// (size, bare CR/LF, NUL, line length); nullopt when the content may be queued.
+std::optional<ContentRefusal> check_content(const smtp::ContentFlags& flags);
+
+// Who sent the message: the session's facts that go into the envelope.
+struct ClientFacts {
+  std::string_view address;       // "192.0.2.1"
+  std::string_view helo;
+  std::string_view tls_protocol;  // empty when plaintext
+  std::string_view tls_cipher;
+};
+
+// The message to store: the envelope from the transaction's MAIL parameters and
+// recipients and the client facts, the body (Received: header included). Recipients and
+// body are moved out of `tx`; its id and header_offset stay.
+queue::NewMessage build_message(Transaction& tx, const ClientFacts& client);
+
+// The client's header section in `body`, whose content starts at `content_offset`: up to
+// and including the CRLF of the last header line, empty when the content starts with the
+// empty line, everything when there is no empty line. A view into `body`.
+std::string_view header_section(std::string_view body, std::size_t content_offset);
+
+}  // namespace secmx::server
