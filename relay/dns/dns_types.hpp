@@ -49,6 +49,16 @@ struct MxRecord {
   std::string host;  // lower case, no trailing dot; "" is the root (null MX)
 };
 
+// RFC 6698 §2.1: a TLSA record, for DANE (RFC 7672). The fields are kept as published;
+// whether a combination is usable is for the one who matches certificates to decide.
+struct TlsaRecord {
+  std::uint8_t usage = 0;          // 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE
+  std::uint8_t selector = 0;       // 0 full certificate, 1 SubjectPublicKeyInfo
+  std::uint8_t matching_type = 0;  // 0 exact, 1 SHA-256, 2 SHA-512
+  std::vector<std::uint8_t> data;  // certificate association data
+  bool operator==(const TlsaRecord&) const = default;
+};
+
 template <class R>
 struct Answer {
   LookupStatus status = LookupStatus::Temporary;
@@ -62,6 +72,7 @@ struct Answer {
 using SrvAnswer = Answer<SrvRecord>;
 using MxAnswer = Answer<MxRecord>;
 using AddressAnswer = Answer<IpAddress>;
+using TlsaAnswer = Answer<TlsaRecord>;
 
 // "ok 2 records ttl 300", "nxdomain", "temporary (timeout)": for traces and logs.
 template <class R>

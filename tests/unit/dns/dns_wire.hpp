@@ -16,7 +16,8 @@ namespace secmx::dns::wire {
 
 using Bytes = std::vector<std::uint8_t>;
 
-constexpr std::uint16_t kA = 1, kCname = 5, kSoa = 6, kMx = 15, kAaaa = 28, kSrv = 33;
+constexpr std::uint16_t kA = 1, kCname = 5, kSoa = 6, kMx = 15, kAaaa = 28, kSrv = 33,
+                        kRrsig = 46, kTlsa = 52;
 constexpr std::uint16_t kNoError = 0, kServFail = 2, kNxDomain = 3, kRefused = 5;
 
 inline void put16(Bytes& b, std::uint16_t v) {
@@ -86,6 +87,13 @@ inline Bytes rdata_soa(std::uint32_t minimum) {
 }
 
 inline Bytes rdata_name(std::string_view target) { return name(target); }
+
+inline Bytes rdata_tlsa(std::uint8_t usage, std::uint8_t selector, std::uint8_t matching,
+                        Bytes data) {
+  Bytes b{usage, selector, matching};
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
 
 struct Rr {
   std::string owner;
