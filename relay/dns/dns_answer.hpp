@@ -15,6 +15,7 @@
 
 #include <cstdint>
 
+#include "relay/dns/dns_message.hpp"
 #include "relay/dns/dns_types.hpp"
 
 namespace secmx::dns {
@@ -38,5 +39,14 @@ AddressAnswer address_answer(const TtlLimits& limits, int family, int status,
                              const unsigned char* abuf, int alen);
 // TLSA (RFC 6698): parsed by dns_message.hpp's walk, c-ares having no parser for it.
 TlsaAnswer tlsa_answer(const TtlLimits& limits, int status, const unsigned char* abuf, int alen);
+
+// With [dns] dnssec: an answer is secure when the reply had the AD bit and the answer is
+// not Temporary (a SERVFAIL - bogus data from a validating resolver - never is). Call it
+// only for queries that asked for DNSSEC; the AD bit of any other reply means nothing.
+template <class R>
+void mark_secure(Answer<R>& a, const unsigned char* abuf, int alen) {
+  a.secure = a.status != LookupStatus::Temporary && abuf && alen > 0 &&
+             authenticated_data(abuf, static_cast<std::size_t>(alen));
+}
 
 }  // namespace secmx::dns

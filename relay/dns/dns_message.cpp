@@ -1,4 +1,4 @@
-// dns_message.cpp - bounds-checked walk over a DNS reply: TTL fields and TLSA rdata.
+// dns_message.cpp - bounds-checked walk over a DNS reply: TTL fields, the AD bit, TLSA rdata.
 #include "relay/dns/dns_message.hpp"
 
 #include <algorithm>
@@ -11,6 +11,7 @@ constexpr std::uint16_t kTypeCname = 5;
 constexpr std::uint16_t kTypeSoa = 6;
 constexpr std::uint16_t kTypeTlsa = 52;
 constexpr std::uint16_t kClassIn = 1;
+constexpr unsigned char kAdBit = 0x20;  // in header byte 3: RA Z AD CD RCODE
 
 std::uint16_t get16(const unsigned char* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
@@ -78,6 +79,10 @@ bool skip_question(const unsigned char* msg, std::size_t len, std::size_t& pos,
 }
 
 }  // namespace
+
+bool authenticated_data(const unsigned char* msg, std::size_t len) {
+  return msg && len >= kHeader && (msg[3] & kAdBit) != 0;
+}
 
 std::optional<std::vector<TlsaRecord>> tlsa_records(const unsigned char* msg, std::size_t len) {
   std::size_t pos = 0;
