@@ -348,6 +348,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto cfg = std::make_shared<const config::Config>(std::move(loaded.value()));
+  for (const auto& w : cfg->warnings) std::cerr << w.to_string() << "\n";
   if (check) {
     std::cout << config_path << ": OK\n";
     return 0;

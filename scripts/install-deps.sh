@@ -17,6 +17,7 @@ test_pkgs=(
   python3 python3-pytest python3-prometheus-client swaks libnet-ssleay-perl postfix lmdb-utils
   iproute2 procps
   clang libclang-rt-14-dev unbound
+  nsd ldnsutils
 )
 
 want=("${build_pkgs[@]}")
@@ -40,4 +41,8 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # system service the package starts is not used, so stop it if this run installed it.
 if [[ " ${missing[*]} " == *" unbound "* ]] && [ -d /run/systemd/system ]; then
   $SUDO systemctl disable --now unbound.service unbound-resolvconf.service >/dev/null 2>&1 || true
+fi
+# Likewise the DNSSEC tests run their own nsd (nsd -d -c FILE) behind that unbound.
+if [[ " ${missing[*]} " == *" nsd "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now nsd.service >/dev/null 2>&1 || true
 fi

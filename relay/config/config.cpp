@@ -8,6 +8,7 @@
 // the TLS certificate and key files (relative paths: against the working directory).
 #include "relay/config/config.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -157,11 +158,38 @@ void read_queue(const Section& root, QueueConfig& out) {
   s.u32("max_batch", out.max_batch, 1, 100'000);
 }
 
+// 127.0.0.0/8, ::1 and ::ffff:127.x.y.z: the resolver runs on this host.
+bool loopback_address(const std::string& host) {
+  unsigned char a[16] = {};
+  if (inet_pton(AF_INET, host.c_str(), a) == 1) return a[0] == 127;
+  if (inet_pton(AF_INET6, host.c_str(), a) != 1) return false;
+  static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(a, kLoopback6, 16) == 0 ||
+         (std::memcmp(a, kMapped, 12) == 0 && a[12] == 127);
+}
+
 void read_dns(const Section& root, DnsConfig& out) {
   Section s = root.sub("dns");
-  s.check_keys({"servers"});
+  s.check_keys({"servers", "dnssec"});
   read_endpoints(s, "servers", out.servers, 53,
                  "\"ip\", \"ip:port\", \"[ipv6]\" or \"[ipv6]:port\"");
+  s.boolean("dnssec", out.dnssec);
+  if (!out.dnssec) return;
+  // The AD bit is only as trustworthy as the path to the resolver that set it: anyone on
+  // a network path can flip it in an unsigned UDP reply.
+  if (out.servers.empty()) {
+    s.reader().warn(s.line("dnssec"),
+                    "warning: dns.dnssec: dns.servers is empty, so the AD bit would come from "
+                    "the resolvers in /etc/resolv.conf; list a validating resolver on loopback");
+  }
+  for (const Endpoint& ep : out.servers) {
+    if (loopback_address(ep.host)) continue;
+    s.reader().warn(s.line("servers"),
+                    "warning: dns.dnssec: server " + ep.to_string() +
+                        " is not on loopback: the AD bit is only as trustworthy as the path "
+                        "to the resolver (run a validating resolver on this host)");
+  }
 }
 
 void read_delivery(const Section& root, DeliveryConfig& out) {
@@ -330,6 +358,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_dsn(root, cfg.dsn);
 
   if (rd.has_issues()) return fail(rd.take());
+  cfg.warnings = rd.take_warnings();
   return cfg;
 }
 

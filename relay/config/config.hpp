@@ -61,6 +61,9 @@ struct QueueConfig {
 
 struct DnsConfig {
   std::vector<Endpoint> servers;  // empty: system resolver configuration
+  // Ask with the DO and AD bits and take each answer's AD bit as "secure" (DESIGN §10):
+  // only sound when the servers are validating resolvers reached over a trusted path.
+  bool dnssec = false;
 };
 
 struct DeliveryConfig {
@@ -142,6 +145,9 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   DsnConfig dsn;
+  // Valid but doubtful settings (e.g. dnssec with a resolver off this host): printed on
+  // stderr by `--check` and at start-up, "file:line: warning: ..."; never fatal.
+  std::vector<Issue> warnings;
 };
 
 // Parse and validate; on failure every issue found (not just the first), in file order.

@@ -18,6 +18,16 @@ std::vector<Issue> Reader::take() {
   return std::move(issues_);
 }
 
+void Reader::warn(std::uint32_t line, std::string message) {
+  warnings_.push_back(Issue{file_, line, std::move(message)});
+}
+
+std::vector<Issue> Reader::take_warnings() {
+  std::stable_sort(warnings_.begin(), warnings_.end(),
+                   [](const Issue& a, const Issue& b) { return a.line < b.line; });
+  return std::move(warnings_);
+}
+
 std::uint32_t line_of(const toml::node& n) { return n.source().begin.line; }
 
 Section::Section(Reader& r, const toml::table* t, std::string path)

@@ -28,11 +28,15 @@ class Reader {
   void add(std::uint32_t line, std::string message);
   bool has_issues() const { return !issues_.empty(); }
   std::vector<Issue> take();  // sorted by line; stable, so same-line issues keep order
+  // A warning is not an issue: the file still loads (Config::warnings).
+  void warn(std::uint32_t line, std::string message);
+  std::vector<Issue> take_warnings();  // sorted like take()
   const std::string& file() const { return file_; }
 
  private:
   std::string file_;
   std::vector<Issue> issues_;
+  std::vector<Issue> warnings_;
 };
 
 std::uint32_t line_of(const toml::node& n);

@@ -33,6 +33,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep(changed, "queue.commit_interval", running.queue.commit_interval, next.queue.commit_interval);
   keep(changed, "queue.max_batch", running.queue.max_batch, next.queue.max_batch);
   keep(changed, "dns.servers", running.dns.servers, next.dns.servers);
+  keep(changed, "dns.dnssec", running.dns.dnssec, next.dns.dnssec);
   keep(changed, "delivery.workers", running.delivery.workers, next.delivery.workers);
   keep(changed, "delivery.max_connections", running.delivery.max_connections,
        next.delivery.max_connections);

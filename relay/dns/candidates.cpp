@@ -54,12 +54,14 @@ std::string describe(std::string_view type, std::string_view name, const Answer<
   return s;
 }
 
-Candidate make(std::string host, std::uint16_t port, Method m, int preference) {
+Candidate make(std::string host, std::uint16_t port, Method m, int preference,
+               bool name_secure = false) {
   Candidate c;
   c.host = std::move(host);
   c.port = port;
   c.method = m;
   c.preference = preference;
+  c.name_secure = name_secure;
   return c;
 }
 
@@ -168,6 +170,7 @@ DiscoveryOptions DiscoveryOptions::from_config(const config::Config& cfg) {
   o.name = has("name");
   o.port = cfg.delivery.port;
   o.routes = cfg.routes;
+  o.dnssec = cfg.dns.dnssec;
   return o;
 }
 
@@ -225,10 +228,12 @@ std::vector<std::string> Plan::hosts_to_resolve(const AddressMap& known) const {
 
 std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view raw) {
   Plan p;
+  p.result.dnssec = opts.dnssec;
   if (auto ip = address_literal(raw)) {
     p.result.domain = std::string(raw);
     Candidate c = make(ip->to_string(), opts.port, Method::Implicit, 0);
     c.addresses.push_back(*ip);
+    c.addresses_secure = opts.dnssec;  // not from DNS; there is no name
     p.result.trace.push_back("address literal " + std::string(raw));
     p.result.candidates.push_back(std::move(c));
     return done(std::move(p), DiscoveryStatus::Ok, "", "");
@@ -261,8 +266,10 @@ std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view r
       return done(std::move(p), DiscoveryStatus::Temporary, "4.4.4", "bad next hop in " + where);
     }
     Candidate c = make(target->host, target->port, Method::Route, 0);
+    c.name_secure = opts.dnssec;  // the operator's, not DNS's
     if (target->literal) {
       c.addresses.push_back(*target->literal);
+      c.addresses_secure = opts.dnssec;
       p.result.candidates.push_back(std::move(c));
       return done(std::move(p), DiscoveryStatus::Ok, "", "");
     }
@@ -280,6 +287,7 @@ Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
   Plan p;
   std::string d = normalize_name(domain);
   p.result.domain = d;
+  p.result.dnssec = opts.dnssec;
   auto& trace = p.result.trace;
   std::vector<Candidate> secmx;
   std::vector<Candidate> ordinary;
@@ -301,7 +309,9 @@ Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
           trace.push_back("ignoring SRV " + records_text(std::vector<SrvRecord>{r}));
           continue;
         }
-        add_unique(secmx, make(r.target, r.port, Method::Srv, r.priority), trace);
+        add_unique(secmx,
+                   make(r.target, r.port, Method::Srv, r.priority, opts.dnssec && a.secure),
+                   trace);
       }
     }
   }
@@ -309,6 +319,7 @@ Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
   MxAnswer mx;
   mx.error = "not looked up";
   if (ans.mx) mx = *ans.mx;
+  bool mx_secure = opts.dnssec && mx.secure;
   trace.push_back(describe("MX", d, mx));
   switch (mx.status) {
     case LookupStatus::Ok:
@@ -329,16 +340,17 @@ Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
           }
         }
         for (MxRecord& r : order_mx(std::move(cafe), rng)) {
-          add_unique(secmx, make(r.host, opts.port, Method::Mx51966, r.preference), trace);
+          add_unique(secmx, make(r.host, opts.port, Method::Mx51966, r.preference, mx_secure),
+                     trace);
         }
         for (MxRecord& r : order_mx(std::move(other), rng)) {
-          ordinary.push_back(make(r.host, opts.port, Method::Mx, r.preference));
+          ordinary.push_back(make(r.host, opts.port, Method::Mx, r.preference, mx_secure));
         }
       }
       break;
     case LookupStatus::NoData:
       trace.push_back("no MX: implicit MX " + d);
-      ordinary.push_back(make(d, opts.port, Method::Implicit, 0));
+      ordinary.push_back(make(d, opts.port, Method::Implicit, 0, mx_secure));
       break;
     case LookupStatus::NxDomain:
       p.nxdomain = true;
@@ -352,7 +364,8 @@ Plan plan_discovery(const DiscoveryOptions& opts, std::string_view domain,
   }
 
   if (opts.name) {
-    add_unique(secmx, make(secmx_name(d), opts.port, Method::Name, 0), trace);
+    // secmx.D is D's own name by rule, not read from an answer.
+    add_unique(secmx, make(secmx_name(d), opts.port, Method::Name, 0, opts.dnssec), trace);
   } else {
     trace.push_back("secmx name lookup off");
   }
@@ -380,8 +393,10 @@ DiscoveryResult finish(Plan plan, const AddressMap& addresses) {
     std::string head = std::string(to_string(c.method)) + " " + c.host + ":" + std::to_string(c.port);
     std::size_t before = c.addresses.size();
     bool duplicate = false;
+    c.addresses_secure = r.dnssec && (h.a.ok() || h.aaaa.ok());
     for (const AddressAnswer* a : {&h.a, &h.aaaa}) {
       if (!a->ok()) continue;
+      c.addresses_secure = c.addresses_secure && a->secure;
       for (const IpAddress& ip : a->records) {
         if (!seen.insert({ip.to_string(), c.port}).second) {
           duplicate = true;

@@ -15,6 +15,12 @@
 // NXDOMAIN for D -> permanent 5.1.2; else a temporary DNS failure on the way -> temporary
 // 4.4.3; else null MX -> permanent 5.1.10; else (names without addresses) permanent 5.4.4;
 // a route whose host has no address -> temporary 4.4.4 (operator's config, fix and flush).
+//
+// DNSSEC ([dns] dnssec, DiscoveryOptions::dnssec): each candidate says whether its name and
+// its addresses came from secure answers (Answer::secure) - the SRV or MX answer that
+// listed it (for the implicit MX: the secure denial of any MX), the A/AAAA answers its
+// addresses came from. A name not taken from DNS (secmx.D, a route's host) and addresses
+// not taken from DNS (literals) count as secure. With dnssec off every flag is false.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +46,8 @@ struct Candidate {
   std::uint16_t port = 25;
   Method method = Method::Mx;
   int preference = 0;  // SRV priority or MX preference; 0 for the others
+  bool name_secure = false;       // DNSSEC: the host name is authenticated (see above)
+  bool addresses_secure = false;  // DNSSEC: every A/AAAA answer used for it was secure
   bool secmx() const { return is_secmx(method); }
   std::string to_string() const;  // "srv sor.example.net:2525 [127.0.0.10]"
 };
@@ -60,6 +68,7 @@ struct DiscoveryResult {
   // The same for ordinary receivers (MX lookup or an MX host's addresses).
   bool mx_incomplete = false;
   std::optional<model::TlsLevel> route_tls;  // a [[route]] decided and set `tls`
+  bool dnssec = false;  // looked up with DNSSEC: the candidates' secure flags mean something
   std::vector<std::string> trace;             // what was looked up and found, in order
 
   bool ok() const { return status == DiscoveryStatus::Ok; }
@@ -74,6 +83,7 @@ struct DiscoveryOptions {
   std::uint16_t port = 25;            // delivery.port: MX, secmx.D and implicit targets
   std::vector<config::Route> routes;  // [[route]]
   std::size_t max_hosts = 16;         // candidates kept (and resolved) per domain
+  bool dnssec = false;                // [dns] dnssec: the answers carry a secure flag
 
   static DiscoveryOptions from_config(const config::Config& cfg);
 };

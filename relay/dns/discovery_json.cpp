@@ -5,12 +5,13 @@ namespace secmx::dns {
 namespace {
 
 template <class R, class F>
-nlohmann::json answer_json(const Answer<R>& a, F&& record) {
+nlohmann::json answer_json(const Answer<R>& a, bool dnssec, F&& record) {
   nlohmann::json j;
   j["status"] = to_string(a.status);
   j["ttl"] = a.ttl;
   j["error"] = a.error;
   j["cached"] = a.from_cache;
+  if (dnssec) j["secure"] = a.secure;
   j["records"] = nlohmann::json::array();
   for (const R& r : a.records) j["records"].push_back(record(r));
   return j;
@@ -30,6 +31,7 @@ nlohmann::json to_json(const DiscoveryResult& r) {
   j["route_tls"] = r.route_tls ? nlohmann::json(model::to_string(*r.route_tls))
                                : nlohmann::json(nullptr);
   j["trace"] = r.trace;
+  if (r.dnssec) j["dnssec"] = true;
   j["candidates"] = nlohmann::json::array();
   for (const Candidate& c : r.candidates) {
     nlohmann::json cj;
@@ -40,26 +42,44 @@ nlohmann::json to_json(const DiscoveryResult& r) {
     cj["preference"] = c.preference;
     cj["addresses"] = nlohmann::json::array();
     for (const IpAddress& a : c.addresses) cj["addresses"].push_back(a.to_string());
+    if (r.dnssec) {
+      cj["name_secure"] = c.name_secure;
+      cj["addresses_secure"] = c.addresses_secure;
+    }
     j["candidates"].push_back(std::move(cj));
   }
   return j;
 }
 
-nlohmann::json to_json(const SrvAnswer& a) {
-  return answer_json(a, [](const SrvRecord& r) {
+nlohmann::json to_json(const SrvAnswer& a, bool dnssec) {
+  return answer_json(a, dnssec, [](const SrvRecord& r) {
     return nlohmann::json{{"priority", r.priority}, {"weight", r.weight}, {"port", r.port},
                           {"target", r.target}};
   });
 }
 
-nlohmann::json to_json(const MxAnswer& a) {
-  return answer_json(a, [](const MxRecord& r) {
+nlohmann::json to_json(const MxAnswer& a, bool dnssec) {
+  return answer_json(a, dnssec, [](const MxRecord& r) {
     return nlohmann::json{{"preference", r.preference}, {"host", r.host}};
   });
 }
 
-nlohmann::json to_json(const AddressAnswer& a) {
-  return answer_json(a, [](const IpAddress& r) { return nlohmann::json(r.to_string()); });
+nlohmann::json to_json(const AddressAnswer& a, bool dnssec) {
+  return answer_json(a, dnssec,
+                     [](const IpAddress& r) { return nlohmann::json(r.to_string()); });
+}
+
+nlohmann::json to_json(const TlsaAnswer& a, bool dnssec) {
+  return answer_json(a, dnssec, [](const TlsaRecord& r) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (std::uint8_t b : r.data) {
+      hex += kHex[b >> 4];
+      hex += kHex[b & 0x0F];
+    }
+    return nlohmann::json{{"usage", r.usage}, {"selector", r.selector},
+                          {"matching_type", r.matching_type}, {"data", hex}};
+  });
 }
 
 }  // namespace secmx::dns

@@ -7,6 +7,9 @@
 //    "route_tls": "verify"|null, "trace": ["..."],
 //    "candidates": [{"host": "sor.d.test", "port": 2525, "method": "srv", "secmx": true,
 //                    "preference": 10, "addresses": ["127.0.0.10"]}]}
+// With [dns] dnssec (DiscoveryResult::dnssec) and only then, so that the shape stays as it
+// was without it: "dnssec": true, and each candidate has "name_secure" and
+// "addresses_secure" (candidates.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,10 +20,13 @@
 namespace secmx::dns {
 
 nlohmann::json to_json(const DiscoveryResult& r);
-// {"status": "ok", "ttl": 300, "error": "", "cached": false, "records": [...]}; records are
-// {"priority","weight","port","target"} / {"preference","host"} / "127.0.0.1".
-nlohmann::json to_json(const SrvAnswer& a);
-nlohmann::json to_json(const MxAnswer& a);
-nlohmann::json to_json(const AddressAnswer& a);
+// {"status": "ok", "ttl": 300, "error": "", "cached": false, "records": [...]}, plus
+// "secure" when `dnssec` (the query asked for it); records are
+// {"priority","weight","port","target"} / {"preference","host"} / "127.0.0.1" /
+// {"usage","selector","matching_type","data" (lower-case hex)}.
+nlohmann::json to_json(const SrvAnswer& a, bool dnssec = false);
+nlohmann::json to_json(const MxAnswer& a, bool dnssec = false);
+nlohmann::json to_json(const AddressAnswer& a, bool dnssec = false);
+nlohmann::json to_json(const TlsaAnswer& a, bool dnssec = false);
 
 }  // namespace secmx::dns

@@ -169,4 +169,16 @@ AddressAnswer address_answer(const TtlLimits& o, int family, int status,
   return a;
 }
 
+TlsaAnswer tlsa_answer(const TtlLimits& o, int status, const unsigned char* abuf, int alen) {
+  status = effective_status(status, abuf, alen);
+  if (auto a = from_status<TlsaRecord>(o, status, abuf, alen)) return *a;
+  auto len = static_cast<std::size_t>(alen);
+  auto records = tlsa_records(abuf, len);
+  if (!records) return temporary<TlsaRecord>("malformed reply (TLSA)");
+  TlsaAnswer a;
+  a.records = std::move(*records);
+  finish_ok(o, a, answer_ttl(abuf, len, ns_t_tlsa));
+  return a;
+}
+
 }  // namespace secmx::dns

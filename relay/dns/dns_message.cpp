@@ -1,4 +1,4 @@
-// dns_message.cpp - bounds-checked walk over a DNS reply's sections for TTL fields.
+// dns_message.cpp - bounds-checked walk over a DNS reply: TTL fields, the AD bit, TLSA rdata.
 #include "relay/dns/dns_message.hpp"
 
 #include <algorithm>
@@ -9,6 +9,9 @@ namespace {
 constexpr std::size_t kHeader = 12;
 constexpr std::uint16_t kTypeCname = 5;
 constexpr std::uint16_t kTypeSoa = 6;
+constexpr std::uint16_t kTypeTlsa = 52;
+constexpr std::uint16_t kClassIn = 1;
+constexpr unsigned char kAdBit = 0x20;  // in header byte 3: RA Z AD CD RCODE
 
 std::uint16_t get16(const unsigned char* p) {
   return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
@@ -42,6 +45,7 @@ bool skip_name(const unsigned char* msg, std::size_t len, std::size_t& pos) {
 
 struct Rr {
   std::uint16_t type = 0;
+  std::uint16_t rclass = 0;
   std::uint32_t ttl = 0;
   std::size_t rdata = 0;  // offset of the rdata
   std::uint16_t rdlen = 0;
@@ -50,6 +54,7 @@ struct Rr {
 bool read_rr(const unsigned char* msg, std::size_t len, std::size_t& pos, Rr& rr) {
   if (!skip_name(msg, len, pos) || pos + 10 > len) return false;
   rr.type = get16(msg + pos);
+  rr.rclass = get16(msg + pos + 2);
   rr.ttl = ttl_value(get32(msg + pos + 4));
   rr.rdlen = get16(msg + pos + 8);
   rr.rdata = pos + 10;
@@ -74,6 +79,26 @@ bool skip_question(const unsigned char* msg, std::size_t len, std::size_t& pos,
 }
 
 }  // namespace
+
+bool authenticated_data(const unsigned char* msg, std::size_t len) {
+  return msg && len >= kHeader && (msg[3] & kAdBit) != 0;
+}
+
+std::optional<std::vector<TlsaRecord>> tlsa_records(const unsigned char* msg, std::size_t len) {
+  std::size_t pos = 0;
+  std::uint16_t ancount = 0, nscount = 0;
+  if (!skip_question(msg, len, pos, ancount, nscount)) return std::nullopt;
+  std::vector<TlsaRecord> out;
+  for (std::uint16_t i = 0; i < ancount; ++i) {
+    Rr rr;
+    if (!read_rr(msg, len, pos, rr)) return std::nullopt;
+    if (rr.type != kTypeTlsa || rr.rclass != kClassIn) continue;
+    if (rr.rdlen < 3) return std::nullopt;
+    const unsigned char* p = msg + rr.rdata;
+    out.push_back(TlsaRecord{p[0], p[1], p[2], std::vector<std::uint8_t>(p + 3, p + rr.rdlen)});
+  }
+  return out;
+}
 
 std::optional<std::uint32_t> answer_ttl(const unsigned char* msg, std::size_t len,
                                         std::uint16_t type) {

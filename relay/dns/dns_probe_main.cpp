@@ -2,14 +2,16 @@
 //
 //   secmx-dns-probe [--config FILE] [--server IP[:PORT]]... [--port N]
 //                   [--discovery srv,mx51966,name|none] [--route DOMAIN=HOST]...
-//                   [--timeout-ms N] [--tries N] [--seed N] [--repeat N]
-//                   [--lookup srv|mx|a|aaaa] NAME...
+//                   [--timeout-ms N] [--tries N] [--seed N] [--repeat N] [--dnssec]
+//                   [--lookup srv|mx|a|aaaa|tlsa] NAME...
 //
 // Without --lookup, each NAME is a recipient domain: one JSON object per line, the shape
 // of discovery_json.hpp plus "pass". With --lookup TYPE, each NAME is queried as is and
-// printed as {"name", "type", "pass", ...answer}. Lines come in completion order. --repeat
-// N runs the whole list N times ("pass" 1..N), a pass starting when the previous one has
-// ended, on one resolver (so later passes show the cache). The last line is always
+// printed as {"name", "type", "pass", ...answer}. --dnssec (or [dns] dnssec in the config)
+// asks with the DO and AD bits and adds the secure flags (discovery_json.hpp). Lines come
+// in completion order. --repeat N runs the whole list N times ("pass" 1..N), a pass
+// starting when the previous one has ended, on one resolver (so later passes show the
+// cache). The last line is always
 // {"stats": {"queries", "cache_hits", "coalesced", "temporary", "elapsed_ms"}}.
 // Exit status: 0 after printing, 64 on bad usage, 1 when the resolver cannot start.
 // Uses the same AresResolver and Discovery as the relay, on one libuv loop.
@@ -36,6 +38,7 @@ struct Run {
   dns::AresResolver* resolver = nullptr;
   dns::Discovery* discovery = nullptr;
   std::string lookup;  // "" = discovery
+  bool dnssec = false;
   std::vector<std::string> names;
   int passes = 1;
   int current = 0;  // 1-based number of the pass running
@@ -45,7 +48,7 @@ struct Run {
 
   template <class A>
   void print_answer(const std::string& name, const A& a) {
-    nlohmann::json j = dns::to_json(a);
+    nlohmann::json j = dns::to_json(a, dnssec);
     j["name"] = name;
     j["type"] = lookup;
     j["pass"] = current;
@@ -74,6 +77,8 @@ struct Run {
         resolver->lookup_mx(n, [this, n](dns::MxAnswer a) { print_answer(n, a); one_done(); });
       } else if (lookup == "a") {
         resolver->lookup_a(n, [this, n](dns::AddressAnswer a) { print_answer(n, a); one_done(); });
+      } else if (lookup == "tlsa") {
+        resolver->lookup_tlsa(n, [this, n](dns::TlsaAnswer a) { print_answer(n, a); one_done(); });
       } else {
         resolver->lookup_aaaa(n,
                               [this, n](dns::AddressAnswer a) { print_answer(n, a); one_done(); });
@@ -96,6 +101,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = std::random_device{}();
   int repeat = 1;
   std::string lookup;
+  bool dnssec = false;
   std::string log_level = "warn";
   std::vector<std::string> names;
   app.add_option("--config", config_file, "relay config: [dns], [delivery] port, "
@@ -112,7 +118,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "random seed for SRV weights and MX ties");
   app.add_option("--repeat", repeat, "passes over the names")->check(CLI::Range(1, 1000));
   app.add_option("--lookup", lookup, "raw lookup instead of discovery")
-      ->check(CLI::IsMember({"srv", "mx", "a", "aaaa"}));
+      ->check(CLI::IsMember({"srv", "mx", "a", "aaaa", "tlsa"}));
+  app.add_flag("--dnssec", dnssec, "ask with the DO and AD bits and show the secure flags");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   // The names are taken raw from what CLI11 leaves over: a positional list option would
   // read an address literal such as "[127.0.0.1]" as a bracketed list and strip it.
@@ -161,6 +168,7 @@ int main(int argc, char** argv) {
   }
   if (timeout_ms) ropts.timeout = std::chrono::milliseconds(timeout_ms);
   if (tries) ropts.tries = tries;
+  if (dnssec) ropts.dnssec = dopts.dnssec = true;
   if (port) dopts.port = static_cast<std::uint16_t>(port);
   if (!discovery.empty()) {
     dopts.srv = dopts.mx51966 = dopts.name = false;
@@ -205,6 +213,7 @@ int main(int argc, char** argv) {
     run.resolver = resolver->get();
     run.discovery = &disc;
     run.lookup = lookup;
+    run.dnssec = ropts.dnssec;
     run.names = names;
     run.passes = repeat;
     run.pass();

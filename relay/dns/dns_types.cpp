@@ -1,4 +1,5 @@
-// dns_types.cpp - addresses and names: parsing, printing, normalising.
+// dns_types.cpp - addresses and names: parsing, printing, normalising; the Resolver
+// seam's default TLSA lookup ("not supported").
 #include "relay/dns/dns_types.hpp"
 
 #include "relay/common/ascii.hpp"
@@ -66,6 +67,14 @@ std::string normalize_name(std::string_view name) {
   }
   if (name.ends_with('.') && backslashes % 2 == 0) name.remove_suffix(1);
   return ascii_lowercase(name);
+}
+
+void Resolver::lookup_tlsa(std::string /*name*/, std::function<void(TlsaAnswer)> cb) {
+  post([cb = std::move(cb)] {
+    TlsaAnswer a;
+    a.error = "TLSA lookups not supported";
+    cb(std::move(a));
+  });
 }
 
 }  // namespace secmx::dns

@@ -8,6 +8,8 @@
 // Outcome classes: Ok (records of the asked type, with a TTL), NxDomain (the name does not
 // exist: permanent), NoData (the name exists but has no record of that type: permanent),
 // Temporary (SERVFAIL, REFUSED, timeout, network error, malformed reply: try later).
+// With [dns] dnssec an answer also says whether it was secure: the validating resolver set
+// the AD bit. A bogus answer comes as SERVFAIL from such a resolver, so it is Temporary.
 #pragma once
 
 #include <sys/socket.h>
@@ -49,6 +51,16 @@ struct MxRecord {
   std::string host;  // lower case, no trailing dot; "" is the root (null MX)
 };
 
+// RFC 6698 §2.1: a TLSA record, for DANE (RFC 7672). The fields are kept as published;
+// whether a combination is usable is for the one who matches certificates to decide.
+struct TlsaRecord {
+  std::uint8_t usage = 0;          // 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE
+  std::uint8_t selector = 0;       // 0 full certificate, 1 SubjectPublicKeyInfo
+  std::uint8_t matching_type = 0;  // 0 exact, 1 SHA-256, 2 SHA-512
+  std::vector<std::uint8_t> data;  // certificate association data
+  bool operator==(const TlsaRecord&) const = default;
+};
+
 template <class R>
 struct Answer {
   LookupStatus status = LookupStatus::Temporary;
@@ -56,14 +68,18 @@ struct Answer {
   std::uint32_t ttl = 0;   // seconds this answer stays cached (clamped); 0 for Temporary
   std::string error;       // Temporary: "timeout", "SERVFAIL", "REFUSED", ...
   bool from_cache = false;
+  // DNSSEC: AD was set in the reply (Ok, or an authenticated denial for NxDomain/NoData).
+  // Always false unless the resolver asked for it ([dns] dnssec); never with Temporary.
+  bool secure = false;
   bool ok() const { return status == LookupStatus::Ok; }
 };
 
 using SrvAnswer = Answer<SrvRecord>;
 using MxAnswer = Answer<MxRecord>;
 using AddressAnswer = Answer<IpAddress>;
+using TlsaAnswer = Answer<TlsaRecord>;
 
-// "ok 2 records ttl 300", "nxdomain", "temporary (timeout)": for traces and logs.
+// "ok ttl=300 secure", "nxdomain", "temporary (timeout)": for traces and logs.
 template <class R>
 std::string summary(const Answer<R>& a) {
   std::string s = to_string(a.status);
@@ -72,6 +88,7 @@ std::string summary(const Answer<R>& a) {
   } else if (a.status == LookupStatus::Temporary && !a.error.empty()) {
     s += " (" + a.error + ")";
   }
+  if (a.secure) s += " secure";
   if (a.from_cache) s += " cached";
   return s;
 }
@@ -91,6 +108,9 @@ class Resolver {
   virtual void lookup_mx(std::string name, std::function<void(MxAnswer)> cb) = 0;
   virtual void lookup_a(std::string name, std::function<void(AddressAnswer)> cb) = 0;
   virtual void lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) = 0;
+  // TLSA at a name such as "_25._tcp.mx.d.test". Resolvers that cannot ask for TLSA answer
+  // Temporary ("TLSA lookups not supported"), through post().
+  virtual void lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb);
   // Runs fn soon on the loop thread (never inside this call); dropped like a lookup.
   virtual void post(std::function<void()> fn) = 0;
 };

@@ -1,11 +1,14 @@
 // resolver.cpp - c-ares on a libuv loop: socket polls, retransmit timer, cache, dispatch.
 //
-// Data flow: lookup -> cache hit? -> query already in flight? -> ares_query(). c-ares
+// Data flow: lookup -> cache hit? -> query already in flight? -> ares_query() (with
+// [dns] dnssec: build_query() with the DO and AD bits, then ares_send()). c-ares
 // reports its sockets through on_sock_state (a uv_poll_t each) and wants ares_process_fd()
 // when one is ready or when ares_timeout() expires (one uv_timer_t). Its completion
-// callback (on_reply) turns the raw reply into a typed Answer (dns_answer.hpp), caches
-// it, and queues the waiters' callbacks; a uv_idle_t runs that queue. User code therefore never runs inside
-// c-ares (no re-entrancy into ares_process_fd or ares_query) and may destroy the resolver.
+// callback (on_reply) turns the raw reply into a typed Answer (dns_answer.hpp), marks it
+// secure from the reply's AD bit when DNSSEC was asked for, caches it (the flag with it),
+// and queues the waiters' callbacks; a uv_idle_t runs that queue. User code therefore
+// never runs inside c-ares (no re-entrancy into ares_process_fd or ares_query) and may
+// destroy the resolver.
 #include "relay/dns/resolver.hpp"
 
 #include <ares.h>
@@ -20,17 +23,20 @@
 #include "relay/common/log.hpp"
 #include "relay/dns/dns_answer.hpp"
 #include "relay/dns/dns_cache.hpp"
+#include "relay/dns/dns_query.hpp"
 
 namespace secmx::dns {
 namespace {
 
-using AnyAnswer = std::variant<SrvAnswer, MxAnswer, AddressAnswer>;
+using AnyAnswer = std::variant<SrvAnswer, MxAnswer, AddressAnswer, TlsaAnswer>;
 using Waiter = std::function<void(const AnyAnswer&)>;
 
 constexpr std::uint16_t kTypeA = ns_t_a;
 constexpr std::uint16_t kTypeMx = ns_t_mx;
 constexpr std::uint16_t kTypeAaaa = ns_t_aaaa;
 constexpr std::uint16_t kTypeSrv = ns_t_srv;
+constexpr std::uint16_t kTypeTlsa = ns_t_tlsa;
+constexpr std::uint16_t kEdnsSize = 1232;  // the DNS flag day 2020 size: no fragmentation
 
 const char* type_name(std::uint16_t type) {
   switch (type) {
@@ -38,6 +44,7 @@ const char* type_name(std::uint16_t type) {
     case kTypeMx: return "MX";
     case kTypeAaaa: return "AAAA";
     case kTypeSrv: return "SRV";
+    case kTypeTlsa: return "TLSA";
   }
   return "?";
 }
@@ -53,6 +60,7 @@ struct QueryCtx {
   std::string key;
   std::string name;
   std::uint16_t type;
+  bool dnssec;  // sent with the DO and AD bits by ares_send(): map the RCODE, read AD
 };
 
 }  // namespace
@@ -179,6 +187,7 @@ AnyAnswer build_answer(const ResolverOptions& o, std::uint16_t type, int status,
     case kTypeSrv: return srv_answer(limits, status, abuf, alen);
     case kTypeMx: return mx_answer(limits, status, abuf, alen);
     case kTypeA: return address_answer(limits, AF_INET, status, abuf, alen);
+    case kTypeTlsa: return tlsa_answer(limits, status, abuf, alen);
     default: return address_answer(limits, AF_INET6, status, abuf, alen);
   }
 }
@@ -187,7 +196,9 @@ void on_reply(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int 
   std::unique_ptr<QueryCtx> ctx(static_cast<QueryCtx*>(arg));
   if (status == ARES_EDESTRUCTION || ctx->impl->destroying) return;  // dropped, by contract
   AresResolver::Impl& impl = *ctx->impl;
+  if (ctx->dnssec) status = reply_status(status, abuf, alen);
   AnyAnswer answer = build_answer(impl.opts, ctx->type, status, abuf, alen);
+  if (ctx->dnssec) std::visit([&](auto& a) { mark_secure(a, abuf, alen); }, answer);
   impl.complete(*ctx, std::move(answer));
 }
 
@@ -239,9 +250,15 @@ void AresResolver::Impl::start(std::uint16_t type, std::string raw_name, Waiter 
   inflight[key].push_back(std::move(waiter));
   ++stats.queries;
   log->debug("dns query type={} name={}", type_name(type), log::escape(name));
-  auto* ctx = new QueryCtx{this, key, name, type};
+  auto* ctx = new QueryCtx{this, key, name, type, opts.dnssec};
   // May complete at once (e.g. a name c-ares cannot encode); on_reply only queues.
-  ares_query(channel, name.c_str(), ns_c_in, type, on_reply, ctx);
+  if (!opts.dnssec) {
+    ares_query(channel, name.c_str(), ns_c_in, type, on_reply, ctx);
+  } else if (auto q = build_query(name, type, random_query_id(), {kEdnsSize, true}); q) {
+    ares_send(channel, q->data(), static_cast<int>(q->size()), on_reply, ctx);
+  } else {
+    on_reply(ctx, q.error(), 0, nullptr, 0);
+  }
   rearm_timer();
 }
 
@@ -255,8 +272,10 @@ void AresResolver::Impl::complete(const QueryCtx& ctx, AnyAnswer answer) {
   } else {
     std::uint32_t ttl = std::visit([](const auto& a) { return a.ttl; }, answer);
     cache.put(ctx.key, answer, uv_now(loop) + std::uint64_t{ttl} * 1000);
-    log->debug("dns answer type={} name={} status={} ttl={}", type_name(ctx.type),
-               log::escape(ctx.name), to_string(st), ttl);
+    bool secure = std::visit([](const auto& a) { return a.secure; }, answer);
+    log->debug("dns answer type={} name={} status={} ttl={}{}", type_name(ctx.type),
+               log::escape(ctx.name), to_string(st), ttl,
+               ctx.dnssec ? (secure ? " secure=yes" : " secure=no") : "");
   }
   auto node = inflight.extract(ctx.key);
   if (node.empty()) return;
@@ -268,6 +287,7 @@ void AresResolver::Impl::complete(const QueryCtx& ctx, AnyAnswer answer) {
 ResolverOptions ResolverOptions::from_config(const config::Config& cfg) {
   ResolverOptions o;
   o.servers = cfg.dns.servers;
+  o.dnssec = cfg.dns.dnssec;
   return o;
 }
 
@@ -288,7 +308,7 @@ Result<std::unique_ptr<AresResolver>, std::string> AresResolver::create(
   ao.timeout = static_cast<int>(std::max<std::int64_t>(impl->opts.timeout.count(), 1));
   ao.tries = impl->opts.tries;
   ao.flags = ARES_FLAG_EDNS;
-  ao.ednspsz = 1232;  // the DNS flag day 2020 size: no fragmentation
+  ao.ednspsz = kEdnsSize;
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS |
              ARES_OPT_EDNSPSZ;
   if (int rc = ares_init_options(&impl->channel, &ao, mask); rc != ARES_SUCCESS) {
@@ -352,6 +372,11 @@ void AresResolver::lookup_a(std::string name, std::function<void(AddressAnswer)>
 void AresResolver::lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) {
   impl_->start(kTypeAaaa, std::move(name),
                [cb = std::move(cb)](const AnyAnswer& a) { cb(std::get<AddressAnswer>(a)); });
+}
+
+void AresResolver::lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb) {
+  impl_->start(kTypeTlsa, std::move(name),
+               [cb = std::move(cb)](const AnyAnswer& a) { cb(std::get<TlsaAnswer>(a)); });
 }
 
 void AresResolver::post(std::function<void()> fn) { impl_->schedule(std::move(fn)); }

@@ -8,9 +8,9 @@
 // Callbacks: exactly once per lookup, on the loop thread, always from a later loop turn
 // (never from inside lookup_*()); the answer is a value the callback may keep. Several
 // lookups of the same name and type while one is on the wire share that query. Answers
-// Ok, NxDomain and NoData are cached per (type, name) for their TTL, clamped to
-// [min_ttl, max_ttl] (negative answers: RFC 2308 SOA TTL, else negative_ttl, at most
-// max_negative_ttl); Temporary answers are never cached.
+// Ok, NxDomain and NoData are cached per (type, name), `secure` flag included, for their
+// TTL, clamped to [min_ttl, max_ttl] (negative answers: RFC 2308 SOA TTL, else
+// negative_ttl, at most max_negative_ttl); Temporary answers are never cached.
 //
 // Destruction: pending callbacks are dropped (never called; c-ares's ARES_EDESTRUCTION
 // is swallowed), the uv handles are closed and freed in their close callbacks - so the
@@ -47,8 +47,11 @@ struct ResolverOptions {
   std::uint32_t max_ttl = 3600;
   std::uint32_t negative_ttl = 60;          // NXDOMAIN/NODATA without an SOA
   std::uint32_t max_negative_ttl = 300;
+  // [dns] dnssec: queries carry the DO and AD bits and each answer's `secure` is the
+  // reply's AD bit (dns_query.hpp). Off: ares_query() as ever, `secure` always false.
+  bool dnssec = false;
 
-  static ResolverOptions from_config(const config::Config& cfg);  // servers from [dns]
+  static ResolverOptions from_config(const config::Config& cfg);  // servers, dnssec
 };
 
 struct ResolverStats {
@@ -70,6 +73,7 @@ class AresResolver final : public Resolver {
   void lookup_mx(std::string name, std::function<void(MxAnswer)> cb) override;
   void lookup_a(std::string name, std::function<void(AddressAnswer)> cb) override;
   void lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) override;
+  void lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb) override;
   void post(std::function<void()> fn) override;
 
   const ResolverStats& stats() const;

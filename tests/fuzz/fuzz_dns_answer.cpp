@@ -1,6 +1,6 @@
 // fuzz_dns_answer.cpp - libFuzzer target for DNS replies as the resolver reads them:
-// relay/dns/dns_answer (c-ares's ares_parse_{srv,mx,a,aaaa}_reply plus our handling) and
-// relay/dns/dns_message (the TTL walk).
+// relay/dns/dns_answer (c-ares's ares_parse_{srv,mx,a,aaaa}_reply plus our handling, our
+// TLSA walk) and relay/dns/dns_message (the TTL walk, the AD bit).
 //
 // The input is one raw reply, given to all four record parsers under the c-ares statuses
 // the resolver sees (success, no data, not found) and two sets of TTL limits.
@@ -367,6 +367,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   odd.max_negative_ttl = 0;
 
   for (const TtlLimits* t : {&normal, &odd}) {
+    // TLSA (our own walk): the same shapes; each record costs at least a one-byte owner,
+    // ten bytes of type to length and its three fixed octets. Secure only if not Temporary.
+    TlsaAnswer tlsa = tlsa_answer(*t, ARES_SUCCESS, m, static_cast<int>(size));
+    check_shape(tlsa, *t);
+    FUZZ_CHECK(tlsa.records.size() <= size / 14);
+    mark_secure(tlsa, m, static_cast<int>(size));
+    FUZZ_CHECK(tlsa.secure == (tlsa.status != LookupStatus::Temporary &&
+                               authenticated_data(m, size)));
+
     Parsed ok = parse_all(*t, ARES_SUCCESS, m, size);
     round_trip(ok, *t);
     if (auto md = model_read(m, size)) differential(*md, ok, *t);

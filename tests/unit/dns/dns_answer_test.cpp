@@ -72,3 +72,66 @@ TEST(DnsAnswer, NamesStayNormalisedWhateverTheLabelsHold) {
 
 }  // namespace
 }  // namespace secmx::dns
+
+namespace secmx::dns {
+namespace {
+
+using namespace wire;
+
+Message tlsa_reply() {
+  Message m;
+  m.qname = "_25._tcp.mx1.d.test";
+  m.qtype = kTlsa;
+  m.answers = {{"_25._tcp.mx1.d.test", kTlsa, 600, rdata_tlsa(3, 1, 1, {0xde, 0xad, 0xbe, 0xef})},
+               {"_25._tcp.mx1.d.test", kRrsig, 600, Bytes(30, 0)},
+               {"_25._tcp.mx1.d.test", kTlsa, 300, rdata_tlsa(2, 0, 2, {0x01})}};
+  return m;
+}
+
+TEST(DnsAnswer, TlsaRecordsAsPublished) {
+  Bytes b = tlsa_reply().encode();
+  TlsaAnswer a = tlsa_answer(TtlLimits{}, ARES_SUCCESS, b.data(), static_cast<int>(b.size()));
+  ASSERT_TRUE(a.ok()) << a.error;
+  ASSERT_EQ(a.records.size(), 2u) << "the RRSIG is not a TLSA record";
+  EXPECT_EQ(a.records[0], (TlsaRecord{3, 1, 1, {0xde, 0xad, 0xbe, 0xef}}));
+  EXPECT_EQ(a.records[1], (TlsaRecord{2, 0, 2, {0x01}}));
+  EXPECT_EQ(a.ttl, 300u);
+}
+
+TEST(DnsAnswer, TlsaNegativeAndMalformed) {
+  TtlLimits t;
+  Message m = tlsa_reply();
+  m.answers.clear();
+  m.authority = {{"d.test", kSoa, 900, rdata_soa(120)}};
+  Bytes none = m.encode();
+  TlsaAnswer nodata = tlsa_answer(t, ARES_ENODATA, none.data(), static_cast<int>(none.size()));
+  EXPECT_EQ(nodata.status, LookupStatus::NoData);
+  EXPECT_EQ(nodata.ttl, 120u);
+
+  m.authority.clear();
+  m.answers = {{"_25._tcp.mx1.d.test", kTlsa, 600, Bytes{3, 1}}};  // shorter than 3 octets
+  Bytes bad = m.encode();
+  TlsaAnswer a = tlsa_answer(t, ARES_SUCCESS, bad.data(), static_cast<int>(bad.size()));
+  EXPECT_EQ(a.status, LookupStatus::Temporary) << "never read as \"no TLSA\"";
+  EXPECT_EQ(a.error, "malformed reply (TLSA)");
+
+  // Usage, selector and matching type are kept even when unusable for SMTP (PKIX-EE), and
+  // an empty association is a record too: DANE decides, not the parser.
+  m.answers = {{"_25._tcp.mx1.d.test", kTlsa, 600, rdata_tlsa(1, 0, 0, {})}};
+  Bytes odd = m.encode();
+  TlsaAnswer kept = tlsa_answer(t, ARES_SUCCESS, odd.data(), static_cast<int>(odd.size()));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept.records.at(0), (TlsaRecord{1, 0, 0, {}}));
+
+  // Every truncation of a good reply: Temporary, never a crash (run under ASan too).
+  Bytes good = tlsa_reply().encode();
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    Bytes cut(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+    TlsaAnswer c = tlsa_answer(t, ARES_SUCCESS, cut.empty() ? nullptr : cut.data(),
+                               static_cast<int>(n));
+    EXPECT_EQ(c.status, LookupStatus::Temporary) << "cut at " << n;
+  }
+}
+
+}  // namespace
+}  // namespace secmx::dns

@@ -16,7 +16,8 @@ namespace secmx::dns::wire {
 
 using Bytes = std::vector<std::uint8_t>;
 
-constexpr std::uint16_t kA = 1, kCname = 5, kSoa = 6, kMx = 15, kAaaa = 28, kSrv = 33;
+constexpr std::uint16_t kA = 1, kCname = 5, kSoa = 6, kMx = 15, kAaaa = 28, kSrv = 33,
+                        kOpt = 41, kRrsig = 46, kTlsa = 52;
 constexpr std::uint16_t kNoError = 0, kServFail = 2, kNxDomain = 3, kRefused = 5;
 
 inline void put16(Bytes& b, std::uint16_t v) {
@@ -87,6 +88,13 @@ inline Bytes rdata_soa(std::uint32_t minimum) {
 
 inline Bytes rdata_name(std::string_view target) { return name(target); }
 
+inline Bytes rdata_tlsa(std::uint8_t usage, std::uint8_t selector, std::uint8_t matching,
+                        Bytes data) {
+  Bytes b{usage, selector, matching};
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
 struct Rr {
   std::string owner;
   std::uint16_t type;
@@ -97,6 +105,7 @@ struct Rr {
 struct Message {
   std::uint16_t id = 0x1234;
   std::uint16_t rcode = kNoError;
+  bool ad = false;  // the AD bit: a validating resolver found the data secure
   std::string qname;
   std::uint16_t qtype = kA;
   std::vector<Rr> answers;
@@ -105,7 +114,7 @@ struct Message {
   Bytes encode() const {
     Bytes b;
     put16(b, id);
-    put16(b, static_cast<std::uint16_t>(0x8180 | (rcode & 0xF)));  // QR, RD, RA
+    put16(b, static_cast<std::uint16_t>(0x8180 | (ad ? 0x20 : 0) | (rcode & 0xF)));  // QR RD RA
     put16(b, 1);
     put16(b, static_cast<std::uint16_t>(answers.size()));
     put16(b, static_cast<std::uint16_t>(authority.size()));
@@ -128,6 +137,26 @@ struct Message {
     return b;
   }
 };
+
+// The DNSSEC bits a query carries: AD in the header, DO in an OPT RR at its end (where
+// c-ares puts it). false/false for anything too short.
+struct QueryBits {
+  bool ad = false;
+  bool opt = false;  // an OPT RR is there at all (EDNS0)
+  bool do_bit = false;
+};
+inline QueryBits query_bits(const std::uint8_t* p, std::size_t len) {
+  QueryBits q;
+  if (len < 12) return q;
+  q.ad = (p[3] & 0x20) != 0;
+  std::uint16_t arcount = static_cast<std::uint16_t>((p[10] << 8) | p[11]);
+  if (arcount == 1 && len >= 12 + 11 && p[len - 11] == 0 &&
+      ((p[len - 10] << 8) | p[len - 9]) == kOpt) {
+    q.opt = true;
+    q.do_bit = (p[len - 4] & 0x80) != 0;
+  }
+  return q;
+}
 
 // The id, QNAME (lower case, dotted, no trailing dot) and QTYPE of a query; false when
 // the bytes are not one.

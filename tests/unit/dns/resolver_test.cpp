@@ -1,7 +1,8 @@
 // resolver_test.cpp - AresResolver on a real libuv loop against a scripted UDP DNS server
 // on the same loop (127.0.0.1, ephemeral port): typed answers, TTLs and the cache, negative
 // answers, SERVFAIL and timeouts (bounded), coalescing, and destruction with lookups in
-// flight or from inside a callback (run under ASan too).
+// flight or from inside a callback (run under ASan too); with [dns] dnssec the DO and AD
+// bits on the wire, the AD bit of replies as `secure` (cached with the answer), TLSA.
 #include "relay/dns/resolver.hpp"
 
 #include <gmock/gmock.h>
@@ -50,6 +51,7 @@ class ScriptedDnsServer {
 
   Handler handler;
   std::vector<std::string> received;  // "MX d.test"
+  std::vector<QueryBits> bits;        // the DNSSEC bits of each query, in the same order
 
  private:
   struct Handle {
@@ -73,6 +75,8 @@ class ScriptedDnsServer {
     }
     ScriptedDnsServer& self = *s->self;
     self.received.push_back(type_name(qtype) + " " + qname);
+    self.bits.push_back(query_bits(reinterpret_cast<const std::uint8_t*>(b->base),
+                                   static_cast<std::size_t>(n)));
     std::optional<Message> reply = self.handler ? self.handler(qname, qtype) : std::nullopt;
     if (!reply) return;
     reply->id = id;
@@ -89,6 +93,7 @@ class ScriptedDnsServer {
       case kAaaa: return "AAAA";
       case kMx: return "MX";
       case kSrv: return "SRV";
+      case kTlsa: return "TLSA";
     }
     return std::to_string(t);
   }
@@ -415,6 +420,132 @@ TEST_F(AresResolverTest, CreateRejectsABadServer) {
   o.servers = {{"not-an-address", 53}};
   auto r = AresResolver::create(&loop_, o);
   EXPECT_FALSE(r.ok());
+}
+
+// ---- DNSSEC ([dns] dnssec) ----
+
+ResolverOptions dnssec_on() {
+  ResolverOptions o;
+  o.dnssec = true;
+  return o;
+}
+
+TEST_F(AresResolverTest, WithoutDnssecNoBitsAreSentAndNothingIsSecure) {
+  add(kA, "h.test", {{"h.test", kA, 300, rdata_a("127.0.0.7")}});
+  zone_.answers[{kA, "h.test"}].ad = true;  // even a resolver that sets AD anyway
+  AresResolver& r = make();
+  std::optional<AddressAnswer> a;
+  r.lookup_a("h.test", [&](AddressAnswer x) { a = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return a.has_value(); }));
+  ASSERT_TRUE(a->ok());
+  EXPECT_FALSE(a->secure) << "the AD bit means nothing unless we asked for it";
+  ASSERT_EQ(server_->bits.size(), 1u);
+  EXPECT_FALSE(server_->bits[0].ad);
+  EXPECT_FALSE(server_->bits[0].do_bit);
+  EXPECT_TRUE(server_->bits[0].opt) << "EDNS0 as before";
+}
+
+TEST_F(AresResolverTest, DnssecAsksWithDoAndAdAndReadsTheAdBit) {
+  add(kMx, "signed.test", {{"signed.test", kMx, 300, rdata_mx(10, "mx.signed.test")}});
+  zone_.answers[{kMx, "signed.test"}].ad = true;
+  add(kMx, "plain.test", {{"plain.test", kMx, 300, rdata_mx(10, "mx.plain.test")}});
+  AresResolver& r = make(dnssec_on());
+  std::optional<MxAnswer> secure, insecure, gone;
+  r.lookup_mx("signed.test", [&](MxAnswer x) { secure = std::move(x); });
+  r.lookup_mx("plain.test", [&](MxAnswer x) { insecure = std::move(x); });
+  r.lookup_mx("gone.test", [&](MxAnswer x) { gone = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return secure && insecure && gone; }));
+  ASSERT_TRUE(secure->ok()) << secure->error;
+  EXPECT_EQ(secure->records.at(0).host, "mx.signed.test");
+  EXPECT_TRUE(secure->secure);
+  ASSERT_TRUE(insecure->ok());
+  EXPECT_FALSE(insecure->secure);
+  EXPECT_EQ(gone->status, LookupStatus::NxDomain) << "the RCODE mapped as ares_query() does";
+  EXPECT_EQ(gone->ttl, 42u);
+  ASSERT_EQ(server_->bits.size(), 3u);
+  for (const QueryBits& b : server_->bits) {
+    EXPECT_TRUE(b.ad);
+    EXPECT_TRUE(b.opt);
+    EXPECT_TRUE(b.do_bit);
+  }
+}
+
+TEST_F(AresResolverTest, DnssecNoDataAndSecureDenial) {
+  Message nodata;
+  nodata.ad = true;
+  nodata.authority = {{"test", kSoa, 900, rdata_soa(30)}};
+  zone_.answers[{kTlsa, "_25._tcp.mx.signed.test"}] = nodata;
+  AresResolver& r = make(dnssec_on());
+  std::optional<TlsaAnswer> a;
+  r.lookup_tlsa("_25._tcp.mx.signed.test", [&](TlsaAnswer x) { a = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return a.has_value(); }));
+  EXPECT_EQ(a->status, LookupStatus::NoData);
+  EXPECT_EQ(a->ttl, 30u);
+  EXPECT_TRUE(a->secure) << "a secure denial: no TLSA";
+}
+
+TEST_F(AresResolverTest, CacheKeepsTheSecureFlag) {
+  add(kA, "mx.signed.test", {{"mx.signed.test", kA, 300, rdata_a("127.0.0.9")}});
+  zone_.answers[{kA, "mx.signed.test"}].ad = true;
+  AresResolver& r = make(dnssec_on());
+  std::optional<AddressAnswer> first, second;
+  r.lookup_a("mx.signed.test", [&](AddressAnswer x) { first = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return first.has_value(); }));
+  r.lookup_a("mx.signed.test", [&](AddressAnswer x) { second = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return second.has_value(); }));
+  EXPECT_TRUE(second->from_cache);
+  EXPECT_TRUE(second->secure);
+  EXPECT_EQ(summary(*second), "ok ttl=300 secure cached");
+  EXPECT_EQ(server_->received.size(), 1u);
+}
+
+TEST_F(AresResolverTest, DnssecBogusServfailIsTemporaryNeverNoRecord) {
+  server_->handler = [](const std::string&, std::uint16_t) -> std::optional<Message> {
+    Message m;  // what a validating resolver answers for data that fails validation
+    m.rcode = kServFail;
+    return m;
+  };
+  ResolverOptions o = dnssec_on();
+  o.tries = 1;
+  AresResolver& r = make(o);
+  std::optional<MxAnswer> a;
+  r.lookup_mx("bogus.test", [&](MxAnswer x) { a = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return a.has_value(); }));
+  EXPECT_EQ(a->status, LookupStatus::Temporary);
+  EXPECT_THAT(a->error, HasSubstr("SERVFAIL"));
+  EXPECT_FALSE(a->secure);
+  EXPECT_EQ(r.cache_entries(), 0u);
+}
+
+TEST_F(AresResolverTest, TlsaRecordsThroughTheResolver) {
+  add(kTlsa, "_25._tcp.mx.signed.test",
+      {{"_25._tcp.mx.signed.test", kTlsa, 600, rdata_tlsa(3, 1, 1, {0xab, 0xcd})}});
+  zone_.answers[{kTlsa, "_25._tcp.mx.signed.test"}].ad = true;
+  AresResolver& r = make(dnssec_on());
+  std::optional<TlsaAnswer> a;
+  r.lookup_tlsa("_25._tcp.MX.signed.test.", [&](TlsaAnswer x) { a = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return a.has_value(); }));
+  ASSERT_TRUE(a->ok()) << a->error;
+  EXPECT_EQ(a->records.at(0), (TlsaRecord{3, 1, 1, {0xab, 0xcd}}));
+  EXPECT_TRUE(a->secure);
+  EXPECT_EQ(server_->received, (std::vector<std::string>{"TLSA _25._tcp.mx.signed.test"}));
+}
+
+TEST_F(AresResolverTest, DnssecInvalidNameFailsWithoutAQuery) {
+  AresResolver& r = make(dnssec_on());
+  std::optional<AddressAnswer> a;
+  r.lookup_a(std::string(70, 'a') + ".test", [&](AddressAnswer x) { a = std::move(x); });
+  ASSERT_TRUE(run_until([&] { return a.has_value(); }));
+  EXPECT_EQ(a->status, LookupStatus::NxDomain);
+  EXPECT_EQ(a->error, "invalid name");
+  EXPECT_TRUE(server_->received.empty());
+}
+
+TEST(ResolverOptions, FromConfigTakesDnssec) {
+  config::Config cfg;
+  EXPECT_FALSE(ResolverOptions::from_config(cfg).dnssec);
+  cfg.dns.dnssec = true;
+  EXPECT_TRUE(ResolverOptions::from_config(cfg).dnssec);
 }
 
 TEST(ResolverOptions, FromConfigTakesTheServers) {
