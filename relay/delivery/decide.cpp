@@ -132,6 +132,12 @@ Decision in_session(const Facts& f) {
     return next_host(HostRecord::Kind::Unreachable, transport_detail(f), f);
   }
   TlsDecision t = decide_tls(effective_level(f), f.tls);
+  if (t.verdict == TlsVerdict::RetryPlaintext && f.stage == Stage::Session) {
+    // BES, and the peer answered STARTTLS with a refusal (454 "TLS not available due to
+    // local problem"): the same host once more without STARTTLS, as after a failed
+    // handshake (DESIGN §4), rather than leaving BES mail on a host that would take it.
+    return Decision{Kind::RetryPlaintext, {}, {}};
+  }
   if (t.verdict != TlsVerdict::Proceed) {
     // On an open session every refusal of its TLS (not offered, STARTTLS refused, not
     // verified) is a host that answered without adequate TLS. After the session stage

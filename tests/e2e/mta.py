@@ -364,7 +364,7 @@ class ScriptedPeer:
                  ehlo: list[str] | None = None, starttls: str | None = None,
                  tls: tuple[str, str] | None = None, ehlo_after_tls: list[str] | None = None,
                  idle_flush: float = 2.0):
-        if starttls not in (None, "ok", "garbage", "close"):
+        if starttls not in (None, "ok", "garbage", "close", "refuse"):
             raise ValueError(f"starttls {starttls!r}")
         self.host = host
         self.port = port or free_port(host)
@@ -483,6 +483,10 @@ class ScriptedPeer:
                 lines = [self.hostname] + keys
                 for i, k in enumerate(lines):
                     reply(f"250{'-' if i < len(lines) - 1 else ' '}{k}")
+            elif verb == "STARTTLS" and self.starttls == "refuse":
+                # Postfix's words when its certificate cannot be loaded; the session goes
+                # on in plaintext (RFC 3207 §4).
+                reply("454 4.7.0 TLS not available due to local problem")
             elif verb == "STARTTLS" and self.starttls and not s.tls:
                 reply("220 2.0.0 Ready to start TLS")
                 flush()

@@ -24,6 +24,7 @@ The world, shared by the tests of this module (starting Postfix costs seconds):
   dsnpeer.test   scripted peer offering DSN                               127.0.0.38:25
   down.test      MX 10 mx.down.test         nothing ever listens          127.0.0.39:25
   reuse.test     scripted peer (connection reuse)                         127.0.0.40:25
+  refused.test   MX 10 refused.test.host    STARTTLS offered, answered 454   127.0.0.41:25
   bücher.test    MX 10 mx.tls.test          (in DNS as xn--bcher-kva.test: IDNA A-labels)
 
 Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
@@ -87,7 +88,9 @@ def world(tmp_path_factory):
         dsnpeer = ScriptedPeer(host="127.0.0.38", port=25, hostname="dsnpeer.test.host",
                                ehlo=["PIPELINING", "8BITMIME", "DSN", "SIZE 10000000"])
         reuse = ScriptedPeer(host="127.0.0.40", port=25, hostname="reuse.test.host")
-        for p in (broken, badcert, nodsn, dsnpeer, reuse):
+        refused = ScriptedPeer(host="127.0.0.41", port=25, hostname="refused.test.host",
+                               starttls="refuse")
+        for p in (broken, badcert, nodsn, dsnpeer, reuse, refused):
             p.__enter__()
             started.append(p)
 
@@ -124,10 +127,13 @@ def world(tmp_path_factory):
         dns.add_mx("reuse.test", 10, "reuse.test.host")
         dns.add_a("reuse.test.host", "127.0.0.40")
         dns.add_mx("xn--bcher-kva.test", 10, "mx.tls.test")
+        dns.add_mx("refused.test", 10, "refused.test.host")
+        dns.add_a("refused.test.host", "127.0.0.41")
         dns.start()
         started.append(dns)
         yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
-               "badcert": badcert, "nodsn": nodsn, "dsnpeer": dsnpeer, "reuse": reuse}
+               "badcert": badcert, "nodsn": nodsn, "dsnpeer": dsnpeer, "reuse": reuse,
+               "refused": refused}
     finally:
         for s in reversed(started):
             try:
@@ -240,6 +246,28 @@ def test_bes_retries_in_plaintext_after_a_failed_handshake(relay, world):
     sessions = world["broken"].wait_sessions(2, timeout=20)
     assert any("STARTTLS" in s.commands() for s in sessions)
     assert any(s.messages for s in sessions), "the plaintext retry carried the message"
+
+
+def test_bes_retries_in_plaintext_when_starttls_is_refused(relay, world):
+    # A receiver whose TLS is broken on its side answers STARTTLS with 454; BES mail
+    # still goes to it (in plaintext, on a second connection), as DESIGN §4 and Postfix's
+    # "may" level do, instead of waiting for a TLS that will not come.
+    before = len(world["refused"].sessions)
+    qid = send(relay, "kate@refused.test", subject="bes-refused")
+    line = attempt_line(relay, qid, "kate@refused.test")
+    assert "status=sent" in line and "tls=none" in line, line
+    sessions = world["refused"].wait_sessions(before + 2, timeout=20)[before:]
+    assert "STARTTLS" in sessions[0].commands() and not sessions[0].messages
+    assert "STARTTLS" not in sessions[1].commands() and sessions[1].messages
+
+
+def test_sos_does_not_send_in_plaintext_when_starttls_is_refused(relay, world):
+    before = len(world["refused"].sessions)
+    qid = send(relay, "liam@refused.test", policy="sos", subject="sos-refused")
+    line = attempt_line(relay, qid, "liam@refused.test")
+    assert "status=sent" not in line, line
+    new = world["refused"].sessions[before:]
+    assert new and not any(s.messages for s in new), "nothing crossed in plaintext"
 
 
 # ----------------------------------------------------------------------------- SOS

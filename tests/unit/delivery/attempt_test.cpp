@@ -464,6 +464,27 @@ TEST_F(AttemptTest, BesRetriesTheSameHostInPlaintextAfterAFailedHandshake) {
   EXPECT_EQ(outcome().tls, "none");
 }
 
+// RFC 3207 §4: a peer may answer STARTTLS with 454 and go on in plaintext. BES takes the
+// same host once more without STARTTLS (as Postfix's "may" does), not the next host.
+TEST_F(AttemptTest, BesRetriesTheSameHostInPlaintextWhenStarttlsIsRefused) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  SessionInfo refused = plain_session();
+  refused.starttls_offered = true;
+  refused.tls_attempted = true;  // STARTTLS sent, answered 454: the session is plaintext
+  client(0).answer_open(refused);
+  EXPECT_TRUE(client(0).sent_to.empty()) << "not sent on the session that asked for TLS";
+  ASSERT_EQ(clients_.size(), 2u);
+  EXPECT_EQ(client(1).host_, "mx1.dest.test");
+  EXPECT_FALSE(client(1).try_starttls_);
+  SessionInfo plain = plain_session();
+  plain.starttls_offered = true;
+  client(1).answer_open(plain);
+  client(1).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "none");
+}
+
 TEST_F(AttemptTest, SosSkipsAPlaintextHostAndDeliversOverTls) {
   start(job(Policy::SOS, TlsLevel::Encrypt));
   discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});

@@ -131,7 +131,11 @@ std::string check(const Facts& f, const Decision& d) {
   // Plaintext retry: BES only, after a handshake, once.
   if (d.kind == Kind::RetryPlaintext) {
     if (must) return "plaintext retry for a recipient that must have TLS";
-    if (f.stage != Stage::TlsHandshake || f.tls.plaintext_retry) return "plaintext retry out of place";
+    // After a failed handshake, or on a session whose STARTTLS the peer refused.
+    bool refused_on_session = f.stage == Stage::Session && f.tls.starttls_offered && !f.tls.handshake_ok;
+    if ((f.stage != Stage::TlsHandshake && !refused_on_session) || f.tls.plaintext_retry) {
+      return "plaintext retry out of place";
+    }
   }
   // Never a false 5.7.10: ours only for a recipient that must have TLS, when every host
   // answered without it and discovery was complete, or the SOS lifetime has passed.
@@ -293,7 +297,8 @@ TEST(Decide, RepresentativeRows) {
       {"SOS handshake cut, only host", Stage::TlsHandshake, Happened::Lost, TlsSeen::Refused, S, E, true, {}, Kind::Final, Q, "4.7.10", HK::Unreachable},
       {"SOS handshake timeout", Stage::TlsHandshake, Happened::Timeout, TlsSeen::Refused, S, V, false, {}, Kind::NextHost, Q, "", HK::Unreachable},
       {"BES plaintext session", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, B, N, false, {}, Kind::Continue, Q, "", HK::Unreachable},
-      {"BES STARTTLS refused: host skipped", Stage::Session, Happened::Reply2xx, TlsSeen::Refused, B, N, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      {"BES STARTTLS refused: same host in plaintext", Stage::Session, Happened::Reply2xx, TlsSeen::Refused, B, N, false, {}, Kind::RetryPlaintext, Q, "", HK::Unreachable},
+      {"SOS STARTTLS refused: host skipped", Stage::Session, Happened::Reply2xx, TlsSeen::Refused, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
       {"BES plaintext retry session", Stage::Session, Happened::Reply2xx, TlsSeen::NotAttempted, B, N, false, {}, Kind::Continue, Q, "", HK::Unreachable},
       {"SOS never on a plaintext retry", Stage::Session, Happened::Reply2xx, TlsSeen::NotAttempted, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
       {"SOS plaintext session skipped", Stage::Session, Happened::Reply2xx, TlsSeen::NotOffered, S, E, false, {}, Kind::NextHost, Q, "", HK::NoTls},
