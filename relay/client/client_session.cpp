@@ -490,7 +490,8 @@ void ClientSession::on_starttls(const smtp::ParsedReply& reply) {
   info_.tls_attempted = true;
   if (reply.code == 220) {
     enter_state(State::TlsHandshake);
-    conn_.start_tls(options_.tls, tls::Role::Client, host_, host_, resume_.get());
+    const std::string& name = verify_.names.empty() ? host_ : verify_.names.front();
+    conn_.start_tls(options_.tls, tls::Role::Client, name, name, resume_.get());
     return;
   }
   if (reply.code == 421) {

@@ -53,6 +53,7 @@ class ClientSession final : public net::ConnectionHandler {
   tls::SslSessionPtr tls_session();
   const SessionInfo& info() const { return info_; }
   void set_log_id(std::string id);
+  void set_peer_verify(tls::PeerVerify verify) { verify_ = std::move(verify); }
   // The owner is gone: drop every callback, abort the connection, free when closed.
   void detach();
 
@@ -126,6 +127,7 @@ class ClientSession final : public net::ConnectionHandler {
   std::string host_;
   bool try_starttls_ = false;
   tls::SslSessionPtr resume_;  // offered for resumption at the handshake
+  tls::PeerVerify verify_;     // unset names: host_ by PKIX (set_peer_verify)
   SessionInfo info_;
   std::string in_;  // received plaintext not yet split into lines
   smtp::ReplyParser parser_;

@@ -25,6 +25,9 @@ class SessionClient final : public SmtpClient {
   void quit(std::function<void()> done) override { session_->quit(std::move(done)); }
   void set_on_closed(std::function<void()> cb) override { session_->set_on_closed(std::move(cb)); }
   bool usable() const override { return session_->usable(); }
+  void set_peer_verify(tls::PeerVerify verify) override {
+    session_->set_peer_verify(std::move(verify));
+  }
   void set_log_id(std::string id) override { session_->set_log_id(std::move(id)); }
   tls::SslSessionPtr tls_session() const override { return session_->tls_session(); }
   const SessionInfo& info() const override { return session_->info(); }

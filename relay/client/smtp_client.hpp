@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "relay/model/envelope.hpp"
+#include "relay/tls/peer_verify.hpp"
 #include "relay/tls/ssl_session_ptr.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tls/tls_session.hpp"
@@ -60,6 +61,8 @@ struct TlsInfo {
   bool verified = false;
   std::string verify_error;
   bool resumed = false;
+  bool dane = false;        // verified by DANE (a TLSA record matched), not by PKIX
+  std::string cert_sha256;  // the peer's leaf certificate, SHA-256 in lower-case hex
 };
 
 enum class OpenStatus {
@@ -135,6 +138,9 @@ class SmtpClient {
   // keeps it for as long as it may need it.
   virtual void open(const sockaddr* addr, std::string host, bool try_starttls,
                     tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) = 0;
+  // What the peer's certificate must satisfy, when it is not just `host` by PKIX (DANE
+  // records, further names). Call before open(); the default is {names = {host}}.
+  virtual void set_peer_verify(tls::PeerVerify verify) = 0;
   // One transaction. The spec and what it points to must stay alive until cb runs.
   virtual void send(const MessageSpec& spec, std::function<void(MessageResult)> cb) = 0;
   // QUIT, wait (bounded by quit_timeout) for the reply, close; done() once closed.

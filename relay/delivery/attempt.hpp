@@ -41,6 +41,7 @@
 #include "relay/delivery/outcome.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/metrics/metrics.hpp"
+#include "relay/sts/sts_state.hpp"
 
 namespace spdlog {
 class logger;
@@ -57,6 +58,10 @@ struct AttemptEnv {
   // `log_id`. The worker passes dns::Discovery and client::SmtpClient::create.
   std::function<void(const std::string& domain, dns::Discovery::Callback cb)> discover;
   std::function<std::unique_ptr<client::SmtpClient>(const std::string& log_id)> new_client;
+  // The recipient domain's MTA-STS policy (the callback runs later, from the loop). Empty
+  // when MTA-STS is off ([mta_sts] enabled = false): no domain has a policy then.
+  std::function<void(const std::string& domain, std::function<void(sts::StsState)> cb)>
+      sts_policy;
   ConnectionCache* cache = nullptr;
   std::shared_ptr<spdlog::logger> log;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted

@@ -133,6 +133,17 @@ const char* to_string(Method m) {
   return "?";
 }
 
+const char* to_string(TlsaStatus s) {
+  switch (s) {
+    case TlsaStatus::NotAsked: return "not-asked";
+    case TlsaStatus::None: return "none";
+    case TlsaStatus::Usable: return "usable";
+    case TlsaStatus::UnusableOnly: return "unusable";
+    case TlsaStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
 bool is_secmx(Method m) { return m == Method::Srv || m == Method::Mx51966 || m == Method::Name; }
 
 const char* to_string(DiscoveryStatus s) {

@@ -40,6 +40,27 @@ enum class Method { Route, Srv, Mx51966, Name, Mx, Implicit };
 const char* to_string(Method m);  // "route", "srv", "mx51966", "name", "mx", "implicit"
 bool is_secmx(Method m);          // Srv, Mx51966, Name
 
+// DANE (RFC 7672) for one host: what its TLSA RRset at _PORT._tcp.HOST said.
+enum class TlsaStatus {
+  NotAsked,      // dnssec off, or the host's name or addresses are not secure: no DANE
+  None,          // a secure denial, or an insecure answer: DANE does not apply to the host
+  Usable,        // secure records, some usable for SMTP: TLS and a matching certificate
+  UnusableOnly,  // secure records, none usable (PKIX-TA/EE, unknown parameters): encrypt
+  Failed,        // the lookup failed (timeout, SERVFAIL = bogus) for a secure name: the host
+                 // is skipped as temporarily failed (RFC 7672 §2.1.1)
+};
+const char* to_string(TlsaStatus s);  // "not-asked", "none", "usable", "unusable", "failed"
+
+struct HostTlsa {
+  TlsaStatus status = TlsaStatus::NotAsked;
+  std::vector<TlsaRecord> records;  // Usable: the usable records only (usage 2 or 3)
+  // The TLSA base domain (RFC 7672 §2.2.2): the host name the records were found under,
+  // the CNAME-expanded name when that is where they were. DANE-TA checks names against it
+  // and the MX host name.
+  std::string base;
+  std::string detail;  // Failed: why, for the host record and the log
+};
+
 struct Candidate {
   std::string host;                  // target name (lower case, no dot) or address literal
   std::vector<IpAddress> addresses;  // in the order to try: IPv4 first, then IPv6
@@ -48,6 +69,7 @@ struct Candidate {
   int preference = 0;  // SRV priority or MX preference; 0 for the others
   bool name_secure = false;       // DNSSEC: the host name is authenticated (see above)
   bool addresses_secure = false;  // DNSSEC: every A/AAAA answer used for it was secure
+  HostTlsa tlsa;                  // DANE: looked up when name and addresses are secure
   bool secmx() const { return is_secmx(method); }
   std::string to_string() const;  // "srv sor.example.net:2525 [127.0.0.10]"
 };

@@ -32,6 +32,8 @@ struct PeerInfo {
   bool verified = false;     // chain verified against the CA store (and name, if set)
   std::string verify_error;  // X509 verification result in words when not verified
   bool resumed = false;
+  bool dane = false;         // verified by a TLSA record (PeerVerify::tlsa), not by PKIX
+  std::string cert_sha256;   // SHA-256 of the peer's leaf certificate (DER), lower-case hex
 };
 
 class TlsSession {

@@ -51,6 +51,7 @@ class ScriptedClient final : public client::SmtpClient {
   void set_on_closed(std::function<void()> cb) override { on_closed_ = std::move(cb); }
   bool usable() const override { return usable_; }
   void set_log_id(std::string id) override { log_id = std::move(id); }
+  void set_peer_verify(tls::PeerVerify v) override { verify = std::move(v); }
   tls::SslSessionPtr tls_session() const override { return nullptr; }
   const SessionInfo& info() const override {
     if (throw_in_info) throw std::runtime_error("scripted bug in info");
@@ -76,6 +77,7 @@ class ScriptedClient final : public client::SmtpClient {
   std::string host_;
   bool try_starttls_ = false;
   std::string log_id;
+  tls::PeerVerify verify;  // as set by the attempt before open()
   std::vector<std::string> sent_to;
   bool quit_called = false;
   bool throw_in_send = false;
@@ -326,7 +328,10 @@ TEST_F(AttemptTest, NoAddressToTryDefers) {
   start(job(Policy::BES));
   dns::DiscoveryResult r;
   r.status = dns::DiscoveryStatus::Ok;
-  r.candidates.push_back(dns::Candidate{"mx1.dest.test", {}, 25, dns::Method::Mx, 10});
+  dns::Candidate c;
+  c.host = "mx1.dest.test";
+  c.preference = 10;
+  r.candidates.push_back(c);
   answer_discovery(r);
   EXPECT_EQ(done_calls_, 1);
   EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
