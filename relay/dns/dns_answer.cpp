@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "relay/dns/dns_message.hpp"
 
@@ -113,6 +115,62 @@ void append_addresses(const Ttl (&ttls)[N], int n, int family, AddressAnswer& a,
   }
 }
 
+// CNAME chains (RFC 7672 §2.2.2). c-ares 1.18 does not say where an A/AAAA chain ends:
+// its hostent's h_name is the target of the first CNAME, and the final name is in none of
+// its fields. So the chain is read here with c-ares's own ares_expand_name(): start at the
+// question's name and follow the answer section's CNAME records (at most kMaxCnameHops).
+constexpr int kMaxCnameHops = 16;
+
+// The name at msg[pos], lower case without the dot; *next gets the offset after it.
+std::optional<std::string> expand_name(const unsigned char* msg, int len, int pos, int* next) {
+  if (pos < 0 || pos >= len) return std::nullopt;
+  char* out = nullptr;
+  long used = 0;
+  if (ares_expand_name(msg + pos, msg, len, &out, &used) != ARES_SUCCESS) return std::nullopt;
+  std::string n = normalize_name(out);
+  ares_free_string(out);
+  *next = pos + static_cast<int>(used);
+  return n;
+}
+
+int read16(const unsigned char* p) { return (p[0] << 8) | p[1]; }
+
+// The end of the CNAME chain that starts at the question's name; "" without a chain (or
+// when the reply cannot be walked: the answer then simply has no canonical name).
+std::string cname_target(const unsigned char* msg, int len) {
+  if (!msg || len < 12 || read16(msg + 4) != 1) return "";
+  int ancount = read16(msg + 6);
+  int pos = 12;
+  auto qname = expand_name(msg, len, pos, &pos);
+  if (!qname || pos + 4 > len) return "";
+  pos += 4;  // QTYPE, QCLASS
+  std::vector<std::pair<std::string, std::string>> cnames;  // owner, target
+  for (int i = 0; i < ancount; ++i) {
+    auto owner = expand_name(msg, len, pos, &pos);
+    if (!owner || pos + 10 > len) return "";
+    int type = read16(msg + pos);
+    int klass = read16(msg + pos + 2);
+    int rdlen = read16(msg + pos + 8);
+    pos += 10;
+    if (pos + rdlen > len) return "";
+    if (type == ns_t_cname && klass == ns_c_in) {
+      int ignored = 0;
+      auto target = expand_name(msg, len, pos, &ignored);
+      if (!target) return "";
+      cnames.emplace_back(std::move(*owner), std::move(*target));
+    }
+    pos += rdlen;
+  }
+  std::string at = *qname;
+  for (int hop = 0; hop < kMaxCnameHops; ++hop) {
+    auto it = std::find_if(cnames.begin(), cnames.end(),
+                           [&](const auto& c) { return c.first == at; });
+    if (it == cnames.end()) break;
+    at = it->second;
+  }
+  return at == *qname ? "" : at;
+}
+
 }  // namespace
 
 SrvAnswer srv_answer(const TtlLimits& o, int status, const unsigned char* abuf, int alen) {
@@ -166,6 +224,7 @@ AddressAnswer address_answer(const TtlLimits& o, int family, int status,
     append_addresses(ttls, n, AF_INET6, a, ttl);
   }
   finish_ok(o, a, ttl);
+  if (a.ok()) a.canonical = cname_target(abuf, alen);
   return a;
 }
 

@@ -34,7 +34,9 @@ inline constexpr int kMaxAnswerAddresses = 64;
 // status: the ARES_* status of the query callback; abuf/alen: its reply (may be null/0).
 SrvAnswer srv_answer(const TtlLimits& limits, int status, const unsigned char* abuf, int alen);
 MxAnswer mx_answer(const TtlLimits& limits, int status, const unsigned char* abuf, int alen);
-// family: AF_INET (parse as an A reply) or AF_INET6 (AAAA).
+// family: AF_INET (parse as an A reply) or AF_INET6 (AAAA). An Ok answer reached through
+// CNAMEs carries the chain's last name in `canonical` (read with ares_expand_name, since
+// c-ares 1.18's hostent names only the first CNAME's target).
 AddressAnswer address_answer(const TtlLimits& limits, int family, int status,
                              const unsigned char* abuf, int alen);
 // TLSA (RFC 6698): parsed by dns_message.hpp's walk, c-ares having no parser for it.

@@ -71,6 +71,10 @@ struct Answer {
   // DNSSEC: AD was set in the reply (Ok, or an authenticated denial for NxDomain/NoData).
   // Always false unless the resolver asked for it ([dns] dnssec); never with Temporary.
   bool secure = false;
+  // A/AAAA only: the name the records were found under when the reply followed a CNAME
+  // chain from the name asked (lower case, no dot); "" when there was none. DANE looks up
+  // TLSA there first (RFC 7672 §2.2.2).
+  std::string canonical;
   bool ok() const { return status == LookupStatus::Ok; }
 };
 

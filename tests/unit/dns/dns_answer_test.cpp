@@ -133,5 +133,54 @@ TEST(DnsAnswer, TlsaNegativeAndMalformed) {
   }
 }
 
+// RFC 7672 §2.2.2 needs the end of an A/AAAA answer's CNAME chain: c-ares 1.18's hostent
+// only names the first CNAME's target, so the chain is followed here.
+TEST(DnsAnswer, CanonicalNameIsTheEndOfTheCnameChain) {
+  Message m;
+  m.qname = "MX.D.Test";
+  m.qtype = kA;
+  m.answers = {{"mx.d.test", kCname, 300, rdata_name("b.hosting.test")},
+               {"b.hosting.test", kCname, 300, rdata_name("C.Hosting.Test")},
+               {"c.hosting.test", kA, 300, rdata_a("127.0.0.20")}};
+  Bytes b = m.encode();
+  AddressAnswer a = address_answer(TtlLimits{}, AF_INET, ARES_SUCCESS, b.data(), len(b));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.canonical, "c.hosting.test");
+
+  m.qtype = kAaaa;
+  m.answers = {{"mx.d.test", kCname, 300, rdata_name("v6.hosting.test")},
+               {"v6.hosting.test", kAaaa, 300, rdata_aaaa("::20")}};
+  b = m.encode();
+  a = address_answer(TtlLimits{}, AF_INET6, ARES_SUCCESS, b.data(), len(b));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.canonical, "v6.hosting.test");
+}
+
+TEST(DnsAnswer, NoCnameNoCanonicalName) {
+  Message m;
+  m.qname = "mx.d.test";
+  m.qtype = kA;
+  m.answers = {{"mx.d.test", kA, 300, rdata_a("127.0.0.20")},
+               {"other.test", kCname, 300, rdata_name("elsewhere.test")}};  // not our chain
+  Bytes b = m.encode();
+  AddressAnswer a = address_answer(TtlLimits{}, AF_INET, ARES_SUCCESS, b.data(), len(b));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.canonical, "");
+}
+
+TEST(DnsAnswer, CnameLoopEndsSomewhereWithoutHanging) {
+  Message m;
+  m.qname = "a.test";
+  m.qtype = kA;
+  // c-ares takes the address (it reads the records in order); the chain never ends.
+  m.answers = {{"a.test", kCname, 300, rdata_name("b.test")},
+               {"b.test", kA, 300, rdata_a("127.0.0.1")},
+               {"b.test", kCname, 300, rdata_name("a.test")}};
+  Bytes b = m.encode();
+  AddressAnswer a = address_answer(TtlLimits{}, AF_INET, ARES_SUCCESS, b.data(), len(b));
+  ASSERT_TRUE(a.ok()) << a.error;
+  EXPECT_TRUE(a.canonical.empty() || a.canonical == "b.test") << "'" << a.canonical << "'";
+}
+
 }  // namespace
 }  // namespace secmx::dns
