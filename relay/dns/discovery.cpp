@@ -2,9 +2,11 @@
 #include "relay/dns/discovery.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include "relay/common/idna.hpp"
 #include "relay/common/log.hpp"
+#include "relay/dns/tlsa_select.hpp"
 
 namespace secmx::dns {
 
@@ -17,7 +19,7 @@ struct Discovery::Shared {
 
 // One discovery in flight. Kept alive by the lookup callbacks that capture it.
 struct Discovery::Job : std::enable_shared_from_this<Discovery::Job> {
-  enum class Phase { Domain, Hosts };
+  enum class Phase { Domain, Hosts, Tlsa };
 
   std::shared_ptr<Shared> shared;
   Resolver* resolver = nullptr;
@@ -28,6 +30,8 @@ struct Discovery::Job : std::enable_shared_from_this<Discovery::Job> {
   DomainAnswers answers;
   AddressMap addresses;
   Plan plan;
+  std::optional<DiscoveryResult> result;  // from phase Tlsa on: the candidates
+  TlsaAnswers tlsa;                       // by query name: one lookup per name
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   void lookup_addresses(const std::string& host) {
@@ -68,10 +72,31 @@ struct Discovery::Job : std::enable_shared_from_this<Discovery::Job> {
     phase = Phase::Hosts;
     std::vector<std::string> hosts = plan.hosts_to_resolve(addresses);
     if (hosts.empty()) {
-      deliver();
+      start_tlsa();
       return;
     }
     for (const std::string& h : hosts) lookup_addresses(h);
+  }
+
+  // The candidates are known: DANE's TLSA lookups, round by round (a CNAME'd host may
+  // need a second), all names of a round at once, or deliver.
+  void start_tlsa() {
+    phase = Phase::Tlsa;
+    if (!result) result = finish(std::move(plan), addresses);
+    std::vector<std::string> names = tlsa_lookups(*result, addresses, tlsa);
+    if (names.empty()) {
+      apply_tlsa(*result, addresses, tlsa);
+      deliver();
+      return;
+    }
+    auto self = shared_from_this();
+    pending = static_cast<int>(names.size());
+    for (const std::string& n : names) {
+      resolver->lookup_tlsa(n, [self, n](TlsaAnswer a) {
+        self->tlsa[n] = std::move(a);
+        self->step();
+      });
+    }
   }
 
   void step() {
@@ -80,13 +105,13 @@ struct Discovery::Job : std::enable_shared_from_this<Discovery::Job> {
       plan = plan_discovery(shared->opts, domain, answers, shared->rng);
       start_hosts();
     } else {
-      deliver();
+      start_tlsa();
     }
   }
 
   void deliver() {
     if (!shared->alive) return;
-    DiscoveryResult r = finish(std::move(plan), addresses);
+    DiscoveryResult r = result ? std::move(*result) : finish(std::move(plan), addresses);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started).count();
     shared->log->debug("discovery domain={} status={} dsn={} candidates={} complete={} ms={}",

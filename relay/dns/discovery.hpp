@@ -3,7 +3,10 @@
 //
 // Phase 1 asks, at once: MX D, SRV _secmx._tcp.D (method "srv"), A and AAAA secmx.D
 // (method "name"). Phase 2 asks A and AAAA of every candidate host not yet known, all at
-// once. A [[route]] or an address literal skips phase 1 (and a literal skips phase 2).
+// once. With [dns] dnssec, phase 3 asks TLSA for every candidate DANE applies to, all at
+// once, one lookup per name (tlsa_select.hpp; a second round for a CNAME'd host whose
+// expanded name has none), and fills Candidate::tlsa. A [[route]] or an address literal
+// skips phase 1 (and a literal skips phases 2 and 3).
 // Each lookup is bounded by the resolver's timeout, so a discovery always ends.
 //
 // Thread affinity: the loop thread of the Resolver it uses; the Resolver must outlive it.

@@ -1,6 +1,8 @@
 // discovery_json.cpp - JSON renderings of discovery results and answers.
 #include "relay/dns/discovery_json.hpp"
 
+#include "relay/dns/tlsa_select.hpp"
+
 namespace secmx::dns {
 namespace {
 
@@ -45,9 +47,17 @@ nlohmann::json to_json(const DiscoveryResult& r) {
     if (r.dnssec) {
       cj["name_secure"] = c.name_secure;
       cj["addresses_secure"] = c.addresses_secure;
+      cj["tlsa"] = to_json(c.tlsa);
     }
     j["candidates"].push_back(std::move(cj));
   }
+  return j;
+}
+
+nlohmann::json to_json(const HostTlsa& t) {
+  nlohmann::json j{{"status", to_string(t.status)}, {"base", t.base}, {"detail", t.detail}};
+  j["records"] = nlohmann::json::array();
+  for (const TlsaRecord& r : t.records) j["records"].push_back(to_string(r));
   return j;
 }
 

@@ -8,8 +8,10 @@
 //    "candidates": [{"host": "sor.d.test", "port": 2525, "method": "srv", "secmx": true,
 //                    "preference": 10, "addresses": ["127.0.0.10"]}]}
 // With [dns] dnssec (DiscoveryResult::dnssec) and only then, so that the shape stays as it
-// was without it: "dnssec": true, and each candidate has "name_secure" and
-// "addresses_secure" (candidates.hpp).
+// was without it: "dnssec": true, and each candidate has "name_secure",
+// "addresses_secure" (candidates.hpp) and "tlsa" (DANE, tlsa_select.hpp):
+//   {"status": "not-asked"|"none"|"usable"|"unusable"|"failed", "base": "mx.d.test",
+//    "records": ["3 1 1 0a1b..."] (the usable ones), "detail": "" (why it failed)}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 namespace secmx::dns {
 
 nlohmann::json to_json(const DiscoveryResult& r);
+nlohmann::json to_json(const HostTlsa& t);  // the candidate's "tlsa" above
 // {"status": "ok", "ttl": 300, "error": "", "cached": false, "records": [...]}, plus
 // "secure" when `dnssec` (the query asked for it); records are
 // {"priority","weight","port","target"} / {"preference","host"} / "127.0.0.1" /

@@ -13,57 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/dns/scripted_resolver.hpp"
+
 namespace secmx::dns {
 namespace {
-
-// Answers from tables (NXDOMAIN for anything not in them), delivered only by run().
-class ScriptedResolver final : public Resolver {
- public:
-  std::map<std::string, SrvAnswer> srv;
-  std::map<std::string, MxAnswer> mx;
-  std::map<std::string, AddressAnswer> a;
-  std::map<std::string, AddressAnswer> aaaa;
-  std::vector<std::string> asked;  // "MX d.test", in order
-
-  void lookup_srv(std::string name, std::function<void(SrvAnswer)> cb) override {
-    ask("SRV", name, srv, std::move(cb));
-  }
-  void lookup_mx(std::string name, std::function<void(MxAnswer)> cb) override {
-    ask("MX", name, mx, std::move(cb));
-  }
-  void lookup_a(std::string name, std::function<void(AddressAnswer)> cb) override {
-    ask("A", name, a, std::move(cb));
-  }
-  void lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) override {
-    ask("AAAA", name, aaaa, std::move(cb));
-  }
-  void post(std::function<void()> fn) override { queue_.push_back(std::move(fn)); }
-
-  // Delivers everything queued, including what the callbacks queue; returns how many.
-  int run() {
-    int n = 0;
-    while (!queue_.empty()) {
-      auto fn = std::move(queue_.front());
-      queue_.pop_front();
-      fn();
-      ++n;
-    }
-    return n;
-  }
-  std::size_t queued() const { return queue_.size(); }
-
- private:
-  template <class A>
-  void ask(const char* type, const std::string& name, const std::map<std::string, A>& table,
-           std::function<void(A)> cb) {
-    asked.push_back(std::string(type) + " " + name);
-    A answer;
-    answer.status = LookupStatus::NxDomain;
-    if (auto it = table.find(name); it != table.end()) answer = it->second;
-    queue_.push_back([cb = std::move(cb), answer] { cb(answer); });
-  }
-  std::deque<std::function<void()>> queue_;
-};
 
 template <class R>
 Answer<R> ok(std::vector<R> records) {
