@@ -36,6 +36,17 @@ void kv(std::ostringstream& out, const std::string& key, const std::string& valu
   out << key << ":" << std::string(key.size() < 16 ? 16 - key.size() : 1, ' ') << value << "\n";
 }
 
+// A host's DANE status: "usable (2 records)", "none", "unusable", "failed: why".
+std::string tlsa_cell(const json& t) {
+  std::string status = field(t, "status");
+  if (status == "usable") {
+    std::size_t n = t.value("records", json::array()).size();
+    return status + " (" + std::to_string(n) + (n == 1 ? " record)" : " records)");
+  }
+  if (status == "failed") return status + ": " + cut(field(t, "detail"), 50);
+  return status;
+}
+
 }  // namespace
 
 std::string format_age(std::int64_t s) {
@@ -159,6 +170,9 @@ std::string format_route(const json& r) {
   if (field(r, "dsn") != "-") status += " " + field(r, "dsn");
   if (field(r, "reason") != "-") status += " (" + field(r, "reason") + ")";
   kv(out, "discovery", status);
+  bool dnssec = r.value("dnssec", false);
+  kv(out, "dnssec", dnssec ? "on" : "off");
+  // MTA-STS: the policy (mode, mx, max_age, cache age) and its verdicts go here (not yet).
   if (r.value("route_tls", json()).is_string()) kv(out, "route tls", field(r, "route_tls"));
   if (r.value("secmx_incomplete", false)) kv(out, "note", "a SecMX lookup failed: the list may be incomplete");
   if (r.value("mx_incomplete", false)) kv(out, "note", "an MX lookup failed: the list may be incomplete");
@@ -176,10 +190,29 @@ std::string format_route(const json& r) {
     }
     std::string note = field(h, "status");
     if (field(h, "error") != "-") note += ": " + cut(field(h, "error"), 60);
-    rows.push_back({field(h, "method"), field(h, "host"), field(h, "port"), field(h, "address"),
-                    field(h, "answered"), field(h, "starttls"), tls_cell, verified, note});
+    std::vector<std::string> row{field(h, "method"), field(h, "host"), field(h, "port"), field(h, "address")};
+    if (dnssec) {
+      row.push_back(field(h, "dnssec"));
+      row.push_back(tlsa_cell(h.value("tlsa", json::object())));
+    }
+    for (std::string v : {field(h, "answered"), field(h, "starttls"), tls_cell, verified, note}) row.push_back(v);
+    rows.push_back(std::move(row));
   }
-  out << format_table({"METHOD", "HOST", "PORT", "ADDRESS", "ANSWERS", "STARTTLS", "TLS", "VERIFIED", "STATUS"}, rows);
+  std::vector<std::string> header{"METHOD", "HOST", "PORT", "ADDRESS"};
+  if (dnssec) {
+    header.push_back("DNSSEC");
+    header.push_back("TLSA");
+  }
+  for (const char* h : {"ANSWERS", "STARTTLS", "TLS", "VERIFIED", "STATUS"}) header.push_back(h);
+  out << format_table(header, rows);
+  std::string records;
+  for (const auto& c : r.value("candidates", json::array())) {
+    const json t = c.value("tlsa", json::object());
+    for (const auto& rec : t.value("records", json::array())) {
+      records += "  _" + field(c, "port") + "._tcp." + field(t, "base") + " TLSA " + cell(rec) + "\n";
+    }
+  }
+  if (!records.empty()) out << "\nTLSA records (usable):\n" << records;
   return out.str();
 }
 

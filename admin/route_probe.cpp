@@ -70,13 +70,19 @@ bool answered(const client::SessionInfo& i) {
   return true;
 }
 
-json host_json(const HostProbe& h) {
+json host_json(const HostProbe& h, bool dnssec) {
   const auto& c = *h.candidate;
   json j{{"host", c.host},
          {"port", c.port},
          {"method", dns::to_string(c.method)},
          {"secmx", c.secmx()},
          {"address", h.address.to_string()}};
+  if (dnssec) {
+    // The host as DANE sees it: both its name and its addresses must be secure.
+    j["dnssec"] = c.name_secure && c.addresses_secure ? "secure" : "insecure";
+    j["tlsa"] = dns::to_json(c.tlsa);
+  }
+  // MTA-STS: the policy's verdict for this host goes here (not yet).
   if (!h.info) {
     j["status"] = "not probed";
     j["answered"] = nullptr;
@@ -194,8 +200,9 @@ Result<json, std::string> probe_route(const config::Config& cfg, const std::stri
   }
   json hosts = json::array();
   std::size_t answering = 0, starttls = 0, tls_done = 0, verified = 0;
+  bool dnssec = p.result && p.result->dnssec;
   for (const auto& h : p.hosts) {
-    hosts.push_back(host_json(h));
+    hosts.push_back(host_json(h, dnssec));
     if (h.info && answered(*h.info)) ++answering;
     if (h.info && h.info->starttls_offered) ++starttls;
     if (h.info && h.info->tls.active) ++tls_done;

@@ -34,7 +34,9 @@ struct RouteProbeOptions {
 // Answer: the discovery result (discovery_json.hpp shape) plus
 //   "hosts": [{"host", "port", "method", "secmx", "address", "answered", "reply",
 //              "starttls", "tls": {"completed", "protocol", "cipher", "verified",
-//              "verify_error"}, "status", "stage", "error"}],
+//              "verify_error"}, "status", "stage", "error",
+//              with [dns] dnssec also "dnssec": "secure"|"insecure" (name and addresses)
+//              and "tlsa" (discovery_json.hpp's candidate "tlsa")}],
 //   "summary": {"hosts", "answering", "starttls", "tls", "verified"}
 // Error: only when the probe cannot run at all (resolver or TLS context failed).
 Result<nlohmann::json, std::string> probe_route(const config::Config& cfg,

@@ -109,6 +109,34 @@ TEST(CtlFormat, Route) {
   EXPECT_NE(text.find("mx.d.test"), std::string::npos);
 }
 
+TEST(CtlFormat, RouteWithDnssecShowsEachHostsTlsa) {
+  auto host = [](const char* name, const char* dnssec, json tlsa) {
+    return json{{"method", "mx"}, {"host", name}, {"port", 25}, {"address", "127.0.0.1"},
+                {"dnssec", dnssec}, {"tlsa", tlsa}, {"status", "connect failed"}};
+  };
+  json usable{{"status", "usable"}, {"base", "mx.d.test"}, {"detail", ""},
+              {"records", json::array({"3 1 1 0aff", "2 0 1 abcd"})}};
+  json failed{{"status", "failed"}, {"base", "bad.d.test"}, {"detail", "TLSA _25._tcp.bad.d.test: SERVFAIL"},
+              {"records", json::array()}};
+  json none{{"status", "not-asked"}, {"base", "plain.d.test"}, {"detail", ""}, {"records", json::array()}};
+  json r{{"domain", "d.test"}, {"status", "ok"}, {"dnssec", true},
+         {"candidates", json::array({json{{"host", "mx.d.test"}, {"port", 25}, {"tlsa", usable}}})},
+         {"hosts", json::array({host("mx.d.test", "secure", usable), host("bad.d.test", "secure", failed),
+                                host("plain.d.test", "insecure", none)})}};
+  auto text = format_route(r);
+  EXPECT_NE(text.find("dnssec:          on\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("DNSSEC"), std::string::npos) << text;
+  EXPECT_NE(text.find("usable (2 records)"), std::string::npos) << text;
+  EXPECT_NE(text.find("failed: TLSA _25._tcp.bad.d.test: SERVFAIL"), std::string::npos) << text;
+  EXPECT_NE(text.find("insecure"), std::string::npos) << text;
+  EXPECT_NE(text.find("_25._tcp.mx.d.test TLSA 3 1 1 0aff"), std::string::npos) << text;
+
+  r.erase("dnssec");
+  text = format_route(r);
+  EXPECT_NE(text.find("dnssec:          off\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("DNSSEC"), std::string::npos) << "no columns without DNSSEC: " << text;
+}
+
 TEST(CtlFormat, Age) {
   EXPECT_EQ(format_age(5), "5s");
   EXPECT_EQ(format_age(600), "10m");
