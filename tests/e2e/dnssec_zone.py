@@ -23,7 +23,16 @@ Nothing is asked of the Internet: every other name is answered from a static roo
     world.query("mx.signed.test", "A")  # -> ("NOERROR", 1, True): rcode, answers, AD
     world.stop()
 
-A zone's records are fixed at start(). tamper() replaces the rdata of one RRset after
+DANE: `secure.add_tlsa_for_cert("mx.signed.test", cert_pem)` publishes
+_25._tcp.mx.signed.test TLSA 3 1 1 <SHA-256 of the certificate's public key> (any usage,
+selector, matching type and port by keyword; `tlsa_data(cert_pem, selector, matching)`
+gives the association data alone, computed with the openssl CLI and hashlib).
+
+A zone's records are fixed at start(); to change them later, change the zone and call
+world.resign(): the zones are signed again with the same keys and nsd and unbound restart
+on the same ports (unbound's cache starts empty; a relay's own DNS cache keeps what it
+had until its TTL, 300 s by default, so a test changes names the relay has not asked).
+tamper() replaces the rdata of one RRset after
 signing, keeping its RRSIG: the validator then finds the signature wrong ("bogus") and
 answers SERVFAIL, as it would for forged data. Every wait is bounded; failures raise
 AssertionError with the programs' logs attached. Needs the Debian packages nsd and
@@ -31,6 +40,7 @@ ldnsutils (scripts/install-deps.sh --with-tests) besides unbound.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -78,6 +88,30 @@ def dnssec_query(host: str, port: int, name: str, rtype: str,
     return RCODES.get(flags & 0xF, str(flags & 0xF)), ancount, bool(flags & 0x20)
 
 
+def tlsa_data(cert: Path | str, selector: int = 1, matching: int = 1) -> str:
+    """The certificate association data (hex) of a TLSA record for the PEM certificate
+    `cert`: selector 1 = its SubjectPublicKeyInfo, 0 = the whole certificate (DER);
+    matching 1 = SHA-256, 2 = SHA-512, 0 = the DER itself."""
+    def openssl(args: list[str], data: bytes | None = None) -> bytes:
+        p = subprocess.run(["openssl", *args], input=data, capture_output=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError(f"openssl {' '.join(args)} failed: {p.stderr.decode()}")
+        return p.stdout
+
+    if selector == 1:
+        pem_key = openssl(["x509", "-in", str(cert), "-noout", "-pubkey"])
+        der = openssl(["pkey", "-pubin", "-outform", "DER"], pem_key)
+    elif selector == 0:
+        der = openssl(["x509", "-in", str(cert), "-outform", "DER"])
+    else:
+        raise ValueError(f"selector {selector}")
+    if matching == 0:
+        return der.hex()
+    if matching in (1, 2):
+        return (hashlib.sha256 if matching == 1 else hashlib.sha512)(der).hexdigest()
+    raise ValueError(f"matching type {matching}")
+
+
 class Zone:
     """One test zone: records in zone-file syntax, signed at start() unless signed=False."""
 
@@ -88,6 +122,7 @@ class Zone:
         self.negative_ttl = negative_ttl
         self.records: list[tuple[str, str, str]] = []  # owner, type, rdata
         self.tampered: dict[tuple[str, str], str] = {}
+        self.keys: tuple[str, str] | None = None  # ldns-keygen's (ZSK, KSK) file stems
 
     def add_record(self, name: str, rtype: str, rdata: str):
         n = _norm(name)
@@ -110,6 +145,12 @@ class Zone:
 
     def add_tlsa(self, name: str, usage: int, selector: int, matching: int, data_hex: str):
         return self.add_record(name, "TLSA", f"{usage} {selector} {matching} {data_hex}")
+
+    def add_tlsa_for_cert(self, host: str, cert: Path | str, port: int = 25, usage: int = 3,
+                          selector: int = 1, matching: int = 1):
+        """_PORT._tcp.HOST TLSA for the PEM certificate `cert` (default DANE-EE 3 1 1)."""
+        return self.add_tlsa(f"_{int(port)}._tcp.{_norm(host)}", usage, selector, matching,
+                             tlsa_data(cert, selector, matching))
 
     def tamper(self, name: str, rtype: str, rdata: str):
         """After signing, publish `rdata` instead for the RRset (name, rtype): bogus data."""
@@ -168,8 +209,10 @@ class DnssecWorld:
                 raise AssertionError(f"{' '.join(cmd)} failed:\n{p.stdout}{p.stderr}")
             return p.stdout.strip()
 
-        zsk = run(keygen, "-a", "ECDSAP256SHA256", z.name)
-        ksk = run(keygen, "-a", "ECDSAP256SHA256", "-k", z.name)
+        if z.keys is None:  # made once: resign() keeps the trust anchor
+            z.keys = (run(keygen, "-a", "ECDSAP256SHA256", z.name),
+                      run(keygen, "-a", "ECDSAP256SHA256", "-k", z.name))
+        zsk, ksk = z.keys
         out = d / f"{z.name}.zone.signed"
         run(signer, "-f", out.name, src.name, zsk, ksk)
         if z.tampered:
@@ -297,6 +340,13 @@ class DnssecWorld:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=timeout)
+
+    def resign(self, timeout: float = 15.0) -> "DnssecWorld":
+        """Publishes the zones as they are now: signs them again (same keys, same trust
+        anchors) and restarts nsd and unbound on their ports."""
+        self.stop()
+        self.nsd = self.unbound = None
+        return self.start(timeout)
 
     def __enter__(self) -> "DnssecWorld":
         return self.start()

@@ -7,7 +7,8 @@ The world, shared by the tests of this module:
 
   signed.test   signed, anchored   MX 10 mx.signed.test     127.0.0.50 (a scripted peer)
                                    MX 20 mx.plain.test      (a secure name, insecure address)
-                                   TLSA _25._tcp.mx.signed.test 3 1 1 ...
+                                   TLSA _25._tcp.tlsa.signed.test 3 1 1 ... (a lookup
+                                   only: on mx.signed.test it would bind delivery to DANE)
   plain.test    unsigned           MX 10 mx.plain.test      127.0.0.51
   bogus.test    signed, MX forged  MX 10 mx.bogus.test      (the MX RRset no longer matches
                                                              its RRSIG: SERVFAIL)
@@ -37,7 +38,7 @@ from relaytest import swaks, swaks_queue_id, wait_until
 
 TLSA_DATA = "8d02536c887482bc34ff54e41d2ba659bf85b341a0a20afadb5813dcfbcf286d"
 TOKEN = "e2e-test-token-0123456789abcdef"  # what relaytest.Relay writes to its token file
-SECURE_KEYS = ("name_secure", "addresses_secure")
+SECURE_KEYS = ("name_secure", "addresses_secure", "tlsa")  # only with DNSSEC
 
 
 def probe_bin() -> str:
@@ -105,7 +106,7 @@ def world(tmp_path_factory):
     signed.add_mx("signed.test", 10, "mx.signed.test")
     signed.add_mx("signed.test", 20, "mx.plain.test")
     signed.add_a("mx.signed.test", "127.0.0.50")
-    signed.add_tlsa("_25._tcp.mx.signed.test", 3, 1, 1, TLSA_DATA)
+    signed.add_tlsa("_25._tcp.tlsa.signed.test", 3, 1, 1, TLSA_DATA)
     plain = w.zone("plain.test", signed=False)
     plain.add_mx("plain.test", 10, "mx.plain.test")
     plain.add_a("mx.plain.test", "127.0.0.51")
@@ -169,6 +170,7 @@ def test_signed_zone_answers_are_secure(tmp_path, world):
     mx = by_host(r)["mx.signed.test"]
     assert mx["name_secure"] is True and mx["addresses_secure"] is True, mx
     assert mx["addresses"] == ["127.0.0.50"]
+    assert mx["tlsa"]["status"] == "none", f"a secure denial of TLSA: {mx}"
     assert any(line.startswith("MX signed.test: ok") and " secure" in line
                for line in r["trace"]), r["trace"]
     [a] = probe(tmp_path, world, "--lookup", "a", "mx.signed.test")
@@ -181,6 +183,7 @@ def test_secure_name_with_insecure_addresses(tmp_path, world):
     other = by_host(r)["mx.plain.test"]
     assert other["name_secure"] is True, other
     assert other["addresses_secure"] is False, other
+    assert other["tlsa"]["status"] == "not-asked", other
 
 
 def test_unsigned_zone_answers_are_not_secure(tmp_path, world):
@@ -194,7 +197,7 @@ def test_unsigned_zone_answers_are_not_secure(tmp_path, world):
 
 
 def test_tlsa_records_come_with_their_status(tmp_path, world):
-    [t] = probe(tmp_path, world, "--lookup", "tlsa", "_25._tcp.mx.signed.test")
+    [t] = probe(tmp_path, world, "--lookup", "tlsa", "_25._tcp.tlsa.signed.test")
     assert t["status"] == "ok" and t["secure"] is True, t
     assert t["records"] == [{"usage": 3, "selector": 1, "matching_type": 1,
                              "data": TLSA_DATA}], t
@@ -240,7 +243,10 @@ def test_without_dnssec_results_are_as_before(tmp_path, world):
                                   for c in on["candidates"]]
         assert stripped == {k: v for k, v in off.items() if k != "trace"}, (domain, on, off)
         # The resolver may give an RRset's records in any order: compare them as sets.
-        assert ([records(line.replace(" secure", "")) for line in on["trace"]]
+        # DANE's lines (TLSA lookups, each host's status) come only with DNSSEC.
+        on_trace = [line for line in on["trace"]
+                    if not line.startswith("TLSA ") and " tlsa: " not in line]
+        assert ([records(line.replace(" secure", "")) for line in on_trace]
                 == [records(line) for line in off["trace"]])
 
 
