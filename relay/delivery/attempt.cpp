@@ -199,7 +199,7 @@ void Attempt::connect(bool plaintext_retry) {
   const std::string& host = candidate().host;
   std::weak_ptr<bool> alive = alive_;
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, plaintext_retry), env_.cache->take_session(host),
+                want_starttls(requirement_, Binding::None, plaintext_retry), env_.cache->take_session(host),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
                   guarded("attempt.opened", [&] { on_open(std::move(info)); });

@@ -46,7 +46,7 @@ std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
     if (!e->conn.client->usable()) continue;
     // The connection was judged under its first attempt's requirement; this attempt may
     // ask for more (an SOS message after a BES one to the same host).
-    if (decide_tls(requirement, e->conn.tls).verdict != TlsVerdict::Proceed) continue;
+    if (decide_tls(requirement, Binding::None, e->conn.tls).verdict != TlsVerdict::Proceed) continue;
     CachedConnection out = std::move(e->conn);
     list.erase(e);
     if (list.empty()) idle_.erase(it);

@@ -542,6 +542,7 @@ TEST_F(AttemptTest, ACachedConnectionThatSuitsTheLevelIsUsedWithoutConnecting) {
   raw->usable_ = true;
   TlsObservation seen;
   seen.starttls_offered = seen.handshake_attempted = seen.handshake_ok = seen.verified = true;
+  seen.auth = TlsAuth::Pkix;
   cache_->put(ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25),
               CachedConnection{std::move(idle), seen, "mx"});
   start(job(Policy::SOS, TlsLevel::Verify));
