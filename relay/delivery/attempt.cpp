@@ -3,12 +3,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt_log.hpp"
+#include "relay/sts/mx_match.hpp"
 
 namespace secmx::delivery {
 
@@ -92,11 +94,13 @@ Facts Attempt::facts(Stage stage, std::string_view step) const {
   f.sos_expired = job_.sos_expired;
   f.lifetime_passed = lifetime_passed(job_.envelope->arrival_us, unix_now_us(),
                                       env_.config->delivery.max_lifetime);
+  f.domain = job_.domain;
   if (stage != Stage::Discovery && current_ < targets_.size()) {
     f.host = current_name_;
     f.remote = candidate().host;
     f.last_candidate = next_ >= targets_.size();
     f.tls = tls_;
+    f.binding = binding_;
   } else {
     f.last_candidate = targets_.empty();
   }
@@ -122,11 +126,91 @@ void Attempt::on_discovered(dns::DiscoveryResult result) {
   f.enhanced = discovery_.enhanced_code;
   f.text = discovery_.reason;
   Decision d = decide(f);
-  if (d.kind == Decision::Kind::Continue) {
+  if (d.kind != Decision::Kind::Continue) {
+    leave_host(d, false);
+    return;
+  }
+  bool from_dns = std::any_of(discovery_.candidates.begin(), discovery_.candidates.end(),
+                              [](const dns::Candidate& c) { return c.method != dns::Method::Route; });
+  if (!env_.sts_policy || !from_dns) {
     next_target();
     return;
   }
-  leave_host(d, false);
+  // The policy binds the hosts the DNS named, so it is known before the first of them.
+  std::weak_ptr<bool> alive = alive_;
+  env_.sts_policy(job_.domain, [this, alive](sts::StsState state) {
+    if (alive.expired()) return;
+    guarded("attempt.sts", [&] { on_sts(std::move(state)); });
+  });
+}
+
+void Attempt::on_sts(sts::StsState state) {
+  if (state_ == State::Done) return;
+  sts_ = std::move(state);
+  if (sts_.failure != sts::StsFailure::None) {
+    env_.log->info("{} event=sts-failure domain={} result={} detail={} policy={}", log_id_,
+                   secmx::log::escape(job_.domain), sts::to_string(sts_.failure),
+                   secmx::log::escape(sts_.detail),
+                   sts_.policy ? sts::to_string(sts_.policy->mode) : "none");
+  }
+  next_target();
+}
+
+bool Attempt::sts_applies(const dns::Candidate& c) const {
+  return sts_.policy && sts_.policy->mode != sts::Mode::None && c.method != dns::Method::Route;
+}
+
+Admission Attempt::admit() {
+  const dns::Candidate& c = candidate();
+  const bool sts = sts_applies(c);
+  // Precedence (RFC 8461 §2): usable DANE records make MTA-STS moot for the host.
+  binding_ = c.tlsa.status == dns::TlsaStatus::Usable          ? Binding::Dane
+             : sts && sts_.enforce()                            ? Binding::MtaSts
+             : c.tlsa.status == dns::TlsaStatus::UnusableOnly   ? Binding::Encrypt
+                                                                : Binding::None;
+  verify_ = tls::PeerVerify{};
+  if (binding_ == Binding::Dane) {
+    // SNI and DANE-TA names: the TLSA base domain first, then the host name (RFC 7672 §3.2.2).
+    if (!c.tlsa.base.empty()) verify_.names.push_back(c.tlsa.base);
+    if (c.tlsa.base != c.host) verify_.names.push_back(c.host);
+    for (const auto& r : c.tlsa.records) {
+      verify_.tlsa.push_back(tls::DaneRecord{r.usage, r.selector, r.matching_type, r.data});
+    }
+  } else {
+    verify_.names.push_back(c.host);
+  }
+  if (c.tlsa.status == dns::TlsaStatus::Failed) return Admission::TlsaFailed;
+  if (binding_ == Binding::MtaSts && !sts::policy_allows(*sts_.policy, c.host)) {
+    return Admission::NotInPolicy;
+  }
+  if (sts_testing() && !sts::policy_allows(*sts_.policy, c.host)) {
+    report_sts_testing("MX host not in the policy");
+  }
+  return Admission::Open;
+}
+
+TlsAuth Attempt::auth_of(const client::TlsInfo& tls) const {
+  if (!tls.active) return TlsAuth::None;
+  // With TLSA records only DANE vouches for the peer (RFC 7672 §3.1.3); a PKIX chain that
+  // matches none of them is not enough.
+  if (!verify_.tlsa.empty()) return tls.dane ? TlsAuth::Dane : TlsAuth::None;
+  if (!tls.verified) return TlsAuth::None;
+  // PKIX for the MX host name, under a policy that lists the host: what MTA-STS asks.
+  if (binding_ == Binding::MtaSts ||
+      (sts_testing() && sts::policy_allows(*sts_.policy, candidate().host))) {
+    return TlsAuth::MtaSts;
+  }
+  return TlsAuth::Pkix;
+}
+
+bool Attempt::sts_testing() const {
+  return sts_.testing() && sts_applies(candidate()) && binding_ != Binding::Dane;
+}
+
+void Attempt::report_sts_testing(const std::string& reason) {
+  env_.log->info("{} event=sts-testing-failure domain={} host={} reason={}", log_id_,
+                 secmx::log::escape(job_.domain), secmx::log::escape(current_name_),
+                 secmx::log::escape(reason));
 }
 
 const dns::Candidate& Attempt::candidate() const {
@@ -161,16 +245,34 @@ void Attempt::next_target() {
   plaintext_retry_ = false;
   tls_ = TlsObservation{};
   tls_text_ = "none";
-  // Another message to this host may have left a connection that suits us.
+  enter_state(State::Connecting);  // from choosing the host on, whether or not it is tried
+  Facts admission = facts(Stage::Admission, "admission");
+  admission.admission = admit();
+  admission.binding = binding_;
+  admission.error = candidate().tlsa.detail;
+  Decision a = decide(admission);
+  if (a.kind != Decision::Kind::Continue) {
+    env_.log->info("{} {} not tried: {}", log_id_, secmx::log::escape(current_name_),
+                   secmx::log::escape(a.host.detail));
+    leave_host(a, false);
+    return;
+  }
+  // Another message to this host may have left a connection that suits us: one checked
+  // against the same terms, whose TLS meets our level and the host's binding.
   const auto& t = targets_[current_];
-  auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port());
-  if (auto cached = env_.cache->take(key, requirement_)) {
+  auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port(), verify_);
+  if (auto cached = env_.cache->take(key, requirement_, binding_)) {
     client_ = std::move(cached->client);
     client_->set_log_id(job_.id.to_string());
     tls_ = cached->tls;
     const auto& info = client_->info();
+    // By what it is authenticated for this message (MTA-STS now, perhaps PKIX before).
+    if (info.tls.active) {
+      tls_.auth = auth_of(info.tls);
+      tls_.verified = tls_.auth != TlsAuth::None;
+    }
     tls_text_ = info.tls.active
-                    ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
+                    ? format_tls(info.tls.protocol, info.tls.cipher, tls_.verified)
                     : "none";
     Decision d = decide(facts(Stage::Session, "ready"));
     if (d.kind == Decision::Kind::Continue) {
@@ -197,9 +299,11 @@ void Attempt::connect(bool plaintext_retry) {
   sockaddr_storage ss{};
   targets_[current_].address.to_sockaddr(target_port(), ss);
   const std::string& host = candidate().host;
+  client_->set_peer_verify(verify_);
   std::weak_ptr<bool> alive = alive_;
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, plaintext_retry), env_.cache->take_session(host),
+                want_starttls(requirement_, binding_, plaintext_retry),
+                env_.cache->take_session(host, verify_),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
                   guarded("attempt.opened", [&] { on_open(std::move(info)); });
@@ -235,12 +339,18 @@ void Attempt::on_open(client::SessionInfo info) {
       tls_.starttls_offered = info.starttls_offered;
       tls_.handshake_attempted = info.tls_attempted;
       tls_.handshake_ok = info.tls.active;
-      tls_.verified = info.tls.verified;
-      tls_.auth = info.tls.verified ? TlsAuth::Pkix : TlsAuth::None;
+      tls_.auth = auth_of(info.tls);
+      tls_.verified = tls_.auth != TlsAuth::None;
       tls_.verify_error = info.tls.verify_error;
       tls_text_ = info.tls.active
-                      ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
+                      ? format_tls(info.tls.protocol, info.tls.cipher, tls_.verified)
                       : "none";
+      if (sts_testing() && tls_.auth != TlsAuth::MtaSts &&
+          sts::policy_allows(*sts_.policy, candidate().host)) {
+        report_sts_testing(!info.tls.active ? "no TLS"
+                                            : "certificate not valid for the MX host name: " +
+                                                  info.tls.verify_error);
+      }
       f.stage = Stage::Session;
       f.tls = tls_;
       break;
@@ -249,7 +359,7 @@ void Attempt::on_open(client::SessionInfo info) {
   switch (d.kind) {
     case Decision::Kind::Continue:
       if (info.tls.active) {
-        env_.cache->remember_session(candidate().host, client_->tls_session());
+        env_.cache->remember_session(candidate().host, verify_, client_->tls_session());
       }
       send_on();
       return;
@@ -346,7 +456,7 @@ void Attempt::release_client(bool reusable) {
   if (!client_) return;
   if (reusable && !targets_.empty()) {
     auto key = ConnectionCache::key(candidate().host, targets_[current_].address.to_string(),
-                                    target_port());
+                                    target_port(), verify_);
     env_.cache->put(key, CachedConnection{std::move(client_), tls_, {}});
   } else {
     env_.cache->retire(std::move(client_));

@@ -15,6 +15,21 @@
 // recipients still pending (for SOS: 5.7.10 naming every host, or a deferral while some
 // host may yet answer). A cached connection that suits the TLS level skips Connecting.
 //
+// Authenticated TLS (DESIGN §10): after discovery the attempt asks for the recipient
+// domain's MTA-STS policy (AttemptEnv::sts_policy, when set; still Discovering), then per
+// target works out what binds the host (Facts::binding: usable TLSA records -> Dane, else
+// an enforce policy -> MtaSts, else unusable-only TLSA -> Encrypt) and whether it may be
+// tried at all (Facts::admission: a failed TLSA lookup, an MX host the enforce policy does
+// not list), tells the client what to check (SmtpClient::set_peer_verify: the TLSA records
+// and the names {TLSA base, host}, or the host name for PKIX) and records by what the
+// session was authenticated (TlsObservation::auth). MTA-STS binds every candidate that
+// came from the domain's DNS - MX, implicit MX, and the SecMX SRV, MX 51966 and secmx.D
+// ones too: RFC 8461 speaks of MX hosts, but letting a SecMX answer from the same
+// unauthenticated DNS past an enforce policy would let a forged answer undo it. A
+// [[route]] is the operator's and bypasses MTA-STS (DANE still applies when its host has
+// TLSA records). A testing policy changes nothing but is reported in the log
+// ("event=sts-testing-failure").
+//
 // Failure: every callback into the attempt (and start()) runs under common::guard(): an
 // exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the
 // recipients still pending are deferred (decide() with an Internal event: 4.3.0), and the
@@ -92,7 +107,14 @@ class Attempt {
   void guarded(const char* where, Fn&& fn);
   void fail(const char* where);
   void on_discovered(dns::DiscoveryResult result);
+  void on_sts(sts::StsState state);
   void next_target();
+  // The receiver's terms for the current target: binding_, verify_, and whether to try it.
+  Admission admit();
+  bool sts_applies(const dns::Candidate& c) const;  // an MTA-STS policy, and c not a route
+  bool sts_testing() const;  // a testing policy applies to the current target (not DANE)
+  TlsAuth auth_of(const client::TlsInfo& tls) const;
+  void report_sts_testing(const std::string& reason);
   void connect(bool plaintext_retry);
   void on_open(client::SessionInfo info);
   void send_on();
@@ -118,6 +140,9 @@ class Attempt {
 
   dns::DiscoveryResult discovery_;
   model::TlsLevel requirement_ = model::TlsLevel::None;
+  sts::StsState sts_;             // the domain's MTA-STS policy (none until asked)
+  Binding binding_ = Binding::None;  // what binds the current target
+  tls::PeerVerify verify_;        // what its certificate is checked against
   std::vector<Target> targets_;
   std::size_t next_ = 0;  // next target to try
   std::size_t current_ = 0;

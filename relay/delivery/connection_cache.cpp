@@ -7,6 +7,33 @@
 #include "relay/common/log.hpp"
 
 namespace secmx::delivery {
+namespace {
+
+// Stands in for tls::verify_key() (relay/tls/peer_verify.hpp) until that one is there:
+// the same name and signature, so that the call below finds whichever exists. A string
+// that differs whenever the names or the DANE records differ.
+std::string verify_key(const tls::PeerVerify& verify) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const auto& n : verify.names) out += n + ",";
+  out += "|";
+  for (const auto& r : verify.tlsa) {
+    out += std::to_string(r.usage) + " " + std::to_string(r.selector) + " " +
+           std::to_string(r.matching_type) + " ";
+    for (std::uint8_t b : r.data) {
+      out += kHex[b >> 4];
+      out += kHex[b & 0xF];
+    }
+    out += ",";
+  }
+  return out;
+}
+
+std::string session_key(const std::string& host, const tls::PeerVerify& verify) {
+  return host + "|" + verify_key(verify);
+}
+
+}  // namespace
 
 ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle_time,
                                  std::size_t per_key)
@@ -20,8 +47,8 @@ ConnectionCache::ConnectionCache(uv_loop_t* loop, std::chrono::milliseconds idle
 ConnectionCache::~ConnectionCache() { close_all(); }
 
 std::string ConnectionCache::key(const std::string& host, const std::string& ip,
-                                 std::uint16_t port) {
-  return host + "|" + ip + "|" + std::to_string(port);
+                                 std::uint16_t port, const tls::PeerVerify& verify) {
+  return host + "|" + ip + "|" + std::to_string(port) + "|" + verify_key(verify);
 }
 
 void ConnectionCache::put(const std::string& key, CachedConnection conn) {
@@ -38,15 +65,17 @@ void ConnectionCache::put(const std::string& key, CachedConnection conn) {
 }
 
 std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
-                                                      model::TlsLevel requirement) {
+                                                      model::TlsLevel requirement,
+                                                      Binding binding) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
   for (auto e = list.begin(); e != list.end(); ++e) {
     if (!e->conn.client->usable()) continue;
     // The connection was judged under its first attempt's requirement; this attempt may
-    // ask for more (an SOS message after a BES one to the same host).
-    if (decide_tls(requirement, e->conn.tls).verdict != TlsVerdict::Proceed) continue;
+    // ask for more (an SOS message after a BES one to the same host, a domain with an
+    // MTA-STS policy after one without on a shared MX).
+    if (decide_tls(requirement, binding, e->conn.tls).verdict != TlsVerdict::Proceed) continue;
     CachedConnection out = std::move(e->conn);
     list.erase(e);
     if (list.empty()) idle_.erase(it);
@@ -55,8 +84,9 @@ std::optional<CachedConnection> ConnectionCache::take(const std::string& key,
   return std::nullopt;
 }
 
-tls::SslSessionPtr ConnectionCache::take_session(const std::string& host) {
-  auto it = sessions_.find(host);
+tls::SslSessionPtr ConnectionCache::take_session(const std::string& host,
+                                                 const tls::PeerVerify& verify) {
+  auto it = sessions_.find(session_key(host, verify));
   if (it == sessions_.end()) return nullptr;
   tls::SslSessionPtr s;
   if (!it->second.empty()) {
@@ -68,12 +98,13 @@ tls::SslSessionPtr ConnectionCache::take_session(const std::string& host) {
   return s;
 }
 
-void ConnectionCache::remember_session(const std::string& host, tls::SslSessionPtr session) {
+void ConnectionCache::remember_session(const std::string& host, const tls::PeerVerify& verify,
+                                       tls::SslSessionPtr session) {
   if (!session || !SSL_SESSION_is_resumable(session.get())) return;
   // As many as a destination may use at once, so that a burst of parallel connections
   // resumes rather than each doing a full handshake.
   constexpr std::size_t kSessionsPerHost = 32;
-  auto& list = sessions_[host];
+  auto& list = sessions_[session_key(host, verify)];
   list.push_back(std::move(session));
   if (list.size() > kSessionsPerHost) list.pop_front();
 }

@@ -3,8 +3,13 @@
 // After a transaction the peer's connection may carry the next message to the same
 // host (Postfix's connection cache): it waits here for `idle_time`, then is QUIT. A
 // cached connection remembers how its TLS was negotiated, so an attempt only takes one
-// that satisfies its own TLS requirement. TLS sessions are kept per host name for
-// resumption on the next connection.
+// that satisfies its own TLS requirement and its receiver's binding. TLS sessions are kept
+// per host name for resumption on the next connection.
+//
+// Both are keyed by what the peer's certificate was checked against as well
+// (tls::PeerVerify: names, DANE records): a connection or session verified one way is
+// never handed to an attempt that would have checked it another way (other TLSA records,
+// another name), so "verified" always means verified for the taker's own terms.
 //
 // Thread affinity: one cache per worker loop, used on that loop's thread only. A failure
 // in the idle timer's sweep is logged and tried again at the next tick.
@@ -44,22 +49,26 @@ class ConnectionCache {
   ConnectionCache(const ConnectionCache&) = delete;
   ConnectionCache& operator=(const ConnectionCache&) = delete;
 
-  // "host|ip|port"
-  static std::string key(const std::string& host, const std::string& ip, std::uint16_t port);
+  // "host|ip|port|<verify key>"
+  static std::string key(const std::string& host, const std::string& ip, std::uint16_t port,
+                         const tls::PeerVerify& verify);
 
   // Keeps the connection if the cache is enabled and has room; otherwise retires it.
   void put(const std::string& key, CachedConnection conn);
   // QUIT and forget: the client is freed once its connection is gone.
   void retire(std::unique_ptr<client::SmtpClient> client);
-  // A usable idle connection whose TLS satisfies `requirement`, or nullopt.
-  std::optional<CachedConnection> take(const std::string& key, model::TlsLevel requirement);
+  // A usable idle connection whose TLS satisfies `requirement` and `binding`, or nullopt.
+  std::optional<CachedConnection> take(const std::string& key, model::TlsLevel requirement,
+                                       Binding binding);
 
   // TLS resumption. A TLS 1.3 session (ticket) is good for one resumption only, and
   // parallel connections to one host each need their own: the cache keeps a few per host,
   // and take_session() hands one out (null if none). After each handshake the session it
-  // ended with is remembered again if it can still resume.
-  tls::SslSessionPtr take_session(const std::string& host);
-  void remember_session(const std::string& host, tls::SslSessionPtr session);
+  // ended with is remembered again if it can still resume. A resumed session skips the
+  // certificate check, so sessions are kept per host *and* PeerVerify.
+  tls::SslSessionPtr take_session(const std::string& host, const tls::PeerVerify& verify);
+  void remember_session(const std::string& host, const tls::PeerVerify& verify,
+                        tls::SslSessionPtr session);
 
   // QUIT everything idle and stop the timer; connections being closed finish on the loop.
   void close_all();

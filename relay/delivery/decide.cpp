@@ -45,9 +45,9 @@ Decision next_host(HostRecord::Kind kind, std::string detail, const Facts& f) {
   }
   std::vector<HostRecord> all(f.tried.begin(), f.tried.end());
   all.push_back(record);
-  Decision d = final_outcome(
-      exhausted(model::must_encrypt(effective_level(f)), all, f.dns_incomplete, f.sos_expired),
-      f);
+  Decision d = final_outcome(exhausted(model::must_encrypt(effective_level(f)), all,
+                                       f.dns_incomplete, f.sos_expired, f.lifetime_passed),
+                             f);
   d.host = std::move(record);
   return d;
 }
@@ -79,7 +79,7 @@ Decision after_discovery(const Facts& f) {
     // Found, but not one host to try.
     return final_outcome(exhausted(model::must_encrypt(effective_level(f)),
                                    std::vector<HostRecord>(f.tried.begin(), f.tried.end()),
-                                   f.dns_incomplete, f.sos_expired),
+                                   f.dns_incomplete, f.sos_expired, f.lifetime_passed),
                          f);
   }
   RcptOutcome o;
@@ -93,6 +93,39 @@ Decision after_discovery(const Facts& f) {
     o.status = status_or(f.enhanced, '4', "4.4.3");
   }
   return final_outcome(std::move(o), f);
+}
+
+// Before connecting: whether the receiver's policy lets the host be tried at all. The
+// event says nothing here (the attempt has not touched the network).
+Decision admission(const Facts& f) {
+  switch (f.admission) {
+    case Admission::Open: break;
+    case Admission::TlsaFailed:
+      // RFC 7672 §2.1.1: the records may exist and be hidden from us; the host may not be
+      // used without them, and may be fine again later.
+      return next_host(HostRecord::Kind::Unreachable,
+                       "TLSA lookup failed: " + (f.error.empty() ? std::string("unknown error")
+                                                                 : str(f.error)),
+                       f);
+    case Admission::NotInPolicy:
+      return next_host(HostRecord::Kind::AuthFailed,
+                       "MX host not in the MTA-STS policy of " +
+                           (f.domain.empty() ? std::string("the domain") : str(f.domain)),
+                       f);
+  }
+  return Decision{Kind::Continue, {}, {}};
+}
+
+// What a TLS verdict against the session means for the host.
+HostRecord::Kind record_of(TlsVerdict v) {
+  switch (v) {
+    case TlsVerdict::Unreachable: return HostRecord::Kind::Unreachable;
+    case TlsVerdict::AuthFailed: return HostRecord::Kind::AuthFailed;
+    case TlsVerdict::Proceed:
+    case TlsVerdict::RetryPlaintext:
+    case TlsVerdict::SkipHost: break;
+  }
+  return HostRecord::Kind::NoTls;
 }
 
 // Connect, greeting, EHLO/HELO, STARTTLS: an unreachable host or a refusing one.
@@ -114,15 +147,18 @@ Decision handshake_failed(const Facts& f) {
   seen.plaintext_retry = f.tls.plaintext_retry;
   seen.handshake_cut = f.event == Event::Lost;
   seen.handshake_error = str(f.error);
-  TlsDecision t = decide_tls(effective_level(f), seen);
+  TlsDecision t = decide_tls(effective_level(f), f.binding, seen);
   switch (t.verdict) {
     case TlsVerdict::RetryPlaintext: return Decision{Kind::RetryPlaintext, {}, {}};
-    case TlsVerdict::Unreachable: return next_host(HostRecord::Kind::Unreachable, t.reason, f);
-    case TlsVerdict::SkipHost: return next_host(HostRecord::Kind::NoTls, t.reason, f);
+    case TlsVerdict::Unreachable:
+    case TlsVerdict::SkipHost:
+    case TlsVerdict::AuthFailed: return next_host(record_of(t.verdict), t.reason, f);
     case TlsVerdict::Proceed: break;  // a plaintext retry never runs a handshake
   }
-  return next_host(f.event == Event::Lost ? HostRecord::Kind::Unreachable : HostRecord::Kind::NoTls,
-                   "TLS handshake failed: " + str(f.error), f);
+  HostRecord::Kind kind = f.event == Event::Lost        ? HostRecord::Kind::Unreachable
+                          : f.binding != Binding::None ? HostRecord::Kind::AuthFailed
+                                                       : HostRecord::Kind::NoTls;
+  return next_host(kind, "TLS handshake failed: " + str(f.error), f);
 }
 
 // On an open session: first whether its TLS is good enough for the recipients at all
@@ -131,7 +167,7 @@ Decision in_session(const Facts& f) {
   if (f.event == Event::Timeout || f.event == Event::Lost) {
     return next_host(HostRecord::Kind::Unreachable, transport_detail(f), f);
   }
-  TlsDecision t = decide_tls(effective_level(f), f.tls);
+  TlsDecision t = decide_tls(effective_level(f), f.binding, f.tls);
   if (t.verdict == TlsVerdict::RetryPlaintext && f.stage == Stage::Session) {
     // BES, and the peer answered STARTTLS with a refusal (454 "TLS not available due to
     // local problem"): the same host once more without STARTTLS, as after a failed
@@ -140,12 +176,15 @@ Decision in_session(const Facts& f) {
   }
   if (t.verdict != TlsVerdict::Proceed) {
     // On an open session every refusal of its TLS (not offered, STARTTLS refused, not
-    // verified) is a host that answered without adequate TLS. After the session stage
-    // this cannot happen, as nothing is sent on such a session; said here all the same.
+    // verified, not authenticated as its receiver requires) is a host that answered
+    // without adequate TLS. After the session stage this cannot happen, as nothing is sent
+    // on such a session; said here all the same.
     std::string reason = f.stage == Stage::Session
                              ? t.reason
                              : "TLS below the required level at " + str(f.step) + ": " + t.reason;
-    return next_host(HostRecord::Kind::NoTls, std::move(reason), f);
+    HostRecord::Kind kind = t.verdict == TlsVerdict::AuthFailed ? HostRecord::Kind::AuthFailed
+                                                                : HostRecord::Kind::NoTls;
+    return next_host(kind, std::move(reason), f);
   }
   switch (f.stage) {
     case Stage::Session: return Decision{Kind::Continue, {}, {}};
@@ -185,6 +224,7 @@ Decision in_session(const Facts& f) {
 const char* to_string(Stage s) {
   switch (s) {
     case Stage::Discovery: return "discovery";
+    case Stage::Admission: return "admission";
     case Stage::Connect: return "connect";
     case Stage::Greeting: return "greeting";
     case Stage::Hello: return "hello";
@@ -224,6 +264,15 @@ const char* to_string(Event e) {
   return "?";
 }
 
+const char* to_string(Admission a) {
+  switch (a) {
+    case Admission::Open: return "open";
+    case Admission::TlsaFailed: return "tlsa-failed";
+    case Admission::NotInPolicy: return "not-in-policy";
+  }
+  return "?";
+}
+
 const char* to_string(Decision::Kind k) {
   switch (k) {
     case Kind::Continue: return "continue";
@@ -246,6 +295,7 @@ Decision decide(const Facts& f) {
   }
   switch (f.stage) {
     case Stage::Discovery: return after_discovery(f);
+    case Stage::Admission: return admission(f);
     case Stage::Connect:
     case Stage::Greeting:
     case Stage::Hello:
@@ -295,18 +345,35 @@ RcptOutcome classify_reply(int code, const std::string& enhanced, const std::str
 }
 
 RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
-                      bool sos_expired) {
+                      bool sos_expired, bool lifetime_passed) {
   RcptOutcome o;
   std::string list;
   bool all_answered_without_tls = !hosts.empty();
   bool any_perm = false;
+  bool any_auth_failed = false;
   for (const auto& h : hosts) {
     if (!list.empty()) list += "; ";
     list += h.host + ": " + h.detail;
     if (h.kind != HostRecord::Kind::NoTls) all_answered_without_tls = false;
     if (h.kind == HostRecord::Kind::PermRefused) any_perm = true;
+    if (h.kind == HostRecord::Kind::AuthFailed) any_auth_failed = true;
   }
   if (hosts.empty()) list = "no receiving host found";
+
+  if (any_auth_failed) {
+    // The receiver said how its hosts authenticate, and one that answered did not: DNS or
+    // the path may be under attack, so wait for the real receiver (never plaintext, never
+    // 5.7.10: the receiver does TLS), and give up only when the message's time is up.
+    bool expired = lifetime_passed || (sos && sos_expired);
+    o.verdict = expired ? RcptVerdict::Failed : RcptVerdict::Deferred;
+    o.status = expired ? "5.7.5" : "4.7.5";
+    o.diagnostic = std::string(expired ? "no receiver authenticated as its DANE or MTA-STS "
+                                         "policy requires within the lifetime: "
+                                       : "no receiver authenticated as its DANE or MTA-STS "
+                                         "policy requires (this may be an attack): ") +
+                   list;
+    return o;
+  }
 
   if (sos) {
     bool final_now = (all_answered_without_tls && !dns_incomplete) || sos_expired;

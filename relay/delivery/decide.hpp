@@ -8,12 +8,25 @@
 // for the host, when the hosts are exhausted and when a lifetime turns a deferral final:
 // all of it is here, and nowhere else in delivery.
 //
+// A receiver's published policy binds every message to it, BES included (DESIGN §10 "Who
+// it binds"): the attempt says what binds each host (Facts::binding: DANE, MTA-STS enforce,
+// DANE with unusable records only) and whether the host may be tried at all
+// (Facts::admission), and decide() holds the host to it: TLS always, authenticated as the
+// binding says, never a plaintext retry. A host that answered but not as its policy
+// requires is an AuthFailed record; when no host took the mail and one of them was such a
+// host, the recipients are deferred with 4.7.5 (it may be an attack on DNS or the path),
+// and fail with 5.7.5 once the lifetime (SOS: the SOS lifetime) has passed.
+//
 // The SOS guarantee is a property of this one function, checked over every combination of
 // its finite inputs in tests/unit/delivery/decide_test.cpp:
 //   - never plaintext: Continue on a session, and Delivered, only where decide_tls() lets
 //     the required level proceed;
 //   - never a false 5.7.10: our own 5.7.10 only when every host answered without adequate
-//     TLS and discovery was complete, or when the SOS lifetime has passed;
+//     TLS and discovery was complete, or when the SOS lifetime has passed; never when a
+//     host failed its receiver's binding;
+//   - a binding holds for every policy: Continue on a session, and Delivered, only over
+//     TLS authenticated as the binding says (Dane: by DANE; MtaSts: PKIX for the MX name;
+//     Encrypt: any TLS), and never a plaintext retry;
 //   - BES never fails for lack of TLS; a receiver's 5xx fails, its 4xx defers; a lost or
 //     timed-out connection is an unreachable host, never a host without TLS; past the
 //     maximum lifetime a deferral becomes 5.4.7.
@@ -39,6 +52,7 @@ namespace secmx::delivery {
 // Where the attempt was when the fact was seen.
 enum class Stage {
   Discovery,     // finding the receivers
+  Admission,     // one host, before connecting: may it be tried at all (Facts::admission)?
   Connect,
   Greeting,
   Hello,         // EHLO, or HELO after a refused EHLO
@@ -68,6 +82,17 @@ enum class Event {
 inline constexpr int kEventCount = static_cast<int>(Event::Internal) + 1;
 const char* to_string(Event e);
 
+// What the receiver's published policies say about a host before it is tried.
+enum class Admission {
+  Open,         // nothing stands in the way: connect
+  TlsaFailed,   // its TLSA lookup failed for a secure name (RFC 7672 §2.1.1): skip it as
+                // temporarily failed (Facts::error says why)
+  NotInPolicy,  // the domain's MTA-STS enforce policy lists no pattern that matches it
+                // (RFC 8461 §4.1): never connect to it
+};
+inline constexpr int kAdmissionCount = static_cast<int>(Admission::NotInPolicy) + 1;
+const char* to_string(Admission a);
+
 struct Facts {
   Stage stage = Stage::Discovery;
   std::string_view step;       // the client's word for the stage, for the texts ("dot")
@@ -75,10 +100,14 @@ struct Facts {
   int code = 0;                // the reply
   std::string_view enhanced;
   std::string_view text;       // reply text; Discovery: its reason
-  std::string_view error;      // our words for Timeout/Lost/Internal and failed handshakes
+  std::string_view error;      // our words for Timeout/Lost/Internal and failed handshakes;
+                               // Admission: why the TLSA lookup failed
   TlsObservation tls;          // how the session's TLS went (Session and later)
   model::Policy policy = model::Policy::BES;
   model::TlsLevel level = model::TlsLevel::None;  // required: requirement_for()
+  Binding binding = Binding::None;  // what the receiver's policy demands of this host
+  Admission admission = Admission::Open;  // Admission: whether the host may be tried
+  std::string_view domain;     // the recipient domain, for the texts
   std::string_view host;       // this host, "mx.example[192.0.2.1]:25"
   std::string_view remote;     // its name, the DSN's Remote-MTA
   std::span<const HostRecord> tried;  // how the hosts before this one ended
@@ -120,9 +149,15 @@ RcptOutcome classify_reply(int code, const std::string& enhanced, const std::str
 
 // No host took the recipient. `sos`: the recipient must have TLS. `dns_incomplete`: some
 // SecMX lookups failed temporarily, so an unseen secure receiver may exist.
-// `sos_expired`: the SOS lifetime has passed.
+// `sos_expired`: the SOS lifetime has passed; `lifetime_passed`: the maximum lifetime.
+//   - some host AuthFailed: deferred 4.7.5; failed 5.7.5 past the lifetime, or for `sos`
+//     past the SOS lifetime;
+//   - else `sos`: failed 5.7.10 when every host answered without TLS (NoTls) and discovery
+//     was complete, or past the SOS lifetime; deferred 4.7.10 otherwise;
+//   - else (BES): failed 5.0.0 when every host refused permanently; deferred 4.0.0 when
+//     one did, 4.4.1 otherwise (final_outcome() turns those into 5.4.7 past the lifetime).
 RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
-                      bool sos_expired);
+                      bool sos_expired, bool lifetime_passed);
 
 // Whether the maximum lifetime has passed for a message that arrived at `arrival_us`.
 bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,

@@ -20,6 +20,7 @@ const char* to_string(HostRecord::Kind k) {
     case HostRecord::Kind::TempRefused: return "temporary refusal";
     case HostRecord::Kind::PermRefused: return "permanent refusal";
     case HostRecord::Kind::NoTls: return "no TLS";
+    case HostRecord::Kind::AuthFailed: return "not authenticated as required";
   }
   return "?";
 }

@@ -33,6 +33,9 @@ struct HostRecord {
     TempRefused,   // 4xx before or during the transaction (incl. 421)
     PermRefused,   // 5xx to the greeting, EHLO/HELO or MAIL
     NoTls,         // answered, but STARTTLS missing / failed / unverified (SOS)
+    AuthFailed,    // answered (or was not tried), but not as its receiver's DANE or MTA-STS
+                   // policy requires: no or failed TLS, a certificate that does not match,
+                   // an MX host the enforce policy does not list. It may be an attack.
   };
   Kind kind = Kind::Unreachable;
   std::string host;    // "mx1.example.org[127.0.0.5]:25"

@@ -1,7 +1,9 @@
 // attempt_test.cpp - one delivery Attempt driven by scripted input, without sockets: a
 // scripted discovery and scripted SMTP clients (AttemptEnv's seams) take it through every
 // transition, the failing ones included, and an exception thrown at each of its callback
-// boundaries fails it cleanly (its recipients deferred, `done` called once).
+// boundaries fails it cleanly (its recipients deferred, `done` called once). A scripted
+// MTA-STS seam and candidates with TLSA records take it through DANE and MTA-STS: what the
+// client is told to check, and what a receiver's policy does to BES and SOS mail.
 #include "relay/delivery/attempt.hpp"
 
 #include <gtest/gtest.h>
@@ -227,6 +229,12 @@ class AttemptTest : public ::testing::Test {
       clients_.push_back(c.get());  // owned by the attempt, then the cache (until TearDown)
       return c;
     };
+    if (use_sts) {
+      env.sts_policy = [this](const std::string& domain, std::function<void(sts::StsState)> cb) {
+        sts_asked_ = domain;
+        sts_cb_ = std::move(cb);
+      };
+    }
     env.cache = cache_.get();
     env.log = log_;
     attempt_ = std::make_unique<Attempt>(std::move(env), std::move(j), [this](Attempt*, JobResult r) {
@@ -250,6 +258,25 @@ class AttemptTest : public ::testing::Test {
       r.candidates.push_back(c);
     }
     answer_discovery(std::move(r));
+  }
+  // One MX host (or a route), with what its TLSA lookup said.
+  dns::DiscoveryResult one_host(const std::string& name, const std::string& ip,
+                                dns::HostTlsa tlsa = {}, dns::Method method = dns::Method::Mx) {
+    dns::DiscoveryResult r;
+    r.domain = "dest.test";
+    r.status = dns::DiscoveryStatus::Ok;
+    dns::Candidate c;
+    c.host = name;
+    c.method = method;
+    c.addresses.push_back(*dns::IpAddress::parse(ip));
+    c.tlsa = std::move(tlsa);
+    r.candidates.push_back(c);
+    return r;
+  }
+  void answer_sts(sts::StsState state) {
+    auto cb = std::exchange(sts_cb_, nullptr);
+    ASSERT_TRUE(cb) << "sts_policy() was not called";
+    cb(std::move(state));
   }
   void answer_discovery(dns::DiscoveryResult r) {
     auto cb = std::exchange(discover_cb_, nullptr);
@@ -288,6 +315,9 @@ class AttemptTest : public ::testing::Test {
   std::string discovered_;
   std::vector<ScriptedClient*> clients_;
   bool throw_in_discover = false;
+  bool use_sts = false;  // give the attempt an MTA-STS seam (answer_sts)
+  std::string sts_asked_;
+  std::function<void(sts::StsState)> sts_cb_;
   bool throw_in_new_client = false;
   int done_calls_ = 0;
   JobResult result_;
@@ -542,7 +572,8 @@ TEST_F(AttemptTest, ACachedConnectionThatSuitsTheLevelIsUsedWithoutConnecting) {
   raw->usable_ = true;
   TlsObservation seen;
   seen.starttls_offered = seen.handshake_attempted = seen.handshake_ok = seen.verified = true;
-  cache_->put(ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25),
+  seen.auth = TlsAuth::Pkix;
+  cache_->put(ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25, tls::PeerVerify{{"mx1.dest.test"}, {}}),
               CachedConnection{std::move(idle), seen, "mx"});
   start(job(Policy::SOS, TlsLevel::Verify));
   discover({{"mx1.dest.test", "192.0.2.1"}});
@@ -552,6 +583,227 @@ TEST_F(AttemptTest, ACachedConnectionThatSuitsTheLevelIsUsedWithoutConnecting) {
   raw->answer_send(transaction({250}));
   EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
   EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
+}
+
+// ---------------------------------------------------------------- DANE and MTA-STS
+
+const tls::DaneRecord kRecord{3, 1, 1, {0xAB, 0xCD}};
+
+dns::HostTlsa usable_tlsa(std::string base) {
+  dns::HostTlsa t;
+  t.status = dns::TlsaStatus::Usable;
+  t.records.push_back(dns::TlsaRecord{3, 1, 1, {0xAB, 0xCD}});
+  t.base = std::move(base);
+  return t;
+}
+
+dns::HostTlsa tlsa_of(dns::TlsaStatus status, std::string detail = "") {
+  dns::HostTlsa t;
+  t.status = status;
+  t.detail = std::move(detail);
+  return t;
+}
+
+sts::StsState sts_policy(sts::Mode mode, std::vector<std::string> mx) {
+  sts::StsState s;
+  s.policy = sts::StsPolicy{mode, std::chrono::seconds(86400), std::move(mx), ""};
+  s.id = "20260101";
+  return s;
+}
+
+SessionInfo dane_session(bool matched) {
+  SessionInfo i = tls_session(false);
+  i.tls.dane = matched;
+  if (!matched) i.tls.verify_error = "no TLSA record matched";
+  return i;
+}
+
+TEST_F(AttemptTest, UsableTlsaRecordsGoToTheClientWithTheirNames) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.cname.test")));
+  ASSERT_EQ(clients_.size(), 1u);
+  const tls::PeerVerify& v = client(0).verify;
+  EXPECT_EQ(v.names, (std::vector<std::string>{"mx1.cname.test", "mx1.dest.test"}))
+      << "the TLSA base domain first (SNI), then the MX host name";
+  EXPECT_EQ(v.tlsa, std::vector<tls::DaneRecord>{kRecord});
+  EXPECT_TRUE(client(0).try_starttls_);
+}
+
+TEST_F(AttemptTest, TheHostNameAloneIsCheckedWithoutTlsa) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+  EXPECT_EQ(client(0).verify.names, std::vector<std::string>{"mx1.dest.test"}) << "no duplicate";
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "refused"));
+
+  start(job(Policy::BES));
+  discover({{"mx2.dest.test", "192.0.2.2"}});
+  ASSERT_EQ(clients_.size(), 2u);
+  EXPECT_EQ(client(1).verify.names, std::vector<std::string>{"mx2.dest.test"});
+  EXPECT_TRUE(client(1).verify.tlsa.empty());
+}
+
+TEST_F(AttemptTest, ADaneMatchDeliversAndIsRecordedAsDane) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+  client(0).answer_open(dane_session(true));
+  ASSERT_EQ(client(0).sent_to, std::vector<std::string>{"r0@dest.test"});
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
+  // The connection waits in the cache as DANE-verified, under the same records.
+  tls::PeerVerify v{{"mx1.dest.test"}, {kRecord}};
+  auto key = ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25, v);
+  auto cached = cache_->take(key, TlsLevel::None, Binding::Dane);
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->tls.auth, TlsAuth::Dane);
+  cache_->retire(std::move(cached->client));
+}
+
+TEST_F(AttemptTest, NoDaneMatchSendsNothingAndDefers475EvenForBes) {
+  for (Policy p : {Policy::BES, Policy::SOS}) {
+    SCOPED_TRACE(model::to_string(p));
+    clients_.clear();
+    start(job(p));
+    answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+    SessionInfo pkix_only = dane_session(false);
+    pkix_only.tls.verified = true;  // a PKIX-valid chain is no match for TLSA records
+    client(0).answer_open(pkix_only);
+    EXPECT_TRUE(client(0).sent_to.empty());
+    EXPECT_TRUE(client(0).quit_called);
+    EXPECT_EQ(clients_.size(), 1u) << "no plaintext retry";
+    EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+    EXPECT_EQ(outcome().status, "4.7.5");
+    EXPECT_NE(outcome().diagnostic.find("matches no TLSA record"), std::string::npos)
+        << outcome().diagnostic;
+  }
+}
+
+TEST_F(AttemptTest, AFailedHandshakeWithADaneHostIsNeverRetriedInPlaintext) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+  client(0).answer_open(handshake_failed(false));
+  EXPECT_EQ(clients_.size(), 1u) << "BES, but the receiver's DANE forbids plaintext";
+  EXPECT_EQ(outcome().status, "4.7.5");
+}
+
+TEST_F(AttemptTest, ADaneFailurePastTheLifetimeFails575) {
+  start(job(Policy::BES, TlsLevel::None, 1, std::chrono::hours(24 * 6)));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+  client(0).answer_open(dane_session(false));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status, "5.7.5");
+}
+
+TEST_F(AttemptTest, UnusableTlsaMakesTlsMandatoryForBes) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", tlsa_of(dns::TlsaStatus::UnusableOnly)));
+  EXPECT_TRUE(client(0).verify.tlsa.empty()) << "unusable records are not for matching";
+  client(0).answer_open(plain_session());
+  EXPECT_TRUE(client(0).sent_to.empty()) << "nothing in plaintext";
+  EXPECT_EQ(clients_.size(), 1u);
+  EXPECT_EQ(outcome().status, "4.7.5");
+
+  clients_.clear();
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", tlsa_of(dns::TlsaStatus::UnusableOnly)));
+  client(0).answer_open(tls_session(false));  // any TLS will do
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+}
+
+TEST_F(AttemptTest, AFailedTlsaLookupSkipsTheHostAsTemporarilyFailed) {
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1",
+                            tlsa_of(dns::TlsaStatus::Failed, "SERVFAIL (bogus)")));
+  EXPECT_TRUE(clients_.empty()) << "never connected";
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.7.10") << "a temporary failure, not 5.7.10";
+  EXPECT_NE(outcome().diagnostic.find("TLSA lookup failed: SERVFAIL (bogus)"), std::string::npos)
+      << outcome().diagnostic;
+  EXPECT_TRUE(logged(std::string(kQid) + ": mx1.dest.test[192.0.2.1]:25 not tried: TLSA lookup failed"))
+      << log();
+}
+
+TEST_F(AttemptTest, AnMxHostOutsideTheEnforcePolicyIsNeverConnectedTo) {
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx.evil.test", "192.0.2.66"}});
+  EXPECT_EQ(sts_asked_, "dest.test");
+  EXPECT_TRUE(clients_.empty()) << "nothing before the policy is known";
+  answer_sts(sts_policy(sts::Mode::Enforce, {"*.dest.test"}));
+  EXPECT_TRUE(clients_.empty()) << "never opened";
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().status, "4.7.5");
+  EXPECT_NE(outcome().diagnostic.find("MX host not in the MTA-STS policy of dest.test"),
+            std::string::npos)
+      << outcome().diagnostic;
+}
+
+TEST_F(AttemptTest, AnEnforcePolicyWantsPkixForTheMxName) {
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  answer_sts(sts_policy(sts::Mode::Enforce, {"*.dest.test"}));
+  ASSERT_EQ(clients_.size(), 1u);
+  EXPECT_EQ(client(0).verify.names, std::vector<std::string>{"mx1.dest.test"});
+  client(0).answer_open(tls_session(false));  // self-signed
+  EXPECT_TRUE(client(0).sent_to.empty());
+  ASSERT_EQ(clients_.size(), 2u);
+  client(1).answer_open(tls_session(true));
+  client(1).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  auto key = ConnectionCache::key("mx2.dest.test", "192.0.2.2", 25,
+                                  tls::PeerVerify{{"mx2.dest.test"}, {}});
+  auto cached = cache_->take(key, TlsLevel::None, Binding::MtaSts);
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->tls.auth, TlsAuth::MtaSts);
+  cache_->retire(std::move(cached->client));
+}
+
+TEST_F(AttemptTest, UsableTlsaWinsOverMtaSts) {
+  use_sts = true;
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx.elsewhere.test", "192.0.2.1", usable_tlsa("mx.elsewhere.test")));
+  answer_sts(sts_policy(sts::Mode::Enforce, {"*.dest.test"}));
+  ASSERT_EQ(clients_.size(), 1u) << "a DANE host is not held to the policy's mx list";
+  client(0).answer_open(dane_session(true));
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+}
+
+TEST_F(AttemptTest, ATestingPolicyDeliversAndReportsTheMismatch) {
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx.other.test", "192.0.2.7"}});
+  answer_sts(sts_policy(sts::Mode::Testing, {"*.dest.test"}));
+  ASSERT_EQ(clients_.size(), 1u);
+  client(0).answer_open(plain_session());
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_TRUE(logged(std::string(kQid) +
+                     ": event=sts-testing-failure domain=dest.test host=mx.other.test[192.0.2.7]:25 "
+                     "reason=MX host not in the policy"))
+      << log();
+}
+
+TEST_F(AttemptTest, ARouteIsTheOperatorsAndBypassesMtaSts) {
+  use_sts = true;
+  start(job(Policy::BES));
+  answer_discovery(one_host("relay.internal.test", "192.0.2.9", {}, dns::Method::Route));
+  EXPECT_TRUE(sts_asked_.empty()) << "no policy asked for: it would bind nothing";
+  ASSERT_EQ(clients_.size(), 1u);
+  client(0).answer_open(plain_session());
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+}
+
+TEST_F(AttemptTest, AThrowWhenThePolicyArrivesFailsTheAttemptCleanly) {
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  throw_in_new_client = true;
+  answer_sts(sts::StsState{});
+  expect_failed_cleanly("attempt.sts");
 }
 
 // ---------------------------------------------------------------- lifetimes

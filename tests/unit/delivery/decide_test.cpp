@@ -1,12 +1,21 @@
 // decide_test.cpp - the delivery decision over every combination of its finite inputs
-// (stage x event and reply class x TLS seen x plaintext retry x policy x level x last
-// candidate x DNS complete x SOS lifetime x maximum lifetime x every history of up to two
-// earlier hosts), each checked against the invariants that make the SOS guarantee; then a
-// table of expected outcomes for representative rows.
+// (stage x event and reply class x TLS seen x plaintext retry x policy x level x the
+// receiver's binding x admission x last candidate x DNS complete x SOS lifetime x maximum
+// lifetime x every history of earlier hosts), each checked against the invariants that
+// make the SOS guarantee and keep a receiver's DANE or MTA-STS policy; then tables of
+// expected outcomes for representative rows.
+//
+// Three dimensions are enumerated only where the attempt can produce them, to keep the run
+// short (a few seconds): TLS seen from the Session stage on (before it the attempt has seen
+// no TLS; the handshake stage builds its own from the event), admission at the Admission
+// stage (Open elsewhere), and earlier hosts: every unordered pair of kinds after the last
+// host, where decide() reads them, at most one before it.
 #include "relay/delivery/decide.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,11 +37,16 @@ constexpr Happened kHappened[] = {Happened::Reply2xx, Happened::Reply4xx, Happen
                                   Happened::Internal};
 
 // How the session's TLS went, as far as the attempt can tell.
-enum class TlsSeen { NotOffered, NotAttempted, Refused, Encrypted, Verified };
+// Verified by PKIX, by DANE, or by PKIX for an MX name under an MTA-STS policy.
+enum class TlsSeen { NotOffered, NotAttempted, Refused, Encrypted, Verified, Dane, MtaSts };
 constexpr TlsSeen kTlsSeen[] = {TlsSeen::NotOffered, TlsSeen::NotAttempted, TlsSeen::Refused,
-                                TlsSeen::Encrypted, TlsSeen::Verified};
+                                TlsSeen::Encrypted,  TlsSeen::Verified,     TlsSeen::Dane,
+                                TlsSeen::MtaSts};
 
-constexpr HK kKinds[] = {HK::Unreachable, HK::TempRefused, HK::PermRefused, HK::NoTls};
+constexpr HK kKinds[] = {HK::Unreachable, HK::TempRefused, HK::PermRefused, HK::NoTls,
+                         HK::AuthFailed};
+constexpr Binding kBindings[] = {Binding::None, Binding::Encrypt, Binding::Dane, Binding::MtaSts};
+constexpr Admission kAdmissions[] = {Admission::Open, Admission::TlsaFailed, Admission::NotInPolicy};
 
 const char* name(Happened h) {
   switch (h) {
@@ -54,6 +68,8 @@ const char* name(TlsSeen t) {
     case TlsSeen::Refused: return "refused";
     case TlsSeen::Encrypted: return "encrypted";
     case TlsSeen::Verified: return "verified";
+    case TlsSeen::Dane: return "dane";
+    case TlsSeen::MtaSts: return "mta-sts";
   }
   return "?";
 }
@@ -62,10 +78,13 @@ TlsObservation observation(TlsSeen t, bool plaintext_retry) {
   TlsObservation o;
   o.plaintext_retry = plaintext_retry;
   o.starttls_offered = t != TlsSeen::NotOffered;
-  o.handshake_attempted = t == TlsSeen::Refused || t == TlsSeen::Encrypted || t == TlsSeen::Verified;
-  o.handshake_ok = t == TlsSeen::Encrypted || t == TlsSeen::Verified;
-  o.verified = t == TlsSeen::Verified;
-  o.auth = o.verified ? TlsAuth::Pkix : TlsAuth::None;
+  o.handshake_ok = t != TlsSeen::NotOffered && t != TlsSeen::NotAttempted && t != TlsSeen::Refused;
+  o.handshake_attempted = o.handshake_ok || t == TlsSeen::Refused;
+  o.auth = t == TlsSeen::Verified ? TlsAuth::Pkix
+           : t == TlsSeen::Dane   ? TlsAuth::Dane
+           : t == TlsSeen::MtaSts ? TlsAuth::MtaSts
+                                  : TlsAuth::None;
+  o.verified = o.auth != TlsAuth::None;
   if (t == TlsSeen::Encrypted) o.verify_error = "self-signed certificate";
   return o;
 }
@@ -82,14 +101,16 @@ void set_event(Facts& f, Happened h) {
   }
 }
 
-// Every sequence of up to two earlier hosts.
-std::vector<std::vector<HostRecord>> histories() {
+// No earlier host, each kind alone, then (with `pairs`) every unordered pair of kinds:
+// exhausted() reads a history as a set of kinds, its order only makes the text.
+std::vector<std::vector<HostRecord>> histories(bool pairs) {
   std::vector<std::vector<HostRecord>> out{{}};
-  for (HK a : kKinds) {
-    out.push_back({HostRecord{a, "mx1[192.0.2.1]:25", "earlier"}});
-    for (HK b : kKinds) {
-      out.push_back({HostRecord{a, "mx1[192.0.2.1]:25", "earlier"},
-                     HostRecord{b, "mx2[192.0.2.2]:25", "earlier"}});
+  for (HK a : kKinds) out.push_back({HostRecord{a, "mx1[192.0.2.1]:25", "earlier"}});
+  if (!pairs) return out;
+  for (std::size_t i = 0; i < std::size(kKinds); ++i) {
+    for (std::size_t j = i; j < std::size(kKinds); ++j) {
+      out.push_back({HostRecord{kKinds[i], "mx1[192.0.2.1]:25", "earlier"},
+                     HostRecord{kKinds[j], "mx2[192.0.2.2]:25", "earlier"}});
     }
   }
   return out;
@@ -98,7 +119,20 @@ std::vector<std::vector<HostRecord>> histories() {
 // ---------------------------------------------------------------- the invariants
 
 bool sos_tls_adequate(TlsLevel level, const TlsObservation& t) {
-  return t.handshake_ok && (!model::must_verify(level) || t.verified);
+  return t.handshake_ok && (!model::must_verify(level) || t.auth != TlsAuth::None);
+}
+
+// The receiver's terms, spelled out here apart from decide_tls(): DANE wants a DANE match,
+// MTA-STS PKIX for the MX name, unusable-only TLSA any TLS.
+bool binding_kept(Binding b, const TlsObservation& t) {
+  switch (b) {
+    case Binding::None: return true;
+    case Binding::Encrypt: return t.handshake_ok;
+    case Binding::Dane: return t.handshake_ok && t.auth == TlsAuth::Dane;
+    case Binding::MtaSts:
+      return t.handshake_ok && (t.auth == TlsAuth::MtaSts || t.auth == TlsAuth::Pkix);
+  }
+  return false;
 }
 
 bool is_reply_stage(Stage s) { return s == Stage::Rcpt || s == Stage::Data; }
@@ -108,17 +142,37 @@ std::string check(const Facts& f, const Decision& d) {
   // The level the recipient really needs: SOS is at least "encrypt" whatever was passed.
   TlsLevel level = model::is_sensitive(f.policy) ? model::stronger(f.level, TlsLevel::Encrypt) : f.level;
   bool must = model::must_encrypt(level);
-  bool tls_fine = decide_tls(level, f.tls).verdict == TlsVerdict::Proceed;
+  bool tls_fine = decide_tls(level, f.binding, f.tls).verdict == TlsVerdict::Proceed;
   const RcptOutcome& o = d.outcome;
   bool final_ = d.kind == Kind::Final;
   bool ours = o.diagnostic.rfind("smtp; ", 0) != 0;  // not a receiver's own reply
   bool host_recorded = d.kind == Kind::NextHost || (final_ && !d.host.host.empty());
+  // The kinds of every host this decision knows of, the one it records included (kept
+  // without copying the records: this runs millions of times).
+  HK all[4];
+  std::size_t hosts = 0;
+  for (const auto& h : f.tried) all[hosts++] = h.kind;
+  if (host_recorded) all[hosts++] = d.host.kind;
+  auto any_of_kind = [&](HK k) { return std::find(all, all + hosts, k) != all + hosts; };
+  auto every_of_kind = [&](HK k) {
+    return hosts > 0 && std::all_of(all, all + hosts, [k](HK h) { return h == k; });
+  };
+  bool any_auth_failed = any_of_kind(HK::AuthFailed);
+  // The decision ends the hosts: no host took the mail, and this is what they said.
+  bool exhaustion = final_ && o.verdict != RcptVerdict::Delivered && f.last_candidate &&
+                    f.event != Event::Internal &&
+                    (host_recorded || (f.stage == Stage::Discovery && f.event == Event::Reply &&
+                                       f.code >= 200 && f.code < 300));
 
   // Never plaintext: a session goes on only with TLS at the level; never delivered
   // without it.
   if (d.kind == Kind::Continue) {
-    if (f.stage != Stage::Discovery && f.stage != Stage::Session) return "continue outside discovery/session";
+    if (f.stage != Stage::Discovery && f.stage != Stage::Admission && f.stage != Stage::Session) {
+      return "continue outside discovery/admission/session";
+    }
+    if (f.stage == Stage::Admission && f.admission != Admission::Open) return "continue to a host its policy rules out";
     if (f.stage == Stage::Session && must && !sos_tls_adequate(level, f.tls)) return "SOS session without TLS at its level";
+    if (f.stage == Stage::Session && !binding_kept(f.binding, f.tls)) return "session goes on without the TLS its receiver's policy requires";
     if (f.stage == Stage::Session && !tls_fine) return "continue against decide_tls";
   }
   if (final_ && o.verdict == RcptVerdict::Delivered) {
@@ -126,11 +180,13 @@ std::string check(const Facts& f, const Decision& d) {
       return "delivered without a 2xx from the receiver";
     }
     if (must && !sos_tls_adequate(level, f.tls)) return "SOS delivered without TLS at its level";
+    if (!binding_kept(f.binding, f.tls)) return "delivered without the TLS its receiver's policy requires";
     if (!tls_fine) return "delivered against decide_tls";
   }
-  // Plaintext retry: BES only, after a handshake, once.
+  // Plaintext retry: BES only, after a handshake, once; never to a host a policy binds.
   if (d.kind == Kind::RetryPlaintext) {
     if (must) return "plaintext retry for a recipient that must have TLS";
+    if (f.binding != Binding::None) return "plaintext retry to a host its receiver's policy binds";
     // After a failed handshake, or on a session whose STARTTLS the peer refused.
     bool refused_on_session = f.stage == Stage::Session && f.tls.starttls_offered && !f.tls.handshake_ok;
     if ((f.stage != Stage::TlsHandshake && !refused_on_session) || f.tls.plaintext_retry) {
@@ -141,26 +197,52 @@ std::string check(const Facts& f, const Decision& d) {
   // answered without it and discovery was complete, or the SOS lifetime has passed.
   if (final_ && o.status == "5.7.10" && ours) {
     if (!must) return "5.7.10 for a recipient that needs no TLS";
+    if (any_auth_failed) return "5.7.10 although a host failed its receiver's policy";
     if (!f.sos_expired) {
       if (f.dns_incomplete) return "5.7.10 while DNS was incomplete";
-      std::vector<HostRecord> all(f.tried.begin(), f.tried.end());
-      if (!d.host.host.empty()) all.push_back(d.host);
-      if (all.empty()) return "5.7.10 without a host";
-      for (const auto& h : all) {
-        if (h.kind != HK::NoTls) return "5.7.10 although a host was " + std::string(to_string(h.kind));
-      }
+      if (hosts == 0) return "5.7.10 without a host";
+      if (!every_of_kind(HK::NoTls)) return "5.7.10 although a host answered otherwise than without TLS";
     }
   }
-  if (final_ && o.verdict == RcptVerdict::Failed && !must && o.status.rfind("5.7.", 0) == 0 && ours) {
+  if (final_ && o.verdict == RcptVerdict::Failed && !must && o.status.rfind("5.7.", 0) == 0 && ours &&
+      !(o.status == "5.7.5" && f.lifetime_passed && any_auth_failed)) {
     return "BES failed for lack of TLS";
+  }
+  // A host failed its receiver's policy, and none took the mail: 4.7.5 (may be an attack)
+  // until the lifetime (SOS: the SOS lifetime) is over, then 5.7.5.
+  if (exhaustion && any_auth_failed) {
+    bool over = f.lifetime_passed || (must && f.sos_expired);
+    const char* want = over ? "5.7.5" : "4.7.5";
+    if (o.status != want) return std::string("a host failed its policy, yet not ") + want;
+    if (o.verdict != (over ? RcptVerdict::Failed : RcptVerdict::Deferred)) return "4.7.5/5.7.5 with the wrong verdict";
+  }
+  if (final_ && ours && (o.status == "4.7.5" || o.status == "5.7.5") && !any_auth_failed) {
+    return "4.7.5/5.7.5 without a host that failed its policy";
+  }
+  // AuthFailed: only against a binding, or an MX host an enforce policy does not list.
+  if (host_recorded && d.host.kind == HK::AuthFailed && f.binding == Binding::None &&
+      !(f.stage == Stage::Admission && f.admission == Admission::NotInPolicy)) {
+    return "AuthFailed without a policy that binds the host";
+  }
+  // A host that answered without the TLS its policy requires is AuthFailed, never NoTls
+  // (which could end in a 5.7.10).
+  if (host_recorded && d.host.kind == HK::NoTls && f.binding != Binding::None &&
+      !binding_kept(f.binding, f.tls) && f.stage >= Stage::Session) {
+    return "a host that failed its policy recorded as without TLS";
+  }
+  if (f.stage == Stage::Admission && f.event != Event::Internal) {
+    if (f.admission == Admission::TlsaFailed &&
+        !(host_recorded && d.host.kind == HK::Unreachable && d.host.detail.rfind("TLSA lookup failed: ", 0) == 0)) {
+      return "a failed TLSA lookup is not a temporarily failed host";
+    }
+    if (f.admission == Admission::NotInPolicy && !(host_recorded && d.host.kind == HK::AuthFailed)) {
+      return "an MX host outside the enforce policy is not AuthFailed";
+    }
   }
   // BES fails only on a permanent answer or past the lifetime.
   if (final_ && o.verdict == RcptVerdict::Failed && !must && !f.lifetime_passed) {
     bool five = f.event == Event::Reply && f.code >= 500;
-    std::vector<HostRecord> all(f.tried.begin(), f.tried.end());
-    if (host_recorded) all.push_back(d.host);
-    bool all_perm = !all.empty();
-    for (const auto& h : all) all_perm = all_perm && h.kind == HK::PermRefused;
+    bool all_perm = every_of_kind(HK::PermRefused);
     if (!five && !all_perm) return "BES failed without a permanent answer";
   }
   // The receiver's own word on an adequate session: 5xx fails, 4xx defers.
@@ -183,7 +265,8 @@ std::string check(const Facts& f, const Decision& d) {
   }
   // A connection that failed or broke is an unreachable host, never one without TLS
   // (which could end in a 5.7.10).
-  if ((f.event == Event::Timeout || f.event == Event::Lost) && f.stage != Stage::Discovery) {
+  if ((f.event == Event::Timeout || f.event == Event::Lost) && f.stage != Stage::Discovery &&
+      f.stage != Stage::Admission) {
     if (d.kind != Kind::RetryPlaintext && !(host_recorded && d.host.kind == HK::Unreachable)) {
       return "a lost or timed-out connection is not an unreachable host";
     }
@@ -205,45 +288,64 @@ std::string describe(const Facts& f, Happened h, TlsSeen t, std::size_t history)
   std::ostringstream s;
   s << "stage=" << to_string(f.stage) << " happened=" << name(h) << " tls=" << name(t)
     << " retry=" << f.tls.plaintext_retry << " policy=" << model::to_string(f.policy)
-    << " level=" << model::to_string(f.level) << " last=" << f.last_candidate
+    << " level=" << model::to_string(f.level) << " binding=" << to_string(f.binding)
+    << " admission=" << to_string(f.admission) << " last=" << f.last_candidate
     << " dns_incomplete=" << f.dns_incomplete << " sos_expired=" << f.sos_expired
     << " lifetime_passed=" << f.lifetime_passed << " history=" << history;
   return s.str();
 }
 
 TEST(Decide, EveryCombinationKeepsTheInvariants) {
-  const auto hist = histories();
+  const auto before_last = histories(false);
+  const auto after_last = histories(true);
+  const std::vector<TlsSeen> none_yet = {TlsSeen::NotOffered};
+  const std::vector<TlsSeen> every_tls(std::begin(kTlsSeen), std::end(kTlsSeen));
+  const std::vector<Admission> open = {Admission::Open};
+  const std::vector<Admission> every_admission(std::begin(kAdmissions), std::end(kAdmissions));
   std::size_t combinations = 0;
   std::vector<std::string> failures;
+  Facts f;
+  f.host = "mx3[192.0.2.3]:25";
+  f.remote = "mx3";
+  f.domain = "dest.example";
   for (int st = 0; st < kStageCount; ++st) {
-    for (Happened h : kHappened) {
-      for (TlsSeen t : kTlsSeen) {
-        for (bool retry : {false, true}) {
-          for (Policy p : model::kPolicies) {
-            for (TlsLevel lvl : model::kTlsLevels) {
-              for (int flags = 0; flags < 16; ++flags) {
-                for (std::size_t hi = 0; hi < hist.size(); ++hi) {
-                  Facts f;
-                  f.stage = static_cast<Stage>(st);
-                  f.step = to_string(f.stage);
-                  set_event(f, h);
-                  f.tls = observation(t, retry);
-                  f.policy = p;
-                  f.level = lvl;
-                  f.host = "mx3[192.0.2.3]:25";
-                  f.remote = "mx3";
-                  f.tried = hist[hi];
-                  f.last_candidate = flags & 1;
-                  f.dns_incomplete = flags & 2;
-                  f.sos_expired = flags & 4;
-                  f.lifetime_passed = flags & 8;
-                  Decision d = decide(f);
-                  ++combinations;
-                  std::string wrong = check(f, d);
-                  if (!wrong.empty() && failures.size() < 20) {
-                    failures.push_back(wrong + " | " + describe(f, h, t, hi) + " -> " +
-                                       to_string(d.kind) + " " + to_string(d.outcome.verdict) +
-                                       " " + d.outcome.status + " " + d.outcome.diagnostic);
+    f.stage = static_cast<Stage>(st);
+    f.step = to_string(f.stage);
+    const auto& tls_values = f.stage >= Stage::Session ? every_tls : none_yet;
+    const auto& admissions = f.stage == Stage::Admission ? every_admission : open;
+    for (Admission adm : admissions) {
+      f.admission = adm;
+      for (Happened h : kHappened) {
+        f.code = 0;
+        f.enhanced = f.text = f.error = {};
+        set_event(f, h);
+        for (TlsSeen t : tls_values) {
+          for (bool retry : {false, true}) {
+            f.tls = observation(t, retry);
+            for (Policy p : model::kPolicies) {
+              f.policy = p;
+              for (TlsLevel lvl : model::kTlsLevels) {
+                f.level = lvl;
+                for (Binding b : kBindings) {
+                  f.binding = b;
+                  for (int flags = 0; flags < 16; ++flags) {
+                    f.last_candidate = flags & 1;
+                    f.dns_incomplete = flags & 2;
+                    f.sos_expired = flags & 4;
+                    f.lifetime_passed = flags & 8;
+                    const auto& hist = f.last_candidate ? after_last : before_last;
+                    for (std::size_t hi = 0; hi < hist.size(); ++hi) {
+                      f.tried = hist[hi];
+                      Decision d = decide(f);
+                      ++combinations;
+                      std::string wrong = check(f, d);
+                      if (!wrong.empty() && failures.size() < 20) {
+                        failures.push_back(wrong + " | " + describe(f, h, t, hi) + " -> " +
+                                           to_string(d.kind) + " " + to_string(d.outcome.verdict) +
+                                           " " + d.outcome.status + " " + d.outcome.diagnostic +
+                                           " [" + to_string(d.host.kind) + ": " + d.host.detail + "]");
+                      }
+                    }
                   }
                 }
               }
@@ -253,8 +355,11 @@ TEST(Decide, EveryCombinationKeepsTheInvariants) {
       }
     }
   }
-  EXPECT_EQ(combinations, std::size_t(kStageCount) * 7 * 5 * 2 * 4 * 3 * 16 * 21);
-  for (const auto& f : failures) ADD_FAILURE() << f;
+  // Stages before the session see no TLS yet; the Admission stage takes every admission.
+  const std::size_t stage_rows = (kStageCount - 7) * std::size(kTlsSeen) + 6 + kAdmissionCount;
+  const std::size_t histories_per_flags = 8 * before_last.size() + 8 * after_last.size();
+  EXPECT_EQ(combinations, stage_rows * 7 * 2 * 4 * 3 * 4 * histories_per_flags);
+  for (const auto& x : failures) ADD_FAILURE() << x;
 }
 
 // ---------------------------------------------------------------- representative rows
@@ -348,6 +453,132 @@ TEST(Decide, RepresentativeRows) {
       EXPECT_EQ(d.host.kind, r.host) << to_string(d.host.kind) << ": " << d.host.detail;
     }
   }
+}
+
+// What a receiver's DANE or MTA-STS policy does, row by row (DESIGN §10 "Who it binds").
+struct BindingRow {
+  const char* what;
+  Stage stage;
+  Happened happened;
+  TlsSeen tls;
+  Policy policy;
+  TlsLevel level;
+  Binding binding;
+  Admission admission;
+  bool last;
+  bool sos_expired;
+  bool lifetime_passed;
+  std::vector<HK> tried;
+  Kind kind;
+  RcptVerdict verdict;  // when Final
+  const char* status;   // when Final
+  HK host;              // when a host is recorded
+};
+
+TEST(Decide, BindingRows) {
+  const auto D = RcptVerdict::Delivered, F = RcptVerdict::Failed, Q = RcptVerdict::Deferred;
+  const Policy B = Policy::BES, S = Policy::SOS;
+  const TlsLevel N = TlsLevel::None, E = TlsLevel::Encrypt, V = TlsLevel::Verify;
+  const Binding none = Binding::None, dane = Binding::Dane, sts = Binding::MtaSts,
+                encrypt = Binding::Encrypt;
+  const Admission open = Admission::Open;
+  const Stage SE = Stage::Session;
+  const Happened OK = Happened::Reply2xx;
+  const std::vector<BindingRow> rows = {
+      // DANE binds BES too: a DANE match or nothing, never plaintext.
+      {"DANE match, BES", SE, OK, TlsSeen::Dane, B, N, dane, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"DANE, PKIX-valid but no match", SE, OK, TlsSeen::Verified, B, N, dane, open, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"DANE, no match, only host, BES", SE, OK, TlsSeen::Encrypted, B, N, dane, open, true, false, false, {}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"DANE, no match, past the lifetime", SE, OK, TlsSeen::Encrypted, B, N, dane, open, true, false, true, {}, Kind::Final, F, "5.7.5", HK::AuthFailed},
+      {"DANE, plaintext peer, BES", SE, OK, TlsSeen::NotOffered, B, N, dane, open, true, false, false, {}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"DANE, STARTTLS refused, BES: no plaintext retry", SE, OK, TlsSeen::Refused, B, N, dane, open, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"DANE, handshake refused, BES: no plaintext retry", Stage::TlsHandshake, Happened::Reply5xx, TlsSeen::NotOffered, B, N, dane, open, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"DANE, handshake cut: unreachable", Stage::TlsHandshake, Happened::Lost, TlsSeen::NotOffered, B, N, dane, open, true, false, false, {}, Kind::Final, Q, "4.4.1", HK::Unreachable},
+      {"DANE match, delivered, BES", Stage::Data, OK, TlsSeen::Dane, B, N, dane, open, false, false, false, {}, Kind::Final, D, "2.0.0", HK::Unreachable},
+      {"DANE, data on an unmatched session (cannot happen)", Stage::Data, OK, TlsSeen::Encrypted, B, N, dane, open, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"DANE match meets SOS verify", SE, OK, TlsSeen::Dane, S, V, dane, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"DANE, SOS, no match: 4.7.5, not 5.7.10", SE, OK, TlsSeen::Encrypted, S, E, dane, open, true, false, false, {HK::NoTls}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"DANE, SOS lifetime over: 5.7.5", SE, OK, TlsSeen::Encrypted, S, E, dane, open, true, true, false, {HK::NoTls}, Kind::Final, F, "5.7.5", HK::AuthFailed},
+      // MTA-STS enforce: PKIX for the MX host name.
+      {"MTA-STS, verified for the MX name", SE, OK, TlsSeen::MtaSts, B, N, sts, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"MTA-STS, PKIX-verified from the cache", SE, OK, TlsSeen::Verified, B, N, sts, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"MTA-STS, certificate not valid, BES", SE, OK, TlsSeen::Encrypted, B, N, sts, open, true, false, false, {}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"MTA-STS, plaintext peer, BES", SE, OK, TlsSeen::NotOffered, B, N, sts, open, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"MTA-STS meets SOS verify", SE, OK, TlsSeen::MtaSts, S, V, none, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      // DANE with unusable records only: TLS mandatory, unauthenticated (RFC 7672 §2.2).
+      {"unusable TLSA, any TLS will do, BES", SE, OK, TlsSeen::Encrypted, B, N, encrypt, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"unusable TLSA, plaintext peer, BES: not sent", SE, OK, TlsSeen::NotOffered, B, N, encrypt, open, true, false, false, {}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"unusable TLSA, SOS verify: unverified TLS is no good", SE, OK, TlsSeen::Encrypted, S, V, encrypt, open, false, false, false, {}, Kind::NextHost, Q, "", HK::NoTls},
+      // Before connecting.
+      {"admission open", Stage::Admission, OK, TlsSeen::NotOffered, B, N, dane, open, false, false, false, {}, Kind::Continue, Q, "", HK::Unreachable},
+      {"TLSA lookup failed", Stage::Admission, OK, TlsSeen::NotOffered, B, N, none, Admission::TlsaFailed, false, false, false, {}, Kind::NextHost, Q, "", HK::Unreachable},
+      {"TLSA lookup failed, only host, SOS", Stage::Admission, OK, TlsSeen::NotOffered, S, E, none, Admission::TlsaFailed, true, false, false, {}, Kind::Final, Q, "4.7.10", HK::Unreachable},
+      {"MX host not in the enforce policy", Stage::Admission, OK, TlsSeen::NotOffered, B, N, sts, Admission::NotInPolicy, false, false, false, {}, Kind::NextHost, Q, "", HK::AuthFailed},
+      {"MX host not in the policy, last, after an unreachable one", Stage::Admission, OK, TlsSeen::NotOffered, B, N, sts, Admission::NotInPolicy, true, false, false, {HK::Unreachable}, Kind::Final, Q, "4.7.5", HK::AuthFailed},
+      {"MX host not in the policy, every host, past the lifetime", Stage::Admission, OK, TlsSeen::NotOffered, B, N, sts, Admission::NotInPolicy, true, false, true, {HK::AuthFailed}, Kind::Final, F, "5.7.5", HK::AuthFailed},
+      // The 5.7.10 of SOS stays for receivers that answered without TLS and bound nothing.
+      {"SOS, every host plaintext, no binding", SE, OK, TlsSeen::NotOffered, S, E, none, open, true, false, false, {HK::NoTls}, Kind::Final, F, "5.7.10", HK::NoTls},
+      {"SOS, plaintext after a host that failed its binding", SE, OK, TlsSeen::NotOffered, S, E, none, open, true, false, false, {HK::AuthFailed}, Kind::Final, Q, "4.7.5", HK::NoTls},
+      {"a later host takes the mail", Stage::Data, OK, TlsSeen::Encrypted, S, E, none, open, true, false, false, {HK::AuthFailed}, Kind::Final, D, "2.0.0", HK::Unreachable},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.what);
+    std::vector<HostRecord> tried;
+    for (HK k : r.tried) tried.push_back(HostRecord{k, "mx1[192.0.2.1]:25", "earlier"});
+    Facts f;
+    f.stage = r.stage;
+    f.step = to_string(r.stage);
+    set_event(f, r.happened);
+    f.tls = observation(r.tls, false);
+    f.policy = r.policy;
+    f.level = r.level;
+    f.binding = r.binding;
+    f.admission = r.admission;
+    f.domain = "dest.example";
+    f.host = "mx3[192.0.2.3]:25";
+    f.remote = "mx3";
+    f.tried = tried;
+    f.last_candidate = r.last;
+    f.sos_expired = r.sos_expired;
+    f.lifetime_passed = r.lifetime_passed;
+    Decision d = decide(f);
+    ASSERT_EQ(d.kind, r.kind) << to_string(d.kind) << " " << d.outcome.diagnostic << " " << d.host.detail;
+    if (r.kind == Kind::Final) {
+      EXPECT_EQ(d.outcome.verdict, r.verdict) << to_string(d.outcome.verdict);
+      EXPECT_EQ(d.outcome.status, r.status) << d.outcome.diagnostic;
+    }
+    if (d.kind == Kind::NextHost || (d.kind == Kind::Final && !d.host.host.empty())) {
+      EXPECT_EQ(d.host.kind, r.host) << to_string(d.host.kind) << ": " << d.host.detail;
+    }
+  }
+}
+
+// The words a binding's failures leave in the log and the DSN.
+TEST(Decide, TheWordsOfABinding) {
+  Facts f;
+  f.stage = Stage::Admission;
+  f.host = "mx.other[192.0.2.1]:25";
+  f.domain = "dest.example";
+  f.admission = Admission::NotInPolicy;
+  f.last_candidate = true;
+  Decision d = decide(f);
+  EXPECT_EQ(d.host.detail, "MX host not in the MTA-STS policy of dest.example");
+  EXPECT_EQ(d.outcome.diagnostic,
+            "no receiver authenticated as its DANE or MTA-STS policy requires (this may be an "
+            "attack): mx.other[192.0.2.1]:25: MX host not in the MTA-STS policy of dest.example");
+  f.admission = Admission::TlsaFailed;
+  f.error = "SERVFAIL";
+  EXPECT_EQ(decide(f).host.detail, "TLSA lookup failed: SERVFAIL");
+
+  f = Facts{};
+  f.stage = Stage::Session;
+  f.host = "mx.dane[192.0.2.2]:25";
+  f.binding = Binding::Dane;
+  f.tls = observation(TlsSeen::Encrypted, false);
+  d = decide(f);
+  EXPECT_EQ(d.host.detail, "certificate matches no TLSA record of the host (DANE): self-signed certificate");
+  f.tls = observation(TlsSeen::NotOffered, false);
+  EXPECT_EQ(decide(f).host.detail, "STARTTLS not offered (required by DANE)");
 }
 
 // The words of the rows that logs, DSNs and the e2e tests read stay as they were.
