@@ -112,7 +112,8 @@ PeerAuth live_auth(SSL* ssl, bool dane, int usable_tlsa) {
     // SSL_get_verify_result says X509_V_OK when nothing was verified at all.
     return PeerAuth{false, false, "no peer certificate"};
   }
-  // OpenSSL falls back to PKIX when no record was usable; SMTP must not (RFC 7672 §2.2).
+  // OpenSSL falls back to PKIX when no record was usable; for SMTP such an RRset only
+  // means unauthenticated TLS (RFC 7672 §2.2).
   if (dane && usable_tlsa == 0) return PeerAuth{false, false, "no usable TLSA record"};
   long result = SSL_get_verify_result(ssl);
   if (result != X509_V_OK) return PeerAuth{false, false, verify_error_words(result)};
