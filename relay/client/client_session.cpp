@@ -354,8 +354,12 @@ void ClientSession::on_tls_done(bool ok, std::string_view error) {
     info_.tls.verified = peer.verified;
     info_.tls.verify_error = peer.verify_error;
     info_.tls.resumed = peer.resumed;
-    log_->debug("{} event=tls protocol={} cipher={} verified={} resumed={}", who_,
-                peer.protocol, peer.cipher, peer.verified, peer.resumed);
+    info_.tls.dane = peer.dane;
+    info_.tls.cert_sha256 = peer.cert_sha256;
+    log_->debug("{} event=tls protocol={} cipher={} verified={} dane={} resumed={} cert={}{}",
+                who_, peer.protocol, peer.cipher, peer.verified, peer.dane, peer.resumed,
+                peer.cert_sha256.empty() ? "none" : peer.cert_sha256,
+                peer.verified ? std::string() : " verify_error=" + log::escape(peer.verify_error));
     write_command("EHLO " + options_.helo_name + "\r\n");
     conn_.flush();
     if (state_ != State::Closed) enter_state(State::TlsEhlo);
@@ -490,8 +494,11 @@ void ClientSession::on_starttls(const smtp::ParsedReply& reply) {
   info_.tls_attempted = true;
   if (reply.code == 220) {
     enter_state(State::TlsHandshake);
-    const std::string& name = verify_.names.empty() ? host_ : verify_.names.front();
-    conn_.start_tls(options_.tls, tls::Role::Client, name, name, resume_.get());
+    tls::PeerVerify verify = verify_;
+    if (verify.names.empty()) verify.names.push_back(host_);
+    // SNI is the first name: the MX host, or for DANE the TLSA base domain (RFC 7672 §8.1).
+    conn_.start_tls(options_.tls, tls::Role::Client, verify.names.front(), verify,
+                    resume_.get());
     return;
   }
   if (reply.code == 421) {

@@ -3,7 +3,9 @@
 //
 // For the e2e tests and for operators probing a route: every option maps onto the
 // envelope the queue would hold (sender, recipients with NOTIFY/ORCPT, RET, ENVID, body
-// type, SMTPUTF8, REQUIRETLS). --messages sends the message several times over one
+// type, SMTPUTF8, REQUIRETLS). --verify-name and --tlsa say how the server's certificate
+// is checked (PKIX against those names, or DANE against those TLSA records; the verdict is
+// in the JSON, it never stops the send). --messages sends the message several times over one
 // connection (reuse); --connections opens several connections one after the other,
 // offering each the TLS session of the one before (resumption). No DNS: the server is
 // given as an address. Exit status: 0 all recipients accepted, 1 otherwise, 2 on usage
@@ -13,10 +15,12 @@
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +28,7 @@
 #include "relay/client/client_json.hpp"
 #include "relay/client/smtp_client.hpp"
 #include "relay/common/log.hpp"
+#include "relay/tls/peer_verify.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace {
@@ -56,11 +61,35 @@ std::uint8_t parse_notify(const std::string& text) {
   return bits;
 }
 
+// "3 1 1 <hex>": a TLSA record in its zone-file form (RFC 6698 §2.2).
+tls::DaneRecord parse_tlsa(const std::string& text) {
+  std::istringstream in(text);
+  unsigned usage = 256, selector = 256, mtype = 256;
+  std::string hex, rest;
+  in >> usage >> selector >> mtype >> hex;
+  if (!in || usage > 255 || selector > 255 || mtype > 255 || (in >> rest) || hex.empty() ||
+      hex.size() % 2 != 0) {
+    throw CLI::ValidationError("--tlsa", "expected 'USAGE SELECTOR MTYPE HEX', got '" + text + "'");
+  }
+  tls::DaneRecord r{static_cast<std::uint8_t>(usage), static_cast<std::uint8_t>(selector),
+                    static_cast<std::uint8_t>(mtype), {}};
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    std::uint8_t byte = 0;
+    auto [end, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, byte, 16);
+    if (ec != std::errc() || end != hex.data() + i + 2) {
+      throw CLI::ValidationError("--tlsa", "bad hex in '" + text + "'");
+    }
+    r.data.push_back(byte);
+  }
+  return r;
+}
+
 struct Run {
   uv_loop_t* loop = nullptr;
   client::ClientOptions options;
   sockaddr_storage addr{};
   std::string host;
+  std::optional<tls::PeerVerify> verify;  // unset: the client's default (host by PKIX)
   bool starttls = true;
   int connections = 1;
   int messages = 1;
@@ -81,6 +110,7 @@ struct Run {
     out["connections"].push_back({{"messages", nlohmann::json::array()}});
     msg_index = 0;
     client = client::SmtpClient::create(loop, options);
+    if (verify) client->set_peer_verify(*verify);
     client->open(reinterpret_cast<const sockaddr*>(&addr), host, starttls, tls::share(saved.get()),
                  [this](client::SessionInfo info) { on_open(std::move(info)); });
   }
@@ -129,7 +159,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Send one message to one SMTP server with the secmx-relay client; prints JSON."};
   std::string connect_ip, host_name, helo, starttls = "yes", ca_file, from, file = "-";
   std::string notify, ret, envid, body_type = "7bit", log_level = "warn";
-  std::vector<std::string> rcpts, orcpts;
+  std::vector<std::string> rcpts, orcpts, verify_names, tlsa;
   int port = 25;
   double timeout = 0;
   bool smtputf8 = false, requiretls = false;
@@ -142,6 +172,12 @@ int main(int argc, char** argv) {
   app.add_option("--starttls", starttls, "use STARTTLS when offered")
       ->check(CLI::IsMember({"yes", "no"}));
   app.add_option("--ca-file", ca_file, "CA bundle for verification (default: system store)");
+  app.add_option("--verify-name", verify_names,
+                 "a name the certificate may carry (repeatable; the first is also the SNI "
+                 "name and, with --tlsa, the TLSA base domain; default: --host-name)");
+  app.add_option("--tlsa", tlsa,
+                 "a TLSA record 'USAGE SELECTOR MTYPE HEX' to authenticate the server by "
+                 "DANE instead of PKIX (repeatable)");
   app.add_option("--from", from, "envelope sender (empty: <>)");
   app.add_option("--rcpt", rcpts, "envelope recipient (repeatable)")->required();
   app.add_option("--orcpt", orcpts,
@@ -213,6 +249,12 @@ int main(int argc, char** argv) {
     }
     run.host = host_name.empty() ? connect_ip : host_name;
     run.starttls = starttls == "yes";
+    if (!verify_names.empty() || !tlsa.empty()) {
+      tls::PeerVerify verify;
+      verify.names = verify_names.empty() ? std::vector<std::string>{run.host} : verify_names;
+      for (const auto& t : tlsa) verify.tlsa.push_back(parse_tlsa(t));
+      run.verify = std::move(verify);
+    }
 
     if (helo.empty()) {
       char name[256] = {0};

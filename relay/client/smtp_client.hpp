@@ -58,8 +58,8 @@ struct Extensions {
 struct TlsInfo {
   bool active = false;
   std::string protocol, cipher, peer_subject;
-  bool verified = false;
-  std::string verify_error;
+  bool verified = false;     // authenticated as the PeerVerify asked (PKIX, or DANE)
+  std::string verify_error;  // in words when not verified
   bool resumed = false;
   bool dane = false;        // verified by DANE (a TLSA record matched), not by PKIX
   std::string cert_sha256;  // the peer's leaf certificate, SHA-256 in lower-case hex
@@ -133,13 +133,17 @@ class SmtpClient {
   SmtpClient& operator=(const SmtpClient&) = delete;
 
   // `addr` is copied. host: the MX/SRV target name, used for SNI and as the name the
-  // certificate must match (verification never fails the handshake; see info().tls).
+  // certificate must match unless set_peer_verify() said otherwise (verification never
+  // fails the handshake; see info().tls).
   // resume: a TLS session from an earlier connection to `host` (may be null); the client
   // keeps it for as long as it may need it.
   virtual void open(const sockaddr* addr, std::string host, bool try_starttls,
                     tls::SslSessionPtr resume, std::function<void(SessionInfo)> cb) = 0;
   // What the peer's certificate must satisfy, when it is not just `host` by PKIX (DANE
-  // records, further names). Call before open(); the default is {names = {host}}.
+  // records, further names). Call before open(); the default is {names = {host}}. The
+  // first name is the SNI name (for DANE: the TLSA base domain, RFC 7672 §8.1). A resume
+  // session must come from a connection given the same PeerVerify (tls::verify_key()),
+  // or it reports verified=false (tls_session.hpp).
   virtual void set_peer_verify(tls::PeerVerify verify) = 0;
   // One transaction. The spec and what it points to must stay alive until cb runs.
   virtual void send(const MessageSpec& spec, std::function<void(MessageResult)> cb) = 0;

@@ -218,9 +218,9 @@ void Connection::on_write_cb(uv_write_t* req, int status) {
 }
 
 void Connection::start_tls(std::shared_ptr<tls::TlsContext> context, tls::Role role,
-                           const std::string& sni, const std::string& verify_name,
+                           const std::string& sni, const tls::PeerVerify& verify,
                            SSL_SESSION* resume) {
-  auto created = tls::TlsSession::create(std::move(context), role, sni, verify_name);
+  auto created = tls::TlsSession::create(std::move(context), role, sni, verify);
   if (!created) {
     tls_reported_ = true;
     handler_->on_tls_done(false, created.error().message);

@@ -58,9 +58,11 @@ class Connection {
 
   // Begins TLS after what has been written so far; the result comes to on_tls_done()
   // (at once, from inside this call, when the session cannot even be created).
-  // resume (client side): a session to offer for resumption; borrowed.
+  // sni, verify (client side): the SNI name and what the peer's certificate must satisfy
+  // (tls::TlsSession::create). resume (client side): a session to offer for resumption;
+  // borrowed.
   void start_tls(std::shared_ptr<tls::TlsContext> context, tls::Role role,
-                 const std::string& sni = {}, const std::string& verify_name = {},
+                 const std::string& sni = {}, const tls::PeerVerify& verify = {},
                  SSL_SESSION* resume = nullptr);
   bool tls_active() const { return tls_ && tls_->handshake_done(); }
   const tls::TlsSession* tls() const { return tls_.get(); }

@@ -5,6 +5,10 @@
 // the SMTP client to the TLS session (which has OpenSSL check it). Verification never fails
 // a handshake: the session reports what held (PeerInfo), and delivery decides what that
 // means for the message.
+//
+// verify_key() names a PeerVerify for caches: a TLS session kept for resumption is only
+// worth offering to a later connection that asks for the same thing (tls_session.hpp).
+// Pure; any thread.
 #pragma once
 
 #include <cstdint>
@@ -34,5 +38,11 @@ struct PeerVerify {
   std::vector<DaneRecord> tlsa;
   bool operator==(const PeerVerify&) const = default;
 };
+
+// A short stable digest (32 lower-case hex digits, 128 bits of SHA-256) of the names, in
+// order (the first one is the SNI name and the TLSA base domain), and of the records in
+// any order (DNS returns an RRset in any order). Names compare as TlsSession uses them:
+// ASCII case and a final dot do not count. Equal keys: the same check.
+std::string verify_key(const PeerVerify& verify);
 
 }  // namespace secmx::tls

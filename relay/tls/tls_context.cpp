@@ -170,6 +170,13 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
     return fail(make_error("cannot load the system CA store"));
   }
 
+  // DANE (RFC 7672) is switched on per session, for hosts with TLSA records; the context
+  // only has to allow it. OpenSSL's default digests (1 = SHA-256, 2 = SHA-512) are the
+  // matching types RFC 6698 defines, so SSL_CTX_dane_mtype_set() is not needed.
+  if (SSL_CTX_dane_enable(c) <= 0) {
+    return fail(make_error("cannot enable DANE on the client context"));
+  }
+
   // Client mode makes OpenSSL treat sessions (and TLS 1.3 tickets) as cacheable. The
   // internal store is skipped: a client never looks sessions up there, so it would only
   // hold memory; the delivery engine keeps its own per-destination cache through

@@ -29,6 +29,7 @@ class TlsContext {
       const std::string& cert_file, const std::string& key_file);
 
   // ca_file: PEM bundle to verify peers against; empty: the system default store.
+  // DANE-enabled: a session given TLSA records (PeerVerify) is matched against them.
   static Result<std::shared_ptr<TlsContext>, TlsError> create_client(
       const std::string& ca_file);
 

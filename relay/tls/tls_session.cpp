@@ -15,17 +15,26 @@
 //
 // Every SSL_* call is preceded by ERR_clear_error() and followed at once by
 // SSL_get_error(), so the reason recorded belongs to that call and no other.
+//
+// Verification is OpenSSL's throughout (X509_check_host for PKIX names, its DANE code for
+// TLSA records); this file only sets it up and reads the outcome. When a client's full
+// handshake completes, the outcome is remembered on its SSL_SESSION before any ticket can
+// be copied from it (session_auth.hpp), so that resumptions report it truthfully.
 #include "relay/tls/tls_session.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <climits>
 #include <utility>
+
+#include "relay/tls/hex.hpp"
+#include "relay/tls/session_auth.hpp"
 
 namespace secmx::tls {
 namespace {
@@ -81,17 +90,54 @@ std::string subject_rfc2253(X509* cert) {
   return out;
 }
 
+std::string sha256_of(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
+  return lower_hex(md, len);
+}
+
+// OpenSSL's words, except where they would mislead a reader of a delivery log.
+std::string verify_error_words(long result) {
+  switch (result) {
+    case X509_V_ERR_DANE_NO_MATCH: return "certificate matches no TLSA record";
+    default: return X509_verify_cert_error_string(result);
+  }
+}
+
+// What a full handshake established about the peer (client side: what `dane` says was
+// asked; server side: the client's chain, if it sent one).
+PeerAuth live_auth(SSL* ssl, bool dane, int usable_tlsa) {
+  if (SSL_get0_peer_certificate(ssl) == nullptr) {
+    // SSL_get_verify_result says X509_V_OK when nothing was verified at all.
+    return PeerAuth{false, false, "no peer certificate"};
+  }
+  // OpenSSL falls back to PKIX when no record was usable; for SMTP such an RRset only
+  // means unauthenticated TLS (RFC 7672 §2.2).
+  if (dane && usable_tlsa == 0) return PeerAuth{false, false, "no usable TLSA record"};
+  long result = SSL_get_verify_result(ssl);
+  if (result != X509_V_OK) return PeerAuth{false, false, verify_error_words(result)};
+  if (!dane) return PeerAuth{true, false, {}};
+  // With only DANE-TA/EE records OpenSSL's success is a TLSA match; the depth (0 the leaf,
+  // else the issuing trust anchor) confirms it.
+  if (SSL_get0_dane_authority(ssl, nullptr, nullptr) < 0) {
+    return PeerAuth{false, false, "certificate matches no TLSA record"};
+  }
+  return PeerAuth{true, true, {}};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<TlsSession>, TlsError> TlsSession::create(
     std::shared_ptr<TlsContext> context, Role role, const std::string& sni,
-    const std::string& verify_name) {
+    const PeerVerify& verify) {
   if (!context || context->get() == nullptr) {
     return fail(TlsError{"cannot create a TLS session: no TLS context"});
   }
   ERR_clear_error();
   std::unique_ptr<TlsSession> s(new TlsSession());
   s->context_ = std::move(context);
+  s->role_ = role;
   s->ssl_ = SSL_new(s->context_->get());
   if (s->ssl_ == nullptr) return fail(make_error("cannot create a TLS session"));
 
@@ -121,22 +167,74 @@ Result<std::unique_ptr<TlsSession>, TlsError> TlsSession::create(
       return fail(make_error("invalid SNI host name '" + host + "'"));
     }
   }
-  std::string name = strip_root_dot(verify_name);
-  if (!name.empty()) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(s->ssl_);
-    if (is_ip_literal(name)) {
-      if (X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) != 1) {
-        return fail(make_error("invalid IP address to verify '" + name + "'"));
-      }
-    } else {
-      // Wildcards only as a whole left-most label (RFC 6125), as browsers and MTAs do.
-      SSL_set_hostflags(s->ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      if (SSL_set1_host(s->ssl_, name.c_str()) != 1) {
-        return fail(make_error("invalid host name to verify '" + name + "'"));
-      }
+  s->verify_key_ = verify_key(verify);
+  std::vector<std::string> names;
+  for (const std::string& n : verify.names) {
+    std::string name = strip_root_dot(n);
+    if (!name.empty()) names.push_back(std::move(name));
+  }
+  auto set = verify.tlsa.empty() ? s->set_pkix_names(names) : s->enable_dane(names, verify.tlsa);
+  if (!set) return fail(std::move(set.error()));
+  return s;
+}
+
+Status<TlsError> TlsSession::set_pkix_names(const std::vector<std::string>& names) {
+  // Wildcards only as a whole left-most label (RFC 6125), as browsers and MTAs do.
+  SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  bool first_host = true;
+  for (const std::string& name : names) {
+    if (is_ip_literal(name)) continue;
+    // The first replaces, the others add: any one of them may match.
+    int ok = first_host ? SSL_set1_host(ssl_, name.c_str()) : SSL_add1_host(ssl_, name.c_str());
+    if (ok != 1) return fail(make_error("invalid host name to verify '" + name + "'"));
+    first_host = false;
+  }
+  if (first_host && !names.empty()) {
+    // Address literals only: the certificate must carry the (first) address.
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), names.front().c_str()) != 1) {
+      return fail(make_error("invalid IP address to verify '" + names.front() + "'"));
     }
   }
-  return s;
+  return Ok{};
+}
+
+Status<TlsError> TlsSession::enable_dane(const std::vector<std::string>& names,
+                                         const std::vector<DaneRecord>& records) {
+  if (names.empty() || is_ip_literal(names.front())) {
+    return fail(TlsError{"cannot use DANE: the TLSA base domain must be a host name"});
+  }
+  const std::string& base = names.front();
+  // DANE-TA name checks (RFC 7672 §3.2.2) follow RFC 6125 as PKIX does.
+  SSL_set_hostflags(ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // The base domain becomes the first reference identifier (and the SNI name, unless one
+  // is set already).
+  if (SSL_dane_enable(ssl_, base.c_str()) <= 0) {
+    return fail(make_error("cannot enable DANE for '" + base + "'"));
+  }
+  // RFC 7672 §3.2.2: a DANE-TA certificate may name the base domain or the MX host.
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    if (is_ip_literal(names[i])) continue;
+    if (SSL_add1_host(ssl_, names[i].c_str()) != 1) {
+      return fail(make_error("invalid host name to verify '" + names[i] + "'"));
+    }
+  }
+  // RFC 7672 §3.1.1: a DANE-EE match binds the key to the host by itself.
+  SSL_dane_set_flags(ssl_, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+  dane_ = true;
+  for (const DaneRecord& r : records) {
+    // PKIX-TA (0) and PKIX-EE (1) are unusable for SMTP (RFC 7672 §3.1.3); OpenSSL would
+    // take them.
+    if (r.usage != 2 && r.usage != 3) continue;
+    ERR_clear_error();
+    // 1 taken, 0 unusable (a selector or matching type OpenSSL does not know), -1 refused
+    // (a digest of the wrong length, say): either way one record less to match.
+    if (SSL_dane_tlsa_add(ssl_, r.usage, r.selector, r.matching_type, r.data.data(),
+                          r.data.size()) > 0) {
+      ++usable_tlsa_;
+    }
+    ERR_clear_error();
+  }
+  return Ok{};
 }
 
 TlsSession::~TlsSession() {
@@ -182,10 +280,7 @@ TlsSession::Progress TlsSession::handshake() {
   if (handshake_done_) return Progress::Done;
   ERR_clear_error();
   int r = SSL_do_handshake(ssl_);
-  if (r == 1) {
-    handshake_done_ = true;
-    return Progress::Done;
-  }
+  if (r == 1) return handshake_finished();
   int code = SSL_get_error(ssl_, r);
   switch (code) {
     case SSL_ERROR_WANT_READ:
@@ -200,8 +295,26 @@ TlsSession::Progress TlsSession::handshake() {
   }
 }
 
+TlsSession::Progress TlsSession::handshake_finished() {
+  handshake_done_ = true;
+  // Remember the outcome on the session now, before a TLS 1.3 ticket (read later, by
+  // SSL_read) is copied from it. A resumed session already carries its original's.
+  if (role_ == Role::Client && SSL_session_reused(ssl_) != 1) {
+    (void)remember_auth(SSL_get_session(ssl_), verify_key_,
+                        live_auth(ssl_, dane_, usable_tlsa_));
+  }
+  ERR_clear_error();
+  return Progress::Done;
+}
+
 TlsSession::Progress TlsSession::read_plain(std::string& out) {
   if (failed_) return Progress::Failed;
+  // Finish a pending handshake here rather than inside SSL_read, which could also read a
+  // ticket before handshake_finished() has annotated the session it is copied from.
+  if (!handshake_done_) {
+    Progress p = handshake();
+    if (p != Progress::Done) return p;
+  }
   char buf[16384];  // one TLS record's worth of plaintext per SSL_read
   for (;;) {
     std::size_t n = 0;
@@ -212,8 +325,6 @@ TlsSession::Progress TlsSession::read_plain(std::string& out) {
       continue;
     }
     int code = SSL_get_error(ssl_, r);
-    // SSL_read completes a pending handshake on its own; keep the flag truthful.
-    if (!handshake_done_ && SSL_is_init_finished(ssl_)) handshake_done_ = true;
     switch (code) {
       case SSL_ERROR_WANT_READ:
       case SSL_ERROR_WANT_WRITE:
@@ -222,7 +333,7 @@ TlsSession::Progress TlsSession::read_plain(std::string& out) {
         peer_closed_ = true;
         return Progress::Done;
       default:
-        return fail_with(handshake_done_ ? "read failed" : "handshake failed", code);
+        return fail_with("read failed", code);
     }
   }
 }
@@ -280,17 +391,20 @@ PeerInfo TlsSession::peer_info() const {
     info.cipher = SSL_CIPHER_get_name(cipher);
     info.cipher_bits = SSL_CIPHER_get_bits(cipher, nullptr);
   }
-  X509* cert = SSL_get0_peer_certificate(ssl_);
-  long result = SSL_get_verify_result(ssl_);
-  if (cert == nullptr) {
-    // SSL_get_verify_result says X509_V_OK when nothing was verified at all.
-    info.verify_error = "no peer certificate";
-  } else {
-    info.peer_subject = subject_rfc2253(cert);
-    info.verified = result == X509_V_OK;
-    if (!info.verified) info.verify_error = X509_verify_cert_error_string(result);
-  }
   info.resumed = SSL_session_reused(ssl_) == 1;
+  X509* cert = SSL_get0_peer_certificate(ssl_);
+  if (cert != nullptr) {
+    info.peer_subject = subject_rfc2253(cert);
+    info.cert_sha256 = sha256_of(cert);
+  }
+  // A resumed handshake verified nothing itself; the original's outcome counts, if it was
+  // asked the same (session_auth.hpp). The certificate is the original's too.
+  PeerAuth auth = role_ == Role::Client && info.resumed && cert != nullptr
+                      ? recall_auth(SSL_get_session(ssl_), verify_key_)
+                      : live_auth(ssl_, dane_, usable_tlsa_);
+  info.verified = auth.verified;
+  info.dane = auth.dane;
+  info.verify_error = std::move(auth.verify_error);
   ERR_clear_error();
   return info;
 }

@@ -4,7 +4,6 @@
 // after a refused transaction, freeing the client from inside its own callback), its log
 // lines under the owner's id, and an exception in a callback caught at the boundary.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 
 #include "relay/client/smtp_client.hpp"
 #include "relay/common/log.hpp"
+#include "tests/unit/client/captured_log.hpp"
 
 namespace secmx::client {
 namespace {
@@ -521,35 +521,6 @@ TEST_F(ClientLoopback, BinaryMimeGoesAsOneBdatChunk) {
 }
 
 // The client's log lines ("smtp-client") while it lives, one string per line.
-class CapturedClientLog {
- public:
-  CapturedClientLog()
-      : log_(log::logger("smtp-client")),
-        sink_(std::make_shared<spdlog::sinks::ostream_sink_st>(out_)),
-        level_(log_->level()) {
-    sink_->set_pattern("%v");
-    log_->sinks().push_back(sink_);
-    log_->set_level(spdlog::level::debug);
-  }
-  ~CapturedClientLog() {
-    auto& sinks = log_->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-    log_->set_level(level_);
-  }
-  std::vector<std::string> lines() const {
-    std::vector<std::string> out;
-    std::istringstream in(out_.str());
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::shared_ptr<spdlog::sinks::ostream_sink_st> sink_;
-  spdlog::level::level_enum level_;
-};
-
 TEST_F(ClientLoopback, EveryLogLineStartsWithTheOwnersIdAndThePeer) {
   CapturedClientLog captured;
   options_.log_id = "0A1B2C3D4E5F6071";

@@ -2,8 +2,10 @@
 // API at first use in a fresh temp directory that is removed when the test binary exits.
 //
 // test_pki() returns paths to: a CA; a server certificate for "mx.test.example" (SAN)
-// signed by that CA, and its key; a self-signed certificate for the same name, and its
-// key; and an unrelated key (for the "key does not match" case). All keys are EC P-256.
+// signed by that CA, and its key, and the same as a chain file with the CA after it (as a
+// DANE-TA server sends it); a certificate for "other.test.example" from the same CA with
+// its key and chain; a self-signed certificate for "mx.test.example", and its key; and an
+// unrelated key (for the "key does not match" case). All keys are EC P-256.
 // No keys are ever checked in. Generation failure aborts the test binary (ADD_FAILURE
 // cannot help a fixture that has nothing to test with).
 #pragma once
@@ -22,12 +24,17 @@
 namespace secmx::tls::testing {
 
 inline constexpr const char* kServerName = "mx.test.example";
+inline constexpr const char* kOtherName = "other.test.example";
 
 struct TestPki {
   std::filesystem::path dir;
   std::string ca_cert;
   std::string server_cert;
   std::string server_key;
+  std::string server_chain;  // server_cert, then ca_cert
+  std::string other_cert;    // kOtherName, from the same CA
+  std::string other_cert_key;
+  std::string other_chain;   // other_cert, then ca_cert
   std::string self_signed_cert;
   std::string self_signed_key;
   std::string other_key;
@@ -94,9 +101,10 @@ inline X509* new_cert(const char* cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* iss
   return cert;
 }
 
-inline void write_cert(const std::string& path, X509* cert) {
+inline void write_cert(const std::string& path, X509* cert, X509* then = nullptr) {
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr || PEM_write_X509(f, cert) != 1) die("PEM_write_X509");
+  if (then != nullptr && PEM_write_X509(f, then) != 1) die("PEM_write_X509");
   std::fclose(f);
 }
 
@@ -119,6 +127,8 @@ inline void make(TestPki& pki) {
   X509* ca = new_cert("secmx test CA", ca_key, nullptr, nullptr, true, 1);
   EVP_PKEY* server_key = new_key();
   X509* server = new_cert(kServerName, server_key, ca, ca_key, false, 2);
+  EVP_PKEY* other_host_key = new_key();
+  X509* other_host = new_cert(kOtherName, other_host_key, ca, ca_key, false, 4);
   EVP_PKEY* self_key = new_key();
   X509* self = new_cert(kServerName, self_key, nullptr, nullptr, false, 3);
   EVP_PKEY* other_key = new_key();
@@ -126,18 +136,28 @@ inline void make(TestPki& pki) {
   pki.ca_cert = at("ca.pem");
   pki.server_cert = at("server.pem");
   pki.server_key = at("server.key");
+  pki.server_chain = at("server-chain.pem");
+  pki.other_cert = at("other-host.pem");
+  pki.other_cert_key = at("other-host.key");
+  pki.other_chain = at("other-host-chain.pem");
   pki.self_signed_cert = at("self.pem");
   pki.self_signed_key = at("self.key");
   pki.other_key = at("other.key");
   write_cert(pki.ca_cert, ca);
   write_cert(pki.server_cert, server);
   write_key(pki.server_key, server_key);
+  write_cert(pki.server_chain, server, ca);
+  write_cert(pki.other_cert, other_host);
+  write_key(pki.other_cert_key, other_host_key);
+  write_cert(pki.other_chain, other_host, ca);
   write_cert(pki.self_signed_cert, self);
   write_key(pki.self_signed_key, self_key);
   write_key(pki.other_key, other_key);
 
   X509_free(ca);
   X509_free(server);
+  X509_free(other_host);
+  EVP_PKEY_free(other_host_key);
   X509_free(self);
   EVP_PKEY_free(ca_key);
   EVP_PKEY_free(server_key);

@@ -11,92 +11,26 @@
 #include <string>
 
 #include "tests/unit/tls/test_pki.hpp"
+#include "tests/unit/tls/tls_pair.hpp"
 
 namespace secmx::tls {
 namespace {
 
+using testing::ca_server_ctx;
+using testing::client_ctx;
+using testing::connect;
+using testing::handshake;
 using testing::kServerName;
+using testing::make;
+using testing::names;
+using testing::Pair;
+using testing::send;
+using testing::server_ctx;
 using testing::test_pki;
+using testing::transfer;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using Progress = TlsSession::Progress;
-
-std::shared_ptr<TlsContext> server_ctx(const std::string& cert, const std::string& key) {
-  auto ctx = TlsContext::create_server(cert, key);
-  if (!ctx) ADD_FAILURE() << ctx.error().message;
-  return ctx ? ctx.value() : nullptr;
-}
-
-std::shared_ptr<TlsContext> ca_server_ctx() {
-  return server_ctx(test_pki().server_cert, test_pki().server_key);
-}
-
-std::shared_ptr<TlsContext> client_ctx(const std::string& ca = test_pki().ca_cert) {
-  auto ctx = TlsContext::create_client(ca);
-  if (!ctx) ADD_FAILURE() << ctx.error().message;
-  return ctx ? ctx.value() : nullptr;
-}
-
-std::unique_ptr<TlsSession> make(std::shared_ptr<TlsContext> ctx, Role role,
-                                  const std::string& sni = {},
-                                  const std::string& verify_name = {}) {
-  auto s = TlsSession::create(std::move(ctx), role, sni, verify_name);
-  if (!s) {
-    ADD_FAILURE() << s.error().message;
-    return nullptr;
-  }
-  return std::move(s.value());
-}
-
-// What `from` wants sent arrives at `to`; true when anything moved.
-bool transfer(TlsSession& from, TlsSession& to) {
-  std::string wire;
-  from.take_encrypted(wire);
-  if (wire.empty()) return false;
-  to.feed_encrypted(wire);
-  return true;
-}
-
-// Runs both handshakes until both are done (true) or one failed and everything either
-// side had to say (alerts) has been delivered (false).
-bool handshake(TlsSession& client, TlsSession& server) {
-  for (int round = 0; round < 20; ++round) {
-    Progress c = client.handshake();
-    bool moved = transfer(client, server);
-    Progress s = server.handshake();
-    moved = transfer(server, client) || moved;
-    if (c == Progress::Done && s == Progress::Done && !moved) return true;
-    if ((c == Progress::Failed || s == Progress::Failed) && !moved) return false;
-  }
-  ADD_FAILURE() << "handshake did not settle";
-  return false;
-}
-
-struct Pair {
-  std::unique_ptr<TlsSession> client;
-  std::unique_ptr<TlsSession> server;
-};
-
-Pair connect(std::shared_ptr<TlsContext> cctx, std::shared_ptr<TlsContext> sctx,
-             const std::string& verify_name = kServerName) {
-  Pair p{make(std::move(cctx), Role::Client, kServerName, verify_name),
-         make(std::move(sctx), Role::Server)};
-  if (p.client && p.server) {
-    EXPECT_TRUE(handshake(*p.client, *p.server))
-        << "client: " << p.client->error() << " / server: " << p.server->error();
-  }
-  return p;
-}
-
-// Sends `data` from one side and reads it all on the other.
-std::string send(TlsSession& from, TlsSession& to, const std::string& data) {
-  EXPECT_EQ(from.write_plain(data), Progress::Done) << from.error();
-  transfer(from, to);
-  std::string got;
-  EXPECT_EQ(to.read_plain(got), Progress::NeedMore) << to.error();
-  transfer(to, from);  // anything the read produced (TLS 1.3 key updates, say)
-  return got;
-}
 
 std::string pattern(std::size_t n, unsigned seed) {
   std::string s(n, '\0');
@@ -170,7 +104,7 @@ TEST(TlsSession, DataFedInSmallPiecesStillArrives) {
 }
 
 TEST(TlsSession, TrailingDotInNamesIsIgnored) {
-  Pair p{make(client_ctx(), Role::Client, "mx.test.example.", "mx.test.example."),
+  Pair p{make(client_ctx(), Role::Client, "mx.test.example.", names({"mx.test.example."})),
          make(ca_server_ctx(), Role::Server)};
   ASSERT_TRUE(p.client && p.server);
   ASSERT_TRUE(handshake(*p.client, *p.server)) << p.client->error();
@@ -178,13 +112,13 @@ TEST(TlsSession, TrailingDotInNamesIsIgnored) {
 }
 
 TEST(TlsSession, EmptyVerifyNameChecksChainOnly) {
-  Pair p = connect(client_ctx(), ca_server_ctx(), "");
+  Pair p = connect(client_ctx(), ca_server_ctx(), names({}));
   ASSERT_TRUE(p.client && p.server);
   EXPECT_TRUE(p.client->peer_info().verified) << p.client->peer_info().verify_error;
 }
 
 TEST(TlsSession, WrongNameCompletesButIsNotVerified) {
-  Pair p = connect(client_ctx(), ca_server_ctx(), "other.example");
+  Pair p = connect(client_ctx(), ca_server_ctx(), names({"other.example"}));
   ASSERT_TRUE(p.client && p.server);
   PeerInfo info = p.client->peer_info();
   EXPECT_FALSE(info.verified);
@@ -229,7 +163,7 @@ TEST(TlsSession, SniIsSentWithoutRootDotAndNeverForAddresses) {
   EXPECT_EQ(seen, "mx.test.example");
 
   seen.clear();
-  Pair address{make(client_ctx(), Role::Client, "192.0.2.1", "192.0.2.1"),
+  Pair address{make(client_ctx(), Role::Client, "192.0.2.1", names({"192.0.2.1"})),
                make(sctx, Role::Server)};
   ASSERT_TRUE(handshake(*address.client, *address.server));
   EXPECT_EQ(seen, "<none>");
@@ -251,7 +185,7 @@ TEST(TlsSession, OldProtocolClientFailsWithReadableReason) {
   ASSERT_EQ(SSL_CTX_set_min_proto_version(raw, TLS1_VERSION), 1);
   ASSERT_EQ(SSL_CTX_set_max_proto_version(raw, TLS1_1_VERSION), 1);
 
-  auto client = make(cctx, Role::Client, kServerName, kServerName);
+  auto client = make(cctx, Role::Client, kServerName, names({kServerName}));
   auto server = make(ca_server_ctx(), Role::Server);
   ASSERT_TRUE(client && server);
   EXPECT_FALSE(handshake(*client, *server));
@@ -267,7 +201,7 @@ TEST(TlsSession, OldProtocolClientFailsWithReadableReason) {
 }
 
 TEST(TlsSession, PlaintextReplyInsteadOfServerHelloFails) {
-  auto client = make(client_ctx(), Role::Client, kServerName, kServerName);
+  auto client = make(client_ctx(), Role::Client, kServerName, names({kServerName}));
   ASSERT_TRUE(client);
   EXPECT_EQ(client->handshake(), Progress::NeedMore);
   EXPECT_TRUE(client->has_encrypted());  // the ClientHello
@@ -315,7 +249,7 @@ void expect_resumption(std::shared_ptr<TlsContext> cctx, std::shared_ptr<TlsCont
     saved = first.client->get1_session();
     ASSERT_NE(saved, nullptr);
   }
-  auto client = make(cctx, Role::Client, kServerName, kServerName);
+  auto client = make(cctx, Role::Client, kServerName, names({kServerName}));
   auto server = make(sctx, Role::Server);
   ASSERT_TRUE(client && server);
   client->set_session(saved);
