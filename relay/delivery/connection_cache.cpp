@@ -5,32 +5,13 @@
 
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/log.hpp"
+#include "relay/tls/peer_verify.hpp"
 
 namespace secmx::delivery {
 namespace {
 
-// Stands in for tls::verify_key() (relay/tls/peer_verify.hpp) until that one is there:
-// the same name and signature, so that the call below finds whichever exists. A string
-// that differs whenever the names or the DANE records differ.
-std::string verify_key(const tls::PeerVerify& verify) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const auto& n : verify.names) out += n + ",";
-  out += "|";
-  for (const auto& r : verify.tlsa) {
-    out += std::to_string(r.usage) + " " + std::to_string(r.selector) + " " +
-           std::to_string(r.matching_type) + " ";
-    for (std::uint8_t b : r.data) {
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-    }
-    out += ",";
-  }
-  return out;
-}
-
 std::string session_key(const std::string& host, const tls::PeerVerify& verify) {
-  return host + "|" + verify_key(verify);
+  return host + "|" + tls::verify_key(verify);
 }
 
 }  // namespace
@@ -48,7 +29,7 @@ ConnectionCache::~ConnectionCache() { close_all(); }
 
 std::string ConnectionCache::key(const std::string& host, const std::string& ip,
                                  std::uint16_t port, const tls::PeerVerify& verify) {
-  return host + "|" + ip + "|" + std::to_string(port) + "|" + verify_key(verify);
+  return host + "|" + ip + "|" + std::to_string(port) + "|" + tls::verify_key(verify);
 }
 
 void ConnectionCache::put(const std::string& key, CachedConnection conn) {
