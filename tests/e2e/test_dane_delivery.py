@@ -11,6 +11,7 @@ The world, shared by the tests of this module:
     eename                 .91 Postfix "other"    3 1 1 its key (cert names someone else)
     mismatch               .90 Postfix "good"     3 1 1 another key (PKIX would be fine)
     scripted               .92 scripted TLS peer  3 1 1 another key
+    twomx                  MX 10 mx.mismatch.dane.test, MX 20 mx.eename.dane.test
     ta / taname            .90 / .91              2 1 1 the test CA (DANE-TA)
     bogustlsa              .92                    TLSA forged after signing (SERVFAIL)
     bogusmx                .92                    MX forged after signing (SERVFAIL)
@@ -137,7 +138,8 @@ def world(tmp_path_factory):
                                    "plaindane.test"],
                           tls=(ca.chain(good_cert), good_key), tls_level="may")
         other = PostfixMTA(base, "other", host=OTHER, port=25, hostname="someone.else.test",
-                           domains=["eename.dane.test", "taname.dane.test", "pkixbad.dane.test"],
+                           domains=["eename.dane.test", "twomx.dane.test", "taname.dane.test",
+                                    "pkixbad.dane.test"],
                            tls=(ca.chain(other_cert), other_key), tls_level="may")
         for m in (good, other):
             m.start()
@@ -164,6 +166,8 @@ def world(tmp_path_factory):
         z.add_tlsa_for_cert(host("eename.dane.test", OTHER), other_cert)
         z.add_tlsa_for_cert(host("mismatch.dane.test", GOOD), other_cert)
         z.add_tlsa_for_cert(host("scripted.dane.test", SCRIPTED), good_cert)
+        z.add_mx("twomx.dane.test", 10, "mx.mismatch.dane.test")
+        z.add_mx("twomx.dane.test", 20, "mx.eename.dane.test")
         z.add_tlsa_for_cert(host("ta.dane.test", GOOD), ca.cert, usage=2)
         z.add_tlsa_for_cert(host("taname.dane.test", OTHER), ca.cert, usage=2)
         z.add_tlsa_for_cert(host("bogustlsa.dane.test", SCRIPTED), scripted_cert)
@@ -295,12 +299,15 @@ def test_dane_ee_delivers_bes_and_sos(relay, world):
 
 def test_dane_ee_does_not_check_the_certificate_name(relay, world):
     """DANE-EE binds the key, not a name (RFC 7672 §3.1.1): a certificate for
-    someone.else.test on mx.eename.dane.test is authenticated all the same."""
-    qid = send(relay, "cid@eename.dane.test", "ee-name", policy="sos")
-    line = attempt_line(relay, qid, "cid@eename.dane.test")
-    assert "status=sent" in line and "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
-    assert_auth(line, "dane")
-    delivered(world["other"], "cid@eename.dane.test", "ee-name")
+    someone.else.test on mx.eename.dane.test is authenticated all the same, enough for
+    SOS `verify` too (where PKIX alone would refuse the name)."""
+    for rcpt, subject, policy in (("cid@eename.dane.test", "ee-name", "sos"),
+                                  ("cy@eename.dane.test", "ee-name-verify", "sos-verify")):
+        qid = send(relay, rcpt, subject, policy=policy)
+        line = attempt_line(relay, qid, rcpt)
+        assert "status=sent" in line and "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
+        assert_auth(line, "dane")
+        delivered(world["other"], rcpt, subject)
 
 
 def test_dane_ta_on_the_ca_needs_the_host_name_in_the_leaf(relay, world):
@@ -333,6 +340,18 @@ def test_tlsa_mismatch_defers_4_7_5_bes_included(relay, world):
         assert r["state"] == "pending" and r["last_status"] == "4.7.5", r
     none_delivered(world, "mismatch-bes")
     none_delivered(world, "mismatch-sos")
+
+
+def test_a_host_failing_its_tlsa_leaves_the_mail_to_the_next_one(relay, world):
+    """A binding failure is the host's, not the domain's: the next MX (another address:
+    discovery lists each address once) is tried and takes the mail."""
+    qid = send(relay, "ida@twomx.dane.test", "two-mx")
+    line = attempt_line(relay, qid, "ida@twomx.dane.test")
+    assert "status=sent" in line and "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
+    assert_auth(line, "dane")
+    assert re.search(rf"{qid}: mx\.mismatch\.dane\.test\[127\.0\.0\.90\]:25 skipped for BES "
+                     r"policy: certificate matches no TLSA record", relay.log()), relay.log()
+    delivered(world["other"], "ida@twomx.dane.test", "two-mx")
 
 
 def test_tlsa_mismatch_sends_nothing_and_never_retries_in_plaintext(relay, world):
