@@ -480,9 +480,13 @@ class AdminServerImpl final : public AdminServer {
     auto got = done->get_future();
     sts_.refresh(*d, [done](sts::StsState s) { done->set_value(std::move(s)); });
     // The fetch has its own limit; DNS and the worker's queue get some room beside it.
-    auto wait = cfg->mta_sts.fetch_timeout + std::chrono::seconds(15);
-    if (got.wait_for(wait) != std::future_status::ready) {
-      return error(res, 504, "timeout", "no answer for " + *d + " in time");
+    // A shutdown (stop()) does not wait for it.
+    auto deadline = std::chrono::steady_clock::now() + cfg->mta_sts.fetch_timeout +
+                    std::chrono::seconds(15);
+    while (got.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (cancel_.load() || std::chrono::steady_clock::now() >= deadline) {
+        return error(res, 504, "timeout", "no answer for " + *d + " in time");
+      }
     }
     sts::StsState state = got.get();
     json body = sts_view(*d);
