@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "admin/bounded_http_server.hpp"
 #include "admin/policy_probe.hpp"
 #include "admin/queue_view.hpp"
+#include "admin/sts_view.hpp"
 #ifdef SECMX_HAVE_ROUTE_PROBE
 #include "admin/route_probe.hpp"
 #endif
@@ -71,8 +73,9 @@ bool is_loopback(const std::string& host) {
 
 class AdminServerImpl final : public AdminServer {
  public:
-  explicit AdminServerImpl(AdminDeps deps)
+  AdminServerImpl(AdminDeps deps, AdminSts sts)
       : deps_(std::move(deps)),
+        sts_(std::move(sts)),
         log_(log::logger("admin")),
         svr_(kLimits, [out = log_](const std::string& peer, const FrameError& e) {
           out->warn("refused a request from [{}]: {} {}", log::escape(peer, 64), e.status, e.text);
@@ -205,6 +208,9 @@ class AdminServerImpl final : public AdminServer {
         case Endpoint::QueueOp: return mutate(req, res, m.arg, m.op);
         case Endpoint::Route: return route(m.arg, res);
         case Endpoint::PolicyTest: return policy_test(req, res);
+        case Endpoint::StsShow: return sts_show(m.arg, res);
+        case Endpoint::StsPurge: return sts_purge(req, m.arg, res);
+        case Endpoint::StsFetch: return sts_fetch(req, m.arg, res);
       }
     };
     svr_.Get(".*", dispatch);
@@ -425,7 +431,73 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, *out);
   }
 
+  // --- MTA-STS ---------------------------------------------------------------------
+
+  std::optional<std::string> sts_arg(const std::string& arg, httplib::Response& res) {
+    if (!sts_.cache) {
+      error(res, 503, "unavailable", "the MTA-STS cache is not available");
+      return std::nullopt;
+    }
+    auto d = sts_domain(arg);
+    if (!d) error(res, 400, "bad_request", "not a domain: " + log::escape(arg, 100));
+    return d;
+  }
+
+  json sts_view(const std::string& domain) {
+    return sts_json(domain, config()->mta_sts.enabled, sts_.cache->get(domain),
+                    sts_.cache->last_failure(domain), unix_now_us());
+  }
+
+  void sts_show(const std::string& arg, httplib::Response& res) {
+    auto d = sts_arg(arg, res);
+    if (!d) return;
+    json body = sts_view(*d);
+    if (body["policy"].is_null() && body["last_failure"].is_null()) {
+      return error(res, 404, "not_found", "no MTA-STS policy cached for " + *d);
+    }
+    answer(res, 200, body);
+  }
+
+  void sts_purge(const httplib::Request& req, const std::string& arg, httplib::Response& res) {
+    auto d = sts_arg(arg, res);
+    if (!d) return;
+    bool had = sts_.cache->remove(*d);
+    log_->info("sts purge domain={} by [{}]: {}", log::escape(*d), log::escape(req.remote_addr, 64),
+               had ? "removed" : "nothing cached");
+    if (!had) return error(res, 404, "not_found", "no MTA-STS policy cached for " + *d);
+    answer(res, 200, json{{"domain", *d}, {"operation", "purge"}, {"result", "ok"}});
+  }
+
+  void sts_fetch(const httplib::Request& req, const std::string& arg, httplib::Response& res) {
+    auto d = sts_arg(arg, res);
+    if (!d) return;
+    auto cfg = config();
+    if (!cfg->mta_sts.enabled) {
+      return error(res, 409, "conflict", "MTA-STS is disabled ([mta_sts] enabled = false)");
+    }
+    if (!sts_.refresh) return error(res, 503, "unavailable", "delivery workers not running");
+    auto done = std::make_shared<std::promise<sts::StsState>>();
+    auto got = done->get_future();
+    sts_.refresh(*d, [done](sts::StsState s) { done->set_value(std::move(s)); });
+    // The fetch has its own limit; DNS and the worker's queue get some room beside it.
+    // A shutdown (stop()) does not wait for it.
+    auto deadline = std::chrono::steady_clock::now() + cfg->mta_sts.fetch_timeout +
+                    std::chrono::seconds(15);
+    while (got.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (cancel_.load() || std::chrono::steady_clock::now() >= deadline) {
+        return error(res, 504, "timeout", "no answer for " + *d + " in time");
+      }
+    }
+    sts::StsState state = got.get();
+    json body = sts_view(*d);
+    body["fetch"] = sts_state_json(state);
+    log_->info("sts fetch domain={} by [{}]: {}", log::escape(*d), log::escape(req.remote_addr, 64),
+               body["fetch"]["result"].get<std::string>());
+    answer(res, 200, body);
+  }
+
   AdminDeps deps_;
+  AdminSts sts_;
   std::shared_ptr<spdlog::logger> log_;
   BoundedHttpServer svr_;
   std::thread thread_;
@@ -441,11 +513,12 @@ class AdminServerImpl final : public AdminServer {
 
 }  // namespace
 
-Result<std::unique_ptr<AdminServer>, std::string> AdminServer::start(AdminDeps deps) {
+Result<std::unique_ptr<AdminServer>, std::string> AdminServer::start(AdminDeps deps,
+                                                                    AdminSts sts) {
   if (!deps.config || !deps.store || !deps.metrics) {
     return fail(std::string("admin server: config, store and metrics are required"));
   }
-  auto server = std::make_unique<AdminServerImpl>(std::move(deps));
+  auto server = std::make_unique<AdminServerImpl>(std::move(deps), std::move(sts));
   if (auto st = server->bind(); !st) return fail(st.error());
   return std::unique_ptr<AdminServer>(std::move(server));
 }

@@ -30,6 +30,8 @@
 #include "relay/config/config.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/sts/sts_cache.hpp"
+#include "relay/sts/sts_state.hpp"
 
 namespace secmx::admin {
 
@@ -44,11 +46,19 @@ struct AdminDeps {
   std::function<bool()> listeners_up;
 };
 
+// MTA-STS for /api/v1/sts: the policy cache (show, purge; must outlive the server) and
+// "fetch now" (its callback may run on any thread). Null cache: those endpoints answer 503.
+struct AdminSts {
+  sts::StsCache* cache = nullptr;
+  std::function<void(const std::string& domain, std::function<void(sts::StsState)> done)> refresh;
+};
+
 class AdminServer {
  public:
   // Binds admin.listen (port 0: any free port, see port()) and starts serving.
   // Error: "127.0.0.1:8025: cannot bind" (the caller decides whether that is fatal).
-  static Result<std::unique_ptr<AdminServer>, std::string> start(AdminDeps deps);
+  static Result<std::unique_ptr<AdminServer>, std::string> start(AdminDeps deps,
+                                                                 AdminSts sts = {});
 
   virtual ~AdminServer() = default;
   virtual void stop() = 0;

@@ -14,7 +14,7 @@ struct RouteEntry {
   std::string_view op;       // QueueOp only
 };
 
-constexpr std::array<RouteEntry, 13> kRoutes = {{
+constexpr std::array<RouteEntry, 16> kRoutes = {{
     {"GET", "/healthz", Endpoint::Healthz, ""},
     {"GET", "/metrics", Endpoint::Metrics, ""},
     {"GET", "/api/v1/stats", Endpoint::Stats, ""},
@@ -28,6 +28,9 @@ constexpr std::array<RouteEntry, 13> kRoutes = {{
     {"POST", "/api/v1/queue/*/bounce", Endpoint::QueueOp, "bounce"},
     {"GET", "/api/v1/route/*", Endpoint::Route, ""},
     {"POST", "/api/v1/policy/test", Endpoint::PolicyTest, ""},
+    {"GET", "/api/v1/sts/*", Endpoint::StsShow, ""},
+    {"DELETE", "/api/v1/sts/*", Endpoint::StsPurge, ""},
+    {"POST", "/api/v1/sts/*/fetch", Endpoint::StsFetch, ""},
 }};
 
 // Segment by segment; "*" takes one non-empty segment into `arg`.

@@ -24,6 +24,9 @@ enum class Endpoint {
   QueueOp,      // POST /api/v1/queue/{id}/{flush|hold|release|bounce}
   Route,        // GET /api/v1/route/{domain}
   PolicyTest,   // POST /api/v1/policy/test
+  StsShow,      // GET /api/v1/sts/{domain}
+  StsPurge,     // DELETE /api/v1/sts/{domain}
+  StsFetch,     // POST /api/v1/sts/{domain}/fetch
 };
 
 struct RouteMatch {

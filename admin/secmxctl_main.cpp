@@ -7,6 +7,7 @@
 //     queue flush [ID] [--domain D]
 //     stats
 //     route DOMAIN
+//     sts show DOMAIN | fetch DOMAIN | purge DOMAIN
 //     policy test --from A [--header 'N: V']... --rcpt R [--rcpt R]... [--requiretls]
 //
 // Human-readable tables by default, the API's JSON with --json. Exit codes in
@@ -19,6 +20,7 @@
 
 #include "admin/ctl_client.hpp"
 #include "admin/ctl_format.hpp"
+#include "admin/ctl_sts.hpp"
 
 namespace {
 
@@ -132,6 +134,16 @@ int main(int argc, char** argv) {
   auto* route = app.add_subcommand("route", "what discovery finds for a domain and whether each host does TLS");
   route->add_option("domain", route_domain, "recipient domain")->required();
 
+  auto* sts = app.add_subcommand("sts", "MTA-STS policies (RFC 8461) the relay has cached");
+  sts->require_subcommand(1);
+  std::string sts_domain;
+  auto* sts_show = sts->add_subcommand("show", "a domain's cached policy and its last failure");
+  auto* sts_fetch = sts->add_subcommand("fetch", "look a domain's policy up and fetch it now");
+  auto* sts_purge = sts->add_subcommand("purge", "drop a domain's cached policy");
+  for (auto* sc : {sts_show, sts_fetch, sts_purge}) {
+    sc->add_option("domain", sts_domain, "recipient domain")->required();
+  }
+
   auto* policy = app.add_subcommand("policy", "policy engine tools");
   policy->require_subcommand(1);
   std::string from;
@@ -221,6 +233,18 @@ int main(int argc, char** argv) {
   if (route->parsed()) {
     return ctl.run("GET", "/api/v1/route/" + encode(route_domain), nullptr,
                    [](const json& j) { return format_route(j); }, 90);
+  }
+  if (sts_show->parsed()) {
+    return ctl.run("GET", "/api/v1/sts/" + encode(sts_domain), nullptr,
+                   [](const json& j) { return format_sts(j); });
+  }
+  if (sts_fetch->parsed()) {
+    return ctl.run("POST", "/api/v1/sts/" + encode(sts_domain) + "/fetch", nullptr,
+                   [](const json& j) { return format_sts(j); }, 90);
+  }
+  if (sts_purge->parsed()) {
+    return ctl.run("DELETE", "/api/v1/sts/" + encode(sts_domain), nullptr,
+                   [&](const json&) { return "purged " + sts_domain + "\n"; });
   }
   if (ptest->parsed()) {
     json body{{"sender", from}, {"headers", headers}, {"recipients", rcpts}, {"requiretls", requiretls}};

@@ -1,6 +1,6 @@
 // lmdb_txn.hpp - move-only RAII owners for LMDB environments, transactions and cursors.
 //
-// Private to queue/ (only lmdb_store.cpp includes it). Every type aborts/closes in its
+// Private to queue/ (lmdb_store.cpp, sts_store.cpp). Every type aborts/closes in its
 // destructor. WriteTxn::commit() forgets the handle before calling mdb_txn_commit, because
 // LMDB frees the transaction whether or not the commit succeeds. A cursor opened in a
 // write transaction is freed by LMDB when that transaction ends, so it must be destroyed

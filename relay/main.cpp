@@ -248,8 +248,13 @@ int run(std::shared_ptr<const config::Config> cfg) {
   scheduler->kick();
 
   admin::SchedulerQueueOps queue_ops(*scheduler);
+  delivery::WorkerPool* workers = pool->get();
   auto admin_server = admin::AdminServer::start(
-      {cfg, store->get(), &queue_ops, &metrics, engine, [&listening] { return listening.load(); }});
+      {cfg, store->get(), &queue_ops, &metrics, engine, [&listening] { return listening.load(); }},
+      {&workers->sts_cache(),
+       [workers](const std::string& domain, std::function<void(sts::StsState)> done) {
+         workers->sts_refresh(domain, std::move(done));
+       }});
   if (!admin_server) {
     scheduler->stop();
     (*pool)->stop();

@@ -305,6 +305,24 @@ void read_dsn(const Section& root, DsnConfig& out) {
   }
 }
 
+void read_mta_sts(const Section& root, MtaStsConfig& out) {
+  Section s = root.sub("mta_sts");
+  s.check_keys({"enabled", "fetch_timeout", "max_policy_size", "refresh_interval"});
+  s.boolean("enabled", out.enabled);
+  constexpr Duration kMaxFetchTimeout = std::chrono::minutes(5);
+  if (s.duration("fetch_timeout", out.fetch_timeout, std::chrono::seconds(1)) &&
+      out.fetch_timeout > kMaxFetchTimeout) {
+    s.fail("fetch_timeout", "must be at most 5m (a delivery waits for it)");
+    out.fetch_timeout = kMaxFetchTimeout;
+  }
+  constexpr std::uint64_t kMaxPolicy = 64ull << 10;  // RFC 8461 §3.3
+  if (s.size("max_policy_size", out.max_policy_size, 1024) && out.max_policy_size > kMaxPolicy) {
+    s.fail("max_policy_size", "must be at most 64KiB (RFC 8461 §3.3)");
+    out.max_policy_size = kMaxPolicy;
+  }
+  s.duration("refresh_interval", out.refresh_interval, std::chrono::seconds(1));
+}
+
 // `user`/`group`: the account must exist when the config is checked, so a typo is a
 // file:line error from --check rather than a failed start as root.
 void read_run_as(const Section& root, Config& cfg) {
@@ -341,7 +359,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   cfg.source_file = path;
   root.check_keys(
       {"hostname", "user", "group", "smtp", "queue", "dns", "delivery", "policy", "route",
-       "admin", "log", "dsn"});
+       "admin", "log", "dsn", "mta_sts"});
   if (root.string("hostname", cfg.hostname) && !valid_hostname(cfg.hostname)) {
     root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
   }
@@ -356,6 +374,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_admin(root, cfg.admin);
   read_log(root, cfg.log);
   read_dsn(root, cfg.dsn);
+  read_mta_sts(root, cfg.mta_sts);
 
   if (rd.has_issues()) return fail(rd.take());
   cfg.warnings = rd.take_warnings();

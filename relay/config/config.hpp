@@ -126,6 +126,14 @@ struct DsnConfig {
   std::string postmaster;         // where bounces of <> mail go; empty: log and drop
 };
 
+// [mta_sts]: MTA-STS (RFC 8461, DESIGN §10) - the policy fetch, its cache and refresh.
+struct MtaStsConfig {
+  bool enabled = true;  // false: no domain has a policy (nothing looked up or fetched)
+  Duration fetch_timeout = std::chrono::seconds(10);  // the whole HTTPS fetch, connect to body
+  std::uint64_t max_policy_size = 64ull << 10;        // "64KiB", the most RFC 8461 §3.3 allows
+  Duration refresh_interval = std::chrono::hours(1);  // background re-check of cached policies
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string file;  // empty: stderr
@@ -145,6 +153,7 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   DsnConfig dsn;
+  MtaStsConfig mta_sts;
   // Valid but doubtful settings (e.g. dnssec with a resolver off this host): printed on
   // stderr by `--check` and at start-up, "file:line: warning: ..."; never fatal.
   std::vector<Issue> warnings;

@@ -39,6 +39,8 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
        next.delivery.max_connections);
   keep(changed, "delivery.connection_cache_time", running.delivery.connection_cache_time,
        next.delivery.connection_cache_time);
+  keep(changed, "mta_sts.refresh_interval", running.mta_sts.refresh_interval,
+       next.mta_sts.refresh_interval);
   keep(changed, "admin.listen", running.admin.listen, next.admin.listen);
   keep(changed, "log.file", running.log.file, next.log.file);
   return changed;

@@ -16,6 +16,8 @@
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt.hpp"
 #include "relay/dns/resolver.hpp"
+#include "relay/sts/sts_fetch.hpp"
+#include "relay/sts/sts_source.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::delivery {
@@ -56,14 +58,31 @@ client::ClientOptions client_options(const config::Config& cfg,
   return o;
 }
 
+sts::FetchOptions sts_fetch_options(const config::Config& cfg) {
+  sts::FetchOptions o;
+  o.ca_file = cfg.delivery.ca_file;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.mta_sts.fetch_timeout);
+  o.max_bytes = static_cast<std::size_t>(cfg.mta_sts.max_policy_size);
+  return o;
+}
+
+// The worker a domain's jobs (and its MTA-STS work) go to.
+std::size_t owner_of(const std::string& domain, std::size_t workers) {
+  return std::hash<std::string>{}(domain) % workers;
+}
+
+// Cached policies each worker re-checks per refresh round, at most.
+constexpr std::size_t kStsRefreshBatch = 100;
+
 class Worker {
  public:
-  Worker(std::uint32_t index, std::shared_ptr<const config::Config> config,
+  Worker(std::uint32_t index, std::uint32_t count, std::shared_ptr<const config::Config> config,
          std::shared_ptr<tls::TlsContext> tls, ConnectionBudget& budget,
-         WorkerPool::Report& report, metrics::RelayMetrics* metrics)
-      : log_id_("worker=" + std::to_string(index)), config_(std::move(config)),
-        client_options_(client_options(*config_, std::move(tls))), budget_(budget),
-        report_(report), metrics_(metrics), log_(log::logger("delivery")) {}
+         WorkerPool::Report& report, metrics::RelayMetrics* metrics, sts::StsCache& sts_cache)
+      : index_(index), count_(count), log_id_("worker=" + std::to_string(index)),
+        config_(std::move(config)), client_options_(client_options(*config_, std::move(tls))),
+        budget_(budget), report_(report), metrics_(metrics), sts_cache_(sts_cache),
+        log_(log::logger("delivery")) {}
 
   ~Worker() { stop(); }
 
@@ -87,6 +106,20 @@ class Worker {
   void wake() {
     std::lock_guard lock(mutex_);
     if (!closed_) uv_async_send(&async_);
+  }
+
+  // Runs fn on the worker's loop thread (dropped once the worker stops).
+  void post(std::function<void()> fn) {
+    std::lock_guard lock(mutex_);
+    if (closed_ || stopping_) return;
+    tasks_.push_back(std::move(fn));
+    uv_async_send(&async_);
+  }
+
+  void sts_refresh(const std::string& domain, std::function<void(sts::StsState)> done) {
+    post([this, domain, done = std::move(done)]() mutable {
+      if (sts_) sts_->refresh(domain, std::move(done));
+    });
   }
 
   void reload(std::shared_ptr<const config::Config> config, std::shared_ptr<tls::TlsContext> tls) {
@@ -141,6 +174,16 @@ class Worker {
     uv_timer_start(&timer_, &Worker::on_timer, 200, 200);
     uv_timer_init(&loop_, &reaper_);
     reaper_.data = this;
+    sts_fetcher_ = std::make_unique<sts::PolicyFetcher>(
+        &loop_, *resolver_, [this] { return sts_fetch_options(*config_); });
+    sts_ = std::make_unique<sts::StsSource>(*resolver_, sts_cache_, sts_fetcher_->as_function());
+    uv_timer_init(&loop_, &sts_timer_);
+    sts_timer_.data = this;
+    auto every = std::max<std::uint64_t>(
+        1000, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             config_->mta_sts.refresh_interval)
+                                             .count()));
+    uv_timer_start(&sts_timer_, &Worker::on_sts_timer, every, every);
     ready.set_value(Ok());
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -166,6 +209,18 @@ class Worker {
     auto* self = static_cast<Worker*>(t->data);
     self->guarded("worker.pump", [self] { self->pump(); });
   }
+  static void on_sts_timer(uv_timer_t* t) {
+    auto* self = static_cast<Worker*>(t->data);
+    self->guarded("worker.sts_refresh", [self] { self->sts_refresh_round(); });
+  }
+  void sts_refresh_round() {
+    if (!config_->mta_sts.enabled || !sts_) return;
+    auto interval = std::chrono::duration_cast<std::chrono::seconds>(config_->mta_sts.refresh_interval);
+    std::size_t n = sts_->refresh_round(
+        [this](const std::string& d) { return owner_of(d, count_) == index_; }, kStsRefreshBatch,
+        interval);
+    if (n > 0) log_->debug("{} sts refresh round: {} domains re-checked", log_id_, n);
+  }
   static void on_reap(uv_timer_t* t) {
     auto* self = static_cast<Worker*>(t->data);
     self->guarded("worker.reap", [self] {
@@ -176,11 +231,13 @@ class Worker {
 
   void drain() {
     std::vector<Job> jobs;
+    std::vector<std::function<void()>> tasks;
     bool stopping;
     std::optional<Reloaded> reloaded;
     {
       std::lock_guard lock(mutex_);
       jobs.swap(incoming_);
+      tasks.swap(tasks_);
       stopping = stopping_;
       reloaded.swap(reloaded_);
     }
@@ -193,6 +250,7 @@ class Worker {
       client_options_ = client_options(*config_, std::move(reloaded->tls));
       discovery_->set_options(dns::DiscoveryOptions::from_config(*config_));
     }
+    for (auto& task : tasks) task();
     for (auto& job : jobs) {
       auto& d = destinations_[job.domain];
       d.jobs.push_back(std::move(job));
@@ -237,6 +295,12 @@ class Worker {
       o.log_id = log_id;
       return client::SmtpClient::create(loop, std::move(o));
     };
+    if (config_->mta_sts.enabled) {
+      env.sts_policy = [s = sts_.get()](const std::string& domain,
+                                        std::function<void(sts::StsState)> cb) {
+        s->policy_for(domain, std::move(cb));
+      };
+    }
     env.cache = cache_.get();
     env.log = log_;
     env.metrics = metrics_;
@@ -271,21 +335,28 @@ class Worker {
     finished_.clear();
     cache_.reset();
     discovery_.reset();
+    sts_.reset();
+    sts_fetcher_.reset();  // fetches in flight are cut off; the loop runs until they return
     resolver_.reset();
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sts_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   }
 
+  std::uint32_t index_;
+  std::uint32_t count_;
   std::string log_id_;  // "worker=<n>"
   std::shared_ptr<const config::Config> config_;
   client::ClientOptions client_options_;  // the same for every attempt of this worker
   ConnectionBudget& budget_;
   WorkerPool::Report& report_;
   metrics::RelayMetrics* metrics_;
+  sts::StsCache& sts_cache_;
   std::shared_ptr<spdlog::logger> log_;
 
   uv_loop_t loop_{};
+  uv_timer_t sts_timer_{};
   uv_async_t async_{};
   uv_timer_t timer_{};
   uv_timer_t reaper_{};
@@ -298,6 +369,7 @@ class Worker {
 
   std::mutex mutex_;
   std::vector<Job> incoming_;
+  std::vector<std::function<void()>> tasks_;  // post(): run on the loop
   std::optional<Reloaded> reloaded_;  // guarded by mutex_; applied on the loop thread
   bool stopping_ = false;
   bool closed_ = false;
@@ -305,6 +377,8 @@ class Worker {
 
   std::unique_ptr<dns::AresResolver> resolver_;
   std::unique_ptr<dns::Discovery> discovery_;
+  std::unique_ptr<sts::PolicyFetcher> sts_fetcher_;
+  std::unique_ptr<sts::StsSource> sts_;
   std::unique_ptr<ConnectionCache> cache_;
   std::map<std::string, Destination> destinations_;
   std::unordered_map<Attempt*, std::unique_ptr<Attempt>> attempts_;
@@ -316,7 +390,7 @@ class WorkerPoolImpl final : public WorkerPool {
   WorkerPoolImpl(std::shared_ptr<const config::Config> config, Report report,
                  metrics::RelayMetrics* metrics)
       : config_(std::move(config)), report_(std::move(report)), metrics_(metrics),
-        budget_(config_->delivery.max_connections) {}
+        budget_(config_->delivery.max_connections), sts_cache_(open_sts_store(*config_)) {}
 
   ~WorkerPoolImpl() override { stop(); }
 
@@ -324,7 +398,8 @@ class WorkerPoolImpl final : public WorkerPool {
     auto tls = tls::TlsContext::create_client(config_->delivery.ca_file);
     if (!tls) return fail("TLS client context: " + tls.error().message);
     for (std::uint32_t i = 0; i < config_->delivery.workers; ++i) {
-      auto w = std::make_unique<Worker>(i, config_, *tls, budget_, report_, metrics_);
+      auto w = std::make_unique<Worker>(i, config_->delivery.workers, config_, *tls, budget_,
+                                        report_, metrics_, sts_cache_);
       auto st = w->start();
       if (!st.ok()) return st;
       workers_.push_back(std::move(w));
@@ -334,8 +409,7 @@ class WorkerPoolImpl final : public WorkerPool {
 
   void dispatch(Job job) override {
     if (workers_.empty()) return;
-    std::size_t i = std::hash<std::string>{}(job.domain) % workers_.size();
-    workers_[i]->dispatch(std::move(job));
+    workers_[owner_of(job.domain, workers_.size())]->dispatch(std::move(job));
   }
 
   void stop() override {
@@ -347,11 +421,33 @@ class WorkerPoolImpl final : public WorkerPool {
     for (auto& w : workers_) w->reload(config, client_tls);
   }
 
+  sts::StsCache& sts_cache() override { return sts_cache_; }
+
+  void sts_refresh(const std::string& domain, std::function<void(sts::StsState)> done) override {
+    if (workers_.empty()) return;
+    std::string d = dns::normalize_name(domain);
+    workers_[owner_of(d, workers_.size())]->sts_refresh(d, std::move(done));
+  }
+
  private:
+  // A store that cannot be opened leaves a cache in memory: policies are then fetched
+  // again after a restart, nothing worse.
+  static std::unique_ptr<queue::StsStore> open_sts_store(const config::Config& cfg) {
+    std::string path = queue::sts_store_path(cfg.queue.path);
+    auto store = queue::StsStore::open(path);
+    if (!store) {
+      log::logger("sts")->error("cannot open the MTA-STS cache {}: {} (policies kept in memory only)",
+                                path, store.error().message);
+      return nullptr;
+    }
+    return std::move(*store);
+  }
+
   std::shared_ptr<const config::Config> config_;
   Report report_;
   metrics::RelayMetrics* metrics_;
   ConnectionBudget budget_;
+  sts::StsCache sts_cache_;  // before the workers: they use it until they stop
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -11,6 +11,13 @@
 // `report` callback, called on worker threads. stop() from the owner thread: no new
 // attempts, in-flight ones are abandoned (their messages stay due in the queue).
 //
+// MTA-STS: every worker has its own sts::StsSource (over its resolver, fetching on its
+// loop's thread pool) and all share one sts::StsCache, durable beside the queue
+// (<queue.path>/mta-sts.mdb). An attempt gets AttemptEnv::sts_policy when [mta_sts] is
+// enabled; its callback runs on the attempt's worker thread. Each worker re-checks, every
+// mta_sts.refresh_interval, the cached policies of the domains it owns (the same hash as
+// dispatch), a bounded number per round.
+//
 // Failure: each worker's libuv callbacks run under common::guard(); an exception there is
 // logged ("worker=<n> event=exception where=worker.<step> ...") and the loop goes on. An
 // exception inside an attempt is the attempt's own (attempt.hpp): its recipients are
@@ -19,10 +26,13 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "relay/config/config.hpp"
 #include "relay/delivery/scheduler.hpp"
 #include "relay/metrics/metrics.hpp"
+#include "relay/sts/sts_cache.hpp"
+#include "relay/sts/sts_state.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::delivery {
@@ -42,6 +52,12 @@ class WorkerPool : public JobSink {
   // flight finish with what they started with. Thread-safe.
   virtual void reload(std::shared_ptr<const config::Config> config,
                       std::shared_ptr<tls::TlsContext> client_tls) = 0;
+
+  // The MTA-STS policy cache all workers share (thread-safe; lives as long as the pool).
+  virtual sts::StsCache& sts_cache() = 0;
+  // Look `domain`'s policy up now and fetch it even if the id is unchanged, on the worker
+  // that owns the domain; `done` runs on that worker's thread (never, once stop() began).
+  virtual void sts_refresh(const std::string& domain, std::function<void(sts::StsState)> done) = 0;
 };
 
 }  // namespace secmx::delivery

@@ -240,4 +240,21 @@ TlsaAnswer tlsa_answer(const TtlLimits& o, int status, const unsigned char* abuf
   return a;
 }
 
+TxtAnswer txt_answer(const TtlLimits& o, int status, const unsigned char* abuf, int alen) {
+  status = effective_status(status, abuf, alen);
+  if (auto a = from_status<TxtRecord>(o, status, abuf, alen)) return *a;
+  ares_txt_ext* head = nullptr;
+  if (auto a = from_parse<TxtRecord>(o, ares_parse_txt_reply_ext(abuf, alen, &head), abuf, alen)) {
+    return *a;
+  }
+  TxtAnswer a;
+  for (ares_txt_ext* r = head; r; r = r->next) {
+    if (r->record_start || a.records.empty()) a.records.emplace_back();
+    a.records.back().strings.emplace_back(reinterpret_cast<const char*>(r->txt), r->length);
+  }
+  ares_free_data(head);
+  finish_ok(o, a, answer_ttl(abuf, static_cast<std::size_t>(alen), ns_t_txt));
+  return a;
+}
+
 }  // namespace secmx::dns

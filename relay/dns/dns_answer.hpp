@@ -41,6 +41,8 @@ AddressAnswer address_answer(const TtlLimits& limits, int family, int status,
                              const unsigned char* abuf, int alen);
 // TLSA (RFC 6698): parsed by dns_message.hpp's walk, c-ares having no parser for it.
 TlsaAnswer tlsa_answer(const TtlLimits& limits, int status, const unsigned char* abuf, int alen);
+// TXT: ares_parse_txt_ext, its chunks regrouped into records by their record_start flag.
+TxtAnswer txt_answer(const TtlLimits& limits, int status, const unsigned char* abuf, int alen);
 
 // With [dns] dnssec: an answer is secure when the reply had the AD bit and the answer is
 // not Temporary (a SERVFAIL - bogus data from a validating resolver - never is). Call it

@@ -1,5 +1,5 @@
 // dns_types.cpp - addresses and names: parsing, printing, normalising; the Resolver
-// seam's default TLSA lookup ("not supported").
+// seam's default TLSA and TXT lookups ("not supported").
 #include "relay/dns/dns_types.hpp"
 
 #include "relay/common/ascii.hpp"
@@ -73,6 +73,14 @@ void Resolver::lookup_tlsa(std::string /*name*/, std::function<void(TlsaAnswer)>
   post([cb = std::move(cb)] {
     TlsaAnswer a;
     a.error = "TLSA lookups not supported";
+    cb(std::move(a));
+  });
+}
+
+void Resolver::lookup_txt(std::string /*name*/, std::function<void(TxtAnswer)> cb) {
+  post([cb = std::move(cb)] {
+    TxtAnswer a;
+    a.error = "TXT lookups not supported";
     cb(std::move(a));
   });
 }

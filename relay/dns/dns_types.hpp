@@ -61,6 +61,13 @@ struct TlsaRecord {
   bool operator==(const TlsaRecord&) const = default;
 };
 
+// One TXT resource record: its character-strings in order, each as published (RFC 1035
+// §3.3.14). Who reads a TXT record decides how to join them (MTA-STS: without spaces).
+struct TxtRecord {
+  std::vector<std::string> strings;
+  bool operator==(const TxtRecord&) const = default;
+};
+
 template <class R>
 struct Answer {
   LookupStatus status = LookupStatus::Temporary;
@@ -82,6 +89,7 @@ using SrvAnswer = Answer<SrvRecord>;
 using MxAnswer = Answer<MxRecord>;
 using AddressAnswer = Answer<IpAddress>;
 using TlsaAnswer = Answer<TlsaRecord>;
+using TxtAnswer = Answer<TxtRecord>;
 
 // "ok ttl=300 secure", "nxdomain", "temporary (timeout)": for traces and logs.
 template <class R>
@@ -115,6 +123,8 @@ class Resolver {
   // TLSA at a name such as "_25._tcp.mx.d.test". Resolvers that cannot ask for TLSA answer
   // Temporary ("TLSA lookups not supported"), through post().
   virtual void lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb);
+  // TXT at a name such as "_mta-sts.d.test"; the same fallback as lookup_tlsa().
+  virtual void lookup_txt(std::string name, std::function<void(TxtAnswer)> cb);
   // Runs fn soon on the loop thread (never inside this call); dropped like a lookup.
   virtual void post(std::function<void()> fn) = 0;
 };

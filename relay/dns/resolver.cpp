@@ -28,7 +28,7 @@
 namespace secmx::dns {
 namespace {
 
-using AnyAnswer = std::variant<SrvAnswer, MxAnswer, AddressAnswer, TlsaAnswer>;
+using AnyAnswer = std::variant<SrvAnswer, MxAnswer, AddressAnswer, TlsaAnswer, TxtAnswer>;
 using Waiter = std::function<void(const AnyAnswer&)>;
 
 constexpr std::uint16_t kTypeA = ns_t_a;
@@ -36,6 +36,7 @@ constexpr std::uint16_t kTypeMx = ns_t_mx;
 constexpr std::uint16_t kTypeAaaa = ns_t_aaaa;
 constexpr std::uint16_t kTypeSrv = ns_t_srv;
 constexpr std::uint16_t kTypeTlsa = ns_t_tlsa;
+constexpr std::uint16_t kTypeTxt = ns_t_txt;
 constexpr std::uint16_t kEdnsSize = 1232;  // the DNS flag day 2020 size: no fragmentation
 
 const char* type_name(std::uint16_t type) {
@@ -45,6 +46,7 @@ const char* type_name(std::uint16_t type) {
     case kTypeAaaa: return "AAAA";
     case kTypeSrv: return "SRV";
     case kTypeTlsa: return "TLSA";
+    case kTypeTxt: return "TXT";
   }
   return "?";
 }
@@ -188,6 +190,7 @@ AnyAnswer build_answer(const ResolverOptions& o, std::uint16_t type, int status,
     case kTypeMx: return mx_answer(limits, status, abuf, alen);
     case kTypeA: return address_answer(limits, AF_INET, status, abuf, alen);
     case kTypeTlsa: return tlsa_answer(limits, status, abuf, alen);
+    case kTypeTxt: return txt_answer(limits, status, abuf, alen);
     default: return address_answer(limits, AF_INET6, status, abuf, alen);
   }
 }
@@ -377,6 +380,11 @@ void AresResolver::lookup_aaaa(std::string name, std::function<void(AddressAnswe
 void AresResolver::lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb) {
   impl_->start(kTypeTlsa, std::move(name),
                [cb = std::move(cb)](const AnyAnswer& a) { cb(std::get<TlsaAnswer>(a)); });
+}
+
+void AresResolver::lookup_txt(std::string name, std::function<void(TxtAnswer)> cb) {
+  impl_->start(kTypeTxt, std::move(name),
+               [cb = std::move(cb)](const AnyAnswer& a) { cb(std::get<TxtAnswer>(a)); });
 }
 
 void AresResolver::post(std::function<void()> fn) { impl_->schedule(std::move(fn)); }

@@ -74,6 +74,7 @@ class AresResolver final : public Resolver {
   void lookup_a(std::string name, std::function<void(AddressAnswer)> cb) override;
   void lookup_aaaa(std::string name, std::function<void(AddressAnswer)> cb) override;
   void lookup_tlsa(std::string name, std::function<void(TlsaAnswer)> cb) override;
+  void lookup_txt(std::string name, std::function<void(TxtAnswer)> cb) override;
   void post(std::function<void()> fn) override;
 
   const ResolverStats& stats() const;

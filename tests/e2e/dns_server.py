@@ -240,6 +240,11 @@ class DnsServer:
         for zone in self._servfail:
             lines.append(f'  local-zone: "{zone}." transparent')
         for name, ttl, rtype, rdata in self._records:
+            if '"' in rdata and "'" not in rdata:
+                # unbound.conf's own quoting: inside '...' the rdata reaches the zone parser
+                # as written, so a quoted TXT string may hold spaces and ";".
+                lines.append(f"  local-data: '{name}. {ttl} IN {rtype} {rdata}'")
+                continue
             rdata = rdata.replace('"', '\\"')
             lines.append(f'  local-data: "{name}. {ttl} IN {rtype} {rdata}"')
         for zone in self._servfail:

@@ -173,7 +173,9 @@ def assert_queue_private(queue: Path, uid: int, gid: int):
     assert stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
     assert (st.st_uid, st.st_gid) == (uid, gid)
     files = sorted(queue.iterdir())
-    assert [f.name for f in files] == ["data.mdb", "lock.mdb"], files
+    # The queue and, beside it, the MTA-STS policy cache (queue/sts_store.hpp).
+    assert [f.name for f in files] == ["data.mdb", "lock.mdb", "mta-sts.mdb",
+                                       "mta-sts.mdb-lock"], files
     for f in files:
         fs = f.lstat()
         assert stat.S_ISREG(fs.st_mode), f
