@@ -161,6 +161,7 @@ void Attempt::next_target() {
   plaintext_retry_ = false;
   tls_ = TlsObservation{};
   tls_text_ = "none";
+  tls_cert_.clear();
   // Another message to this host may have left a connection that suits us.
   const auto& t = targets_[current_];
   auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port());
@@ -169,9 +170,9 @@ void Attempt::next_target() {
     client_->set_log_id(job_.id.to_string());
     tls_ = cached->tls;
     const auto& info = client_->info();
-    tls_text_ = info.tls.active
-                    ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
-                    : "none";
+    tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, tls_.auth)
+                                : "none";
+    tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
     Decision d = decide(facts(Stage::Session, "ready"));
     if (d.kind == Decision::Kind::Continue) {
       send_on();
@@ -238,9 +239,9 @@ void Attempt::on_open(client::SessionInfo info) {
       tls_.verified = info.tls.verified;
       tls_.auth = info.tls.verified ? TlsAuth::Pkix : TlsAuth::None;
       tls_.verify_error = info.tls.verify_error;
-      tls_text_ = info.tls.active
-                      ? format_tls(info.tls.protocol, info.tls.cipher, info.tls.verified)
-                      : "none";
+      tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, tls_.auth)
+                                  : "none";
+      tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
       f.stage = Stage::Session;
       f.tls = tls_;
       break;
@@ -368,9 +369,16 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   line.relay = reached ? target_name() : (!hosts_.empty() ? hosts_.back().host : "none");
   line.policy = model::to_string(job_.policy);
   line.reason = job_.policy_reason;
-  if (!targets_.empty() && (reached || !hosts_.empty())) line.method = dns::to_string(candidate().method);
+  if (!targets_.empty() && (reached || !hosts_.empty())) {
+    const dns::Candidate& c = candidate();
+    line.method = dns::to_string(c.method);
+    line.dnssec = dnssec_status(discovery_.dnssec, c.name_secure, c.addresses_secure);
+  }
   line.tls = reached ? tls_text_ : "none";
+  if (reached) line.cert_sha256 = tls_cert_;
   o.tls = line.tls;
+  o.cert_sha256 = line.cert_sha256;
+  o.dnssec = line.dnssec;
   line.delay_s = static_cast<double>(now - job_.envelope->arrival_us) / 1e6;
   line.attempts = job_.recipient(k).attempts + 1;
   line.dsn = o.status;
@@ -386,7 +394,11 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
         auto tls = tls_.handshake_ok ? (tls_.verified ? metrics::DeliveryTls::Verified
                                                       : metrics::DeliveryTls::Encrypt)
                                      : metrics::DeliveryTls::None;
-        if (reached) m->deliveries.inc(tls, candidate().method);
+        auto auth = tls_.auth == TlsAuth::Dane     ? metrics::DeliveryAuth::Dane
+                    : tls_.auth == TlsAuth::MtaSts ? metrics::DeliveryAuth::MtaSts
+                    : tls_.auth == TlsAuth::Pkix   ? metrics::DeliveryAuth::Pkix
+                                                   : metrics::DeliveryAuth::None;
+        if (reached) m->deliveries.inc(tls, auth, candidate().method);
         m->delivery_latency.observe(line.delay_s);
         break;
       }

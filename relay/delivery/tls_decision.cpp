@@ -17,6 +17,8 @@ const char* to_string(TlsAuth a) {
   switch (a) {
     case TlsAuth::None: return "none";
     case TlsAuth::Pkix: return "pkix";
+    case TlsAuth::Dane: return "dane";
+    case TlsAuth::MtaSts: return "mta-sts";
   }
   return "?";
 }

@@ -17,9 +17,10 @@
 
 namespace secmx::delivery {
 
-// How the peer was authenticated, when it was: PKIX (chain and MX/SRV target name) today;
-// DANE or MTA-STS would be further values. decide_tls() reads `verified`; this says by what.
-enum class TlsAuth { None, Pkix };
+// How the peer was authenticated, when it was: PKIX (chain and MX/SRV target name), DANE
+// (a TLSA record matched) or MTA-STS (PKIX for a name the policy allows). decide_tls() reads
+// `verified`; this says by what. Its word is the AUTH of the evidence (`tls=V/C/AUTH`).
+enum class TlsAuth { None, Pkix, Dane, MtaSts };
 const char* to_string(TlsAuth a);
 
 struct TlsObservation {

@@ -492,7 +492,7 @@ def sent_over_tls(line: dict, verified: bool = False) -> None:
     assert line["status"] == "sent", line["text"]
     assert re.match(r"TLSv1\.[23]/", line["tls"]), line["text"]
     if verified:
-        assert line["tls"].endswith("/verified"), line["text"]
+        assert line["tls"].endswith("/pkix"), line["text"]
 
 
 # ----------------------------------------------------------------------------- DNS
