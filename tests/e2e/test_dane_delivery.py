@@ -194,7 +194,7 @@ def world(tmp_path_factory):
         rcode, count, ad = w.query("_25._tcp.mx.plaindane.test", "TLSA")
         assert (rcode, ad) == ("NOERROR", False) and count == 1, w.log()
         yield {"ca": ca, "dns": w, "good": good, "other": other, "sentinel": sentinel,
-               "plain": plain}
+               "plain": plain, "good_cert": good_cert, "other_cert": other_cert}
     finally:
         for s in reversed(started):
             try:
@@ -232,20 +232,23 @@ def attempt_line(relay, qid: str, rcpt: str, status: str = r"\w+", timeout: floa
                       f"a delivery log line of {qid} to {rcpt} with status={status}")
 
 
-def tls_auth(line: str) -> str:
-    """The AUTH of the line's tls=VERSION/CIPHER/AUTH (dane, mta-sts, pkix, none).
+def evidence(line: str) -> dict[str, str]:
+    """The line's evidence: tls= AUTH (dane, mta-sts, pkix, none; "" without TLS), cert=
+    (the peer's certificate fingerprint, only over TLS) and dnssec= (secure, insecure,
+    off; only once discovery named a host)."""
+    tls = re.search(r"\btls=(?:none|TLSv1\.[23]/[^/,\s]+/([a-z-]+)),", line)
+    assert tls, f"no tls= in the delivery line: {line}"
+    cert = re.search(r", cert=sha256:([0-9a-f]{64}),", line)
+    dnssec = re.search(r", dnssec=(\w+),", line)
+    return {"auth": tls.group(1) or "", "cert": cert.group(1) if cert else "",
+            "dnssec": dnssec.group(1) if dnssec else ""}
 
-    Until the log names how a peer was authenticated it says only verified/unverified;
-    that form is read as the names it stands for ("pkix|dane|mta-sts" or "none")."""
-    m = re.search(r"\btls=(TLSv1\.[23])/[^/,\s]+/([a-z-]+),", line)
-    assert m, f"no TLS in the delivery line: {line}"
-    auth = m.group(2)
-    return {"verified": "pkix|dane|mta-sts", "unverified": "none"}.get(auth, auth)
 
-
-def assert_auth(line: str, want: str):
-    auth = tls_auth(line)
-    assert auth == want or (want in auth.split("|") and "|" in auth), (want, line)
+def sent_with(line: str, auth: str, cert, dnssec: str):
+    """A delivery over TLS authenticated as `auth`, to the peer holding `cert`."""
+    assert "status=sent" in line, line
+    assert evidence(line) == {"auth": auth, "cert": tlsa_data(cert, selector=0, matching=1),
+                              "dnssec": dnssec}, line
 
 
 def delivered(mta, rcpt: str, subject: str):
@@ -290,9 +293,8 @@ def test_dane_ee_delivers_bes_and_sos(relay, world):
     sos = send(relay, "ben@ee.dane.test", "ee-sos", policy="sos")
     for qid, rcpt, policy in ((bes, "ann@ee.dane.test", "BES"), (sos, "ben@ee.dane.test", "SOS")):
         line = attempt_line(relay, qid, rcpt)
-        assert "status=sent" in line and "relay=mx.ee.dane.test[127.0.0.90]:25" in line, line
-        assert f"policy={policy}" in line, line
-        assert_auth(line, "dane")
+        assert "relay=mx.ee.dane.test[127.0.0.90]:25" in line and f"policy={policy}" in line
+        sent_with(line, "dane", world["good_cert"], "secure")
     delivered(world["good"], "ann@ee.dane.test", "ee-bes")
     delivered(world["good"], "ben@ee.dane.test", "ee-sos")
 
@@ -305,16 +307,16 @@ def test_dane_ee_does_not_check_the_certificate_name(relay, world):
                                   ("cy@eename.dane.test", "ee-name-verify", "sos-verify")):
         qid = send(relay, rcpt, subject, policy=policy)
         line = attempt_line(relay, qid, rcpt)
-        assert "status=sent" in line and "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
-        assert_auth(line, "dane")
+        assert "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
+        sent_with(line, "dane", world["other_cert"], "secure")
         delivered(world["other"], rcpt, subject)
 
 
 def test_dane_ta_on_the_ca_needs_the_host_name_in_the_leaf(relay, world):
     qid = send(relay, "dot@ta.dane.test", "ta-good")
     line = attempt_line(relay, qid, "dot@ta.dane.test")
-    assert "status=sent" in line and "relay=mx.ta.dane.test[127.0.0.90]:25" in line, line
-    assert_auth(line, "dane")
+    assert "relay=mx.ta.dane.test[127.0.0.90]:25" in line, line
+    sent_with(line, "dane", world["good_cert"], "secure")
     delivered(world["good"], "dot@ta.dane.test", "ta-good")
     # The same CA, a leaf for another name: DANE-TA checks names (RFC 7672 §3.2.2).
     bad = send(relay, "eve@taname.dane.test", "ta-name")
@@ -335,9 +337,10 @@ def test_tlsa_mismatch_defers_4_7_5_bes_included(relay, world):
         line = attempt_line(relay, qid, rcpt)
         assert "status=deferred" in line and "dsn=4.7.5" in line, line
         assert "mx.mismatch.dane.test[127.0.0.90]:25" in line, line
-        assert "matches no TLSA record" in line, line
+        assert "matches no TLSA record" in line and evidence(line)["dnssec"] == "secure", line
         [r] = queue_show(relay, qid)["recipients"]
         assert r["state"] == "pending" and r["last_status"] == "4.7.5", r
+        assert r["last_dnssec"] == "secure", r
     none_delivered(world, "mismatch-bes")
     none_delivered(world, "mismatch-sos")
 
@@ -347,8 +350,8 @@ def test_a_host_failing_its_tlsa_leaves_the_mail_to_the_next_one(relay, world):
     discovery lists each address once) is tried and takes the mail."""
     qid = send(relay, "ida@twomx.dane.test", "two-mx")
     line = attempt_line(relay, qid, "ida@twomx.dane.test")
-    assert "status=sent" in line and "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
-    assert_auth(line, "dane")
+    assert "relay=mx.eename.dane.test[127.0.0.91]:25" in line, line
+    sent_with(line, "dane", world["other_cert"], "secure")
     assert re.search(rf"{qid}: mx\.mismatch\.dane\.test\[127\.0\.0\.90\]:25 skipped for BES "
                      r"policy: certificate matches no TLSA record", relay.log()), relay.log()
     delivered(world["other"], "ida@twomx.dane.test", "two-mx")
@@ -409,8 +412,8 @@ def test_tlsa_lookup_timeout_skips_the_host(make_relay, world):
 def test_tlsa_in_an_unsigned_zone_is_ignored(relay, world):
     qid = send(relay, "kit@plaindane.test", "plain-tlsa")
     line = attempt_line(relay, qid, "kit@plaindane.test")
-    assert "status=sent" in line and "relay=mx.plaindane.test[127.0.0.90]:25" in line, line
-    assert_auth(line, "pkix")
+    assert "relay=mx.plaindane.test[127.0.0.90]:25" in line, line
+    sent_with(line, "pkix", world["good_cert"], "insecure")
     delivered(world["good"], "kit@plaindane.test", "plain-tlsa")
 
 
@@ -428,8 +431,8 @@ def test_unusable_tlsa_still_requires_tls(relay, world):
 
     qid = send(relay, "max@unusabletls.dane.test", "unusable-tls")
     line = attempt_line(relay, qid, "max@unusabletls.dane.test")
-    assert "status=sent" in line, line
-    assert_auth(line, "none")  # the leaf does not name mx.unusabletls.dane.test
+    # TLS without authentication: the leaf does not name mx.unusabletls.dane.test.
+    sent_with(line, "none", world["good_cert"], "secure")
     delivered(world["good"], "max@unusabletls.dane.test", "unusable-tls")
 
 
@@ -440,8 +443,8 @@ def test_sos_verify_by_pkix_without_dnssec(make_relay, world):
     relay = start_relay(make_relay, world, dnssec=False)
     qid = send(relay, "ned@pkix.dane.test", "pkix-good", policy="sos-verify")
     line = attempt_line(relay, qid, "ned@pkix.dane.test")
-    assert "status=sent" in line and "relay=mx.pkix.dane.test[127.0.0.90]:25" in line, line
-    assert_auth(line, "pkix")
+    assert "relay=mx.pkix.dane.test[127.0.0.90]:25" in line, line
+    sent_with(line, "pkix", world["good_cert"], "off")
     delivered(world["good"], "ned@pkix.dane.test", "pkix-good")
     # A certificate for another name: not verified; the only host answered without the
     # TLS SOS asks for, so the message fails at once (5.7.10, as for no TLS at all).
@@ -453,8 +456,7 @@ def test_sos_verify_by_pkix_without_dnssec(make_relay, world):
     # Without DNSSEC no TLSA is asked: the record that defers above binds nothing here.
     qid = send(relay, "pam@mismatch.dane.test", "mismatch-no-dnssec")
     line = attempt_line(relay, qid, "pam@mismatch.dane.test")
-    assert "status=sent" in line, line
-    assert_auth(line, "pkix")
+    sent_with(line, "pkix", world["good_cert"], "off")
     delivered(world["good"], "pam@mismatch.dane.test", "mismatch-no-dnssec")
 
 
@@ -491,4 +493,5 @@ def test_tlsa_mismatch_fails_5_7_5_after_the_lifetime_with_a_dsn(make_relay, wor
         [fields] = dsn_for(world, subject)
         assert fields["Final-Recipient"] == f"rfc822; {rcpt}", fields
         assert fields["Action"] == "failed" and fields["Status"] == "5.7.5", fields
+        assert "dnssec=secure" in fields.get("X-Secmx-TLS", ""), fields
         none_delivered(world, subject)
