@@ -387,6 +387,7 @@ def test_new_policy_id_applies_the_new_policy_to_the_next_message(relay, world):
     relay.wait_log(r"sts domain=change\.test fetching policy id=two cached=one")
     relay.wait_log(r"sts domain=change\.test policy id=two mode=enforce max_age=86400 mx=1")
     peer_got(world.alt, "change-2")
+    assert world.alt.sni_names and world.alt.sni_names[-1] == "mx.alt.test", world.alt.sni_names
     assert world.web.requests("change.test") == 2
 
 
