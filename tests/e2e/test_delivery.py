@@ -180,10 +180,11 @@ def gone_from_queue(relay, qid: str, timeout: float = 20):
 
 
 def at(mta, rcpt: str, subject: str):
-    msgs = mta.wait_for_messages(1, recipient=rcpt, timeout=30)
-    got = [m for m in msgs if m.message["Subject"] == subject]
-    assert got, [m.message["Subject"] for m in msgs]
-    return got[0]
+    """The message with this subject in rcpt's mailbox, once Postfix has stored it (its 250
+    to the relay comes before that, and rcpt may hold older messages)."""
+    return wait_until(lambda: next((m for m in mta.messages() if m.recipient.lower() == rcpt.lower()
+                                    and m.message["Subject"] == subject), None),
+                      30, f"'{subject}' for {rcpt} at postfix {mta.name}")
 
 
 def dsn_for(world, subject: str):
