@@ -39,10 +39,11 @@ world_start() {  # kind dir -> world_pid, world_dns, world_ca
   world_dns=$(sed -n 's/.*dns=\([^ ]*\).*/\1/p' "$w/ready")
   world_ca=$(sed -n 's/.*ca=\([^ ]*\).*/\1/p' "$w/ready")
 }
-world_stop() {  # dir -> world_requests (policy fetches; "-" for dane)
+world_stop() {  # dir -> world_requests (policy fetches; "-" for dane), world_queries
   stop_pid "$world_pid"; world_pid=
-  world_requests=$(sed -n 's/^policy_requests=//p' "$1/world/stats" 2>/dev/null)
-  : "${world_requests:=?}"
+  world_requests=$(sed -n 's/.*policy_requests=\([^ ]*\).*/\1/p' "$1/world/stats" 2>/dev/null)
+  world_queries=$(sed -n 's/.*dns_queries=\([^ ]*\).*/\1/p' "$1/world/stats" 2>/dev/null)
+  : "${world_requests:=?}" "${world_queries:=?}"
 }
 
 auth_case() {  # dane|sts
@@ -73,8 +74,9 @@ enabled = true"
   local by_mx
   by_mx=$(grep 'to=<rcpt@bench-dest\.example>' "$dir/relay.log" | grep 'status=sent' | grep -c 'method=mx,' || true)
   [ "$by_mx" = "$COUNT" ] || { note "$kind: $by_mx of $COUNT deliveries say method=mx"; failed=1; KEEP=1; }
+  anotes+=("$kind (rep $rep): the resolver answered $world_queries DNS queries for $COUNT messages (the relay's cache answers the rest)")
   if [ "$kind" = sts ]; then
-    anotes+=("sts: the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")
+    anotes+=("sts (rep $rep): the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")
     [ "$world_requests" = 1 ] || { note "sts: the policy was fetched $world_requests times, expected once"; failed=1; }
   fi
   [ "$KEEP" = 1 ] || rm -rf "$dir/queue"

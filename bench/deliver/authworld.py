@@ -15,10 +15,12 @@ resolver setup as the e2e suite), and then
 TTLs are long (3600 s, negative answers too), so that every answer stays in the relay's
 cache for the whole measurement. Once everything answers, WORKDIR/ready holds
 "dns=HOST:PORT ca=PATH" (ca=- for dane), written whole. On SIGTERM or SIGINT it writes
-WORKDIR/stats ("policy_requests=N"; N = - for dane), stops the servers and exits 0. Any
+WORKDIR/stats ("policy_requests=N dns_queries=M": policy fetches, - for dane; queries
+unbound answered after "ready", from its query log), stops the servers and exits 0. Any
 failure to start exits 1 with the programs' logs on stderr.
 """
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -35,6 +37,13 @@ def write_whole(path: Path, text: str):
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.rename(tmp, path)
+
+
+def logged_queries(world: DnssecWorld) -> int:
+    """Client queries in unbound's log so far (log-queries: "info: ADDR NAME TYPE IN")."""
+    log = world.workdir / "unbound.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return len(re.findall(r"info: \S+ \S+ \S+ IN$", text, re.M))
 
 
 def main() -> int:
@@ -59,6 +68,7 @@ def main() -> int:
     world = DnssecWorld(work / "dns")
     web = None
     ca_path = "-"
+    queries_at_ready = None
     try:
         zone = world.zone(domain, signed=(kind == "dane"))
         zone.ttl = zone.negative_ttl = TTL
@@ -86,6 +96,7 @@ def main() -> int:
             rcode, n, ad = world.query(name, rtype)
             if rcode != "NOERROR" or n < 1 or ad != (kind == "dane"):
                 raise AssertionError(f"{name} {rtype}: {rcode}, {n} answers, AD={ad}\n{world.log()}")
+        queries_at_ready = logged_queries(world)
         write_whole(work / "ready", f"dns={world.address} ca={ca_path}\n")
         signal.pause()
     except KeyboardInterrupt:
@@ -95,7 +106,8 @@ def main() -> int:
         return 1
     finally:
         requests = web.requests(domain) if web is not None else "-"
-        write_whole(work / "stats", f"policy_requests={requests}\n")
+        queries = "-" if queries_at_ready is None else logged_queries(world) - queries_at_ready
+        write_whole(work / "stats", f"policy_requests={requests} dns_queries={queries}\n")
         if web is not None:
             web.stop()
         world.stop()

@@ -68,12 +68,12 @@ machine_info() {
   echo "- Load average at the start: $load_start"
 }
 
-# Rows of the authenticated-delivery table: tlsc, dane and sts of the last repetition that
-# has them, each against that repetition's tlsc (rate and CPU per message).
+# Rows of the authenticated-delivery table: tlsc, dane and sts of each repetition, each
+# against that repetition's tlsc (rate and CPU per message).
 auth_rows() {
-  awk -F'\t' '$1 == "tlsc" || $1 == "dane" || $1 == "sts" {rate[$2, $1] = $9; cpu[$2, $1] = $12; reps[$2] = 1}
+  awk -F'\t' '$1 == "tlsc" || $1 == "dane" || $1 == "sts" {rate[$2, $1] = $9; cpu[$2, $1] = $12; if ($2 > last) last = $2}
     END {
-      for (r in reps) {
+      for (r = 1; r <= last; r++) {
         if (!((r, "tlsc") in rate)) continue
         for (i = 1; i <= 3; i++) {
           c = (i == 1) ? "tlsc" : (i == 2) ? "dane" : "sts"
@@ -82,7 +82,7 @@ auth_rows() {
             100 * rate[r, c] / rate[r, "tlsc"], cpu[r, c], 100 * cpu[r, c] / cpu[r, "tlsc"]
         }
       }
-    }' "$tsv" | sort -t'(' -k2,2 -s
+    }' "$tsv"
 }
 
 write_report() {
