@@ -408,7 +408,7 @@ class AdminServerImpl final : public AdminServer {
   void route(const std::string& domain, httplib::Response& res) {
 #ifdef SECMX_HAVE_ROUTE_PROBE
     auto cfg = config();
-    auto result = probe_route(*cfg, domain, cancel_);
+    auto result = probe_route(*cfg, domain, cancel_, {}, cfg->mta_sts.enabled ? sts_.cache : nullptr);
     if (!result) return error(res, 500, "error", result.error());
     answer(res, 200, *result);
 #else

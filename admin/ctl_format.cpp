@@ -172,13 +172,28 @@ std::string format_route(const json& r) {
   kv(out, "discovery", status);
   bool dnssec = r.value("dnssec", false);
   kv(out, "dnssec", dnssec ? "on" : "off");
-  // MTA-STS: the policy (mode, mx, max_age, cache age) and its verdicts go here (not yet).
+  const json sts = r.value("mta_sts", json::object());
+  if (sts.value("enabled", false)) {
+    if (!sts.value("cached", false)) {
+      kv(out, "mta-sts", "no policy cached (secmxctl sts fetch " + field(r, "domain") + ")");
+    } else {
+      std::string mx;
+      for (const auto& m : sts.value("mx", json::array())) mx += (mx.empty() ? "" : " ") + cell(m);
+      kv(out, "mta-sts", field(sts, "mode") + " mx=" + (mx.empty() ? "-" : mx) + " max_age=" +
+                             field(sts, "max_age") + " id=" + field(sts, "id") + " age=" +
+                             format_age(sts.value("age_seconds", std::int64_t{0})) +
+                             (sts.value("expired", false) ? " EXPIRED" : ""));
+    }
+  } else if (r.contains("mta_sts")) {
+    kv(out, "mta-sts", "off");
+  }
   if (r.value("route_tls", json()).is_string()) kv(out, "route tls", field(r, "route_tls"));
   if (r.value("secmx_incomplete", false)) kv(out, "note", "a SecMX lookup failed: the list may be incomplete");
   if (r.value("mx_incomplete", false)) kv(out, "note", "an MX lookup failed: the list may be incomplete");
   if (r.contains("probe_stopped")) kv(out, "note", "probe stopped early: " + field(r, "probe_stopped"));
   out << "\n";
   std::vector<std::vector<std::string>> rows;
+  std::string verdicts;
   for (const auto& h : r.value("hosts", json::array())) {
     const json tls = h.value("tls", json::object());
     std::string tls_cell = "-", verified = "-";
@@ -187,6 +202,9 @@ std::string format_route(const json& r) {
       verified = tls.value("completed", false)
                      ? (tls.value("verified", false) ? std::string("yes") : "no " + cut(field(tls, "verify_error"), 40))
                      : std::string("-");
+      if (tls.value("completed", false) && field(tls, "auth") != "-") {
+        verified = field(tls, "auth") == "none" ? verified : field(tls, "auth");
+      }
     }
     std::string note = field(h, "status");
     if (field(h, "error") != "-") note += ": " + cut(field(h, "error"), 60);
@@ -195,16 +213,27 @@ std::string format_route(const json& r) {
       row.push_back(field(h, "dnssec"));
       row.push_back(tlsa_cell(h.value("tlsa", json::object())));
     }
+    row.push_back(field(h, "binding"));
     for (std::string v : {field(h, "answered"), field(h, "starttls"), tls_cell, verified, note}) row.push_back(v);
     rows.push_back(std::move(row));
+    const json v = h.value("verdict", json::object());
+    if (v.is_object() && !v.empty()) {
+      verdicts += "  " + field(h, "host") + "[" + field(h, "address") + "]:";
+      for (const char* k : {"BES", "SOS encrypt", "SOS verify"}) {
+        verdicts += std::string(" ") + k + ": " + cut(field(v, k), 70) + ";";
+      }
+      verdicts += "\n";
+    }
   }
   std::vector<std::string> header{"METHOD", "HOST", "PORT", "ADDRESS"};
   if (dnssec) {
     header.push_back("DNSSEC");
     header.push_back("TLSA");
   }
+  header.push_back("BINDING");
   for (const char* h : {"ANSWERS", "STARTTLS", "TLS", "VERIFIED", "STATUS"}) header.push_back(h);
   out << format_table(header, rows);
+  if (!verdicts.empty()) out << "\nWhat delivery would do:\n" << verdicts;
   std::string records;
   for (const auto& c : r.value("candidates", json::array())) {
     const json t = c.value("tlsa", json::object());

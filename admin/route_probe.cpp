@@ -9,10 +9,13 @@
 #include <vector>
 
 #include "relay/client/smtp_client.hpp"
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
+#include "relay/delivery/host_terms.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/dns/discovery_json.hpp"
 #include "relay/dns/resolver.hpp"
+#include "relay/sts/sts_cache.hpp"
 #include "relay/tls/tls_context.hpp"
 
 namespace secmx::admin {
@@ -24,6 +27,7 @@ using nlohmann::json;
 struct HostProbe {
   const dns::Candidate* candidate = nullptr;
   dns::IpAddress address;
+  delivery::HostTerms terms;  // what its DANE records and its domain's MTA-STS ask
   std::unique_ptr<client::SmtpClient> client;
   std::optional<client::SessionInfo> info;
   bool closed = false;  // quit finished (or never needed)
@@ -39,6 +43,7 @@ struct Probe {
   std::unique_ptr<dns::Discovery> discovery;
   std::optional<dns::DiscoveryResult> result;
   std::vector<HostProbe> hosts;
+  sts::StsState sts;    // the domain's cached MTA-STS policy, as delivery would use it
   std::string stopped;  // "", "cancelled", "deadline"
 
   bool finished() const {
@@ -70,6 +75,65 @@ bool answered(const client::SessionInfo& i) {
   return true;
 }
 
+// What delivery would do with this host for a BES message and for SOS at either level,
+// by the same rules (delivery::decide_tls over the host's terms and what the probe saw).
+json verdicts(const HostProbe& h) {
+  json v = json::object();
+  const auto& i = *h.info;
+  for (auto [name, policy, level] :
+       {std::tuple{"BES", model::Policy::BES, model::TlsLevel::None},
+        std::tuple{"SOS encrypt", model::Policy::SOS, model::TlsLevel::Encrypt},
+        std::tuple{"SOS verify", model::Policy::SOS, model::TlsLevel::Verify}}) {
+    (void)policy;
+    std::string word;
+    if (h.terms.admission != delivery::Admission::Open) {
+      word = std::string("not tried (") + delivery::to_string(h.terms.admission) + ")";
+    } else if (i.status != client::OpenStatus::Ok) {
+      word = std::string("no session (") + client::to_string(i.status) + ")";
+    } else {
+      delivery::TlsObservation seen;
+      seen.starttls_offered = i.starttls_offered;
+      seen.handshake_attempted = i.tls_attempted;
+      seen.handshake_ok = i.tls.active;
+      seen.auth = delivery::auth_of(h.terms, i.tls);
+      seen.verified = seen.auth != delivery::TlsAuth::None;
+      seen.verify_error = i.tls.verify_error;
+      auto d = delivery::decide_tls(level, h.terms.binding, seen);
+      word = d.verdict == delivery::TlsVerdict::Proceed
+                 ? (i.tls.active ? std::string("send over TLS (") + delivery::to_string(seen.auth) + ")"
+                                 : std::string("send in plaintext"))
+                 : std::string(delivery::to_string(d.verdict)) +
+                       (d.reason.empty() ? "" : ": " + d.reason);
+    }
+    v[name] = word;
+  }
+  return v;
+}
+
+// The cached policy as delivery would read it now (an expired one is none), for the
+// answer's "mta_sts" and the hosts' terms. The probe never fetches: `secmxctl sts fetch`.
+json cached_sts(const sts::StsCache* cache, const std::string& domain, sts::StsState& state) {
+  if (cache == nullptr) return json{{"enabled", false}};
+  auto cached = cache->get(domain);
+  if (!cached) return json{{"enabled", true}, {"cached", false}};
+  std::int64_t now = unix_now_us();
+  json j{{"enabled", true},
+         {"cached", true},
+         {"id", cached->id},
+         {"mode", sts::to_string(cached->policy.mode)},
+         {"mx", cached->policy.mx},
+         {"max_age", cached->policy.max_age.count()},
+         {"age_seconds", (now - cached->fetched_us) / 1000000},
+         {"expired", cached->expired(now)}};
+  if (!cached->expired(now)) {
+    state.policy = cached->policy;
+    state.id = cached->id;
+    state.from_cache = true;
+    state.fetched_us = cached->fetched_us;
+  }
+  return j;
+}
+
 json host_json(const HostProbe& h, bool dnssec) {
   const auto& c = *h.candidate;
   json j{{"host", c.host},
@@ -82,7 +146,8 @@ json host_json(const HostProbe& h, bool dnssec) {
     j["dnssec"] = c.name_secure && c.addresses_secure ? "secure" : "insecure";
     j["tlsa"] = dns::to_json(c.tlsa);
   }
-  // MTA-STS: the policy's verdict for this host goes here (not yet).
+  j["binding"] = delivery::to_string(h.terms.binding);
+  if (h.terms.sts_applies) j["mta_sts_listed"] = h.terms.sts_listed;
   if (!h.info) {
     j["status"] = "not probed";
     j["answered"] = nullptr;
@@ -100,7 +165,10 @@ json host_json(const HostProbe& h, bool dnssec) {
                   {"protocol", i.tls.protocol},
                   {"cipher", i.tls.cipher},
                   {"verified", tls_ok && i.tls.verified},
-                  {"verify_error", i.tls.verify_error}};
+                  {"verify_error", i.tls.verify_error},
+                  {"auth", delivery::to_string(delivery::auth_of(h.terms, i.tls))},
+                  {"cert_sha256", i.tls.cert_sha256}};
+  j["verdict"] = verdicts(h);
   return j;
 }
 
@@ -123,7 +191,7 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
   for (const auto& c : p.result->candidates) {
     for (const auto& a : c.addresses) {
       if (p.hosts.size() >= options.max_addresses) break;
-      p.hosts.push_back(HostProbe{&c, a, nullptr, std::nullopt, false});
+      p.hosts.push_back(HostProbe{&c, a, delivery::host_terms(c, p.sts), nullptr, std::nullopt, false});
     }
   }
   client::ClientOptions copts;
@@ -134,6 +202,7 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
   // The vector is complete: pointers into it stay valid from here on.
   for (auto& h : p.hosts) {
     h.client = client::SmtpClient::create(&p.loop, copts);
+    h.client->set_peer_verify(h.terms.verify);
     sockaddr_storage ss{};
     h.address.to_sockaddr(h.candidate->port, ss);
     HostProbe* hp = &h;
@@ -154,12 +223,14 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
 }  // namespace
 
 Result<json, std::string> probe_route(const config::Config& cfg, const std::string& domain,
-                                      const std::atomic<bool>& cancel, RouteProbeOptions options) {
+                                      const std::atomic<bool>& cancel, RouteProbeOptions options,
+                                      const sts::StsCache* sts_cache) {
   auto tls = tls::TlsContext::create_client(cfg.delivery.ca_file);
   if (!tls) return fail("TLS client context: " + tls.error().message);
 
   Probe p;
   p.cancel = &cancel;
+  json sts = cached_sts(sts_cache, dns::normalize_name(domain), p.sts);
   p.deadline = std::chrono::steady_clock::now() + options.deadline;
   if (int rc = uv_loop_init(&p.loop); rc != 0) return fail(std::string("uv_loop_init: ") + uv_strerror(rc));
   auto resolver = dns::AresResolver::create(&p.loop, dns::ResolverOptions::from_config(cfg));
@@ -208,6 +279,7 @@ Result<json, std::string> probe_route(const config::Config& cfg, const std::stri
     if (h.info && h.info->tls.active) ++tls_done;
     if (h.info && h.info->tls.active && h.info->tls.verified) ++verified;
   }
+  out["mta_sts"] = std::move(sts);
   out["hosts"] = std::move(hosts);
   out["summary"] = json{{"hosts", p.hosts.size()},
                         {"answering", answering},

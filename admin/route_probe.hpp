@@ -22,6 +22,10 @@
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
 
+namespace secmx::sts {
+class StsCache;
+}
+
 namespace secmx::admin {
 
 struct RouteProbeOptions {
@@ -36,12 +40,19 @@ struct RouteProbeOptions {
 //              "starttls", "tls": {"completed", "protocol", "cipher", "verified",
 //              "verify_error"}, "status", "stage", "error",
 //              with [dns] dnssec also "dnssec": "secure"|"insecure" (name and addresses)
-//              and "tlsa" (discovery_json.hpp's candidate "tlsa")}],
+//              and "tlsa" (discovery_json.hpp's candidate "tlsa"); "binding" (none,
+//              dane-encrypt, dane, mta-sts), "mta_sts_listed" when a policy covers the host,
+//              "tls" also "auth" (dane, mta-sts, pkix, none) and "cert_sha256", and
+//              "verdict": {"BES", "SOS encrypt", "SOS verify"} - what delivery would do},
+//   "mta_sts": {"enabled", "cached", "id", "mode", "mx", "max_age", "age_seconds",
+//               "expired"} - the cached policy the hosts' terms were taken from
 //   "summary": {"hosts", "answering", "starttls", "tls", "verified"}
 // Error: only when the probe cannot run at all (resolver or TLS context failed).
+// sts_cache: the relay's MTA-STS cache (null: MTA-STS off); read, never fetched into.
 Result<nlohmann::json, std::string> probe_route(const config::Config& cfg,
                                                 const std::string& domain,
                                                 const std::atomic<bool>& cancel,
-                                                RouteProbeOptions options = {});
+                                                RouteProbeOptions options = {},
+                                                const sts::StsCache* sts_cache = nullptr);
 
 }  // namespace secmx::admin

@@ -100,7 +100,7 @@ Facts Attempt::facts(Stage stage, std::string_view step) const {
     f.remote = candidate().host;
     f.last_candidate = next_ >= targets_.size();
     f.tls = tls_;
-    f.binding = binding_;
+    f.binding = terms_.binding;
   } else {
     f.last_candidate = targets_.empty();
   }
@@ -156,55 +156,12 @@ void Attempt::on_sts(sts::StsState state) {
   next_target();
 }
 
-bool Attempt::sts_applies(const dns::Candidate& c) const {
-  return sts_.policy && sts_.policy->mode != sts::Mode::None && c.method != dns::Method::Route;
-}
-
 Admission Attempt::admit() {
-  const dns::Candidate& c = candidate();
-  const bool sts = sts_applies(c);
-  // Precedence (RFC 8461 §2): usable DANE records make MTA-STS moot for the host.
-  binding_ = c.tlsa.status == dns::TlsaStatus::Usable          ? Binding::Dane
-             : sts && sts_.enforce()                            ? Binding::MtaSts
-             : c.tlsa.status == dns::TlsaStatus::UnusableOnly   ? Binding::Encrypt
-                                                                : Binding::None;
-  verify_ = tls::PeerVerify{};
-  if (binding_ == Binding::Dane) {
-    // SNI and DANE-TA names: the TLSA base domain first, then the host name (RFC 7672 §3.2.2).
-    if (!c.tlsa.base.empty()) verify_.names.push_back(c.tlsa.base);
-    if (c.tlsa.base != c.host) verify_.names.push_back(c.host);
-    for (const auto& r : c.tlsa.records) {
-      verify_.tlsa.push_back(tls::DaneRecord{r.usage, r.selector, r.matching_type, r.data});
-    }
-  } else {
-    verify_.names.push_back(c.host);
-  }
-  if (c.tlsa.status == dns::TlsaStatus::Failed) return Admission::TlsaFailed;
-  if (binding_ == Binding::MtaSts && !sts::policy_allows(*sts_.policy, c.host)) {
-    return Admission::NotInPolicy;
-  }
-  if (sts_testing() && !sts::policy_allows(*sts_.policy, c.host)) {
+  terms_ = host_terms(candidate(), sts_);
+  if (terms_.admission == Admission::Open && terms_.sts_testing && !terms_.sts_listed) {
     report_sts_testing("MX host not in the policy");
   }
-  return Admission::Open;
-}
-
-TlsAuth Attempt::auth_of(const client::TlsInfo& tls) const {
-  if (!tls.active) return TlsAuth::None;
-  // With TLSA records only DANE vouches for the peer (RFC 7672 §3.1.3); a PKIX chain that
-  // matches none of them is not enough.
-  if (!verify_.tlsa.empty()) return tls.dane ? TlsAuth::Dane : TlsAuth::None;
-  if (!tls.verified) return TlsAuth::None;
-  // PKIX for the MX host name, under a policy that lists the host: what MTA-STS asks.
-  if (binding_ == Binding::MtaSts ||
-      (sts_testing() && sts::policy_allows(*sts_.policy, candidate().host))) {
-    return TlsAuth::MtaSts;
-  }
-  return TlsAuth::Pkix;
-}
-
-bool Attempt::sts_testing() const {
-  return sts_.testing() && sts_applies(candidate()) && binding_ != Binding::Dane;
+  return terms_.admission;
 }
 
 void Attempt::report_sts_testing(const std::string& reason) {
@@ -248,7 +205,7 @@ void Attempt::next_target() {
   enter_state(State::Connecting);  // from choosing the host on, whether or not it is tried
   Facts admission = facts(Stage::Admission, "admission");
   admission.admission = admit();
-  admission.binding = binding_;
+  admission.binding = terms_.binding;
   admission.error = candidate().tlsa.detail;
   Decision a = decide(admission);
   if (a.kind != Decision::Kind::Continue) {
@@ -260,15 +217,15 @@ void Attempt::next_target() {
   // Another message to this host may have left a connection that suits us: one checked
   // against the same terms, whose TLS meets our level and the host's binding.
   const auto& t = targets_[current_];
-  auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port(), verify_);
-  if (auto cached = env_.cache->take(key, requirement_, binding_)) {
+  auto key = ConnectionCache::key(candidate().host, t.address.to_string(), target_port(), terms_.verify);
+  if (auto cached = env_.cache->take(key, requirement_, terms_.binding)) {
     client_ = std::move(cached->client);
     client_->set_log_id(job_.id.to_string());
     tls_ = cached->tls;
     const auto& info = client_->info();
     // By what it is authenticated for this message (MTA-STS now, perhaps PKIX before).
     if (info.tls.active) {
-      tls_.auth = auth_of(info.tls);
+      tls_.auth = auth_of(terms_, info.tls);
       tls_.verified = tls_.auth != TlsAuth::None;
     }
     tls_text_ = info.tls.active
@@ -299,11 +256,11 @@ void Attempt::connect(bool plaintext_retry) {
   sockaddr_storage ss{};
   targets_[current_].address.to_sockaddr(target_port(), ss);
   const std::string& host = candidate().host;
-  client_->set_peer_verify(verify_);
+  client_->set_peer_verify(terms_.verify);
   std::weak_ptr<bool> alive = alive_;
   client_->open(reinterpret_cast<const sockaddr*>(&ss), host,
-                want_starttls(requirement_, binding_, plaintext_retry),
-                env_.cache->take_session(host, verify_),
+                want_starttls(requirement_, terms_.binding, plaintext_retry),
+                env_.cache->take_session(host, terms_.verify),
                 [this, alive](client::SessionInfo info) {
                   if (alive.expired()) return;
                   guarded("attempt.opened", [&] { on_open(std::move(info)); });
@@ -339,14 +296,13 @@ void Attempt::on_open(client::SessionInfo info) {
       tls_.starttls_offered = info.starttls_offered;
       tls_.handshake_attempted = info.tls_attempted;
       tls_.handshake_ok = info.tls.active;
-      tls_.auth = auth_of(info.tls);
+      tls_.auth = auth_of(terms_, info.tls);
       tls_.verified = tls_.auth != TlsAuth::None;
       tls_.verify_error = info.tls.verify_error;
       tls_text_ = info.tls.active
                       ? format_tls(info.tls.protocol, info.tls.cipher, tls_.verified)
                       : "none";
-      if (sts_testing() && tls_.auth != TlsAuth::MtaSts &&
-          sts::policy_allows(*sts_.policy, candidate().host)) {
+      if (terms_.sts_testing && terms_.sts_listed && tls_.auth != TlsAuth::MtaSts) {
         report_sts_testing(!info.tls.active ? "no TLS"
                                             : "certificate not valid for the MX host name: " +
                                                   info.tls.verify_error);
@@ -359,7 +315,7 @@ void Attempt::on_open(client::SessionInfo info) {
   switch (d.kind) {
     case Decision::Kind::Continue:
       if (info.tls.active) {
-        env_.cache->remember_session(candidate().host, verify_, client_->tls_session());
+        env_.cache->remember_session(candidate().host, terms_.verify, client_->tls_session());
       }
       send_on();
       return;
@@ -456,7 +412,7 @@ void Attempt::release_client(bool reusable) {
   if (!client_) return;
   if (reusable && !targets_.empty()) {
     auto key = ConnectionCache::key(candidate().host, targets_[current_].address.to_string(),
-                                    target_port(), verify_);
+                                    target_port(), terms_.verify);
     env_.cache->put(key, CachedConnection{std::move(client_), tls_, {}});
   } else {
     env_.cache->retire(std::move(client_));

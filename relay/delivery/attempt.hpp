@@ -52,6 +52,7 @@
 #include "relay/config/config.hpp"
 #include "relay/delivery/connection_cache.hpp"
 #include "relay/delivery/decide.hpp"
+#include "relay/delivery/host_terms.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/outcome.hpp"
 #include "relay/dns/discovery.hpp"
@@ -109,11 +110,8 @@ class Attempt {
   void on_discovered(dns::DiscoveryResult result);
   void on_sts(sts::StsState state);
   void next_target();
-  // The receiver's terms for the current target: binding_, verify_, and whether to try it.
+  // The receiver's terms for the current target (terms_), and whether to try it.
   Admission admit();
-  bool sts_applies(const dns::Candidate& c) const;  // an MTA-STS policy, and c not a route
-  bool sts_testing() const;  // a testing policy applies to the current target (not DANE)
-  TlsAuth auth_of(const client::TlsInfo& tls) const;
   void report_sts_testing(const std::string& reason);
   void connect(bool plaintext_retry);
   void on_open(client::SessionInfo info);
@@ -141,8 +139,7 @@ class Attempt {
   dns::DiscoveryResult discovery_;
   model::TlsLevel requirement_ = model::TlsLevel::None;
   sts::StsState sts_;             // the domain's MTA-STS policy (none until asked)
-  Binding binding_ = Binding::None;  // what binds the current target
-  tls::PeerVerify verify_;        // what its certificate is checked against
+  HostTerms terms_;               // what the current target's DANE / MTA-STS ask
   std::vector<Target> targets_;
   std::size_t next_ = 0;  // next target to try
   std::size_t current_ = 0;

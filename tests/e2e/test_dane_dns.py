@@ -185,6 +185,14 @@ def test_route_view_shows_dnssec_and_tlsa(relay, world):
     assert hosts["mx.dane.test"]["dnssec"] == "secure", hosts
     assert hosts["mx.dane.test"]["tlsa"]["status"] == "usable", hosts
     assert hosts["alias.dane.test"]["tlsa"]["base"] == "real.dane.test", hosts
+    # The terms delivery would hold each host to, from the same function delivery uses.
+    assert hosts["mx.dane.test"]["binding"] == "dane", hosts
+    assert hosts["pkix.dane.test"]["binding"] == "dane-encrypt", hosts
+    assert hosts["nodane.dane.test"]["binding"] == "none", hosts
+    assert j["mta_sts"] == {"enabled": True, "cached": False}, j["mta_sts"]
+    # Nothing listens there: the probe says so for each policy rather than guessing.
+    assert hosts["mx.dane.test"]["verdict"]["SOS verify"].startswith("no session"), hosts
+    assert "mta-sts:         no policy cached" in text, text
 
 
 def test_route_view_insecure_and_failed(relay, world):
@@ -193,6 +201,8 @@ def test_route_view_insecure_and_failed(relay, world):
     assert "insecure" in line and "not-asked" in line, plain
     bogus = route(relay, "bogustlsa.test")
     assert "failed: TLSA _25._tcp.mx.bogustlsa.test" in row(bogus, "mx.bogustlsa.test"), bogus
+    # A host whose TLSA lookup failed is never tried, whatever the message's policy.
+    assert "BES: not tried (tlsa-failed)" in bogus, bogus
 
 
 # ----------------------------------------------------------------- the fixture, changed

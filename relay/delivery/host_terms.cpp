@@ -1,0 +1,44 @@
+// host_terms.cpp - a host's DANE and MTA-STS terms; see host_terms.hpp.
+#include "relay/delivery/host_terms.hpp"
+
+#include "relay/sts/mx_match.hpp"
+
+namespace secmx::delivery {
+
+HostTerms host_terms(const dns::Candidate& c, const sts::StsState& sts) {
+  HostTerms t;
+  t.sts_applies = sts.policy && sts.policy->mode != sts::Mode::None &&
+                  c.method != dns::Method::Route;
+  t.sts_listed = t.sts_applies && sts::policy_allows(*sts.policy, c.host);
+  t.binding = c.tlsa.status == dns::TlsaStatus::Usable         ? Binding::Dane
+              : t.sts_applies && sts.enforce()                  ? Binding::MtaSts
+              : c.tlsa.status == dns::TlsaStatus::UnusableOnly  ? Binding::Encrypt
+                                                                : Binding::None;
+  t.sts_testing = t.sts_applies && sts.testing() && t.binding != Binding::Dane;
+  if (t.binding == Binding::Dane) {
+    // SNI and DANE-TA names: the TLSA base domain first, then the host name (RFC 7672 §3.2.2).
+    if (!c.tlsa.base.empty()) t.verify.names.push_back(c.tlsa.base);
+    if (c.tlsa.base != c.host) t.verify.names.push_back(c.host);
+    for (const auto& r : c.tlsa.records) {
+      t.verify.tlsa.push_back(tls::DaneRecord{r.usage, r.selector, r.matching_type, r.data});
+    }
+  } else {
+    t.verify.names.push_back(c.host);
+  }
+  if (c.tlsa.status == dns::TlsaStatus::Failed) {
+    t.admission = Admission::TlsaFailed;
+  } else if (t.binding == Binding::MtaSts && !t.sts_listed) {
+    t.admission = Admission::NotInPolicy;
+  }
+  return t;
+}
+
+TlsAuth auth_of(const HostTerms& t, const client::TlsInfo& tls) {
+  if (!tls.active) return TlsAuth::None;
+  if (!t.verify.tlsa.empty()) return tls.dane ? TlsAuth::Dane : TlsAuth::None;
+  if (!tls.verified) return TlsAuth::None;
+  if (t.binding == Binding::MtaSts || (t.sts_testing && t.sts_listed)) return TlsAuth::MtaSts;
+  return TlsAuth::Pkix;
+}
+
+}  // namespace secmx::delivery
