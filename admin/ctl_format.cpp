@@ -130,6 +130,8 @@ std::string format_message(const json& d) {
     if (last != "-") last += " " + field(r, "last_reply");
     if (field(r, "remote_mta") != "-") last += " (" + field(r, "remote_mta") + ")";
     if (field(r, "last_tls") != "-") last += " tls=" + field(r, "last_tls");
+    if (field(r, "last_cert_sha256") != "-") last += " cert=sha256:" + field(r, "last_cert_sha256");
+    if (field(r, "last_dnssec") != "-") last += " dnssec=" + field(r, "last_dnssec");
     rows.push_back({field(r, "address"), field(r, "state"), field(r, "policy"), field(r, "tls"),
                     field(r, "rule"), field(r, "attempts"), last});
   }

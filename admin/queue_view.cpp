@@ -222,6 +222,8 @@ json detail_json(const model::Envelope& env, std::int64_t now_us) {
                          {"last_reply", r.last_reply},
                          {"remote_mta", r.remote_mta},
                          {"last_tls", r.last_tls},
+                         {"last_cert_sha256", r.last_cert_sha256},
+                         {"last_dnssec", r.last_dnssec},
                          {"last_attempt", r.last_attempt_us > 0 ? json(iso_time(r.last_attempt_us))
                                                                 : json(nullptr)}});
   }

@@ -21,7 +21,8 @@ constexpr std::uint8_t kKnownNotify = kNotifySuccess | kNotifyFailure | kNotifyD
 
 constexpr std::size_t kHeaderSize = 4 + 8 + 8 + 8;  // version..next_attempt_us
 constexpr std::size_t kTrailerSize = 4;
-// 4 enum bytes + attempts varint + 6 empty strings: lets the decoder bound the count.
+// 4 enum bytes + attempts varint + 6 empty strings (a version 1 recipient; later versions
+// only add to it): lets the decoder bound the count.
 constexpr std::size_t kMinRecipientSize = 4 + 1 + 6;
 constexpr std::size_t kMaxVarint = 10;
 
@@ -115,7 +116,7 @@ std::size_t size_bound(const Envelope& e) {
   for (const Recipient& r : e.recipients) {
     n += 4 + kMaxVarint + bound(r.address) + bound(r.orcpt) + bound(r.policy_reason) +
          bound(r.last_status) + bound(r.last_reply) + bound(r.remote_mta) + bound(r.last_tls) +
-         kMaxVarint;
+         kMaxVarint + bound(r.last_cert_sha256) + bound(r.last_dnssec);
   }
   return n;
 }
@@ -278,6 +279,8 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
     w.str(r.remote_mta);
     w.str(r.last_tls);
     w.varint(static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.last_attempt_us)));
+    w.str(r.last_cert_sha256);
+    w.str(r.last_dnssec);
   }
   auto body_len = static_cast<std::size_t>(w.p - base);
   w.fixed32(record_checksum(std::string_view(out.data(), body_len)));
@@ -288,7 +291,7 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
 Result<Envelope, Error> decode_envelope(std::string_view record) {
   if (record.empty()) return fail(corrupt("empty"));
   auto version = static_cast<std::uint8_t>(record[0]);
-  if (version != kRecordVersion && version != 1) {
+  if (version < 1 || version > kRecordVersion) {
     return fail(corrupt("unsupported version " + std::to_string(version)));
   }
   if (record.size() < kHeaderSize + kTrailerSize) return fail(corrupt("truncated header"));
@@ -348,6 +351,10 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
     if (version >= 2) {
       r.str(rc.last_tls);
       rc.last_attempt_us = static_cast<std::int64_t>(r.varint());
+    }
+    if (version >= 3) {
+      r.str(rc.last_cert_sha256);
+      r.str(rc.last_dnssec);
     }
     if (r.failed()) return fail(corrupt(r.error()));
   }

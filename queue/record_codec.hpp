@@ -7,14 +7,17 @@
 // an enum out of range or trailing bytes give Error::Kind::Corrupt, never a crash or an
 // allocation sized by the input.
 //
-// Layout (version 1; integers little-endian, varint = LEB128, str = varint length + bytes):
+// Layout (version 3; integers little-endian, varint = LEB128, str = varint length + bytes):
 //   u8 version=1, u8 flags (1 smtputf8, 2 requiretls, 4 held), u8 body_type, u8 ret,
 //   u64 id, i64 arrival_us, i64 next_attempt_us, varint attempts, varint body_size,
 //   str sender, envid, client_address, client_helo, auth_user, tls_protocol, tls_cipher,
 //   varint n, n x { u8 notify, u8 state, u8 policy, u8 tls, varint attempts,
-//                   str address, orcpt, policy_reason, last_status, last_reply, remote_mta },
+//                   str address, orcpt, policy_reason, last_status, last_reply, remote_mta,
+//                   [v2+] str last_tls, varint last_attempt_us,
+//                   [v3+] str last_cert_sha256, last_dnssec },
 //   u32 CRC-32C of every byte before it.
-// A new layout gets a new version byte; decode keeps reading the old ones.
+// A new layout gets a new version byte; decode keeps reading the old ones, and a field an
+// older record does not have reads as empty (0).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,9 @@
 
 namespace secmx::queue {
 
-inline constexpr std::uint8_t kRecordVersion = 2;  // 2: per-recipient last_tls, last_attempt_us; 1 still read
+// 2: per-recipient last_tls, last_attempt_us; 3: last_cert_sha256, last_dnssec (the
+// attempt's evidence). 1 and 2 are still read.
+inline constexpr std::uint8_t kRecordVersion = 3;
 
 // Replaces the contents of `out` with the record for `envelope`.
 Status<Error> encode_envelope(const Envelope& envelope, std::string& out);

@@ -202,6 +202,7 @@ void Attempt::next_target() {
   plaintext_retry_ = false;
   tls_ = TlsObservation{};
   tls_text_ = "none";
+  tls_cert_.clear();
   enter_state(State::Connecting);  // from choosing the host on, whether or not it is tried
   Facts admission = facts(Stage::Admission, "admission");
   admission.admission = admit();
@@ -228,9 +229,9 @@ void Attempt::next_target() {
       tls_.auth = auth_of(terms_, info.tls);
       tls_.verified = tls_.auth != TlsAuth::None;
     }
-    tls_text_ = info.tls.active
-                    ? format_tls(info.tls.protocol, info.tls.cipher, tls_.verified)
-                    : "none";
+    tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, tls_.auth)
+                                : "none";
+    tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
     Decision d = decide(facts(Stage::Session, "ready"));
     if (d.kind == Decision::Kind::Continue) {
       send_on();
@@ -299,9 +300,9 @@ void Attempt::on_open(client::SessionInfo info) {
       tls_.auth = auth_of(terms_, info.tls);
       tls_.verified = tls_.auth != TlsAuth::None;
       tls_.verify_error = info.tls.verify_error;
-      tls_text_ = info.tls.active
-                      ? format_tls(info.tls.protocol, info.tls.cipher, tls_.verified)
-                      : "none";
+      tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, tls_.auth)
+                                  : "none";
+      tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
       if (terms_.sts_testing && terms_.sts_listed && tls_.auth != TlsAuth::MtaSts) {
         report_sts_testing(!info.tls.active ? "no TLS"
                                             : "certificate not valid for the MX host name: " +
@@ -403,6 +404,16 @@ void Attempt::on_sent(client::MessageResult r) {
 
 void Attempt::leave_host(const Decision& d, bool reusable) {
   release_client(reusable);
+  if (env_.metrics && !d.host.host.empty()) {
+    // A host that did not meet its receiver's terms, counted by whose terms they were.
+    if (terms_.admission == Admission::TlsaFailed) {
+      env_.metrics->tls_auth_failures.inc(metrics::AuthFailure::TlsaLookup);
+    } else if (d.host.kind == HostRecord::Kind::AuthFailed) {
+      env_.metrics->tls_auth_failures.inc(terms_.binding == Binding::Dane
+                                              ? metrics::AuthFailure::Dane
+                                              : metrics::AuthFailure::MtaSts);
+    }
+  }
   if (!d.host.host.empty()) hosts_.push_back(d.host);
   if (d.kind == Decision::Kind::Final) finish_pending(d.outcome);
   next_target();
@@ -434,9 +445,16 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   line.relay = reached ? target_name() : (!hosts_.empty() ? hosts_.back().host : "none");
   line.policy = model::to_string(job_.policy);
   line.reason = job_.policy_reason;
-  if (!targets_.empty() && (reached || !hosts_.empty())) line.method = dns::to_string(candidate().method);
+  if (!targets_.empty() && (reached || !hosts_.empty())) {
+    const dns::Candidate& c = candidate();
+    line.method = dns::to_string(c.method);
+    line.dnssec = dnssec_status(discovery_.dnssec, c.name_secure, c.addresses_secure);
+  }
   line.tls = reached ? tls_text_ : "none";
+  if (reached) line.cert_sha256 = tls_cert_;
   o.tls = line.tls;
+  o.cert_sha256 = line.cert_sha256;
+  o.dnssec = line.dnssec;
   line.delay_s = static_cast<double>(now - job_.envelope->arrival_us) / 1e6;
   line.attempts = job_.recipient(k).attempts + 1;
   line.dsn = o.status;
@@ -452,7 +470,11 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
         auto tls = tls_.handshake_ok ? (tls_.verified ? metrics::DeliveryTls::Verified
                                                       : metrics::DeliveryTls::Encrypt)
                                      : metrics::DeliveryTls::None;
-        if (reached) m->deliveries.inc(tls, candidate().method);
+        auto auth = tls_.auth == TlsAuth::Dane     ? metrics::DeliveryAuth::Dane
+                    : tls_.auth == TlsAuth::MtaSts ? metrics::DeliveryAuth::MtaSts
+                    : tls_.auth == TlsAuth::Pkix   ? metrics::DeliveryAuth::Pkix
+                                                   : metrics::DeliveryAuth::None;
+        if (reached) m->deliveries.inc(tls, auth, candidate().method);
         m->delivery_latency.observe(line.delay_s);
         break;
       }

@@ -151,6 +151,7 @@ class Attempt {
   std::unique_ptr<client::SmtpClient> client_;
   TlsObservation tls_;
   std::string tls_text_ = "none";
+  std::string tls_cert_;  // the peer certificate's SHA-256 (hex) when tls_text_ is TLS
   std::vector<const model::Recipient*> sending_;  // recipients in the current transaction
   std::vector<std::size_t> sending_k_;
 

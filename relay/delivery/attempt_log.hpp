@@ -1,19 +1,28 @@
-// attempt_log.hpp - the one log line per delivery attempt and recipient (DESIGN §4).
+// attempt_log.hpp - the one log line per delivery attempt and recipient (DESIGN §4, §10).
 //
 // Postfix operators grep for "to=<", "relay=", "status=" and "dsn="; the line keeps those
 // names and adds what SecMX needs: the policy and the reason it was chosen, how the
-// receiver was found, and the TLS that protected (or did not protect) the transfer:
+// receiver was found, and the evidence of the transfer's protection - the TLS and how the
+// receiver was authenticated (AUTH: dane, mta-sts, pkix, or none for TLS without
+// authentication), the receiver's certificate, and whether the DNS answers that named the
+// host and its address were DNSSEC-secure:
 //
 //   0193A...: to=<a@example.org>, relay=mx.example.org[127.0.0.5]:25, policy=SOS,
 //     reason=rule=3(classification=RESTRICTED), method=srv,
-//     tls=TLSv1.3/TLS_AES_256_GCM_SHA384/verified, delay=0.42, attempts=1, dsn=2.0.0,
-//     status=sent (250 2.0.0 Ok: queued as 4Xy)
+//     tls=TLSv1.3/TLS_AES_256_GCM_SHA384/dane, cert=sha256:9f86d0..., dnssec=secure,
+//     delay=0.42, attempts=1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4Xy)
+//
+// The SecMX fields stand between relay= and delay=, and the evidence (tls=, cert=,
+// dnssec=) together: before the peer's reply text, which always ends the line, so that no
+// reply can put a field of its own where a reader looks for ours.
 //
 // Pure formatting; the caller logs it.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include "relay/delivery/tls_decision.hpp"
 
 namespace secmx::delivery {
 
@@ -24,7 +33,9 @@ struct AttemptLine {
   std::string policy;       // "BES" / "SOS"
   std::string reason;       // policy reason as stored
   std::string method;       // discovery method, "" when discovery failed
-  std::string tls;          // "TLSv1.3/cipher/verified", "TLSv1.2/cipher/unverified", "none"
+  std::string tls;          // format_tls(): "TLSv1.3/cipher/dane", ".../none", or "none"
+  std::string cert_sha256;  // the peer's certificate, lower-case hex; "" without TLS
+  std::string dnssec;       // dnssec_status() of the relay= host; "" (not written): no host
   double delay_s = 0;       // since arrival
   std::uint32_t attempts = 0;
   std::string dsn;          // enhanced status
@@ -34,7 +45,13 @@ struct AttemptLine {
 
 std::string format_attempt(const AttemptLine& line);
 
-// "TLSv1.3/TLS_AES_256_GCM_SHA384/verified", or "none" when protocol is empty.
-std::string format_tls(const std::string& protocol, const std::string& cipher, bool verified);
+// "TLSv1.3/TLS_AES_256_GCM_SHA384/dane" (AUTH: dane, mta-sts, pkix, none), or "none" when
+// protocol is empty (no TLS).
+std::string format_tls(const std::string& protocol, const std::string& cipher, TlsAuth auth);
+
+// The DNSSEC status of the answers an attempt used for its host: "off" when discovery did
+// not ask for DNSSEC; "secure" when the host's name and every address came from secure
+// answers; "insecure" otherwise.
+const char* dnssec_status(bool dnssec, bool name_secure, bool addresses_secure);
 
 }  // namespace secmx::delivery

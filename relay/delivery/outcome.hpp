@@ -22,7 +22,10 @@ struct RcptOutcome {
   std::string status;      // enhanced status code, "2.0.0", "4.4.1", "5.7.10"
   std::string diagnostic;  // "smtp; 550 5.1.1 user unknown" or our own words
   std::string remote_mta;  // host that gave the reply, when one did
-  std::string tls = "none";  // the attempt's TLS as logged: "protocol/cipher/verified"
+  // The evidence of the attempt, as logged (attempt_log.hpp) and kept in the queue record:
+  std::string tls = "none";  // "protocol/cipher/AUTH" (dane, mta-sts, pkix, none), or "none"
+  std::string cert_sha256{};  // the peer's certificate, lower-case hex; "" without TLS
+  std::string dnssec{};       // "secure", "insecure", "off"; "" when no host was named
   bool relayed = false;    // delivered to a peer without DSN: NOTIFY=SUCCESS gets "relayed"
 };
 

@@ -16,6 +16,8 @@ void apply_outcomes(model::Envelope& env, const JobResult& result, std::int64_t 
     r.last_reply = o.diagnostic;
     r.remote_mta = o.remote_mta;
     r.last_tls = o.tls;
+    r.last_cert_sha256 = o.cert_sha256;
+    r.last_dnssec = o.dnssec;
     r.last_attempt_us = now_us;
     switch (o.verdict) {
       case RcptVerdict::Delivered: r.state = model::RcptState::Delivered; break;

@@ -16,7 +16,8 @@
 namespace secmx::delivery {
 
 // One job's outcomes onto `envelope`: each recipient's state, attempts, last status, reply,
-// remote MTA and TLS. Indices out of range, or outcomes missing, are skipped.
+// remote MTA and the attempt's evidence (TLS and AUTH, certificate, DNSSEC). Indices out of
+// range, or outcomes missing, are skipped.
 void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us);
 
 // After all jobs of a round: counts the attempt and sets the next attempt time for the

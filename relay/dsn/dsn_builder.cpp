@@ -125,6 +125,12 @@ std::string status_part(const model::Envelope& original, Event event,
     if (rep->last_attempt_us > 0) {
       out += format::field("Last-Attempt-Date", format::date(rep->last_attempt_us));
     }
+    // The evidence of the attempt that decided (DESIGN §10), as an RFC 3464 extension field.
+    if (std::string e = format::tls_evidence(rcpt.last_tls, rcpt.last_cert_sha256,
+                                             rcpt.last_dnssec);
+        !e.empty()) {
+      out += format::field("X-Secmx-TLS", e);
+    }
     if (event == Event::Delay && rep->will_retry_until_us > 0) {
       out += format::field("Will-Retry-Until", format::date(rep->will_retry_until_us));
     }
@@ -226,6 +232,7 @@ std::optional<Built> build(const model::Envelope& original, std::string_view ori
     w.status = normalize_status(event, rep->status);
     w.diagnostic = format::clean(rep->diagnostic, global);
     w.remote_mta = format::clean(rep->remote_mta, global);
+    w.tls = format::tls_evidence(rcpt.last_tls, rcpt.last_cert_sha256, rcpt.last_dnssec);
     w.sos = rcpt.policy == model::Policy::SOS;
     w.will_retry_until_us = event == Event::Delay ? rep->will_retry_until_us : 0;
     words.push_back(std::move(w));

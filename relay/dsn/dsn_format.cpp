@@ -225,4 +225,13 @@ std::string wrap(std::string_view text, std::string_view first, std::string_view
   return out;
 }
 
+std::string tls_evidence(std::string_view tls, std::string_view cert_sha256,
+                         std::string_view dnssec) {
+  if (tls.empty()) return {};
+  std::string out = clean(tls, false);
+  if (!cert_sha256.empty()) out += "; cert=sha256:" + clean(cert_sha256, false);
+  if (!dnssec.empty()) out += "; dnssec=" + clean(dnssec, false);
+  return out;
+}
+
 }  // namespace secmx::dsn::format

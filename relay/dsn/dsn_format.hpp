@@ -40,6 +40,13 @@ std::string orcpt_value(std::string_view orcpt, bool global);
 // header line (empty when the message starts with the empty line).
 std::string_view header_section(std::string_view message);
 
+// The evidence of a recipient's last attempt (DESIGN §10) as one value, for the
+// per-recipient X-Secmx-TLS field and the notification text:
+// "TLSv1.3/TLS_AES_256_GCM_SHA384/dane; cert=sha256:<hex>; dnssec=secure". Parts that are
+// empty are left out; "" when `tls` is empty (no attempt recorded). Cleaned for one line.
+std::string tls_evidence(std::string_view tls, std::string_view cert_sha256,
+                         std::string_view dnssec);
+
 // Longest line in octets, not counting its CRLF.
 std::size_t longest_line(std::string_view text);
 

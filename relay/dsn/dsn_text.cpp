@@ -91,10 +91,18 @@ void reply_paragraph(std::string& out, const Recipient& r, const std::string& la
   }
 }
 
+// How the last attempt was protected, in the same words as the delivery log: the TLS
+// version, cipher and how the receiver was authenticated, its certificate, and DNSSEC.
+void security_line(std::string& out, const Recipient& r) {
+  if (r.tls.empty()) return;
+  out += format::wrap("Connection security: " + r.tls, "    ", "      ");
+}
+
 void failure_paragraph(std::string& out, const Recipient& r) {
   out += format::wrap("<" + r.address + ">: delivery failed: " + status_text(r.status) + ".", "",
                       "    ");
   reply_paragraph(out, r, "Reason: ");
+  security_line(out, r);
   out += format::wrap("Status: " + r.status, "    ", "    ");
 }
 
@@ -112,6 +120,7 @@ void delay_paragraph(std::string& out, const Recipient& r) {
     }
   } else {
     reply_paragraph(out, r, "Last error: ");
+    security_line(out, r);
   }
   if (r.will_retry_until_us > 0) {
     out += format::wrap(
@@ -128,6 +137,7 @@ void success_paragraph(std::string& out, const Recipient& r, bool relayed) {
   std::string_view reply = reply_of(r.diagnostic);
   if (!reply.empty())
     out += format::wrap("The mail server said: " + std::string(reply), "    ", "    ");
+  security_line(out, r);
 }
 
 }  // namespace

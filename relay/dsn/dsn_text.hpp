@@ -19,6 +19,7 @@ struct Recipient {
   std::string status;      // normalised enhanced code
   std::string diagnostic;  // "smtp; 550 ..." or our own words
   std::string remote_mta;  // "mx1.example.org[192.0.2.5]:25" or ""
+  std::string tls;         // the last attempt's evidence (format::tls_evidence()) or ""
   bool sos = false;        // the recipient was under SOS
   std::int64_t will_retry_until_us = 0;
 };

@@ -14,6 +14,9 @@ static_assert(static_cast<std::size_t>(dns::Method::Implicit) == kMethods - 1);
 
 constexpr std::array<const char*, kPolicies> kPolicyNames{"BES", "SOS", "HOLD"};
 constexpr std::array<const char*, kDeliveryTls> kTlsNames{"none", "encrypt", "verified"};
+constexpr std::array<const char*, kDeliveryAuth> kAuthNames{"none", "pkix", "dane", "mta-sts"};
+constexpr std::array<const char*, kAuthFailures> kAuthFailureNames{"dane", "mta-sts",
+                                                                   "tlsa-lookup"};
 constexpr std::array<const char*, kMethods> kMethodNames{"route", "srv",  "mx51966",
                                                          "name",  "mx",   "implicit"};
 
@@ -98,6 +101,64 @@ const char* to_string(DeliveryTls t) {
   return i < kDeliveryTls ? kTlsNames[i] : "?";
 }
 
+const char* to_string(DeliveryAuth a) {
+  auto i = static_cast<std::size_t>(a);
+  return i < kDeliveryAuth ? kAuthNames[i] : "?";
+}
+
+const char* to_string(AuthFailure f) {
+  auto i = static_cast<std::size_t>(f);
+  return i < kAuthFailures ? kAuthFailureNames[i] : "?";
+}
+
+namespace {
+
+// The one index of a (tls, auth, method) triple; kNoIndex for values out of range.
+constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+std::size_t delivery_index(DeliveryTls tls, DeliveryAuth auth, dns::Method method) {
+  auto t = static_cast<std::size_t>(tls), a = static_cast<std::size_t>(auth),
+       m = static_cast<std::size_t>(method);
+  if (t >= kDeliveryTls || a >= kDeliveryAuth || m >= kMethods) return kNoIndex;
+  return (t * kDeliveryAuth + a) * kMethods + m;
+}
+
+}  // namespace
+
+void DeliveryCounter::inc(DeliveryTls tls, DeliveryAuth auth, dns::Method method,
+                          std::uint64_t n) {
+  if (tls != DeliveryTls::Verified) {
+    auth = DeliveryAuth::None;
+  } else if (auth == DeliveryAuth::None) {
+    auth = DeliveryAuth::Pkix;
+  }
+  std::size_t i = delivery_index(tls, auth, method);
+  if (i != kNoIndex) v_[i].fetch_add(n, std::memory_order_relaxed);
+}
+
+std::uint64_t DeliveryCounter::value(DeliveryTls tls, DeliveryAuth auth,
+                                     dns::Method method) const {
+  std::size_t i = delivery_index(tls, auth, method);
+  return i == kNoIndex ? 0 : v_[i].load(std::memory_order_relaxed);
+}
+
+std::uint64_t DeliveryCounter::value(DeliveryTls tls, dns::Method method) const {
+  std::uint64_t n = 0;
+  for (std::size_t a = 0; a < kDeliveryAuth; ++a) {
+    n += value(tls, static_cast<DeliveryAuth>(a), method);
+  }
+  return n;
+}
+
+std::uint64_t DeliveryCounter::value(DeliveryAuth auth) const {
+  std::uint64_t n = 0;
+  for (std::size_t t = 0; t < kDeliveryTls; ++t) {
+    for (std::size_t m = 0; m < kMethods; ++m) {
+      n += value(static_cast<DeliveryTls>(t), auth, static_cast<dns::Method>(m));
+    }
+  }
+  return n;
+}
+
 Histogram::Histogram(std::initializer_list<double> bounds)
     : bounds_(bounds), buckets_(new std::atomic<std::uint64_t>[bounds.size() + 1]) {
   for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
@@ -152,14 +213,29 @@ std::string RelayMetrics::render() const {
 
   const char* deliveries_name = "secmx_deliveries_total";
   w.header(deliveries_name, "counter",
-           "Recipients delivered, by the TLS protection used and by how the receiver was found.");
+           "Recipients delivered, by the TLS protection used, how the receiver was "
+           "authenticated (dane, mta-sts, pkix, none) and how it was found.");
+  // Only the pairs that can happen: an AUTH goes with verified TLS, none with the others.
   for (std::size_t t = 0; t < kDeliveryTls; ++t) {
-    for (std::size_t m = 0; m < kMethods; ++m) {
-      w.sample(deliveries_name,
-               std::string("tls=\"") + kTlsNames[t] + "\",method=\"" + kMethodNames[m] + "\"",
-               std::to_string(deliveries.value(static_cast<DeliveryTls>(t),
-                                               static_cast<dns::Method>(m))));
+    auto tls = static_cast<DeliveryTls>(t);
+    for (std::size_t a = 0; a < kDeliveryAuth; ++a) {
+      auto auth = static_cast<DeliveryAuth>(a);
+      if ((tls == DeliveryTls::Verified) == (auth == DeliveryAuth::None)) continue;
+      for (std::size_t m = 0; m < kMethods; ++m) {
+        w.sample(deliveries_name,
+                 std::string("tls=\"") + kTlsNames[t] + "\",auth=\"" + kAuthNames[a] +
+                     "\",method=\"" + kMethodNames[m] + "\"",
+                 std::to_string(deliveries.value(tls, auth, static_cast<dns::Method>(m))));
+      }
     }
+  }
+  const char* failures_name = "secmx_tls_auth_failures_total";
+  w.header(failures_name, "counter",
+           "Hosts that did not meet their receiver's authentication requirement, by type: "
+           "DANE certificate mismatch, MTA-STS policy not met, TLSA lookup failed.");
+  for (std::size_t f = 0; f < kAuthFailures; ++f) {
+    w.sample(failures_name, std::string("type=\"") + kAuthFailureNames[f] + "\"",
+             std::to_string(tls_auth_failures.value(static_cast<AuthFailure>(f))));
   }
 
   w.gauge("secmx_queue_messages", "Messages in the queue.", queue_messages);

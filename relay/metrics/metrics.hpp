@@ -109,15 +109,38 @@ class CounterBy2 {
   std::array<std::atomic<std::uint64_t>, N1 * N2> v_{};
 };
 
-// What protected a delivery: nothing, TLS without a verified peer, or TLS with a
-// verified chain and name.
+// What protected a delivery: nothing, TLS without an authenticated peer, or TLS with a
+// peer authenticated (by DeliveryAuth).
 enum class DeliveryTls { None = 0, Encrypt = 1, Verified = 2 };
+// How the peer was authenticated: the AUTH word of the delivery log's tls= field.
+enum class DeliveryAuth { None = 0, Pkix = 1, Dane = 2, MtaSts = 3 };
+// Why a receiver's own authentication requirement was not met (DESIGN §10): a DANE
+// certificate mismatch, an MTA-STS policy not met (MX not listed, no valid certificate for
+// the name, no TLS), a TLSA lookup that failed for a secure name.
+enum class AuthFailure { Dane = 0, MtaSts = 1, TlsaLookup = 2 };
 
 inline constexpr std::size_t kPolicies = 3;  // model::Policy: BES, SOS, HOLD
 inline constexpr std::size_t kDeliveryTls = 3;
+inline constexpr std::size_t kDeliveryAuth = 4;
+inline constexpr std::size_t kAuthFailures = 3;
 inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 name mx implicit
 
 using PolicyCounter = CounterBy<model::Policy, kPolicies>;
+
+// Delivered recipients by protection, authentication and discovery method. An AUTH only
+// goes with verified TLS: with None or Encrypt it is counted as none, and Verified without
+// one as pkix (what verified meant before DANE and MTA-STS), so every delivery is counted
+// once under a pair that can happen.
+class DeliveryCounter {
+ public:
+  void inc(DeliveryTls tls, DeliveryAuth auth, dns::Method method, std::uint64_t n = 1);
+  std::uint64_t value(DeliveryTls tls, DeliveryAuth auth, dns::Method method) const;
+  std::uint64_t value(DeliveryTls tls, dns::Method method) const;  // over every AUTH
+  std::uint64_t value(DeliveryAuth auth) const;                    // over everything else
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kDeliveryTls * kDeliveryAuth * kMethods> v_{};
+};
 
 // Every metric the relay exports. Members are public so that callers write
 // `metrics.received.inc(model::Policy::SOS)`; names and help texts are in render().
@@ -132,7 +155,10 @@ struct RelayMetrics {
   PolicyCounter deferred;
   PolicyCounter bounced;          // failed permanently (a DSN is due)
   Counter sos_bounces;            // SOS recipients failed 5.7.10: no secure receiver
-  CounterBy2<DeliveryTls, kDeliveryTls, dns::Method, kMethods> deliveries;  // delivered rcpts
+  DeliveryCounter deliveries;     // delivered recipients
+  // Receivers' authentication requirements not met, per attempt and host: the attempt
+  // calls tls_auth_failures.inc(AuthFailure::Dane) where the host fails.
+  CounterBy<AuthFailure, kAuthFailures> tls_auth_failures;
   Gauge outbound_connections;     // open SMTP client connections
   Histogram delivery_latency{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600};
                                   // seconds from arrival to delivered
@@ -161,6 +187,8 @@ struct RelayMetrics {
   std::string render() const;
 };
 
-const char* to_string(DeliveryTls t);  // "none", "encrypt", "verified"
+const char* to_string(DeliveryTls t);   // "none", "encrypt", "verified"
+const char* to_string(DeliveryAuth a);  // "none", "pkix", "dane", "mta-sts"
+const char* to_string(AuthFailure f);   // "dane", "mta-sts", "tlsa-lookup"
 
 }  // namespace secmx::metrics

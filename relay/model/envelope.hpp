@@ -43,7 +43,11 @@ struct Recipient {
   std::string last_status;      // enhanced status "4.4.1", "2.0.0", ...
   std::string last_reply;       // diagnostic / remote reply text
   std::string remote_mta;       // host that gave last_reply
-  std::string last_tls;         // last attempt's TLS: "TLSv1.3/TLS_AES_256_GCM_SHA384/verified", "none"
+  // The evidence of the last attempt (DESIGN §10), as its log line gave it:
+  std::string last_tls;         // "TLSv1.3/TLS_AES_256_GCM_SHA384/dane" (AUTH: dane, mta-sts,
+                                // pkix, none), "none" without TLS
+  std::string last_cert_sha256;  // the peer's certificate, lower-case hex; "" without TLS
+  std::string last_dnssec;      // "secure", "insecure", "off"; "" when no host was named
   std::int64_t last_attempt_us = 0;  // when that attempt ended (0: never tried)
 };
 

@@ -385,7 +385,13 @@ def test_metrics_parse_and_move_with_mail(make_relay):
                  "secmx_queue_messages", "secmx_inbound_connections",
                  "secmx_commit_batch_size_count", "secmx_commit_latency_seconds_count",
                  "secmx_delivery_latency_seconds_count", "secmx_dns_lookups_total",
-                 'secmx_deliveries_total{method="srv",tls="verified"}',
+                 'secmx_deliveries_total{auth="pkix",method="srv",tls="verified"}',
+                 'secmx_deliveries_total{auth="dane",method="mx",tls="verified"}',
+                 'secmx_deliveries_total{auth="mta-sts",method="mx",tls="verified"}',
+                 'secmx_deliveries_total{auth="none",method="mx",tls="encrypt"}',
+                 'secmx_tls_auth_failures_total{type="dane"}',
+                 'secmx_tls_auth_failures_total{type="mta-sts"}',
+                 'secmx_tls_auth_failures_total{type="tlsa-lookup"}',
                  "secmx_outbound_connections", "secmx_sos_bounces_total",
                  "secmx_queue_oldest_message_age_seconds"):
         assert name in before, f"{name} missing from /metrics"
@@ -471,6 +477,11 @@ def test_flush_makes_it_try_again(make_relay):
     [rcpt] = admin.ctl_json("queue", "show", qid)["recipients"]
     assert rcpt["last_attempt"] and rcpt["last_attempt"].startswith("20"), rcpt
     assert rcpt["last_tls"] == "none", rcpt
+    # No TLS, no certificate; a [[route]] to an address literal, without DNSSEC.
+    assert rcpt["last_cert_sha256"] == "" and rcpt["last_dnssec"] == "off", rcpt
+    shown = admin.ctl("queue", "show", qid)
+    assert shown.returncode == 0, shown.stderr
+    assert "tls=none dnssec=off" in shown.stdout and "cert=" not in shown.stdout, shown.stdout
     assert rcpt["last_status"].startswith("4."), rcpt
 
 

@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import re
 import smtplib
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -71,10 +73,11 @@ def world(tmp_path_factory):
         plain = PostfixMTA(base, "plain", host="127.0.0.31", port=25, hostname="mx.plain.test",
                            domains=["plain.test", "mixed.test", "cafe.test", "nosecure.test",
                                     "srv.test"])
+        tls_cert = ca.issue("mx.tls.test")
         tls = PostfixMTA(base, "tls", host="127.0.0.32", port=25, hostname="mx.tls.test",
                          domains=["tls.test", "agency.test", "mixed.test", "cafe.test",
                                   "name.test", "bücher.test"],
-                         tls=ca.issue("mx.tls.test"), tls_level="may")
+                         tls=tls_cert, tls_level="may")
         sor = PostfixMTA(base, "sor", host="127.0.0.33", port=2525, hostname="sor.srv.test",
                          domains=["srv.test"], tls=ca.issue("sor.srv.test"), tls_level="may")
         for m in (plain, tls, sor):
@@ -82,8 +85,9 @@ def world(tmp_path_factory):
             started.append(m)
         broken = ScriptedPeer(host="127.0.0.34", port=25, hostname="broken.test.host",
                               starttls="garbage")
+        badcert_cert = ca.issue("someone.else.test")
         badcert = ScriptedPeer(host="127.0.0.35", port=25, hostname="badcert.test.host",
-                               starttls="ok", tls=ca.issue("someone.else.test"))
+                               starttls="ok", tls=badcert_cert)
         nodsn = ScriptedPeer(host="127.0.0.37", port=25, hostname="nodsn.test.host")
         dsnpeer = ScriptedPeer(host="127.0.0.38", port=25, hostname="dsnpeer.test.host",
                                ehlo=["PIPELINING", "8BITMIME", "DSN", "SIZE 10000000"])
@@ -133,7 +137,7 @@ def world(tmp_path_factory):
         started.append(dns)
         yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
                "badcert": badcert, "nodsn": nodsn, "dsnpeer": dsnpeer, "reuse": reuse,
-               "refused": refused}
+               "refused": refused, "tls_cert": tls_cert[0], "badcert_cert": badcert_cert[0]}
     finally:
         for s in reversed(started):
             try:
@@ -164,6 +168,11 @@ def attempt_line(relay, qid: str, rcpt: str, timeout: float = 30) -> str:
     rx = re.compile(rf"{qid}: to=<{re.escape(rcpt)}>, .*")
     return wait_until(lambda: (m := rx.search(relay.log())) and m.group(0), timeout,
                       f"the delivery log line of {qid} to {rcpt}")
+
+
+def sha256_of(cert: Path) -> str:
+    """The SHA-256 of a PEM certificate's DER form, lower-case hex: what the relay records."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.read_text())).hexdigest()
 
 
 def gone_from_queue(relay, qid: str, timeout: float = 20):
@@ -209,6 +218,8 @@ def test_bes_plaintext_when_no_starttls(relay, world):
     line = attempt_line(relay, qid, "bob@plain.test")
     assert "relay=mx.plain.test[127.0.0.31]:25" in line
     assert "policy=BES" in line and "method=mx" in line and "tls=none" in line
+    # No certificate without TLS; discovery ran without DNSSEC.
+    assert "cert=" not in line and "tls=none, dnssec=off, delay=" in line, line
     assert "status=sent" in line and "dsn=2.0.0" in line
     at(world["plain"], "bob@plain.test", "bes-plain")
     gone_from_queue(relay, qid)
@@ -217,7 +228,11 @@ def test_bes_plaintext_when_no_starttls(relay, world):
 def test_bes_uses_starttls_when_offered_and_records_it(relay, world):
     qid = send(relay, "carol@tls.test", subject="bes-tls")
     line = attempt_line(relay, qid, "carol@tls.test")
-    assert re.search(r"tls=TLSv1\.[23]/\S+/verified", line), line
+    # The evidence: TLS authenticated by PKIX (the test CA, the MX name), the certificate
+    # mx.tls.test presented, and the DNSSEC status of the answers (off in this world).
+    fingerprint = sha256_of(world["tls_cert"])
+    assert re.search(rf"tls=TLSv1\.[23]/[A-Z0-9_-]+/pkix, cert=sha256:{fingerprint}, "
+                     r"dnssec=off, delay=", line), line
     m = at(world["tls"], "carol@tls.test", "bes-tls")
     # Postfix's Received: header says the hop from the relay was encrypted.
     assert re.search(rb"\(using TLSv1\.[23]", m.raw), m.raw[:600]
@@ -316,7 +331,10 @@ def test_sos_verify_refuses_a_certificate_for_another_name(relay, world):
     # Encryption alone is enough at the "encrypt" level: the same host takes it.
     qid2 = send(relay, "judy@badcert.test", policy="sos", subject="sos-encrypt")
     line2 = attempt_line(relay, qid2, "judy@badcert.test")
-    assert "status=sent" in line2 and "/unverified" in line2, line2
+    # Encrypted but not authenticated: AUTH none, and the certificate that was presented.
+    assert "status=sent" in line2, line2
+    assert re.search(rf"tls=TLSv1\.[23]/[A-Z0-9_-]+/none, "
+                     rf"cert=sha256:{sha256_of(world['badcert_cert'])}, dnssec=off,", line2), line2
 
 
 # ----------------------------------------------------------------------------- DNS verdicts
@@ -424,7 +442,8 @@ def test_requiretls_mail_is_delivered_as_sos(make_relay, world):
     rita = wait_until(lambda: (m := re.search(r"\S+: to=<rita@tls\.test>, .*", relay.log()))
                       and m.group(0), 30, "the delivery line to rita@tls.test")
     assert "policy=SOS" in rita and "reason=requiretls" in rita, rita
-    assert re.search(r"tls=TLSv1\.[23]/\S+/verified", rita), rita
+    assert re.search(rf"tls=TLSv1\.[23]/[A-Z0-9_-]+/pkix, cert=sha256:{sha256_of(world['tls_cert'])},",
+                     rita), rita
     sam = wait_until(lambda: (m := re.search(r"\S+: to=<sam@nosecure\.test>, .*", relay.log()))
                      and m.group(0), 30, "the delivery line to sam@nosecure.test")
     assert "dsn=5.7.10" in sam and "status=bounced" in sam, sam

@@ -209,7 +209,8 @@ class Msg:
 
 _LINE_RE = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\dT\S+) \S+ \S+: (?P<qid>[0-9A-F]{16}): to=<(?P<rcpt>[^>]*)>, "
-    r"relay=(?P<relay>\S+), policy=(?P<policy>\w+), .*?tls=(?P<tls>\S+), "
+    r"relay=(?P<relay>\S+), policy=(?P<policy>\w+), .*?tls=(?P<tls>[^,\s]+), "
+    r"(?:cert=sha256:(?P<cert>[0-9a-f]+), )?(?:dnssec=(?P<dnssec>\w+), )?"
     r"delay=(?P<delay>[\d.]+), attempts=(?P<attempts>\d+), dsn=(?P<dsn>\S+), "
     r"status=(?P<status>\w+) \((?P<detail>.*)\)$", re.M)
 _HOST_RE = re.compile(r"([A-Za-z0-9.-]+)\[([0-9A-Fa-f.:]+)\]:(\d+): ([^;]*)")
@@ -492,7 +493,7 @@ def sent_over_tls(line: dict, verified: bool = False) -> None:
     assert line["status"] == "sent", line["text"]
     assert re.match(r"TLSv1\.[23]/", line["tls"]), line["text"]
     if verified:
-        assert line["tls"].endswith("/verified"), line["text"]
+        assert line["tls"].endswith("/pkix"), line["text"]
 
 
 # ----------------------------------------------------------------------------- DNS

@@ -90,6 +90,21 @@ TEST(CtlFormat, QueueListAndMessage) {
   EXPECT_NE(show.find("sender:          <>\n"), std::string::npos) << show;
   EXPECT_NE(show.find("r@c.example"), std::string::npos);
   EXPECT_NE(show.find("requiretls"), std::string::npos);
+  EXPECT_EQ(show.find("cert="), std::string::npos) << "no attempt, no evidence: " << show;
+
+  // A recipient's last attempt: its reply, host and the evidence, on the recipient's row.
+  m["recipients"][0]["last_status"] = "4.7.5";
+  m["recipients"][0]["last_reply"] = "certificate does not match TLSA";
+  m["recipients"][0]["remote_mta"] = "mx.c.example[192.0.2.1]:25";
+  m["recipients"][0]["last_tls"] = "TLSv1.3/TLS_AES_256_GCM_SHA384/none";
+  m["recipients"][0]["last_cert_sha256"] = std::string(64, 'e');
+  m["recipients"][0]["last_dnssec"] = "secure";
+  show = format_message(m);
+  EXPECT_NE(show.find("4.7.5 certificate does not match TLSA (mx.c.example[192.0.2.1]:25) "
+                      "tls=TLSv1.3/TLS_AES_256_GCM_SHA384/none cert=sha256:" +
+                      std::string(64, 'e') + " dnssec=secure"),
+            std::string::npos)
+      << show;
 }
 
 TEST(CtlFormat, Route) {

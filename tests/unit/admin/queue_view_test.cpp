@@ -112,9 +112,16 @@ TEST(QueueView, DetailJson) {
   e.recipients[0].attempts = 2;
   e.recipients[0].last_status = "4.7.10";
   e.recipients[0].last_reply = "no TLS";
+  e.recipients[0].last_tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/dane";
+  e.recipients[0].last_cert_sha256 = std::string(64, 'c');
+  e.recipients[0].last_dnssec = "secure";
   e.attempts = 2;
   e.next_attempt_us = kNow + 60'000'000;
   auto j = detail_json(e, kNow);
+  // The last attempt's evidence, as the log line gave it.
+  EXPECT_EQ(j["recipients"][0]["last_tls"], "TLSv1.3/TLS_AES_256_GCM_SHA384/dane");
+  EXPECT_EQ(j["recipients"][0]["last_cert_sha256"], std::string(64, 'c'));
+  EXPECT_EQ(j["recipients"][0]["last_dnssec"], "secure");
   EXPECT_EQ(j["id"], "0123456789ABCDEF");
   EXPECT_EQ(j["state"], "deferred");
   EXPECT_EQ(j["policy"], "SOS");

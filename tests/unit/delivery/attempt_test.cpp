@@ -102,6 +102,10 @@ SessionInfo plain_session() {
   return i;
 }
 
+// The SHA-256 of the scripted peer's certificate, as the client reports it.
+constexpr const char* kPeerCert =
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
 SessionInfo tls_session(bool verified) {
   SessionInfo i = plain_session();
   i.starttls_offered = true;
@@ -111,6 +115,7 @@ SessionInfo tls_session(bool verified) {
   i.tls.cipher = "TLS_AES_256_GCM_SHA384";
   i.tls.verified = verified;
   if (!verified) i.tls.verify_error = "self-signed certificate";
+  i.tls.cert_sha256 = kPeerCert;
   return i;
 }
 
@@ -237,6 +242,7 @@ class AttemptTest : public ::testing::Test {
     }
     env.cache = cache_.get();
     env.log = log_;
+    env.metrics = &metrics_;
     attempt_ = std::make_unique<Attempt>(std::move(env), std::move(j), [this](Attempt*, JobResult r) {
       ++done_calls_;
       result_ = std::move(r);
@@ -246,6 +252,10 @@ class AttemptTest : public ::testing::Test {
 
   // Discovery finds these hosts (name, address), in order, by MX.
   void discover(std::vector<std::pair<std::string, std::string>> hosts, bool incomplete = false) {
+    answer_discovery(found(std::move(hosts), incomplete));
+  }
+  dns::DiscoveryResult found(std::vector<std::pair<std::string, std::string>> hosts,
+                             bool incomplete = false) {
     dns::DiscoveryResult r;
     r.domain = "dest.test";
     r.status = dns::DiscoveryStatus::Ok;
@@ -257,7 +267,7 @@ class AttemptTest : public ::testing::Test {
       c.addresses.push_back(*dns::IpAddress::parse(ip));
       r.candidates.push_back(c);
     }
-    answer_discovery(std::move(r));
+    return r;
   }
   // One MX host (or a route), with what its TLSA lookup said.
   dns::DiscoveryResult one_host(const std::string& name, const std::string& ip,
@@ -307,6 +317,7 @@ class AttemptTest : public ::testing::Test {
 
   uv_loop_t loop_{};
   std::unique_ptr<ConnectionCache> cache_;
+  metrics::RelayMetrics metrics_;
   std::shared_ptr<config::Config> config_;
   std::ostringstream log_text_;
   std::shared_ptr<spdlog::logger> log_;
@@ -531,7 +542,11 @@ TEST_F(AttemptTest, SosSkipsAPlaintextHostAndDeliversOverTls) {
   client(1).answer_open(tls_session(false));
   client(1).answer_send(transaction({250}));
   EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
-  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/unverified");
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/none");
+  EXPECT_EQ(outcome().cert_sha256, kPeerCert);
+  EXPECT_EQ(metrics_.deliveries.value(metrics::DeliveryTls::Encrypt, metrics::DeliveryAuth::None,
+                                      dns::Method::Mx),
+            1u);
 }
 
 TEST_F(AttemptTest, SosWithEveryHostWithoutTlsFails5710) {
@@ -582,7 +597,78 @@ TEST_F(AttemptTest, ACachedConnectionThatSuitsTheLevelIsUsedWithoutConnecting) {
   ASSERT_TRUE(raw->sending());
   raw->answer_send(transaction({250}));
   EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
-  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
+  // The evidence is the connection's, authenticated under this host's terms.
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/pkix");
+  EXPECT_EQ(outcome().cert_sha256, kPeerCert);
+  EXPECT_EQ(metrics_.deliveries.value(metrics::DeliveryAuth::Pkix), 1u);
+}
+
+// ---------------------------------------------------------------- evidence
+
+TEST_F(AttemptTest, EvidenceOfADeliveryGoesToTheLogLineTheOutcomeAndTheCounters) {
+  start(job(Policy::SOS, TlsLevel::Verify));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(tls_session(true));
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/pkix");
+  EXPECT_EQ(outcome().cert_sha256, kPeerCert);
+  EXPECT_EQ(outcome().dnssec, "off");
+  EXPECT_TRUE(logged("relay=mx1.dest.test[192.0.2.1]:25, policy=SOS, reason=default, method=mx, "
+                     "tls=TLSv1.3/TLS_AES_256_GCM_SHA384/pkix, cert=sha256:" +
+                     std::string(kPeerCert) + ", dnssec=off, delay="))
+      << log();
+  EXPECT_EQ(metrics_.deliveries.value(metrics::DeliveryTls::Verified, metrics::DeliveryAuth::Pkix,
+                                      dns::Method::Mx),
+            1u);
+  EXPECT_EQ(metrics_.deliveries.value(metrics::DeliveryAuth::Dane), 0u);
+}
+
+TEST_F(AttemptTest, PlaintextHasNoCertificateAndDnssecSaysWhetherTheAnswersWereSecure) {
+  start(job(Policy::BES, TlsLevel::None, 2));
+  auto r = found({{"mx1.dest.test", "192.0.2.1"}});
+  r.dnssec = true;
+  r.candidates[0].name_secure = true;
+  r.candidates[0].addresses_secure = true;
+  answer_discovery(std::move(r));
+  client(0).answer_open(plain_session());
+  client(0).answer_send(transaction({250, 450}));
+  ASSERT_EQ(result_.outcomes.size(), 2u);
+  for (const auto& o : result_.outcomes) {
+    EXPECT_EQ(o.tls, "none");
+    EXPECT_EQ(o.cert_sha256, "");
+    EXPECT_EQ(o.dnssec, "secure");
+  }
+  EXPECT_TRUE(logged("tls=none, dnssec=secure, delay=")) << log();
+  EXPECT_FALSE(logged("cert=")) << log();
+  EXPECT_EQ(metrics_.deliveries.value(metrics::DeliveryTls::None, dns::Method::Mx), 1u);
+}
+
+TEST_F(AttemptTest, AHostWithAnInsecureAddressIsInsecure) {
+  start(job(Policy::BES));
+  auto r = found({{"mx1.dest.test", "192.0.2.1"}});
+  r.dnssec = true;
+  r.candidates[0].name_secure = true;  // a secure MX answer, but the A answer was not
+  answer_discovery(std::move(r));
+  client(0).answer_open(tls_session(false));
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().dnssec, "insecure");
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/none");
+}
+
+TEST_F(AttemptTest, NoHostNamedNoDnssecStatus) {
+  start(job(Policy::BES));
+  dns::DiscoveryResult r;
+  r.domain = "dest.test";
+  r.status = dns::DiscoveryStatus::Temporary;
+  r.enhanced_code = "4.4.3";
+  r.reason = "SERVFAIL";
+  r.dnssec = true;
+  answer_discovery(std::move(r));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_EQ(outcome().dnssec, "");
+  EXPECT_EQ(outcome().cert_sha256, "");
+  EXPECT_FALSE(logged("dnssec=")) << log();
 }
 
 // ---------------------------------------------------------------- DANE and MTA-STS
@@ -649,7 +735,7 @@ TEST_F(AttemptTest, ADaneMatchDeliversAndIsRecordedAsDane) {
   ASSERT_EQ(client(0).sent_to, std::vector<std::string>{"r0@dest.test"});
   client(0).answer_send(transaction({250}));
   EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
-  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/verified");
+  EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/dane");
   // The connection waits in the cache as DANE-verified, under the same records.
   tls::PeerVerify v{{"mx1.dest.test"}, {kRecord}};
   auto key = ConnectionCache::key("mx1.dest.test", "192.0.2.1", 25, v);
@@ -676,6 +762,8 @@ TEST_F(AttemptTest, NoDaneMatchSendsNothingAndDefers475EvenForBes) {
     EXPECT_NE(outcome().diagnostic.find("matches no TLSA record"), std::string::npos)
         << outcome().diagnostic;
   }
+  EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::Dane), 2u);
+  EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::MtaSts), 0u);
 }
 
 TEST_F(AttemptTest, AFailedHandshakeWithADaneHostIsNeverRetriedInPlaintext) {
@@ -722,6 +810,7 @@ TEST_F(AttemptTest, AFailedTlsaLookupSkipsTheHostAsTemporarilyFailed) {
       << outcome().diagnostic;
   EXPECT_TRUE(logged(std::string(kQid) + ": mx1.dest.test[192.0.2.1]:25 not tried: TLSA lookup failed"))
       << log();
+  EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::TlsaLookup), 1u);
 }
 
 TEST_F(AttemptTest, AnMxHostOutsideTheEnforcePolicyIsNeverConnectedTo) {
@@ -737,6 +826,7 @@ TEST_F(AttemptTest, AnMxHostOutsideTheEnforcePolicyIsNeverConnectedTo) {
   EXPECT_NE(outcome().diagnostic.find("MX host not in the MTA-STS policy of dest.test"),
             std::string::npos)
       << outcome().diagnostic;
+  EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::MtaSts), 1u);
 }
 
 TEST_F(AttemptTest, AnEnforcePolicyWantsPkixForTheMxName) {

@@ -353,6 +353,60 @@ TEST(DsnBuilder, DeliveredReport) {
       << text;
 }
 
+// The evidence of the attempt that decided (DESIGN §10): an X-Secmx-TLS extension field
+// per recipient (RFC 3464 2.4 extension-field) and a line of the notification text; none
+// for a recipient without a recorded attempt.
+TEST(DsnBuilder, EvidenceOfTheDecidingAttempt) {
+  const std::string cert = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  auto bob = rcpt("bob@example.org");
+  bob.last_tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/dane";
+  bob.last_cert_sha256 = cert;
+  bob.last_dnssec = "secure";
+  auto carol = rcpt("carol@example.org");  // failed before any attempt (an operator's bounce)
+  auto env = original({bob, carol});
+  RcptReport r1;
+  r1.index = 0;
+  r1.status = "5.1.1";
+  r1.diagnostic = "smtp; 550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown";
+  r1.remote_mta = "mx.example.org[192.0.2.10]:25";
+  r1.last_attempt_us = kNow;
+  RcptReport r2;
+  r2.index = 1;
+  r2.status = "5.0.0";
+  r2.diagnostic = "bounced by the operator";
+  auto b = build(env, kOriginal, Event::Failure, {r1, r2}, options(), kNow);
+  ASSERT_TRUE(b);
+  json j = parse_with_python(b->message.body);
+  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
+                     "delivery-status", "message/delivery-status", "message/rfc822");
+  ASSERT_EQ(j["recipients"].size(), 2u);
+  EXPECT_EQ(j["recipients"][0]["X-Secmx-TLS"],
+            "TLSv1.3/TLS_AES_256_GCM_SHA384/dane; cert=sha256:" + cert + "; dnssec=secure");
+  EXPECT_FALSE(j["recipients"][1].contains("X-Secmx-TLS")) << j["recipients"][1].dump();
+  std::string text = squash(j["text"]);
+  EXPECT_NE(text.find("User unknown Connection security: TLSv1.3/TLS_AES_256_GCM_SHA384/dane; "
+                      "cert=sha256:" + cert + "; dnssec=secure"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("Connection security", text.find("carol@")), std::string::npos) << text;
+
+  // A delivery over plaintext says so.
+  auto dave = rcpt("dave@example.org");
+  dave.notify = model::kNotifySuccess;
+  dave.last_tls = "none";
+  dave.last_dnssec = "off";
+  auto env2 = original({dave});
+  RcptReport r3;
+  r3.status = "2.0.0";
+  r3.diagnostic = "smtp; 250 2.0.0 Ok";
+  r3.last_attempt_us = kNow;
+  auto b2 = build(env2, kOriginal, Event::Delivered, {r3}, options(), kNow);
+  ASSERT_TRUE(b2);
+  json j2 = parse_with_python(b2->message.body);
+  EXPECT_EQ(j2["recipients"][0]["X-Secmx-TLS"], "none; dnssec=off");
+  EXPECT_NE(squash(j2["text"]).find("Connection security: none; dnssec=off"), std::string::npos);
+}
+
 TEST(DsnBuilder, RelayedReport) {
   auto bob = rcpt("bob@example.org");
   bob.notify = model::kNotifySuccess | model::kNotifyFailure;

@@ -151,6 +151,18 @@ TEST(DsnStatus, Texts) {
   EXPECT_EQ(status_text("x"), "unknown status");
 }
 
+TEST(DsnFormat, TlsEvidence) {
+  const std::string cert(64, 'f');
+  EXPECT_EQ(format::tls_evidence("TLSv1.3/TLS_AES_256_GCM_SHA384/dane", cert, "secure"),
+            "TLSv1.3/TLS_AES_256_GCM_SHA384/dane; cert=sha256:" + cert + "; dnssec=secure");
+  EXPECT_EQ(format::tls_evidence("none", "", "off"), "none; dnssec=off");
+  EXPECT_EQ(format::tls_evidence("none", "", ""), "none");
+  EXPECT_EQ(format::tls_evidence("", cert, "secure"), "") << "no attempt recorded: nothing";
+  // From the queue, so cleaned like every other stored text: one line, ASCII.
+  EXPECT_EQ(format::tls_evidence("TLSv1.3/X\r\nFake: y/pkix", "", "off"),
+            "TLSv1.3/X  Fake: y/pkix; dnssec=off");
+}
+
 TEST(DsnText, SplitHosts) {
   auto h = text::split_hosts(
       "no secure (TLS) receiver: mx1.example.org[127.0.0.5]:25: does not offer STARTTLS; "

@@ -34,15 +34,53 @@ TEST(Metrics, CountersByLabel) {
   m.received.inc(model::Policy::SOS);
   m.received.inc(model::Policy::SOS, 2);
   m.received.inc(model::Policy::BES);
-  m.deliveries.inc(DeliveryTls::Verified, dns::Method::Srv);
+  m.deliveries.inc(DeliveryTls::Verified, DeliveryAuth::Pkix, dns::Method::Srv);
   m.messages_received.inc();
   auto s = samples(m.render());
   EXPECT_EQ(s["secmx_recipients_received_total{policy=\"SOS\"}"], "3");
   EXPECT_EQ(s["secmx_recipients_received_total{policy=\"BES\"}"], "1");
   EXPECT_EQ(s["secmx_recipients_received_total{policy=\"HOLD\"}"], "0");
-  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",method=\"srv\"}"], "1");
-  EXPECT_EQ(s["secmx_deliveries_total{tls=\"none\",method=\"mx\"}"], "0");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",auth=\"pkix\",method=\"srv\"}"], "1");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"none\",auth=\"none\",method=\"mx\"}"], "0");
   EXPECT_EQ(s["secmx_messages_received_total"], "1");
+}
+
+// Deliveries by how the receiver was authenticated: the AUTH of the log's tls= field as a
+// label beside the protection, and only the pairs that can happen.
+TEST(Metrics, DeliveriesByAuth) {
+  RelayMetrics m;
+  m.deliveries.inc(DeliveryTls::Verified, DeliveryAuth::Dane, dns::Method::Mx, 2);
+  m.deliveries.inc(DeliveryTls::Verified, DeliveryAuth::MtaSts, dns::Method::Mx);
+  m.deliveries.inc(DeliveryTls::Encrypt, DeliveryAuth::None, dns::Method::Srv);
+  m.deliveries.inc(DeliveryTls::None, DeliveryAuth::None, dns::Method::Implicit);
+  // Impossible pairs are counted where they belong, never lost.
+  m.deliveries.inc(DeliveryTls::Encrypt, DeliveryAuth::Dane, dns::Method::Srv);
+  m.deliveries.inc(DeliveryTls::Verified, DeliveryAuth::None, dns::Method::Route);
+  auto s = samples(m.render());
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",auth=\"dane\",method=\"mx\"}"], "2");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",auth=\"mta-sts\",method=\"mx\"}"], "1");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"encrypt\",auth=\"none\",method=\"srv\"}"], "2");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"none\",auth=\"none\",method=\"implicit\"}"], "1");
+  EXPECT_EQ(s["secmx_deliveries_total{tls=\"verified\",auth=\"pkix\",method=\"route\"}"], "1");
+  EXPECT_EQ(s.count("secmx_deliveries_total{tls=\"encrypt\",auth=\"dane\",method=\"srv\"}"), 0u);
+  EXPECT_EQ(s.count("secmx_deliveries_total{tls=\"verified\",auth=\"none\",method=\"mx\"}"), 0u);
+  std::size_t series = 0;
+  for (const auto& [k, v] : s) series += k.rfind("secmx_deliveries_total{", 0) == 0;
+  EXPECT_EQ(series, 5u * kMethods);  // none/none, encrypt/none, verified x 3 AUTH
+  EXPECT_EQ(m.deliveries.value(DeliveryAuth::Dane), 2u);
+  EXPECT_EQ(m.deliveries.value(DeliveryTls::Verified, dns::Method::Mx), 3u);
+  EXPECT_EQ(to_string(DeliveryAuth::MtaSts), std::string("mta-sts"));
+}
+
+TEST(Metrics, AuthenticationFailuresByType) {
+  RelayMetrics m;
+  m.tls_auth_failures.inc(AuthFailure::Dane);
+  m.tls_auth_failures.inc(AuthFailure::TlsaLookup, 3);
+  auto s = samples(m.render());
+  EXPECT_EQ(s["secmx_tls_auth_failures_total{type=\"dane\"}"], "1");
+  EXPECT_EQ(s["secmx_tls_auth_failures_total{type=\"mta-sts\"}"], "0");
+  EXPECT_EQ(s["secmx_tls_auth_failures_total{type=\"tlsa-lookup\"}"], "3");
+  EXPECT_EQ(to_string(AuthFailure::TlsaLookup), std::string("tlsa-lookup"));
 }
 
 TEST(Metrics, OutOfRangeLabelIsIgnored) {

@@ -29,8 +29,10 @@ inline Recipient make_recipient(int i) {
   r.last_status = "4.4.1";
   r.last_reply = "451 4.4.1 try again later, said the host number " + std::to_string(i);
   r.remote_mta = "mx" + std::to_string(i) + ".example.org";
-  r.last_tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/verified";
+  r.last_tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/dane";
   r.last_attempt_us = 1'700'000'000'000'000 + i;
+  r.last_cert_sha256 = std::string(63, 'a') + std::to_string(i % 10);
+  r.last_dnssec = i % 2 ? "secure" : "insecure";
   return r;
 }
 
@@ -86,6 +88,8 @@ inline void expect_same(const Recipient& a, const Recipient& b) {
   EXPECT_EQ(a.remote_mta, b.remote_mta);
   EXPECT_EQ(a.last_tls, b.last_tls);
   EXPECT_EQ(a.last_attempt_us, b.last_attempt_us);
+  EXPECT_EQ(a.last_cert_sha256, b.last_cert_sha256);
+  EXPECT_EQ(a.last_dnssec, b.last_dnssec);
 }
 
 inline void expect_same(const Envelope& a, const Envelope& b) {

@@ -123,7 +123,7 @@ TEST(RecordCodecTest, EverySingleByteCorruptionIsRejected) {
 
 TEST(RecordCodecTest, WrongVersionIsRejected) {
   std::string record = encode(make_envelope(QueueId{1}, 1));
-  for (int v : {0, 3, 255}) {
+  for (int v : {0, 4, 255}) {
     std::string bad = record;
     bad[0] = static_cast<char>(v);
     expect_corrupt_with(bad, "version");
@@ -132,18 +132,75 @@ TEST(RecordCodecTest, WrongVersionIsRejected) {
 }
 
 // Queues written before per-recipient TLS details (version 1) are still read: the same
-// record without the two trailing fields of each recipient.
+// record without the four trailing fields of each recipient.
 TEST(RecordCodecTest, Version1RecordsAreStillRead) {
   Envelope e = make_envelope(QueueId{7}, 1);
   e.recipients[0].last_tls.clear();
   e.recipients[0].last_attempt_us = 0;
+  e.recipients[0].last_cert_sha256.clear();
+  e.recipients[0].last_dnssec.clear();
   std::string body = unsealed(encode(e));
-  ASSERT_EQ(body.substr(body.size() - 2), std::string("\0\0", 2));  // "" and varint 0
-  body.resize(body.size() - 2);
+  ASSERT_EQ(body.substr(body.size() - 4), std::string(4, '\0'));  // "", varint 0, "", ""
+  body.resize(body.size() - 4);
   body[0] = 1;
   auto d = decode_envelope(reseal(body));
   ASSERT_TRUE(d.ok()) << d.error().message;
   expect_same(*d, e);
+}
+
+// Queues written before the attempt's evidence (version 2) are still read: a recipient's
+// TLS and last attempt time come through, its certificate and DNSSEC status read as empty.
+TEST(RecordCodecTest, Version2RecordsReadWithoutEvidence) {
+  Envelope e = make_envelope(QueueId{8}, 2);
+  for (auto& r : e.recipients) {
+    r.last_cert_sha256.clear();
+    r.last_dnssec.clear();
+  }
+  // Built by hand as version 2 wrote it: each recipient ends after last_attempt_us.
+  std::string v3 = unsealed(encode(e));
+  std::string v2;
+  std::size_t from = 0;
+  for (const auto& r : e.recipients) {
+    // The recipient's two empty evidence strings follow its last_attempt_us varint.
+    std::string tail = r.last_tls;
+    std::size_t at = v3.find(tail, from);
+    ASSERT_NE(at, std::string::npos);
+    std::size_t end = at + tail.size();
+    while (static_cast<unsigned char>(v3[end]) & 0x80) ++end;  // the varint's bytes
+    ++end;
+    ASSERT_EQ(v3.substr(end, 2), std::string(2, '\0'));
+    v2 += v3.substr(from, end - from);
+    from = end + 2;
+  }
+  v2 += v3.substr(from);
+  v2[0] = 2;
+  auto d = decode_envelope(reseal(v2));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  expect_same(*d, e);
+  EXPECT_EQ(d->recipients[1].last_tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/dane");
+  EXPECT_EQ(d->recipients[1].last_attempt_us, e.recipients[1].last_attempt_us);
+  EXPECT_TRUE(d->recipients[1].last_cert_sha256.empty());
+  EXPECT_TRUE(d->recipients[1].last_dnssec.empty());
+}
+
+// The evidence survives the round trip exactly, and a record of this version keeps it.
+TEST(RecordCodecTest, EvidenceRoundTrips) {
+  Envelope e = make_envelope(QueueId{9}, 2);
+  e.recipients[0].last_tls = "TLSv1.2/ECDHE-RSA-AES256-GCM-SHA384/mta-sts";
+  e.recipients[0].last_cert_sha256 =
+      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  e.recipients[0].last_dnssec = "off";
+  e.recipients[1].last_tls = "none";
+  e.recipients[1].last_cert_sha256.clear();
+  e.recipients[1].last_dnssec = "secure";
+  std::string record = encode(e);
+  EXPECT_EQ(static_cast<std::uint8_t>(record[0]), 3);
+  auto d = decode_envelope(record);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  expect_same(*d, e);
+  EXPECT_EQ(d->recipients[0].last_cert_sha256, e.recipients[0].last_cert_sha256);
+  EXPECT_EQ(d->recipients[0].last_dnssec, "off");
+  EXPECT_EQ(d->recipients[1].last_dnssec, "secure");
 }
 
 TEST(RecordCodecTest, TrailingBytesAreRejected) {
@@ -200,7 +257,7 @@ TEST_F(RecordStructureTest, RecipientEnumsOutOfRange) {
   e.id = QueueId{5};
   e.recipients.push_back(Recipient{});
   std::string b = unsealed(encode(e));
-  ASSERT_EQ(b.size(), 38u + 13u);  // 4 enums, 6 empty strings, 2 zero varints (version 2)
+  ASSERT_EQ(b.size(), 38u + 15u);  // 4 enums, 9 empty strings, 2 zero varints (version 3)
   auto set = [&](std::size_t off, unsigned char v) {
     std::string c = b;
     c[off] = static_cast<char>(v);
