@@ -7,21 +7,21 @@
 #   dane  the zone is DNSSEC-signed (nsd + ldns-signzone behind a validating unbound, from
 #         tests/e2e/dnssec_zone.py) with _$CSINK_PORT._tcp.$AUTH_MX TLSA 3 1 1 for the
 #         sink's key; the relay has [dns] dnssec = true. Every status=sent line must say
-#         the session was authenticated by DANE.
+#         the session was authenticated by DANE (tls=.../dane) from secure answers
+#         (dnssec=secure).
 #   sts   the zone is unsigned (dnssec off) and bench-dest.example has an MTA-STS enforce
 #         policy for $AUTH_MX, served over HTTPS on $STS_ADDR:443 by tests/e2e/sts_server.py;
 #         the relay trusts the bench CA (the sink's certificate) and the policy host's CA
-#         through delivery.ca_file. Every status=sent line must say MTA-STS, and the policy
-#         must have been fetched exactly once.
+#         through delivery.ca_file. Every status=sent line must say MTA-STS
+#         (tls=.../mta-sts), and the policy must have been fetched exactly once.
 # bench/deliver/authworld.py runs the DNS (and the policy host) for the case: started
 # before the relay, stopped after it; its pid is in $world_pid for deliver.sh's cleanup.
 # shellcheck shell=bash disable=SC2034,SC2153,SC2154 # globals: bench/deliver.sh's
 
-# The tls= field's AUTH part for each case. Until the evidence change (DESIGN §10: AUTH one
-# of dane, mta-sts, pkix, none) is on this branch, the log says only verified/unverified:
-# "verified" is accepted meanwhile. TODO: tighten to "dane" / "mta-sts" once merged.
-AUTH_DANE_RX=${AUTH_DANE_RX:-dane|verified}
-AUTH_STS_RX=${AUTH_STS_RX:-mta-sts|verified}
+# What the tls= field's last part (DESIGN §10: dane, mta-sts, pkix or none) must say on
+# every delivery of the case.
+AUTH_DANE_RX=dane
+AUTH_STS_RX=mta-sts
 
 world_start() {  # kind dir -> world_pid, world_dns, world_ca
   local kind=$1 w=$2/world i sts=()
@@ -70,10 +70,11 @@ enabled = true"
   e2e_case "$kind" "$rep" "$dir" send csink 0 "$cs"
   AUTH_RX=
   world_stop "$dir"
-  # Discovery, not a route, must have found the sink.
-  local by_mx
-  by_mx=$(grep 'to=<rcpt@bench-dest\.example>' "$dir/relay.log" | grep 'status=sent' | grep -c 'method=mx,' || true)
-  [ "$by_mx" = "$COUNT" ] || { note "$kind: $by_mx of $COUNT deliveries say method=mx"; failed=1; KEEP=1; }
+  # Discovery, not a route, must have found the sink; for dane from secure answers.
+  local by_mx want='method=mx,'
+  [ "$kind" = dane ] && want='method=mx,.* dnssec=secure,'
+  by_mx=$(grep 'to=<rcpt@bench-dest\.example>' "$dir/relay.log" | grep 'status=sent' | grep -c -- "$want" || true)
+  [ "$by_mx" = "$COUNT" ] || { note "$kind: $by_mx of $COUNT deliveries say $want"; failed=1; KEEP=1; }
   anotes+=("$kind (rep $rep): the resolver answered $world_queries DNS queries for $COUNT messages (the relay's cache answers the rest)")
   if [ "$kind" = sts ]; then
     anotes+=("sts (rep $rep): the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")
