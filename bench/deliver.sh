@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deliver.sh - end-to-end benchmark for secmx-relay: accept + deliver, with the queue's
-# fsync on, to a fast local sink (Postfix's smtp-sink), in plaintext and with STARTTLS.
+# fsync on, to a fast local sink (Postfix's smtp-sink), in plaintext, with STARTTLS, and
+# authenticated by DANE or MTA-STS.
 #
 # Cases (--cases; each relay case gets a fresh relay process and, unless said otherwise,
 # a fresh queue; each is preceded by the one-hop ceiling measured just before it):

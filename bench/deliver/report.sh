@@ -161,6 +161,9 @@ write_report() {
     echo "$POSTFIX_DAEMON_DIR/master -c <tmp>/postfix/conf -w    # TLS destination: smtpd on $TLS_ADDR:$TLS_PORT, smtpd_proxy_filter = $PROXY_ADDR:$PROXY_PORT"
     echo "$SMTP_SINK -c -u $SINK_USER $PROXY_ADDR:$PROXY_PORT 1024        # behind it"
     echo "<tmp>/tls-sink $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem <tmp>/tls/key.pem   # tlsc destination (source in bench/deliver/tls-sink.c)"
+    if has_case dane || has_case sts; then
+      echo "$PYTHON bench/deliver/authworld.py dane|sts <tmp>/world bench-dest.example $AUTH_MX $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem [$STS_ADDR]   # DNS (and policy host) of dane, sts"
+    fi
     echo "$RELAY --config <tmp>/relay.toml   # per case"
     echo '```'
     echo
