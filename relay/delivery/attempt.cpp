@@ -327,9 +327,10 @@ void Attempt::on_open(client::SessionInfo info) {
     case Decision::Kind::NextHost:
     case Decision::Kind::Final:
       if (info.status == OpenStatus::Ok) {
-        env_.log->info("{} {} skipped for {} policy: {}", log_id_,
+        env_.log->info("{} {} skipped for {} policy: {} tls={}{}", log_id_,
                        secmx::log::escape(current_name_), model::to_string(job_.policy),
-                       secmx::log::escape(d.host.detail));
+                       secmx::log::escape(d.host.detail), tls_text_,
+                       tls_cert_.empty() ? "" : " cert=sha256:" + tls_cert_);
       }
       leave_host(d, false);
       return;
@@ -450,8 +451,13 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
     line.method = dns::to_string(c.method);
     line.dnssec = dnssec_status(discovery_.dnssec, c.name_secure, c.addresses_secure);
   }
-  line.tls = reached ? tls_text_ : "none";
-  if (reached) line.cert_sha256 = tls_cert_;
+  // The evidence is the deciding host's: the one the mail went over, or the last host tried
+  // when it had TLS but did not take the mail (its certificate matters most when it did
+  // not meet its DANE or MTA-STS terms: it may be the attacker's).
+  bool decided_here = reached || (!targets_.empty() && !hosts_.empty() &&
+                                  hosts_.back().host == current_name_ && tls_.handshake_ok);
+  line.tls = decided_here ? tls_text_ : "none";
+  if (decided_here) line.cert_sha256 = tls_cert_;
   o.tls = line.tls;
   o.cert_sha256 = line.cert_sha256;
   o.dnssec = line.dnssec;

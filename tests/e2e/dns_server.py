@@ -23,7 +23,8 @@ so an unknown name anywhere gets NXDOMAIN and unbound has nowhere to recurse to.
     assert dns.count_queries("d.test", "MX") == 1       # from unbound's query log
     dns.stop()                                          # also done by the fixture
 
-Records are fixed at start(); to change them, stop(), add, start() again (same port).
+Records are fixed at start(); to change them, add or remove_records() and restart()
+(same port).
 Names are absolute without the trailing dot ("mx1.d.test"); a host of "." means the root
 (null MX, or an SRV target of "." = "no such service"). The zone of each name is its top
 label ("test", "example"); each zone gets an SOA whose MINIMUM (`negative_ttl`) is the
@@ -190,6 +191,13 @@ class DnsServer:
     def add_cname(self, name: str, target: str, ttl: int | None = None):
         return self.add_record(name, "CNAME", _fqdn(_norm(target)), ttl)
 
+    def remove_records(self, name: str, rtype: str | None = None):
+        """Drops what add_record() gave `name` (only type `rtype`, if given). unbound reads
+        its records at start: a running server changes with restart()."""
+        n, t = _norm(name), rtype.upper() if rtype else None
+        self._records = [r for r in self._records if r[0] != n or (t and r[2] != t)]
+        return self
+
     def servfail_zone(self, zone: str):
         """Every query for `zone` or a name below it answers SERVFAIL."""
         self._servfail.append(_norm(zone))
@@ -299,6 +307,11 @@ class DnsServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=timeout)
+
+    def restart(self, timeout: float = 10.0) -> "DnsServer":
+        """Stops and starts again on the same port, serving the records as they are now."""
+        self.stop(timeout)
+        return self.start(timeout)
 
     def __enter__(self) -> "DnsServer":
         return self.start()

@@ -5,6 +5,7 @@
     cert, key = ca.issue("mx1.test.example", expired=True)     # validity ended in 2021
     cert, key = ca.issue("mx1.test.example", sans=["*.x.test"])  # explicit SAN list
     ca.cert                                        # PEM to use as a client's --ca-file
+    ca.chain(cert)                                 # leaf + CA in one file, for a server
 
 Contract: every file lives under the directory given; keys are unencrypted, mode 0600;
 nothing touches the system trust store. Leaves carry serverAuth and a SAN list (DNS
@@ -101,3 +102,11 @@ class TestCA:
                  str(self.key), "-in", str(csr), "-out", str(cert), "-extensions", "leaf",
                  "-startdate", "20200101000000Z", "-enddate", "20210101000000Z", "-notext")
         return cert, key
+
+    def chain(self, cert: Path) -> Path:
+        """A file holding the leaf `cert` followed by this CA's certificate: what a server
+        presents when a client must see the CA too (DANE-TA matches a certificate of the
+        chain the peer sends, RFC 7671 §5.2.2)."""
+        out = Path(cert).with_suffix(".chain.pem")
+        out.write_text(Path(cert).read_text() + self.cert.read_text())
+        return out

@@ -761,6 +761,14 @@ TEST_F(AttemptTest, NoDaneMatchSendsNothingAndDefers475EvenForBes) {
     EXPECT_EQ(outcome().status, "4.7.5");
     EXPECT_NE(outcome().diagnostic.find("matches no TLSA record"), std::string::npos)
         << outcome().diagnostic;
+    // The evidence is the host that failed: its TLS and the certificate it showed.
+    EXPECT_EQ(outcome().tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/none");
+    EXPECT_EQ(outcome().cert_sha256, kPeerCert);
+    EXPECT_TRUE(logged("skipped for " + std::string(model::to_string(p)) +
+                       " policy: certificate matches no TLSA record of the host (DANE)"))
+        << log();
+    EXPECT_TRUE(logged(std::string("tls=TLSv1.3/TLS_AES_256_GCM_SHA384/none cert=sha256:") + kPeerCert))
+        << log();
   }
   EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::Dane), 2u);
   EXPECT_EQ(metrics_.tls_auth_failures.value(metrics::AuthFailure::MtaSts), 0u);
