@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deliver.sh - end-to-end benchmark for secmx-relay: accept + deliver, with the queue's
-# fsync on, to a fast local sink (Postfix's smtp-sink), in plaintext and with STARTTLS.
+# fsync on, to a fast local sink (Postfix's smtp-sink), in plaintext, with STARTTLS, and
+# authenticated by DANE or MTA-STS.
 #
 # Cases (--cases; each relay case gets a fresh relay process and, unless said otherwise,
 # a fresh queue; each is preceded by the one-hop ceiling measured just before it):
@@ -19,6 +20,19 @@
 #            by this script (one thread per connection, OpenSSL server defaults: session
 #            cache and tickets on) on 127.0.0.34: the cheapest STARTTLS sink at hand, for
 #            when the Postfix sink, not the relay, is what limits the tls case.
+#   dane     the same as tlsc (tls-sink, its certificate, count, size, sessions), but no
+#            [[route]]: the relay finds the sink by discovery in a DNSSEC-signed zone (nsd
+#            behind a validating unbound on loopback, started by bench/deliver/authworld.py
+#            with tests/e2e/dnssec_zone.py): bench-dest.example MX 10 mx.bench-dest.example,
+#            its A = tls-sink's address, _PORT._tcp TLSA 3 1 1 for tls-sink's key;
+#            [dns] dnssec = true, delivery.port = tls-sink's port. Every status=sent line
+#            must say the session was authenticated by DANE. TTLs of 3600 s: after the first
+#            messages every lookup comes from the relay's cache.
+#   sts      the same, but the zone is unsigned (dnssec off) and bench-dest.example has an
+#            MTA-STS enforce policy (_mta-sts TXT; the policy served over HTTPS on
+#            STS_ADDR:443 by tests/e2e/sts_server.py); tls-sink's certificate is issued for
+#            mx.bench-dest.example by a bench CA in delivery.ca_file. Every status=sent
+#            line must say MTA-STS, and the policy must have been fetched exactly once.
 #   paused   delivery paused: accept only, COUNT messages stay queued; peak RssAnon with
 #            COUNT queued (and the accept rate, for comparison with bench/accept.sh).
 #   drain    the queue of "paused" (COUNT messages) opened by a relay with delivery on:
@@ -38,12 +52,13 @@
 # sessions), TLS handshakes (full / resumed, from the Postfix sink's log or tls-sink's
 # counters), the LMDB commit count, machine CPU busy and the time the commit writer spends
 # in fdatasync/pwrite (--fsync-trace). Verified: the sink received exactly COUNT messages, the relay log has one
-# status=sent line per message (with tls=TLSv... for tls and tlsc), and after SIGTERM
+# status=sent line per message (with tls=TLSv... for tls, tlsc, dane and sts; for dane and
+# sts also the authentication and method=mx), and after SIGTERM
 # `secmx-relay --queue-dump` lists nothing for the benchmark domain (scale: exactly the
 # SCALE_FILL deferred ones). Anything else marks the case LOST and the script exits 1.
 #
 # Usage: bench/deliver.sh [options]        (every option also has an environment form)
-#   --cases "ceiling plain tls tlsc paused drain scale"   CASES   (default: all of them)
+#   --cases "ceiling plain tls tlsc dane sts paused drain scale"   CASES   (default: all)
 #   --count N                     COUNT        messages per case (default 20000)
 #   --size BYTES                  SIZE         payload per message, smtp-source -l (4096)
 #   --sessions N                  SESSIONS     smtp-source -s (default 20); one message per
@@ -68,7 +83,8 @@
 # Ports (127.0.0.1 unless said): RELAY_PORT (2645), SINK_PORT (2646, ceiling sink),
 # ADMIN_PORT (2647), DEST_PORT (2648, plain sink on 127.0.0.31), TLS_PORT (2649, Postfix on
 # 127.0.0.32), PROXY_PORT (2650, smtp-sink behind Postfix on 127.0.0.33), CSINK_PORT (2651,
-# tls-sink on 127.0.0.34), DEAD_ADDR:DEAD_PORT (127.0.0.36:25, must not listen). Temp dir: $BENCH_DIR/secmx-deliver.XXXXXX (0755, so
+# tls-sink on 127.0.0.34), DEAD_ADDR:DEAD_PORT (127.0.0.36:25, must not listen), STS_ADDR
+# (127.0.0.37, port 443: the sts case's policy host); the dane/sts DNS takes free ports. Temp dir: $BENCH_DIR/secmx-deliver.XXXXXX (0755, so
 # that Postfix's unprivileged users can reach their files).
 set -euo pipefail
 
@@ -77,19 +93,19 @@ set -euo pipefail
 # sourcing): sinks.sh (smtp-sink, tls-sink, the Postfix TLS sink), relay.sh (the relay
 # under test), measure.sh (CPU figures and e2e_case, the one end-to-end measurement),
 # report.sh (rows, tsv, the markdown report) and one file per case family: ceiling.sh,
-# send.sh (plain, tls, tlsc), paused.sh (paused, drain), scale.sh. Shared with accept.sh
+# send.sh (plain, tls, tlsc), auth.sh (dane, sts), paused.sh (paused, drain), scale.sh. Shared with accept.sh
 # and bound.sh: bench/lib.sh (option parsing, the relay config, /proc helpers).
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-for f in sinks relay measure report ceiling send paused scale; do
+for f in sinks relay measure report ceiling send auth paused scale; do
   # shellcheck source=/dev/null
   . "$here/deliver/$f.sh"
 done
 
-CASES=${CASES:-"ceiling plain tls tlsc paused drain scale"}
+CASES=${CASES:-"ceiling plain tls tlsc dane sts paused drain scale"}
 COUNT=${COUNT:-20000}
 SIZE=${SIZE:-4096}
 SESSIONS=${SESSIONS:-20}
@@ -116,6 +132,8 @@ CSINK_ADDR=${CSINK_ADDR:-127.0.0.34}
 PROXY_ADDR=${PROXY_ADDR:-127.0.0.33}
 DEAD_ADDR=${DEAD_ADDR:-127.0.0.36}
 DEAD_PORT=${DEAD_PORT:-25}
+STS_ADDR=${STS_ADDR:-127.0.0.37}
+AUTH_MX=${AUTH_MX:-mx.bench-dest.example}
 STALL=${STALL:-120}                      # seconds without sink progress -> case failed
 PYTHON=${PYTHON:-/usr/bin/python3}
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
@@ -125,9 +143,12 @@ parse_options "--cases:CASES --count:COUNT --size:SIZE --sessions:SESSIONS --sca
   --fsync-trace:FSYNC_TRACE --keep:KEEP=1" "$@"
 
 has_case() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
+addr_busy() {  # ip port: something listens on ip:port or on the wildcard
+  ss -Hltn "sport = :$2" | awk '{print $4}' | grep -qE "^($1|0\.0\.0\.0|\*|\[::\]):$2\$"
+}
 
 for c in $CASES; do
-  case $c in ceiling|plain|tls|tlsc|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
+  case $c in ceiling|plain|tls|tlsc|dane|sts|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
 done
 has_case drain && ! has_case paused && CASES="$CASES paused"
 [ -x "$RELAY" ] || die "relay binary $RELAY not found; build it: cmake --build build --target secmx-relay"
@@ -150,16 +171,25 @@ if [ "$need_postfix" = 1 ]; then
   [ -x "$POSTFIX_DAEMON_DIR/master" ] || die "Postfix master not found in $POSTFIX_DAEMON_DIR"
   id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || die "the postfix user/postdrop group are missing"
 fi
-if has_case tls || has_case tlsc || has_case ceiling; then
+has_auth=0
+{ has_case dane || has_case sts; } && has_auth=1
+if has_case tls || has_case tlsc || has_case ceiling || [ "$has_auth" = 1 ]; then
   command -v openssl >/dev/null || die "openssl not found"
 fi
-if has_case tlsc || has_case ceiling; then
+if [ "$has_auth" = 1 ]; then
+  for t in nsd nsd-checkconf ldns-keygen ldns-signzone unbound unbound-checkconf; do
+    command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||
+      die "$t not found: the dane and sts cases need apt-get install nsd ldnsutils unbound"
+  done
+fi
+if has_case sts; then
+  [ -f "$root/tests/e2e/sts_server.py" ] || die "the sts case needs tests/e2e/sts_server.py (the MTA-STS policy host)"
+  ! addr_busy "$STS_ADDR" 443 || die "$STS_ADDR:443 listens already; the sts case serves its policy there (STS_ADDR)"
+fi
+if has_case tlsc || has_case ceiling || [ "$has_auth" = 1 ]; then
   command -v "${CC:-cc}" >/dev/null || die "a C compiler (${CC:-cc}) is needed for tls-sink"
 fi
 
-addr_busy() {  # ip port: something listens on ip:port or on the wildcard
-  ss -Hltn "sport = :$2" | awk '{print $4}' | grep -qE "^($1|0\.0\.0\.0|\*|\[::\]):$2\$"
-}
 for p in "$RELAY_PORT" "$SINK_PORT" "$ADMIN_PORT" "$DEST_PORT" "$TLS_PORT" "$PROXY_PORT" "$CSINK_PORT"; do
   ! port_busy "$p" || die "port $p is already in use"
 done
@@ -183,7 +213,7 @@ tsv=${OUT%.md}.tsv
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 clk_tck=$(getconf CLK_TCK)
-relay_pid='' sampler_pid='' prof_pid='' ftrace_pid='' source_pid='' monitor_pid='' pf_master='' ceil_sink_pid=''
+relay_pid='' sampler_pid='' prof_pid='' ftrace_pid='' source_pid='' monitor_pid='' pf_master='' ceil_sink_pid='' world_pid=''
 sink_pids=()
 PF=$WORK/postfix
 
@@ -195,7 +225,7 @@ stop_pid() {  # pid [signal]: signal it, wait for it (it is our child)
 
 cleanup() {
   local p
-  for p in $ftrace_pid $prof_pid $monitor_pid $source_pid $sampler_pid $relay_pid $ceil_sink_pid "${sink_pids[@]}"; do
+  for p in $ftrace_pid $prof_pid $monitor_pid $source_pid $sampler_pid $relay_pid $ceil_sink_pid $world_pid "${sink_pids[@]}"; do
     kill "$p" 2>/dev/null || true
   done
   postfix_stop
@@ -215,6 +245,8 @@ for rep in $(seq 1 "$REPEAT"); do
   if has_case plain; then case_plain; fi
   if has_case tls; then case_tls; fi
   if has_case tlsc; then case_tlsc; fi
+  if has_case dane; then case_dane; fi
+  if has_case sts; then case_sts; fi
   if has_case paused; then case_paused; fi
   if has_case drain; then case_drain; fi
   [ "$KEEP" = 1 ] || rm -rf "$R/paused/queue"

@@ -88,10 +88,16 @@ relay_flags() {  # optimisation flags of main.cpp from the build tree, if we can
 # bench-dest.example has a static route to ROUTE_HOST (with tls = ROUTE_TLS unless
 # empty); EXTRA is appended as it is (more routes). One retry step of 4 h: a message
 # deferred in deliver.sh's scale case is not due again during the run. Every other key
-# keeps its default.
-write_relay_config() {  # dir pause(true|false) route-host route-tls log-level [extra]
-  local dir=$1 tls_line=
+# keeps its default. For deliver.sh's dane and sts cases, which reach the domain through
+# discovery: an empty ROUTE_HOST leaves out its route, DNS_LINES replace the [dns] keys
+# (a local resolver instead of the closed port) and DELIVERY_LINES are added to [delivery].
+write_relay_config() {  # dir pause route-host route-tls log-level [extra] [dns-lines] [delivery-lines]
+  local dir=$1 tls_line='' route='' dns_lines=${7:-'servers = ["127.0.0.1:9"]'}
   [ -z "$4" ] || tls_line="tls = \"$4\""
+  [ -z "$3" ] || route="[[route]]
+domain = \"bench-dest.example\"
+host = \"$3\"
+$tls_line"
   mkdir -p "$dir"
   [ -f "$dir/admin.token" ] || {
     head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/admin.token"
@@ -113,16 +119,14 @@ path = "$dir/queue"
 map_size = "8GiB"
 
 [dns]
-servers = ["127.0.0.1:9"]
+$dns_lines
 
 [delivery]
 pause = $2
 retry = ["4h"]
+${8:-}
 
-[[route]]
-domain = "bench-dest.example"
-host = "$3"
-$tls_line
+$route
 ${6:-}
 
 [admin]

@@ -124,7 +124,8 @@ e2e_case() {  # name rep dir mode sink base ceil_s
   "$RELAY" --config "$dir/relay.toml" --queue-dump >"$dump" 2>"$dir/dump.err" || { note "queue dump failed: $(cat "$dir/dump.err")"; failed=1; }
   queued_total=$(wc -l <"$dump")
   queued_bench=$(grep -c 'bench-dest\.example' "$dump" || true)
-  read -r sent senttls deferred errs < <(log_counts "$dir")
+  local sentauth
+  read -r sent senttls deferred errs sentauth < <(log_counts "$dir" "${AUTH_RX:-}")
   commits=$(commits_of "$dir"); [ -n "$commits" ] || commits="?"
   lost=$(( COUNT - mesg - queued_bench ))
   [ "$lost" -lt 0 ] && lost=0
@@ -135,6 +136,10 @@ e2e_case() {  # name rep dir mode sink base ceil_s
   fi
   if [ "$sink" != plain ] && [ "$senttls" != "$sent" ]; then
     note "$name: only $senttls of $sent deliveries were over TLS"; failed=1
+  fi
+  if [ -n "${AUTH_RX:-}" ] && [ "$sentauth" != "$sent" ]; then
+    note "$name: only $sentauth of $sent deliveries say tls=.../($AUTH_RX), e.g.: $(grep 'status=sent' "$dir/relay.log" | grep -vE "tls=[^,]*/($AUTH_RX)," | head -1)"
+    failed=1; KEEP=1
   fi
   [ "$errs" = 0 ] || note "$name: relay log has $errs error lines, e.g.: $(grep -E '^[^ ]+ (error|critical) ' "$dir/relay.log" | head -1)"
 

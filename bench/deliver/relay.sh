@@ -7,12 +7,15 @@
 # rejects its config or does not listen is fatal (die); an unclean exit sets $failed.
 # shellcheck shell=bash disable=SC2034,SC2154 # globals: bench/deliver.sh's
 
-write_config() {  # dir pause(true|false) route-host route-tls(""|encrypt)
+# dane and sts: no route for the bench domain (route-host ""), DNS-LINES and DELIVERY-LINES
+# as bench/lib.sh's write_relay_config takes them, EXTRA-TABLES appended (e.g. [mta_sts]).
+write_config() {  # dir pause(true|false) route-host route-tls(""|encrypt) [dns-lines] [delivery-lines] [extra-tables]
   local dir=$1
   # A second route, where nothing listens, for the scale case's deferred messages.
   write_relay_config "$dir" "$2" "$3" "$4" info "[[route]]
 domain = \"deferred.bench\"
-host = \"[$DEAD_ADDR]:$DEAD_PORT\""
+host = \"[$DEAD_ADDR]:$DEAD_PORT\"
+${7:-}" "${5:-}" "${6:-}"
   "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
     die "relay rejects the bench config: $(cat "$dir/check.err")"
 }
@@ -109,14 +112,19 @@ fsync_stop() {  # dir -> fs="calls total_s" (not in a subshell: perf trace is ou
             END {printf "%d %.3f\n", c, t / 1000}' "$1/fsync-trace.txt" 2>/dev/null || echo "- -")
 }
 
-# Counts in the relay log of one case: "sent sent_tls deferred errors" for bench-dest.
-log_counts() {
-  awk '
+# Counts in the relay log of one case: "sent sent_tls deferred errors sent_auth" for
+# bench-dest; sent_auth = status=sent lines whose tls= field ends in "/" AUTH-REGEX (0 when
+# no regex is given).
+log_counts() {  # dir [auth-regex]
+  awk -v auth="${2:-}" '
     / info delivery: / && /to=<rcpt@bench-dest\.example>/ {
-      if (/status=sent/) { s++; if (/tls=TLSv/) t++ } else if (/status=deferred/) d++
+      if (/status=sent/) {
+        s++; if (/tls=TLSv/) t++
+        if (auth != "" && match($0, /tls=[^,]*/) && substr($0, RSTART, RLENGTH) ~ ("/(" auth ")$")) a++
+      } else if (/status=deferred/) d++
     }
     /^[^ ]+ (error|critical) / {e++}
-    END {print s + 0, t + 0, d + 0, e + 0}' "$1/relay.log"
+    END {print s + 0, t + 0, d + 0, e + 0, a + 0}' "$1/relay.log"
 }
 commits_of() {
   sed -n 's/.*stopped: \([0-9]*\) messages in \([0-9]*\) commits.*/\2/p' "$1/relay.log" "$1/relay.stderr" 2>/dev/null | tail -1 || true

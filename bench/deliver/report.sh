@@ -12,6 +12,7 @@ report_init() {
   wrows=()         # markdown rows of the where-the-time-goes table
   crows=()         # ceiling-case rows
   extra=()         # free text (scale fill etc.)
+  anotes=()        # free text of the dane and sts cases (policy fetches)
   commands=()
   printf 'case\trep\tcount\tsessions\tceiling_rate\tsource_s\tfirst_s\te2e_s\te2e_rate\tratio_pct\trelay_cpu_s\tcpu_per_1000\tcpu_smtpd\tcpu_writer\tcpu_workers\tcpu_scheduler\tcpu_admin\tpeak_rssanon_kb\tvmhwm_kb\tsink_mesg\tout_sessions\tlog_sent\tlog_sent_tls\ttls_conns\tfull_handshakes\tqueued_after\tlost\tcommits\tmachine_busy_pct\tsink_cpu_s\tcommits_interval\tcommit_s\tcommit_msgs\tfdatasync_calls\tfdatasync_s\tload1\n' >"$tsv"
 }
@@ -67,6 +68,23 @@ machine_info() {
   echo "- Load average at the start: $load_start"
 }
 
+# Rows of the authenticated-delivery table: tlsc, dane and sts of each repetition, each
+# against that repetition's tlsc (rate and CPU per message).
+auth_rows() {
+  awk -F'\t' '$1 == "tlsc" || $1 == "dane" || $1 == "sts" {rate[$2, $1] = $9; cpu[$2, $1] = $12; if ($2 > last) last = $2}
+    END {
+      for (r = 1; r <= last; r++) {
+        if (!((r, "tlsc") in rate)) continue
+        for (i = 1; i <= 3; i++) {
+          c = (i == 1) ? "tlsc" : (i == 2) ? "dane" : "sts"
+          if (!((r, c) in rate)) continue
+          printf "| %s (rep %s) | %.0f | %.0f%% | %.3f | %.0f%% |\n", c, r, rate[r, c],
+            100 * rate[r, c] / rate[r, "tlsc"], cpu[r, c], 100 * cpu[r, c] / cpu[r, "tlsc"]
+        }
+      }
+    }' "$tsv"
+}
+
 write_report() {
   local plain_rate scale_rate plain_sched scale_sched
   plain_rate=$(awk -F'\t' '$1 == "plain" {r = $9} END {print r + 0}' "$tsv")
@@ -115,6 +133,17 @@ write_report() {
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${trows[@]}"
     echo
+    if awk -F'\t' '$1 == "dane" || $1 == "sts" {f = 1} END {exit !f}' "$tsv"; then
+      echo "## Authenticated delivery"
+      echo
+      echo "The same tls-sink and certificate as tlsc; dane and sts reach it by discovery (MX, cached) and authenticate it."
+      echo
+      echo "| case | e2e msg/s | of tlsc | relay CPU ms/msg | CPU of tlsc |"
+      echo "|---|---:|---:|---:|---:|"
+      auth_rows
+      [ "${#anotes[@]}" -eq 0 ] || printf -- '- %s\n' "${anotes[@]}"
+      echo
+    fi
     if [ "${#extra[@]}" -gt 0 ]; then
       echo "## Scale"
       echo
@@ -132,6 +161,9 @@ write_report() {
     echo "$POSTFIX_DAEMON_DIR/master -c <tmp>/postfix/conf -w    # TLS destination: smtpd on $TLS_ADDR:$TLS_PORT, smtpd_proxy_filter = $PROXY_ADDR:$PROXY_PORT"
     echo "$SMTP_SINK -c -u $SINK_USER $PROXY_ADDR:$PROXY_PORT 1024        # behind it"
     echo "<tmp>/tls-sink $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem <tmp>/tls/key.pem   # tlsc destination (source in bench/deliver/tls-sink.c)"
+    if has_case dane || has_case sts; then
+      echo "$PYTHON bench/deliver/authworld.py dane|sts <tmp>/world bench-dest.example $AUTH_MX $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem [$STS_ADDR]   # DNS (and policy host) of dane, sts"
+    fi
     echo "$RELAY --config <tmp>/relay.toml   # per case"
     echo '```'
     echo

@@ -32,13 +32,24 @@ source_cmd() {  # count port rcpt-domain [extra flags]
 }
 
 # ---------------------------------------------------------------- TLS sinks
-# One self-signed certificate (RSA 2048) for both TLS sinks.
+# One certificate (RSA 2048) for both TLS sinks, issued by a bench CA (RSA 2048) with the
+# names the cases reach tls-sink by: the dane case matches its key (TLSA 3 1 1), the sts
+# case checks it against the CA (delivery.ca_file) and the MX name; tls and tlsc do not
+# look at it. Only the leaf is served, as a self-signed one was before.
 make_cert() {
   [ -f "$WORK/tls/cert.pem" ] && return 0
-  mkdir -p "$WORK/tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=tls-sink.bench.example" \
-    -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" >/dev/null 2>&1 || die "openssl req failed"
-  chmod 644 "$WORK/tls/cert.pem"; chmod 600 "$WORK/tls/key.pem"
+  local t=$WORK/tls
+  mkdir -p "$t"
+  { openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=secmx bench CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+      -keyout "$t/ca.key" -out "$t/ca.pem" &&
+    openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$AUTH_MX" \
+      -keyout "$t/key.pem" -out "$t/leaf.csr" &&
+    printf 'subjectAltName=DNS:%s,DNS:tls-sink.bench.example\nextendedKeyUsage=serverAuth\n' "$AUTH_MX" >"$t/leaf.ext" &&
+    openssl x509 -req -in "$t/leaf.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+      -days 30 -extfile "$t/leaf.ext" -out "$t/cert.pem"
+  } >"$t/openssl.log" 2>&1 || die "openssl failed making the sink certificate: $(tail -3 "$t/openssl.log")"
+  chmod 644 "$t/cert.pem" "$t/ca.pem"; chmod 600 "$t/key.pem" "$t/ca.key"
 }
 
 # tls-sink: compiled from bench/deliver/tls-sink.c into the temp dir.
