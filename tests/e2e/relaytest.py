@@ -39,6 +39,14 @@ def relay_bin() -> str:
     return os.environ.get("SECMX_RELAY_BIN", str(DEFAULT_BIN))
 
 
+def ctl_bin() -> str:
+    """secmxctl: $SECMX_CTL_BIN, else built beside the relay (BUILD/relay/secmx-relay ->
+    BUILD/admin/secmxctl)."""
+    if os.environ.get("SECMX_CTL_BIN"):
+        return os.environ["SECMX_CTL_BIN"]
+    return str(Path(relay_bin()).resolve().parent.parent / "admin" / "secmxctl")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))

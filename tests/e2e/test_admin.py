@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dns_fixtures import dns_server  # noqa: E402,F401
 from mta import ScriptedPeer  # noqa: E402
 from pki import TestCA  # noqa: E402
-from relaytest import free_port, relay_bin, simple_message, wait_until  # noqa: E402
+from relaytest import ctl_bin, free_port, relay_bin, simple_message, wait_until  # noqa: E402
 
 prometheus_parser = pytest.importorskip(
     "prometheus_client.parser",
@@ -37,12 +37,6 @@ TOKEN = "e2e-test-token-0123456789abcdef"  # what relaytest.Relay writes to its 
 DEFER_DOMAIN = "defer.test"
 OTHER_DOMAIN = "later.test"
 
-
-def ctl_bin() -> str:
-    if os.environ.get("SECMX_CTL_BIN"):
-        return os.environ["SECMX_CTL_BIN"]
-    # Built beside the relay: BUILD/relay/secmx-relay -> BUILD/admin/secmxctl.
-    return str(Path(relay_bin()).resolve().parent.parent / "admin" / "secmxctl")
 
 
 @pytest.fixture(scope="module", autouse=True)

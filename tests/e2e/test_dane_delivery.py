@@ -30,14 +30,12 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import re
 import select
 import socket
 import struct
 import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -45,30 +43,13 @@ import relaytest
 from dnssec_zone import DnssecWorld, tlsa_data
 from mta import PostfixMTA, ScriptedPeer, mta_base
 from pki import TestCA
-from relaytest import swaks, swaks_queue_id, wait_until
+from relaytest import ctl_bin, swaks, swaks_queue_id, wait_until
+from test_delivery import RULES
 
 SENDER = "alice@agency.dane.test"
 GOOD, OTHER, SCRIPTED, PLAIN = "127.0.0.90", "127.0.0.91", "127.0.0.92", "127.0.0.93"
 
-RULES = """
-[[policy.rule]]
-header = "X-Secmx-Policy"
-match = "(?i)^sos$"
-policy = "SOS"
 
-[[policy.rule]]
-header = "X-Secmx-Policy"
-match = "(?i)^sos-verify$"
-policy = "SOS"
-tls = "verify"
-"""
-
-
-def ctl_bin() -> str:
-    env = os.environ.get("SECMX_CTL_BIN")
-    if env:
-        return env
-    return str(Path(relaytest.relay_bin()).resolve().parent.parent / "admin" / "secmxctl")
 
 
 class DroppingForwarder:

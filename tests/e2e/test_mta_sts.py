@@ -11,7 +11,6 @@ tested with the delivery tests.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,17 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dns_fixtures import dns_server  # noqa: E402,F401
 from pki import TestCA  # noqa: E402
-from relaytest import relay_bin, wait_until  # noqa: E402
+from relaytest import ctl_bin, relay_bin, wait_until  # noqa: E402
 from sts_server import StsServer  # noqa: E402
 
 STS_HOST = "127.0.0.80"
 ENFORCE = "version: STSv1\nmode: enforce\nmx: mx.d.test\nmx: *.backup.d.test\nmax_age: 86400\n"
 
-
-def ctl_bin() -> str:
-    if os.environ.get("SECMX_CTL_BIN"):
-        return os.environ["SECMX_CTL_BIN"]
-    return str(Path(relay_bin()).resolve().parent.parent / "admin" / "secmxctl")
 
 
 def policy(mode: str = "enforce", mx: str = "mx.d.test", max_age: int = 86400) -> str:

@@ -54,11 +54,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dns_server import DnsServer  # noqa: E402
 from mta import PostfixMTA, ScriptedPeer, mta_base  # noqa: E402
 from pki import TestCA  # noqa: E402
-from relaytest import Relay, swaks, swaks_queue_id, wait_until  # noqa: E402
+from relaytest import Relay, ctl_bin, swaks, swaks_queue_id, wait_until  # noqa: E402
 from sts_server import StsServer  # noqa: E402
 from test_delivery import (RULES, SENDER, at, attempt_line, delivery_status,  # noqa: E402
                            gone_from_queue, send)
-from test_mta_sts import ctl_bin  # noqa: E402
 
 GOOD, ALT, BADNAME, UNTRUSTED, NOTLS = (f"127.0.0.{i}" for i in range(61, 66))
 STS_HOST = "127.0.0.80"
