@@ -79,7 +79,6 @@ bool answered(const client::SessionInfo& i) {
 // by the same rules (delivery::decide_tls over the host's terms and what the probe saw).
 json verdicts(const HostProbe& h) {
   json v = json::object();
-  const auto& i = *h.info;
   for (auto [name, policy, level] :
        {std::tuple{"BES", model::Policy::BES, model::TlsLevel::None},
         std::tuple{"SOS encrypt", model::Policy::SOS, model::TlsLevel::Encrypt},
@@ -88,7 +87,9 @@ json verdicts(const HostProbe& h) {
     std::string word;
     if (h.terms.admission != delivery::Admission::Open) {
       word = std::string("not tried (") + delivery::to_string(h.terms.admission) + ")";
-    } else if (i.status != client::OpenStatus::Ok) {
+    } else if (!h.info) {
+      word = "not probed";
+    } else if (const auto& i = *h.info; i.status != client::OpenStatus::Ok) {
       word = std::string("no session (") + client::to_string(i.status) + ")";
     } else {
       delivery::TlsObservation seen;
@@ -149,8 +150,11 @@ json host_json(const HostProbe& h, bool dnssec) {
   j["binding"] = delivery::to_string(h.terms.binding);
   if (h.terms.sts_applies) j["mta_sts_listed"] = h.terms.sts_listed;
   if (!h.info) {
-    j["status"] = "not probed";
+    // Delivery would not connect to a host its terms rule out, and neither does the probe.
+    bool ruled_out = h.terms.admission != delivery::Admission::Open;
+    j["status"] = ruled_out ? "not tried" : "not probed";
     j["answered"] = nullptr;
+    if (ruled_out) j["verdict"] = verdicts(h);
     return j;
   }
   const auto& i = *h.info;
@@ -201,6 +205,10 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
   copts.greeting_timeout = copts.command_timeout = copts.quit_timeout = options.command_timeout;
   // The vector is complete: pointers into it stay valid from here on.
   for (auto& h : p.hosts) {
+    if (h.terms.admission != delivery::Admission::Open) {
+      h.closed = true;
+      continue;
+    }
     h.client = client::SmtpClient::create(&p.loop, copts);
     h.client->set_peer_verify(h.terms.verify);
     sockaddr_storage ss{};

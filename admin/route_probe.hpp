@@ -43,7 +43,9 @@ struct RouteProbeOptions {
 //              and "tlsa" (discovery_json.hpp's candidate "tlsa"); "binding" (none,
 //              dane-encrypt, dane, mta-sts), "mta_sts_listed" when a policy covers the host,
 //              "tls" also "auth" (dane, mta-sts, pkix, none) and "cert_sha256", and
-//              "verdict": {"BES", "SOS encrypt", "SOS verify"} - what delivery would do},
+//              "verdict": {"BES", "SOS encrypt", "SOS verify"} - what delivery would do;
+//              a host its terms rule out (TLSA lookup failed, not in the MTA-STS policy)
+//              is not connected to: "status": "not tried", with its verdict},
 //   "mta_sts": {"enabled", "cached", "id", "mode", "mx", "max_age", "age_seconds",
 //               "expired"} - the cached policy the hosts' terms were taken from
 //   "summary": {"hosts", "answering", "starttls", "tls", "verified"}

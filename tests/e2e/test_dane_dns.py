@@ -34,12 +34,6 @@ def probe_bin() -> str:
     return str(Path(relaytest.relay_bin()).resolve().parent / "dns" / "secmx-dns-probe")
 
 
-def ctl_bin() -> str:
-    env = os.environ.get("SECMX_CTL_BIN")
-    if env:
-        return env
-    return str(Path(relaytest.relay_bin()).resolve().parent.parent / "admin" / "secmxctl")
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
@@ -156,7 +150,7 @@ def relay(make_relay, world):
 
 
 def route(relay, domain: str, as_json: bool = False):
-    cmd = [ctl_bin(), "--config", str(relay.config_path)] + (["--json"] if as_json else []) + \
+    cmd = [relaytest.ctl_bin(), "--config", str(relay.config_path)] + (["--json"] if as_json else []) + \
         ["route", domain]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=relay.workdir,
                        stdin=subprocess.DEVNULL)
@@ -203,6 +197,10 @@ def test_route_view_insecure_and_failed(relay, world):
     assert "failed: TLSA _25._tcp.mx.bogustlsa.test" in row(bogus, "mx.bogustlsa.test"), bogus
     # A host whose TLSA lookup failed is never tried, whatever the message's policy.
     assert "BES: not tried (tlsa-failed)" in bogus, bogus
+    # ... and, as in delivery, never connected to.
+    j = route(relay, "bogustlsa.test", as_json=True)
+    assert [h["status"] for h in j["hosts"]] == ["not tried"], j["hosts"]
+    assert j["summary"]["answering"] == 0, j["summary"]
 
 
 # ----------------------------------------------------------------- the fixture, changed
