@@ -146,6 +146,11 @@ class LmdbStore final : public Store {
   Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) override;
   Result<StoreStats, Error> stats() override;
   QueueId last_id() override;
+  Status<Error> add_counters(std::span<const CounterAdd> adds) override;
+  Result<std::vector<CounterEntry>, Error> counters(std::string_view prefix,
+                                                    std::size_t limit) override;
+  Result<std::size_t, Error> erase_counters_below(std::string_view prefix, std::string_view bound,
+                                                  std::size_t limit) override;
   std::uint64_t synced_commits() const override {
     return synced_commits_.load(std::memory_order_acquire);
   }
@@ -635,4 +640,18 @@ Result<std::unique_ptr<Store>, Error> open_lmdb_store(const StoreOptions& option
   return LmdbStore::open(options);
 }
 
+}  // namespace secmx::queue
+
+namespace secmx::queue {
+// Placeholders until the counters database lands.
+Status<Error> LmdbStore::add_counters(std::span<const CounterAdd>) {
+  return fail(Error{Error::Kind::Invalid, "counters: not available"});
+}
+Result<std::vector<CounterEntry>, Error> LmdbStore::counters(std::string_view, std::size_t) {
+  return fail(Error{Error::Kind::Invalid, "counters: not available"});
+}
+Result<std::size_t, Error> LmdbStore::erase_counters_below(std::string_view, std::string_view,
+                                                           std::size_t) {
+  return fail(Error{Error::Kind::Invalid, "counters: not available"});
+}
 }  // namespace secmx::queue

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relay/common/result.hpp"
@@ -51,15 +52,34 @@ struct NewMessage {
   std::string body;   // the full message as it will be delivered (Received: included)
 };
 
+// A durable counter to add to (TLS-RPT's session counts, tally_codec.hpp): the store keeps
+// key -> (u64 count, payload) in its own database and knows nothing of what keys mean.
+// Adding to a key that exists adds `n` and keeps the stored payload; a new key stores `n`
+// and `payload`. Keys are 1..511 bytes (LMDB's limit); payloads at most 64 KiB.
+struct CounterAdd {
+  std::string key;
+  std::string payload;
+  std::uint64_t n = 1;
+};
+
+struct CounterEntry {
+  std::string key;
+  std::uint64_t count = 0;
+  std::string payload;
+};
+
 // A change to messages already stored, applied with others in one transaction:
 // rewrite an envelope (outcomes, hold/release, next attempt) or remove a message, and
 // optionally insert a new message in the same transaction (a DSN is queued atomically
-// with the recipients it reports on becoming final).
+// with the recipients it reports on becoming final), and add to counters in the same
+// transaction (the TLS-RPT counts of the attempt whose outcomes the change records: a
+// crash loses counts only with the outcome they came with).
 struct Change {
   enum class Kind { Update, Remove };
   Kind kind = Kind::Update;
   Envelope envelope;                    // Update: the new envelope; Remove: only .id is used
   std::vector<NewMessage> inserts;      // queued in the same transaction (DSNs)
+  std::vector<CounterAdd> counters;     // added in the same transaction
 };
 
 // One entry of the schedule index: a message not held, and when it is next due.
@@ -118,6 +138,17 @@ class Store {
   virtual Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) = 0;
 
   virtual Result<StoreStats, Error> stats() = 0;
+
+  // Counters (see CounterAdd). add_counters: all in one transaction, durable as at sync().
+  // counters: every entry whose key starts with `prefix`, in key order, at most `limit`.
+  // erase_counters_below: removes up to `limit` entries whose key sorts before `bound`
+  // and starts with `prefix` (pruning old days in bounded batches); answers how many.
+  virtual Status<Error> add_counters(std::span<const CounterAdd> adds) = 0;
+  virtual Result<std::vector<CounterEntry>, Error> counters(std::string_view prefix,
+                                                            std::size_t limit) = 0;
+  virtual Result<std::size_t, Error> erase_counters_below(std::string_view prefix,
+                                                          std::string_view bound,
+                                                          std::size_t limit) = 0;
   virtual QueueId last_id() = 0;  // largest id stored, {} if none: seeds IdGenerator
 
   // Durability of the committing calls above (insert_batch, update, remove, apply_batch):

@@ -10,7 +10,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache
   libuv1-dev libssl-dev libc-ares-dev libidn2-dev liblmdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev
+  libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev zlib1g-dev
   openssl ca-certificates
 )
 test_pkgs=(

@@ -13,6 +13,7 @@
 
 #include "relay/delivery/outcome.hpp"
 #include "relay/model/envelope.hpp"
+#include "relay/tlsrpt/tlsrpt_types.hpp"
 
 namespace secmx::delivery {
 
@@ -39,6 +40,10 @@ struct JobResult {
   std::uint64_t generation = 0;
   std::vector<std::size_t> indices;
   std::vector<RcptOutcome> outcomes;  // one per index
+  // TLS-RPT (RFC 8460): every session the attempt had or ruled out, under the policy that
+  // bound it; the scheduler commits their counts with the outcomes. Empty for our own
+  // reports (Envelope::tls_report) and [[route]] deliveries.
+  std::vector<tlsrpt::SessionResult> sessions;
 };
 
 }  // namespace secmx::delivery

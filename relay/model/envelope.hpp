@@ -80,6 +80,8 @@ struct Envelope {
   std::string tls_cipher;
   bool held = false;                  // operator hold or HOLD policy: scheduler skips it
   bool delay_notified = false;        // the delay DSN has been queued (one per message)
+  bool tls_report = false;            // our own TLS report (RFC 8460): its delivery is never
+                                      // counted or reported on (no report loops)
   std::uint32_t attempts = 0;
   std::int64_t next_attempt_us = 0;   // 0: due now
   std::uint64_t body_size = 0;

@@ -137,6 +137,17 @@ class CountingStore final : public queue::Store {
   std::vector<Status<queue::Error>> apply_batch(std::span<const queue::Change> c) override {
     return inner_->apply_batch(c);
   }
+  Status<queue::Error> add_counters(std::span<const queue::CounterAdd> a) override {
+    return inner_->add_counters(a);
+  }
+  Result<std::vector<queue::CounterEntry>, queue::Error> counters(std::string_view p,
+                                                                  std::size_t n) override {
+    return inner_->counters(p, n);
+  }
+  Result<std::size_t, queue::Error> erase_counters_below(std::string_view p, std::string_view b,
+                                                         std::size_t n) override {
+    return inner_->erase_counters_below(p, b, n);
+  }
   Result<std::vector<model::QueueId>, queue::Error> due(std::int64_t now,
                                                         std::size_t limit) override {
     return inner_->due(now, limit);

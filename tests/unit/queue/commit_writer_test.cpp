@@ -198,6 +198,14 @@ class ScriptedStore final : public Store {
     return fail(Error{Error::Kind::NotFound, ""});
   }
   Status<Error> update(const Envelope&) override { return Ok{}; }
+  Status<Error> add_counters(std::span<const CounterAdd>) override { return Ok{}; }
+  Result<std::vector<CounterEntry>, Error> counters(std::string_view, std::size_t) override {
+    return std::vector<CounterEntry>{};
+  }
+  Result<std::size_t, Error> erase_counters_below(std::string_view, std::string_view,
+                                                  std::size_t) override {
+    return std::size_t{0};
+  }
   Status<Error> remove(QueueId) override { return Ok{}; }
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override {
     return std::vector<Status<Error>>(changes.size(), Status<Error>(Ok{}));

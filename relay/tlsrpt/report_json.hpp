@@ -1,0 +1,39 @@
+// report_json.hpp - the RFC 8460 §4 report: one policy domain, one UTC day, as JSON.
+//
+// build_report() groups the day's rows by PolicyKey (one "policies" entry each, in the
+// order first seen, with summary counts and the failure-details of that policy) and fills
+// in the report's own fields. The result validates against the RFC's JSON schema (§4.4):
+// date-range start 00:00:00Z and end 23:59:59Z of the day, RFC 3339 times, counts as
+// integers, empty strings left out. Pure; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "relay/common/result.hpp"
+#include "relay/tlsrpt/tlsrpt_types.hpp"
+
+namespace secmx::tlsrpt {
+
+struct ReportMeta {
+  std::string organization;  // "organization-name"
+  std::string contact;       // "contact-info" (an address or URI)
+  std::string submitter;     // our domain, the TLS-Report-Submitter (the `from` domain)
+  std::string report_id;     // unique per report; see report_id()
+};
+
+// "<day>T00:00:00Z_<domain>@<submitter>", unique per (day, domain, submitter).
+std::string report_id(const std::string& day, const std::string& domain,
+                      const std::string& submitter);
+
+// The report as JSON text (compact, UTF-8). `day`: "YYYY-MM-DD".
+std::string build_report(const ReportMeta& meta, const std::string& day,
+                         const std::string& domain, const std::vector<Tally>& rows);
+
+// gzip (RFC 1952) of `data`, as application/tlsrpt+gzip wants; and its inverse (tests,
+// `tlsrpt show --raw`). gunzip fails on anything that is not one complete gzip member.
+std::string gzip(const std::string& data);
+Result<std::string, std::string> gunzip(const std::string& data, std::size_t max_out = 64u << 20);
+
+}  // namespace secmx::tlsrpt

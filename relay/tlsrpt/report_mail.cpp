@@ -1,0 +1,3 @@
+#include "relay/tlsrpt/report_mail.hpp"
+
+namespace secmx::tlsrpt {}  // namespace secmx::tlsrpt

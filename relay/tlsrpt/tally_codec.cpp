@@ -1,0 +1,3 @@
+#include "relay/tlsrpt/tally_codec.hpp"
+
+namespace secmx::tlsrpt {}  // namespace secmx::tlsrpt

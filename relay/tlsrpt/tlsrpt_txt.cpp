@@ -1,0 +1,3 @@
+#include "relay/tlsrpt/tlsrpt_txt.hpp"
+
+namespace secmx::tlsrpt {}  // namespace secmx::tlsrpt
