@@ -111,6 +111,12 @@ const char* to_string(AuthFailure f) {
   return i < kAuthFailures ? kAuthFailureNames[i] : "?";
 }
 
+const char* to_string(ReportResult r) {
+  static constexpr const char* kNames[kReportResults] = {"sent", "failed", "no-record"};
+  auto i = static_cast<std::size_t>(r);
+  return i < kReportResults ? kNames[i] : "?";
+}
+
 namespace {
 
 // The one index of a (tls, auth, method) triple; kNoIndex for values out of range.
@@ -236,6 +242,16 @@ std::string RelayMetrics::render() const {
   for (std::size_t f = 0; f < kAuthFailures; ++f) {
     w.sample(failures_name, std::string("type=\"") + kAuthFailureNames[f] + "\"",
              std::to_string(tls_auth_failures.value(static_cast<AuthFailure>(f))));
+  }
+
+  const char* reports_name = "secmx_tlsrpt_reports_total";
+  w.header(reports_name, "counter",
+           "TLS reports (RFC 8460) by outcome: sent or failed per report address, no-record "
+           "per domain without a usable _smtp._tls record.");
+  for (std::size_t r = 0; r < kReportResults; ++r) {
+    auto result = static_cast<ReportResult>(r);
+    w.sample(reports_name, std::string("result=\"") + to_string(result) + "\"",
+             std::to_string(tlsrpt_reports.value(result)));
   }
 
   w.gauge("secmx_queue_messages", "Messages in the queue.", queue_messages);

@@ -119,10 +119,15 @@ enum class DeliveryAuth { None = 0, Pkix = 1, Dane = 2, MtaSts = 3 };
 // the name, no TLS), a TLSA lookup that failed for a secure name.
 enum class AuthFailure { Dane = 0, MtaSts = 1, TlsaLookup = 2 };
 
+// What became of a TLS report (RFC 8460): per rua it was handed to, or per domain without
+// a usable _smtp._tls record.
+enum class ReportResult { Sent = 0, Failed = 1, NoRecord = 2 };
+
 inline constexpr std::size_t kPolicies = 3;  // model::Policy: BES, SOS, HOLD
 inline constexpr std::size_t kDeliveryTls = 3;
 inline constexpr std::size_t kDeliveryAuth = 4;
 inline constexpr std::size_t kAuthFailures = 3;
+inline constexpr std::size_t kReportResults = 3;
 inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 name mx implicit
 
 using PolicyCounter = CounterBy<model::Policy, kPolicies>;
@@ -163,6 +168,9 @@ struct RelayMetrics {
   Histogram delivery_latency{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600};
                                   // seconds from arrival to delivered
 
+  // TLS reports sent (relay/tlsrpt's report service, through main).
+  CounterBy<ReportResult, kReportResults> tlsrpt_reports;
+
   // DNS (relay/dns).
   Counter dns_lookups;
   Counter dns_failures;           // temporary failures (timeouts, SERVFAIL, ...)
@@ -190,5 +198,6 @@ struct RelayMetrics {
 const char* to_string(DeliveryTls t);   // "none", "encrypt", "verified"
 const char* to_string(DeliveryAuth a);  // "none", "pkix", "dane", "mta-sts"
 const char* to_string(AuthFailure f);   // "dane", "mta-sts", "tlsa-lookup"
+const char* to_string(ReportResult r);  // "sent", "failed", "no-record"
 
 }  // namespace secmx::metrics
