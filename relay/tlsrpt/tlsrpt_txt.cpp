@@ -245,7 +245,7 @@ Result<TlsRptRecord, std::string> parse_tlsrpt_txt(std::string_view txt) {
     std::string_view field = txt.substr(i, end - i);
     while (!field.empty() && is_wsp(field.back())) field.remove_suffix(1);
     i += field.size();
-    if (field.empty() || field.front() == ';') return fail(numbered("field", fields, "empty"));
+    if (field.empty()) return fail(numbered("field", fields, "empty"));
 
     std::size_t eq = field.find('=');
     if (eq == std::string_view::npos) return fail(numbered("field", fields, "has no '='"));
