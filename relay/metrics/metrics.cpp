@@ -11,6 +11,7 @@ namespace {
 
 static_assert(static_cast<std::size_t>(model::Policy::HOLD) == kPolicies - 1);
 static_assert(static_cast<std::size_t>(dns::Method::Implicit) == kMethods - 1);
+static_assert(static_cast<std::size_t>(tlsrpt::PolicyType::NoPolicyFound) == kTlsPolicyTypes - 1);
 
 constexpr std::array<const char*, kPolicies> kPolicyNames{"BES", "SOS", "HOLD"};
 constexpr std::array<const char*, kDeliveryTls> kTlsNames{"none", "encrypt", "verified"};
@@ -95,6 +96,10 @@ class Writer {
 };
 
 }  // namespace
+
+std::size_t tls_session_result(const tlsrpt::SessionResult& session) {
+  return session.failure ? 1 + static_cast<std::size_t>(session.failure->result) : 0;
+}
 
 const char* to_string(DeliveryTls t) {
   auto i = static_cast<std::size_t>(t);
@@ -242,6 +247,22 @@ std::string RelayMetrics::render() const {
   for (std::size_t f = 0; f < kAuthFailures; ++f) {
     w.sample(failures_name, std::string("type=\"") + kAuthFailureNames[f] + "\"",
              std::to_string(tls_auth_failures.value(static_cast<AuthFailure>(f))));
+  }
+
+  const char* sessions_name = "secmx_tls_sessions_total";
+  w.header(sessions_name, "counter",
+           "TLS sessions to receiving hosts as TLS reporting (RFC 8460) counts them, by the "
+           "policy type that bound them and the result (success or the RFC's result type).");
+  for (std::size_t p = 0; p < kTlsPolicyTypes; ++p) {
+    auto policy = static_cast<tlsrpt::PolicyType>(p);
+    for (std::size_t r = 0; r < kTlsSessionResults; ++r) {
+      const char* result =
+          r == 0 ? "success" : tlsrpt::to_string(static_cast<tlsrpt::ResultType>(r - 1));
+      w.sample(sessions_name,
+               std::string("policy=\"") + tlsrpt::to_string(policy) + "\",result=\"" + result +
+                   "\"",
+               std::to_string(tls_sessions.value(policy, r)));
+    }
   }
 
   const char* reports_name = "secmx_tlsrpt_reports_total";

@@ -25,6 +25,7 @@
 
 #include "relay/dns/candidates.hpp"
 #include "relay/model/envelope.hpp"
+#include "relay/tlsrpt/tlsrpt_types.hpp"
 
 namespace secmx::metrics {
 
@@ -132,6 +133,14 @@ inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 n
 
 using PolicyCounter = CounterBy<model::Policy, kPolicies>;
 
+// TLS sessions as TLS reporting (RFC 8460) sees them: by policy type, and by result -
+// index 0 for success, 1 + tlsrpt::ResultType for a failure (tls_session_result()).
+inline constexpr std::size_t kTlsPolicyTypes = 3;  // sts, tlsa, no-policy-found
+inline constexpr std::size_t kTlsSessionResults = 1 + tlsrpt::kResultTypes;
+using TlsSessionCounter =
+    CounterBy2<tlsrpt::PolicyType, kTlsPolicyTypes, std::size_t, kTlsSessionResults>;
+std::size_t tls_session_result(const tlsrpt::SessionResult& session);
+
 // Delivered recipients by protection, authentication and discovery method. An AUTH only
 // goes with verified TLS: with None or Encrypt it is counted as none, and Verified without
 // one as pkix (what verified meant before DANE and MTA-STS), so every delivery is counted
@@ -165,6 +174,9 @@ struct RelayMetrics {
   // calls tls_auth_failures.inc(AuthFailure::Dane) where the host fails.
   CounterBy<AuthFailure, kAuthFailures> tls_auth_failures;
   Gauge outbound_connections;     // open SMTP client connections
+  // Every session the attempt records for TLS reporting, whether or not reports are sent:
+  // tls_sessions.inc(session.policy.type, tls_session_result(session)).
+  TlsSessionCounter tls_sessions;
   Histogram delivery_latency{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600};
                                   // seconds from arrival to delivered
 
