@@ -530,7 +530,7 @@ class AdminServerImpl final : public AdminServer {
       return error(res, 400, "bad_request",
                    "domain: not a domain: " + log::escape(req.get_param_value("domain"), 100));
     }
-    auto report = tlsrpt_.report(*day, *domain);
+    auto report = tlsrpt_.report(*config(), *day, *domain);
     if (!report) return error(res, 500, "store", report.error());
     if (!*report) {
       return error(res, 404, "not_found", "no sessions counted for " + *domain + " on " + *day);

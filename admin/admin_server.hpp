@@ -63,9 +63,9 @@ struct AdminSts {
 // endpoint answers 503.
 struct AdminTlsRpt {
   std::function<Result<std::vector<tlsrpt::DecodedTally>, std::string>(const std::string& day)> rows;
-  std::function<Result<std::optional<std::string>, std::string>(const std::string& day,
-                                                                const std::string& domain)>
-      report;
+  std::function<Result<std::optional<std::string>, std::string>(
+      const config::Config& config, const std::string& day, const std::string& domain)>
+      report;  // `config`: the admin server's current one (organization, contact, from)
   using SendDone = std::function<void(std::string day, std::vector<tlsrpt::SendOutcome>)>;
   std::function<void(std::string day, std::optional<std::string> domain, SendDone done)> send;
 };

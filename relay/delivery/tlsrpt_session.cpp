@@ -222,9 +222,8 @@ std::optional<tlsrpt::SessionResult> sts_failure_result(std::string_view domain,
   return s;
 }
 
-bool tlsrpt_counting(const config::Config&, const std::string&) {
-  // The [tlsrpt] section (enabled, exclude) decides; without it nothing is counted.
-  return false;
+bool tlsrpt_counting(const config::Config& config, const std::string& domain) {
+  return config.tlsrpt.enabled && !config.tlsrpt.excluded(domain);
 }
 
 void add_session_count(const tlsrpt::SessionResult& session, std::vector<queue::CounterAdd>& out) {

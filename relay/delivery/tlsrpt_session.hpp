@@ -74,8 +74,7 @@ tlsrpt::PolicyKey session_policy(std::string_view domain, const dns::Candidate& 
                                  const HostTerms& terms, const sts::StsState& sts);
 
 // Whether sessions under `domain`'s policy are counted durably: [tlsrpt] enabled, and the
-// domain not in its `exclude` list. The [tlsrpt] section of the configuration supplies
-// both; until it does, nothing is counted.
+// domain not in its `exclude` list (config::TlsRptConfig).
 bool tlsrpt_counting(const config::Config& config, const std::string& domain);
 
 // Adds one count for `session` to `out`: to the entry of the same key if there is one.

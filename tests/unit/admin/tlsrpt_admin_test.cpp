@@ -125,7 +125,7 @@ class TlsRptApiTest : public ::testing::Test {
       if (day == "2026-05-09") return std::vector<tlsrpt::DecodedTally>{row("a.example", 3)};
       return std::vector<tlsrpt::DecodedTally>{};
     };
-    t.report = [this](const std::string& day, const std::string& domain)
+    t.report = [this](const config::Config&, const std::string& day, const std::string& domain)
         -> Result<std::optional<std::string>, std::string> {
       std::lock_guard lock(mutex_);
       asked_.push_back("report " + day + " " + domain);
