@@ -1,5 +1,6 @@
 // sts_syntax.hpp - character classes shared by the two RFC 8461 grammars (the _mta-sts TXT
-// record of §3.1 and the policy of §3.2). Internal to relay/sts. Pure, header-only.
+// record of §3.1 and the policy of §3.2), and by the RFC 8460 TLSRPT record, whose
+// field grammar is the same (relay/tlsrpt/tlsrpt_txt.cpp). Pure, header-only.
 #pragma once
 
 #include <cstddef>
