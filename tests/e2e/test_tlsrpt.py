@@ -37,7 +37,8 @@ counts, and a fresh MTA-STS cache):
 
 Each delivery goes over a connection of its own (connection_cache_time = 0s), so that one
 message is one session per host tried. Counts are committed with the message's outcome,
-which is logged first: every read of the counts waits (bounded) for what it expects.
+which may be logged before it is committed: every read of the counts waits (bounded) for
+what it expects.
 """
 from __future__ import annotations
 
@@ -48,8 +49,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -308,7 +307,8 @@ def wait_counted(relay: Relay, domain: str, success: int, failure: int,
     """The domain's counts for today once they are (success, failure); then exactly that."""
     got = wait_until(lambda: (c := counts(relay).get(domain)) and
                      c["success"] >= success and c["failure"] >= failure and c,
-                     timeout, f"{domain} counted with success={success} failure={failure}")
+                     timeout, f"{domain} counted with success={success} failure={failure}",
+                     interval=0.25)  # each poll runs secmxctl
     assert (got["success"], got["failure"]) == (success, failure), (domain, got)
     return got
 
