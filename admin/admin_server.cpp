@@ -26,6 +26,7 @@
 #include "admin/policy_probe.hpp"
 #include "admin/queue_view.hpp"
 #include "admin/sts_view.hpp"
+#include "admin/tlsrpt_view.hpp"
 #ifdef SECMX_HAVE_ROUTE_PROBE
 #include "admin/route_probe.hpp"
 #endif
@@ -73,9 +74,10 @@ bool is_loopback(const std::string& host) {
 
 class AdminServerImpl final : public AdminServer {
  public:
-  AdminServerImpl(AdminDeps deps, AdminSts sts)
+  AdminServerImpl(AdminDeps deps, AdminSts sts, AdminTlsRpt tlsrpt)
       : deps_(std::move(deps)),
         sts_(std::move(sts)),
+        tlsrpt_(std::move(tlsrpt)),
         log_(log::logger("admin")),
         svr_(kLimits, [out = log_](const std::string& peer, const FrameError& e) {
           out->warn("refused a request from [{}]: {} {}", log::escape(peer, 64), e.status, e.text);
@@ -211,6 +213,9 @@ class AdminServerImpl final : public AdminServer {
         case Endpoint::StsShow: return sts_show(m.arg, res);
         case Endpoint::StsPurge: return sts_purge(req, m.arg, res);
         case Endpoint::StsFetch: return sts_fetch(req, m.arg, res);
+        case Endpoint::TlsRptList: return tlsrpt_list(req, res);
+        case Endpoint::TlsRptReport: return tlsrpt_report(req, res);
+        case Endpoint::TlsRptSend: return tlsrpt_send(req, res);
       }
     };
     svr_.Get(".*", dispatch);
@@ -496,8 +501,97 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, body);
   }
 
+  // --- TLS reporting ------------------------------------------------------------------
+
+  // The "day" parameter (or body field): a date, or `fallback` when absent or empty.
+  std::optional<std::string> day_arg(const std::string& given, const std::string& fallback,
+                                     httplib::Response& res) {
+    if (given.empty()) return fallback;
+    auto d = tlsrpt_day(given);
+    if (!d) error(res, 400, "bad_request", "day: expected YYYY-MM-DD, got " + log::escape(given, 40));
+    return d;
+  }
+
+  void tlsrpt_list(const httplib::Request& req, httplib::Response& res) {
+    if (!tlsrpt_.rows) return error(res, 503, "unavailable", "TLS reporting is not available");
+    auto day = day_arg(req.get_param_value("day"), tlsrpt::utc_day(unix_now_us()), res);
+    if (!day) return;
+    auto rows = tlsrpt_.rows(*day);
+    if (!rows) return error(res, 500, "store", rows.error());
+    answer(res, 200, tlsrpt_list_json(*day, *rows));
+  }
+
+  void tlsrpt_report(const httplib::Request& req, httplib::Response& res) {
+    if (!tlsrpt_.report) return error(res, 503, "unavailable", "TLS reporting is not available");
+    auto day = day_arg(req.get_param_value("day"), tlsrpt::utc_day(unix_now_us()), res);
+    if (!day) return;
+    auto domain = sts_domain(req.get_param_value("domain"));
+    if (!domain) {
+      return error(res, 400, "bad_request",
+                   "domain: not a domain: " + log::escape(req.get_param_value("domain"), 100));
+    }
+    auto report = tlsrpt_.report(*config(), *day, *domain);
+    if (!report) return error(res, 500, "store", report.error());
+    if (!*report) {
+      return error(res, 404, "not_found", "no sessions counted for " + *domain + " on " + *day);
+    }
+    auto body = json::parse(**report, nullptr, false);
+    if (body.is_discarded()) return error(res, 500, "error", "the report is not valid JSON");
+    answer(res, 200, body);
+  }
+
+  void tlsrpt_send(const httplib::Request& req, httplib::Response& res) {
+    if (!tlsrpt_.send) return error(res, 503, "unavailable", "TLS reporting is not available");
+    auto cfg = config();
+    if (!cfg->tlsrpt.enabled) {
+      return error(res, 409, "conflict", "TLS reporting is disabled ([tlsrpt] enabled = false)");
+    }
+    std::string given_day, given_domain;
+    if (!req.body.empty()) {
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        return error(res, 400, "bad_request", "body: expected a JSON object");
+      }
+      if (auto it = body.find("day"); it != body.end() && it->is_string()) given_day = *it;
+      if (auto it = body.find("domain"); it != body.end() && it->is_string()) given_domain = *it;
+    }
+    // "" lets the service take yesterday by its own clock.
+    auto day = day_arg(given_day, "", res);
+    if (!day) return;
+    std::optional<std::string> domain;
+    if (!given_domain.empty()) {
+      domain = sts_domain(given_domain);
+      if (!domain) {
+        return error(res, 400, "bad_request", "domain: not a domain: " + log::escape(given_domain, 100));
+      }
+    }
+    struct Answer {
+      std::string day;
+      std::vector<tlsrpt::SendOutcome> outcomes;
+    };
+    auto done = std::make_shared<std::promise<Answer>>();
+    auto got = done->get_future();
+    tlsrpt_.send(*day, domain, [done](std::string d, std::vector<tlsrpt::SendOutcome> o) {
+      done->set_value(Answer{std::move(d), std::move(o)});
+    });
+    // One POST try per https address plus DNS; a shutdown does not wait for it.
+    auto deadline = std::chrono::steady_clock::now() + cfg->tlsrpt.https_timeout +
+                    std::chrono::seconds(30);
+    while (got.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (cancel_.load() || std::chrono::steady_clock::now() >= deadline) {
+        return error(res, 504, "timeout", "the reports were not all sent in time");
+      }
+    }
+    Answer a = got.get();
+    log_->info("tlsrpt send day={} domain={} by [{}]: {} outcomes", a.day,
+               domain ? log::escape(*domain) : std::string("all"), log::escape(req.remote_addr, 64),
+               a.outcomes.size());
+    answer(res, 200, tlsrpt_send_json(a.day, a.outcomes));
+  }
+
   AdminDeps deps_;
   AdminSts sts_;
+  AdminTlsRpt tlsrpt_;
   std::shared_ptr<spdlog::logger> log_;
   BoundedHttpServer svr_;
   std::thread thread_;
@@ -514,11 +608,13 @@ class AdminServerImpl final : public AdminServer {
 }  // namespace
 
 Result<std::unique_ptr<AdminServer>, std::string> AdminServer::start(AdminDeps deps,
-                                                                    AdminSts sts) {
+                                                                    AdminSts sts,
+                                                                    AdminTlsRpt tlsrpt) {
   if (!deps.config || !deps.store || !deps.metrics) {
     return fail(std::string("admin server: config, store and metrics are required"));
   }
-  auto server = std::make_unique<AdminServerImpl>(std::move(deps), std::move(sts));
+  auto server = std::make_unique<AdminServerImpl>(std::move(deps), std::move(sts),
+                                                  std::move(tlsrpt));
   if (auto st = server->bind(); !st) return fail(st.error());
   return std::unique_ptr<AdminServer>(std::move(server));
 }

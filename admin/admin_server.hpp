@@ -22,7 +22,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "admin/queue_ops.hpp"
 #include "queue/store.hpp"
@@ -32,6 +34,8 @@
 #include "relay/policy/policy_engine.hpp"
 #include "relay/sts/sts_cache.hpp"
 #include "relay/sts/sts_state.hpp"
+#include "relay/tlsrpt/report_plan.hpp"
+#include "relay/tlsrpt/tally_codec.hpp"
 
 namespace secmx::admin {
 
@@ -53,12 +57,26 @@ struct AdminSts {
   std::function<void(const std::string& domain, std::function<void(sts::StsState)> done)> refresh;
 };
 
+// TLS reporting for /api/v1/tlsrpt (relay/tlsrpt/report_service.hpp): a day's rows, the
+// report JSON for a day and domain (nullopt: nothing counted), and "send now". All may be
+// called from any admin thread; send's done may run on any thread. A null function: that
+// endpoint answers 503.
+struct AdminTlsRpt {
+  std::function<Result<std::vector<tlsrpt::DecodedTally>, std::string>(const std::string& day)> rows;
+  std::function<Result<std::optional<std::string>, std::string>(
+      const config::Config& config, const std::string& day, const std::string& domain)>
+      report;  // `config`: the admin server's current one (organization, contact, from)
+  using SendDone = std::function<void(std::string day, std::vector<tlsrpt::SendOutcome>)>;
+  std::function<void(std::string day, std::optional<std::string> domain, SendDone done)> send;
+};
+
 class AdminServer {
  public:
   // Binds admin.listen (port 0: any free port, see port()) and starts serving.
   // Error: "127.0.0.1:8025: cannot bind" (the caller decides whether that is fatal).
   static Result<std::unique_ptr<AdminServer>, std::string> start(AdminDeps deps,
-                                                                 AdminSts sts = {});
+                                                                 AdminSts sts = {},
+                                                                 AdminTlsRpt tlsrpt = {});
 
   virtual ~AdminServer() = default;
   virtual void stop() = 0;

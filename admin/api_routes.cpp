@@ -14,7 +14,7 @@ struct RouteEntry {
   std::string_view op;       // QueueOp only
 };
 
-constexpr std::array<RouteEntry, 16> kRoutes = {{
+constexpr std::array<RouteEntry, 19> kRoutes = {{
     {"GET", "/healthz", Endpoint::Healthz, ""},
     {"GET", "/metrics", Endpoint::Metrics, ""},
     {"GET", "/api/v1/stats", Endpoint::Stats, ""},
@@ -31,6 +31,9 @@ constexpr std::array<RouteEntry, 16> kRoutes = {{
     {"GET", "/api/v1/sts/*", Endpoint::StsShow, ""},
     {"DELETE", "/api/v1/sts/*", Endpoint::StsPurge, ""},
     {"POST", "/api/v1/sts/*/fetch", Endpoint::StsFetch, ""},
+    {"GET", "/api/v1/tlsrpt", Endpoint::TlsRptList, ""},
+    {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, ""},
+    {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, ""},
 }};
 
 // Segment by segment; "*" takes one non-empty segment into `arg`.

@@ -27,6 +27,9 @@ enum class Endpoint {
   StsShow,      // GET /api/v1/sts/{domain}
   StsPurge,     // DELETE /api/v1/sts/{domain}
   StsFetch,     // POST /api/v1/sts/{domain}/fetch
+  TlsRptList,   // GET /api/v1/tlsrpt?day=D
+  TlsRptReport, // GET /api/v1/tlsrpt/report?domain=X&day=D
+  TlsRptSend,   // POST /api/v1/tlsrpt/send
 };
 
 struct RouteMatch {

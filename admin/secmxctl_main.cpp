@@ -8,6 +8,7 @@
 //     stats
 //     route DOMAIN
 //     sts show DOMAIN | fetch DOMAIN | purge DOMAIN
+//     tlsrpt list [--day D] | show DOMAIN [--day D] | send [--day D] [--domain D]
 //     policy test --from A [--header 'N: V']... --rcpt R [--rcpt R]... [--requiretls]
 //
 // Human-readable tables by default, the API's JSON with --json. Exit codes in
@@ -21,6 +22,7 @@
 #include "admin/ctl_client.hpp"
 #include "admin/ctl_format.hpp"
 #include "admin/ctl_sts.hpp"
+#include "admin/ctl_tlsrpt.hpp"
 
 namespace {
 
@@ -144,6 +146,18 @@ int main(int argc, char** argv) {
     sc->add_option("domain", sts_domain, "recipient domain")->required();
   }
 
+  auto* tlsrpt = app.add_subcommand("tlsrpt", "TLS reporting (RFC 8460): counts and reports");
+  tlsrpt->require_subcommand(1);
+  std::string rpt_day, rpt_domain;
+  auto* rpt_list = tlsrpt->add_subcommand("list", "sessions counted per policy domain on a day");
+  rpt_list->add_option("--day", rpt_day, "UTC day YYYY-MM-DD (default: today)");
+  auto* rpt_show = tlsrpt->add_subcommand("show", "the report JSON that would be sent for a domain");
+  rpt_show->add_option("domain", rpt_domain, "policy domain")->required();
+  rpt_show->add_option("--day", rpt_day, "UTC day YYYY-MM-DD (default: today)");
+  auto* rpt_send = tlsrpt->add_subcommand("send", "send a day's reports now (sent or not before)");
+  rpt_send->add_option("--day", rpt_day, "UTC day YYYY-MM-DD (default: yesterday)");
+  rpt_send->add_option("--domain", rpt_domain, "only this policy domain");
+
   auto* policy = app.add_subcommand("policy", "policy engine tools");
   policy->require_subcommand(1);
   std::string from;
@@ -245,6 +259,37 @@ int main(int argc, char** argv) {
   if (sts_purge->parsed()) {
     return ctl.run("DELETE", "/api/v1/sts/" + encode(sts_domain), nullptr,
                    [&](const json&) { return "purged " + sts_domain + "\n"; });
+  }
+  if (rpt_list->parsed()) {
+    return ctl.run("GET", "/api/v1/tlsrpt" + (rpt_day.empty() ? "" : "?day=" + encode(rpt_day)),
+                   nullptr, [](const json& j) { return format_tlsrpt_list(j); });
+  }
+  if (rpt_show->parsed()) {
+    std::string path = "/api/v1/tlsrpt/report?domain=" + encode(rpt_domain);
+    if (!rpt_day.empty()) path += "&day=" + encode(rpt_day);
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    auto r = call(ctl.target, "GET", path);
+    if (!r) {
+      // Nothing counted is an answer, not a failure of the tool: said on stdout, exit 1.
+      if (r.error().exit_code == kExitNotFound) {
+        std::cout << r.error().message << "\n";
+        return 1;
+      }
+      return ctl.error(r.error());
+    }
+    std::cout << r->body.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (rpt_send->parsed()) {
+    json body = json::object();
+    if (!rpt_day.empty()) body["day"] = rpt_day;
+    if (!rpt_domain.empty()) body["domain"] = rpt_domain;
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    auto r = call(ctl.target, "POST", "/api/v1/tlsrpt/send", &body, 300);
+    if (!r) return ctl.error(r.error());
+    std::cout << (ctl.as_json ? r->body.dump(2) + "\n" : format_tlsrpt_send(r->body, rpt_domain));
+    bool nothing = r->body.value("sent", json::array()).empty();
+    return tlsrpt_send_failed(r->body) || (nothing && !rpt_domain.empty()) ? 1 : kExitOk;
   }
   if (ptest->parsed()) {
     json body{{"sender", from}, {"headers", headers}, {"recipients", rcpts}, {"requiretls", requiretls}};

@@ -1,11 +1,13 @@
 // lmdb_store.cpp - the LMDB implementation of Store.
 //
-// One environment per queue directory with three named databases:
-//   meta  : 8-byte big-endian id -> envelope record (record_codec.hpp)
-//   body  : 8-byte big-endian id -> message bytes
-//   sched : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
-//           messages that are not held; due() walks it from the start and stops at the
-//           first key in the future; scheduled() pages through it (a flush).
+// One environment per queue directory with four named databases:
+//   meta     : 8-byte big-endian id -> envelope record (record_codec.hpp)
+//   body     : 8-byte big-endian id -> message bytes
+//   sched    : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
+//              messages that are not held; due() walks it from the start and stops at the
+//              first key in the future; scheduled() pages through it (a flush).
+//   counters : caller's key -> 8-byte big-endian count + the payload of the first add
+//              (CounterAdd); read by prefix in key order, pruned below a bound.
 // Thread-safe: writers are serialised by LMDB's own lock (a write transaction never leaves
 // the calling thread), readers use pooled MDB_NOTLS read transactions.
 //
@@ -37,8 +39,11 @@
 namespace secmx::queue {
 namespace {
 
-constexpr unsigned kMaxDbs = 4;
+constexpr unsigned kMaxDbs = 4;  // meta, body, sched, counters
 constexpr std::size_t kSchedKeySize = 16;
+constexpr std::size_t kCountSize = 8;
+constexpr std::size_t kMaxCounterKey = 511;  // LMDB's default maximum key size
+constexpr std::size_t kMaxCounterPayload = 64 * 1024;
 
 Error mdb_error(int rc, std::string_view what) {
   Error::Kind kind = Error::Kind::Io;
@@ -89,6 +94,28 @@ std::int64_t sched_time(const unsigned char* key) {
   std::uint64_t t = 0;
   for (int i = 0; i < 8; ++i) t = (t << 8) | key[i];
   return static_cast<std::int64_t>(t ^ (1ull << 63));
+}
+
+std::string counter_value(std::uint64_t count, std::string_view payload) {
+  std::string v(kCountSize, '\0');
+  for (std::size_t i = 0; i < kCountSize; ++i)
+    v[i] = static_cast<char>(count >> ((kCountSize - 1 - i) * 8));
+  v.append(payload);
+  return v;
+}
+
+std::uint64_t counter_count(std::string_view value) {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < kCountSize; ++i) n = (n << 8) | static_cast<unsigned char>(value[i]);
+  return n;
+}
+
+Status<Error> check_counter(const CounterAdd& add) {
+  if (add.key.empty() || add.key.size() > kMaxCounterKey)
+    return fail(Error{Error::Kind::Invalid, "counter key must be 1..511 bytes"});
+  if (add.payload.size() > kMaxCounterPayload)
+    return fail(Error{Error::Kind::Invalid, "counter payload over 64 KiB"});
+  return Ok{};
 }
 
 // mkdir -p with 0700 for every directory it creates; returns those created, whose
@@ -164,12 +191,13 @@ class LmdbStore final : public Store {
     return rc;
   }
 
-  LmdbStore(lmdb::Env env, MDB_dbi meta, MDB_dbi body, MDB_dbi sched)
+  LmdbStore(lmdb::Env env, MDB_dbi meta, MDB_dbi body, MDB_dbi sched, MDB_dbi counters)
       : env_(std::move(env)),
         readers_(env_.get()),
         meta_(meta),
         body_(body),
         sched_(sched),
+        counters_(counters),
         log_(log::logger("queue")) {}
 
   using Outcomes = std::vector<Status<Error>>;
@@ -183,6 +211,7 @@ class LmdbStore final : public Store {
   Status<Error> insert_in(MDB_txn* txn, const NewMessage& message);
   Status<Error> insert_record(MDB_txn* txn, const NewMessage& message, const std::string& record);
   Status<Error> apply_in(MDB_txn* txn, const Change& change);
+  Status<Error> add_counter_in(MDB_txn* txn, const CounterAdd& add);
   Status<Error> try_apply(std::span<const Change> changes, std::span<const std::size_t> group);
   Result<Envelope, Error> decode_checked(QueueId id, const MDB_val& value);
 
@@ -192,6 +221,7 @@ class LmdbStore final : public Store {
   MDB_dbi meta_;
   MDB_dbi body_;
   MDB_dbi sched_;
+  MDB_dbi counters_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t> synced_commits_{0};
 };
@@ -220,7 +250,7 @@ Result<std::unique_ptr<Store>, Error> LmdbStore::open(const StoreOptions& option
   int stale = 0;
   mdb_reader_check(env.get(), &stale);  // reader slots left by a process that crashed
 
-  MDB_dbi meta = 0, body = 0, sched = 0;
+  MDB_dbi meta = 0, body = 0, sched = 0, counters = 0;
   {
     lmdb::WriteTxn txn;
     if (int rc = txn.begin(env.get()); rc != 0) return fail(mdb_error(rc, "begin"));
@@ -230,6 +260,8 @@ Result<std::unique_ptr<Store>, Error> LmdbStore::open(const StoreOptions& option
       return fail(mdb_error(rc, "open body"));
     if (int rc = mdb_dbi_open(txn.get(), "sched", MDB_CREATE, &sched); rc != 0)
       return fail(mdb_error(rc, "open sched"));
+    if (int rc = mdb_dbi_open(txn.get(), "counters", MDB_CREATE, &counters); rc != 0)
+      return fail(mdb_error(rc, "open counters"));
     if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "commit"));
   }
   if (auto s = fsync_dir(options.path); !s) return fail(s.error());
@@ -237,7 +269,7 @@ Result<std::unique_ptr<Store>, Error> LmdbStore::open(const StoreOptions& option
     if (auto s = fsync_dir(parent_of(dir)); !s) return fail(s.error());
   }
 
-  std::unique_ptr<LmdbStore> store(new LmdbStore(std::move(env), meta, body, sched));
+  std::unique_ptr<LmdbStore> store(new LmdbStore(std::move(env), meta, body, sched, counters));
   store->log_->info("store open path={} map_size={} stale_readers={}", options.path, map_size,
                     stale);
   return std::unique_ptr<Store>(std::move(store));
@@ -455,8 +487,40 @@ Status<Error> LmdbStore::apply_in(MDB_txn* txn, const Change& change) {
   for (const auto& m : change.inserts) {
     if (auto s = insert_in(txn, m); !s) return s;
   }
-  return change.kind == Change::Kind::Update ? update_in(txn, change.envelope)
-                                             : remove_in(txn, change.envelope.id);
+  auto s = change.kind == Change::Kind::Update ? update_in(txn, change.envelope)
+                                               : remove_in(txn, change.envelope.id);
+  if (!s) return s;
+  // The counts go with the outcome they came with, or not at all. A counter no store may
+  // hold is dropped, not the change: an outcome must never wait on a statistic.
+  for (const auto& add : change.counters) {
+    if (auto c = check_counter(add); !c) {
+      log_->warn("{}: counter dropped: {}", change.envelope.id.to_string(), c.error().message);
+      continue;
+    }
+    if (auto c = add_counter_in(txn, add); !c) return c;
+  }
+  return Ok{};
+}
+
+Status<Error> LmdbStore::add_counter_in(MDB_txn* txn, const CounterAdd& add) {
+  MDB_val key = as_val(add.key.data(), add.key.size());
+  MDB_val old{};
+  int rc = mdb_get(txn, counters_, &key, &old);
+  if (rc != 0 && rc != MDB_NOTFOUND) return fail(mdb_error(rc, "counter get"));
+  std::string value;
+  if (rc == 0 && old.mv_size >= kCountSize) {
+    std::string_view stored = as_view(old);
+    std::uint64_t count = counter_count(stored);
+    // Saturates rather than wraps: a count that went round would report almost nothing.
+    count = count > UINT64_MAX - add.n ? UINT64_MAX : count + add.n;
+    value = counter_value(count, stored.substr(kCountSize));
+  } else {
+    if (rc == 0) log_->warn("counter {} unreadable, starting afresh", log::escape(add.key));
+    value = counter_value(add.n, add.payload);
+  }
+  MDB_val v = as_val(value.data(), value.size());
+  if (rc = mdb_put(txn, counters_, &key, &v, 0); rc != 0) return fail(mdb_error(rc, "counter put"));
+  return Ok{};
 }
 
 Status<Error> LmdbStore::update(const Envelope& envelope) {
@@ -634,6 +698,78 @@ QueueId LmdbStore::last_id() {
   return QueueId::from_key(key.mv_data, key.mv_size);
 }
 
+Status<Error> LmdbStore::add_counters(std::span<const CounterAdd> adds) {
+  for (const auto& add : adds) {
+    if (auto s = check_counter(add); !s) return s;
+  }
+  if (adds.empty()) return Ok{};
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "counters begin"));
+  for (const auto& add : adds) {
+    if (auto s = add_counter_in(txn.get(), add); !s) return s;
+  }
+  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "counters commit"));
+  return Ok{};
+}
+
+Result<std::vector<CounterEntry>, Error> LmdbStore::counters(std::string_view prefix,
+                                                             std::size_t limit) {
+  std::vector<CounterEntry> out;
+  if (limit == 0) return out;
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "counters begin"));
+  lmdb::Cursor cursor;
+  if (int rc = cursor.open(txn.get(), counters_); rc != 0)
+    return fail(mdb_error(rc, "counters cursor"));
+  MDB_val key = as_val(prefix.data(), prefix.size());
+  MDB_val value{};
+  // LMDB has no empty key to seek to: an empty prefix starts at the first entry.
+  int rc = cursor.get(&key, &value, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  for (; rc != MDB_NOTFOUND; rc = cursor.get(&key, &value, MDB_NEXT)) {
+    if (rc != 0) return fail(mdb_error(rc, "counters scan"));
+    std::string_view k = as_view(key);
+    if (!k.starts_with(prefix)) break;
+    if (value.mv_size < kCountSize) {
+      log_->warn("counter {} unreadable, skipped", log::escape(k));
+      continue;
+    }
+    std::string_view v = as_view(value);
+    out.push_back(
+        CounterEntry{std::string(k), counter_count(v), std::string(v.substr(kCountSize))});
+    if (out.size() == limit) break;
+  }
+  return out;
+}
+
+Result<std::size_t, Error> LmdbStore::erase_counters_below(std::string_view prefix,
+                                                           std::string_view bound,
+                                                           std::size_t limit) {
+  std::size_t erased = 0;
+  if (limit == 0) return erased;
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "prune begin"));
+  {
+    // The cursor lives in the write transaction: it must be gone before the commit.
+    lmdb::Cursor cursor;
+    if (int rc = cursor.open(txn.get(), counters_); rc != 0)
+      return fail(mdb_error(rc, "prune cursor"));
+    MDB_val key = as_val(prefix.data(), prefix.size());
+    MDB_val value{};
+    int rc = cursor.get(&key, &value, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    while (rc != MDB_NOTFOUND && erased < limit) {
+      if (rc != 0) return fail(mdb_error(rc, "prune scan"));
+      std::string_view k = as_view(key);
+      if (!k.starts_with(prefix) || k >= bound) break;
+      if (int drc = cursor.del(); drc != 0) return fail(mdb_error(drc, "prune del"));
+      ++erased;
+      rc = cursor.get(&key, &value, MDB_NEXT);  // the entry after the one deleted
+    }
+  }
+  if (erased == 0) return erased;  // nothing written: the transaction just aborts
+  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "prune commit"));
+  return erased;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>, Error> open_lmdb_store(const StoreOptions& options) {
@@ -642,16 +778,3 @@ Result<std::unique_ptr<Store>, Error> open_lmdb_store(const StoreOptions& option
 
 }  // namespace secmx::queue
 
-namespace secmx::queue {
-// Placeholders until the counters database lands.
-Status<Error> LmdbStore::add_counters(std::span<const CounterAdd>) {
-  return fail(Error{Error::Kind::Invalid, "counters: not available"});
-}
-Result<std::vector<CounterEntry>, Error> LmdbStore::counters(std::string_view, std::size_t) {
-  return fail(Error{Error::Kind::Invalid, "counters: not available"});
-}
-Result<std::size_t, Error> LmdbStore::erase_counters_below(std::string_view, std::string_view,
-                                                           std::size_t) {
-  return fail(Error{Error::Kind::Invalid, "counters: not available"});
-}
-}  // namespace secmx::queue

@@ -16,7 +16,9 @@ constexpr std::uint8_t kFlagSmtputf8 = 1;
 constexpr std::uint8_t kFlagRequiretls = 2;
 constexpr std::uint8_t kFlagHeld = 4;
 constexpr std::uint8_t kFlagDelayNotified = 8;
-constexpr std::uint8_t kKnownFlags = kFlagSmtputf8 | kFlagRequiretls | kFlagHeld | kFlagDelayNotified;
+constexpr std::uint8_t kFlagTlsReport = 16;
+constexpr std::uint8_t kKnownFlags =
+    kFlagSmtputf8 | kFlagRequiretls | kFlagHeld | kFlagDelayNotified | kFlagTlsReport;
 constexpr std::uint8_t kKnownNotify = kNotifySuccess | kNotifyFailure | kNotifyDelay | kNotifyNever;
 
 constexpr std::size_t kHeaderSize = 4 + 8 + 8 + 8;  // version..next_attempt_us
@@ -249,7 +251,8 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
   w.u8(kRecordVersion);
   w.u8(static_cast<std::uint8_t>((e.smtputf8 ? kFlagSmtputf8 : 0) |
                                  (e.requiretls ? kFlagRequiretls : 0) | (e.held ? kFlagHeld : 0) |
-                                 (e.delay_notified ? kFlagDelayNotified : 0)));
+                                 (e.delay_notified ? kFlagDelayNotified : 0) |
+                                 (e.tls_report ? kFlagTlsReport : 0)));
   w.u8(static_cast<std::uint8_t>(e.body_type));
   w.u8(static_cast<std::uint8_t>(e.ret));
   w.fixed64(e.id.value);
@@ -312,6 +315,7 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
   e.requiretls = flags & kFlagRequiretls;
   e.held = flags & kFlagHeld;
   e.delay_notified = flags & kFlagDelayNotified;
+  e.tls_report = flags & kFlagTlsReport;
   e.body_type =
       static_cast<BodyType>(r.enum8(static_cast<std::uint8_t>(BodyType::BinaryMime), "body_type"));
   e.ret = static_cast<Ret>(r.enum8(static_cast<std::uint8_t>(Ret::Hdrs), "ret"));

@@ -8,7 +8,8 @@
 // allocation sized by the input.
 //
 // Layout (version 3; integers little-endian, varint = LEB128, str = varint length + bytes):
-//   u8 version=1, u8 flags (1 smtputf8, 2 requiretls, 4 held), u8 body_type, u8 ret,
+//   u8 version, u8 flags (1 smtputf8, 2 requiretls, 4 held, 8 delay_notified,
+//   16 tls_report), u8 body_type, u8 ret,
 //   u64 id, i64 arrival_us, i64 next_attempt_us, varint attempts, varint body_size,
 //   str sender, envid, client_address, client_helo, auth_user, tls_protocol, tls_cipher,
 //   varint n, n x { u8 notify, u8 state, u8 policy, u8 tls, varint attempts,
@@ -17,7 +18,8 @@
 //                   [v3+] str last_cert_sha256, last_dnssec },
 //   u32 CRC-32C of every byte before it.
 // A new layout gets a new version byte; decode keeps reading the old ones, and a field an
-// older record does not have reads as empty (0).
+// older record does not have reads as empty (0). A new flag needs no new version: records
+// written before it have the bit clear (false); decode refuses bits it does not know.
 #pragma once
 
 #include <cstdint>

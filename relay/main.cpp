@@ -30,6 +30,7 @@
 #include "relay/reload.hpp"
 #include "relay/server/smtp_server.hpp"
 #include "relay/tls/tls_context.hpp"
+#include "relay/tlsrpt/report_service.hpp"
 
 namespace {
 
@@ -106,7 +107,17 @@ struct Daemon {
   delivery::WorkerPool* pool = nullptr;
   delivery::Scheduler* scheduler = nullptr;
   admin::AdminServer* admin = nullptr;
+  tlsrpt::ReportService* reports = nullptr;
 };
+
+metrics::ReportResult metric_of(tlsrpt::SendResult r) {
+  switch (r) {
+    case tlsrpt::SendResult::Sent: return metrics::ReportResult::Sent;
+    case tlsrpt::SendResult::Failed: return metrics::ReportResult::Failed;
+    case tlsrpt::SendResult::NoRecord: return metrics::ReportResult::NoRecord;
+  }
+  return metrics::ReportResult::Failed;
+}
 
 void on_signal(uv_signal_t* handle, int signum) {
   auto* d = static_cast<Daemon*>(handle->data);
@@ -148,6 +159,7 @@ void on_reload(uv_signal_t* handle, int) {
   d->pool->reload(d->config, next->client_tls);
   d->scheduler->reload(d->config);
   d->admin->update(d->config, next->policy);
+  d->reports->reload(d->config);
   d->metrics->config_reloads.inc();
   log->info("reload: {} loaded: {}", path, describe(*d->config));
 }
@@ -247,15 +259,41 @@ int run(std::shared_ptr<const config::Config> cfg) {
   scheduler_ptr.store(scheduler.get(), std::memory_order_release);
   scheduler->kick();
 
+  // TLS reports (RFC 8460): idle while [tlsrpt] is disabled, so that a reload can enable it.
+  queue::Store* store_ptr = store->get();
+  auto reports = tlsrpt::ReportService::start(
+      {cfg, store_ptr, writer.get(), &ids,
+       [&scheduler_ptr] {
+         if (auto* s = scheduler_ptr.load(std::memory_order_acquire)) s->kick();
+       },
+       [&metrics](tlsrpt::SendResult r) { metrics.tlsrpt_reports.inc(metric_of(r)); }});
+  if (!reports) {
+    scheduler->stop();
+    (*pool)->stop();
+    return abort_start("TLS reports: " + reports.error());
+  }
+
   admin::SchedulerQueueOps queue_ops(*scheduler);
   delivery::WorkerPool* workers = pool->get();
+  tlsrpt::ReportService* report_service = reports->get();
+  admin::AdminTlsRpt admin_tlsrpt{
+      [store_ptr](const std::string& day) { return tlsrpt::read_rows(*store_ptr, day, ""); },
+      [store_ptr](const config::Config& config, const std::string& day, const std::string& domain) {
+        return tlsrpt::report_for(*store_ptr, config, day, domain);
+      },
+      [report_service](std::string day, std::optional<std::string> domain,
+                       admin::AdminTlsRpt::SendDone done) {
+        report_service->send_now(std::move(day), std::move(domain), std::move(done));
+      }};
   auto admin_server = admin::AdminServer::start(
-      {cfg, store->get(), &queue_ops, &metrics, engine, [&listening] { return listening.load(); }},
+      {cfg, store_ptr, &queue_ops, &metrics, engine, [&listening] { return listening.load(); }},
       {&workers->sts_cache(),
        [workers](const std::string& domain, std::function<void(sts::StsState)> done) {
          workers->sts_refresh(domain, std::move(done));
-       }});
+       }},
+      std::move(admin_tlsrpt));
   if (!admin_server) {
+    (*reports)->stop();
     scheduler->stop();
     (*pool)->stop();
     return abort_start("admin API: " + admin_server.error());
@@ -266,6 +304,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   d.pool = pool->get();
   d.scheduler = scheduler.get();
   d.admin = admin_server->get();
+  d.reports = report_service;
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sighup);
@@ -282,6 +321,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   // Outcomes already reported are written; attempts still running are abandoned and their
   // messages stay due for the next start.
   (*admin_server)->stop();
+  (*reports)->stop();  // before the writer: its report mail is submitted there
   scheduler->stop();
   (*pool)->stop();
   writer->stop();

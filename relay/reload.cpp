@@ -37,10 +37,11 @@ Result<PreparedReload, std::vector<std::string>> prepare_reload(const std::strin
 }
 
 std::string describe(const config::Config& config) {
-  return fmt::format("rules={} routes={} starttls={} pause={} log_level={}",
+  return fmt::format("rules={} routes={} starttls={} pause={} tlsrpt={} log_level={}",
                      config.policy.rules.size(), config.routes.size(),
                      config.smtp.tls_cert.empty() ? "off" : "on",
-                     config.delivery.pause ? "on" : "off", config.log.level);
+                     config.delivery.pause ? "on" : "off", config.tlsrpt.enabled ? "on" : "off",
+                     config.log.level);
 }
 
 }  // namespace secmx

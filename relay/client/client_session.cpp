@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -34,6 +35,15 @@ std::string reply_text(const smtp::ParsedReply& reply) {
     out += line;
   }
   return out;
+}
+
+// The name a greeting or an EHLO/HELO reply starts with (RFC 5321 4.2: "220 domain ...",
+// "250 domain ..."), bounded: it is the peer's word, kept for TLS reporting.
+std::string first_word(const smtp::ParsedReply& r) {
+  if (r.lines.empty()) return {};
+  std::string_view line = r.lines.front();
+  line = line.substr(0, std::min(line.find(' '), std::size_t{255}));
+  return std::string(line);
 }
 
 bool positive(const smtp::ParsedReply& r) { return r.code >= 200 && r.code < 400; }
@@ -180,6 +190,7 @@ void ClientSession::on_connected(int status) {
     return;
   }
   log_->debug("{} event=connected", who_);
+  info_.local_ip = conn_.local_ip();
   conn_.start_reading();
   enter_state(State::Greeting);
 }
@@ -353,6 +364,7 @@ void ClientSession::on_tls_done(bool ok, std::string_view error) {
     info_.tls.peer_subject = peer.peer_subject;
     info_.tls.verified = peer.verified;
     info_.tls.verify_error = peer.verify_error;
+    info_.tls.verify_code = peer.verify_code;
     info_.tls.resumed = peer.resumed;
     info_.tls.dane = peer.dane;
     info_.tls.cert_sha256 = peer.cert_sha256;
@@ -450,6 +462,7 @@ void ClientSession::on_greeting(const smtp::ParsedReply& reply) {
     open_failed(OpenStatus::Refused, "greeting refused", &reply, reply.code != 421);
     return;
   }
+  info_.peer_helo = first_word(reply);
   write_command("EHLO " + options_.helo_name + "\r\n");
   conn_.flush();
   if (state_ != State::Closed) enter_state(State::Ehlo);
@@ -459,6 +472,7 @@ void ClientSession::on_ehlo(const smtp::ParsedReply& reply) {
   if (reply.code >= 200 && reply.code < 300) {
     Extensions ext = parse_ehlo(reply);
     info_.ext = ext;
+    if (auto name = first_word(reply); !name.empty()) info_.peer_helo = std::move(name);
     if (state_ == State::Ehlo) {
       info_.starttls_offered = ext.starttls;
       if (try_starttls_ && ext.starttls && options_.tls) {
@@ -484,6 +498,7 @@ void ClientSession::on_ehlo(const smtp::ParsedReply& reply) {
 void ClientSession::on_helo(const smtp::ParsedReply& reply) {
   if (reply.code >= 200 && reply.code < 300) {
     info_.ext = Extensions{};
+    if (auto name = first_word(reply); !name.empty()) info_.peer_helo = std::move(name);
     open_ok();
     return;
   }

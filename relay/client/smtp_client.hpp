@@ -60,6 +60,7 @@ struct TlsInfo {
   std::string protocol, cipher, peer_subject;
   bool verified = false;     // authenticated as the PeerVerify asked (PKIX, or DANE)
   std::string verify_error;  // in words when not verified
+  long verify_code = 0;      // OpenSSL's X509_V_ERR_* when a check failed, else 0
   bool resumed = false;
   bool dane = false;        // verified by DANE (a TLSA record matched), not by PKIX
   std::string cert_sha256;  // the peer's leaf certificate, SHA-256 in lower-case hex
@@ -88,6 +89,8 @@ struct SessionInfo {
   bool tls_connection_lost = false;
   TlsInfo tls;
   std::string peer;  // "host[ip]:port"
+  std::string local_ip;   // our end of the connection, once connected (TLS reporting)
+  std::string peer_helo;  // the name the peer gave: its EHLO/HELO reply, else its greeting
 };
 
 struct RcptResult {

@@ -266,20 +266,6 @@ void read_log(const Section& root, LogConfig& out) {
   s.string("file", out.file);
 }
 
-// postmaster: a plain "local@domain" (no <>, no display name): it becomes an envelope
-// recipient, so anything else would fail only when the first double bounce is sent.
-bool valid_postmaster(std::string_view a) {
-  std::size_t at = a.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at > 64) return false;
-  for (char c : a.substr(0, at)) {
-    if (c <= 32 || c >= 127 || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
-        c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']' || c == '@') {
-      return false;
-    }
-  }
-  return valid_hostname(a.substr(at + 1));
-}
-
 void read_dsn(const Section& root, DsnConfig& out) {
   Section s = root.sub("dsn");
   s.check_keys({"delay_warning", "return_size_limit", "sos_ret", "postmaster"});
@@ -298,7 +284,7 @@ void read_dsn(const Section& root, DsnConfig& out) {
     }
   }
   if (s.string("postmaster", out.postmaster) && !out.postmaster.empty() &&
-      !valid_postmaster(out.postmaster)) {
+      !detail::valid_address(out.postmaster)) {
     s.fail("postmaster", "invalid address '" + out.postmaster +
                              "' (expected \"local@domain\", or \"\" to drop bounces of <> mail)");
     out.postmaster.clear();
@@ -359,7 +345,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   cfg.source_file = path;
   root.check_keys(
       {"hostname", "user", "group", "smtp", "queue", "dns", "delivery", "policy", "route",
-       "admin", "log", "dsn", "mta_sts"});
+       "admin", "log", "dsn", "mta_sts", "tlsrpt"});
   if (root.string("hostname", cfg.hostname) && !valid_hostname(cfg.hostname)) {
     root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
   }
@@ -375,6 +361,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_log(root, cfg.log);
   read_dsn(root, cfg.dsn);
   read_mta_sts(root, cfg.mta_sts);
+  detail::read_tlsrpt(root, cfg.hostname, cfg.tlsrpt);
 
   if (rd.has_issues()) return fail(rd.take());
   cfg.warnings = rd.take_warnings();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relay/common/result.hpp"
@@ -134,6 +135,25 @@ struct MtaStsConfig {
   Duration refresh_interval = std::chrono::hours(1);  // background re-check of cached policies
 };
 
+// [tlsrpt]: TLS reporting (RFC 8460, DESIGN §10, docs/tlsrpt.md) - durable counts of
+// sessions per policy domain and UTC day, and the daily report to each domain's rua.
+// load_config() fills the defaults that depend on other keys: organization (the
+// hostname) and contact (from), so that readers never repeat that rule.
+struct TlsRptConfig {
+  bool enabled = false;       // true: count sessions durably and send daily reports
+  std::string from;           // report From: and envelope sender; required when enabled
+  std::string organization;   // "organization-name"; default: hostname
+  std::string contact;        // "contact-info"; default: from
+  std::uint32_t report_hour = 1;  // 0..23 UTC: after it the previous day's reports go out
+  std::vector<std::string> exclude;  // policy domains never counted nor reported on
+                                     // (lower case A-labels, no final dot)
+  std::uint32_t retention_days = 14;  // days of counts kept, today included
+  Duration https_timeout = std::chrono::seconds(30);  // one POST, connect to response
+  std::uint32_t https_retries = 3;    // tries per https rua
+  // Exact, case-insensitive; a final dot is ignored.
+  bool excluded(std::string_view domain) const;
+};
+
 struct LogConfig {
   std::string level = "info";
   std::string file;  // empty: stderr
@@ -154,6 +174,7 @@ struct Config {
   LogConfig log;
   DsnConfig dsn;
   MtaStsConfig mta_sts;
+  TlsRptConfig tlsrpt;
   // Valid but doubtful settings (e.g. dnssec with a resolver off this host): printed on
   // stderr by `--check` and at start-up, "file:line: warning: ..."; never fatal.
   std::vector<Issue> warnings;

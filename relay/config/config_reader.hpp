@@ -95,8 +95,16 @@ bool known_classification(std::string_view level);
 inline constexpr std::size_t kMaxReplyText = 200;
 std::string reply_text_problem(std::string_view text);
 
+// A plain "local@domain" (no <>, no display name, ASCII): an address the relay itself
+// puts in an envelope ([dsn] postmaster, [tlsrpt] from), so anything else would only fail
+// when the first message is sent.
+bool valid_address(std::string_view address);
+
 // Section readers for the policy and routing part of the tree (config_policy.cpp).
 void read_policy(const Section& root, PolicyConfig& out);
 void read_routes(const Section& root, std::vector<Route>& out);
+
+// [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
+void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);
 
 }  // namespace secmx::config::detail

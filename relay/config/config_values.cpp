@@ -186,5 +186,17 @@ std::string reply_text_problem(std::string_view text) {
   return "";
 }
 
+bool valid_address(std::string_view a) {
+  std::size_t at = a.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at > 64) return false;
+  for (char c : a.substr(0, at)) {
+    if (c <= 32 || c >= 127 || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' ||
+        c == ';' || c == ':' || c == '\\' || c == '"' || c == '[' || c == ']' || c == '@') {
+      return false;
+    }
+  }
+  return valid_hostname(a.substr(at + 1));
+}
+
 }  // namespace detail
 }  // namespace secmx::config

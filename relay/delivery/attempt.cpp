@@ -152,6 +152,7 @@ void Attempt::on_sts(sts::StsState state) {
                    secmx::log::escape(job_.domain), sts::to_string(sts_.failure),
                    secmx::log::escape(sts_.detail),
                    sts_.policy ? sts::to_string(sts_.policy->mode) : "none");
+    if (!job_.envelope->tls_report) record(sts_failure_result(job_.domain, sts_, unix_now_us()));
   }
   next_target();
 }
@@ -162,6 +163,21 @@ Admission Attempt::admit() {
     report_sts_testing("MX host not in the policy");
   }
   return terms_.admission;
+}
+
+void Attempt::record_session(const SessionEnd& end) {
+  // Checked first: the route and our own reports are the cheap, common no.
+  if (job_.envelope->tls_report || candidate().method == dns::Method::Route) return;
+  record(session_result(job_.domain, candidate(), targets_[current_].address.to_string(), terms_,
+                        sts_, end, unix_now_us()));
+}
+
+void Attempt::record(std::optional<tlsrpt::SessionResult> session) {
+  if (!session) return;
+  if (env_.metrics) {
+    env_.metrics->tls_sessions.inc(session->policy.type, metrics::tls_session_result(*session));
+  }
+  sessions_.push_back(std::move(*session));
 }
 
 void Attempt::report_sts_testing(const std::string& reason) {
@@ -212,6 +228,9 @@ void Attempt::next_target() {
   if (a.kind != Decision::Kind::Continue) {
     env_.log->info("{} {} not tried: {}", log_id_, secmx::log::escape(current_name_),
                    secmx::log::escape(a.host.detail));
+    SessionEnd ruled_out;
+    ruled_out.admission = admission.admission;
+    record_session(ruled_out);
     leave_host(a, false);
     return;
   }
@@ -311,6 +330,21 @@ void Attempt::on_open(client::SessionInfo info) {
       f.stage = Stage::Session;
       f.tls = tls_;
       break;
+  }
+  if ((info.status == OpenStatus::Ok || info.status == OpenStatus::TlsFailed) &&
+      !plaintext_retry_) {
+    SessionEnd end;
+    end.starttls_offered = info.starttls_offered;
+    end.tls_attempted = info.tls_attempted;
+    end.handshake_failed = info.status == OpenStatus::TlsFailed;
+    end.tls_active = info.tls.active;
+    end.auth = tls_.auth;
+    end.verify_code = info.tls.verify_code;
+    end.error = end.handshake_failed ? std::string_view(info.error)
+                                     : std::string_view(info.tls.verify_error);
+    end.local_ip = info.local_ip;
+    end.peer_helo = info.peer_helo;
+    record_session(end);
   }
   Decision d = decide(f);
   switch (d.kind) {
@@ -503,6 +537,7 @@ void Attempt::complete() {
   result.generation = job_.generation;
   result.indices = job_.indices;
   for (auto& o : outcomes_) result.outcomes.push_back(o ? *o : RcptOutcome{});
+  result.sessions = std::move(sessions_);
   // The owner must free the attempt later from the loop, not inside this call stack.
   auto done = std::move(done_);
   done(this, std::move(result));

@@ -30,6 +30,14 @@
 // TLSA records). A testing policy changes nothing but is reported in the log
 // ("event=sts-testing-failure").
 //
+// TLS reporting (RFC 8460): when a session to a host ends - the handshake done or failed,
+// the host found without STARTTLS, or ruled out by its receiver's policy - and when the
+// domain's MTA-STS policy lookup failed, the attempt records a tlsrpt::SessionResult
+// (tlsrpt_session.hpp decides what it is, and what is not counted: [[route]] hosts, a
+// cached connection, the BES plaintext retry) and counts it in secmx_tls_sessions_total;
+// the JobResult carries them to the scheduler. Nothing for our own reports
+// (Envelope::tls_report).
+//
 // Failure: every callback into the attempt (and start()) runs under common::guard(): an
 // exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the
 // recipients still pending are deferred (decide() with an Internal event: 4.3.0), and the
@@ -55,6 +63,7 @@
 #include "relay/delivery/host_terms.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/outcome.hpp"
+#include "relay/delivery/tlsrpt_session.hpp"
 #include "relay/dns/discovery.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/sts/sts_state.hpp"
@@ -113,6 +122,9 @@ class Attempt {
   // The receiver's terms for the current target (terms_), and whether to try it.
   Admission admit();
   void report_sts_testing(const std::string& reason);
+  // TLS reporting: a session to the current target ended as `end`.
+  void record_session(const SessionEnd& end);
+  void record(std::optional<tlsrpt::SessionResult> session);
   void connect(bool plaintext_retry);
   void on_open(client::SessionInfo info);
   void send_on();
@@ -156,6 +168,7 @@ class Attempt {
   std::vector<std::size_t> sending_k_;
 
   std::vector<std::optional<RcptOutcome>> outcomes_;  // per job recipient
+  std::vector<tlsrpt::SessionResult> sessions_;       // for TLS reporting (JobResult)
   std::shared_ptr<bool> alive_;                       // guards callbacks after destruction
   bool counted_connection_ = false;                   // client_ counts in outbound_connections
 };

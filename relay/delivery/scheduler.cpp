@@ -25,6 +25,7 @@
 #include "relay/delivery/outcome.hpp"
 #include "relay/delivery/outcome_apply.hpp"
 #include "relay/delivery/queue_flush.hpp"
+#include "relay/delivery/tlsrpt_session.hpp"
 #include "relay/dsn/dsn.hpp"
 #include "relay/dsn/dsn_select.hpp"
 
@@ -151,6 +152,7 @@ class SchedulerImpl final : public Scheduler {
     std::shared_ptr<const model::Envelope> before;  // as stored when handed out
     std::shared_ptr<const std::string> body;
     std::vector<std::size_t> relayed;  // delivered to peers without DSN
+    std::vector<queue::CounterAdd> counters;  // TLS-RPT counts of its jobs' sessions
     std::uint64_t generation = 0;
     std::size_t jobs_out = 0;
     bool writing = false;
@@ -339,6 +341,8 @@ class SchedulerImpl final : public Scheduler {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
     apply_outcomes(*f.envelope, result, unix_now_us());
+    // Our own reports are never counted (no report about reports), whatever a job says.
+    if (!f.before->tls_report) add_session_counts(*config_, result.sessions, f.counters);
     if (f.jobs_out == 0) finish_message(result.id, f);
   }
 
@@ -353,6 +357,8 @@ class SchedulerImpl final : public Scheduler {
     bool open = false;
     for (const auto& r : f.envelope->recipients) open |= model::is_open(r);
     change.envelope = *f.envelope;
+    // The sessions' counts commit with the outcomes they came with, or not at all.
+    change.counters = std::move(f.counters);
     // Every recipient final and reported: the message has nothing left to do (Postfix
     // removes it too; the DSN carries what the sender needs).
     if (!open) change.kind = queue::Change::Kind::Remove;

@@ -11,6 +11,7 @@ namespace {
 
 static_assert(static_cast<std::size_t>(model::Policy::HOLD) == kPolicies - 1);
 static_assert(static_cast<std::size_t>(dns::Method::Implicit) == kMethods - 1);
+static_assert(static_cast<std::size_t>(tlsrpt::PolicyType::NoPolicyFound) == kTlsPolicyTypes - 1);
 
 constexpr std::array<const char*, kPolicies> kPolicyNames{"BES", "SOS", "HOLD"};
 constexpr std::array<const char*, kDeliveryTls> kTlsNames{"none", "encrypt", "verified"};
@@ -96,6 +97,10 @@ class Writer {
 
 }  // namespace
 
+std::size_t tls_session_result(const tlsrpt::SessionResult& session) {
+  return session.failure ? 1 + static_cast<std::size_t>(session.failure->result) : 0;
+}
+
 const char* to_string(DeliveryTls t) {
   auto i = static_cast<std::size_t>(t);
   return i < kDeliveryTls ? kTlsNames[i] : "?";
@@ -109,6 +114,12 @@ const char* to_string(DeliveryAuth a) {
 const char* to_string(AuthFailure f) {
   auto i = static_cast<std::size_t>(f);
   return i < kAuthFailures ? kAuthFailureNames[i] : "?";
+}
+
+const char* to_string(ReportResult r) {
+  static constexpr const char* kNames[kReportResults] = {"sent", "failed", "no-record"};
+  auto i = static_cast<std::size_t>(r);
+  return i < kReportResults ? kNames[i] : "?";
 }
 
 namespace {
@@ -236,6 +247,32 @@ std::string RelayMetrics::render() const {
   for (std::size_t f = 0; f < kAuthFailures; ++f) {
     w.sample(failures_name, std::string("type=\"") + kAuthFailureNames[f] + "\"",
              std::to_string(tls_auth_failures.value(static_cast<AuthFailure>(f))));
+  }
+
+  const char* sessions_name = "secmx_tls_sessions_total";
+  w.header(sessions_name, "counter",
+           "TLS sessions to receiving hosts as TLS reporting (RFC 8460) counts them, by the "
+           "policy type that bound them and the result (success or the RFC's result type).");
+  for (std::size_t p = 0; p < kTlsPolicyTypes; ++p) {
+    auto policy = static_cast<tlsrpt::PolicyType>(p);
+    for (std::size_t r = 0; r < kTlsSessionResults; ++r) {
+      const char* result =
+          r == 0 ? "success" : tlsrpt::to_string(static_cast<tlsrpt::ResultType>(r - 1));
+      w.sample(sessions_name,
+               std::string("policy=\"") + tlsrpt::to_string(policy) + "\",result=\"" + result +
+                   "\"",
+               std::to_string(tls_sessions.value(policy, r)));
+    }
+  }
+
+  const char* reports_name = "secmx_tlsrpt_reports_total";
+  w.header(reports_name, "counter",
+           "TLS reports (RFC 8460) by outcome: sent or failed per report address, no-record "
+           "per domain without a usable _smtp._tls record.");
+  for (std::size_t r = 0; r < kReportResults; ++r) {
+    auto result = static_cast<ReportResult>(r);
+    w.sample(reports_name, std::string("result=\"") + to_string(result) + "\"",
+             std::to_string(tlsrpt_reports.value(result)));
   }
 
   w.gauge("secmx_queue_messages", "Messages in the queue.", queue_messages);

@@ -25,6 +25,7 @@
 
 #include "relay/dns/candidates.hpp"
 #include "relay/model/envelope.hpp"
+#include "relay/tlsrpt/tlsrpt_types.hpp"
 
 namespace secmx::metrics {
 
@@ -119,13 +120,26 @@ enum class DeliveryAuth { None = 0, Pkix = 1, Dane = 2, MtaSts = 3 };
 // the name, no TLS), a TLSA lookup that failed for a secure name.
 enum class AuthFailure { Dane = 0, MtaSts = 1, TlsaLookup = 2 };
 
+// What became of a TLS report (RFC 8460): per rua it was handed to, or per domain without
+// a usable _smtp._tls record.
+enum class ReportResult { Sent = 0, Failed = 1, NoRecord = 2 };
+
 inline constexpr std::size_t kPolicies = 3;  // model::Policy: BES, SOS, HOLD
 inline constexpr std::size_t kDeliveryTls = 3;
 inline constexpr std::size_t kDeliveryAuth = 4;
 inline constexpr std::size_t kAuthFailures = 3;
+inline constexpr std::size_t kReportResults = 3;
 inline constexpr std::size_t kMethods = 6;   // dns::Method: route srv mx51966 name mx implicit
 
 using PolicyCounter = CounterBy<model::Policy, kPolicies>;
+
+// TLS sessions as TLS reporting (RFC 8460) sees them: by policy type, and by result -
+// index 0 for success, 1 + tlsrpt::ResultType for a failure (tls_session_result()).
+inline constexpr std::size_t kTlsPolicyTypes = 3;  // sts, tlsa, no-policy-found
+inline constexpr std::size_t kTlsSessionResults = 1 + tlsrpt::kResultTypes;
+using TlsSessionCounter =
+    CounterBy2<tlsrpt::PolicyType, kTlsPolicyTypes, std::size_t, kTlsSessionResults>;
+std::size_t tls_session_result(const tlsrpt::SessionResult& session);
 
 // Delivered recipients by protection, authentication and discovery method. An AUTH only
 // goes with verified TLS: with None or Encrypt it is counted as none, and Verified without
@@ -160,8 +174,14 @@ struct RelayMetrics {
   // calls tls_auth_failures.inc(AuthFailure::Dane) where the host fails.
   CounterBy<AuthFailure, kAuthFailures> tls_auth_failures;
   Gauge outbound_connections;     // open SMTP client connections
+  // Every session the attempt records for TLS reporting, whether or not reports are sent:
+  // tls_sessions.inc(session.policy.type, tls_session_result(session)).
+  TlsSessionCounter tls_sessions;
   Histogram delivery_latency{1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 5 * 24 * 3600};
                                   // seconds from arrival to delivered
+
+  // TLS reports sent (relay/tlsrpt's report service, through main).
+  CounterBy<ReportResult, kReportResults> tlsrpt_reports;
 
   // DNS (relay/dns).
   Counter dns_lookups;
@@ -190,5 +210,6 @@ struct RelayMetrics {
 const char* to_string(DeliveryTls t);   // "none", "encrypt", "verified"
 const char* to_string(DeliveryAuth a);  // "none", "pkix", "dane", "mta-sts"
 const char* to_string(AuthFailure f);   // "dane", "mta-sts", "tlsa-lookup"
+const char* to_string(ReportResult r);  // "sent", "failed", "no-record"
 
 }  // namespace secmx::metrics

@@ -67,6 +67,13 @@ void Connection::on_connect_cb(uv_connect_t* req, int status) {
   if (self->on_connected_) self->on_connected_(self, status);
 }
 
+std::string Connection::local_ip() const {
+  sockaddr_storage local{};
+  int len = sizeof local;
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&local), &len) != 0) return {};
+  return ip_string(reinterpret_cast<const sockaddr*>(&local));
+}
+
 void Connection::record_peer() {
   int len = sizeof peer_;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer_), &len) == 0) {

@@ -76,6 +76,7 @@ class Connection {
   bool closing() const { return closing_; }
 
   const std::string& peer_ip() const { return peer_ip_; }
+  std::string local_ip() const;  // our address of the connection; "" when not connected
   std::uint16_t peer_port() const { return peer_port_; }
   const sockaddr* peer_addr() const { return reinterpret_cast<const sockaddr*>(&peer_); }
 

@@ -24,10 +24,10 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_set>
 
 #include "relay/common/result.hpp"
 #include "relay/dns/dns_types.hpp"
+#include "relay/sts/https_call.hpp"
 #include "relay/sts/sts_policy.hpp"
 #include "relay/sts/sts_state.hpp"
 
@@ -71,19 +71,12 @@ class PolicyFetcher {
   void fetch(const std::string& domain, std::function<void(FetchResult)> done);
   FetchFn as_function();  // valid while the fetcher lives
 
-  struct Job;
-
  private:
-  void resolved(const std::string& domain, const dns::AddressAnswer& a,
-                std::function<void(FetchResult)> done, bool tried_aaaa);
   void start_work(const std::string& domain, const dns::IpAddress& address,
                   std::function<void(FetchResult)> done);
 
-  uv_loop_t* loop_;
-  dns::Resolver& resolver_;
+  HttpsCaller caller_;  // resolution and the run on the thread pool (https_call.hpp)
   std::function<FetchOptions()> options_;
-  std::unordered_set<Job*> jobs_;  // on the thread pool; each frees itself when handed back
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace secmx::sts

@@ -24,6 +24,7 @@ struct PeerAuth {
   bool verified = false;     // authenticated by what was asked (PKIX names, or DANE)
   bool dane = false;         // ... and that was a TLSA record
   std::string verify_error;  // in words when not verified
+  long verify_code = 0;      // OpenSSL's X509_V_ERR_* when a check failed; 0 when none applies
 };
 
 // Attach `auth`, established for `key`, to `session` (replacing what it had). False when

@@ -116,12 +116,12 @@ PeerAuth live_auth(SSL* ssl, bool dane, int usable_tlsa) {
   // means unauthenticated TLS (RFC 7672 §2.2).
   if (dane && usable_tlsa == 0) return PeerAuth{false, false, "no usable TLSA record"};
   long result = SSL_get_verify_result(ssl);
-  if (result != X509_V_OK) return PeerAuth{false, false, verify_error_words(result)};
+  if (result != X509_V_OK) return PeerAuth{false, false, verify_error_words(result), result};
   if (!dane) return PeerAuth{true, false, {}};
   // With only DANE-TA/EE records OpenSSL's success is a TLSA match; the depth (0 the leaf,
   // else the issuing trust anchor) confirms it.
   if (SSL_get0_dane_authority(ssl, nullptr, nullptr) < 0) {
-    return PeerAuth{false, false, "certificate matches no TLSA record"};
+    return PeerAuth{false, false, "certificate matches no TLSA record", X509_V_ERR_DANE_NO_MATCH};
   }
   return PeerAuth{true, true, {}};
 }
@@ -405,6 +405,7 @@ PeerInfo TlsSession::peer_info() const {
   info.verified = auth.verified;
   info.dane = auth.dane;
   info.verify_error = std::move(auth.verify_error);
+  info.verify_code = auth.verify_code;
   ERR_clear_error();
   return info;
 }

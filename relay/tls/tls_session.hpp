@@ -45,6 +45,8 @@ struct PeerInfo {
   // that matches no record is not verified. Server side: only the chain, if any.
   bool verified = false;
   std::string verify_error;  // in words when not verified ("hostname mismatch", ...)
+  long verify_code = 0;      // ... and OpenSSL's X509_V_ERR_* code when a check failed
+                             // (expired, untrusted, name mismatch), else 0
   bool resumed = false;
   bool dane = false;         // verified by a TLSA record (PeerVerify::tlsa), not by PKIX
   std::string cert_sha256;   // SHA-256 of the peer's leaf certificate (DER), lower-case hex;

@@ -1,10 +1,15 @@
 // report_json.hpp - the RFC 8460 §4 report: one policy domain, one UTC day, as JSON.
 //
-// build_report() groups the day's rows by PolicyKey (one "policies" entry each, in the
-// order first seen, with summary counts and the failure-details of that policy) and fills
-// in the report's own fields. The result validates against the RFC's JSON schema (§4.4):
-// date-range start 00:00:00Z and end 23:59:59Z of the day, RFC 3339 times, counts as
-// integers, empty strings left out. Pure; any thread.
+// build_report() groups the day's rows by PolicyKey as reported (domain in lower case, no
+// text for no-policy-found) - one "policies" entry each, in the
+// order first seen, with summary counts and the failure-details of that policy, rows with
+// equal FailureDetails summed into one) and fills in the report's own fields. The result
+// validates against the RFC's JSON schema (§4.4): members in the RFC's order, date-range
+// start 00:00:00Z and end 23:59:59Z of the day, counts as integers (sums saturate), empty
+// optional strings and arrays left out (a no-policy-found policy has no policy-string nor
+// mx-host), text that is not UTF-8 replaced by U+FFFD. Rows of another policy domain than
+// `domain` (compared case-insensitively) are skipped; no rows give "policies": [].
+// Pure; any thread.
 #pragma once
 
 #include <cstdint>
@@ -27,12 +32,14 @@ struct ReportMeta {
 std::string report_id(const std::string& day, const std::string& domain,
                       const std::string& submitter);
 
-// The report as JSON text (compact, UTF-8). `day`: "YYYY-MM-DD".
+// The report as JSON text (compact, UTF-8). `day`: a valid "YYYY-MM-DD" (day_start_us).
 std::string build_report(const ReportMeta& meta, const std::string& day,
                          const std::string& domain, const std::vector<Tally>& rows);
 
 // gzip (RFC 1952) of `data`, as application/tlsrpt+gzip wants; and its inverse (tests,
-// `tlsrpt show --raw`). gunzip fails on anything that is not one complete gzip member.
+// `tlsrpt show --raw`). gunzip fails, with a one-line reason, on anything that is not
+// exactly one complete gzip member (trailing bytes included) or that inflates to more than
+// `max_out` octets.
 std::string gzip(const std::string& data);
 Result<std::string, std::string> gunzip(const std::string& data, std::size_t max_out = 64u << 20);
 

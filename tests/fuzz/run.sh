@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s, every target
 #
 # Targets: command params data_reader chunk_checker reply_parser marking dns_answer ehlo
-# config encoded_words admin_request sts_txt sts_policy.
+# config encoded_words admin_request sts_txt sts_policy tlsrpt_txt.
 # Builds into $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the
 # main gcc build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/. Exits non-zero if any
@@ -18,7 +18,7 @@ build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
 all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config encoded_words admin_request
-             sts_txt sts_policy)
+             sts_txt sts_policy tlsrpt_txt)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 

@@ -31,6 +31,10 @@ TEST(ApiRoutes, EveryEndpoint) {
       {"POST", "/api/v1/queue/ab/bounce", Endpoint::QueueOp, "ab", "bounce"},
       {"GET", "/api/v1/route/d.example", Endpoint::Route, "d.example", ""},
       {"POST", "/api/v1/policy/test", Endpoint::PolicyTest, "", ""},
+      {"GET", "/api/v1/tlsrpt", Endpoint::TlsRptList, "", ""},
+      {"HEAD", "/api/v1/tlsrpt", Endpoint::TlsRptList, "", ""},
+      {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, "", ""},
+      {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, "", ""},
   };
   for (const auto& c : cases) {
     auto m = match_route(c.method, c.path);
@@ -58,6 +62,9 @@ TEST(ApiRoutes, WrongMethodIs405WithWhatThePathTakes) {
       {"GET", "/api/v1/queue/0000000000100000/hold", "POST"},
       {"PUT", "/api/v1/queue/flush", "GET, HEAD, POST, DELETE"},  // also an {id} path
       {"CONNECT", "/api/v1/route/x", "GET, HEAD"},
+      {"POST", "/api/v1/tlsrpt", "GET, HEAD"},
+      {"GET", "/api/v1/tlsrpt/send", "POST"},
+      {"DELETE", "/api/v1/tlsrpt/report", "GET, HEAD"},
   };
   for (const auto& c : cases) {
     auto m = match_route(c.method, c.path);

@@ -257,6 +257,9 @@ TEST_F(ClientLoopback, PipelinedTransactionWithPerRecipientReplies) {
     });
   });
   run();
+  ASSERT_TRUE(info_);
+  EXPECT_EQ(info_->local_ip, "127.0.0.1") << "our end, for TLS reporting";
+  EXPECT_EQ(info_->peer_helo, "mx.test") << "the name in the EHLO reply";
   ASSERT_EQ(results_.size(), 1u);
   const auto& r = results_[0];
   EXPECT_EQ(r.status, SendStatus::Done);

@@ -961,5 +961,182 @@ TEST_F(AttemptTest, AThrowWhenTheTransactionEndsFailsTheAttemptCleanly) {
   EXPECT_TRUE(client(0).quit_called) << "a connection in an unknown state is not cached";
 }
 
+// ---------------------------------------------------------------- TLS reporting
+
+std::size_t sessions_counted(const metrics::RelayMetrics& m, tlsrpt::PolicyType p,
+                             std::optional<tlsrpt::ResultType> r) {
+  return m.tls_sessions.value(p, r ? 1 + static_cast<std::size_t>(*r) : 0);
+}
+
+// A scripted session as a real client reports it: our address and the peer's name.
+SessionInfo from_peer(SessionInfo i, long verify_code = 0) {
+  i.local_ip = "203.0.113.5";
+  i.peer_helo = "mx.greeting.test";
+  i.tls.verify_code = verify_code;
+  return i;
+}
+
+TEST_F(AttemptTest, EachSessionIsRecordedAsItEnds) {
+  use_sts = true;
+  const std::int64_t before = unix_now_us();
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  auto policy = sts_policy(sts::Mode::Enforce, {"*.dest.test"});
+  policy.policy->text = "version: STSv1\nmode: enforce\nmx: *.dest.test\nmax_age: 86400\n";
+  answer_sts(policy);
+  client(0).answer_open(from_peer(tls_session(false), 18));  // self-signed
+  client(1).answer_open(from_peer(tls_session(true)));
+  client(1).answer_send(transaction({250}));
+  ASSERT_EQ(outcome().verdict, RcptVerdict::Delivered);
+
+  ASSERT_EQ(result_.sessions.size(), 2u);
+  const auto& failed = result_.sessions[0];
+  EXPECT_EQ(failed.policy.type, tlsrpt::PolicyType::Sts);
+  EXPECT_EQ(failed.policy.domain, "dest.test");
+  EXPECT_EQ(failed.policy.strings,
+            (std::vector<std::string>{"version: STSv1", "mode: enforce", "mx: *.dest.test",
+                                      "max_age: 86400"}));
+  EXPECT_EQ(failed.policy.mx_host, std::vector<std::string>{"*.dest.test"});
+  ASSERT_TRUE(failed.failure);
+  EXPECT_EQ(failed.failure->result, tlsrpt::ResultType::CertificateNotTrusted);
+  EXPECT_EQ(failed.failure->failure_reason_code, "X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT");
+  EXPECT_EQ(failed.failure->receiving_mx_hostname, "mx1.dest.test");
+  EXPECT_EQ(failed.failure->receiving_ip, "192.0.2.1");
+  EXPECT_EQ(failed.failure->receiving_mx_helo, "mx.greeting.test");
+  EXPECT_EQ(failed.failure->sending_mta_ip, "203.0.113.5");
+  EXPECT_GE(failed.time_us, before);
+  EXPECT_FALSE(result_.sessions[1].failure) << "the second host met the policy";
+  EXPECT_EQ(result_.sessions[1].policy, failed.policy);
+
+  using tlsrpt::PolicyType;
+  EXPECT_EQ(
+      sessions_counted(metrics_, PolicyType::Sts, tlsrpt::ResultType::CertificateNotTrusted), 1u);
+  EXPECT_EQ(sessions_counted(metrics_, PolicyType::Sts, std::nullopt), 1u);
+  EXPECT_EQ(sessions_counted(metrics_, PolicyType::NoPolicyFound, std::nullopt), 0u);
+  EXPECT_NE(metrics_.render().find(
+                "secmx_tls_sessions_total{policy=\"sts\",result=\"certificate-not-trusted\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(AttemptTest, AFailedHandshakeCountsOnceThoughBesRetriesInPlaintext) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(from_peer(handshake_failed(false)));
+  ASSERT_EQ(clients_.size(), 2u) << "the plaintext retry";
+  client(1).answer_open(from_peer(plain_session()));
+  client(1).answer_send(transaction({250}));
+  ASSERT_EQ(result_.sessions.size(), 1u);
+  ASSERT_TRUE(result_.sessions[0].failure);
+  EXPECT_EQ(result_.sessions[0].failure->result, tlsrpt::ResultType::ValidationFailure);
+  EXPECT_EQ(result_.sessions[0].policy.type, tlsrpt::PolicyType::NoPolicyFound);
+}
+
+TEST_F(AttemptTest, APlainHostAndAnUnreachableOne) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  client(1).answer_open(from_peer(plain_session()));  // no STARTTLS offered
+  client(1).answer_send(transaction({250}));
+  ASSERT_EQ(result_.sessions.size(), 1u) << "a refused connection says nothing about TLS";
+  ASSERT_TRUE(result_.sessions[0].failure);
+  EXPECT_EQ(result_.sessions[0].failure->result, tlsrpt::ResultType::StarttlsNotSupported);
+  EXPECT_EQ(result_.sessions[0].failure->receiving_mx_hostname, "mx2.dest.test");
+}
+
+TEST_F(AttemptTest, HostsRuledOutByTheirPolicyAreRecorded) {
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1",
+                            tlsa_of(dns::TlsaStatus::Failed, "SERVFAIL (bogus)")));
+  ASSERT_EQ(result_.sessions.size(), 1u);
+  ASSERT_TRUE(result_.sessions[0].failure);
+  EXPECT_EQ(result_.sessions[0].policy.type, tlsrpt::PolicyType::Tlsa);
+  EXPECT_EQ(result_.sessions[0].failure->result, tlsrpt::ResultType::DnssecInvalid);
+  EXPECT_EQ(result_.sessions[0].failure->sending_mta_ip, "") << "never connected";
+
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx.evil.test", "192.0.2.66"}});
+  answer_sts(sts_policy(sts::Mode::Enforce, {"*.dest.test"}));
+  ASSERT_EQ(result_.sessions.size(), 1u);
+  ASSERT_TRUE(result_.sessions[0].failure);
+  EXPECT_EQ(result_.sessions[0].policy.type, tlsrpt::PolicyType::Sts);
+  EXPECT_EQ(result_.sessions[0].failure->result, tlsrpt::ResultType::ValidationFailure);
+  EXPECT_EQ(result_.sessions[0].failure->receiving_mx_hostname, "mx.evil.test");
+}
+
+TEST_F(AttemptTest, AFailedPolicyLookupIsRecordedWithoutAHost) {
+  use_sts = true;
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  sts::StsState failed;
+  failed.failure = sts::StsFailure::WebPki;
+  failed.detail = "certificate verify failed";
+  answer_sts(failed);
+  client(0).answer_open(from_peer(tls_session(false)));
+  client(0).answer_send(transaction({250}));
+  ASSERT_EQ(result_.sessions.size(), 2u);
+  const auto& lookup = result_.sessions[0];
+  EXPECT_EQ(lookup.policy.type, tlsrpt::PolicyType::NoPolicyFound);
+  ASSERT_TRUE(lookup.failure);
+  EXPECT_EQ(lookup.failure->result, tlsrpt::ResultType::StsWebpkiInvalid);
+  EXPECT_EQ(lookup.failure->receiving_mx_hostname, "");
+  EXPECT_EQ(lookup.failure->additional_information, "certificate verify failed");
+  EXPECT_FALSE(result_.sessions[1].failure) << "no policy: any TLS will do";
+
+  // The same failure remembered from an earlier lookup, the old policy still in force:
+  // it was counted then, not again.
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  auto cached = sts_policy(sts::Mode::Enforce, {"*.dest.test"});
+  cached.failure = sts::StsFailure::FetchError;
+  cached.from_cache = true;
+  answer_sts(cached);
+  client(1).answer_open(from_peer(tls_session(true)));
+  client(1).answer_send(transaction({250}));
+  ASSERT_EQ(result_.sessions.size(), 1u);
+  EXPECT_FALSE(result_.sessions[0].failure);
+  EXPECT_EQ(result_.sessions[0].policy.type, tlsrpt::PolicyType::Sts);
+}
+
+TEST_F(AttemptTest, NothingIsRecordedForOurOwnReportsOrForRoutes) {
+  Job report = job(Policy::BES);
+  auto env = std::make_shared<model::Envelope>(*report.envelope);
+  env->tls_report = true;
+  report.envelope = env;
+  start(std::move(report));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(from_peer(plain_session()));
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_TRUE(result_.sessions.empty());
+
+  start(job(Policy::BES));
+  answer_discovery(one_host("relay.internal.test", "192.0.2.9", {}, dns::Method::Route));
+  client(1).answer_open(from_peer(handshake_failed(false)));
+  client(2).answer_open(from_peer(plain_session()));
+  client(2).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_TRUE(result_.sessions.empty());
+  for (std::size_t p = 0; p < metrics::kTlsPolicyTypes; ++p) {
+    for (std::size_t r = 0; r < metrics::kTlsSessionResults; ++r) {
+      EXPECT_EQ(metrics_.tls_sessions.value(static_cast<tlsrpt::PolicyType>(p), r), 0u);
+    }
+  }
+}
+
+TEST_F(AttemptTest, ACachedConnectionIsNotASecondSession) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(from_peer(tls_session(true)));
+  client(0).answer_send(transaction({250}));
+  ASSERT_EQ(result_.sessions.size(), 1u);
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  EXPECT_EQ(clients_.size(), 1u) << "the cached connection carries it";
+  client(0).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_TRUE(result_.sessions.empty());
+}
+
 }  // namespace
 }  // namespace secmx::delivery

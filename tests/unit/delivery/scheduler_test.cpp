@@ -12,6 +12,8 @@
 #include "relay/delivery/job_plan.hpp"
 #include "relay/delivery/operator_action.hpp"
 #include "relay/delivery/outcome_apply.hpp"
+#include "relay/delivery/tlsrpt_session.hpp"
+#include "relay/tlsrpt/tally_codec.hpp"
 #include "tests/unit/delivery/scheduler_test_util.hpp"
 
 namespace secmx::delivery {
@@ -192,6 +194,40 @@ TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
   EXPECT_NE(body->find("report-type=delivery-status"), std::string::npos);
   EXPECT_NE(body->find("Status: 5.0.0"), std::string::npos);
   EXPECT_NE(body->find("Final-Recipient: rfc822; a@one.example"), std::string::npos);
+}
+
+// The counts of a message's sessions are written in the transaction of its outcome, for
+// the domains the configuration counts (tlsrpt_counting), each key once with its total.
+TEST_F(SchedulerTest, SessionCountsAreWrittenWithTheOutcome) {
+  // When the configuration has its [tlsrpt] section, this test turns counting on with
+  // two.example excluded, so that both sides of tlsrpt_counting() are exercised.
+  insert(message(1, {rcpt("a@one.example"), rcpt("b@two.example")}));
+  start();
+  ASSERT_TRUE(sink_.wait_for(2));
+  auto session = [](const std::string& domain, bool ok) {
+    tlsrpt::SessionResult s;
+    s.time_us = now_us();
+    s.policy.domain = domain;
+    if (!ok) s.failure.emplace().result = tlsrpt::ResultType::StarttlsNotSupported;
+    return s;
+  };
+  std::map<std::string, std::uint64_t> expected;
+  for (const auto& job : sink_.jobs()) {
+    auto r = answer(job, RcptVerdict::Delivered, "2.0.0");
+    r.sessions = {session(job.domain, false), session(job.domain, true),
+                  session(job.domain, false)};
+    if (tlsrpt_counting(*config_, job.domain)) {
+      expected[tlsrpt::tally_add(r.sessions[0])->key] = 2;
+      expected[tlsrpt::tally_add(r.sessions[1])->key] = 1;
+    }
+    scheduler_->post_result(std::move(r));
+  }
+  ASSERT_TRUE(eventually([&] { return !load(1).has_value(); })) << "the outcome was written";
+  auto counters = store_->counters("r", 100);
+  ASSERT_TRUE(counters.ok());
+  std::map<std::string, std::uint64_t> got;
+  for (const auto& c : *counters) got[c.key] = c.count;
+  EXPECT_EQ(got, expected);
 }
 
 }  // namespace

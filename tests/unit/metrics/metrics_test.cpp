@@ -83,6 +83,16 @@ TEST(Metrics, AuthenticationFailuresByType) {
   EXPECT_EQ(to_string(AuthFailure::TlsaLookup), std::string("tlsa-lookup"));
 }
 
+TEST(Metrics, TlsReportsByResult) {
+  RelayMetrics m;
+  m.tlsrpt_reports.inc(ReportResult::Sent, 2);
+  m.tlsrpt_reports.inc(ReportResult::NoRecord);
+  auto s = samples(m.render());
+  EXPECT_EQ(s["secmx_tlsrpt_reports_total{result=\"sent\"}"], "2");
+  EXPECT_EQ(s["secmx_tlsrpt_reports_total{result=\"failed\"}"], "0");
+  EXPECT_EQ(s["secmx_tlsrpt_reports_total{result=\"no-record\"}"], "1");
+}
+
 TEST(Metrics, OutOfRangeLabelIsIgnored) {
   PolicyCounter c;
   c.inc(static_cast<model::Policy>(7));

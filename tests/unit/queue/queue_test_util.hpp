@@ -108,6 +108,7 @@ inline void expect_same(const Envelope& a, const Envelope& b) {
   EXPECT_EQ(a.tls_cipher, b.tls_cipher);
   EXPECT_EQ(a.held, b.held);
   EXPECT_EQ(a.delay_notified, b.delay_notified);
+  EXPECT_EQ(a.tls_report, b.tls_report);
   EXPECT_EQ(a.attempts, b.attempts);
   EXPECT_EQ(a.next_attempt_us, b.next_attempt_us);
   EXPECT_EQ(a.body_size, b.body_size);

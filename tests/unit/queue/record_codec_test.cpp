@@ -65,6 +65,27 @@ TEST(RecordCodecTest, FullyPopulatedEnvelopeRoundTrips) {
   expect_same(*decoded, e);
 }
 
+TEST(RecordCodecTest, TlsReportFlagRoundTrips) {
+  Envelope e = make_envelope(QueueId{9}, 1);
+  e.tls_report = true;
+  auto decoded = decode_envelope(encode(e));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_TRUE(decoded->tls_report);
+  expect_same(*decoded, e);
+  e.tls_report = false;
+  decoded = decode_envelope(encode(e));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_FALSE(decoded->tls_report);
+  // The flag is bit 16 of byte 1, beside the others, and nothing else changes.
+  e.tls_report = true;
+  std::string with_flag = encode(e);
+  e.tls_report = false;
+  std::string without = encode(e);
+  ASSERT_EQ(with_flag.size(), without.size());
+  EXPECT_EQ(static_cast<unsigned char>(with_flag[1]) ^ static_cast<unsigned char>(without[1]),
+            0x10);
+}
+
 TEST(RecordCodecTest, EmptyEnvelopeRoundTrips) {
   Envelope e;
   auto decoded = decode_envelope(encode(e));
@@ -228,7 +249,7 @@ class RecordStructureTest : public ::testing::Test {
 };
 
 TEST_F(RecordStructureTest, EnumsOutOfRange) {
-  expect_corrupt_with(with(1, 0x10), "flags");
+  expect_corrupt_with(with(1, 0x20), "flags");
   expect_corrupt_with(with(2, 3), "body_type");
   expect_corrupt_with(with(3, 3), "ret");
   ASSERT_TRUE(decode_envelope(with(2, 2)).ok());  // the largest valid value still passes

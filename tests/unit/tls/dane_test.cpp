@@ -150,6 +150,7 @@ TEST(Dane, EeMismatchIsNotVerifiedAndSaysSo) {
   EXPECT_FALSE(info.verified);
   EXPECT_FALSE(info.dane);
   EXPECT_EQ(info.verify_error, "certificate matches no TLSA record");
+  EXPECT_EQ(info.verify_code, X509_V_ERR_DANE_NO_MATCH);
 }
 
 TEST(Dane, OneMatchingRecordAmongSeveralIsEnough) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <string>
 
@@ -57,6 +58,7 @@ TEST(TlsSession, HandshakeCompletesAndReportsPeer) {
   EXPECT_THAT(info.peer_subject, HasSubstr("CN=mx.test.example"));
   EXPECT_TRUE(info.verified) << info.verify_error;
   EXPECT_EQ(info.verify_error, "");
+  EXPECT_EQ(info.verify_code, 0);
   EXPECT_FALSE(info.resumed);
 
   PeerInfo server_view = p.server->peer_info();
@@ -123,6 +125,7 @@ TEST(TlsSession, WrongNameCompletesButIsNotVerified) {
   PeerInfo info = p.client->peer_info();
   EXPECT_FALSE(info.verified);
   EXPECT_THAT(info.verify_error, HasSubstr("hostname mismatch"));
+  EXPECT_EQ(info.verify_code, X509_V_ERR_HOSTNAME_MISMATCH);
   EXPECT_THAT(info.peer_subject, HasSubstr("CN=mx.test.example"));
 }
 
@@ -134,6 +137,7 @@ TEST(TlsSession, SelfSignedCompletesButIsNotVerified) {
   EXPECT_FALSE(info.verified);
   EXPECT_FALSE(info.verify_error.empty());
   EXPECT_THAT(info.verify_error, HasSubstr("self-signed")) << info.verify_error;
+  EXPECT_EQ(info.verify_code, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT);
 }
 
 TEST(TlsSession, UnknownCaCompletesButIsNotVerified) {
@@ -143,6 +147,7 @@ TEST(TlsSession, UnknownCaCompletesButIsNotVerified) {
   PeerInfo info = p.client->peer_info();
   EXPECT_FALSE(info.verified);
   EXPECT_THAT(info.verify_error, HasSubstr("issuer certificate")) << info.verify_error;
+  EXPECT_EQ(info.verify_code, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
 TEST(TlsSession, SniIsSentWithoutRootDotAndNeverForAddresses) {
