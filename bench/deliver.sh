@@ -86,6 +86,9 @@
 #                                              a small perturbation); default on when perf
 #                                              exists
 #   --keep                        KEEP=1       keep the temp dir (queues, logs, profiles)
+#   (environment only) AUTH_DELIVERY  extra [delivery] lines for dane, sts, dane-rpt and
+#                                 sts-rpt, e.g. 'connection_cache_time = "0s"': a new
+#                                 connection (and TLS session) for every message
 # Ports (127.0.0.1 unless said): RELAY_PORT (2645), SINK_PORT (2646, ceiling sink),
 # ADMIN_PORT (2647), DEST_PORT (2648, plain sink on 127.0.0.31), TLS_PORT (2649, Postfix on
 # 127.0.0.32), PROXY_PORT (2650, smtp-sink behind Postfix on 127.0.0.33), CSINK_PORT (2651,
@@ -139,6 +142,7 @@ PROXY_ADDR=${PROXY_ADDR:-127.0.0.33}
 DEAD_ADDR=${DEAD_ADDR:-127.0.0.36}
 DEAD_PORT=${DEAD_PORT:-25}
 STS_ADDR=${STS_ADDR:-127.0.0.37}
+AUTH_DELIVERY=${AUTH_DELIVERY:-}
 AUTH_MX=${AUTH_MX:-mx.bench-dest.example}
 STALL=${STALL:-120}                      # seconds without sink progress -> case failed
 PYTHON=${PYTHON:-/usr/bin/python3}

@@ -60,7 +60,8 @@ auth_case() {  # dane|sts [rpt]
   csink_build
   mkdir -p "$dir"
   world_start "$kind" "$dir"
-  delivery="port = $CSINK_PORT"
+  delivery="port = $CSINK_PORT
+$AUTH_DELIVERY"
   if [ "$kind" = dane ]; then
     dns="servers = [\"$world_dns\"]
 dnssec = true"
