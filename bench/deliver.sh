@@ -33,6 +33,11 @@
 #            STS_ADDR:443 by tests/e2e/sts_server.py); tls-sink's certificate is issued for
 #            mx.bench-dest.example by a bench CA in delivery.ca_file. Every status=sent
 #            line must say MTA-STS, and the policy must have been fetched exactly once.
+#   dane-rpt, sts-rpt  dane and sts with TLS reporting on ([tlsrpt] enabled = true): the
+#            cost of counting every session durably, against dane and sts of the same run.
+#            Checked after the measurement, on the running relay: the day's TLS-RPT counts
+#            for the bench domain (GET /api/v1/tlsrpt) have no failure and 1..COUNT
+#            successes, the same number as secmx_tls_sessions_total{policy,result=success}.
 #   paused   delivery paused: accept only, COUNT messages stay queued; peak RssAnon with
 #            COUNT queued (and the accept rate, for comparison with bench/accept.sh).
 #   drain    the queue of "paused" (COUNT messages) opened by a relay with delivery on:
@@ -58,7 +63,8 @@
 # SCALE_FILL deferred ones). Anything else marks the case LOST and the script exits 1.
 #
 # Usage: bench/deliver.sh [options]        (every option also has an environment form)
-#   --cases "ceiling plain tls tlsc dane sts paused drain scale"   CASES   (default: all)
+#   --cases "ceiling plain tls tlsc dane sts dane-rpt sts-rpt paused drain scale"
+#                                 CASES        (default: all)
 #   --count N                     COUNT        messages per case (default 20000)
 #   --size BYTES                  SIZE         payload per message, smtp-source -l (4096)
 #   --sessions N                  SESSIONS     smtp-source -s (default 20); one message per
@@ -80,6 +86,9 @@
 #                                              a small perturbation); default on when perf
 #                                              exists
 #   --keep                        KEEP=1       keep the temp dir (queues, logs, profiles)
+#   (environment only) AUTH_DELIVERY  extra [delivery] lines for dane, sts, dane-rpt and
+#                                 sts-rpt, e.g. 'connection_cache_time = "0s"': a new
+#                                 connection (and TLS session) for every message
 # Ports (127.0.0.1 unless said): RELAY_PORT (2645), SINK_PORT (2646, ceiling sink),
 # ADMIN_PORT (2647), DEST_PORT (2648, plain sink on 127.0.0.31), TLS_PORT (2649, Postfix on
 # 127.0.0.32), PROXY_PORT (2650, smtp-sink behind Postfix on 127.0.0.33), CSINK_PORT (2651,
@@ -93,7 +102,7 @@ set -euo pipefail
 # sourcing): sinks.sh (smtp-sink, tls-sink, the Postfix TLS sink), relay.sh (the relay
 # under test), measure.sh (CPU figures and e2e_case, the one end-to-end measurement),
 # report.sh (rows, tsv, the markdown report) and one file per case family: ceiling.sh,
-# send.sh (plain, tls, tlsc), auth.sh (dane, sts), paused.sh (paused, drain), scale.sh. Shared with accept.sh
+# send.sh (plain, tls, tlsc), auth.sh (dane, sts, dane-rpt, sts-rpt), paused.sh (paused, drain), scale.sh. Shared with accept.sh
 # and bound.sh: bench/lib.sh (option parsing, the relay config, /proc helpers).
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -105,7 +114,7 @@ for f in sinks relay measure report ceiling send auth paused scale; do
   . "$here/deliver/$f.sh"
 done
 
-CASES=${CASES:-"ceiling plain tls tlsc dane sts paused drain scale"}
+CASES=${CASES:-"ceiling plain tls tlsc dane sts dane-rpt sts-rpt paused drain scale"}
 COUNT=${COUNT:-20000}
 SIZE=${SIZE:-4096}
 SESSIONS=${SESSIONS:-20}
@@ -133,6 +142,7 @@ PROXY_ADDR=${PROXY_ADDR:-127.0.0.33}
 DEAD_ADDR=${DEAD_ADDR:-127.0.0.36}
 DEAD_PORT=${DEAD_PORT:-25}
 STS_ADDR=${STS_ADDR:-127.0.0.37}
+AUTH_DELIVERY=${AUTH_DELIVERY:-}
 AUTH_MX=${AUTH_MX:-mx.bench-dest.example}
 STALL=${STALL:-120}                      # seconds without sink progress -> case failed
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -148,7 +158,7 @@ addr_busy() {  # ip port: something listens on ip:port or on the wildcard
 }
 
 for c in $CASES; do
-  case $c in ceiling|plain|tls|tlsc|dane|sts|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
+  case $c in ceiling|plain|tls|tlsc|dane|sts|dane-rpt|sts-rpt|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
 done
 has_case drain && ! has_case paused && CASES="$CASES paused"
 [ -x "$RELAY" ] || die "relay binary $RELAY not found; build it: cmake --build build --target secmx-relay"
@@ -172,7 +182,7 @@ if [ "$need_postfix" = 1 ]; then
   id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || die "the postfix user/postdrop group are missing"
 fi
 has_auth=0
-{ has_case dane || has_case sts; } && has_auth=1
+{ has_case dane || has_case sts || has_case dane-rpt || has_case sts-rpt; } && has_auth=1
 if has_case tls || has_case tlsc || has_case ceiling || [ "$has_auth" = 1 ]; then
   command -v openssl >/dev/null || die "openssl not found"
 fi
@@ -182,7 +192,7 @@ if [ "$has_auth" = 1 ]; then
       die "$t not found: the dane and sts cases need apt-get install nsd ldnsutils unbound"
   done
 fi
-if has_case sts; then
+if has_case sts || has_case sts-rpt; then
   [ -f "$root/tests/e2e/sts_server.py" ] || die "the sts case needs tests/e2e/sts_server.py (the MTA-STS policy host)"
   ! addr_busy "$STS_ADDR" 443 || die "$STS_ADDR:443 listens already; the sts case serves its policy there (STS_ADDR)"
 fi
@@ -213,6 +223,7 @@ tsv=${OUT%.md}.tsv
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 clk_tck=$(getconf CLK_TCK)
+CASE_CHECK='' rpt_policy='' rpt_name='' rpt_day0=''
 relay_pid='' sampler_pid='' prof_pid='' ftrace_pid='' source_pid='' monitor_pid='' pf_master='' ceil_sink_pid='' world_pid=''
 sink_pids=()
 PF=$WORK/postfix
@@ -247,6 +258,8 @@ for rep in $(seq 1 "$REPEAT"); do
   if has_case tlsc; then case_tlsc; fi
   if has_case dane; then case_dane; fi
   if has_case sts; then case_sts; fi
+  if has_case dane-rpt; then case_dane_rpt; fi
+  if has_case sts-rpt; then case_sts_rpt; fi
   if has_case paused; then case_paused; fi
   if has_case drain; then case_drain; fi
   [ "$KEEP" = 1 ] || rm -rf "$R/paused/queue"

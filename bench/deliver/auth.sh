@@ -14,6 +14,13 @@
 #         the relay trusts the bench CA (the sink's certificate) and the policy host's CA
 #         through delivery.ca_file. Every status=sent line must say MTA-STS
 #         (tls=.../mta-sts), and the policy must have been fetched exactly once.
+#   dane-rpt, sts-rpt  the same as dane and sts, with TLS reporting on ([tlsrpt] enabled,
+#         from = tlsrpt@relay.bench.example): each session is counted durably, in the
+#         transaction that commits the message's outcome. Checked on the running relay
+#         after the measurement: the day's counts for bench-dest.example (GET /api/v1/tlsrpt)
+#         have no failure and at least one and at most COUNT successes (one per session,
+#         sessions on a cached connection included or not), and
+#         secmx_tls_sessions_total{policy=tlsa|sts,result=success} says the same number.
 # bench/deliver/authworld.py runs the DNS (and the policy host) for the case: started
 # before the relay, stopped after it; its pid is in $world_pid for deliver.sh's cleanup.
 # shellcheck shell=bash disable=SC2034,SC2153,SC2154 # globals: bench/deliver.sh's
@@ -46,13 +53,15 @@ world_stop() {  # dir -> world_requests (policy fetches; "-" for dane), world_qu
   : "${world_requests:=?}" "${world_queries:=?}"
 }
 
-auth_case() {  # dane|sts
-  local kind=$1 dir=$R/$1 cs dns delivery tables=
-  ceiling_run "$R" "$kind"; cs=$ceil_s
+auth_case() {  # dane|sts [rpt]
+  local kind=$1 name=$1${2:+-$2} dir cs dns delivery tables=
+  dir=$R/$name
+  ceiling_run "$R" "$name"; cs=$ceil_s
   csink_build
   mkdir -p "$dir"
   world_start "$kind" "$dir"
-  delivery="port = $CSINK_PORT"
+  delivery="port = $CSINK_PORT
+$AUTH_DELIVERY"
   if [ "$kind" = dane ]; then
     dns="servers = [\"$world_dns\"]
 dnssec = true"
@@ -66,22 +75,55 @@ ca_file = \"$dir/ca-bundle.pem\""
 enabled = true"
     AUTH_RX=$AUTH_STS_RX
   fi
+  if [ "${2:-}" = rpt ]; then
+    tables="$tables
+[tlsrpt]
+enabled = true
+from = \"tlsrpt@relay.bench.example\""
+    rpt_policy=tlsa; [ "$kind" = sts ] && rpt_policy=sts
+    rpt_name=$name; rpt_day0=$(date -u +%F)
+    CASE_CHECK=rpt_check
+  fi
   write_config "$dir" false "" "" "$dns" "$delivery" "$tables"
-  e2e_case "$kind" "$rep" "$dir" send csink 0 "$cs"
-  AUTH_RX=
+  e2e_case "$name" "$rep" "$dir" send csink 0 "$cs"
+  AUTH_RX=''; CASE_CHECK=''
   world_stop "$dir"
   # Discovery, not a route, must have found the sink; for dane from secure answers.
   local by_mx want='method=mx,'
   [ "$kind" = dane ] && want='method=mx,.* dnssec=secure,'
   by_mx=$(grep 'to=<rcpt@bench-dest\.example>' "$dir/relay.log" | grep 'status=sent' | grep -c -- "$want" || true)
-  [ "$by_mx" = "$COUNT" ] || { note "$kind: $by_mx of $COUNT deliveries say $want"; failed=1; KEEP=1; }
-  anotes+=("$kind (rep $rep): the resolver answered $world_queries DNS queries for $COUNT messages (the relay's cache answers the rest)")
+  [ "$by_mx" = "$COUNT" ] || { note "$name: $by_mx of $COUNT deliveries say $want"; failed=1; KEEP=1; }
+  anotes+=("$name (rep $rep): the resolver answered $world_queries DNS queries for $COUNT messages (the relay's cache answers the rest)")
   if [ "$kind" = sts ]; then
-    anotes+=("sts (rep $rep): the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")
-    [ "$world_requests" = 1 ] || { note "sts: the policy was fetched $world_requests times, expected once"; failed=1; }
+    anotes+=("$name (rep $rep): the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")
+    [ "$world_requests" = 1 ] || { note "$name: the policy was fetched $world_requests times, expected once"; failed=1; }
   fi
   [ "$KEEP" = 1 ] || rm -rf "$dir/queue"
 }
 
+# dane-rpt, sts-rpt (CASE_CHECK of e2e_case, the relay still running, every outcome
+# committed): what TLS reporting counted for the bench domain, by the admin API (the days
+# the case spanned, UTC) and by /metrics.
+rpt_check() {  # dir
+  local dir=$1 day ok=0 bad=0 s f m auth
+  auth="Authorization: Bearer $(cat "$dir/admin.token")"
+  for day in $(printf '%s\n' "$rpt_day0" "$(date -u +%F)" | sort -u); do
+    read -r s f < <(curl -s --max-time 30 -H "$auth" "http://127.0.0.1:$ADMIN_PORT/api/v1/tlsrpt?day=$day" |
+      jq -r '[.domains[]? | select(.domain == "bench-dest.example")] |
+             "\(map(.success) | add // 0) \(map(.failure) | add // 0)"' 2>/dev/null || echo "? ?")
+    s=${s//[!0-9]/}; f=${f//[!0-9]/}
+    ok=$(( ok + ${s:-0} )); bad=$(( bad + ${f:-0} ))
+  done
+  m=$(curl -s --max-time 30 -H "$auth" "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk -v p="policy=\"$rpt_policy\"" '/^secmx_tls_sessions_total\{/ && index($0, p) && /result="success"/ {printf "%d", $2}')
+  anotes+=("$rpt_name (rep $rep): TLS reporting counted $ok successful and $bad failed sessions for bench-dest.example ($COUNT messages); secmx_tls_sessions_total{policy=\"$rpt_policy\",result=\"success\"} = ${m:-missing}")
+  if [ "$bad" != 0 ] || [ "$ok" -lt 1 ] || [ "$ok" -gt "$COUNT" ] || [ "${m:-}" != "$ok" ]; then
+    note "$rpt_name: CHECK FAILED: counted $ok successes and $bad failures for $COUNT messages, metric ${m:-missing}"
+    failed=1; KEEP=1
+  fi
+}
+
 case_dane() { auth_case dane; }
 case_sts() { auth_case sts; }
+case_dane_rpt() { auth_case dane rpt; }
+case_sts_rpt() { auth_case sts rpt; }

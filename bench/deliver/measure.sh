@@ -107,6 +107,9 @@ e2e_case() {  # name rep dir mode sink base ceil_s
   fi
   [ "$status" = done ] || { note "$name: the sink has $mesg of $COUNT messages after $STALL s without progress"; failed=1; KEEP=1; }
   wait_queue "$dir" "$base" 60 || { failed=1; KEEP=1; }
+  # A case's own checks of the running relay, once the measurement is over (dane-rpt and
+  # sts-rpt: what TLS reporting counted).
+  [ -z "${CASE_CHECK:-}" ] || "$CASE_CHECK" "$dir"
   sleep 0.2
   local hwm rss
   hwm=$(status_kb "$relay_pid" VmHWM)

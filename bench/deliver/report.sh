@@ -68,18 +68,35 @@ machine_info() {
   echo "- Load average at the start: $load_start"
 }
 
-# Rows of the authenticated-delivery table: tlsc, dane and sts of each repetition, each
-# against that repetition's tlsc (rate and CPU per message).
+# Rows of the authenticated-delivery table: tlsc, dane, sts, dane-rpt and sts-rpt of each
+# repetition, each against that repetition's tlsc (rate and CPU per message).
 auth_rows() {
-  awk -F'\t' '$1 == "tlsc" || $1 == "dane" || $1 == "sts" {rate[$2, $1] = $9; cpu[$2, $1] = $12; if ($2 > last) last = $2}
+  awk -F'\t' '$1 ~ /^(tlsc|dane|sts|dane-rpt|sts-rpt)$/ {rate[$2, $1] = $9; cpu[$2, $1] = $12; if ($2 > last) last = $2}
     END {
+      split("tlsc dane sts dane-rpt sts-rpt", names, " ")
       for (r = 1; r <= last; r++) {
         if (!((r, "tlsc") in rate)) continue
-        for (i = 1; i <= 3; i++) {
-          c = (i == 1) ? "tlsc" : (i == 2) ? "dane" : "sts"
+        for (i = 1; i <= 5; i++) {
+          c = names[i]
           if (!((r, c) in rate)) continue
           printf "| %s (rep %s) | %.0f | %.0f%% | %.3f | %.0f%% |\n", c, r, rate[r, c],
             100 * rate[r, c] / rate[r, "tlsc"], cpu[r, c], 100 * cpu[r, c] / cpu[r, "tlsc"]
+        }
+      }
+    }' "$tsv"
+}
+
+# Rows of the TLS-reporting table: dane-rpt and sts-rpt of each repetition against dane and
+# sts of the same repetition (rate, CPU per message, LMDB commits).
+rpt_rows() {
+  awk -F'\t' '$1 ~ /^(dane|sts|dane-rpt|sts-rpt)$/ {rate[$2, $1] = $9; cpu[$2, $1] = $12; com[$2, $1] = $28; if ($2 > last) last = $2}
+    END {
+      for (r = 1; r <= last; r++) {
+        for (i = 1; i <= 2; i++) {
+          off = (i == 1) ? "dane" : "sts"; on = off "-rpt"
+          if (!((r, off) in rate) || !((r, on) in rate)) continue
+          printf "| %s (rep %s) | %.0f | %.0f | %.0f%% | %.3f | %.3f | %.0f%% | %s / %s |\n", off, r, rate[r, off], rate[r, on],
+            100 * rate[r, on] / rate[r, off], cpu[r, off], cpu[r, on], 100 * cpu[r, on] / cpu[r, off], com[r, off], com[r, on]
         }
       }
     }' "$tsv"
@@ -133,15 +150,26 @@ write_report() {
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${trows[@]}"
     echo
-    if awk -F'\t' '$1 == "dane" || $1 == "sts" {f = 1} END {exit !f}' "$tsv"; then
+    if awk -F'\t' '$1 ~ /^(dane|sts|dane-rpt|sts-rpt)$/ {f = 1} END {exit !f}' "$tsv"; then
       echo "## Authenticated delivery"
       echo
-      echo "The same tls-sink and certificate as tlsc; dane and sts reach it by discovery (MX, cached) and authenticate it."
+      echo "The same tls-sink and certificate as tlsc; dane and sts reach it by discovery (MX, cached) and authenticate it;"
+      echo "dane-rpt and sts-rpt are the same with TLS reporting on."
       echo
       echo "| case | e2e msg/s | of tlsc | relay CPU ms/msg | CPU of tlsc |"
       echo "|---|---:|---:|---:|---:|"
       auth_rows
       [ "${#anotes[@]}" -eq 0 ] || printf -- '- %s\n' "${anotes[@]}"
+      echo
+    fi
+    if awk -F'\t' '$1 ~ /^(dane|sts)-rpt$/ {f = 1} END {exit !f}' "$tsv"; then
+      echo "## TLS reporting on vs off"
+      echo
+      echo "[tlsrpt] enabled = true: every session counted in LMDB with the message's outcome (same transaction)."
+      echo
+      echo "| policy | off msg/s | on msg/s | on/off | off CPU ms/msg | on CPU ms/msg | on/off | LMDB commits off / on |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+      rpt_rows
       echo
     fi
     if [ "${#extra[@]}" -gt 0 ]; then
@@ -161,7 +189,7 @@ write_report() {
     echo "$POSTFIX_DAEMON_DIR/master -c <tmp>/postfix/conf -w    # TLS destination: smtpd on $TLS_ADDR:$TLS_PORT, smtpd_proxy_filter = $PROXY_ADDR:$PROXY_PORT"
     echo "$SMTP_SINK -c -u $SINK_USER $PROXY_ADDR:$PROXY_PORT 1024        # behind it"
     echo "<tmp>/tls-sink $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem <tmp>/tls/key.pem   # tlsc destination (source in bench/deliver/tls-sink.c)"
-    if has_case dane || has_case sts; then
+    if has_case dane || has_case sts || has_case dane-rpt || has_case sts-rpt; then
       echo "$PYTHON bench/deliver/authworld.py dane|sts <tmp>/world bench-dest.example $AUTH_MX $CSINK_ADDR $CSINK_PORT <tmp>/tls/cert.pem [$STS_ADDR]   # DNS (and policy host) of dane, sts"
     fi
     echo "$RELAY --config <tmp>/relay.toml   # per case"

@@ -23,6 +23,9 @@ domain's. A request for an unknown host or another path answers 404. Responses c
 Content-Length and close the connection. Binding 443 needs root: run the suite in a
 private network namespace (unshare -n), as every e2e file does. The server runs in a
 thread of the test process; stop() (also on context exit) shuts it down, bounded.
+
+TlsHttpServer is the TLS, SNI and thread part without the MTA-STS part, for other HTTPS
+peers of the suite (tlsrpt_collector.py); QuietHandler is the handler base they share.
 """
 from __future__ import annotations
 
@@ -48,85 +51,40 @@ class Policy:
     cert_names: list[str] = field(default_factory=list)
 
 
-class StsServer:
-    def __init__(self, workdir: Path | str, ca: TestCA, host: str = "127.0.0.80", port: int = 443):
+class TlsHttpServer:
+    """Python's http.server over TLS on loopback, in a thread of the test process: a leaf
+    certificate from the test CA per name (add_certificate), chosen by the client's SNI
+    (no SNI or an unknown name: the first one added). Subclasses say what is answered by
+    returning their BaseHTTPRequestHandler subclass from handler_class(); `self.server_ref`
+    there is this object. Responses close the connection."""
+
+    def __init__(self, workdir: Path | str, ca: TestCA, host: str, port: int = 443):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ca = ca
         self.host = host
         self.port = port
-        self._policies: dict[str, Policy] = {}
         self._contexts: dict[str, ssl.SSLContext] = {}  # by SNI name
-        self._requests: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    # -- what is served -------------------------------------------------------------
-
-    def serve(self, domain: str, body: str | bytes, status: int = 200,
-              content_type: str = "text/plain", location: str | None = None,
-              delay: float = 0.0, cert_names: list[str] | None = None) -> "StsServer":
-        """What https://mta-sts.<domain>/.well-known/mta-sts.txt answers from now on."""
-        domain = domain.lower().rstrip(".")
-        names = cert_names or [f"mta-sts.{domain}"]
-        if isinstance(body, str):
-            body = body.encode()
-        with self._lock:
-            self._policies[domain] = Policy(body, status, content_type, location, delay, names)
-            self._contexts[f"mta-sts.{domain}"] = self._context(names)
-        return self
-
-    def requests(self, domain: str) -> int:
-        """How many policy requests arrived for the domain (complete or not)."""
-        with self._lock:
-            return self._requests.get(domain.lower(), 0)
-
-    def _context(self, names: list[str]) -> ssl.SSLContext:
+    def add_certificate(self, sni: str, names: list[str]):
+        """Clients asking for `sni` get a leaf for `names` (the first is its CN)."""
         cert, key = self.ca.issue(names[0], sans=names)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(str(cert), str(key))
-        return ctx
+        with self._lock:
+            self._contexts[sni.lower()] = ctx
 
-    # -- process --------------------------------------------------------------------
+    def handler_class(self) -> type:
+        raise NotImplementedError
 
-    def start(self) -> "StsServer":
-        assert self._policies, "serve() at least one domain first"
+    def start(self) -> "TlsHttpServer":
+        assert self._contexts, "add a certificate first"
         server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet: the test asserts on counts instead
-                pass
-
-            def do_GET(self):
-                host = (self.headers.get("Host") or "").split(":")[0].lower()
-                domain = host[len("mta-sts."):] if host.startswith("mta-sts.") else ""
-                with server._lock:
-                    policy = server._policies.get(domain)
-                    if policy is not None:
-                        server._requests[domain] = server._requests.get(domain, 0) + 1
-                if policy is None or self.path != POLICY_PATH:
-                    return self._send(404, "text/plain", b"not found\n", None)
-                if policy.delay:
-                    time.sleep(policy.delay)
-                self._send(policy.status, policy.content_type, policy.body, policy.location)
-
-            def _send(self, status, content_type, body, location):
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.send_header("Connection", "close")
-                    if location:
-                        self.send_header("Location", location)
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-                    pass  # the client gave up (size or time limit): fine
-                self.close_connection = True
+        handler = type("Handler", (self.handler_class(),), {"server_ref": server})
 
         def pick_certificate(sock, name, _ctx):
             with server._lock:
@@ -137,7 +95,7 @@ class StsServer:
         with self._lock:
             default = next(iter(self._contexts.values()))
         default.sni_callback = pick_certificate
-        httpd = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
+        httpd = http.server.ThreadingHTTPServer((self.host, self.port), handler)
         httpd.daemon_threads = True
         # A client that refuses our certificate (the point of some tests) is no error here.
         httpd.handle_error = lambda request, client_address: None
@@ -158,8 +116,81 @@ class StsServer:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def __enter__(self) -> "StsServer":
+    def __enter__(self) -> "TlsHttpServer":
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1, no access log (tests assert on what was recorded), one request per
+    connection."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status: int, content_type: str, body: bytes, location: str | None = None):
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            if location:
+                self.send_header("Location", location)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up (size or time limit): fine
+        self.close_connection = True
+
+
+class StsServer(TlsHttpServer):
+    def __init__(self, workdir: Path | str, ca: TestCA, host: str = "127.0.0.80", port: int = 443):
+        super().__init__(workdir, ca, host, port)
+        self._policies: dict[str, Policy] = {}
+        self._requests: dict[str, int] = {}
+
+    # -- what is served -------------------------------------------------------------
+
+    def serve(self, domain: str, body: str | bytes, status: int = 200,
+              content_type: str = "text/plain", location: str | None = None,
+              delay: float = 0.0, cert_names: list[str] | None = None) -> "StsServer":
+        """What https://mta-sts.<domain>/.well-known/mta-sts.txt answers from now on."""
+        domain = domain.lower().rstrip(".")
+        names = cert_names or [f"mta-sts.{domain}"]
+        if isinstance(body, str):
+            body = body.encode()
+        self.add_certificate(f"mta-sts.{domain}", names)
+        with self._lock:
+            self._policies[domain] = Policy(body, status, content_type, location, delay, names)
+        return self
+
+    def requests(self, domain: str) -> int:
+        """How many policy requests arrived for the domain (complete or not)."""
+        with self._lock:
+            return self._requests.get(domain.lower(), 0)
+
+    # -- process --------------------------------------------------------------------
+
+    def start(self) -> "StsServer":
+        assert self._policies, "serve() at least one domain first"
+        return super().start()
+
+    def handler_class(self) -> type:
+        class Handler(QuietHandler):
+            def do_GET(self):
+                server = self.server_ref
+                host = (self.headers.get("Host") or "").split(":")[0].lower()
+                domain = host[len("mta-sts."):] if host.startswith("mta-sts.") else ""
+                with server._lock:
+                    policy = server._policies.get(domain)
+                    if policy is not None:
+                        server._requests[domain] = server._requests.get(domain, 0) + 1
+                if policy is None or self.path != POLICY_PATH:
+                    return self.answer(404, "text/plain", b"not found\n")
+                if policy.delay:
+                    time.sleep(policy.delay)
+                self.answer(policy.status, policy.content_type, policy.body, policy.location)
+        return Handler
