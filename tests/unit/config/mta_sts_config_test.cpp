@@ -6,32 +6,14 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/config/config_file.hpp"
 
 namespace secmx::config {
 namespace {
 
 using namespace std::chrono_literals;
 
-class MtaStsConfigFile {
- public:
-  explicit MtaStsConfigFile(const std::string& text)
-      : path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n" + text)) {}
-  const std::string& path() const { return path_; }
-
-  std::vector<std::string> issues() const {
-    auto r = load_config(path_);
-    std::vector<std::string> out;
-    if (!r.ok()) {
-      for (const auto& i : r.error()) out.push_back(i.to_string());
-    }
-    return out;
-  }
-
- private:
-  test::TempDir dir_;
-  std::string path_;
-};
+using MtaStsConfigFile = test_support::ConfigFile;
 
 TEST(MtaStsConfig, Defaults) {
   MtaStsConfigFile f("");
