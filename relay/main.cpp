@@ -150,6 +150,7 @@ void on_reload(uv_signal_t* handle, int) {
     d->metrics->config_reload_failures.inc();
     return;
   }
+  for (const auto& w : next->config->warnings) log->warn("reload: {}", w.to_string());
   for (const auto& name : next->restart_only) {
     log->warn("reload: {} changed; it takes effect at the next restart", name);
   }

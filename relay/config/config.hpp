@@ -103,6 +103,9 @@ struct PolicyConfig {
   std::vector<std::string> subject_markers;
   model::Policy unknown_marking = model::Policy::SOS;
   bool tls_required_no_honor = true;   // key "tls_required_no": "honor" | "ignore"
+  // key "uncovered_levels": "warn" | "error" - what --check and reload do about a level
+  // above the baseline that no rule covers while the default is BES.
+  bool uncovered_levels_error = false;
   std::vector<PolicyRule> rules;       // [[policy.rule]]
 };
 

@@ -14,6 +14,7 @@
 #include "relay/common/idna.hpp"
 #include "relay/common/route_host.hpp"
 #include "relay/config/config_reader.hpp"
+#include "relay/model/levels.hpp"
 
 namespace secmx::config::detail {
 namespace {
@@ -153,12 +154,48 @@ void read_rule(const Section& r, PolicyRule& rule) {
   }
 }
 
+// A level is covered by a rule that names it and asks nothing else of the message: a
+// sender, header or recipient_domain condition leaves the level's other mail to the
+// default.
+bool covered(model::Level level, const PolicyConfig& policy) {
+  return std::any_of(policy.rules.begin(), policy.rules.end(), [&](const PolicyRule& r) {
+    if (r.sender || r.header || !r.recipient_domain.empty()) return false;
+    return std::any_of(r.classification.begin(), r.classification.end(),
+                       [&](const std::string& name) { return model::parse_level(name) == level; });
+  });
+}
+
+// The hole the profiles are there to close: a policy that reads markings (a classification
+// rule or a subject marker) but has no rule for, say, PROTECTED sends PROTECTED mail BES,
+// in plaintext wherever the receiver offers no STARTTLS. A relay that reads no markings
+// at all (the BES smarthost) is left alone: it makes no promise about them.
+void check_uncovered_levels(const Section& p, const PolicyConfig& policy) {
+  if (policy.default_action != model::Policy::BES) return;
+  bool reads_markings = !policy.subject_markers.empty() ||
+                        std::any_of(policy.rules.begin(), policy.rules.end(),
+                                    [](const PolicyRule& r) { return !r.classification.empty(); });
+  if (!reads_markings) return;
+  std::uint32_t line = p.line("default");
+  if (line == 0 && p.table()) line = line_of(*p.table());
+  for (model::Level level : model::kLevels) {
+    if (!model::needs_protection(level) || covered(level, policy)) continue;
+    std::string what = std::string(model::to_string(level));
+    std::string msg = "policy: no rule covers level " + what +
+                      " and policy.default is \"BES\": mail marked " + what + " would go BES";
+    if (policy.uncovered_levels_error) {
+      p.reader().add(line, msg + " (policy.uncovered_levels = \"error\")");
+    } else {
+      p.reader().warn(line, "warning: " + msg);
+    }
+  }
+}
+
 }  // namespace
 
 void read_policy(const Section& root, PolicyConfig& out) {
   Section p = root.sub("policy");
   p.check_keys({"default", "discovery", "sos_tls", "subject_markers", "unknown_marking",
-                "tls_required_no", "rule"});
+                "tls_required_no", "uncovered_levels", "rule"});
   std::string text;
   if (p.string("default", text)) {
     auto a = model::parse_policy(text);
@@ -227,17 +264,26 @@ void read_policy(const Section& root, PolicyConfig& out) {
     }
   }
 
+  if (p.string("uncovered_levels", text)) {
+    std::string v = ascii_lowercase(text);
+    if (v == "warn" || v == "error") {
+      out.uncovered_levels_error = v == "error";
+    } else {
+      p.fail("uncovered_levels", "must be \"warn\" or \"error\", not '" + text + "'");
+    }
+  }
+
   const toml::node* rules = p.node("rule");
-  if (!rules) return;
-  if (!rules->is_array_of_tables()) {
+  if (rules && !rules->is_array_of_tables()) {
     p.fail("rule", "expected an array of tables ([[policy.rule]])");
-    return;
+  } else if (rules) {
+    for (const toml::node& n : *rules->as_array()) {
+      PolicyRule rule;
+      read_rule(Section(p.reader(), n.as_table(), p.name("rule")), rule);
+      out.rules.push_back(std::move(rule));
+    }
   }
-  for (const toml::node& n : *rules->as_array()) {
-    PolicyRule rule;
-    read_rule(Section(p.reader(), n.as_table(), p.name("rule")), rule);
-    out.rules.push_back(std::move(rule));
-  }
+  check_uncovered_levels(p, out);
 }
 
 void read_routes(const Section& root, std::vector<Route>& out) {

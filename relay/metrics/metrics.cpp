@@ -265,6 +265,16 @@ std::string RelayMetrics::render() const {
     }
   }
 
+  const char* invalid_name = "secmx_markings_invalid_total";
+  w.header(invalid_name, "counter",
+           "Protective markings that were invalid or unreadable, by the rule broken; the "
+           "message took policy.unknown_marking.");
+  for (std::size_t p = 0; p < policy::kMarkingProblems; ++p) {
+    auto problem = static_cast<policy::MarkingProblem>(p);
+    w.sample(invalid_name, "reason=\"" + std::string(policy::to_string(problem)) + "\"",
+             std::to_string(markings_invalid.value(problem)));
+  }
+
   const char* reports_name = "secmx_tlsrpt_reports_total";
   w.header(reports_name, "counter",
            "TLS reports (RFC 8460) by outcome: sent or failed per report address, no-record "

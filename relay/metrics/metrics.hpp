@@ -25,6 +25,7 @@
 
 #include "relay/dns/candidates.hpp"
 #include "relay/model/envelope.hpp"
+#include "relay/policy/marking.hpp"
 #include "relay/tlsrpt/tlsrpt_types.hpp"
 
 namespace secmx::metrics {
@@ -163,6 +164,9 @@ struct RelayMetrics {
   Counter messages_received;      // messages acknowledged with 250
   PolicyCounter received;         // recipients, by the policy chosen for them
   Gauge inbound_connections;      // open SMTP sessions
+  // Protective markings the policy could not accept (invalid EPMS, unreadable), one per
+  // marking, by the rule broken; such mail took policy.unknown_marking.
+  CounterBy<policy::MarkingProblem, policy::kMarkingProblems> markings_invalid;
 
   // Outcomes (relay/delivery), per recipient and attempt.
   PolicyCounter delivered;

@@ -37,6 +37,14 @@ inline constexpr int kLevelCount = 11;
 
 constexpr int rank(Level l) { return static_cast<int>(l); }
 
+// Levels above the unmarked baseline (UNOFFICIAL, UNCLASSIFIED, OFFICIAL): mail marked so
+// is meant to be protected in transit, so `--check` wants a rule for each of them.
+constexpr bool needs_protection(Level l) { return rank(l) >= rank(Level::InConfidence); }
+inline constexpr Level kLevels[] = {
+    Level::Unofficial,   Level::Unclassified, Level::Official,  Level::InConfidence,
+    Level::OfficialSensitive, Level::Sensitive, Level::Restricted, Level::Protected,
+    Level::Confidential, Level::Secret,       Level::TopSecret};
+
 // Canonical spelling, without spaces so that it reads well in key=value log fields:
 // "UNCLASSIFIED", "IN-CONFIDENCE", "OFFICIAL:Sensitive", "TOP-SECRET".
 std::string_view to_string(Level l);

@@ -17,6 +17,17 @@ namespace {
 // earlier form some NZ and AU agencies still send; it has the same fields as 2012.3.
 constexpr std::array<std::string_view, 4> kVersions = {"2012.2", "2012.3", "2018.1", "2024.1"};
 
+// The order the EPMS writes its fields in; fields it does not name are not placed.
+constexpr std::array<std::string_view, 10> kFieldOrder = {
+    "VER", "NS", "SEC", "DLM", "CAVEAT", "EXPIRES", "DOWNTO", "ACCESS", "NOTE", "ORIGIN"};
+
+// EPMS 2018.1 and 2024.1 (PSPF 2018 and 2024) in the gov.au namespace: the only SEC and
+// ACCESS values, spelled exactly so; DLM was retired with 2012.3.
+constexpr std::array<std::string_view, 6> kAuSec = {
+    "UNOFFICIAL", "OFFICIAL", "OFFICIAL:Sensitive", "PROTECTED", "SECRET", "TOP-SECRET"};
+constexpr std::array<std::string_view, 3> kAuAccess = {"Legal-Privilege", "Legislative-Secrecy",
+                                                       "Personal-Privacy"};
+
 bool is_wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; }
@@ -51,8 +62,49 @@ void raise_to(std::optional<model::Level>& level, model::Level l) {
   if (!level || model::rank(l) > model::rank(*level)) level = l;
 }
 
-void add_error(Marking& m, std::string why) {
-  if (m.error.empty()) m.error = std::move(why);  // the first problem explains the marking
+void add_error(Marking& m, std::string why, MarkingProblem problem = MarkingProblem::Syntax) {
+  if (!m.error.empty()) return;  // the first problem explains the marking
+  m.error = std::move(why);
+  m.problem = problem;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
+  }
+  return true;
+}
+
+// `value` must be one of `allowed` as written: a different case is a Case error, anything
+// else a Value error.
+template <std::size_t N>
+void check_exact(Marking& m, std::string_view key, std::string_view value,
+                 const std::array<std::string_view, N>& allowed, std::string_view version) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  for (auto a : allowed) {
+    if (iequal(a, value)) {
+      add_error(m, std::string(key) + "=" + excerpt(value, 64) + " is written " + std::string(a),
+                MarkingProblem::Case);
+      return;
+    }
+  }
+  add_error(m, std::string(key) + "=" + excerpt(value, 64) + " is not allowed in VER=" +
+                   std::string(version),
+            MarkingProblem::Value);
+}
+
+// The rules of the current standard (VER 2018.1 and 2024.1, gov.au): exact SEC and ACCESS
+// values, no DLM. Older versions and other namespaces are read as before.
+void check_current_epms(Marking& m) {
+  const auto& f = m.fields;
+  if (f.version != "2018.1" && f.version != "2024.1") return;
+  if (!f.ns.empty() && f.ns != "gov.au") return;
+  if (!f.sec.empty()) check_exact(m, "SEC", f.sec, kAuSec, f.version);
+  if (!f.dlm.empty()) {
+    add_error(m, "DLM is not part of VER=" + f.version, MarkingProblem::Value);
+  }
+  for (const auto& a : f.access) check_exact(m, "ACCESS", a, kAuAccess, f.version);
 }
 
 // "KEY=" at the start of s (white space allowed around the key), case-insensitive.
@@ -100,6 +152,20 @@ void set_once(Marking& m, std::string& field, std::string_view key, std::string 
 
 }  // namespace
 
+std::string_view to_string(MarkingProblem p) {
+  switch (p) {
+    case MarkingProblem::Syntax: return "syntax";
+    case MarkingProblem::Order: return "order";
+    case MarkingProblem::Case: return "case";
+    case MarkingProblem::Value: return "value";
+    case MarkingProblem::Access: return "access";
+    case MarkingProblem::Duplicate: return "duplicate";
+    case MarkingProblem::Subject: return "subject";
+    case MarkingProblem::Unreadable: return "unreadable";
+  }
+  return "?";
+}
+
 std::string_view to_string(MarkingSource s) {
   switch (s) {
     case MarkingSource::Header: return "X-Protective-Marking";
@@ -117,6 +183,7 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
   m.text = excerpt(trim(text));
   std::optional<model::Level> sec_level, dlm_level;
   std::vector<std::string> secs;  // SEC may be repeated by broken writers: read them all
+  std::size_t last_field = 0;     // index in kFieldOrder of the furthest field so far
 
   std::size_t i = 0;
   while (i < text.size()) {
@@ -137,6 +204,19 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
     }
     ++i;  // ',' (or past the end)
     std::string key = upper(key_text);
+    if (!key.empty() && key != key_text) {
+      add_error(m, "field name '" + excerpt(key_text, 32) + "' is written " + key,
+                MarkingProblem::Case);
+    }
+    if (auto at = std::find(kFieldOrder.begin(), kFieldOrder.end(), key);
+        at != kFieldOrder.end()) {
+      auto pos = static_cast<std::size_t>(at - kFieldOrder.begin());
+      if (pos < last_field) {
+        add_error(m, key + " after " + std::string(kFieldOrder[last_field]),
+                  MarkingProblem::Order);
+      }
+      last_field = std::max(last_field, pos);
+    }
     auto& f = m.fields;
     if (key == "VER") {
       set_once(m, f.version, "VER", std::move(value));
@@ -171,12 +251,14 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
     if (auto l = model::parse_level(s)) {
       raise_to(sec_level, *l);
     } else {
-      add_error(m, "unknown level '" + excerpt(s, 64) + "'");
+      add_error(m, "unknown level '" + excerpt(s, 64) + "'", MarkingProblem::Value);
     }
   }
   if (!m.fields.dlm.empty()) {
     dlm_level = model::parse_dlm(m.fields.dlm);
-    if (!dlm_level) add_error(m, "unknown DLM '" + excerpt(m.fields.dlm, 64) + "'");
+    if (!dlm_level) {
+      add_error(m, "unknown DLM '" + excerpt(m.fields.dlm, 64) + "'", MarkingProblem::Value);
+    }
   }
   if (secs.empty() && m.fields.dlm.empty()) add_error(m, "no SEC");
   if (source == MarkingSource::Header) {
@@ -188,8 +270,16 @@ Marking parse_epms(std::string_view text, MarkingSource source) {
       add_error(m, "unknown VER '" + excerpt(m.fields.version, 32) + "'");
     }
   }
+  if (source == MarkingSource::Header) check_current_epms(m);
   if (sec_level) raise_to(m.level, *sec_level);
   if (dlm_level) raise_to(m.level, *dlm_level);
+  // An information management marker asks for care the baseline levels do not give.
+  if (!m.fields.access.empty() && m.level &&
+      model::rank(*m.level) < model::rank(model::Level::OfficialSensitive)) {
+    add_error(m, "ACCESS on " + std::string(model::to_string(*m.level)) +
+                     " (only OFFICIAL:Sensitive and above)",
+              MarkingProblem::Access);
+  }
   return m;
 }
 
@@ -200,6 +290,7 @@ Marking over_limit() {
   Marking m;
   m.source = MarkingSource::Limits;
   m.error = "more than " + std::to_string(kMaxMarkings) + " markings";
+  m.problem = MarkingProblem::Unreadable;
   return m;
 }
 
@@ -278,6 +369,7 @@ void MarkingReader::scan_subject(std::string_view subject, Classification& out) 
     if (starts_with_key(rest, "SEC") || starts_with_key(rest, "DLM")) {
       Marking m = parse_epms(rest, MarkingSource::SubjectSec);
       m.error = "unterminated subject marking";
+      m.problem = MarkingProblem::Syntax;
       m.text = excerpt(subject.substr(open));
       add(std::move(m));
     }
@@ -309,17 +401,20 @@ void add_undecodable(const HeaderField& f, Classification& out) {
   m.source = MarkingSource::Encoding;
   m.text = excerpt(f.name);
   m.error = excerpt(f.name, 64) + ": " + f.decode_error;
+  m.problem = MarkingProblem::Unreadable;
   out.markings.push_back(std::move(m));
   out.unknown = true;
 }
 
 Classification MarkingReader::classify(const HeaderSection& headers) const {
   Classification out;
+  std::size_t header_fields = 0;
   if (headers.truncated) {
     // Whatever came after the cut could have been a marking.
     Marking m;
     m.source = MarkingSource::Limits;
     m.error = headers.truncation;
+    m.problem = MarkingProblem::Unreadable;
     out.markings.push_back(std::move(m));
   }
   for (const auto& f : headers.fields) {
@@ -329,13 +424,32 @@ Classification MarkingReader::classify(const HeaderSection& headers) const {
       break;
     }
     if (!f.decode_error.empty()) add_undecodable(f, out);
-    out.markings.push_back(parse_epms(f.value, MarkingSource::Header));
+    Marking m = parse_epms(f.value, MarkingSource::Header);
+    // EPMS: at most one field per message; which of two would be meant is a guess.
+    if (++header_fields > 1) {
+      add_error(m, "more than one X-Protective-Marking field", MarkingProblem::Duplicate);
+    }
+    out.markings.push_back(std::move(m));
   }
+  // The header takes precedence over the subject, which must agree with it.
+  std::optional<model::Level> header_level;
+  for (const auto& m : out.markings) {
+    if (m.source == MarkingSource::Header && m.level) raise_to(header_level, *m.level);
+  }
+  const std::size_t subject_from = out.markings.size();
   for (const auto& f : headers.fields) {
     if (!iequals(f.name, "Subject")) continue;
     // The decoded part is still read: an unreadable word can add caution, never remove it.
     if (!f.decode_error.empty()) add_undecodable(f, out);
     scan_subject(f.value, out);
+  }
+  for (std::size_t i = subject_from; header_level && i < out.markings.size(); ++i) {
+    Marking& m = out.markings[i];
+    if (m.source != MarkingSource::SubjectSec || !m.level || *m.level == *header_level) continue;
+    add_error(m,
+              "subject says " + std::string(model::to_string(*m.level)) +
+                  ", X-Protective-Marking says " + std::string(model::to_string(*header_level)),
+              MarkingProblem::Subject);
   }
   for (const auto& m : out.markings) {
     if (m.level) raise_to(out.level, *m.level);

@@ -6,7 +6,11 @@
 //    quoted, with commas inside the quotes);
 //  - every [SEC=...] / [DLM=...] marker in the Subject (the EPMS subject form);
 //  - the operator's policy.subject_markers, e.g. "[IN-CONFIDENCE]", found in the Subject.
-// The highest level read counts. A marking that cannot be parsed, names an unknown level,
+// The highest level read counts. The X-Protective-Marking field is checked against the
+// EPMS (field order and case, values per VER, ACCESS only from OFFICIAL:Sensitive up, one
+// field per message) and takes precedence over the subject: a subject [SEC=...] that
+// disagrees with it makes the classification unknown (the higher level still counts). A
+// marking that cannot be parsed, names an unknown level,
 // sits in a Subject or X-Protective-Marking with an encoded-word that cannot be decoded
 // (headers.hpp), or may have been cut off by the header limits makes the classification
 // `unknown`; its
@@ -33,6 +37,23 @@ namespace secmx::policy {
 enum class MarkingSource : std::uint8_t { Header, SubjectSec, SubjectWord, Limits, Encoding };
 std::string_view to_string(MarkingSource s);  // "X-Protective-Marking", "Subject [SEC=]", ...
 
+// Which rule an unreadable marking broke: the label of secmx_markings_invalid_total.
+//   syntax     not a KEY=value list, a bad quote, no SEC, no or unknown VER, a field twice
+//   order      EPMS fields out of the standard's order (VER, NS, SEC, DLM, CAVEAT, EXPIRES,
+//              DOWNTO, ACCESS, NOTE, ORIGIN)
+//   case       a field name, or under VER 2018.1 / 2024.1 a value, not spelled as the
+//              standard spells it ("sec=", "SEC=Protected")
+//   value      a level, DLM or ACCESS value the VER does not allow (DLM after 2012.3)
+//   access     ACCESS on a level below OFFICIAL:Sensitive
+//   duplicate  more than one X-Protective-Marking field
+//   subject    the subject's [SEC=...] disagrees with the X-Protective-Marking field
+//   unreadable an undecodable encoded-word, or markings cut off by the header limits
+enum class MarkingProblem : std::uint8_t {
+  Syntax, Order, Case, Value, Access, Duplicate, Subject, Unreadable
+};
+inline constexpr std::size_t kMarkingProblems = 8;
+std::string_view to_string(MarkingProblem p);
+
 // The EPMS fields as written (values unquoted, otherwise untouched).
 struct EpmsFields {
   std::string version, ns, sec, dlm, expires, downto, note, origin;
@@ -44,6 +65,7 @@ struct Marking {
   std::string text;            // what was read, cut to kMaxMarkingText bytes (for --explain)
   std::optional<model::Level> level;  // the level it states, when one could be read
   std::string error;           // non-empty: malformed or unknown level -> classification unknown
+  MarkingProblem problem = MarkingProblem::Syntax;  // with error: which rule it broke
   EpmsFields fields;
 };
 

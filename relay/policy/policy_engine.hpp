@@ -17,6 +17,7 @@
 #include "relay/model/envelope.hpp"
 #include "relay/model/policy.hpp"
 #include "relay/model/reason.hpp"
+#include "relay/policy/marking.hpp"
 
 namespace secmx::policy {
 
@@ -34,6 +35,11 @@ struct Decision {
   model::TlsLevel tls = model::TlsLevel::None;
   model::Reason reason;       // stored as text: "default", "rule=3(classification=RESTRICTED)"
   std::string reject_text;    // for REJECT: the text of the 550 5.7.1 reply
+  // Set on the first decision only (the message's, not the recipient's): why its marking
+  // was invalid (message text, to be escaped when logged) and the rule each invalid
+  // marking broke, for the log line and secmx_markings_invalid_total. Empty: all readable.
+  std::string marking_invalid;
+  std::vector<MarkingProblem> marking_problems;
 };
 
 class PolicyEngine {

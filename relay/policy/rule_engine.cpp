@@ -218,6 +218,12 @@ std::vector<Decision> RuleEngine::decide(const MessageFacts& facts) const {
   std::vector<Decision> out;
   out.reserve(ev.recipients.size());
   for (auto& v : ev.recipients) out.push_back(std::move(v.decision));
+  if (ev.classification.unknown && !out.empty()) {
+    out.front().marking_invalid = ev.classification.unknown_why();
+    for (const auto& m : ev.classification.markings) {
+      if (!m.error.empty()) out.front().marking_problems.push_back(m.problem);
+    }
+  }
   return out;
 }
 

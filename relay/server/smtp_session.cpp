@@ -565,6 +565,17 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
   facts.client_address = env.client_address;
   facts.header_section = header_section(msg.body, tx_.header_offset);
   auto decisions = host_.deps().policy->decide(facts);
+  if (!decisions.empty() && !decisions.front().marking_invalid.empty()) {
+    const auto& d = decisions.front();
+    std::string reasons;
+    for (auto p : d.marking_problems) {
+      if (auto* m = host_.deps().metrics) m->markings_invalid.inc(p);
+      if (!reasons.empty()) reasons += ',';
+      reasons += policy::to_string(p);
+    }
+    logger()->warn("{}: invalid marking: reason={} policy={} why={}", env.id.to_string(),
+                   reasons, model::to_string(d.action), log::escape(d.marking_invalid));
+  }
   if (policy::apply_decisions(decisions, env)) return decisions;
   std::string text = "Error: message refused by policy";
   for (const auto& d : decisions) {

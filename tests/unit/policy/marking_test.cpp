@@ -62,8 +62,10 @@ INSTANTIATE_TEST_SUITE_P(
         EpmsCase{"nz_in_confidence", "VER=2012.3, NS=govt.nz, SEC=In Confidence",
                  model::Level::InConfidence, true},
         // Writers' variations that are still readable.
-        EpmsCase{"lowercase_keys_and_spaces", "ver = 2018.1 ,ns=gov.au,  sec = official: sensitive ",
+        EpmsCase{"spaces_around_fields", "VER = 2018.1 ,NS=gov.au,  SEC = OFFICIAL:Sensitive ",
                  model::Level::OfficialSensitive, true},
+        EpmsCase{"legacy_lowercase_value", "VER=2012.3, NS=gov.au, SEC=protected",
+                 model::Level::Protected, true},
         EpmsCase{"quoted_note_with_comma",
                  "VER=2018.1, NS=gov.au, SEC=OFFICIAL, NOTE=\"budget, draft \\\"2\\\"\", ORIGIN=a@b",
                  model::Level::Official, true},
@@ -82,13 +84,98 @@ INSTANTIATE_TEST_SUITE_P(
         EpmsCase{"unknown_dlm", "VER=2012.3, SEC=UNCLASSIFIED, DLM=Sensitive:Other",
                  model::Level::Unclassified, false},
         EpmsCase{"empty", "", std::nullopt, false},
-        EpmsCase{"no_key", "VER=2018.1, =SECRET, SEC=OFFICIAL", model::Level::Official, false}),
+        EpmsCase{"no_key", "VER=2018.1, =SECRET, SEC=OFFICIAL", model::Level::Official, false},
+        // Broken EPMS rules (epms_rules below says which): the level read still counts.
+        EpmsCase{"lowercase_keys", "ver = 2018.1 ,ns=gov.au,  sec = official: sensitive ",
+                 model::Level::OfficialSensitive, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Each EPMS rule, valid and invalid: the problem recorded and the level still read.
+struct RuleCase {
+  const char* name;
+  const char* text;
+  std::optional<MarkingProblem> problem;  // nullopt: valid
+  std::optional<model::Level> level;
+};
+
+class EpmsRules : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(EpmsRules, Checks) {
+  const auto& c = GetParam();
+  Marking m = parse_epms(c.text, MarkingSource::Header);
+  EXPECT_EQ(m.level, c.level) << m.error;
+  if (c.problem) {
+    EXPECT_FALSE(m.error.empty());
+    EXPECT_EQ(to_string(m.problem), to_string(*c.problem)) << m.error;
+  } else {
+    EXPECT_TRUE(m.error.empty()) << m.error;
+  }
+}
+
+constexpr auto kOrder = MarkingProblem::Order;
+constexpr auto kCase = MarkingProblem::Case;
+constexpr auto kValue = MarkingProblem::Value;
+constexpr auto kAccess = MarkingProblem::Access;
+using model::Level;
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, EpmsRules,
+    ::testing::Values(
+        // Element order: VER, NS, SEC, DLM, CAVEAT, EXPIRES, DOWNTO, ACCESS, NOTE, ORIGIN.
+        RuleCase{"order_full",
+                 "VER=2024.1, NS=gov.au, SEC=PROTECTED, CAVEAT=SH:CABINET, CAVEAT=RI:AUSTEO, "
+                 "EXPIRES=2030-01-01, DOWNTO=OFFICIAL, ACCESS=Legal-Privilege, NOTE=x, ORIGIN=a@b",
+                 std::nullopt, Level::Protected},
+        RuleCase{"order_sec_first", "SEC=OFFICIAL, VER=2024.1, NS=gov.au", kOrder, Level::Official},
+        RuleCase{"order_ns_after_sec", "VER=2018.1, SEC=OFFICIAL, NS=gov.au", kOrder,
+                 Level::Official},
+        RuleCase{"order_origin_before_access",
+                 "VER=2018.1, NS=gov.au, SEC=PROTECTED, ORIGIN=a@b, ACCESS=Legal-Privilege", kOrder,
+                 Level::Protected},
+        RuleCase{"order_unknown_field_anywhere", "VER=2018.1, X-NEW=1, NS=gov.au, SEC=OFFICIAL",
+                 std::nullopt, Level::Official},
+        // Case: field names always; values under 2018.1 / 2024.1.
+        RuleCase{"case_key", "VER=2018.1, NS=gov.au, Sec=OFFICIAL", kCase, Level::Official},
+        RuleCase{"case_value_2024", "VER=2024.1, NS=gov.au, SEC=Protected", kCase,
+                 Level::Protected},
+        RuleCase{"case_official_sensitive", "VER=2024.1, NS=gov.au, SEC=OFFICIAL:SENSITIVE",
+                 kCase, Level::OfficialSensitive},
+        RuleCase{"case_access", "VER=2024.1, NS=gov.au, SEC=PROTECTED, ACCESS=legal-privilege",
+                 kCase, Level::Protected},
+        RuleCase{"case_value_2012_lenient", "VER=2012.3, NS=gov.au, SEC=Protected", std::nullopt,
+                 Level::Protected},
+        // Values per VER.
+        RuleCase{"value_unclassified_2018", "VER=2018.1, NS=gov.au, SEC=UNCLASSIFIED", kValue,
+                 Level::Unclassified},
+        RuleCase{"value_confidential_2024", "VER=2024.1, NS=gov.au, SEC=CONFIDENTIAL", kValue,
+                 Level::Confidential},
+        RuleCase{"value_unclassified_2012", "VER=2012.3, NS=gov.au, SEC=UNCLASSIFIED",
+                 std::nullopt, Level::Unclassified},
+        RuleCase{"value_dlm_2018", "VER=2018.1, NS=gov.au, SEC=OFFICIAL, DLM=Sensitive", kValue,
+                 Level::OfficialSensitive},
+        RuleCase{"value_access_unknown", "VER=2024.1, NS=gov.au, SEC=PROTECTED, ACCESS=Cabinet",
+                 kValue, Level::Protected},
+        RuleCase{"value_space_not_hyphen", "VER=2024.1, NS=gov.au, SEC=TOP SECRET", kValue,
+                 Level::TopSecret},
+        RuleCase{"value_nz_namespace_lenient", "VER=2018.1, NS=govt.nz, SEC=IN-CONFIDENCE",
+                 std::nullopt, Level::InConfidence},
+        // ACCESS only from OFFICIAL:Sensitive up.
+        RuleCase{"access_official_sensitive",
+                 "VER=2024.1, NS=gov.au, SEC=OFFICIAL:Sensitive, ACCESS=Personal-Privacy",
+                 std::nullopt, Level::OfficialSensitive},
+        RuleCase{"access_secret", "VER=2024.1, NS=gov.au, SEC=SECRET, ACCESS=Legislative-Secrecy",
+                 std::nullopt, Level::Secret},
+        RuleCase{"access_official", "VER=2024.1, NS=gov.au, SEC=OFFICIAL, ACCESS=Legal-Privilege",
+                 kAccess, Level::Official},
+        RuleCase{"access_unofficial",
+                 "VER=2018.1, NS=gov.au, SEC=UNOFFICIAL, ACCESS=Personal-Privacy", kAccess,
+                 Level::Unofficial}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ParseEpms, KeepsTheFields) {
   Marking m = parse_epms(
-      "VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive, CAVEAT=SH:CABINET, ACCESS=Legal-Privilege, "
-      "EXPIRES=2030-01-01, DOWNTO=OFFICIAL, NOTE=\"a, b\", ORIGIN=jane@agency.gov.au",
+      "VER=2018.1, NS=gov.au, SEC=OFFICIAL:Sensitive, CAVEAT=SH:CABINET, EXPIRES=2030-01-01, "
+      "DOWNTO=OFFICIAL, ACCESS=Legal-Privilege, NOTE=\"a, b\", ORIGIN=jane@agency.gov.au",
       MarkingSource::Header);
   EXPECT_TRUE(m.error.empty()) << m.error;
   EXPECT_EQ(m.fields.version, "2018.1");
@@ -150,12 +237,17 @@ INSTANTIATE_TEST_SUITE_P(
                      " ACCESS=Legal-Privilege, ORIGIN=jane.citizen@agency.gov.au\r\n"
                      "Subject: Advice [SEC=OFFICIAL:Sensitive, ACCESS=Legal-Privilege]\r\n",
                      model::Level::OfficialSensitive, false},
+        // Folding adds no white space of its own: these were written "TOP SECRET" and
+        // "OFFICIAL: Sensitive", which EPMS 2018.1 and 2024.1 do not allow (level kept).
         ClassifyCase{"folded_level_name",
                      "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=TOP\r\n\tSECRET\r\n",
-                     model::Level::TopSecret, false},
+                     model::Level::TopSecret, true},
         ClassifyCase{"folded_official_sensitive",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL:\r\n Sensitive\r\n",
-                     model::Level::OfficialSensitive, false},
+                     model::Level::OfficialSensitive, true},
+        ClassifyCase{"folded_legacy_level_name",
+                     "X-Protective-Marking: VER=2012.3, NS=gov.au, SEC=TOP\r\n\tSECRET\r\n",
+                     model::Level::TopSecret, false},
         ClassifyCase{"subject_sec_only", "Subject: Budget [SEC=PROTECTED]\r\n", model::Level::Protected, false},
         ClassifyCase{"subject_sec_2012_and_dlm",
                      "Subject: HR case [SEC=UNCLASSIFIED] [DLM=Sensitive:Personal]\r\n",
@@ -173,14 +265,25 @@ INSTANTIATE_TEST_SUITE_P(
         ClassifyCase{"nz_unbracketed_inside_word", "Subject: nonconfidential stuff\r\n",
                      std::nullopt, false},
         ClassifyCase{"unlisted_bracket_word_ignored", "Subject: [SECRET] santa\r\n", std::nullopt, false},
-        ClassifyCase{"highest_of_header_and_subject",
+        // The header takes precedence: a subject that disagrees makes the marking
+        // invalid, and the higher of the two still counts (never lower).
+        ClassifyCase{"subject_disagrees_higher",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n"
                      "Subject: [SEC=PROTECTED] re: budget\r\n",
+                     model::Level::Protected, true},
+        ClassifyCase{"subject_disagrees_lower",
+                     "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
+                     "Subject: [SEC=OFFICIAL] re: budget\r\n",
+                     model::Level::Protected, true},
+        ClassifyCase{"subject_agrees",
+                     "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=PROTECTED\r\n"
+                     "Subject: [SEC=PROTECTED] re: budget\r\n",
                      model::Level::Protected, false},
+        // EPMS allows one field per message.
         ClassifyCase{"duplicate_headers_conflicting",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=SECRET\r\n"
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=OFFICIAL\r\n",
-                     model::Level::Secret, false},
+                     model::Level::Secret, true},
         ClassifyCase{"nz_and_au_mixed",
                      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED\r\n"
                      "Subject: [RESTRICTED] joint work\r\n",
@@ -268,6 +371,29 @@ TEST(Classify, MarkersThatNameNoLevelAreDropped) {
   auto cls = r.classify(parse_header_section("Subject: [NOT-A-LEVEL] [RESTRICTED]\r\n"));
   EXPECT_EQ(cls.level, model::Level::Restricted);
   EXPECT_FALSE(cls.unknown);
+}
+
+TEST(Classify, SaysWhichRuleWasBroken) {
+  auto dup = nz_reader().classify(parse_header_section(
+      "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=OFFICIAL\r\n"
+      "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=OFFICIAL\r\n"));
+  ASSERT_EQ(dup.markings.size(), 2u);
+  EXPECT_TRUE(dup.markings[0].error.empty());
+  EXPECT_EQ(dup.markings[1].problem, MarkingProblem::Duplicate);
+  EXPECT_EQ(dup.unknown_why(), "X-Protective-Marking: more than one X-Protective-Marking field");
+
+  auto subj = nz_reader().classify(parse_header_section(
+      "Subject: [SEC=OFFICIAL] hi\r\nX-Protective-Marking: VER=2024.1, NS=gov.au, SEC=SECRET\r\n"));
+  ASSERT_EQ(subj.markings.size(), 2u);
+  EXPECT_EQ(subj.markings[1].source, MarkingSource::SubjectSec);
+  EXPECT_EQ(subj.markings[1].problem, MarkingProblem::Subject);
+  EXPECT_EQ(subj.level, model::Level::Secret);
+  EXPECT_EQ(subj.unknown_why(),
+            "Subject [SEC=]: subject says OFFICIAL, X-Protective-Marking says SECRET");
+
+  auto cut = nz_reader().classify(parse_header_section("Subject: =?x-unknown?Q?a?=\r\n"));
+  ASSERT_FALSE(cut.markings.empty());
+  EXPECT_EQ(cut.markings[0].problem, MarkingProblem::Unreadable);
 }
 
 }  // namespace
