@@ -1,7 +1,7 @@
 // secmxctl_main.cpp - secmxctl: the operator's command line over the admin HTTP API.
 //
 //   secmxctl [--config FILE | --url URL --token-file FILE] [--json] COMMAND
-//     queue list [--state S] [--policy P] [--domain D] [--sender A] [--older-than 1h]
+//     queue list [--state S | --held] [--policy P] [--domain D] [--sender A] [--older-than 1h]
 //                [--limit N]
 //     queue show ID | hold ID | release ID | delete ID | bounce ID [--reason TEXT]
 //     queue flush [ID] [--domain D]
@@ -104,6 +104,9 @@ int main(int argc, char** argv) {
   auto* list = queue->add_subcommand("list", "list queued messages (oldest first)");
   list->add_option("--state", la.state, "queued, deferred, held or done")
       ->check(CLI::IsMember({"queued", "deferred", "held", "done"}, CLI::ignore_case));
+  list->add_flag_callback("--held", [&la] { la.state = "held"; },
+                          "only held messages (--state held): held by the operator or "
+                          "policy, or reports that could not be delivered");
   list->add_option("--policy", la.policy, "BES, SOS or HOLD")
       ->check(CLI::IsMember({"BES", "SOS", "HOLD"}, CLI::ignore_case));
   list->add_option("--domain", la.domain, "only messages with a recipient in this domain");

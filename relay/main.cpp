@@ -256,7 +256,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
       },
       &metrics);
   if (!pool) return abort_start("delivery: " + pool.error());
-  auto scheduler = delivery::Scheduler::start(cfg, **store, *writer, ids, **pool);
+  auto scheduler = delivery::Scheduler::start(cfg, **store, *writer, ids, **pool, &metrics);
   scheduler_ptr.store(scheduler.get(), std::memory_order_release);
   scheduler->kick();
 

@@ -357,6 +357,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_delivery(root, cfg.delivery);
   detail::read_policy(root, cfg.policy);
   detail::read_routes(root, cfg.routes);
+  detail::warn_sos_routes(rd, cfg.policy, cfg.routes);
   read_admin(root, cfg.admin);
   read_log(root, cfg.log);
   read_dsn(root, cfg.dsn);

@@ -114,6 +114,9 @@ struct Route {
   std::string domain;
   std::string host;        // as written: "[10.0.0.5]:25", "mail.example:2525"
   std::optional<model::TlsLevel> tls;
+  // The agency's own network (docs/dsn.md): reports on SOS and REQUIRETLS mail, which
+  // carry the headers only, may go over it without TLS; nothing else is relaxed.
+  bool trusted = false;
 };
 
 struct AdminConfig {

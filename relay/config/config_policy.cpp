@@ -296,7 +296,7 @@ void read_routes(const Section& root, std::vector<Route>& out) {
   std::map<std::string, std::uint32_t> seen;  // lower-cased domain -> line
   for (const toml::node& n : *routes->as_array()) {
     Section r(root.reader(), n.as_table(), "route");
-    r.check_keys({"domain", "host", "tls"});
+    r.check_keys({"domain", "host", "tls", "trusted"});
     Route route;
     route.line = line_of(n);
     if (r.string("domain", route.domain)) {
@@ -322,7 +322,27 @@ void read_routes(const Section& root, std::vector<Route>& out) {
       r.reader().add(route.line, "route: a route needs 'host'");
     }
     read_tls(r, "tls", route.tls);
+    r.boolean("trusted", route.trusted);
     out.push_back(std::move(route));
+  }
+}
+
+void warn_sos_routes(Reader& rd, const PolicyConfig& policy, const std::vector<Route>& routes) {
+  bool sos = policy.default_action == model::Policy::SOS ||
+             std::any_of(policy.rules.begin(), policy.rules.end(), [](const PolicyRule& r) {
+               return r.action == model::Policy::SOS || r.action == model::Policy::HOLD;
+             });
+  if (!sos) return;
+  for (const Route& r : routes) {
+    if (r.trusted || (r.tls && model::must_encrypt(*r.tls))) continue;
+    // A report on SOS mail travels under SOS: to a host that does not offer STARTTLS it
+    // fails 5.7.10, and with no dsn.postmaster it is held, so say so before it happens.
+    rd.warn(r.line, "warning: route " + r.domain +
+                        ": reports on SOS mail to senders in this domain go only over TLS: "
+                        "set tls = \"encrypt\" if " + r.host +
+                        " offers STARTTLS, or trusted = true if it is the agency's own "
+                        "network; otherwise they fail and, without dsn.postmaster, are held "
+                        "(docs/dsn.md)");
   }
 }
 

@@ -103,6 +103,8 @@ bool valid_address(std::string_view address);
 // Section readers for the policy and routing part of the tree (config_policy.cpp).
 void read_policy(const Section& root, PolicyConfig& out);
 void read_routes(const Section& root, std::vector<Route>& out);
+// --check: a route that can carry reports on SOS mail neither over TLS nor as trusted.
+void warn_sos_routes(Reader& rd, const PolicyConfig& policy, const std::vector<Route>& routes);
 
 // [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
 void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);

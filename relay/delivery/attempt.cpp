@@ -19,6 +19,7 @@ Attempt::Attempt(AttemptEnv env, Job job, Done done)
       alive_(std::make_shared<bool>(true)) {
   outcomes_.resize(job_.size());
   log_id_ = job_.id.to_string() + ":";
+  policy_ = job_.policy;
 }
 
 Attempt::~Attempt() {
@@ -87,7 +88,7 @@ Facts Attempt::facts(Stage stage, std::string_view step) const {
   Facts f;
   f.stage = stage;
   f.step = step;
-  f.policy = job_.policy;
+  f.policy = policy_;
   f.level = requirement_;
   f.tried = hosts_;
   f.dns_incomplete = !discovery_.complete();
@@ -113,7 +114,13 @@ void Attempt::on_discovered(dns::DiscoveryResult result) {
     env_.metrics->dns_lookups.inc();
     if (discovery_.status == dns::DiscoveryStatus::Temporary) env_.metrics->dns_failures.inc();
   }
-  requirement_ = requirement_for(job_.policy, job_.tls, discovery_.route_tls);
+  policy_ = policy_over_route(job_.policy, job_.policy_reason, discovery_.route_trusted);
+  if (policy_ != job_.policy) {
+    env_.log->info("{} event=trusted-route domain={} policy={} reason={}", log_id_,
+                   secmx::log::escape(job_.domain), model::to_string(policy_),
+                   secmx::log::escape(job_.policy_reason));
+  }
+  requirement_ = requirement_for(policy_, job_.tls, discovery_.route_tls);
   if (discovery_.ok()) {
     for (std::size_t c = 0; c < discovery_.candidates.size(); ++c) {
       for (const auto& a : discovery_.candidates[c].addresses) targets_.push_back(Target{c, a});

@@ -150,6 +150,7 @@ class Attempt {
 
   dns::DiscoveryResult discovery_;
   model::TlsLevel requirement_ = model::TlsLevel::None;
+  model::Policy policy_ = model::Policy::BES;  // job_.policy, over the route (decide.hpp)
   sts::StsState sts_;             // the domain's MTA-STS policy (none until asked)
   HostTerms terms_;               // what the current target's DANE / MTA-STS ask
   std::vector<Target> targets_;

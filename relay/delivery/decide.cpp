@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "relay/model/reason.hpp"
 #include "relay/model/status.hpp"
 
 namespace secmx::delivery {
@@ -315,6 +316,13 @@ model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
   model::TlsLevel r = policy == model::Policy::SOS ? model::stronger(tls, model::TlsLevel::Encrypt)
                                                    : model::TlsLevel::None;
   return route_tls ? model::stronger(r, *route_tls) : r;
+}
+
+model::Policy policy_over_route(model::Policy policy, std::string_view policy_reason,
+                                bool route_trusted) {
+  if (!route_trusted || policy != model::Policy::SOS) return policy;
+  auto reason = model::Reason::parse(policy_reason);
+  return reason && reason->step == model::ReasonStep::DsnSos ? model::Policy::BES : policy;
 }
 
 bool is_sos_bounce(const RcptOutcome& outcome) {

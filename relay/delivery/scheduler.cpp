@@ -27,6 +27,7 @@
 #include "relay/delivery/queue_flush.hpp"
 #include "relay/delivery/tlsrpt_session.hpp"
 #include "relay/dsn/dsn.hpp"
+#include "relay/dsn/dsn_hold.hpp"
 #include "relay/dsn/dsn_select.hpp"
 
 namespace secmx::delivery {
@@ -53,9 +54,10 @@ queue::Error stopping_error() { return queue::Error{queue::Error::Kind::Io, "rel
 class SchedulerImpl final : public Scheduler {
  public:
   SchedulerImpl(std::shared_ptr<const config::Config> config, queue::Store& store,
-                queue::CommitWriter& writer, model::IdGenerator& ids, JobSink& sink)
+                queue::CommitWriter& writer, model::IdGenerator& ids, JobSink& sink,
+                metrics::RelayMetrics* metrics)
       : config_(std::move(config)), dsn_options_(dsn::Options::from_config(*config_)),
-        store_(store), writer_(writer), ids_(ids), sink_(sink),
+        store_(store), writer_(writer), ids_(ids), sink_(sink), metrics_(metrics),
         log_(log::logger("scheduler")) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &async_, &SchedulerImpl::on_async);
@@ -157,6 +159,7 @@ class SchedulerImpl final : public Scheduler {
     std::size_t jobs_out = 0;
     bool writing = false;
     bool abandoned = false;  // this round threw: nothing is written; see abandon()
+    bool report_held = false;  // a report with no one to tell is held in this write
     std::vector<PendingOp> ops;  // operator actions waiting for the outcome to be written
   };
 
@@ -349,6 +352,13 @@ class SchedulerImpl final : public Scheduler {
   void finish_message(model::QueueId id, InFlight& f) {
     auto now = unix_now_us();
     schedule_next(*f.envelope, now, config_->delivery.retry);
+    // A report nobody would hear of is kept, held, before select_dsns() could drop it.
+    if (auto held = dsn::hold_unreported(*f.before, *f.envelope, dsn_options_)) {
+      f.report_held = true;
+      log_->warn("{}: event=dsn-held nrcpt={} to=<{}> status={} reason={}", id.to_string(),
+                 held->recipients, log::escape(held->address), log::escape(held->status),
+                 log::escape(held->reason));
+    }
     queue::Change change;
     // DSNs go into the transaction that makes their recipients final: never lost, never
     // sent twice.
@@ -376,6 +386,10 @@ class SchedulerImpl final : public Scheduler {
 
   void on_written(model::QueueId id, bool ok) {
     if (!ok) log_->error("{}: outcome not stored; it will be tried again", id.to_string());
+    if (auto it = in_flight_.find(id); ok && metrics_ && it != in_flight_.end() &&
+                                       it->second.report_held) {
+      metrics_->dsn_held.inc();
+    }
     release(id);
   }
 
@@ -419,6 +433,7 @@ class SchedulerImpl final : public Scheduler {
   queue::CommitWriter& writer_;
   model::IdGenerator& ids_;
   JobSink& sink_;
+  metrics::RelayMetrics* metrics_;  // may be null
   std::shared_ptr<spdlog::logger> log_;
 
   uv_loop_t loop_{};
@@ -448,8 +463,9 @@ class SchedulerImpl final : public Scheduler {
 
 std::unique_ptr<Scheduler> Scheduler::start(std::shared_ptr<const config::Config> config,
                                             queue::Store& store, queue::CommitWriter& writer,
-                                            model::IdGenerator& ids, JobSink& sink) {
-  return std::make_unique<SchedulerImpl>(std::move(config), store, writer, ids, sink);
+                                            model::IdGenerator& ids, JobSink& sink,
+                                            metrics::RelayMetrics* metrics) {
+  return std::make_unique<SchedulerImpl>(std::move(config), store, writer, ids, sink, metrics);
 }
 
 }  // namespace secmx::delivery

@@ -30,6 +30,7 @@
 #include "relay/config/config.hpp"
 #include "relay/delivery/job.hpp"
 #include "relay/delivery/operator_action.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/model/queue_id.hpp"
 
 namespace secmx::delivery {
@@ -49,9 +50,12 @@ struct SchedulerStats {
 class Scheduler {
  public:
   // `ids`: the generator the SMTP server uses too; DSNs get their queue ids from it.
+  // `metrics` (may be null; outlives the scheduler): what the scheduler counts itself,
+  // the reports it holds (dsn_held).
   static std::unique_ptr<Scheduler> start(std::shared_ptr<const config::Config> config,
                                           queue::Store& store, queue::CommitWriter& writer,
-                                          model::IdGenerator& ids, JobSink& sink);
+                                          model::IdGenerator& ids, JobSink& sink,
+                                          metrics::RelayMetrics* metrics = nullptr);
   virtual ~Scheduler() = default;
   virtual void kick() = 0;                          // thread-safe
   // SIGHUP: retry schedule, lifetimes, DSN options and pause from `config`, from the

@@ -269,6 +269,7 @@ std::optional<Plan> plan_static(const DiscoveryOptions& opts, std::string_view r
     // Compared in the one domain form (relay/common/idna.hpp), however the route was written.
     if (lookup_name(r.domain).value_or(normalize_name(r.domain)) != d) continue;
     p.result.route_tls = r.tls;
+    p.result.route_trusted = r.trusted;
     std::string where = "route " + d + " -> " + r.host +
                         (r.line ? " (line " + std::to_string(r.line) + ")" : "");
     p.result.trace.push_back(where);

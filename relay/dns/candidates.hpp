@@ -90,6 +90,7 @@ struct DiscoveryResult {
   // The same for ordinary receivers (MX lookup or an MX host's addresses).
   bool mx_incomplete = false;
   std::optional<model::TlsLevel> route_tls;  // a [[route]] decided and set `tls`
+  bool route_trusted = false;  // a [[route]] decided and is `trusted` (config.hpp)
   bool dnssec = false;  // looked up with DNSSEC: the candidates' secure flags mean something
   std::vector<std::string> trace;             // what was looked up and found, in order
 

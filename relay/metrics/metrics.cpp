@@ -221,6 +221,10 @@ std::string RelayMetrics::render() const {
   w.counter("secmx_sos_bounces_total",
             "SOS recipients failed with 5.7.10: no receiver could take them over TLS.",
             sos_bounces);
+  w.counter("secmx_dsn_held_total",
+            "Reports (mail from <>) that could not be delivered and had no one to go to "
+            "(no dsn.postmaster): kept held in the queue for the operator.",
+            dsn_held);
 
   const char* deliveries_name = "secmx_deliveries_total";
   w.header(deliveries_name, "counter",

@@ -173,6 +173,8 @@ struct RelayMetrics {
   PolicyCounter deferred;
   PolicyCounter bounced;          // failed permanently (a DSN is due)
   Counter sos_bounces;            // SOS recipients failed 5.7.10: no secure receiver
+  Counter dsn_held;               // reports from <> kept held: undeliverable, and no one to
+                                  // tell (relay/dsn/dsn_hold.hpp); counted once written
   DeliveryCounter deliveries;     // delivered recipients
   // Receivers' authentication requirements not met, per attempt and host: the attempt
   // calls tls_auth_failures.inc(AuthFailure::Dane) where the host fails.

@@ -674,5 +674,22 @@ TEST(Decide, RequirementOnlyRises) {
   EXPECT_EQ(requirement_for(Policy::BES, TlsLevel::None, TlsLevel::Encrypt), TlsLevel::Encrypt);
 }
 
+// Only a report on SOS/REQUIRETLS mail, over a trusted route, goes as BES; nothing else is
+// ever lowered by a route.
+TEST(Decide, TrustedRouteLowersOnlyReportsOnSosMail) {
+  EXPECT_EQ(policy_over_route(Policy::SOS, "dsn(sos)", true), Policy::BES);
+  EXPECT_EQ(policy_over_route(Policy::SOS, "dsn(sos)", false), Policy::SOS);
+  EXPECT_EQ(policy_over_route(Policy::SOS, "default", true), Policy::SOS);
+  EXPECT_EQ(policy_over_route(Policy::SOS, "requiretls", true), Policy::SOS);
+  EXPECT_EQ(policy_over_route(Policy::SOS, "rule=1(classification=PROTECTED)", true),
+            Policy::SOS);
+  EXPECT_EQ(policy_over_route(Policy::SOS, "rule=1(x=dsn(sos))", true), Policy::SOS);
+  EXPECT_EQ(policy_over_route(Policy::HOLD, "dsn(sos)", true), Policy::HOLD);
+  EXPECT_EQ(policy_over_route(Policy::BES, "dsn", true), Policy::BES);
+  EXPECT_EQ(requirement_for(policy_over_route(Policy::SOS, "dsn(sos)", true), TlsLevel::Verify,
+                            std::nullopt),
+            TlsLevel::None);
+}
+
 }  // namespace
 }  // namespace secmx::delivery

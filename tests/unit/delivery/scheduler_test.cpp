@@ -196,6 +196,57 @@ TEST_F(SchedulerTest, OperatorActionsOnIdleMessages) {
   EXPECT_NE(body->find("Final-Recipient: rfc822; a@one.example"), std::string::npos);
 }
 
+// A report from <> that fails with no dsn.postmaster is kept, held, out of the schedule,
+// counted; the operator can release it (due again) or delete it. Nothing is dropped.
+TEST_F(SchedulerTest, UndeliverableReportWithoutPostmasterIsHeldAndCounted) {
+  auto m = message(1, {rcpt("alice@agency.example", model::Policy::SOS)});
+  m.envelope.sender.clear();
+  m.envelope.recipients[0].policy_reason = "dsn(sos)";
+  insert(std::move(m));
+  start();
+  ASSERT_TRUE(sink_.wait_for(1));
+  scheduler_->post_result(answer(sink_.jobs()[0], RcptVerdict::Failed, "5.7.10"));
+  ASSERT_TRUE(eventually([&] { return metrics_.dsn_held.value() == 1; }));
+  auto e = load(1);
+  ASSERT_TRUE(e) << "the report is kept";
+  EXPECT_TRUE(e->held);
+  EXPECT_EQ(e->recipients[0].state, model::RcptState::Held);
+  EXPECT_EQ(e->recipients[0].last_status, "5.7.10");
+  auto all = store_->list(model::QueueId{}, 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u) << "no report about the report";
+  auto due = store_->due(now_us() + 3'600'000'000LL, 10);
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->empty()) << "held: never due until released";
+
+  std::promise<Status<queue::Error>> p;
+  scheduler_->control(QueueOp::Release, model::QueueId{1},
+                      [&](Status<queue::Error> st) { p.set_value(st); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  ASSERT_TRUE(f.get().ok());
+  ASSERT_TRUE(sink_.wait_for(2)) << "released: tried again at once";
+  EXPECT_EQ(sink_.jobs()[1].policy, model::Policy::SOS);
+}
+
+TEST_F(SchedulerTest, UndeliverableReportGoesToThePostmasterWhenSet) {
+  auto cfg = std::make_shared<config::Config>(*config_);
+  cfg->dsn.postmaster = "postmaster@agency.example";
+  config_ = cfg;
+  auto m = message(1, {rcpt("alice@agency.example", model::Policy::SOS)});
+  m.envelope.sender.clear();
+  insert(std::move(m));
+  start();
+  ASSERT_TRUE(sink_.wait_for(1));
+  scheduler_->post_result(answer(sink_.jobs()[0], RcptVerdict::Failed, "5.7.10"));
+  ASSERT_TRUE(eventually([&] { return !load(1).has_value(); }));
+  auto all = store_->list(model::QueueId{}, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().recipients[0].address, "postmaster@agency.example");
+  EXPECT_EQ(metrics_.dsn_held.value(), 0u);
+}
+
 // The counts of a message's sessions are written in the transaction of its outcome, for
 // the domains the configuration counts (tlsrpt_counting), each key once with its total.
 TEST_F(SchedulerTest, SessionCountsAreWrittenWithTheOutcome) {

@@ -188,7 +188,9 @@ class SchedulerFixture : public ::testing::Test {
     if (scheduler_) scheduler_->stop();
     writer_->stop();
   }
-  void start() { scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_); }
+  void start() {
+    scheduler_ = Scheduler::start(config_, *store_, *writer_, ids_, sink_, &metrics_);
+  }
   void insert(queue::NewMessage m) {
     std::vector<queue::NewMessage> batch;
     batch.push_back(std::move(m));
@@ -206,6 +208,7 @@ class SchedulerFixture : public ::testing::Test {
   std::shared_ptr<const config::Config> config_;
   model::IdGenerator ids_{model::QueueId{1000}};
   RecordingSink sink_;
+  metrics::RelayMetrics metrics_;  // before scheduler_: outlives it
   std::unique_ptr<Scheduler> scheduler_;
 };
 
