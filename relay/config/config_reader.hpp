@@ -104,6 +104,11 @@ bool valid_address(std::string_view address);
 void read_policy(const Section& root, PolicyConfig& out);
 void read_routes(const Section& root, std::vector<Route>& out);
 
+// TLS keys of [smtp] and [delivery] (config_tls.cpp): tls_min_protocol, tls12_ciphers,
+// tls13_suites (each cipher string checked by OpenSSL), and [delivery] ca_system.
+void read_tls_protocol(const Section& s, tls::ProtocolSettings& out);
+void read_ca_system(const Section& s, DeliveryConfig& out);
+
 // [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
 void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);
 
