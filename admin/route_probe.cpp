@@ -233,7 +233,7 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
 Result<json, std::string> probe_route(const config::Config& cfg, const std::string& domain,
                                       const std::atomic<bool>& cancel, RouteProbeOptions options,
                                       const sts::StsCache* sts_cache) {
-  auto tls = tls::TlsContext::create_client(cfg.delivery.ca_file);
+  auto tls = tls::TlsContext::create_client(cfg.delivery.client_tls());
   if (!tls) return fail("TLS client context: " + tls.error().message);
 
   Probe p;

@@ -199,7 +199,8 @@ int run(std::shared_ptr<const config::Config> cfg) {
 
   std::shared_ptr<tls::TlsContext> tls;
   if (!cfg->smtp.tls_cert.empty()) {
-    auto ctx = tls::TlsContext::create_server(cfg->smtp.tls_cert, cfg->smtp.tls_key);
+    auto ctx = tls::TlsContext::create_server(cfg->smtp.tls_cert, cfg->smtp.tls_key,
+                                                cfg->smtp.tls);
     if (!ctx) {
       main_log->critical("TLS: {}", ctx.error().message);
       return 1;

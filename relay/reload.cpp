@@ -23,11 +23,12 @@ Result<PreparedReload, std::vector<std::string>> prepare_reload(const std::strin
   r.policy = std::move(*engine);
 
   if (!cfg->smtp.tls_cert.empty()) {
-    auto ctx = tls::TlsContext::create_server(cfg->smtp.tls_cert, cfg->smtp.tls_key);
+    auto ctx = tls::TlsContext::create_server(cfg->smtp.tls_cert, cfg->smtp.tls_key,
+                                                cfg->smtp.tls);
     if (!ctx) return fail(std::vector<std::string>{path + ": smtp.tls_cert: " + ctx.error().message});
     r.server_tls = std::move(*ctx);
   }
-  auto client = tls::TlsContext::create_client(cfg->delivery.ca_file);
+  auto client = tls::TlsContext::create_client(cfg->delivery.client_tls());
   if (!client) {
     return fail(std::vector<std::string>{path + ": delivery.ca_file: " + client.error().message});
   }

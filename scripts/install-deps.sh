@@ -15,6 +15,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-pytest python3-prometheus-client swaks libnet-ssleay-perl postfix lmdb-utils
+  sslscan
   iproute2 procps
   clang libclang-rt-14-dev unbound
   nsd ldnsutils

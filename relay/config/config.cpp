@@ -103,7 +103,7 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   s.check_keys({"listen", "relay_networks", "tls_cert", "tls_key", "max_message_size",
                 "max_recipients", "max_line_length", "max_connections",
                 "max_connections_per_client", "max_errors", "command_timeout", "data_timeout",
-                "require_tls", "banner"});
+                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
   read_endpoints(s, "listen", out.listen, std::nullopt, "\"ip:port\" or \"[ipv6]:port\"");
   if (const toml::node* n = s.node("listen"); n && n->is_array() && n->as_array()->empty()) {
     s.fail("listen", "must not be empty");
@@ -123,6 +123,7 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   }
 
   read_tls_files(s, out);
+  detail::read_tls_protocol(s, out.tls.protocol);
   s.size("max_message_size", out.max_message_size, 1);
   s.u32("max_recipients", out.max_recipients, 1, 1'000'000);
   // Below 512 even a legal RFC 5321 command line could be refused (4.5.3.1.4).
@@ -196,7 +197,8 @@ void read_delivery(const Section& root, DeliveryConfig& out) {
   Section s = root.sub("delivery");
   s.check_keys({"workers", "port", "retry", "max_lifetime", "sos_lifetime",
                 "destination_concurrency", "max_connections", "connect_timeout",
-                "command_timeout", "connection_cache_time", "ca_file", "pause"});
+                "command_timeout", "connection_cache_time", "ca_file", "pause", "ca_system",
+                "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
   s.boolean("pause", out.pause);
   s.u32("workers", out.workers, 1, 64);
   s.u32("destination_concurrency", out.destination_concurrency, 1, 1000);
@@ -207,6 +209,8 @@ void read_delivery(const Section& root, DeliveryConfig& out) {
   if (s.string("ca_file", out.ca_file) && !out.ca_file.empty()) {
     if (auto why = unreadable(out.ca_file)) s.fail("ca_file", *why);
   }
+  detail::read_ca_system(s, out);
+  detail::read_tls_protocol(s, out.tls);
   s.u16("port", out.port, 1, 65535);
 
   std::vector<Section::Item> items;

@@ -17,6 +17,7 @@
 #include "relay/common/result.hpp"
 #include "relay/config/cidr.hpp"
 #include "relay/model/policy.hpp"
+#include "relay/tls/tls_settings.hpp"
 
 namespace secmx::config {
 
@@ -41,6 +42,7 @@ struct SmtpConfig {
   std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128
   std::string tls_cert;              // empty: STARTTLS not offered
   std::string tls_key;
+  tls::ServerTlsSettings tls;        // tls_min_protocol, tls12_ciphers, tls13_suites
   std::uint64_t max_message_size = 50ull << 20;  // "50MiB"
   std::uint32_t max_recipients = 1000;
   std::uint32_t max_line_length = 1000;      // bytes incl. CRLF (RFC 5321 4.5.3.1.6)
@@ -80,7 +82,12 @@ struct DeliveryConfig {
   Duration connect_timeout = std::chrono::seconds(30);
   Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2 (MAIL, RCPT, ...)
   Duration connection_cache_time = std::chrono::seconds(2);  // idle reuse window
-  std::string ca_file;  // CA bundle for tls = "verify"; empty: the system store
+  std::string ca_file;     // CA bundle trusted for tls = "verify", besides the system store
+  bool ca_system = true;   // false: ca_file alone is trusted
+  tls::ProtocolSettings tls{tls::MinProtocol::Tls1_2, tls::kClientTls12Ciphers,
+                            tls::kTls13Suites};  // tls_min_protocol, tls12_ciphers, tls13_suites
+  // What TlsContext::create_client() takes: the fields above together.
+  tls::ClientTlsSettings client_tls() const;
   bool pause = false;   // accept and queue, but deliver nothing (maintenance)
 };
 

@@ -106,6 +106,11 @@ void read_routes(const Section& root, std::vector<Route>& out);
 // --check: a route that can carry reports on SOS mail neither over TLS nor as trusted.
 void warn_sos_routes(Reader& rd, const PolicyConfig& policy, const std::vector<Route>& routes);
 
+// TLS keys of [smtp] and [delivery] (config_tls.cpp): tls_min_protocol, tls12_ciphers,
+// tls13_suites (each cipher string checked by OpenSSL), and [delivery] ca_system.
+void read_tls_protocol(const Section& s, tls::ProtocolSettings& out);
+void read_ca_system(const Section& s, DeliveryConfig& out);
+
 // [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
 void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);
 

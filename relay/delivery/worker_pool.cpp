@@ -61,6 +61,7 @@ client::ClientOptions client_options(const config::Config& cfg,
 sts::FetchOptions sts_fetch_options(const config::Config& cfg) {
   sts::FetchOptions o;
   o.ca_file = cfg.delivery.ca_file;
+  o.ca_system = cfg.delivery.ca_system;
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.mta_sts.fetch_timeout);
   o.max_bytes = static_cast<std::size_t>(cfg.mta_sts.max_policy_size);
   return o;
@@ -395,7 +396,7 @@ class WorkerPoolImpl final : public WorkerPool {
   ~WorkerPoolImpl() override { stop(); }
 
   Status<std::string> start() {
-    auto tls = tls::TlsContext::create_client(config_->delivery.ca_file);
+    auto tls = tls::TlsContext::create_client(config_->delivery.client_tls());
     if (!tls) return fail("TLS client context: " + tls.error().message);
     for (std::uint32_t i = 0; i < config_->delivery.workers; ++i) {
       auto w = std::make_unique<Worker>(i, config_->delivery.workers, config_, *tls, budget_,

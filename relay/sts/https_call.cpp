@@ -3,6 +3,7 @@
 #include "relay/sts/https_call.hpp"
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <mutex>
@@ -14,7 +15,12 @@ void configure_client(httplib::SSLClient& cli, const std::string& host,
   // The connection goes to the address our own resolver found; SNI and the certificate
   // check still use the host name.
   cli.set_hostname_addr_map({{host, address.to_string()}});
-  if (!options.ca_file.empty()) cli.set_ca_cert_path(options.ca_file);
+  if (!options.ca_file.empty()) {
+    // cpp-httplib loads either the file or the system store; like the SMTP client's
+    // context (tls::TlsContext), ca_file adds to the system store unless told otherwise.
+    cli.set_ca_cert_path(options.ca_file);
+    if (options.ca_system) SSL_CTX_set_default_verify_paths(cli.ssl_context());
+  }
   cli.enable_server_certificate_verification(true);
   cli.set_follow_location(false);  // a redirect is an answer, never followed
   cli.set_keep_alive(false);

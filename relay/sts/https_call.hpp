@@ -1,6 +1,6 @@
 // https_call.hpp - what every HTTPS request of the relay shares (the MTA-STS policy GET,
 // the TLS report POST): the host resolved by the relay's own Resolver, a cpp-httplib
-// SSLClient sent to that address with SNI and PKIX for the host name (ca_file or the
+// SSLClient sent to that address with SNI and PKIX for the host name (ca_file and/or the
 // system store, no redirects, no keep-alive), the blocking request on libuv's thread pool
 // and a loop timer as the limit on the whole request.
 //
@@ -30,7 +30,8 @@ class SSLClient;
 namespace secmx::sts {
 
 struct HttpsOptions {
-  std::string ca_file;  // PEM bundle; empty: the system's trust store
+  std::string ca_file;    // PEM bundle trusted besides the system store; empty: none
+  bool ca_system = true;  // false: ca_file alone (config's delivery.ca_system)
   std::chrono::milliseconds timeout{10000};
   std::uint16_t port = 443;
 };

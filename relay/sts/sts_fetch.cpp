@@ -38,7 +38,7 @@ FetchResult fetch_policy(const std::string& domain, const dns::IpAddress& addres
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   httplib::SSLClient cli(host, options.port);
   // RFC 8461 §3.3: redirects are not followed (configure_client never follows them).
-  configure_client(cli, host, address, {options.ca_file, options.timeout, options.port});
+  configure_client(cli, host, address, {options.ca_file, options.ca_system, options.timeout, options.port});
 
   int status = 0;
   std::string content_type;

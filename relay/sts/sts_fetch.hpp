@@ -1,9 +1,9 @@
 // sts_fetch.hpp - the HTTPS half of MTA-STS (RFC 8461 §3.3): GET
 // https://mta-sts.D/.well-known/mta-sts.txt, strictly.
 //
-// PKIX: the chain must lead to `ca_file` (empty: the system store) and the certificate
-// must name mta-sts.D (a failure is sts-webpki-invalid). No redirects (a 3xx is a fetch
-// error, as is any status but 200), Content-Type text/plain (parameters allowed), a body
+// PKIX: the chain must lead to `ca_file` or (unless !ca_system) the system store, and the
+// certificate must name mta-sts.D (a failure is sts-webpki-invalid). No redirects (a 3xx is
+// a fetch error, as is any status but 200), Content-Type text/plain (parameters allowed), a body
 // of at most max_bytes (reading stops there), the whole fetch within `timeout`. A body that
 // arrives is parsed (parse_sts_policy): an invalid one is sts-policy-invalid. The failure
 // detail is one line of our own words (status, reason), never the peer's text.
@@ -34,7 +34,8 @@
 namespace secmx::sts {
 
 struct FetchOptions {
-  std::string ca_file;  // PEM bundle; empty: the system's trust store
+  std::string ca_file;    // PEM bundle trusted besides the system store; empty: none
+  bool ca_system = true;  // false: ca_file alone
   std::chrono::milliseconds timeout{10000};
   std::size_t max_bytes = kMaxPolicyBytes;
   std::uint16_t port = 443;

@@ -19,15 +19,6 @@ namespace {
 
 using CtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 
-// TLS 1.3 suites are OpenSSL's defaults (all AEAD). For TLS 1.2 we put forward-secret
-// AEAD suites first, then the rest of OpenSSL's default list ("ALL:!COMPLEMENTOFDEFAULT"
-// is its definition; "DEFAULT" itself may only open a cipher string). For mail, a peer
-// that only speaks an older suite is still better off encrypted than in plaintext, and
-// the system security level (Debian: SECLEVEL=2) still removes the truly weak ones.
-constexpr const char* kTls12Ciphers =
-    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:"
-    "ALL:!COMPLEMENTOFDEFAULT:!eNULL:!aNULL";
-
 // Identifies our server-side session cache entries; OpenSSL refuses to resume sessions
 // from a cache without one when peer verification is ever turned on.
 constexpr unsigned char kSessionIdContext[] = "secmx-relay";
@@ -41,28 +32,40 @@ TlsError make_error(std::string what) {
   return TlsError{std::move(what) + ": " + reason};
 }
 
-// Settings both sides share: protocol floor, no renegotiation (a DoS lever and a source
-// of past CVEs, and SMTP never needs it), no compression (CRIME), small idle memory.
-Status<TlsError> apply_common(SSL_CTX* ctx) {
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
-    return fail(make_error("cannot set the minimum protocol to TLS 1.2"));
+// Settings both sides share: protocol floor and suites, no renegotiation (a DoS lever and
+// a source of past CVEs, and SMTP never needs it), no compression (CRIME), small idle
+// memory. The cipher strings were checked by the config (check_protocol_settings); a
+// failure here still names the setting, for callers that did not load a config.
+Status<TlsError> apply_common(SSL_CTX* ctx, const ProtocolSettings& settings) {
+  int floor = settings.min_protocol == MinProtocol::Tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+  if (SSL_CTX_set_min_proto_version(ctx, floor) != 1) {
+    return fail(make_error("cannot set the minimum protocol to " +
+                           std::string(to_string(settings.min_protocol))));
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   // Idle sessions (thousands of them, mostly waiting on a peer) give their 16-34 KiB
   // record buffers back. Partial writes stay off: write_plain() relies on SSL_write
   // taking everything it is given.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
-    return fail(make_error("cannot set the TLS 1.2 cipher list"));
+  if (SSL_CTX_set_cipher_list(ctx, settings.tls12_ciphers.c_str()) != 1) {
+    return fail(make_error("cannot set the TLS 1.2 cipher list '" + settings.tls12_ciphers + "'"));
+  }
+  if (SSL_CTX_set_ciphersuites(ctx, settings.tls13_suites.c_str()) != 1) {
+    return fail(make_error("cannot set the TLS 1.3 suites '" + settings.tls13_suites + "'"));
+  }
+  // No TLS 1.3 suites means no TLS 1.3: OpenSSL would otherwise still negotiate it and
+  // then fail every handshake for want of a suite.
+  if (settings.tls13_suites.empty() && SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    return fail(make_error("cannot set the maximum protocol to TLS 1.2"));
   }
   return Ok{};
 }
 
-Result<CtxPtr, TlsError> new_ctx(const SSL_METHOD* method) {
+Result<CtxPtr, TlsError> new_ctx(const SSL_METHOD* method, const ProtocolSettings& settings) {
   ERR_clear_error();
   CtxPtr ctx(SSL_CTX_new(method));
   if (!ctx) return fail(make_error("cannot create an SSL context"));
-  if (auto st = apply_common(ctx.get()); !st) return fail(std::move(st.error()));
+  if (auto st = apply_common(ctx.get(), settings); !st) return fail(std::move(st.error()));
   return ctx;
 }
 
@@ -105,8 +108,9 @@ std::string drain_openssl_errors() {
 }
 
 Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_server(
-    const std::string& cert_file, const std::string& key_file) {
-  auto made = new_ctx(TLS_server_method());
+    const std::string& cert_file, const std::string& key_file,
+    const ServerTlsSettings& settings) {
+  auto made = new_ctx(TLS_server_method(), settings.protocol);
   if (!made) return fail(std::move(made.error()));
   CtxPtr ctx = std::move(made.value());
   SSL_CTX* c = ctx.get();
@@ -151,7 +155,14 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_server(
 
 Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
     const std::string& ca_file) {
-  auto made = new_ctx(TLS_client_method());
+  ClientTlsSettings settings;
+  settings.ca_file = ca_file;
+  return create_client(settings);
+}
+
+Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
+    const ClientTlsSettings& settings) {
+  auto made = new_ctx(TLS_client_method(), settings.protocol);
   if (!made) return fail(std::move(made.error()));
   CtxPtr ctx = std::move(made.value());
   SSL_CTX* c = ctx.get();
@@ -161,13 +172,15 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
   // here would turn "encrypt" into "verify" and push mail to plaintext instead.
   SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
 
+  // Both go into the one X509_STORE: a private CA (an agency's own receivers) is trusted
+  // besides the public ones, not instead of them, unless ca_system says otherwise.
   ERR_clear_error();
-  if (!ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(c, ca_file.c_str(), nullptr) != 1) {
-      return fail(make_error("cannot load CA bundle from '" + ca_file + "'"));
-    }
-  } else if (SSL_CTX_set_default_verify_paths(c) != 1) {
+  if (settings.ca_system && SSL_CTX_set_default_verify_paths(c) != 1) {
     return fail(make_error("cannot load the system CA store"));
+  }
+  const std::string& ca_file = settings.ca_file;
+  if (!ca_file.empty() && SSL_CTX_load_verify_locations(c, ca_file.c_str(), nullptr) != 1) {
+    return fail(make_error("cannot load CA bundle from '" + ca_file + "'"));
   }
 
   // DANE (RFC 7672) is switched on per session, for hosts with TLSA records; the context

@@ -2,13 +2,16 @@
 //
 // A TlsContext owns one SSL_CTX (freed with it). Built once at start-up (or reload) by a
 // create function that returns the reason on failure; shared read-only by all threads
-// afterwards (OpenSSL allows concurrent SSL_new on one SSL_CTX). TLS 1.2 is the minimum.
+// afterwards (OpenSSL allows concurrent SSL_new on one SSL_CTX). The protocol floor, the
+// cipher lists and the trust store come from the settings (tls_settings.hpp); a reload
+// builds new contexts, so new sessions get new settings and running ones keep theirs.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "relay/common/result.hpp"
+#include "relay/tls/tls_settings.hpp"
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -26,10 +29,14 @@ class TlsContext {
  public:
   // cert_file: PEM chain (leaf first); key_file: PEM private key matching it.
   static Result<std::shared_ptr<TlsContext>, TlsError> create_server(
-      const std::string& cert_file, const std::string& key_file);
+      const std::string& cert_file, const std::string& key_file,
+      const ServerTlsSettings& settings = {});
 
-  // ca_file: PEM bundle to verify peers against; empty: the system default store.
+  // Peers are verified against settings.ca_file and/or the system default store.
   // DANE-enabled: a session given TLSA records (PeerVerify) is matched against them.
+  static Result<std::shared_ptr<TlsContext>, TlsError> create_client(
+      const ClientTlsSettings& settings);
+  // The default settings, with ca_file trusted besides the system store ("": that alone).
   static Result<std::shared_ptr<TlsContext>, TlsError> create_client(
       const std::string& ca_file);
 

@@ -494,6 +494,7 @@ class Service final : public ReportService {
     Run& r = *it->second;
     sts::HttpsOptions options;
     options.ca_file = config_->delivery.ca_file;
+    options.ca_system = config_->delivery.ca_system;
     options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_->tlsrpt.https_timeout);
     ++posts_in_flight_;
     poster_->post(target.text, r.gzipped, options,
