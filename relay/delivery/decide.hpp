@@ -139,10 +139,11 @@ model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,
                                 std::optional<model::TlsLevel> route_tls);
 
 // The policy an attempt is held to once discovery is done: `policy`, except that a report
-// the relay wrote on SOS or REQUIRETLS mail (reason "dsn(sos)") over a [[route]] with
-// trusted = true goes as BES: the route is the agency's own network, where the mail came
-// from, and the report carries the headers only unless the sender asked for more. Nothing
-// else is ever lowered; HOLD stays HOLD.
+// the relay wrote on SOS or REQUIRETLS mail that carries the headers only (reason
+// "dsn(sos)") over a [[route]] with trusted = true goes as BES: the route is the agency's
+// own network, where the mail came from. A report that returns the content
+// ("dsn(sos-full)") stays SOS, as the mail it returns. Nothing else is ever lowered; HOLD
+// stays HOLD.
 model::Policy policy_over_route(model::Policy policy, std::string_view policy_reason,
                                 bool route_trusted);
 

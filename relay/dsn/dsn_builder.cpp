@@ -303,8 +303,12 @@ std::optional<Built> build(const model::Envelope& original, std::string_view ori
   r.notify = postmaster_copy ? model::kNotifyNever : model::kNotifyUnset;
   r.policy = tight ? model::Policy::SOS : model::Policy::BES;
   r.tls = tls;
-  r.policy_reason =
-      model::Reason(tight ? model::ReasonStep::DsnSos : model::ReasonStep::Dsn).to_string();
+  // A report that returns the content of SOS mail is that content: it is never one of the
+  // header-only reports a trusted route may carry without TLS (policy_over_route).
+  r.policy_reason = model::Reason(!tight     ? model::ReasonStep::Dsn
+                                  : ret.full ? model::ReasonStep::DsnSosFull
+                                             : model::ReasonStep::DsnSos)
+                        .to_string();
   env.recipients.push_back(std::move(r));
   built.message.body = std::move(body);
 

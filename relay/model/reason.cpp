@@ -13,7 +13,8 @@ constexpr std::string_view kConditionKeys[] = {"sender", "header", "classificati
 
 constexpr ReasonStep kNamedSteps[] = {ReasonStep::RequireTls, ReasonStep::TlsRequiredNo,
                                       ReasonStep::Default,    ReasonStep::UnknownMarking,
-                                      ReasonStep::Dsn,        ReasonStep::DsnSos};
+                                      ReasonStep::Dsn,        ReasonStep::DsnSos,
+                                      ReasonStep::DsnSosFull};
 
 // "key=" at the start of `s` for a known key: the key's length, else 0.
 std::size_t key_at(std::string_view s) {
@@ -65,6 +66,7 @@ std::string_view to_string(ReasonStep s) {
     case ReasonStep::UnknownMarking: return "unknown-marking";
     case ReasonStep::Dsn: return "dsn";
     case ReasonStep::DsnSos: return "dsn(sos)";
+    case ReasonStep::DsnSosFull: return "dsn(sos-full)";
     case ReasonStep::Other: return "other";
   }
   return "?";

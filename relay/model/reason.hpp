@@ -10,7 +10,7 @@
 // Grammar of the text form:
 //   reason     = base [",released"]
 //   base       = "requiretls" | "default" | "tls-required-no" | "unknown-marking"
-//              | "dsn" | "dsn(sos)" | "rule=" number "(" [cond *("," cond)] ")"
+//              | "dsn" | "dsn(sos)" | "dsn(sos-full)" | "rule=" number "(" [cond *("," cond)] ")"
 //   cond       = key "=" value      key: sender | header | classification | recipient_domain
 // Only config text and canonical level names go into a condition, never message text, so
 // the text is safe in key=value log lines. Plain value; any thread.
@@ -33,12 +33,13 @@ enum class ReasonStep : std::uint8_t {
   Default,         // policy.default                    "default"
   UnknownMarking,  // raised by policy.unknown_marking  "unknown-marking"
   Dsn,             // a report the relay wrote          "dsn"
-  DsnSos,          // ... on SOS or HOLD mail           "dsn(sos)"
+  DsnSos,          // ... on SOS or HOLD mail, headers   "dsn(sos)"
+  DsnSosFull,      // ... the same, with the content    "dsn(sos-full)"
   Other,           // text of no form above, kept as it was
 };
 
 // The step's own name: "requiretls", "rule", "tls-required-no", "default",
-// "unknown-marking", "dsn", "dsn(sos)"; "other".
+// "unknown-marking", "dsn", "dsn(sos)", "dsn(sos-full)"; "other".
 std::string_view to_string(ReasonStep s);
 
 struct Reason {

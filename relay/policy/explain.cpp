@@ -45,6 +45,7 @@ std::string why_text(const RecipientVerdict& v, const Evaluation& ev) {
     case model::ReasonStep::UnknownMarking:  // a floor, not a step of the precedence
     case model::ReasonStep::Dsn:
     case model::ReasonStep::DsnSos:
+    case model::ReasonStep::DsnSosFull:
     case model::ReasonStep::Other:
       break;
   }

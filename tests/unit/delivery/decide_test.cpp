@@ -685,6 +685,8 @@ TEST(Decide, TrustedRouteLowersOnlyReportsOnSosMail) {
             Policy::SOS);
   EXPECT_EQ(policy_over_route(Policy::SOS, "rule=1(x=dsn(sos))", true), Policy::SOS);
   EXPECT_EQ(policy_over_route(Policy::HOLD, "dsn(sos)", true), Policy::HOLD);
+  // A report that returns the content of SOS mail is that content: never lowered.
+  EXPECT_EQ(policy_over_route(Policy::SOS, "dsn(sos-full)", true), Policy::SOS);
   EXPECT_EQ(policy_over_route(Policy::BES, "dsn", true), Policy::BES);
   EXPECT_EQ(requirement_for(policy_over_route(Policy::SOS, "dsn(sos)", true), TlsLevel::Verify,
                             std::nullopt),

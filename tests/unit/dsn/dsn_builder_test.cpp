@@ -453,6 +453,8 @@ TEST(DsnBuilder, RetFullUnderTheCapReturnsTheMessageEvenForSos) {
                      "delivery-status", "message/delivery-status", "message/rfc822");
   EXPECT_EQ(j["returned"]["body"], "Hello Bob,\r\n\r\nthe report is below.\r\n");
   EXPECT_EQ(j["recipients"][0]["Status"], "5.1.1");
+  // It carries the SOS content, so no trusted route may lower it (policy_over_route).
+  EXPECT_EQ(b->message.envelope.recipients[0].policy_reason, "dsn(sos-full)");
 }
 
 TEST(DsnBuilder, SosRetFullOptionReturnsTheMessage) {

@@ -14,6 +14,7 @@ TEST(ModelReason, NamedStepsRoundTrip) {
       {ReasonStep::UnknownMarking, "unknown-marking"},
       {ReasonStep::Dsn, "dsn"},
       {ReasonStep::DsnSos, "dsn(sos)"},
+      {ReasonStep::DsnSosFull, "dsn(sos-full)"},
   };
   for (auto [step, text] : cases) {
     Reason r(step);
