@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "relay/common/result.hpp"
 #include "relay/tlsrpt/tlsrpt_types.hpp"
 
 namespace secmx::tlsrpt {
@@ -35,12 +34,5 @@ std::string report_id(const std::string& day, const std::string& domain,
 // The report as JSON text (compact, UTF-8). `day`: a valid "YYYY-MM-DD" (day_start_us).
 std::string build_report(const ReportMeta& meta, const std::string& day,
                          const std::string& domain, const std::vector<Tally>& rows);
-
-// gzip (RFC 1952) of `data`, as application/tlsrpt+gzip wants; and its inverse (tests,
-// `tlsrpt show --raw`). gunzip fails, with a one-line reason, on anything that is not
-// exactly one complete gzip member (trailing bytes included) or that inflates to more than
-// `max_out` octets.
-std::string gzip(const std::string& data);
-Result<std::string, std::string> gunzip(const std::string& data, std::size_t max_out = 64u << 20);
 
 }  // namespace secmx::tlsrpt

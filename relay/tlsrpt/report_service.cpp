@@ -23,6 +23,7 @@
 #include "relay/common/log.hpp"
 #include "relay/dns/resolver.hpp"
 #include "relay/model/reason.hpp"
+#include "relay/tlsrpt/gzip.hpp"
 #include "relay/tlsrpt/report_json.hpp"
 #include "relay/tlsrpt/report_mail.hpp"
 #include "relay/tlsrpt/report_post.hpp"

@@ -1,6 +1,7 @@
 // report_json_test.cpp - the RFC 8460 §4 report: every report checked against §4.4's schema
 // (report_schema.hpp), the RFC's own sample rebuilt from Tally rows, grouping and summing,
 // the day's boundaries, and the gzip that carries it.
+#include "relay/tlsrpt/gzip.hpp"
 #include "relay/tlsrpt/report_json.hpp"
 
 #include <gtest/gtest.h>

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "relay/tlsrpt/gzip.hpp"
 #include "relay/tlsrpt/report_json.hpp"
 #include "tests/unit/tlsrpt/report_schema.hpp"
 
