@@ -140,6 +140,10 @@ class SmtpSession final : public net::ConnectionHandler {
   std::uint64_t bdat_remaining_ = 0;
   bool bdat_last_ = false;
   Transaction tx_;
+  // The identity a successful AUTH established (RFC 4954), for the life of the session:
+  // MAIL reads it (listener auth = "required", sender authorization), and so do the
+  // Received header, the accept line and the queue record.
+  std::optional<std::string> auth_user_;
   // Per-session command counts for the disconnect line, as Postfix logs them.
   std::uint32_t n_commands_ = 0, n_mail_ = 0, n_rcpt_ = 0, n_data_ = 0, n_queued_ = 0;
   std::uint64_t connected_ms_ = 0;
