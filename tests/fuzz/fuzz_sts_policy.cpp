@@ -17,20 +17,15 @@
 #include "relay/sts/mx_match.hpp"
 #include "relay/sts/sts_policy.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_text.hpp"
 
 using namespace secmx::sts;
+
+using secmx::fuzz::printable_line;
 
 namespace {
 
 using Parsed = secmx::Result<StsPolicy, std::string>;
-
-bool printable_line(std::string_view s) {
-  if (s.empty() || s.size() > 120) return false;
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
 
 bool same(const Parsed& a, const Parsed& b) {
   if (a.ok() != b.ok()) return false;

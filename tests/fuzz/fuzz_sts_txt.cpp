@@ -15,18 +15,13 @@
 
 #include "relay/sts/sts_txt.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_text.hpp"
 
 using namespace secmx::sts;
 
-namespace {
+using secmx::fuzz::printable_line;
 
-bool printable_line(std::string_view s) {
-  if (s.empty() || s.size() > 120) return false;
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
+namespace {
 
 bool alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -61,21 +56,11 @@ void check_record(std::string_view in, const secmx::Result<StsTxt, std::string>&
   FUZZ_CHECK(canonical->id == id);
 }
 
-bool begins_with_version(std::string_view record) {
-  if (!record.starts_with("v=STSv1")) return false;
-  std::size_t i = 7;
-  while (i < record.size() && (record[i] == ' ' || record[i] == '\t')) ++i;
-  return i < record.size() && record[i] == ';';
-}
-
 void check_rrset(std::string_view in) {
   std::vector<TxtStrings> records;
   std::vector<std::string_view> joined;
   const std::size_t chunk = 1 + in.size() % 5;  // where the strings of a record are cut
-  while (!in.empty()) {
-    std::size_t nl = in.find('\n');
-    std::string_view record = in.substr(0, nl);
-    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
+  for (std::string_view record : secmx::fuzz::split_lines(in)) {
     TxtStrings strings;
     for (std::size_t i = 0; i < record.size(); i += chunk) {
       strings.emplace_back(record.substr(i, chunk));
@@ -86,7 +71,7 @@ void check_rrset(std::string_view in) {
 
   std::vector<std::string_view> kept;
   for (std::string_view record : joined) {
-    if (begins_with_version(record)) kept.push_back(record);
+    if (secmx::fuzz::begins_with_version(record, "v=STSv1")) kept.push_back(record);
   }
   auto r = select_sts_txt(records);
   if (kept.size() != 1) {

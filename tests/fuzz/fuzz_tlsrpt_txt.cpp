@@ -19,18 +19,13 @@
 
 #include "relay/tlsrpt/tlsrpt_txt.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_text.hpp"
 
 using namespace secmx::tlsrpt;
 
-namespace {
+using secmx::fuzz::printable_line;
 
-bool printable_line(std::string_view s) {
-  if (s.empty() || s.size() > 120) return false;
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
-}
+namespace {
 
 bool starts_with_https(std::string_view s) {
   constexpr std::string_view kScheme = "https://";
@@ -86,23 +81,12 @@ void check_record(std::string_view in, const secmx::Result<TlsRptRecord, std::st
   }
 }
 
-bool begins_with_version(std::string_view record) {
-  if (!record.starts_with("v=TLSRPTv1")) return false;
-  std::size_t i = 10;
-  while (i < record.size() && (record[i] == ' ' || record[i] == '\t')) ++i;
-  return i < record.size() && record[i] == ';';
-}
-
 void check_rrset(std::string_view in) {
   std::vector<std::string> records;
-  while (!in.empty()) {
-    std::size_t nl = in.find('\n');
-    records.emplace_back(in.substr(0, nl));
-    in = nl == std::string_view::npos ? std::string_view{} : in.substr(nl + 1);
-  }
+  for (std::string_view line : secmx::fuzz::split_lines(in)) records.emplace_back(line);
   std::vector<const std::string*> kept;
   for (const std::string& record : records) {
-    if (begins_with_version(record)) kept.push_back(&record);
+    if (secmx::fuzz::begins_with_version(record, "v=TLSRPTv1")) kept.push_back(&record);
   }
   auto r = select_tlsrpt_record(records);
   if (kept.size() != 1) {
