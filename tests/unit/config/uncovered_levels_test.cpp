@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/config/config_file.hpp"
 
 namespace secmx::config {
 namespace {
@@ -20,8 +20,8 @@ struct Loaded {
 };
 
 Loaded load(const std::string& text) {
-  test::TempDir dir;
-  std::string path = dir.write("relay.toml", "hostname = \"relay.example\"\n" + text);
+  test_support::ConfigFile file(text);
+  const std::string& path = file.path();
   Loaded out;
   auto r = load_config(path);
   auto strip = [&](const std::string& s) { return s.substr(path.size() + 1); };
