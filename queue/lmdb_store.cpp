@@ -1,6 +1,6 @@
 // lmdb_store.cpp - the LMDB implementation of Store.
 //
-// One environment per queue directory with four named databases:
+// One environment per queue directory with six named databases:
 //   meta     : 8-byte big-endian id -> envelope record (record_codec.hpp)
 //   body     : 8-byte big-endian id -> message bytes
 //   sched    : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
@@ -8,6 +8,8 @@
 //              first key in the future; scheduled() pages through it (a flush).
 //   counters : caller's key -> 8-byte big-endian count + the payload of the first add
 //              (CounterAdd); read by prefix in key order, pruned below a bound.
+//   audit, audit_cp : the audit trail's chained records and checkpoints (lmdb_audit.hpp),
+//              appended in the transaction of the insert or change they describe.
 // Thread-safe: writers are serialised by LMDB's own lock (a write transaction never leaves
 // the calling thread), readers use pooled MDB_NOTLS read transactions.
 //
@@ -31,7 +33,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "queue/lmdb_audit.hpp"
 #include "queue/lmdb_txn.hpp"
+#include "queue/lmdb_values.hpp"
 #include "queue/record_codec.hpp"
 #include "queue/store.hpp"
 #include "relay/common/log.hpp"
@@ -39,43 +43,14 @@
 namespace secmx::queue {
 namespace {
 
-constexpr unsigned kMaxDbs = 4;  // meta, body, sched, counters
+using lmdb::as_val;
+using lmdb::as_view;
+
+constexpr unsigned kMaxDbs = 6;  // meta, body, sched, counters, audit, audit_cp
 constexpr std::size_t kSchedKeySize = 16;
 constexpr std::size_t kCountSize = 8;
 constexpr std::size_t kMaxCounterKey = 511;  // LMDB's default maximum key size
 constexpr std::size_t kMaxCounterPayload = 64 * 1024;
-
-Error mdb_error(int rc, std::string_view what) {
-  Error::Kind kind = Error::Kind::Io;
-  switch (rc) {
-    case MDB_MAP_FULL:
-    case MDB_TXN_FULL:
-    case ENOSPC:
-    case EDQUOT:
-      kind = Error::Kind::Full;
-      break;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-    case MDB_INVALID:
-    case MDB_VERSION_MISMATCH:
-      kind = Error::Kind::Corrupt;
-      break;
-    default:
-      break;
-  }
-  std::string message(what);
-  message += ": ";
-  message += mdb_strerror(rc);
-  return Error{kind, std::move(message)};
-}
-
-MDB_val as_val(const void* data, std::size_t size) {
-  return MDB_val{size, const_cast<void*>(data)};
-}
-
-std::string_view as_view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
 
 // Times are signed; flipping the sign bit makes big-endian byte order match numeric order.
 using SchedKey = std::array<unsigned char, kSchedKeySize>;
@@ -178,6 +153,14 @@ class LmdbStore final : public Store {
                                                     std::size_t limit) override;
   Result<std::size_t, Error> erase_counters_below(std::string_view prefix, std::string_view bound,
                                                   std::size_t limit) override;
+  Status<Error> append_audit(std::span<const AuditRecord> records) override;
+  Result<std::vector<AuditEntry>, Error> audit_links(std::uint64_t from,
+                                                     std::size_t limit) override;
+  Result<std::vector<AuditEntry>, Error> audit_checkpoints(std::uint64_t from,
+                                                           std::size_t limit) override;
+  Result<std::optional<AuditEntry>, Error> checkpoint_audit(std::string_view key,
+                                                            std::int64_t now_us) override;
+  Result<std::size_t, Error> prune_audit(std::int64_t before_us, std::size_t limit) override;
   std::uint64_t synced_commits() const override {
     return synced_commits_.load(std::memory_order_acquire);
   }
@@ -191,13 +174,15 @@ class LmdbStore final : public Store {
     return rc;
   }
 
-  LmdbStore(lmdb::Env env, MDB_dbi meta, MDB_dbi body, MDB_dbi sched, MDB_dbi counters)
+  LmdbStore(lmdb::Env env, MDB_dbi meta, MDB_dbi body, MDB_dbi sched, MDB_dbi counters,
+            lmdb_audit::Dbs audit)
       : env_(std::move(env)),
         readers_(env_.get()),
         meta_(meta),
         body_(body),
         sched_(sched),
         counters_(counters),
+        audit_(audit),
         log_(log::logger("queue")) {}
 
   using Outcomes = std::vector<Status<Error>>;
@@ -222,6 +207,7 @@ class LmdbStore final : public Store {
   MDB_dbi body_;
   MDB_dbi sched_;
   MDB_dbi counters_;
+  lmdb_audit::Dbs audit_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t> synced_commits_{0};
 };
@@ -232,44 +218,49 @@ Result<std::unique_ptr<Store>, Error> LmdbStore::open(const StoreOptions& option
   if (!created) return fail(created.error());
 
   MDB_env* raw = nullptr;
-  if (int rc = mdb_env_create(&raw); rc != 0) return fail(mdb_error(rc, "mdb_env_create"));
+  if (int rc = mdb_env_create(&raw); rc != 0) return fail(lmdb::store_error(rc, "mdb_env_create"));
   lmdb::Env env(raw);
 
   long page = ::sysconf(_SC_PAGESIZE);
   std::uint64_t page_size = page > 0 ? static_cast<std::uint64_t>(page) : 4096;
   std::uint64_t map_size = (options.map_size + page_size - 1) / page_size * page_size;
   if (int rc = mdb_env_set_maxdbs(env.get(), kMaxDbs); rc != 0)
-    return fail(mdb_error(rc, "mdb_env_set_maxdbs"));
+    return fail(lmdb::store_error(rc, "mdb_env_set_maxdbs"));
   if (int rc = mdb_env_set_mapsize(env.get(), map_size); rc != 0)
-    return fail(mdb_error(rc, "mdb_env_set_mapsize"));
+    return fail(lmdb::store_error(rc, "mdb_env_set_mapsize"));
   // MDB_NOTLS: read transactions are pooled and used from whichever thread asks.
   // MDB_NOMETASYNC: see the top of this file.
   if (int rc = mdb_env_open(env.get(), options.path.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600); rc != 0) {
-    return fail(mdb_error(rc, "mdb_env_open " + options.path));
+    return fail(lmdb::store_error(rc, "mdb_env_open " + options.path));
   }
   int stale = 0;
   mdb_reader_check(env.get(), &stale);  // reader slots left by a process that crashed
 
   MDB_dbi meta = 0, body = 0, sched = 0, counters = 0;
+  lmdb_audit::Dbs audit;
   {
     lmdb::WriteTxn txn;
-    if (int rc = txn.begin(env.get()); rc != 0) return fail(mdb_error(rc, "begin"));
+    if (int rc = txn.begin(env.get()); rc != 0) return fail(lmdb::store_error(rc, "begin"));
     if (int rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &meta); rc != 0)
-      return fail(mdb_error(rc, "open meta"));
+      return fail(lmdb::store_error(rc, "open meta"));
     if (int rc = mdb_dbi_open(txn.get(), "body", MDB_CREATE, &body); rc != 0)
-      return fail(mdb_error(rc, "open body"));
+      return fail(lmdb::store_error(rc, "open body"));
     if (int rc = mdb_dbi_open(txn.get(), "sched", MDB_CREATE, &sched); rc != 0)
-      return fail(mdb_error(rc, "open sched"));
+      return fail(lmdb::store_error(rc, "open sched"));
     if (int rc = mdb_dbi_open(txn.get(), "counters", MDB_CREATE, &counters); rc != 0)
-      return fail(mdb_error(rc, "open counters"));
-    if (int rc = txn.commit(); rc != 0) return fail(mdb_error(rc, "commit"));
+      return fail(lmdb::store_error(rc, "open counters"));
+    if (int rc = mdb_dbi_open(txn.get(), "audit", MDB_CREATE, &audit.links); rc != 0)
+      return fail(lmdb::store_error(rc, "open audit"));
+    if (int rc = mdb_dbi_open(txn.get(), "audit_cp", MDB_CREATE, &audit.checkpoints); rc != 0)
+      return fail(lmdb::store_error(rc, "open audit_cp"));
+    if (int rc = txn.commit(); rc != 0) return fail(lmdb::store_error(rc, "commit"));
   }
   if (auto s = fsync_dir(options.path); !s) return fail(s.error());
   for (const std::string& dir : *created) {
     if (auto s = fsync_dir(parent_of(dir)); !s) return fail(s.error());
   }
 
-  std::unique_ptr<LmdbStore> store(new LmdbStore(std::move(env), meta, body, sched, counters));
+  std::unique_ptr<LmdbStore> store(new LmdbStore(std::move(env), meta, body, sched, counters, audit));
   store->log_->info("store open path={} map_size={} stale_readers={}", options.path, map_size,
                     stale);
   return std::unique_ptr<Store>(std::move(store));
@@ -296,6 +287,10 @@ std::vector<Status<Error>> LmdbStore::insert_batch(std::span<NewMessage> batch) 
   group.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (auto s = encode_envelope(batch[i].envelope, records[i]); !s) {
+      out[i] = fail(s.error());
+      continue;
+    }
+    if (auto s = lmdb_audit::check(batch[i].audit); !s) {
       out[i] = fail(s.error());
       continue;
     }
@@ -330,7 +325,7 @@ Status<Error> LmdbStore::try_insert(std::span<NewMessage> batch,
   // then fails in the other half).
   std::vector<std::size_t> duplicates;
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "insert begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "insert begin"));
   for (std::size_t i : group) {
     auto s = insert_record(txn.get(), batch[i], records[i]);
     if (s) continue;
@@ -341,7 +336,7 @@ Status<Error> LmdbStore::try_insert(std::span<NewMessage> batch,
     }
     return s;
   }
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "insert commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "insert commit"));
   for (std::size_t i : duplicates) {
     out[i] =
         fail(Error{Error::Kind::Invalid, "duplicate queue id " + batch[i].envelope.id.to_string()});
@@ -351,13 +346,13 @@ Status<Error> LmdbStore::try_insert(std::span<NewMessage> batch,
 
 Result<std::optional<Envelope>, Error> LmdbStore::load(QueueId id) {
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "load begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "load begin"));
   auto id_key = id.to_key();
   MDB_val key = as_val(id_key.data(), id_key.size());
   MDB_val value{};
   int rc = mdb_get(txn.get(), meta_, &key, &value);
   if (rc == MDB_NOTFOUND) return std::optional<Envelope>{};
-  if (rc != 0) return fail(mdb_error(rc, "load " + id.to_string()));
+  if (rc != 0) return fail(lmdb::store_error(rc, "load " + id.to_string()));
   auto env = decode_checked(id, value);
   if (!env) return fail(env.error());
   return std::optional<Envelope>(std::move(*env));
@@ -365,14 +360,14 @@ Result<std::optional<Envelope>, Error> LmdbStore::load(QueueId id) {
 
 Result<std::string, Error> LmdbStore::load_body(QueueId id) {
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "load_body begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "load_body begin"));
   auto id_key = id.to_key();
   MDB_val key = as_val(id_key.data(), id_key.size());
   MDB_val value{};
   int rc = mdb_get(txn.get(), body_, &key, &value);
   if (rc == MDB_NOTFOUND)
     return fail(Error{Error::Kind::NotFound, "no body for " + id.to_string()});
-  if (rc != 0) return fail(mdb_error(rc, "load_body " + id.to_string()));
+  if (rc != 0) return fail(lmdb::store_error(rc, "load_body " + id.to_string()));
   return std::string(as_view(value));
 }
 
@@ -386,20 +381,20 @@ Status<Error> LmdbStore::drop_sched(MDB_txn* txn, QueueId id, const Envelope* st
     MDB_val skey = as_val(sk.data(), sk.size());
     int rc = mdb_del(txn, sched_, &skey, nullptr);
     if (rc == 0) return Ok{};
-    if (rc != MDB_NOTFOUND) return fail(mdb_error(rc, "del sched " + id.to_string()));
+    if (rc != MDB_NOTFOUND) return fail(lmdb::store_error(rc, "del sched " + id.to_string()));
     log_->warn("{} schedule entry missing, scanning the index", id.to_string());
   }
   auto id_key = id.to_key();
   lmdb::Cursor cursor;
-  if (int rc = cursor.open(txn, sched_); rc != 0) return fail(mdb_error(rc, "sched cursor"));
+  if (int rc = cursor.open(txn, sched_); rc != 0) return fail(lmdb::store_error(rc, "sched cursor"));
   MDB_val key{}, value{};
   for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
        rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(mdb_error(rc, "scan sched"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "scan sched"));
     if (key.mv_size == kSchedKeySize &&
         std::memcmp(static_cast<const unsigned char*>(key.mv_data) + 8, id_key.data(), 8) == 0) {
       if (int drc = cursor.del(); drc != 0)
-        return fail(mdb_error(drc, "del sched " + id.to_string()));
+        return fail(lmdb::store_error(drc, "del sched " + id.to_string()));
     }
   }
   return Ok{};
@@ -414,7 +409,7 @@ Status<Error> LmdbStore::update_in(MDB_txn* txn, const Envelope& envelope) {
   MDB_val old{};
   int rc = mdb_get(txn, meta_, &key, &old);
   if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
-  if (rc != 0) return fail(mdb_error(rc, "update get " + id.to_string()));
+  if (rc != 0) return fail(lmdb::store_error(rc, "update get " + id.to_string()));
   // A corrupt old record is replaced: the caller's envelope is the better truth.
   auto stored = decode_checked(id, old);
   if (!stored)
@@ -423,13 +418,13 @@ Status<Error> LmdbStore::update_in(MDB_txn* txn, const Envelope& envelope) {
 
   MDB_val meta = as_val(record.data(), record.size());
   if (rc = mdb_put(txn, meta_, &key, &meta, 0); rc != 0)
-    return fail(mdb_error(rc, "update put " + id.to_string()));
+    return fail(lmdb::store_error(rc, "update put " + id.to_string()));
   if (!envelope.held) {
     auto sk = sched_key(envelope.next_attempt_us, id);
     MDB_val skey = as_val(sk.data(), sk.size());
     MDB_val empty{0, nullptr};
     if (rc = mdb_put(txn, sched_, &skey, &empty, 0); rc != 0) {
-      return fail(mdb_error(rc, "update sched " + id.to_string()));
+      return fail(lmdb::store_error(rc, "update sched " + id.to_string()));
     }
   }
   return Ok{};
@@ -441,14 +436,14 @@ Status<Error> LmdbStore::remove_in(MDB_txn* txn, QueueId id) {
   MDB_val old{};
   int rc = mdb_get(txn, meta_, &key, &old);
   if (rc == MDB_NOTFOUND) return fail(Error{Error::Kind::NotFound, "no message " + id.to_string()});
-  if (rc != 0) return fail(mdb_error(rc, "remove get " + id.to_string()));
+  if (rc != 0) return fail(lmdb::store_error(rc, "remove get " + id.to_string()));
   // Removal must work for a corrupt record too: that is how an operator gets rid of it.
   auto stored = decode_checked(id, old);
   if (auto s = drop_sched(txn, id, stored ? &*stored : nullptr); !s) return fail(s.error());
   if (rc = mdb_del(txn, meta_, &key, nullptr); rc != 0)
-    return fail(mdb_error(rc, "remove meta " + id.to_string()));
+    return fail(lmdb::store_error(rc, "remove meta " + id.to_string()));
   rc = mdb_del(txn, body_, &key, nullptr);
-  if (rc != 0 && rc != MDB_NOTFOUND) return fail(mdb_error(rc, "remove body " + id.to_string()));
+  if (rc != 0 && rc != MDB_NOTFOUND) return fail(lmdb::store_error(rc, "remove body " + id.to_string()));
   return Ok{};
 }
 
@@ -466,24 +461,25 @@ Status<Error> LmdbStore::insert_record(MDB_txn* txn, const NewMessage& m,
   int rc = mdb_put(txn, meta_, &key, &meta, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST)
     return fail(Error{Error::Kind::Invalid, "duplicate queue id " + m.envelope.id.to_string()});
-  if (rc != 0) return fail(mdb_error(rc, "put meta " + m.envelope.id.to_string()));
+  if (rc != 0) return fail(lmdb::store_error(rc, "put meta " + m.envelope.id.to_string()));
   MDB_val body{m.body.size(), nullptr};
   if (rc = mdb_put(txn, body_, &key, &body, MDB_RESERVE); rc != 0)
-    return fail(mdb_error(rc, "put body " + m.envelope.id.to_string()));
+    return fail(lmdb::store_error(rc, "put body " + m.envelope.id.to_string()));
   if (!m.body.empty()) std::memcpy(body.mv_data, m.body.data(), m.body.size());
   if (!m.envelope.held) {
     auto sk = sched_key(m.envelope.next_attempt_us, m.envelope.id);
     MDB_val skey = as_val(sk.data(), sk.size());
     MDB_val empty{0, nullptr};
     if (rc = mdb_put(txn, sched_, &skey, &empty, 0); rc != 0)
-      return fail(mdb_error(rc, "put sched " + m.envelope.id.to_string()));
+      return fail(lmdb::store_error(rc, "put sched " + m.envelope.id.to_string()));
   }
-  return Ok{};
+  return lmdb_audit::append(txn, audit_, m.audit);
 }
 
 Status<Error> LmdbStore::apply_in(MDB_txn* txn, const Change& change) {
   // The insert goes first: if it cannot be stored, the change must not happen either
   // (a recipient marked final without its DSN would be a lost bounce).
+  if (auto s = lmdb_audit::check(change.audit); !s) return s;
   for (const auto& m : change.inserts) {
     if (auto s = insert_in(txn, m); !s) return s;
   }
@@ -499,14 +495,14 @@ Status<Error> LmdbStore::apply_in(MDB_txn* txn, const Change& change) {
     }
     if (auto c = add_counter_in(txn, add); !c) return c;
   }
-  return Ok{};
+  return lmdb_audit::append(txn, audit_, change.audit);
 }
 
 Status<Error> LmdbStore::add_counter_in(MDB_txn* txn, const CounterAdd& add) {
   MDB_val key = as_val(add.key.data(), add.key.size());
   MDB_val old{};
   int rc = mdb_get(txn, counters_, &key, &old);
-  if (rc != 0 && rc != MDB_NOTFOUND) return fail(mdb_error(rc, "counter get"));
+  if (rc != 0 && rc != MDB_NOTFOUND) return fail(lmdb::store_error(rc, "counter get"));
   std::string value;
   if (rc == 0 && old.mv_size >= kCountSize) {
     std::string_view stored = as_view(old);
@@ -519,28 +515,28 @@ Status<Error> LmdbStore::add_counter_in(MDB_txn* txn, const CounterAdd& add) {
     value = counter_value(add.n, add.payload);
   }
   MDB_val v = as_val(value.data(), value.size());
-  if (rc = mdb_put(txn, counters_, &key, &v, 0); rc != 0) return fail(mdb_error(rc, "counter put"));
+  if (rc = mdb_put(txn, counters_, &key, &v, 0); rc != 0) return fail(lmdb::store_error(rc, "counter put"));
   return Ok{};
 }
 
 Status<Error> LmdbStore::update(const Envelope& envelope) {
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "update begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "update begin"));
   if (auto s = update_in(txn.get(), envelope); !s) return s;
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "update commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "update commit"));
   return Ok{};
 }
 
 Status<Error> LmdbStore::sync() {
-  if (int rc = mdb_env_sync(env_.get(), 1); rc != 0) return fail(mdb_error(rc, "sync"));
+  if (int rc = mdb_env_sync(env_.get(), 1); rc != 0) return fail(lmdb::store_error(rc, "sync"));
   return Ok{};
 }
 
 Status<Error> LmdbStore::remove(QueueId id) {
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "remove begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "remove begin"));
   if (auto s = remove_in(txn.get(), id); !s) return s;
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "remove commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "remove commit"));
   return Ok{};
 }
 
@@ -570,11 +566,11 @@ std::vector<Status<Error>> LmdbStore::apply_batch(std::span<const Change> change
 Status<Error> LmdbStore::try_apply(std::span<const Change> changes,
                                    std::span<const std::size_t> group) {
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "apply begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "apply begin"));
   for (std::size_t i : group) {
     if (auto s = apply_in(txn.get(), changes[i]); !s) return s;  // aborted with txn
   }
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "apply commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "apply commit"));
   return Ok{};
 }
 
@@ -582,13 +578,13 @@ Result<std::vector<QueueId>, Error> LmdbStore::due(std::int64_t now_us, std::siz
   std::vector<QueueId> ids;
   if (limit == 0) return ids;
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "due begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "due begin"));
   lmdb::Cursor cursor;
-  if (int rc = cursor.open(txn.get(), sched_); rc != 0) return fail(mdb_error(rc, "due cursor"));
+  if (int rc = cursor.open(txn.get(), sched_); rc != 0) return fail(lmdb::store_error(rc, "due cursor"));
   MDB_val key{}, value{};
   for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
        rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(mdb_error(rc, "due scan"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "due scan"));
     if (key.mv_size != kSchedKeySize)
       return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
     const auto* k = static_cast<const unsigned char*>(key.mv_data);
@@ -604,10 +600,10 @@ Result<std::vector<ScheduleEntry>, Error> LmdbStore::scheduled(std::optional<Sch
   std::vector<ScheduleEntry> out;
   if (limit == 0) return out;
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "scheduled begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "scheduled begin"));
   lmdb::Cursor cursor;
   if (int rc = cursor.open(txn.get(), sched_); rc != 0)
-    return fail(mdb_error(rc, "scheduled cursor"));
+    return fail(lmdb::store_error(rc, "scheduled cursor"));
   SchedKey start{};
   MDB_val key{}, value{};
   int rc = 0;
@@ -619,7 +615,7 @@ Result<std::vector<ScheduleEntry>, Error> LmdbStore::scheduled(std::optional<Sch
     rc = cursor.get(&key, &value, MDB_FIRST);
   }
   for (; rc != MDB_NOTFOUND; rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(mdb_error(rc, "scheduled scan"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "scheduled scan"));
     if (key.mv_size != kSchedKeySize)
       return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
     if (after && std::memcmp(key.mv_data, start.data(), kSchedKeySize) == 0) continue;
@@ -634,15 +630,15 @@ Result<std::vector<Envelope>, Error> LmdbStore::list(QueueId after, std::size_t 
   std::vector<Envelope> out;
   if (limit == 0 || after.value == UINT64_MAX) return out;
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "list begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "list begin"));
   lmdb::Cursor cursor;
-  if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(mdb_error(rc, "list cursor"));
+  if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(lmdb::store_error(rc, "list cursor"));
   auto start = QueueId{after.value + 1}.to_key();
   MDB_val key = as_val(start.data(), start.size());
   MDB_val value{};
   for (int rc = cursor.get(&key, &value, MDB_SET_RANGE); rc != MDB_NOTFOUND;
        rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(mdb_error(rc, "list scan"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "list scan"));
     if (key.mv_size != 8) return fail(Error{Error::Kind::Corrupt, "meta key of wrong size"});
     auto env = decode_checked(QueueId::from_key(key.mv_data, key.mv_size), value);
     if (!env) return fail(env.error());
@@ -654,11 +650,11 @@ Result<std::vector<Envelope>, Error> LmdbStore::list(QueueId after, std::size_t 
 
 Result<StoreStats, Error> LmdbStore::stats() {
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "stats begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "stats begin"));
   MDB_stat meta{}, sched{};
-  if (int rc = mdb_stat(txn.get(), meta_, &meta); rc != 0) return fail(mdb_error(rc, "stat meta"));
+  if (int rc = mdb_stat(txn.get(), meta_, &meta); rc != 0) return fail(lmdb::store_error(rc, "stat meta"));
   if (int rc = mdb_stat(txn.get(), sched_, &sched); rc != 0)
-    return fail(mdb_error(rc, "stat sched"));
+    return fail(lmdb::store_error(rc, "stat sched"));
   StoreStats s;
   s.messages = meta.ms_entries;
   // Exactly the messages not held have a schedule entry, so this costs no scan.
@@ -666,10 +662,10 @@ Result<StoreStats, Error> LmdbStore::stats() {
   if (s.messages > 0) {
     // Ids are in arrival order, so the first record is the oldest.
     lmdb::Cursor cursor;
-    if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(mdb_error(rc, "stats cursor"));
+    if (int rc = cursor.open(txn.get(), meta_); rc != 0) return fail(lmdb::store_error(rc, "stats cursor"));
     MDB_val key{}, value{};
     if (int rc = cursor.get(&key, &value, MDB_FIRST); rc != 0)
-      return fail(mdb_error(rc, "stats first"));
+      return fail(lmdb::store_error(rc, "stats first"));
     auto env = decode_checked(QueueId::from_key(key.mv_data, key.mv_size), value);
     if (!env) return fail(env.error());
     s.oldest_arrival_us = env->arrival_us;
@@ -680,19 +676,19 @@ Result<StoreStats, Error> LmdbStore::stats() {
 QueueId LmdbStore::last_id() {
   lmdb::ReadTxn txn;
   if (int rc = txn.begin(readers_); rc != 0) {
-    log_->error("last_id: {}", mdb_error(rc, "begin").message);
+    log_->error("last_id: {}", lmdb::store_error(rc, "begin").message);
     return {};
   }
   lmdb::Cursor cursor;
   if (int rc = cursor.open(txn.get(), meta_); rc != 0) {
-    log_->error("last_id: {}", mdb_error(rc, "cursor").message);
+    log_->error("last_id: {}", lmdb::store_error(rc, "cursor").message);
     return {};
   }
   MDB_val key{}, value{};
   int rc = cursor.get(&key, &value, MDB_LAST);
   if (rc == MDB_NOTFOUND) return {};
   if (rc != 0) {
-    log_->error("last_id: {}", mdb_error(rc, "last").message);
+    log_->error("last_id: {}", lmdb::store_error(rc, "last").message);
     return {};
   }
   return QueueId::from_key(key.mv_data, key.mv_size);
@@ -704,11 +700,11 @@ Status<Error> LmdbStore::add_counters(std::span<const CounterAdd> adds) {
   }
   if (adds.empty()) return Ok{};
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "counters begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "counters begin"));
   for (const auto& add : adds) {
     if (auto s = add_counter_in(txn.get(), add); !s) return s;
   }
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "counters commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "counters commit"));
   return Ok{};
 }
 
@@ -717,16 +713,16 @@ Result<std::vector<CounterEntry>, Error> LmdbStore::counters(std::string_view pr
   std::vector<CounterEntry> out;
   if (limit == 0) return out;
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(mdb_error(rc, "counters begin"));
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "counters begin"));
   lmdb::Cursor cursor;
   if (int rc = cursor.open(txn.get(), counters_); rc != 0)
-    return fail(mdb_error(rc, "counters cursor"));
+    return fail(lmdb::store_error(rc, "counters cursor"));
   MDB_val key = as_val(prefix.data(), prefix.size());
   MDB_val value{};
   // LMDB has no empty key to seek to: an empty prefix starts at the first entry.
   int rc = cursor.get(&key, &value, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
   for (; rc != MDB_NOTFOUND; rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(mdb_error(rc, "counters scan"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "counters scan"));
     std::string_view k = as_view(key);
     if (!k.starts_with(prefix)) break;
     if (value.mv_size < kCountSize) {
@@ -747,27 +743,69 @@ Result<std::size_t, Error> LmdbStore::erase_counters_below(std::string_view pref
   std::size_t erased = 0;
   if (limit == 0) return erased;
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(env_.get()); rc != 0) return fail(mdb_error(rc, "prune begin"));
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "prune begin"));
   {
     // The cursor lives in the write transaction: it must be gone before the commit.
     lmdb::Cursor cursor;
     if (int rc = cursor.open(txn.get(), counters_); rc != 0)
-      return fail(mdb_error(rc, "prune cursor"));
+      return fail(lmdb::store_error(rc, "prune cursor"));
     MDB_val key = as_val(prefix.data(), prefix.size());
     MDB_val value{};
     int rc = cursor.get(&key, &value, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
     while (rc != MDB_NOTFOUND && erased < limit) {
-      if (rc != 0) return fail(mdb_error(rc, "prune scan"));
+      if (rc != 0) return fail(lmdb::store_error(rc, "prune scan"));
       std::string_view k = as_view(key);
       if (!k.starts_with(prefix) || k >= bound) break;
-      if (int drc = cursor.del(); drc != 0) return fail(mdb_error(drc, "prune del"));
+      if (int drc = cursor.del(); drc != 0) return fail(lmdb::store_error(drc, "prune del"));
       ++erased;
       rc = cursor.get(&key, &value, MDB_NEXT);  // the entry after the one deleted
     }
   }
   if (erased == 0) return erased;  // nothing written: the transaction just aborts
-  if (int rc = commit(txn); rc != 0) return fail(mdb_error(rc, "prune commit"));
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "prune commit"));
   return erased;
+}
+
+Status<Error> LmdbStore::append_audit(std::span<const AuditRecord> records) {
+  if (records.empty()) return Ok{};
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "audit begin"));
+  if (auto s = lmdb_audit::append(txn.get(), audit_, records); !s) return s;
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "audit commit"));
+  return Ok{};
+}
+
+Result<std::vector<AuditEntry>, Error> LmdbStore::audit_links(std::uint64_t from,
+                                                              std::size_t limit) {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "audit begin"));
+  return lmdb_audit::read(txn.get(), audit_.links, from, limit);
+}
+
+Result<std::vector<AuditEntry>, Error> LmdbStore::audit_checkpoints(std::uint64_t from,
+                                                                    std::size_t limit) {
+  lmdb::ReadTxn txn;
+  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "audit begin"));
+  return lmdb_audit::read(txn.get(), audit_.checkpoints, from, limit);
+}
+
+Result<std::optional<AuditEntry>, Error> LmdbStore::checkpoint_audit(std::string_view key,
+                                                                     std::int64_t now_us) {
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "audit begin"));
+  auto written = lmdb_audit::checkpoint(txn.get(), audit_, key, now_us);
+  if (!written.ok() || !*written) return written;  // nothing written: the transaction aborts
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "audit checkpoint commit"));
+  return written;
+}
+
+Result<std::size_t, Error> LmdbStore::prune_audit(std::int64_t before_us, std::size_t limit) {
+  lmdb::WriteTxn txn;
+  if (int rc = txn.begin(env_.get()); rc != 0) return fail(lmdb::store_error(rc, "audit begin"));
+  auto removed = lmdb_audit::prune(txn.get(), audit_, before_us, limit);
+  if (!removed.ok() || *removed == 0) return removed;
+  if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "audit prune commit"));
+  return removed;
 }
 
 }  // namespace

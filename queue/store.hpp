@@ -46,10 +46,26 @@ struct Error {
   bool temporary() const { return kind == Kind::Full || kind == Kind::Io; }
 };
 
+// An audit record to append to the chain (audit_chain.hpp) in the same transaction as
+// the change it describes: nothing is acknowledged without its record, and no record
+// describes a change that did not commit. The store knows nothing of what payloads mean.
+struct AuditRecord {
+  std::int64_t time_us = 0;  // when the event happened (Unix epoch, microseconds)
+  std::string payload;       // the record (JSON text), at most 64 KiB
+};
+
+// A stored audit link or checkpoint as it is kept: its sequence number and stored bytes
+// (decode and verify with audit_chain.hpp).
+struct AuditEntry {
+  std::uint64_t seq = 0;
+  std::string stored;
+};
+
 // A message on its way into the store. Envelope::id is already assigned.
 struct NewMessage {
   Envelope envelope;
   std::string body;   // the full message as it will be delivered (Received: included)
+  std::vector<AuditRecord> audit;  // appended in the same transaction (its accept record)
 };
 
 // A durable counter to add to (TLS-RPT's session counts, tally_codec.hpp): the store keeps
@@ -80,6 +96,7 @@ struct Change {
   Envelope envelope;                    // Update: the new envelope; Remove: only .id is used
   std::vector<NewMessage> inserts;      // queued in the same transaction (DSNs)
   std::vector<CounterAdd> counters;     // added in the same transaction
+  std::vector<AuditRecord> audit;       // appended in the same transaction
 };
 
 // One entry of the schedule index: a message not held, and when it is next due.
@@ -150,6 +167,24 @@ class Store {
                                                           std::string_view bound,
                                                           std::size_t limit) = 0;
   virtual QueueId last_id() = 0;  // largest id stored, {} if none: seeds IdGenerator
+
+  // The audit trail (audit_chain.hpp), in the queue's environment so that records commit
+  // with the changes they describe. append_audit: records of events that change no
+  // message (a reload, a refused operator action), in one transaction. audit_links /
+  // audit_checkpoints: up to `limit` entries with seq >= from, in order. checkpoint_audit:
+  // signs the chain's head with `key` unless the newest checkpoint already covers it
+  // (nullopt then, or when the chain is empty). prune_audit: removes records older than
+  // `before_us`, at most `limit`, only below a checkpointed record: that record and its
+  // checkpoint stay, so what remains starts from a record the checkpoint vouches for and
+  // the chain goes on from it; answers how many records went.
+  virtual Status<Error> append_audit(std::span<const AuditRecord> records) = 0;
+  virtual Result<std::vector<AuditEntry>, Error> audit_links(std::uint64_t from,
+                                                             std::size_t limit) = 0;
+  virtual Result<std::vector<AuditEntry>, Error> audit_checkpoints(std::uint64_t from,
+                                                                   std::size_t limit) = 0;
+  virtual Result<std::optional<AuditEntry>, Error> checkpoint_audit(std::string_view key,
+                                                                    std::int64_t now_us) = 0;
+  virtual Result<std::size_t, Error> prune_audit(std::int64_t before_us, std::size_t limit) = 0;
 
   // Durability of the committing calls above (insert_batch, update, remove, apply_batch):
   // when one returns, its data is on disk but its commit record may not be; that record

@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "queue/lmdb_txn.hpp"
+#include "queue/lmdb_values.hpp"
 #include "relay/common/log.hpp"
 
 namespace secmx::queue {
@@ -18,22 +19,8 @@ constexpr unsigned char kVersion = 1;
 constexpr std::size_t kFixed = 1 + 1 + 8;  // version, id length, fetched_us
 constexpr std::size_t kMaxKey = 255;        // a domain name at most; LMDB's limit is 511
 
-Error lmdb_failure(int rc, std::string_view what) {
-  Error::Kind kind = Error::Kind::Io;
-  if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC || rc == EDQUOT) {
-    kind = Error::Kind::Full;
-  } else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
-             rc == MDB_VERSION_MISMATCH) {
-    kind = Error::Kind::Corrupt;
-  }
-  return Error{kind, std::string(what) + ": " + mdb_strerror(rc)};
-}
-
-MDB_val as_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-
-std::string_view as_view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
+using lmdb::as_val;
+using lmdb::as_view;
 
 Result<std::string, Error> encode(const StsRecord& r) {
   if (r.id.empty() || r.id.size() > 255) {
@@ -83,27 +70,27 @@ struct StsStore::Impl {
 Result<std::unique_ptr<StsStore>, Error> StsStore::open(const std::string& path,
                                                          std::uint64_t map_size) {
   MDB_env* raw = nullptr;
-  if (int rc = mdb_env_create(&raw); rc != 0) return fail(lmdb_failure(rc, "mdb_env_create"));
+  if (int rc = mdb_env_create(&raw); rc != 0) return fail(lmdb::store_error(rc, "mdb_env_create"));
   lmdb::Env env(raw);
   if (int rc = mdb_env_set_maxdbs(env.get(), 1); rc != 0) {
-    return fail(lmdb_failure(rc, "mdb_env_set_maxdbs"));
+    return fail(lmdb::store_error(rc, "mdb_env_set_maxdbs"));
   }
   if (int rc = mdb_env_set_mapsize(env.get(), map_size); rc != 0) {
-    return fail(lmdb_failure(rc, "mdb_env_set_mapsize"));
+    return fail(lmdb::store_error(rc, "mdb_env_set_mapsize"));
   }
   if (int rc = mdb_env_open(env.get(), path.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0600); rc != 0) {
-    return fail(lmdb_failure(rc, "mdb_env_open " + path));
+    return fail(lmdb::store_error(rc, "mdb_env_open " + path));
   }
   int stale = 0;
   mdb_reader_check(env.get(), &stale);
   auto impl = std::make_unique<Impl>(std::move(env));
   {
     lmdb::WriteTxn txn;
-    if (int rc = txn.begin(impl->env.get()); rc != 0) return fail(lmdb_failure(rc, "begin"));
+    if (int rc = txn.begin(impl->env.get()); rc != 0) return fail(lmdb::store_error(rc, "begin"));
     if (int rc = mdb_dbi_open(txn.get(), "policies", MDB_CREATE, &impl->dbi); rc != 0) {
-      return fail(lmdb_failure(rc, "open policies"));
+      return fail(lmdb::store_error(rc, "open policies"));
     }
-    if (int rc = txn.commit(); rc != 0) return fail(lmdb_failure(rc, "commit"));
+    if (int rc = txn.commit(); rc != 0) return fail(lmdb::store_error(rc, "commit"));
   }
   return std::unique_ptr<StsStore>(new StsStore(std::move(impl)));
 }
@@ -114,11 +101,11 @@ StsStore::~StsStore() = default;
 Result<std::optional<StsRecord>, Error> StsStore::get(std::string_view domain) {
   if (auto st = check_key(domain); !st) return fail(st.error());
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(impl_->readers); rc != 0) return fail(lmdb_failure(rc, "begin read"));
+  if (int rc = txn.begin(impl_->readers); rc != 0) return fail(lmdb::store_error(rc, "begin read"));
   MDB_val key = as_val(domain), value{};
   int rc = mdb_get(txn.get(), impl_->dbi, &key, &value);
   if (rc == MDB_NOTFOUND) return std::optional<StsRecord>();
-  if (rc != 0) return fail(lmdb_failure(rc, "get"));
+  if (rc != 0) return fail(lmdb::store_error(rc, "get"));
   auto record = decode(as_view(value));
   if (!record) {
     return fail(Error{Error::Kind::Corrupt, "MTA-STS record for " + log::escape(domain) +
@@ -132,37 +119,37 @@ Status<Error> StsStore::put(std::string_view domain, const StsRecord& record) {
   auto bytes = encode(record);
   if (!bytes) return fail(bytes.error());
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(impl_->env.get()); rc != 0) return fail(lmdb_failure(rc, "begin"));
+  if (int rc = txn.begin(impl_->env.get()); rc != 0) return fail(lmdb::store_error(rc, "begin"));
   MDB_val key = as_val(domain), value = as_val(*bytes);
   if (int rc = mdb_put(txn.get(), impl_->dbi, &key, &value, 0); rc != 0) {
-    return fail(lmdb_failure(rc, "put"));
+    return fail(lmdb::store_error(rc, "put"));
   }
-  if (int rc = txn.commit(); rc != 0) return fail(lmdb_failure(rc, "commit"));
+  if (int rc = txn.commit(); rc != 0) return fail(lmdb::store_error(rc, "commit"));
   return Ok{};
 }
 
 Result<bool, Error> StsStore::remove(std::string_view domain) {
   if (auto st = check_key(domain); !st) return fail(st.error());
   lmdb::WriteTxn txn;
-  if (int rc = txn.begin(impl_->env.get()); rc != 0) return fail(lmdb_failure(rc, "begin"));
+  if (int rc = txn.begin(impl_->env.get()); rc != 0) return fail(lmdb::store_error(rc, "begin"));
   MDB_val key = as_val(domain);
   int rc = mdb_del(txn.get(), impl_->dbi, &key, nullptr);
   if (rc == MDB_NOTFOUND) return false;
-  if (rc != 0) return fail(lmdb_failure(rc, "del"));
-  if (int c = txn.commit(); c != 0) return fail(lmdb_failure(c, "commit"));
+  if (rc != 0) return fail(lmdb::store_error(rc, "del"));
+  if (int c = txn.commit(); c != 0) return fail(lmdb::store_error(c, "commit"));
   return true;
 }
 
 Result<StsAll, Error> StsStore::all() {
   lmdb::ReadTxn txn;
-  if (int rc = txn.begin(impl_->readers); rc != 0) return fail(lmdb_failure(rc, "begin read"));
+  if (int rc = txn.begin(impl_->readers); rc != 0) return fail(lmdb::store_error(rc, "begin read"));
   lmdb::Cursor cursor;
-  if (int rc = cursor.open(txn.get(), impl_->dbi); rc != 0) return fail(lmdb_failure(rc, "cursor"));
+  if (int rc = cursor.open(txn.get(), impl_->dbi); rc != 0) return fail(lmdb::store_error(rc, "cursor"));
   StsAll out;
   MDB_val key{}, value{};
   for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
        rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(lmdb_failure(rc, "cursor get"));
+    if (rc != 0) return fail(lmdb::store_error(rc, "cursor get"));
     if (auto record = decode(as_view(value))) {
       out.entries.push_back({std::string(as_view(key)), std::move(*record)});
     } else {

@@ -47,7 +47,7 @@ inline std::unique_ptr<queue::Store> store_with(const TempDir& dir, std::vector<
     return nullptr;
   }
   std::vector<queue::NewMessage> batch;
-  for (auto& e : envs) batch.push_back(queue::NewMessage{std::move(e), "Subject: x\r\n\r\nbody\r\n"});
+  for (auto& e : envs) batch.push_back(queue::NewMessage{std::move(e), "Subject: x\r\n\r\nbody\r\n", {}});
   for (const auto& st : (*store)->insert_batch(batch)) EXPECT_TRUE(st.ok());
   return std::move(store.value());
 }

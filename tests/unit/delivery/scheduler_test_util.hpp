@@ -162,6 +162,24 @@ class CountingStore final : public queue::Store {
   }
   Result<queue::StoreStats, queue::Error> stats() override { return inner_->stats(); }
   model::QueueId last_id() override { return inner_->last_id(); }
+  Status<queue::Error> append_audit(std::span<const queue::AuditRecord> r) override {
+    return inner_->append_audit(r);
+  }
+  Result<std::vector<queue::AuditEntry>, queue::Error> audit_links(std::uint64_t from,
+                                                                   std::size_t n) override {
+    return inner_->audit_links(from, n);
+  }
+  Result<std::vector<queue::AuditEntry>, queue::Error> audit_checkpoints(std::uint64_t from,
+                                                                         std::size_t n) override {
+    return inner_->audit_checkpoints(from, n);
+  }
+  Result<std::optional<queue::AuditEntry>, queue::Error> checkpoint_audit(std::string_view key,
+                                                                          std::int64_t now) override {
+    return inner_->checkpoint_audit(key, now);
+  }
+  Result<std::size_t, queue::Error> prune_audit(std::int64_t before, std::size_t n) override {
+    return inner_->prune_audit(before, n);
+  }
   std::uint64_t synced_commits() const override { return inner_->synced_commits(); }
   Status<queue::Error> sync() override { return inner_->sync(); }
 

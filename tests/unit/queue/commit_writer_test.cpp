@@ -222,6 +222,20 @@ class ScriptedStore final : public Store {
   }
   Result<StoreStats, Error> stats() override { return StoreStats{}; }
   QueueId last_id() override { return {}; }
+  Status<Error> append_audit(std::span<const AuditRecord>) override { return Ok{}; }
+  Result<std::vector<AuditEntry>, Error> audit_links(std::uint64_t, std::size_t) override {
+    return std::vector<AuditEntry>{};
+  }
+  Result<std::vector<AuditEntry>, Error> audit_checkpoints(std::uint64_t, std::size_t) override {
+    return std::vector<AuditEntry>{};
+  }
+  Result<std::optional<AuditEntry>, Error> checkpoint_audit(std::string_view,
+                                                            std::int64_t) override {
+    return std::optional<AuditEntry>{};
+  }
+  Result<std::size_t, Error> prune_audit(std::int64_t, std::size_t) override {
+    return std::size_t{0};
+  }
   std::uint64_t synced_commits() const override {
     std::lock_guard lock(mutex_);
     return commits_;

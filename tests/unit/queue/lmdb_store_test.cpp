@@ -235,7 +235,7 @@ TEST_F(LmdbStoreTest, UpdateMovesTheScheduleKey) {
 
   ASSERT_TRUE(store_->update(e).ok());  // same key again
   EXPECT_EQ(due_ids(*store_, INT64_MAX).size(), 2u);
-  expect_stored(*store_, NewMessage{e, m.body});  // the body is not touched by update
+  expect_stored(*store_, NewMessage{e, m.body, {}});  // the body is not touched by update
 }
 
 TEST_F(LmdbStoreTest, ScheduledPagesThroughTheIndexInDueOrderWithoutHeld) {

@@ -61,7 +61,7 @@ inline Envelope make_envelope(QueueId id, int recipients = 3) {
 }
 
 inline NewMessage make_message(QueueId id, std::string body, int recipients = 2) {
-  NewMessage m{make_envelope(id, recipients), std::move(body)};
+  NewMessage m{make_envelope(id, recipients), std::move(body), {}};
   m.envelope.body_size = m.body.size();
   return m;
 }
