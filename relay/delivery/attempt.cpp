@@ -528,7 +528,7 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
       case RcptVerdict::Deferred: m->deferred.inc(policy); break;
       case RcptVerdict::Failed:
         m->bounced.inc(policy);
-        if (is_sos_bounce(o)) m->sos_bounces.inc();
+        if (policy == model::Policy::SOS && is_sos_bounce(o)) m->sos_bounces.inc();
         break;
     }
   }

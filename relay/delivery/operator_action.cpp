@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
@@ -106,7 +107,14 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason,
     return done(fail(queue::Error{queue::Error::Kind::Invalid,
                                   std::string("nothing to ") + to_string(op)}));
   }
+  std::vector<model::Policy> bounced;  // the recipients this bounce makes final
   if (op == QueueOp::Bounce) {
+    for (std::size_t i = 0; i < env.recipients.size() && i < before.recipients.size(); ++i) {
+      if (model::is_open(before.recipients[i]) &&
+          env.recipients[i].state == model::RcptState::Failed) {
+        bounced.push_back(env.recipients[i].policy);
+      }
+    }
     auto body = ctx.store.load_body(id);
     if (!body) return done(fail(body.error()));
     change.inserts = dsn::select_dsns(before, env, *body, {}, ctx.dsn_options, ctx.max_lifetime,
@@ -117,9 +125,13 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason,
   change.envelope = std::move(env);
   // The commit answer runs on the writer's thread: an exception must not reach the writer.
   ctx.writer.submit_change(
-      std::move(change), [log = ctx.log, id, done = std::move(done),
+      std::move(change), [log = ctx.log, metrics = ctx.metrics, bounced = std::move(bounced), id,
+                          done = std::move(done),
                           written = std::move(written)](Status<queue::Error> st) {
         common::guard(*log, id.to_string() + ":", "scheduler.action_written", [&] {
+          if (st.ok() && metrics) {
+            for (auto policy : bounced) metrics->bounced.inc(policy);
+          }
           done(std::move(st));
           written();
         }, [] {});

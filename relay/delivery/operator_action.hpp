@@ -22,6 +22,7 @@
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
 #include "relay/dsn/dsn.hpp"
+#include "relay/metrics/metrics.hpp"
 #include "relay/model/envelope.hpp"
 
 namespace secmx::delivery {
@@ -48,6 +49,9 @@ struct ActionContext {
   const dsn::Options& dsn_options;
   std::chrono::milliseconds max_lifetime;   // dates a bounce's DSN as the delay DSN would
   std::shared_ptr<spdlog::logger> log;
+  // May be null. A bounce counts its recipients in `bounced` (by policy) once written, as
+  // an attempt's failures are; it is no `sos_bounces` (no receiver refused anything).
+  metrics::RelayMetrics* metrics = nullptr;
 };
 
 // Carries out `op` on the idle message `id`. `done` gets the outcome: at once when the

@@ -234,6 +234,7 @@ std::optional<Built> build(const model::Envelope& original, std::string_view ori
     w.remote_mta = format::clean(rep->remote_mta, global);
     w.tls = format::tls_evidence(rcpt.last_tls, rcpt.last_cert_sha256, rcpt.last_dnssec);
     w.sos = rcpt.policy == model::Policy::SOS;
+    w.reason = format::clean(rcpt.policy_reason, global);
     w.will_retry_until_us = event == Event::Delay ? rep->will_retry_until_us : 0;
     words.push_back(std::move(w));
   }
@@ -244,6 +245,8 @@ std::optional<Built> build(const model::Envelope& original, std::string_view ori
   ctx.returned_full = ret.full;
   ctx.not_full_reason = ret.not_full_reason;
   std::string human = text::human_text(ctx, words);
+  bool secure_failed = event == Event::Failure &&
+                       std::any_of(words.begin(), words.end(), text::secure_delivery_failed);
   std::string status = status_part(original, event, valid, options, global);
 
   std::string report_type = global ? "global-delivery-status" : "delivery-status";
@@ -271,7 +274,7 @@ std::optional<Built> build(const model::Envelope& original, std::string_view ori
   body += format::field("From",
                         "\"Mail Delivery System\" <MAILER-DAEMON@" + options.reporting_mta + ">");
   body += format::field("To", "<" + to + ">");
-  body += format::field("Subject", text::subject(event, postmaster_copy));
+  body += format::field("Subject", text::subject(event, postmaster_copy, secure_failed));
   body +=
       format::field("Message-ID", "<dsn." + qid + "." + to_string(event) + "." +
                                       std::to_string(now_us) + "@" + options.reporting_mta + ">");

@@ -7,6 +7,7 @@
 
 #include "relay/dsn/dsn_format.hpp"
 #include "relay/dsn/dsn_status.hpp"
+#include "relay/model/reason.hpp"
 
 namespace secmx::dsn::text {
 namespace {
@@ -47,32 +48,74 @@ bool looks_like_host(std::string_view piece) {
   return true;
 }
 
+// "refused at greeting: 421 4.3.2 busy" -> the reply's status (its enhanced code, or one
+// for its basic code); "" when there is no reply.
+std::string reply_status(std::string_view reason) {
+  std::size_t colon = reason.find(": ");
+  if (colon == std::string_view::npos) return {};
+  std::string_view reply = reason.substr(colon + 2);
+  if (reply.size() < 3) return {};
+  int code = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (reply[i] < '0' || reply[i] > '9') return {};
+    code = code * 10 + (reply[i] - '0');
+  }
+  std::string_view rest = reply.substr(3);
+  while (rest.starts_with(' ') || rest.starts_with('-')) rest.remove_prefix(1);
+  std::string_view enhanced = rest.substr(0, rest.find(' '));
+  if (valid_status(enhanced) && enhanced[0] == reply[0]) return std::string(enhanced);
+  return status_for_reply_code(code);
+}
+
 void sos_paragraph(std::string& out, const Recipient& r) {
   std::string domain(domain_of(r.address));
   bool expired = std::string_view(r.diagnostic).starts_with(kSosExpired);
-  std::string words =
-      "<" + r.address + ">: NOT SENT. " +
-      (expired ? "No receiving mail server for " + domain +
-                     " that could accept the message securely (encrypted with TLS) was "
-                     "found within the time allowed."
-               : "No receiving mail server for " + domain +
-                     " could accept the message securely (encrypted with TLS).") +
-      " Your message may only be sent encrypted, so the relay did not send it over an "
-      "unencrypted connection.";
-  out += format::wrap(words, "", "    ");
+  std::string within = expired ? " within the time allowed" : "";
   auto hosts = split_hosts(r.diagnostic);
-  if (!hosts.empty()) {
-    out += "    Mail servers tried, and why each was refused:\r\n";
-    for (const auto& [host, why] : hosts) {
-      out += format::wrap(host + ": " + why, "      - ", "        ");
-    }
-  } else {
-    std::string_view rest = r.diagnostic;
-    std::size_t colon = rest.find(": ");
-    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 2);
-    if (rest == "no receiving host found" || rest.empty()) {
-      out += format::wrap("No receiving mail server was found for " + domain + ".", "    ", "    ");
+  std::size_t refused = 0;
+  const std::pair<std::string, std::string>* last_unreached = nullptr;
+  for (const auto& h : hosts) {
+    if (host_end(h.second).refused_tls) {
+      ++refused;
     } else {
+      last_unreached = &h;
+    }
+  }
+  std::string what;
+  if (hosts.empty()) {
+    what = "No receiving mail server was found for " + domain + within + ".";
+  } else if (refused == hosts.size()) {
+    what = "The receiving mail servers for " + domain +
+           " refused TLS encryption (5.7.10): they do not offer STARTTLS, or TLS failed.";
+  } else if (refused == 0) {
+    what = "No receiving mail server for " + domain + " could be reached" + within +
+           "; the last attempt ended with " + host_end(last_unreached->second).status + " (" +
+           last_unreached->second + ").";
+  } else {
+    what = "Some receiving mail servers for " + domain +
+           " refused TLS encryption (5.7.10); the others could not be reached" + within + ".";
+  }
+  std::string words = "<" + r.address + ">: NOT SENT: secure delivery was not possible. " +
+                      what +
+                      " Your message may only be sent encrypted, so the relay did not send it "
+                      "over an unencrypted connection.";
+  out += format::wrap(words, "", "    ");
+  if (std::string why = required_by(r.reason); !why.empty()) {
+    out += format::wrap("Encryption was required " + why + ".", "    ", "    ");
+  }
+  if (!hosts.empty()) {
+    out += "    Mail servers tried:\r\n";
+    for (const auto& [host, why] : hosts) {
+      HostEnd end = host_end(why);
+      std::string verdict = end.refused_tls ? "refused TLS"
+                            : end.replied   ? "did not accept the connection (" + end.status + ")"
+                                            : "could not be reached (" + end.status + ")";
+      out += format::wrap(host + ": " + verdict + ": " + why, "      - ", "        ");
+    }
+  } else if (std::string_view(r.diagnostic).find(": ") != std::string_view::npos) {
+    std::string_view rest = r.diagnostic;
+    rest = rest.substr(rest.find(": ") + 2);
+    if (!rest.empty() && rest != "no receiving host found") {
       out += format::wrap("Details: " + std::string(rest), "    ", "    ");
     }
   }
@@ -142,8 +185,13 @@ void success_paragraph(std::string& out, const Recipient& r, bool relayed) {
 
 }  // namespace
 
-std::string subject(Event event, bool postmaster_copy) {
+bool secure_delivery_failed(const Recipient& r) { return our_sos_failure(r); }
+
+std::string subject(Event event, bool postmaster_copy, bool secure_failed) {
   if (postmaster_copy) return "Postmaster Copy: Undelivered Mail";
+  if (event == Event::Failure && secure_failed) {
+    return "Undelivered Mail: secure delivery was not possible";
+  }
   switch (event) {
     case Event::Failure:
       return "Undelivered Mail Returned to Sender";
@@ -216,6 +264,73 @@ std::string human_text(const Context& ctx, const std::vector<Recipient>& recipie
                      : "; the whole message is not, because " + ctx.not_full_reason + ".");
   out += format::wrap(returned, "", "");
   return out;
+}
+
+std::string required_by(std::string_view policy_reason) {
+  if (policy_reason.empty()) return {};
+  model::Reason why(policy_reason);
+  std::string out;
+  switch (why.step) {
+    case model::ReasonStep::Rule: {
+      std::string marking, conditions;
+      for (const auto& c : why.conditions) {
+        if (c.key == "classification") marking = c.value;
+        conditions += (conditions.empty() ? "" : ", ") + c.key + "=" + c.value;
+      }
+      std::string rule = "policy rule " + std::to_string(why.rule);
+      out = !marking.empty()    ? "because the message is marked " + marking + " (" + rule + ")"
+            : conditions.empty() ? "by " + rule
+                                 : "by " + rule + " (" + conditions + ")";
+      break;
+    }
+    case model::ReasonStep::RequireTls:
+      out = "because the message was sent with REQUIRETLS";
+      break;
+    case model::ReasonStep::Default:
+      out = "by the relay's default policy (policy.default)";
+      break;
+    case model::ReasonStep::UnknownMarking:
+      out = "because the message's protective marking was not recognised "
+            "(policy.unknown_marking)";
+      break;
+    case model::ReasonStep::Dsn:
+    case model::ReasonStep::DsnSos:
+    case model::ReasonStep::DsnSosFull:
+      out = "because this report is about mail that itself had to travel encrypted";
+      break;
+    case model::ReasonStep::TlsRequiredNo:
+    case model::ReasonStep::Other:
+      out = "by the relay's policy (" + std::string(policy_reason) + ")";
+      break;
+  }
+  if (why.released) out += "; the message had been held and was released by the operator";
+  return out;
+}
+
+HostEnd host_end(std::string_view reason) {
+  HostEnd end;
+  // Our own words for a host that answered without the TLS required (decide.cpp,
+  // tls_decision.cpp), and a refusal of STARTTLS itself.
+  for (std::string_view tls : {"STARTTLS", "TLS ", "certificate", "refused at starttls"}) {
+    if (reason.starts_with(tls)) {
+      end.refused_tls = true;
+      end.status = "5.7.10";
+      return end;
+    }
+  }
+  if (reason.starts_with("refused at ")) {
+    end.replied = true;
+    end.status = reply_status(reason);
+    if (end.status.empty()) end.status = "4.0.0";
+    return end;
+  }
+  // Reached, then lost (RFC 3463 X.4.2 bad connection), or never answered (X.4.1).
+  bool broke = reason.find("lost") != std::string_view::npos ||
+               reason.find("closed") != std::string_view::npos ||
+               reason.find("reset") != std::string_view::npos ||
+               (reason.starts_with("timeout") && reason != "timeout while connecting");
+  end.status = broke ? "4.4.2" : "4.4.1";
+  return end;
 }
 
 std::vector<std::pair<std::string, std::string>> split_hosts(std::string_view diagnostic) {

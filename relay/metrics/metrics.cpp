@@ -217,9 +217,13 @@ std::string RelayMetrics::render() const {
   w.by_policy("secmx_recipients_deferred_total",
               "Delivery attempts that left a recipient deferred, by policy.", deferred);
   w.by_policy("secmx_recipients_bounced_total",
-              "Recipients failed permanently (a DSN is sent), by policy.", bounced);
+              "Recipients failed permanently (a DSN is due), by policy: by a delivery attempt, "
+              "at the end of the SOS lifetime, or by the operator (queue bounce).",
+              bounced);
   w.counter("secmx_sos_bounces_total",
-            "SOS recipients failed with 5.7.10: no receiver could take them over TLS.",
+            "Recipients under the SOS policy failed with 5.7.10: no receiver could take them "
+            "over TLS (at an attempt, or at the end of the SOS lifetime). Operator bounces "
+            "and other failures of SOS mail are not counted here.",
             sos_bounces);
   w.counter("secmx_dsn_held_total",
             "Reports (mail from <>) that could not be delivered and had no one to go to "

@@ -171,8 +171,10 @@ struct RelayMetrics {
   // Outcomes (relay/delivery), per recipient and attempt.
   PolicyCounter delivered;
   PolicyCounter deferred;
-  PolicyCounter bounced;          // failed permanently (a DSN is due)
-  Counter sos_bounces;            // SOS recipients failed 5.7.10: no secure receiver
+  PolicyCounter bounced;          // failed permanently (a DSN is due): by an attempt, at the
+                                  // end of the SOS lifetime, or by an operator's bounce
+  Counter sos_bounces;            // recipients under SOS failed 5.7.10 (no receiver took them
+                                  // over TLS), at an attempt or at the end of the SOS lifetime
   Counter dsn_held;               // reports from <> kept held: undeliverable, and no one to
                                   // tell (relay/dsn/dsn_hold.hpp); counted once written
   DeliveryCounter deliveries;     // delivered recipients

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -91,12 +92,174 @@ TEST(ApplyOp, HoldReleaseFlushBounce) {
 TEST(ScheduleNext, FinalMessagesAreNeverDueAgain) {
   model::Envelope env;
   env.recipients = {rcpt("a@x.example", model::Policy::BES, model::RcptState::Failed)};
-  schedule_next(env, 1000, {std::chrono::minutes(1)});
+  schedule_next(env, 1000, {std::chrono::minutes(1)}, std::chrono::hours(1));
   EXPECT_EQ(env.next_attempt_us, model::kNeverDue);
   env.recipients.push_back(rcpt("b@x.example"));
-  schedule_next(env, 1000, {std::chrono::minutes(1)});
+  schedule_next(env, 1000, {std::chrono::minutes(1)}, std::chrono::hours(1));
   EXPECT_EQ(env.next_attempt_us, 1000 + 60'000'000);
   EXPECT_EQ(env.attempts, 2u);
+}
+
+// The next retry of a pending SOS recipient is no later than the end of its SOS lifetime,
+// so that it fails then, not at the first retry after it; BES recipients keep the retry
+// schedule, and once the end is past nothing is pulled forward any more.
+TEST(ScheduleNext, SosRecipientIsDueAtTheEndOfItsSosLifetime) {
+  constexpr std::int64_t kArrival = 1'000'000'000;
+  const std::vector<std::chrono::milliseconds> retry = {std::chrono::hours(1)};
+  model::Envelope env;
+  env.arrival_us = kArrival;
+  env.recipients = {rcpt("a@x.example", model::Policy::SOS)};
+  std::int64_t now = kArrival + 2'000'000;
+  schedule_next(env, now, retry, std::chrono::seconds(10));
+  EXPECT_EQ(env.next_attempt_us, kArrival + 10'000'000) << "capped at arrival + sos_lifetime";
+  // A retry before the end stays as it is.
+  schedule_next(env, now, {std::chrono::seconds(1)}, std::chrono::seconds(10));
+  EXPECT_EQ(env.next_attempt_us, now + 1'000'000);
+  // Past the end: the ordinary retry (no message due again and again).
+  now = kArrival + 11'000'000;
+  schedule_next(env, now, retry, std::chrono::seconds(10));
+  EXPECT_EQ(env.next_attempt_us, now + 3'600'000'000LL);
+  // BES only: the SOS lifetime does not apply.
+  model::Envelope bes;
+  bes.arrival_us = kArrival;
+  bes.recipients = {rcpt("b@x.example"),
+                    rcpt("c@x.example", model::Policy::SOS, model::RcptState::Failed)};
+  schedule_next(bes, kArrival + 2'000'000, retry, std::chrono::seconds(10));
+  EXPECT_EQ(bes.next_attempt_us, kArrival + 2'000'000 + 3'600'000'000LL);
+}
+
+model::Recipient tried_sos(const std::string& status, const std::string& reply) {
+  auto r = rcpt("a@x.example", model::Policy::SOS);
+  r.attempts = 1;
+  r.last_status = status;
+  r.last_reply = reply;
+  r.last_tls = "none";
+  r.last_dnssec = "off";
+  return r;
+}
+
+TEST(SosExpiry, TheLastAttemptDecidesWithoutAnotherOne) {
+  auto o = sos_expiry(tried_sos(
+      "4.7.10", "no secure (TLS) receiver yet: mx.x.example[192.0.2.1]:25: STARTTLS not "
+                "offered; mx2.x.example[192.0.2.2]:25: connection refused"));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->verdict, RcptVerdict::Failed);
+  EXPECT_EQ(o->status, "5.7.10");
+  EXPECT_EQ(o->diagnostic,
+            "no secure (TLS) receiver found within the SOS lifetime: mx.x.example[192.0.2.1]:25: "
+            "STARTTLS not offered; mx2.x.example[192.0.2.2]:25: connection refused");
+  EXPECT_EQ(o->dnssec, "off") << "the last attempt's evidence is kept";
+
+  o = sos_expiry(tried_sos("4.7.5", "no receiver authenticated as its DANE or MTA-STS policy "
+                                    "requires (this may be an attack): mx[192.0.2.1]:25: x"));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->status, "5.7.5");
+  EXPECT_EQ(o->diagnostic, "no receiver authenticated as its DANE or MTA-STS policy requires "
+                           "within the lifetime: mx[192.0.2.1]:25: x");
+
+  // A DNS failure, a peer's own 4xx: an attempt decides. Never tried, BES, final: nothing.
+  EXPECT_FALSE(sos_expiry(tried_sos("4.4.3", "SERVFAIL")));
+  EXPECT_FALSE(sos_expiry(tried_sos("4.2.0", "smtp; 450 4.2.0 busy")));
+  auto never = tried_sos("4.7.10", "no secure (TLS) receiver yet: x");
+  never.attempts = 0;
+  EXPECT_FALSE(sos_expiry(never));
+  auto bes = tried_sos("4.7.10", "no secure (TLS) receiver yet: x");
+  bes.policy = model::Policy::BES;
+  EXPECT_FALSE(sos_expiry(bes));
+  auto failed = tried_sos("4.7.10", "no secure (TLS) receiver yet: x");
+  failed.state = model::RcptState::Failed;
+  EXPECT_FALSE(sos_expiry(failed));
+
+  model::Envelope env;
+  env.recipients = {tried_sos("4.7.10", "no secure (TLS) receiver yet: h[192.0.2.1]:25: y"),
+                    tried_sos("4.4.3", "SERVFAIL")};
+  expire_sos(env, {0, 1, 7});
+  EXPECT_EQ(env.recipients[0].state, model::RcptState::Failed);
+  EXPECT_EQ(env.recipients[0].last_status, "5.7.10");
+  EXPECT_EQ(env.recipients[0].attempts, 1u) << "no attempt was made";
+  EXPECT_EQ(env.recipients[1].state, model::RcptState::Pending);
+  EXPECT_EQ(env.recipients[1].last_status, "4.4.3");
+}
+
+TEST(PlanJobs, ExpiredSosRecipientsAreNotTriedAgain) {
+  auto env = std::make_shared<model::Envelope>();
+  env->arrival_us = now_us() - 2LL * 3600 * 1'000'000;
+  env->recipients = {tried_sos("4.7.10", "no secure (TLS) receiver yet: h[192.0.2.1]:25: y"),
+                     tried_sos("4.4.3", "SERVFAIL"), rcpt("b@x.example")};
+  auto body = std::make_shared<const std::string>();
+  auto plan = plan_jobs(env, body, now_us(), std::chrono::hours(1));
+  EXPECT_EQ(plan.expired, (std::vector<std::size_t>{0}));
+  ASSERT_EQ(plan.jobs.size(), 2u) << "the DNS failure is tried again, and the BES recipient";
+  EXPECT_EQ(plan.jobs[0].indices, (std::vector<std::size_t>{1}));
+  EXPECT_TRUE(plan.jobs[0].sos_expired);
+  EXPECT_FALSE(plan.nothing_pending);
+  // Before the end of the SOS lifetime every pending recipient is tried.
+  plan = plan_jobs(env, body, now_us(), std::chrono::hours(3));
+  EXPECT_TRUE(plan.expired.empty());
+  // Only expired recipients: no job, and still something to do.
+  env->recipients.resize(1);
+  plan = plan_jobs(env, body, now_us(), std::chrono::hours(1));
+  EXPECT_TRUE(plan.jobs.empty());
+  EXPECT_FALSE(plan.nothing_pending);
+}
+
+// End to end through the scheduler, on the real clock: an SOS message deferred for want of
+// a TLS receiver, with a retry of ten minutes and an SOS lifetime of 1.5 s, fails at the
+// end of the SOS lifetime (within a tick), without another attempt, with its DSN in the
+// same write, logged and counted as an SOS bounce.
+TEST_F(SchedulerTest, SosMessageFailsAtTheEndOfItsSosLifetimeNotAtTheNextRetry) {
+  auto cfg = std::make_shared<config::Config>(*config_);
+  cfg->delivery.sos_lifetime = std::chrono::milliseconds(1500);
+  config_ = cfg;
+  auto m = message(1, {rcpt("a@x.example", model::Policy::SOS)});
+  m.envelope.recipients[0].policy_reason = "rule=1(classification=PROTECTED)";
+  auto arrival = m.envelope.arrival_us;
+  insert(std::move(m));
+  start();
+  ASSERT_TRUE(sink_.wait_for(1));
+  JobResult r = answer(sink_.jobs()[0], RcptVerdict::Deferred, "4.7.10");
+  r.outcomes[0].diagnostic =
+      "no secure (TLS) receiver yet: mx.x.example[192.0.2.1]:25: STARTTLS not offered; "
+      "mx2.x.example[192.0.2.2]:25: connection refused";
+  scheduler_->post_result(r);
+  ASSERT_TRUE(eventually([&] { return !load(1).has_value(); }, 4000ms))
+      << "failed within sos_lifetime + a tick, not at the retry ten minutes on";
+  EXPECT_GE(now_us(), arrival + 1'500'000) << "not before the end of the SOS lifetime";
+  auto jobs = sink_.jobs();
+  EXPECT_EQ(std::count_if(jobs.begin(), jobs.end(),
+                          [](const Job& j) { return j.id == model::QueueId{1}; }),
+            1)
+      << "no second attempt";
+  auto all = store_->list(model::QueueId{}, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().sender, "");
+  auto body = store_->load_body(all->front().id);
+  ASSERT_TRUE(body.ok());
+  EXPECT_NE(body->find("Status: 5.7.10"), std::string::npos);
+  EXPECT_NE(body->find("Subject: Undelivered Mail: secure delivery was not possible"),
+            std::string::npos);
+  EXPECT_EQ(metrics_.bounced.value(model::Policy::SOS), 1u);
+  EXPECT_EQ(metrics_.sos_bounces.value(), 1u);
+}
+
+// An operator's bounce counts its recipients as bounced (by policy), once written; it is
+// no SOS bounce.
+TEST_F(SchedulerTest, OperatorBounceIsCountedAsBounced) {
+  auto m = message(1, {rcpt("a@one.example", model::Policy::SOS), rcpt("b@one.example"),
+                       rcpt("c@one.example", model::Policy::BES, model::RcptState::Delivered)});
+  m.envelope.next_attempt_us = now_us() + 3'600'000'000LL;
+  insert(std::move(m));
+  start();
+  std::promise<Status<queue::Error>> p;
+  scheduler_->control(QueueOp::Bounce, model::QueueId{1},
+                      [&](Status<queue::Error> st) { p.set_value(st); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  ASSERT_TRUE(f.get().ok());
+  EXPECT_EQ(metrics_.bounced.value(model::Policy::SOS), 1u);
+  EXPECT_EQ(metrics_.bounced.value(model::Policy::BES), 1u) << "the delivered one is not";
+  EXPECT_EQ(metrics_.sos_bounces.value(), 0u);
 }
 
 TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {

@@ -164,13 +164,14 @@ void expect_envelope(const Built& b, const std::string& to, model::Policy policy
 }
 
 std::string sos_diagnostic() {
-  return "no secure (TLS) receiver: mx1.example.org[127.0.0.5]:25: does not offer STARTTLS; "
+  return "no secure (TLS) receiver: mx1.example.org[127.0.0.5]:25: STARTTLS not offered; "
          "mx2.example.org[127.0.0.6]:25: TLS handshake failed: error:0A000410:SSL "
          "routines::ssl/tls alert handshake failure";
 }
 
 TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
   auto env = original({rcpt("bob@example.org", model::Policy::SOS, model::TlsLevel::Encrypt)});
+  env.recipients[0].policy_reason = "rule=3(classification=PROTECTED)";
   RcptReport r;
   r.index = 0;
   r.status = "5.7.10";
@@ -184,8 +185,9 @@ TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
   EXPECT_FALSE(b->message.envelope.smtputf8);
 
   json j = parse_with_python(b->message.body);
-  expect_well_formed(j, "alice@agency.example", "Undelivered Mail Returned to Sender",
-                     "delivery-status", "message/delivery-status", "text/rfc822-headers");
+  expect_well_formed(j, "alice@agency.example",
+                     "Undelivered Mail: secure delivery was not possible", "delivery-status",
+                     "message/delivery-status", "text/rfc822-headers");
   ASSERT_EQ(j["recipients"].size(), 1u);
   EXPECT_EQ(j["recipients"][0], (json{{"Final-Recipient", "rfc822; bob@example.org"},
                                       {"Action", "failed"},
@@ -198,15 +200,19 @@ TEST(DsnBuilder, SosFailureSaysNoSecureReceiverAndNamesEachHost) {
   EXPECT_EQ(j["parts"][0]["charset"], "us-ascii");
 
   std::string text = squash(j["text"]);
-  EXPECT_NE(text.find("<bob@example.org>: NOT SENT. No receiving mail server for example.org "
-                      "could accept the message securely (encrypted with TLS)."),
+  EXPECT_NE(text.find("<bob@example.org>: NOT SENT: secure delivery was not possible. The "
+                      "receiving mail servers for example.org refused TLS encryption (5.7.10)"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("did not send it over an unencrypted connection"), std::string::npos);
-  EXPECT_NE(text.find("- mx1.example.org[127.0.0.5]:25: does not offer STARTTLS"),
+  EXPECT_NE(text.find("Encryption was required because the message is marked PROTECTED "
+                      "(policy rule 3)."),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("- mx2.example.org[127.0.0.6]:25: TLS handshake failed: "
+  EXPECT_NE(text.find("- mx1.example.org[127.0.0.5]:25: refused TLS: STARTTLS not offered"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("- mx2.example.org[127.0.0.6]:25: refused TLS: TLS handshake failed: "
                       "error:0A000410:SSL routines::ssl/tls alert handshake failure"),
             std::string::npos)
       << text;
@@ -228,8 +234,10 @@ TEST(DsnBuilder, SosExpiredWithoutHostsExplainsInWords) {
   EXPECT_FALSE(j["recipients"][0].contains("Last-Attempt-Date"));
   EXPECT_FALSE(j["recipients"][0].contains("Remote-MTA"));
   std::string text = squash(j["text"]);
-  EXPECT_NE(text.find("was found within the time allowed"), std::string::npos) << text;
-  EXPECT_NE(text.find("No receiving mail server was found for example.org."), std::string::npos);
+  EXPECT_NE(text.find("No receiving mail server was found for example.org within the time "
+                      "allowed."),
+            std::string::npos)
+      << text;
 }
 
 TEST(DsnBuilder, RemoteRefusalWithOrcptAndEnvidListsEveryRecipientOnce) {
@@ -600,7 +608,7 @@ TEST(DsnBuilder, LongDiagnosticIsFoldedAndUnfoldsIntact) {
   for (int i = 1; i <= 40; ++i) {
     if (i > 1) diag += "; ";
     diag += "mx" + std::to_string(i) + ".example.org[127.0.0." + std::to_string(i) +
-            "]:25: does not offer STARTTLS";
+            "]:25: STARTTLS not offered";
   }
   RcptReport r;
   r.status = "5.7.10";
@@ -611,7 +619,7 @@ TEST(DsnBuilder, LongDiagnosticIsFoldedAndUnfoldsIntact) {
   EXPECT_LE(j["max_line"].get<int>(), 998);
   EXPECT_EQ(j["recipients"][0]["Diagnostic-Code"], "X-Secmx-Relay; " + diag);
   std::string text = squash(j["text"]);
-  EXPECT_NE(text.find("- mx40.example.org[127.0.0.40]:25: does not offer STARTTLS"),
+  EXPECT_NE(text.find("- mx40.example.org[127.0.0.40]:25: refused TLS: STARTTLS not offered"),
             std::string::npos);
 }
 
