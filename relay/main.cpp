@@ -401,7 +401,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!explain_file.empty()) return explain_message(*cfg, explain_file, explain_req, explain_json);
-  log::init_logging(cfg->log.level, cfg->log.file.empty() ? "stderr" : cfg->log.file);
+  log::init_logging(cfg->log.level, cfg->log.file.empty() ? "stderr" : cfg->log.file,
+                    cfg->log.format == "postfix" ? log::Format::Postfix : log::Format::Secmx,
+                    cfg->hostname);
   if (dump) return dump_queue(*cfg, with_bodies);
   return run(cfg);
 }

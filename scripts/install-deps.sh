@@ -17,6 +17,7 @@ test_pkgs=(
   python3 python3-pytest python3-prometheus-client swaks libnet-ssleay-perl postfix lmdb-utils
   sslscan
   iproute2 procps
+  pflogsumm
   clang libclang-rt-14-dev unbound
   nsd ldnsutils
 )

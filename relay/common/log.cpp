@@ -5,6 +5,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace secmx::log {
@@ -38,11 +39,59 @@ class PrintablePayload final : public spdlog::custom_flag_formatter {
   }
 };
 
+// Format::Postfix: the module's Postfix program name (%N).
+class PostfixProgram final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    auto name = postfix_program(std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PostfixProgram>();
+  }
+};
+
+// Format::Postfix: the severity as Postfix writes it before the text (%W); nothing for
+// info and below, as Postfix's informational lines have no prefix.
+class PostfixSeverity final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string_view word;
+    if (msg.level == spdlog::level::warn) word = "warning: ";
+    if (msg.level >= spdlog::level::err && msg.level != spdlog::level::off) word = "error: ";
+    dest.append(word.data(), word.data() + word.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PostfixSeverity>();
+  }
+};
+
 constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e%z %l %n: %*";
 
-std::unique_ptr<spdlog::formatter> line_formatter() {
+// The host field of a syslog line is one word; '%' would start a pattern flag.
+std::string postfix_pattern(std::string_view hostname) {
+  std::string host;
+  for (char c : hostname) {
+    if (c == '%') {
+      host += "%%";
+    } else if (c > 0x20 && c < 0x7f) {
+      host += c;
+    }
+  }
+  if (host.empty()) host = "localhost";
+  // Microseconds and a "+hh:mm" offset: the RFC 3339 stamp rsyslog writes and pflogsumm reads.
+  return "%Y-%m-%dT%H:%M:%S.%f%z " + host + " secmx/%N[%P]: %W%*";
+}
+
+std::atomic<Format> g_format{Format::Secmx};
+std::string g_pattern = kPattern;  // under g_mutex
+
+std::unique_ptr<spdlog::formatter> line_formatter(const std::string& pattern = kPattern) {
   auto f = std::make_unique<spdlog::pattern_formatter>();
-  f->add_flag<PrintablePayload>('*').set_pattern(kPattern);
+  f->add_flag<PrintablePayload>('*');
+  f->add_flag<PostfixProgram>('N');
+  f->add_flag<PostfixSeverity>('W');
+  f->set_pattern(pattern);
   return f;
 }
 
@@ -86,8 +135,21 @@ std::shared_ptr<ReopenableFileSink> g_file;  // g_sink when logging to a file
 spdlog::level::level_enum g_level = spdlog::level::info;
 }  // namespace
 
-void init_logging(std::string_view level, std::string_view target) {
+std::string_view postfix_program(std::string_view module) {
+  if (module == "delivery") return "smtp";
+  if (module == "scheduler") return "qmgr";
+  if (module == "dsn") return "bounce";
+  if (module == "main") return "master";
+  return module;
+}
+
+Format format() { return g_format.load(std::memory_order_relaxed); }
+
+void init_logging(std::string_view level, std::string_view target, Format format,
+                  std::string_view hostname) {
   std::lock_guard lock(g_mutex);
+  g_format = format;
+  g_pattern = format == Format::Postfix ? postfix_pattern(hostname) : std::string(kPattern);
   g_file.reset();
   if (target == "stderr" || target.empty()) {
     g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -95,7 +157,7 @@ void init_logging(std::string_view level, std::string_view target) {
     g_file = std::make_shared<ReopenableFileSink>(std::string(target));
     g_sink = g_file;
   }
-  g_sink->set_formatter(line_formatter());
+  g_sink->set_formatter(line_formatter(g_pattern));
   g_level = spdlog::level::from_str(std::string(level));
   spdlog::drop_all();
   spdlog::flush_on(spdlog::level::info);
@@ -123,7 +185,7 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   if (auto l = spdlog::get(name)) return l;
   if (!g_sink) {
     g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    g_sink->set_formatter(line_formatter());
+    g_sink->set_formatter(line_formatter(g_pattern));
   }
   auto l = std::make_shared<spdlog::logger>(name, g_sink);
   l->set_level(g_level);

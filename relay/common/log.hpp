@@ -16,6 +16,14 @@
 //   forgot, and escape()'s output passes through unchanged: it is never escaped twice.
 //   The net is not reversible on its own (a literal backslash-x typed by a peer is kept as
 //   is) and does not cut length; that is why call sites still use escape().
+//
+// Two line shapes, chosen once at start ([log] format): Format::Secmx, "<RFC 3339 time>
+// <level> <module>: <message>", and Format::Postfix, the syslog shape Postfix's own tools
+// read (pflogsumm): "<RFC 3339 time> <host> secmx/<program>[<pid>]: <message>", where the
+// program is the module under Postfix's name for the same job (smtpd, cleanup, qmgr, smtp,
+// bounce) and warnings and errors start with "warning: " / "error: " as Postfix's do. The
+// message text of an event that Postfix's tools parse is rendered in log_lines.hpp (and
+// delivery/attempt_log.hpp), each event in both shapes in one place.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -28,8 +36,18 @@
 
 namespace secmx::log {
 
-// level: "trace" ... "critical"; target: "stderr" or a file path.
-void init_logging(std::string_view level, std::string_view target = "stderr");
+enum class Format { Secmx, Postfix };
+
+// level: "trace" ... "critical"; target: "stderr" or a file path; hostname: the host field
+// of Format::Postfix lines.
+void init_logging(std::string_view level, std::string_view target = "stderr",
+                  Format format = Format::Secmx, std::string_view hostname = "localhost");
+
+// The shape init_logging() chose. Any thread.
+Format format();
+
+// Format::Postfix: the program name a module's lines carry ("delivery" -> "smtp").
+std::string_view postfix_program(std::string_view module);
 
 // SIGHUP: a new level for every logger, existing and future. Any thread.
 void set_level(std::string_view level);

@@ -255,7 +255,7 @@ void read_admin(const Section& root, AdminConfig& out) {
 
 void read_log(const Section& root, LogConfig& out) {
   Section s = root.sub("log");
-  s.check_keys({"level", "file"});
+  s.check_keys({"level", "file", "format"});
   std::string text;
   if (s.string("level", text)) {
     std::string l = ascii_lowercase(text);
@@ -268,6 +268,14 @@ void read_log(const Section& root, LogConfig& out) {
     }
   }
   s.string("file", out.file);
+  if (s.string("format", text)) {
+    std::string f = ascii_lowercase(text);
+    if (f == "secmx" || f == "postfix") {
+      out.format = f;
+    } else {
+      s.fail("format", "unknown format '" + text + "' (expected \"secmx\" or \"postfix\")");
+    }
+  }
 }
 
 void read_dsn(const Section& root, DsnConfig& out) {

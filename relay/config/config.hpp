@@ -170,6 +170,9 @@ struct TlsRptConfig {
 struct LogConfig {
   std::string level = "info";
   std::string file;  // empty: stderr
+  // "secmx": SecMX's own lines; "postfix": syslog-shaped lines Postfix's tools read
+  // (relay/common/log.hpp). Takes effect at the next start.
+  std::string format = "secmx";
 };
 
 struct Config {

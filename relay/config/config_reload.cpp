@@ -43,6 +43,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
        next.mta_sts.refresh_interval);
   keep(changed, "admin.listen", running.admin.listen, next.admin.listen);
   keep(changed, "log.file", running.log.file, next.log.file);
+  keep(changed, "log.format", running.log.format, next.log.format);
   return changed;
 }
 

@@ -380,6 +380,7 @@ void Attempt::on_open(client::SessionInfo info) {
 
 void Attempt::send_on() {
   enter_state(State::Sending);
+  sending_us_ = unix_now_us();
   sending_.clear();
   sending_k_.clear();
   for (std::size_t k = 0; k < job_.size(); ++k) {
@@ -503,6 +504,10 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   o.cert_sha256 = line.cert_sha256;
   o.dnssec = line.dnssec;
   line.delay_s = static_cast<double>(now - job_.envelope->arrival_us) / 1e6;
+  auto set_up_until = sending_us_ != 0 ? sending_us_ : now;
+  line.queue_wait_s = static_cast<double>(started_us_ - job_.envelope->arrival_us) / 1e6;
+  line.setup_s = static_cast<double>(set_up_until - started_us_) / 1e6;
+  line.transfer_s = static_cast<double>(now - set_up_until) / 1e6;
   line.attempts = job_.recipient(k).attempts + 1;
   line.dsn = o.status;
   line.status = to_string(o.verdict);

@@ -147,6 +147,7 @@ class Attempt {
   Done done_;
   State state_ = State::Idle;
   std::int64_t started_us_ = 0;
+  std::int64_t sending_us_ = 0;  // the transaction began (0: it never did); for delays=
 
   dns::DiscoveryResult discovery_;
   model::TlsLevel requirement_ = model::TlsLevel::None;

@@ -21,6 +21,7 @@
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
+#include "relay/common/log_lines.hpp"
 #include "relay/delivery/attempt_log.hpp"
 #include "relay/delivery/job_plan.hpp"
 #include "relay/delivery/outcome.hpp"
@@ -162,6 +163,7 @@ class SchedulerImpl final : public Scheduler {
     bool writing = false;
     bool abandoned = false;  // this round threw: nothing is written; see abandon()
     bool report_held = false;  // a report with no one to tell is held in this write
+    bool removing = false;     // this write removes the message
     std::vector<PendingOp> ops;  // operator actions waiting for the outcome to be written
   };
 
@@ -409,6 +411,7 @@ class SchedulerImpl final : public Scheduler {
     // Every recipient final and reported: the message has nothing left to do (Postfix
     // removes it too; the DSN carries what the sender needs).
     if (!open) change.kind = queue::Change::Kind::Remove;
+    f.removing = !open;
     writer_.submit_change(std::move(change), [this, id](Status<queue::Error> st) {
       // On the writer's thread: only hand the answer to the loop.
       common::guard(*log_, id_field(id), "scheduler.commit", [&] {
@@ -423,6 +426,9 @@ class SchedulerImpl final : public Scheduler {
 
   void on_written(model::QueueId id, bool ok) {
     if (!ok) log_->error("{}: outcome not stored; it will be tried again", id.to_string());
+    if (auto it = in_flight_.find(id); ok && it != in_flight_.end() && it->second.removing) {
+      log_->info("{}", log::removed_line(id.to_string()));
+    }
     if (auto it = in_flight_.find(id); ok && metrics_ && it != in_flight_.end() &&
                                        it->second.report_held) {
       metrics_->dsn_held.inc();

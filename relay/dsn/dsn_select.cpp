@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "relay/common/log.hpp"
+#include "relay/common/log_lines.hpp"
 
 namespace secmx::dsn {
 
@@ -52,8 +53,9 @@ std::vector<queue::NewMessage> select_dsns(const model::Envelope& before,
     auto built = build(after, body, event, reports, options, now);
     if (!built) return;
     built->message.envelope.id = ids.next();
-    dsn_log->info("{}: sender {} notification: {} ({} recipient(s))", after.id.to_string(),
-                  to_string(event), built->message.envelope.id.to_string(), reports.size());
+    dsn_log->info("{}", log::notification_line(after.id.to_string(), to_string(event),
+                                               built->message.envelope.id.to_string(),
+                                               reports.size()));
     out.push_back(std::move(built->message));
   };
   emit(Event::Failure, failed);

@@ -12,8 +12,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "queue/commit_writer.hpp"
+#include "relay/common/log_lines.hpp"
 #include "relay/config/config.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/model/queue_id.hpp"
@@ -45,10 +47,10 @@ class SessionHost {
   virtual ~SessionHost() = default;
   virtual const ServerDeps& deps() const = 0;
   virtual ServerCounters& counters() = 0;
-  // queued_line ("<QUEUEID>: queued client=...") is logged when the commit succeeds, and
-  // only then: the line says the message is on disk.
+  // queued_lines (log::queued_lines(): "<QUEUEID>: queued client=...", the message-id)
+  // are logged when the commit succeeds, and only then: they say the message is on disk.
   virtual void submit(std::uint64_t session_id, queue::NewMessage message,
-                      std::string queued_line) = 0;
+                      std::vector<log::Line> queued_lines) = 0;
   virtual void session_closed(SmtpSession& session) = 0;
 };
 

@@ -119,7 +119,7 @@ void SmtpServer::reload(std::shared_ptr<const config::Config> config,
 }
 
 void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message,
-                        std::string queued_line) {
+                        std::vector<log::Line> queued_lines) {
   // Recipients per policy, counted once the message is on disk.
   std::array<std::uint32_t, metrics::kPolicies> per_policy{};
   for (const auto& r : message.envelope.recipients) {
@@ -128,13 +128,13 @@ void SmtpServer::submit(std::uint64_t session_id, queue::NewMessage message,
   }
   auto id = message.envelope.id;
   deps_.writer->submit(std::move(message), [this, session_id, per_policy, id,
-                                            line = std::move(queued_line)](Status<queue::Error> st) {
+                                            lines = std::move(queued_lines)](Status<queue::Error> st) {
     // On the writer thread: an exception must not reach it (it would end the process).
     common::guard(*logger(), id.to_string() + ":", "commit-done", [&] {
-      // The message line first, so that it precedes anything logged about the message
+      // The message lines first, so that it precedes anything logged about the message
       // afterwards (the 250, the delivery the scheduler starts at once).
       if (st.ok()) {
-        logger()->info("{}", line);
+        log::write(lines);
       } else {
         logger()->error("{}: not queued: {}", id.to_string(), st.error().message);
       }

@@ -49,13 +49,13 @@ class SmtpServer final : public SessionHost {
               std::shared_ptr<const policy::PolicyEngine> policy,
               std::shared_ptr<tls::TlsContext> tls);
 
-  // SessionHost. submit(): queued_line is logged when the commit succeeds
+  // SessionHost. submit(): queued_lines are logged when the commit succeeds
   // ("<QUEUEID>: not queued: ..." when it fails), on the writer thread, whether or not the
   // session is still there.
   const ServerDeps& deps() const override { return deps_; }
   ServerCounters& counters() override { return counters_; }
   void submit(std::uint64_t session_id, queue::NewMessage message,
-              std::string queued_line) override;
+              std::vector<log::Line> queued_lines) override;
   void session_closed(SmtpSession& session) override;  // frees it
 
   std::size_t active_sessions() const { return sessions_.size(); }

@@ -10,7 +10,9 @@
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
+#include "relay/common/log_lines.hpp"
 #include "relay/config/cidr.hpp"
+#include "relay/policy/headers.hpp"
 #include "relay/policy/policy_engine.hpp"
 #include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
@@ -98,7 +100,7 @@ void SmtpSession::arm_timer() {
 }
 
 void SmtpSession::start(const smtp::Reply* refusal) {
-  logger()->info("S{} connect from [{}]:{}", id_, transport_->peer_ip(), transport_->peer_port());
+  logger()->info("{}", log::connect_line({id_, transport_->peer_ip(), transport_->peer_port()}));
   common::inject_fault("server.accept");  // start() runs inside the accept callback
   if (refusal) {
     out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
@@ -396,9 +398,11 @@ void SmtpSession::cmd_rcpt(std::string_view arg) {
     return;
   }
   if (!relay_allowed()) {
-    logger()->info("S{} reject: RCPT from [{}]: 550 5.7.1 <{}>: Relay access denied; from=<{}>",
-                   id_, transport_->peer_ip(), log::escape(parsed->forward_path),
-                   log::escape(tx_.mail.reverse_path));
+    logger()->info("{}", log::reject_line({id_, transport_->peer_ip(), log::Reject::Stage::Rcpt, 550,
+                                           "5.7.1",
+                                           "<" + log::escape(parsed->forward_path) +
+                                               ">: Relay access denied",
+                                           tx_.mail.reverse_path, parsed->forward_path, helo_, ""}));
     reply(550, "5.7.1", "<" + log::escape(parsed->forward_path, 256) + ">: Relay access denied");
     count_error();
     return;
@@ -548,9 +552,13 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
 
 void SmtpSession::refuse_content(const ContentRefusal& refusal) {
   const smtp::Reply& r = refusal.reply;
-  logger()->info("S{} reject: END-OF-DATA from [{}]: {} {} {}; from=<{}> nrcpt={}", id_,
-                 transport_->peer_ip(), r.code, r.enhanced, refusal.why,
-                 log::escape(tx_.mail.reverse_path), tx_.recipients.size());
+  logger()->info("{}", log::reject_line({id_, transport_->peer_ip(), log::Reject::Stage::EndOfData,
+                                         r.code, r.enhanced, std::string(refusal.why),
+                                         tx_.mail.reverse_path,
+                                         tx_.recipients.empty() ? std::string()
+                                                                : tx_.recipients.front().address,
+                                         helo_,
+                                         " nrcpt=" + std::to_string(tx_.recipients.size())}));
   reply(r);
   tx_.reset();
   if (refusal.counts_error) count_error();
@@ -581,9 +589,12 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
   for (const auto& d : decisions) {
     if (d.action == model::Policy::REJECT) {
       if (!d.reject_text.empty()) text = d.reject_text;
-      logger()->info("S{} reject: END-OF-DATA from [{}]: 550 5.7.1 {}; from=<{}> rule={}", id_,
-                     transport_->peer_ip(), log::escape(text), log::escape(env.sender),
-                     d.reason.rule_field());
+      logger()->info("{}", log::reject_line({id_, transport_->peer_ip(),
+                                             log::Reject::Stage::EndOfData, 550, "5.7.1",
+                                             log::escape(text), env.sender,
+                                             env.recipients.empty() ? std::string()
+                                                                    : env.recipients.front().address,
+                                             helo_, " rule=" + d.reason.rule_field()}));
       break;
     }
   }
@@ -596,18 +607,26 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
 void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decision>& decisions) {
   const auto& env = msg.envelope;
   // Written by the server when the commit answers: only a message on disk is "queued".
-  std::string queued_line = fmt::format(
-      "{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} requiretls={} "
-      "policy={} rule={}",
-      env.id.to_string(), transport_->peer_ip(), transport_->peer_port(), log::escape(helo_, 64),
-      log::escape(env.sender), env.recipients.size(), env.body_size, tls_summary(),
-      env.requiretls ? "yes" : "no", model::to_string(env.recipients.front().policy),
-      // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
-      // was stored for the first recipient.
-      decisions.empty() ? std::string() : decisions.front().reason.rule_field());
+  log::Queued queued;
+  queued.queue_id = env.id.to_string();
+  queued.ip = transport_->peer_ip();
+  queued.port = transport_->peer_port();
+  queued.helo = helo_;
+  queued.sender = env.sender;
+  auto headers = policy::parse_header_section(header_section(msg.body, tx_.header_offset));
+  if (auto ids = headers.values("Message-ID"); !ids.empty()) queued.message_id = ids.front();
+  queued.nrcpt = env.recipients.size();
+  queued.size = env.body_size;
+  queued.tls = tls_summary();
+  queued.requiretls = env.requiretls;
+  queued.policy = model::to_string(env.recipients.front().policy);
+  // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
+  // was stored for the first recipient.
+  queued.rule = decisions.empty() ? std::string() : decisions.front().reason.rule_field();
+  std::vector<log::Line> queued_lines = log::queued_lines(queued);
   enter_state(State::Committing);
   if (in_.size() - in_pos_ > kMaxBufferedInput) transport_->stop_reading();
-  host_.submit(id_, std::move(msg), std::move(queued_line));
+  host_.submit(id_, std::move(msg), std::move(queued_lines));
 }
 
 void SmtpSession::on_committed(Status<queue::Error> result) {
@@ -724,9 +743,9 @@ void SmtpSession::close_for_shutdown() {
 void SmtpSession::on_closed() {
   // Nothing is left to fail here: whatever happens, the server frees the session.
   common::guard(*logger(), tag_, "close", [&] {
-    logger()->info("S{} disconnect from [{}] commands={} mail={} rcpt={} data={} queued={} ms={}",
-                   id_, transport_->peer_ip(), n_commands_, n_mail_, n_rcpt_, n_data_, n_queued_,
-                   now_ms() - connected_ms_);
+    logger()->info("{}", log::disconnect_line({id_, transport_->peer_ip(), n_commands_, n_mail_,
+                                               n_rcpt_, n_data_, n_queued_,
+                                               static_cast<std::int64_t>(now_ms() - connected_ms_)}));
   }, [] {});
   host_.session_closed(*this);  // frees this
 }

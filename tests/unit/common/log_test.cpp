@@ -6,8 +6,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
+
+#include <unistd.h>
 
 namespace secmx::log {
 namespace {
@@ -95,6 +98,34 @@ TEST_F(LogFileTest, RawControlAndNonAsciiBytesNeverReachTheFile) {
 TEST_F(LogFileTest, EscapedTextIsNotEscapedTwice) {
   logger("logtest")->info("domain={}", escape("a\\b\r\n\xff"));
   EXPECT_NE(slurp(path_).find("domain=a\\x5cb\\x0d\\x0a\\xff\n"), std::string::npos) << slurp(path_);
+}
+
+// The postfix shape: an RFC 3339 stamp and the host (pflogsumm's second timestamp form),
+// then "secmx/<program>[pid]: ", the module under Postfix's name, warnings marked as
+// Postfix marks them; format() reports the choice.
+TEST(LogPostfixFormat, SyslogShapedLinesWithPostfixProgramNames) {
+  test::TempDir dir{"secmx-log"};
+  std::string path = dir.sub("relay.log");
+  init_logging("info", path, Format::Postfix, "relay.example");
+  EXPECT_EQ(format(), Format::Postfix);
+  logger("delivery")->info("0193A: to=<a@example.org>, relay=none");
+  logger("scheduler")->warn("0193A: event=dsn-held");
+  logger("smtpd")->info("connect from unknown[192.0.2.1]");
+  std::string text = slurp(path);
+  init_logging("info", "stderr");
+  EXPECT_EQ(format(), Format::Secmx);
+
+  const std::string stamp = R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}[+-]\d{2}:\d{2} relay\.example )";
+  const std::string pid = "\\[" + std::to_string(::getpid()) + "\\]: ";
+  EXPECT_TRUE(std::regex_search(text, std::regex("(^|\n)" + stamp + "secmx/smtp" + pid +
+                                                 "0193A: to=<a@example.org>, relay=none\n")))
+      << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(stamp + "secmx/qmgr" + pid +
+                                                 "warning: 0193A: event=dsn-held\n")))
+      << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(stamp + "secmx/smtpd" + pid +
+                                                 "connect from unknown\\[192\\.0\\.2\\.1\\]\n")))
+      << text;
 }
 
 TEST(LogStderr, ReopenIsANoOpWhenLoggingToStderr) {

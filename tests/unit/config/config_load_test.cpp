@@ -252,6 +252,9 @@ const std::vector<ErrorCase>& error_cases() {
        "[log]\nlevel = \"verbose\"\n",
        {"2: log.level: unknown level 'verbose' (expected trace, debug, info, warn, error or "
         "critical)"}},
+      {"bad log format",
+       "[log]\nformat = \"syslog\"\n",
+       {"2: log.format: unknown format 'syslog' (expected \"secmx\" or \"postfix\")"}},
       {"bad hostname",
        "hostname = \"relay_1.example\"\n",
        {"1: hostname: invalid host name 'relay_1.example'"}},
@@ -474,6 +477,7 @@ TEST(LoadConfig, DesignExampleLoadsWithEveryField) {
   EXPECT_EQ(c.admin.listen.to_string(), "127.0.0.1:8025");
   EXPECT_EQ(c.admin.token_file, "etc/admin.token");
   EXPECT_EQ(c.log.level, "info");
+  EXPECT_EQ(c.log.format, "secmx");
 }
 
 TEST(LoadConfig, EveryOtherKeyAndSpelling) {
@@ -547,6 +551,7 @@ token_file = "/run/token"
 [log]
 level = "DEBUG"
 file = "var/log/relay.log"
+format = "Postfix"
 )");
   auto r = load_config(file);
   ASSERT_TRUE(r.ok()) << join(issues_of(file));
@@ -601,6 +606,7 @@ file = "var/log/relay.log"
   EXPECT_EQ(c.admin.token_file, "/run/token");
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.log.file, "var/log/relay.log");
+  EXPECT_EQ(c.log.format, "postfix");
 }
 
 TEST(LoadConfig, InternationalizedDomainsAreKeptAsTheirALabels) {

@@ -43,13 +43,14 @@ TEST(KeepRestartOnly, RestartOnlySettingsAreNamedAndKeptAsTheyRun) {
   next.admin.listen = {"127.0.0.1", 9999};
   next.user = "nobody";
   next.log.file = "other.log";
+  next.log.format = "postfix";
   next.delivery.destination_concurrency = 2;  // reloadable: stays
 
   auto changed = keep_restart_only(running, next);
   EXPECT_EQ(changed, (std::vector<std::string>{"user", "smtp.listen", "queue.path",
                                                "queue.map_size", "dns.servers",
                                                "delivery.workers", "delivery.max_connections",
-                                               "admin.listen", "log.file"}));
+                                               "admin.listen", "log.file", "log.format"}));
   EXPECT_EQ(next.smtp.listen, running.smtp.listen);
   EXPECT_EQ(next.queue.path, running.queue.path);
   EXPECT_EQ(next.queue.map_size, running.queue.map_size);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 namespace secmx::delivery {
 namespace {
 
@@ -86,6 +88,57 @@ TEST(AttemptLog, NoRelayNoTlsAndHostileText) {
   // No host was named: no evidence fields at all.
   EXPECT_EQ(line.find("cert="), std::string::npos) << line;
   EXPECT_EQ(line.find("dnssec="), std::string::npos) << line;
+}
+
+// The postfix shape: pflogsumm's expression matches, Postfix's fields come first and in
+// its order, SecMX's after the reply; the Secmx shape stays as it was.
+TEST(AttemptLog, PostfixShapeForPflogsumm) {
+  AttemptLine l;
+  l.queue_id = "0193ABC";
+  l.recipient = "a@example.org";
+  l.relay = "mx.example.org[127.0.0.5]:25";
+  l.policy = "SOS";
+  l.reason = "rule=3(classification=RESTRICTED)";
+  l.method = "srv";
+  l.tls = format_tls("TLSv1.3", "TLS_AES_256_GCM_SHA384", TlsAuth::Dane);
+  l.dnssec = dnssec_status(true, true, true);
+  l.delay_s = 1.234;
+  l.queue_wait_s = 0.5;
+  l.setup_s = 0.25;
+  l.transfer_s = 0.1;
+  l.attempts = 2;
+  l.dsn = "4.2.0";
+  l.status = "deferred";
+  l.detail = "450 4.2.0 try later, please";
+  auto line = format_attempt(l, log::Format::Postfix);
+  EXPECT_EQ(line,
+            "0193ABC: to=<a@example.org>, relay=mx.example.org[127.0.0.5]:25, delay=1.23, "
+            "delays=0/0.50/0.25/0.10, dsn=4.2.0, status=deferred (450 4.2.0 try later\\x2c please), "
+            "policy=SOS, reason=rule=3(classification=RESTRICTED), method=srv, "
+            "tls=TLSv1.3/TLS_AES_256_GCM_SHA384/dane, dnssec=secure, attempts=2");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      line, m,
+      std::regex(R"(to=<([^>]*)>, (?:orig_to=<[^>]*>, )?relay=([^,]+), (?:conn_use=[^,]+, )?delay=([^,]+), (?:delays=[^,]+, )?(?:dsn=[^,]+, )?status=(\S+)(.*)$)")));
+  EXPECT_EQ(m[1], "a@example.org");
+  EXPECT_EQ(m[2], "mx.example.org[127.0.0.5]:25");
+  EXPECT_EQ(m[3], "1.23");
+  EXPECT_EQ(m[4], "deferred");
+  EXPECT_NE(format_attempt(l, log::Format::Secmx).find(", policy=SOS, reason="), std::string::npos);
+  EXPECT_EQ(format_attempt(l, log::Format::Secmx).find("delays="), std::string::npos);
+}
+
+TEST(AttemptLog, PostfixShapeKeepsAHostileRecipientInsideItsField) {
+  AttemptLine l;
+  l.queue_id = "1";
+  l.recipient = "x>, relay=evil@example.org";
+  l.dsn = "5.1.1";
+  l.status = "bounced";
+  l.detail = "550 no, status=sent";
+  auto line = format_attempt(l, log::Format::Postfix);
+  EXPECT_NE(line.find("to=<x\\x3e\\x2c relay=evil@example.org>, relay=none, "), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("status=bounced (550 no\\x2c status=sent)"), std::string::npos) << line;
 }
 
 }  // namespace

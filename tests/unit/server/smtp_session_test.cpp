@@ -107,13 +107,13 @@ class RecordingHost final : public SessionHost {
   struct Submitted {
     std::uint64_t session_id;
     queue::NewMessage message;
-    std::string queued_line;
+    std::vector<log::Line> queued_lines;
   };
   const ServerDeps& deps() const override { return deps_; }
   ServerCounters& counters() override { return counters_; }
   void submit(std::uint64_t session_id, queue::NewMessage message,
-              std::string queued_line) override {
-    submitted.push_back({session_id, std::move(message), std::move(queued_line)});
+              std::vector<log::Line> queued_lines) override {
+    submitted.push_back({session_id, std::move(message), std::move(queued_lines)});
   }
   void session_closed(SmtpSession&) override { ++closed; }
 
@@ -384,7 +384,11 @@ TEST_F(SmtpSessionTest, DataIsQueuedWhenTheCommitAnswers) {
   EXPECT_EQ(policy_->headers, "Subject: test\r\n");
   EXPECT_TRUE(sub.message.body.starts_with("Received: from client.test ([127.0.0.1])"));
   EXPECT_TRUE(sub.message.body.ends_with("\r\n" + std::string(kMessage)));
-  EXPECT_EQ(sub.queued_line,
+  ASSERT_EQ(sub.queued_lines.size(), 2u);
+  EXPECT_EQ(sub.queued_lines[1].module, "cleanup");
+  EXPECT_EQ(sub.queued_lines[1].text, queue_id() + ": message-id=<>");  // kMessage has none
+  EXPECT_EQ(sub.queued_lines[0].module, "smtpd");
+  EXPECT_EQ(sub.queued_lines[0].text,
             queue_id() + ": queued client=[127.0.0.1]:40000 helo=client.test from=<s@x.example> "
                          "nrcpt=1 size=" + std::to_string(sub.message.body.size()) +
                 " tls=none requiretls=no policy=BES rule=default");
