@@ -293,6 +293,32 @@ def test_queue_left_by_a_root_run_is_handed_to_the_user(run_user, open_dir, netn
         assert relay.stop() == 0
 
 
+def test_token_made_at_a_root_start_belongs_to_the_run_user(run_user, open_dir, netns):
+    """No token yet: the relay, started as root with user set, makes one before it drops
+    its privileges, gives it to the user (0600), and then reads it as the user."""
+    config = _root_config(open_dir, RUN_USER, "127.0.0.1:25")
+    token = open_dir / "admin.token"
+    token.unlink()
+    relay = Proc(netns.cmd(relay_bin(), "--config", str(config)), open_dir / "relay.log",
+                 cwd="/")
+    try:
+        relay.wait_log("secmx-relay started")
+        st = token.stat()
+        assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+        assert (st.st_uid, st.st_gid) == (run_user.pw_uid, run_user.pw_gid)
+        assert f"event=admin-token-created file={token} mode=0600" in relay.log()
+        assert token.read_text().strip() not in relay.log()
+        # The API took it (as the user): secmxctl authenticates with the same file.
+        def ctl():
+            r = netns.run(relaytest.ctl_bin(), "--config", str(config), "stats")
+            return None if "cannot reach" in r.stderr else r
+        r = wait_until(ctl, 10, "the admin API to answer secmxctl")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert relay.stop() == 0
+    finally:
+        relay.stop()
+
+
 def test_unknown_user_is_a_check_error_with_its_line(tmp_path):
     cfg = tmp_path / "bad-user.toml"
     cfg.write_text('hostname = "relay.test.example"\n\nuser = "no-such-user-secmx"\n'
