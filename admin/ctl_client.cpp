@@ -8,6 +8,8 @@
 #include <fstream>
 #include <toml++/toml.h>
 
+#include "relay/config/config_paths.hpp"
+
 namespace secmx::admin {
 
 namespace {
@@ -76,7 +78,10 @@ Result<CtlTarget, CtlError> resolve_target(const std::string& config_path, bool 
     try {
       auto tbl = toml::parse_file(config_path);
       listen = tbl["admin"]["listen"].value_or(std::string("127.0.0.1:8025"));
-      cfg_token_file = tbl["admin"]["token_file"].value_or(std::string("etc/admin.token"));
+      // As the relay takes it: relative to the config file's directory.
+      cfg_token_file = config::resolve_path(
+          config::config_dir(config_path),
+          tbl["admin"]["token_file"].value_or(std::string("etc/admin.token")));
     } catch (const toml::parse_error& e) {
       std::string what(e.description());
       if (!need_config) {

@@ -6,6 +6,7 @@
 // (relay/reload.hpp); connections stay up, a bad file changes nothing.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -17,12 +18,14 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_server.hpp"
+#include "admin/admin_token.hpp"
 #include "admin/scheduler_ops.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
 #include "relay/common/log.hpp"
 #include "relay/common/privileges.hpp"
 #include "relay/config/config.hpp"
+#include "relay/config/config_paths.hpp"
 #include "relay/delivery/scheduler.hpp"
 #include "relay/delivery/worker_pool.hpp"
 #include "relay/metrics/metrics.hpp"
@@ -167,6 +170,17 @@ void on_reload(uv_signal_t* handle, int) {
 
 int run(std::shared_ptr<const config::Config> cfg) {
   auto main_log = log::logger("main");
+  // The first start makes the admin token, before any privilege change, so that it can be
+  // given to the account the relay is about to become. The token itself is never logged.
+  std::optional<privileges::Account> owner;
+  if (::geteuid() == 0 && !cfg->user.empty()) {
+    if (auto who = privileges::resolve_account(cfg->user, cfg->group)) owner = *who;
+  }
+  if (auto made = admin::AdminToken::create_if_missing(cfg->admin.token_file, owner); !made) {
+    main_log->error("event=admin-token-error {}", made.error());
+  } else if (*made) {
+    main_log->info("event=admin-token-created file={} mode=0600", cfg->admin.token_file);
+  }
   // Started as root with `user` set: hand the queue directory to the user and become it,
   // keeping only the right to bind ports below 1024 until the listeners are bound. The
   // queue is never opened as root.
@@ -363,9 +377,10 @@ int explain_message(const config::Config& cfg, const std::string& file,
 int main(int argc, char** argv) {
   CLI::App app{"secmx-relay: SecMX outbound mail relay"};
   std::string config_path = "etc/secmx-relay.toml";
-  bool check = false, dump = false, with_bodies = false;
+  bool check = false, dump = false, with_bodies = false, verbose = false;
   app.add_option("-c,--config", config_path, "configuration file (TOML)");
   app.add_flag("--check", check, "validate the configuration and exit");
+  app.add_flag("-v,--verbose", verbose, "with --check: print every path as resolved");
   app.add_flag("--queue-dump", dump, "print the queue as JSON lines and exit");
   app.add_flag("--with-bodies", with_bodies, "with --queue-dump: include message bodies");
   std::string explain_file;
@@ -398,6 +413,11 @@ int main(int argc, char** argv) {
   for (const auto& w : cfg->warnings) std::cerr << w.to_string() << "\n";
   if (check) {
     std::cout << config_path << ": OK\n";
+    if (verbose) {
+      for (const auto& [key, path] : config::path_settings(*cfg)) {
+        std::cout << key << " = " << (path.empty() ? "(none)" : path) << "\n";
+      }
+    }
     return 0;
   }
   if (!explain_file.empty()) return explain_message(*cfg, explain_file, explain_req, explain_json);

@@ -5,7 +5,9 @@
 // Otherwise every table is walked with the known keys for it, every value checked for
 // type and range, and every issue collected before returning, sorted by line. The only
 // outside state consulted: gethostname() for the default hostname and the readability of
-// the TLS certificate and key files (relative paths: against the working directory).
+// the TLS certificate and key files. Relative paths, written or default, are resolved once
+// here against the config file's directory (config_paths.hpp): the Config returned holds
+// absolute paths only.
 #include "relay/config/config.hpp"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 #include <cstring>
 
 #include "relay/common/privileges.hpp"
+#include "relay/config/config_paths.hpp"
 #include "relay/config/config_reader.hpp"
 
 namespace secmx::config {
@@ -81,8 +84,8 @@ void read_endpoints(const Section& s, std::string_view key, std::vector<Endpoint
 }
 
 void read_tls_files(const Section& s, SmtpConfig& out) {
-  s.string("tls_cert", out.tls_cert);
-  s.string("tls_key", out.tls_key);
+  s.path("tls_cert", out.tls_cert);
+  s.path("tls_key", out.tls_key);
   // One without the other is a half-configured STARTTLS; refuse rather than guess.
   if (!out.tls_cert.empty() && out.tls_key.empty()) {
     s.fail("tls_cert", "tls_key must be set too (both or neither)");
@@ -153,7 +156,7 @@ void read_smtp(const Section& root, SmtpConfig& out) {
 void read_queue(const Section& root, QueueConfig& out) {
   Section s = root.sub("queue");
   s.check_keys({"path", "map_size", "commit_interval", "max_batch"});
-  if (s.string("path", out.path) && out.path.empty()) s.fail("path", "must not be empty");
+  if (s.path("path", out.path) && out.path.empty()) s.fail("path", "must not be empty");
   s.size("map_size", out.map_size, 1ull << 20);
   s.duration("commit_interval", out.commit_interval, Duration(0));
   s.u32("max_batch", out.max_batch, 1, 100'000);
@@ -206,7 +209,7 @@ void read_delivery(const Section& root, DeliveryConfig& out) {
   s.duration("connect_timeout", out.connect_timeout, Duration(1));
   s.duration("command_timeout", out.command_timeout, Duration(1));
   s.duration("connection_cache_time", out.connection_cache_time, Duration(0));
-  if (s.string("ca_file", out.ca_file) && !out.ca_file.empty()) {
+  if (s.path("ca_file", out.ca_file) && !out.ca_file.empty()) {
     if (auto why = unreadable(out.ca_file)) s.fail("ca_file", *why);
   }
   detail::read_ca_system(s, out);
@@ -248,7 +251,7 @@ void read_admin(const Section& root, AdminConfig& out) {
       s.fail("listen", "invalid address '" + text + "' (expected \"ip:port\" or \"[ipv6]:port\")");
     }
   }
-  if (s.string("token_file", out.token_file) && out.token_file.empty()) {
+  if (s.path("token_file", out.token_file) && out.token_file.empty()) {
     s.fail("token_file", "must not be empty");
   }
 }
@@ -267,7 +270,7 @@ void read_log(const Section& root, LogConfig& out) {
              "unknown level '" + text + "' (expected trace, debug, info, warn, error or critical)");
     }
   }
-  s.string("file", out.file);
+  s.path("file", out.file);
   if (s.string("format", text)) {
     std::string f = ascii_lowercase(text);
     if (f == "secmx" || f == "postfix") {
@@ -375,6 +378,10 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_dsn(root, cfg.dsn);
   read_mta_sts(root, cfg.mta_sts);
   detail::read_tlsrpt(root, cfg.hostname, cfg.tlsrpt);
+
+  // The defaults of config.hpp that are relative ("var/queue") are taken like a written
+  // value; what was read is absolute already, and stays as it is.
+  for (const PathSetting& p : path_settings(cfg)) *p.value = resolve_path(rd.dir(), *p.value);
 
   if (rd.has_issues()) return fail(rd.take());
   cfg.warnings = rd.take_warnings();

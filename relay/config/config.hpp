@@ -3,8 +3,9 @@
 // Loaded from one TOML file by load_config(), validated once, then immutable: the daemon
 // shares it as std::shared_ptr<const Config> across threads. Every problem found is an
 // Issue carrying the file and line it comes from, so `--check` can print "file:line: msg".
-// Unknown keys are errors. Relative paths in the file are resolved against the process's
-// working directory (as the README's commands run from the checkout).
+// Unknown keys are errors. Relative paths (written or default) are resolved against the
+// config file's directory by load_config(): every path field below holds an absolute path
+// (or "" where empty means "none"); the list of them is in config_paths.hpp.
 #pragma once
 
 #include <chrono>

@@ -6,7 +6,11 @@
 #include <algorithm>
 #include <limits>
 
+#include "relay/config/config_paths.hpp"
+
 namespace secmx::config::detail {
+
+Reader::Reader(std::string file) : file_(std::move(file)), dir_(config_dir(file_)) {}
 
 void Reader::add(std::uint32_t line, std::string message) {
   issues_.push_back(Issue{file_, line, std::move(message)});
@@ -87,6 +91,12 @@ bool Section::string(std::string_view key, std::string& out) const {
     return false;
   }
   out = n->as_string()->get();
+  return true;
+}
+
+bool Section::path(std::string_view key, std::string& out) const {
+  if (!string(key, out)) return false;
+  out = resolve_path(r_.dir(), out);
   return true;
 }
 

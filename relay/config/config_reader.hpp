@@ -24,7 +24,7 @@ namespace secmx::config::detail {
 
 class Reader {
  public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
+  explicit Reader(std::string file);
   void add(std::uint32_t line, std::string message);
   bool has_issues() const { return !issues_.empty(); }
   std::vector<Issue> take();  // sorted by line; stable, so same-line issues keep order
@@ -32,9 +32,12 @@ class Reader {
   void warn(std::uint32_t line, std::string message);
   std::vector<Issue> take_warnings();  // sorted like take()
   const std::string& file() const { return file_; }
+  // The directory relative paths in the file are taken against (config_paths.hpp).
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string file_;
+  std::string dir_;
   std::vector<Issue> issues_;
   std::vector<Issue> warnings_;
 };
@@ -63,6 +66,9 @@ class Section {
 
   // Getters: true when the key was present and valid (out assigned).
   bool string(std::string_view key, std::string& out) const;
+  // A file or directory: string(), then a relative value is resolved against the config
+  // file's directory (an empty one stays empty).
+  bool path(std::string_view key, std::string& out) const;
   bool boolean(std::string_view key, bool& out) const;
   bool integer(std::string_view key, std::int64_t& out, std::int64_t lo, std::int64_t hi) const;
   bool u32(std::string_view key, std::uint32_t& out, std::uint32_t lo, std::uint32_t hi) const;

@@ -293,6 +293,32 @@ def test_queue_left_by_a_root_run_is_handed_to_the_user(run_user, open_dir, netn
         assert relay.stop() == 0
 
 
+def test_token_made_at_a_root_start_belongs_to_the_run_user(run_user, open_dir, netns):
+    """No token yet: the relay, started as root with user set, makes one before it drops
+    its privileges, gives it to the user (0600), and then reads it as the user."""
+    config = _root_config(open_dir, RUN_USER, "127.0.0.1:25")
+    token = open_dir / "admin.token"
+    token.unlink()
+    relay = Proc(netns.cmd(relay_bin(), "--config", str(config)), open_dir / "relay.log",
+                 cwd="/")
+    try:
+        relay.wait_log("secmx-relay started")
+        st = token.stat()
+        assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+        assert (st.st_uid, st.st_gid) == (run_user.pw_uid, run_user.pw_gid)
+        assert f"event=admin-token-created file={token} mode=0600" in relay.log()
+        assert token.read_text().strip() not in relay.log()
+        # The API took it (as the user): secmxctl authenticates with the same file.
+        def ctl():
+            r = netns.run(relaytest.ctl_bin(), "--config", str(config), "stats")
+            return None if "cannot reach" in r.stderr else r
+        r = wait_until(ctl, 10, "the admin API to answer secmxctl")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert relay.stop() == 0
+    finally:
+        relay.stop()
+
+
 def test_unknown_user_is_a_check_error_with_its_line(tmp_path):
     cfg = tmp_path / "bad-user.toml"
     cfg.write_text('hostname = "relay.test.example"\n\nuser = "no-such-user-secmx"\n'
@@ -326,19 +352,24 @@ def _sample_configs() -> list[Path]:
 
 @pytest.mark.parametrize("path", _sample_configs(), ids=lambda p: str(p.relative_to(REPO)))
 def test_sample_config_passes_check(path, tmp_path):
-    # The samples name certificate files the operator provides: stand them up, relative to
-    # the working directory for relative paths (absolute paths must be the documented ones).
+    # The samples name certificate files the operator provides: stand them up beside a copy
+    # of the sample at its place in a scratch checkout, since relative paths are taken
+    # against the config file's directory (absolute paths must be the documented ones).
     text = path.read_text()
+    copy = tmp_path / path.relative_to(REPO)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(text)
     for key in ("tls_cert", "tls_key"):
         m = re.search(rf'^\s*{key}\s*=\s*"([^"]+)"', text, re.M)
         if m and not m.group(1).startswith("/"):
-            f = tmp_path / m.group(1)
+            f = copy.parent / m.group(1)
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text("placeholder")
-    r = subprocess.run([relay_bin(), "--config", str(path), "--check"], capture_output=True,
-                       text=True, timeout=30, cwd=tmp_path)
+    # From "/": the working directory plays no part.
+    r = subprocess.run([relay_bin(), "--config", str(copy), "--check"], capture_output=True,
+                       text=True, timeout=30, cwd="/")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"{path}: OK" in r.stdout
+    assert f"{copy}: OK" in r.stdout
 
 
 # --------------------------------------------------------------------------- (b) Dockerfile
@@ -700,7 +731,13 @@ def test_dockerfile_runtime_stage_replayed_without_a_container_engine(tmp_path, 
     try:
         relay.wait_log(f"listening on 0.0.0.0:{port}")
         assert ids_of(proc_status(relay.proc.pid)["Uid"]) == [uid] * 4
-        assert health_rc() == 0, "HEALTHCHECK fails against a running relay"
+        # /healthz is served once the admin API is up, a moment after the SMTP listener
+        # (the HEALTHCHECK's start period covers that).
+        wait_until(lambda: health_rc() == 0, 10, "the HEALTHCHECK to pass against the relay")
+        # The admin token, made at the first start on the volume, private to the user.
+        token = root / "var/lib/secmx-relay/admin.token"
+        tst = token.stat()
+        assert stat.S_IMODE(tst.st_mode) == 0o600 and (tst.st_uid, tst.st_gid) == (uid, gid)
         r = swaks_in(netns, port, "--from", "app@agency.test", "--to", "x@remote.test")
         assert r.returncode == 0, r.stdout + r.stderr
         swaks_queue_id(r.stdout)

@@ -2,8 +2,12 @@
 #include "admin/admin_token.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/unit/admin/admin_test_util.hpp"
 
@@ -42,6 +46,79 @@ TEST(AdminToken, BearerHeader) {
   EXPECT_FALSE(t.check_header("Bearer abc1234"));
   EXPECT_FALSE(t.check_header(""));
   EXPECT_FALSE(t.check_header("abc123"));
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(AdminTokenCreate, MakesAFreshPrivateTokenThatLoads) {
+  test::TempDir dir;
+  auto path = dir.sub("admin.token");
+  mode_t old_umask = ::umask(0277);  // would leave 0400: the mode must not depend on it
+  auto made = AdminToken::create_if_missing(path, std::nullopt);
+  ::umask(old_umask);
+  ASSERT_TRUE(made.ok()) << made.error();
+  EXPECT_TRUE(*made);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+
+  std::string text = read_all(path);
+  ASSERT_EQ(text.size(), 65u) << text;  // 32 random bytes as hex, and a newline
+  EXPECT_EQ(text.find_first_not_of("0123456789abcdef"), 64u);
+  auto t = AdminToken::load(path);
+  ASSERT_TRUE(t.ok()) << t.error();
+  EXPECT_TRUE(t->check(text.substr(0, 64)));
+
+  // A second file gets a different token.
+  auto other = dir.sub("other.token");
+  ASSERT_TRUE(AdminToken::create_if_missing(other, std::nullopt).ok());
+  EXPECT_NE(read_all(other), text);
+}
+
+TEST(AdminTokenCreate, NeverTouchesWhatIsThere) {
+  test::TempDir dir;
+  auto path = dir.sub("admin.token");
+  std::ofstream(path) << "chosen-by-the-operator\n";
+  auto made = AdminToken::create_if_missing(path, std::nullopt);
+  ASSERT_TRUE(made.ok()) << made.error();
+  EXPECT_FALSE(*made);
+  EXPECT_EQ(read_all(path), "chosen-by-the-operator\n");
+
+  // A link, even one to nothing, is not followed: nothing appears at its target.
+  auto link = dir.sub("link.token");
+  std::filesystem::create_symlink(dir.sub("target"), link);
+  auto via_link = AdminToken::create_if_missing(link, std::nullopt);
+  ASSERT_TRUE(via_link.ok()) << via_link.error();
+  EXPECT_FALSE(*via_link);
+  EXPECT_FALSE(std::filesystem::exists(dir.sub("target")));
+}
+
+TEST(AdminTokenCreate, AMissingDirectoryIsAnErrorNamingThePath) {
+  test::TempDir dir;
+  auto path = dir.sub("no/such/dir/admin.token");
+  auto made = AdminToken::create_if_missing(path, std::nullopt);
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.error(), "cannot create admin token " + path + ": No such file or directory");
+}
+
+TEST(AdminTokenCreate, StartedAsRootTheFileBelongsToTheRunAccount) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  test::TempDir dir;
+  auto path = dir.sub("admin.token");
+  privileges::Account who{"nobody", "nogroup", 65534, 65534};
+  auto made = AdminToken::create_if_missing(path, who);
+  ASSERT_TRUE(made.ok()) << made.error();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
 }  // namespace
