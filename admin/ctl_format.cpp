@@ -319,7 +319,8 @@ std::string format_policy_test(const json& a) {
 
 std::string format_reload(const json& answer) {
   std::ostringstream out;
-  for (const auto& w : answer.value("warnings", json::array())) out << "warning: " << cell(w) << "\n";
+  // Each warning says "file:line: warning: ..." itself, as --check prints it.
+  for (const auto& w : answer.value("warnings", json::array())) out << cell(w) << "\n";
   out << "reloaded " << field(answer, "file") << ": " << field(answer, "summary") << "\n";
   return out.str();
 }

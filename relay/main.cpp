@@ -161,7 +161,8 @@ ReloadOutcome reload_config(Daemon* d) {
   }
   for (const auto& name : next->restart_only) {
     log->warn("reload: {} changed; it takes effect at the next restart", name);
-    outcome.warnings.push_back(name + " changed; it takes effect at the next restart");
+    outcome.warnings.push_back(path + ": warning: " + name +
+                               " changed; it takes effect at the next restart");
   }
   d->config = next->config;
   log::set_level(d->config->log.level);

@@ -228,8 +228,8 @@ TEST(CtlFormat, PolicyTestShowsTheClassification) {
 
 TEST(CtlFormat, Reload) {
   json ok{{"applied", true}, {"file", "/etc/r.toml"}, {"summary", "rules=3 routes=1"},
-          {"warnings", {"smtp.listen changed; it takes effect at the next restart"}}};
-  EXPECT_EQ(format_reload(ok), "warning: smtp.listen changed; it takes effect at the next restart\n"
+          {"warnings", {"/etc/r.toml: warning: smtp.listen changed; it takes effect at the next restart"}}};
+  EXPECT_EQ(format_reload(ok), "/etc/r.toml: warning: smtp.listen changed; it takes effect at the next restart\n"
                                "reloaded /etc/r.toml: rules=3 routes=1\n");
   json refused{{"error", "/etc/r.toml has errors; the running configuration stays in force"},
                {"code", "reload_refused"},
