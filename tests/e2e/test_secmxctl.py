@@ -20,6 +20,7 @@ from relaytest import wait_until  # noqa: E402
 from test_admin import Admin, _ctl_built, start_admin_relay  # noqa: E402,F401
 
 ROUTE_EXIT_PERMANENT = 7  # docs/admin.md
+ROUTE_EXIT_TEMPORARY = 8
 EXIT_NOT_RUNNING = 2
 EXIT_FAILED = 6
 
@@ -85,6 +86,30 @@ def test_route_exits_non_zero_when_the_domain_takes_no_mail(make_relay, dns_serv
         assert set(v) == {"BES", "SOS encrypt", "SOS verify"}, r.stdout
         assert all(x.startswith("would bounce 5.") for x in v.values()), r.stdout
         assert admin.ctl("--json", "route", domain).returncode == ROUTE_EXIT_PERMANENT
+
+
+def test_route_exits_differently_when_dns_fails_for_now(make_relay, dns_server):
+    dns_server.servfail_zone("broken.test")
+    dns_server.start()
+    relay, admin = start_admin_relay(make_relay, overrides={"dns": {"servers": [dns_server.address]}})
+    r = admin.ctl("route", "broken.test")
+    assert r.returncode == ROUTE_EXIT_TEMPORARY, (r.returncode, r.stdout, r.stderr)
+    assert all(x.startswith("would defer 4.") for x in verdicts(r.stdout).values()), r.stdout
+
+
+def test_policy_test_shows_how_the_marking_was_read(make_relay):
+    relay, admin = start_admin_relay(make_relay)
+    r = admin.ctl("policy", "test", "--from", "a@x.example", "--rcpt", "r@y.example", "--header",
+                  "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED, ORIGIN=a@x.example")
+    assert r.returncode == 0, r.stderr
+    assert "classification:  PROTECTED\n" in r.stdout, r.stdout
+    assert "marking:         X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED" in r.stdout
+    # Elements out of order: invalid, and the output says why.
+    r = admin.ctl("policy", "test", "--from", "a@x.example", "--rcpt", "r@y.example", "--header",
+                  "X-Protective-Marking: SEC=PROTECTED, VER=2018.1, NS=gov.au")
+    assert r.returncode == 0, r.stderr
+    assert "classification:  unknown (" in r.stdout, r.stdout
+    assert "-> invalid: " in r.stdout and "invalid marking: " in r.stdout, r.stdout
 
 
 def test_reload_applies_a_good_file_and_refuses_a_bad_one_with_file_line(make_relay):
