@@ -456,8 +456,9 @@ class AdminServerImpl final : public AdminServer {
     log_->info("reload by [{}]: {}", log::escape(req.remote_addr, 64),
                a.applied ? "applied" : "refused, " + std::to_string(a.errors.size()) + " errors");
     if (!a.applied) {
-      std::string why = a.file.empty() ? a.errors.empty() ? "refused" : a.errors.front()
-                                       : a.file + " has errors; the running configuration stays in force";
+      // Without a file the daemon did not get as far as reading it (starting, stopping).
+      std::string why = a.file + " has errors; the running configuration stays in force";
+      if (a.file.empty()) why = a.errors.empty() ? std::string("refused") : a.errors.front();
       return answer(res, 422, json{{"error", why}, {"code", "reload_refused"}, {"file", a.file},
                                    {"errors", a.errors}});
     }
