@@ -216,6 +216,7 @@ class AdminServerImpl final : public AdminServer {
         case Endpoint::TlsRptList: return tlsrpt_list(req, res);
         case Endpoint::TlsRptReport: return tlsrpt_report(req, res);
         case Endpoint::TlsRptSend: return tlsrpt_send(req, res);
+        case Endpoint::Reload: return reload(req, res);
       }
     };
     svr_.Get(".*", dispatch);
@@ -434,6 +435,35 @@ class AdminServerImpl final : public AdminServer {
     auto out = admin::policy_test(*engine, body);
     if (!out) return error(res, 400, "bad_request", out.error());
     answer(res, 200, *out);
+  }
+
+  // The daemon's own reload (SIGHUP's), run on its main loop; refused with the file:line
+  // errors (422), the running configuration staying in force.
+  void reload(const httplib::Request& req, httplib::Response& res) {
+    if (!deps_.reload) return error(res, 503, "unavailable", "reload is not available");
+    auto done = std::make_shared<std::promise<ReloadAnswer>>();
+    auto got = done->get_future();
+    deps_.reload([done](ReloadAnswer a) { done->set_value(std::move(a)); });
+    // Reading the file and loading certificates takes well under this; a shutdown does
+    // not wait for it.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (got.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      if (cancel_.load() || std::chrono::steady_clock::now() >= deadline) {
+        return error(res, 504, "timeout", "the relay did not reload in time");
+      }
+    }
+    ReloadAnswer a = got.get();
+    log_->info("reload by [{}]: {}", log::escape(req.remote_addr, 64),
+               a.applied ? "applied" : "refused, " + std::to_string(a.errors.size()) + " errors");
+    if (!a.applied) {
+      // Without a file the daemon did not get as far as reading it (starting, stopping).
+      std::string why = a.file + " has errors; the running configuration stays in force";
+      if (a.file.empty()) why = a.errors.empty() ? std::string("refused") : a.errors.front();
+      return answer(res, 422, json{{"error", why}, {"code", "reload_refused"}, {"file", a.file},
+                                   {"errors", a.errors}});
+    }
+    answer(res, 200, json{{"applied", true}, {"file", a.file}, {"summary", a.summary},
+                          {"warnings", a.warnings}});
   }
 
   // --- MTA-STS ---------------------------------------------------------------------

@@ -39,6 +39,15 @@
 
 namespace secmx::admin {
 
+// What a reload asked for through POST /api/v1/reload did (relay/reload.hpp).
+struct ReloadAnswer {
+  bool applied = false;
+  std::string file;
+  std::vector<std::string> errors;    // refused: "file:line: message"
+  std::vector<std::string> warnings;  // applied
+  std::string summary;                // applied: "rules=3 routes=2 ..."
+};
+
 struct AdminDeps {
   std::shared_ptr<const config::Config> config;   // admin.listen, admin.token_file, dns
   queue::Store* store = nullptr;                   // required
@@ -48,6 +57,9 @@ struct AdminDeps {
   // /healthz: are the SMTP listeners up? Called from admin threads: must be thread-safe.
   // Null: assumed up.
   std::function<bool()> listeners_up;
+  // POST /api/v1/reload: reload the config file as SIGHUP does; `done` may run on any
+  // thread. Null: the endpoint answers 503.
+  std::function<void(std::function<void(ReloadAnswer)> done)> reload{};
 };
 
 // MTA-STS for /api/v1/sts: the policy cache (show, purge; must outlive the server) and

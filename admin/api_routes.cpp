@@ -14,7 +14,7 @@ struct RouteEntry {
   std::string_view op;       // QueueOp only
 };
 
-constexpr std::array<RouteEntry, 19> kRoutes = {{
+constexpr std::array<RouteEntry, 20> kRoutes = {{
     {"GET", "/healthz", Endpoint::Healthz, ""},
     {"GET", "/metrics", Endpoint::Metrics, ""},
     {"GET", "/api/v1/stats", Endpoint::Stats, ""},
@@ -34,6 +34,7 @@ constexpr std::array<RouteEntry, 19> kRoutes = {{
     {"GET", "/api/v1/tlsrpt", Endpoint::TlsRptList, ""},
     {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, ""},
     {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, ""},
+    {"POST", "/api/v1/reload", Endpoint::Reload, ""},
 }};
 
 // Segment by segment; "*" takes one non-empty segment into `arg`.

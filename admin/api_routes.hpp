@@ -30,6 +30,7 @@ enum class Endpoint {
   TlsRptList,   // GET /api/v1/tlsrpt?day=D
   TlsRptReport, // GET /api/v1/tlsrpt/report?domain=X&day=D
   TlsRptSend,   // POST /api/v1/tlsrpt/send
+  Reload,       // POST /api/v1/reload
 };
 
 struct RouteMatch {

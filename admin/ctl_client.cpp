@@ -116,6 +116,12 @@ Result<CtlResponse, CtlError> call(const CtlTarget& target, const std::string& m
                       : method == "DELETE" ? cli.Delete(path)
                                            : cli.Post(path, payload, "application/json");
   if (!r) {
+    // Nothing listening (connection refused, or no answer to the connect): the relay is
+    // not running, or not with this admin address. Other failures say what broke.
+    if (r.error() == httplib::Error::Connection) {
+      return fail(CtlError{kExitNotRunning, "secmx-relay is not running (no answer on " +
+                                                target.describe() + ")"});
+    }
     return fail(CtlError{kExitNotRunning, "cannot reach the relay's admin API at " +
                                               target.describe() + ": " + httplib::to_string(r.error()) +
                                               " (is secmx-relay running?)"});
@@ -142,7 +148,7 @@ Result<CtlResponse, CtlError> call(const CtlTarget& target, const std::string& m
   } else if (out.status == 409) {
     exit_code = kExitBusy;
   }
-  return fail(CtlError{exit_code, text});
+  return fail(CtlError{exit_code, text, out.body});
 }
 
 }  // namespace secmx::admin

@@ -22,7 +22,8 @@ enum ExitCode : int {
   kExitAuth = 3,         // 401 (wrong or missing token) or 503 no_token
   kExitNotFound = 4,     // 404: no such message
   kExitBusy = 5,         // 409: the message is being delivered, try again
-  kExitFailed = 6,       // any other error answer (400, 500, 503)
+  kExitFailed = 6,       // any other error answer (400, 500, 503); reload refused (422)
+  // route only (ctl_format.hpp): 7 discovery failed permanently, 8 temporarily
 };
 
 struct CtlTarget {
@@ -35,6 +36,7 @@ struct CtlTarget {
 struct CtlError {
   int exit_code = kExitFailed;
   std::string message;
+  nlohmann::json body{};  // the error answer's JSON, when there was one
 };
 
 // From the relay's config file ([admin] listen and token_file), then the overrides:

@@ -89,11 +89,12 @@ std::string format_queue_list(const json& messages) {
       if (!domains.empty()) domains += ",";
       domains += cell(d);
     }
+    // Nothing is cut: like Postfix's mailq, whole ids and addresses, for grep and awk.
     std::string last = field(m, "last_status");
-    if (last != "-") last += " " + cut(field(m, "last_reply"), 50);
+    if (last != "-") last += " " + field(m, "last_reply");
     rows.push_back({field(m, "id"), format_age(m.value("age_seconds", std::int64_t{0})),
                     field(m, "state"), field(m, "policy"), std::to_string(m.value("size", 0)),
-                    cut(field(m, "sender"), 40), rcpts, cut(domains, 40), last});
+                    field(m, "sender"), rcpts, domains.empty() ? "-" : domains, last});
   }
   std::string out = format_table(
       {"ID", "AGE", "STATE", "POLICY", "SIZE", "SENDER", "RCPTS", "DOMAINS", "LAST"}, rows);
@@ -165,7 +166,31 @@ std::string format_stats(const json& s) {
   return out.str();
 }
 
-std::string format_route(const json& r) {
+std::string format_route_verdicts(const json& r) {
+  std::string out;
+  for (const auto& v : r.value("verdicts", json::array())) {
+    std::string action = field(v, "action");
+    out += field(v, "policy") + ": ";
+    if (action == "deliver") {
+      out += "would deliver to " + field(v, "host") + " (" + field(v, "detail") + ")";
+    } else if (action == "bounce" || action == "defer") {
+      out += "would " + action + " " + field(v, "status") + ": " + field(v, "detail");
+    } else {
+      out += "cannot tell: " + field(v, "detail");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+int route_exit_code(const json& r) {
+  std::string status = field(r, "status");
+  if (status == "permanent") return kRouteExitPermanent;
+  if (status == "temporary") return kRouteExitTemporary;
+  return 0;
+}
+
+std::string format_route(const json& r, bool verbose) {
   std::ostringstream out;
   kv(out, "domain", field(r, "domain"));
   std::string status = field(r, "status");
@@ -193,6 +218,10 @@ std::string format_route(const json& r) {
   if (r.value("secmx_incomplete", false)) kv(out, "note", "a SecMX lookup failed: the list may be incomplete");
   if (r.value("mx_incomplete", false)) kv(out, "note", "an MX lookup failed: the list may be incomplete");
   if (r.contains("probe_stopped")) kv(out, "note", "probe stopped early: " + field(r, "probe_stopped"));
+  if (verbose) {
+    out << "\nDiscovery trace:\n";
+    for (const auto& line : r.value("trace", json::array())) out << "  " << cell(line) << "\n";
+  }
   out << "\n";
   std::vector<std::vector<std::string>> rows;
   std::string verdicts;
@@ -235,7 +264,7 @@ std::string format_route(const json& r) {
   header.push_back("BINDING");
   for (const char* h : {"ANSWERS", "STARTTLS", "TLS", "VERIFIED", "STATUS"}) header.push_back(h);
   out << format_table(header, rows);
-  if (!verdicts.empty()) out << "\nWhat delivery would do:\n" << verdicts;
+  if (verbose && !verdicts.empty()) out << "\nEach host on its own:\n" << verdicts;
   std::string records;
   for (const auto& c : r.value("candidates", json::array())) {
     const json t = c.value("tlsa", json::object());
@@ -244,19 +273,63 @@ std::string format_route(const json& r) {
     }
   }
   if (!records.empty()) out << "\nTLSA records (usable):\n" << records;
+  if (std::string v = format_route_verdicts(r); !v.empty()) out << "\nWhat delivery would do now:\n" << v;
+  return out.str();
+}
+
+std::string format_classification(const json& a) {
+  if (!a.contains("classification")) return "";
+  std::ostringstream out;
+  const json c = a.value("classification", json::object());
+  std::string level = field(c, "level");
+  if (c.value("unknown", false)) {
+    level = "unknown (" + field(c, "unknown_why") + ")" + (level == "-" ? "" : ", highest read: " + level);
+  } else if (level == "-") {
+    level = "none (not marked)";
+  }
+  kv(out, "classification", level);
+  for (const auto& m : c.value("markings", json::array())) {
+    std::string line = field(m, "source") + ": " + field(m, "text");
+    if (field(m, "error") != "-") {
+      line += " -> invalid: " + field(m, "error");
+    } else {
+      line += " -> " + field(m, "level");
+    }
+    kv(out, "marking", line);
+  }
+  if (field(a, "marking_invalid") != "-") kv(out, "invalid marking", field(a, "marking_invalid"));
+  if (field(a, "subject") != "-") kv(out, "subject", field(a, "subject"));
+  out << "\n";
   return out.str();
 }
 
 std::string format_policy_test(const json& a) {
   std::ostringstream out;
+  out << format_classification(a);
   std::vector<std::vector<std::string>> rows;
   for (const auto& d : a.value("decisions", json::array())) {
     std::string rule = field(d, "rule");
     if (field(d, "reject_text") != "-") rule += " (" + field(d, "reject_text") + ")";
+    if (field(d, "rule_line") != "-" && field(d, "rule_line") != "0") rule += " line " + field(d, "rule_line");
     rows.push_back({field(d, "recipient"), field(d, "policy"), field(d, "tls"), rule});
   }
   out << format_table({"RECIPIENT", "POLICY", "TLS", "RULE"}, rows);
   return out.str();
+}
+
+std::string format_reload(const json& answer) {
+  std::ostringstream out;
+  // Each warning says "file:line: warning: ..." itself, as --check prints it.
+  for (const auto& w : answer.value("warnings", json::array())) out << cell(w) << "\n";
+  out << "reloaded " << field(answer, "file") << ": " << field(answer, "summary") << "\n";
+  return out.str();
+}
+
+std::string format_reload_refused(const json& answer) {
+  std::string out;
+  for (const auto& e : answer.value("errors", json::array())) out += cell(e) + "\n";
+  out += "secmxctl: reload refused: " + field(answer, "error") + "\n";
+  return out;
 }
 
 }  // namespace secmx::admin

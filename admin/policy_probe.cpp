@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "relay/model/envelope.hpp"
+#include "relay/policy/explain.hpp"
 
 namespace secmx::admin {
 
@@ -110,6 +111,30 @@ Result<json, std::string> policy_test(const policy::PolicyEngine& engine, const 
   json out = list.front();
   out.erase("recipient");
   out["decisions"] = std::move(list);
+  // How the rule engine read the message (the daemon's engine is one): the marking, its
+  // level and any reason it could not be read, as `secmx-relay --explain` shows them.
+  if (const auto* rules = dynamic_cast<const policy::RuleEngine*>(&engine)) {
+    policy::ExplainRequest req;
+    req.sender = sender;
+    for (const auto& r : rcpts) req.recipients.push_back(r.address);
+    req.requiretls = facts.requiretls;
+    req.client_address = client;
+    req.auth_user = auth_user;
+    req.message = *headers;
+    auto explained = json::parse(policy::render_json(policy::explain(*rules, std::move(req))),
+                                 nullptr, false);
+    if (explained.is_object()) {
+      out["classification"] = explained["classification"];
+      out["subject"] = explained["subject"];
+      out["header_fields"] = explained["header_fields"];
+      out["marking_invalid"] = decisions.front().marking_invalid;
+      auto& steps = explained["recipients"];
+      for (std::size_t i = 0; i < out["decisions"].size() && i < steps.size(); ++i) {
+        out["decisions"][i]["step"] = steps[i].value("step", std::string());
+        out["decisions"][i]["rule_line"] = steps[i].value("rule_line", json());
+      }
+    }
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "admin/route_verdict.hpp"
 #include "relay/client/smtp_client.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
@@ -45,6 +46,7 @@ struct Probe {
   std::vector<HostProbe> hosts;
   sts::StsState sts;    // the domain's cached MTA-STS policy, as delivery would use it
   std::string stopped;  // "", "cancelled", "deadline"
+  bool all_probed = true;  // no address left out for max_addresses
 
   bool finished() const {
     if (!result) return false;
@@ -176,6 +178,21 @@ json host_json(const HostProbe& h, bool dnssec) {
   return j;
 }
 
+// The probe's hosts, in the order delivery tries them, as route_verdicts() reads them.
+json verdicts_json(const Probe& p) {
+  std::vector<ProbedHost> hosts;
+  for (const auto& h : p.hosts) {
+    const auto& c = *h.candidate;
+    hosts.push_back(ProbedHost{c.host + "[" + h.address.to_string() + "]:" + std::to_string(c.port),
+                               c.host, c.tlsa.detail, h.terms, h.info});
+  }
+  json out = json::array();
+  for (const auto& v : route_verdicts(p.result ? &*p.result : nullptr, hosts, p.all_probed)) {
+    out.push_back(to_json(v));
+  }
+  return out;
+}
+
 void on_tick(uv_timer_t* t) {
   auto* p = static_cast<Probe*>(t->data);
   if (p->finished()) {
@@ -194,7 +211,10 @@ void start_hosts(Probe& p, const RouteProbeOptions& options,
                  const std::shared_ptr<tls::TlsContext>& tls, const std::string& helo) {
   for (const auto& c : p.result->candidates) {
     for (const auto& a : c.addresses) {
-      if (p.hosts.size() >= options.max_addresses) break;
+      if (p.hosts.size() >= options.max_addresses) {
+        p.all_probed = false;
+        break;
+      }
       p.hosts.push_back(HostProbe{&c, a, delivery::host_terms(c, p.sts), nullptr, std::nullopt, false});
     }
   }
@@ -295,6 +315,7 @@ Result<json, std::string> probe_route(const config::Config& cfg, const std::stri
                         {"tls", tls_done},
                         {"verified", verified}};
   if (!p.stopped.empty()) out["probe_stopped"] = p.stopped;
+  out["verdicts"] = verdicts_json(p);
   return out;
 }
 

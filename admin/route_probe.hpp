@@ -49,6 +49,9 @@ struct RouteProbeOptions {
 //   "mta_sts": {"enabled", "cached", "id", "mode", "mx", "max_age", "age_seconds",
 //               "expired"} - the cached policy the hosts' terms were taken from
 //   "summary": {"hosts", "answering", "starttls", "tls", "verified"}
+//   "verdicts": [{"policy": "BES"|"SOS encrypt"|"SOS verify", "action": "deliver"|
+//                 "bounce"|"defer"|"unknown", "host", "status", "detail"}] - what an
+//                 attempt would end in now, by delivery::decide() (route_verdict.hpp)
 // Error: only when the probe cannot run at all (resolver or TLS context failed).
 // sts_cache: the relay's MTA-STS cache (null: MTA-STS off); read, never fetched into.
 Result<nlohmann::json, std::string> probe_route(const config::Config& cfg,

@@ -6,13 +6,16 @@
 //     queue show ID | hold ID | release ID | delete ID | bounce ID [--reason TEXT]
 //     queue flush [ID] [--domain D]
 //     stats
-//     route DOMAIN
+//     route DOMAIN [-v]
+//     reload
 //     sts show DOMAIN | fetch DOMAIN | purge DOMAIN
 //     tlsrpt list [--day D] | show DOMAIN [--day D] | send [--day D] [--domain D]
 //     policy test --from A [--header 'N: V']... --rcpt R [--rcpt R]... [--requiretls]
 //
 // Human-readable tables by default, the API's JSON with --json. Exit codes in
-// ctl_client.hpp (0 ok, 2 relay not running, 3 bad token, 4 unknown id, 5 busy, ...).
+// ctl_client.hpp (0 ok, 2 relay not running, 3 bad token, 4 unknown id, 5 busy, 6 failed
+// or reload refused) and ctl_format.hpp (route: 7 discovery failed permanently, 8
+// temporarily); all in docs/admin.md.
 // Single-threaded; every call is one blocking HTTP request.
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -136,8 +139,16 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "queue size and message counters");
 
   std::string route_domain;
-  auto* route = app.add_subcommand("route", "what discovery finds for a domain and whether each host does TLS");
+  bool route_verbose = false;
+  auto* route = app.add_subcommand(
+      "route", "what discovery finds for a domain, whether each host does TLS, and what "
+               "delivery would do per policy");
   route->add_option("domain", route_domain, "recipient domain")->required();
+  route->add_flag("-v,--verbose", route_verbose, "also the discovery trace and each host's verdicts");
+
+  auto* reload = app.add_subcommand(
+      "reload", "make the running relay read its config file again (as SIGHUP); refused "
+                "with the file:line errors when the file has mistakes");
 
   auto* sts = app.add_subcommand("sts", "MTA-STS policies (RFC 8461) the relay has cached");
   sts->require_subcommand(1);
@@ -248,8 +259,26 @@ int main(int argc, char** argv) {
     return ctl.run("GET", "/api/v1/stats", nullptr, [](const json& j) { return format_stats(j); });
   }
   if (route->parsed()) {
-    return ctl.run("GET", "/api/v1/route/" + encode(route_domain), nullptr,
-                   [](const json& j) { return format_route(j); }, 90);
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    auto r = call(ctl.target, "GET", "/api/v1/route/" + encode(route_domain), nullptr, 90);
+    if (!r) return ctl.error(r.error());
+    std::cout << (ctl.as_json ? r->body.dump(2) + "\n" : format_route(r->body, route_verbose));
+    return route_exit_code(r->body);
+  }
+  if (reload->parsed()) {
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    auto r = call(ctl.target, "POST", "/api/v1/reload", nullptr, 120);
+    if (!r) {
+      const json& body = r.error().body;
+      if (!body.is_object() || body.value("code", std::string()) != "reload_refused") {
+        return ctl.error(r.error());
+      }
+      // The errors go to stderr: under systemd (ExecReload) that is the journal.
+      std::cerr << (ctl.as_json ? body.dump(2) + "\n" : format_reload_refused(body));
+      return r.error().exit_code;
+    }
+    std::cout << (ctl.as_json ? r->body.dump(2) + "\n" : format_reload(r->body));
+    return kExitOk;
   }
   if (sts_show->parsed()) {
     return ctl.run("GET", "/api/v1/sts/" + encode(sts_domain), nullptr,

@@ -111,6 +111,7 @@ struct Daemon {
   delivery::Scheduler* scheduler = nullptr;
   admin::AdminServer* admin = nullptr;
   tlsrpt::ReportService* reports = nullptr;
+  ReloadRequests reloads;  // POST /api/v1/reload
 };
 
 metrics::ReportResult metric_of(tlsrpt::SendResult r) {
@@ -129,12 +130,13 @@ void on_signal(uv_signal_t* handle, int signum) {
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->sighup), nullptr);
+  d->reloads.close();
 }
 
 // On the main loop, between SMTP callbacks: the sessions of this loop see the new
 // settings from their next command; the other threads take theirs at their next wake-up.
-void on_reload(uv_signal_t* handle, int) {
-  auto* d = static_cast<Daemon*>(handle->data);
+// For SIGHUP and for the admin API's POST /api/v1/reload alike.
+ReloadOutcome reload_config(Daemon* d) {
   auto log = log::logger("main");
   // Log rotation (logrotate renames the file, then SIGHUP) works whatever the new config
   // holds, so the file is reopened first; the reload's own lines go to the new file.
@@ -144,18 +146,26 @@ void on_reload(uv_signal_t* handle, int) {
     std::cerr << "secmx-relay: log file not reopened, still writing to the old one: "
               << reopened.error() << std::endl;
   }
+  ReloadOutcome outcome;
   // A copy: the config it comes from is released during the swap below.
   const std::string path = d->config->source_file;
+  outcome.file = path;
   auto next = prepare_reload(path, *d->config);
   if (!next) {
     for (const auto& line : next.error()) log->error("reload refused: {}", line);
     log->error("reload refused: {} has errors; the running configuration stays in force", path);
     d->metrics->config_reload_failures.inc();
-    return;
+    outcome.errors = std::move(next.error());
+    return outcome;
   }
-  for (const auto& w : next->config->warnings) log->warn("reload: {}", w.to_string());
+  for (const auto& w : next->config->warnings) {
+    log->warn("reload: {}", w.to_string());
+    outcome.warnings.push_back(w.to_string());
+  }
   for (const auto& name : next->restart_only) {
     log->warn("reload: {} changed; it takes effect at the next restart", name);
+    outcome.warnings.push_back(path + ": warning: " + name +
+                               " changed; it takes effect at the next restart");
   }
   d->config = next->config;
   log::set_level(d->config->log.level);
@@ -165,8 +175,13 @@ void on_reload(uv_signal_t* handle, int) {
   d->admin->update(d->config, next->policy);
   d->reports->reload(d->config);
   d->metrics->config_reloads.inc();
-  log->info("reload: {} loaded: {}", path, describe(*d->config));
+  outcome.applied = true;
+  outcome.summary = describe(*d->config);
+  log->info("reload: {} loaded: {}", path, outcome.summary);
+  return outcome;
 }
+
+void on_reload(uv_signal_t* handle, int) { reload_config(static_cast<Daemon*>(handle->data)); }
 
 int run(std::shared_ptr<const config::Config> cfg) {
   auto main_log = log::logger("main");
@@ -301,8 +316,16 @@ int run(std::shared_ptr<const config::Config> cfg) {
                        admin::AdminTlsRpt::SendDone done) {
         report_service->send_now(std::move(day), std::move(domain), std::move(done));
       }};
+  admin::AdminDeps admin_deps{cfg, store_ptr, &queue_ops, &metrics, engine,
+                              [&listening] { return listening.load(); }};
+  admin_deps.reload = [&d](std::function<void(admin::ReloadAnswer)> done) {
+    d.reloads.request([done = std::move(done)](ReloadOutcome o) {
+      done(admin::ReloadAnswer{o.applied, std::move(o.file), std::move(o.errors),
+                               std::move(o.warnings), std::move(o.summary)});
+    });
+  };
   auto admin_server = admin::AdminServer::start(
-      {cfg, store_ptr, &queue_ops, &metrics, engine, [&listening] { return listening.load(); }},
+      std::move(admin_deps),
       {&workers->sts_cache(),
        [workers](const std::string& domain, std::function<void(sts::StsState)> done) {
          workers->sts_refresh(domain, std::move(done));
@@ -328,6 +351,9 @@ int run(std::shared_ptr<const config::Config> cfg) {
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
   uv_signal_start(&d.sighup, on_reload, SIGHUP);
+  if (auto started = d.reloads.start(&d.loop, [&d] { return reload_config(&d); }); !started) {
+    main_log->error("admin reload requests unavailable: {}", started.error());
+  }
   set_sighup_blocked(false);
   main_log->info("secmx-relay started: hostname={} queue={} admin={}:{}", cfg->hostname,
                  cfg->queue.path, cfg->admin.listen.host, (*admin_server)->port());

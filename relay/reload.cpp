@@ -45,4 +45,58 @@ std::string describe(const config::Config& config) {
                      config.log.level);
 }
 
+Status<std::string> ReloadRequests::start(uv_loop_t* loop, Apply apply) {
+  apply_ = std::move(apply);
+  if (int rc = uv_async_init(loop, &async_, on_async); rc != 0) {
+    return fail(std::string("uv_async_init: ") + uv_strerror(rc));
+  }
+  async_.data = this;
+  std::lock_guard lock(mutex_);
+  open_ = true;
+  return Ok{};
+}
+
+void ReloadRequests::request(Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (open_) {
+      waiting_.push_back(std::move(done));
+      // Under the lock: close() cannot close the handle between the check and the send.
+      uv_async_send(&async_);
+      return;
+    }
+  }
+  done(refused("the relay is not accepting reloads (starting or stopping)"));
+}
+
+void ReloadRequests::close() {
+  std::vector<Done> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    if (!open_) return;
+    open_ = false;
+    waiting.swap(waiting_);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  for (auto& done : waiting) done(refused("the relay is stopping"));
+}
+
+void ReloadRequests::on_async(uv_async_t* handle) {
+  auto* self = static_cast<ReloadRequests*>(handle->data);
+  std::vector<Done> waiting;
+  {
+    std::lock_guard lock(self->mutex_);
+    waiting.swap(self->waiting_);
+  }
+  if (waiting.empty()) return;
+  ReloadOutcome outcome = self->apply_();
+  for (auto& done : waiting) done(outcome);
+}
+
+ReloadOutcome ReloadRequests::refused(const std::string& why) {
+  ReloadOutcome o;
+  o.errors.push_back(why);
+  return o;
+}
+
 }  // namespace secmx

@@ -2,9 +2,17 @@
 // swaps in - policy engine, STARTTLS certificate, client CA store - before anything is
 // swapped, so that a reload is all or nothing: a file with a mistake, a rule that does not
 // compile or a certificate that does not load leaves the running relay exactly as it was.
+//
+// The same reload can be asked for through the admin API (POST /api/v1/reload, `secmxctl
+// reload`, the systemd unit's ExecReload): ReloadRequests carries the request from an
+// admin thread to the main loop and the outcome - with the file:line errors - back.
 #pragma once
 
+#include <uv.h>
+
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,5 +37,45 @@ Result<PreparedReload, std::vector<std::string>> prepare_reload(const std::strin
 
 // For the log: "rules=3 routes=2 starttls=on pause=off".
 std::string describe(const config::Config& config);
+
+// What one reload did, for the log and for whoever asked.
+struct ReloadOutcome {
+  bool applied = false;
+  std::string file;
+  std::vector<std::string> errors;    // refused: "file:line: message", one per problem
+  std::vector<std::string> warnings;  // applied: the file's warnings, restart-only settings
+  std::string summary;                // applied: describe()
+};
+
+// Reloads asked for from other threads, run on one loop. Requests that arrive while one
+// waits share its outcome (the file is read once). Thread affinity: start() and close()
+// on the loop thread; request() from any thread.
+class ReloadRequests {
+ public:
+  using Apply = std::function<ReloadOutcome()>;  // runs on the loop thread
+  using Done = std::function<void(ReloadOutcome)>;
+
+  ReloadRequests() = default;
+  ReloadRequests(const ReloadRequests&) = delete;
+  ReloadRequests& operator=(const ReloadRequests&) = delete;
+
+  // From now on requests run `apply` on `loop`. Error: the libuv handle could not be made.
+  Status<std::string> start(uv_loop_t* loop, Apply apply);
+  // Before start() or after close(): refused at once, on the calling thread.
+  void request(Done done);
+  // No more requests; waiting ones are refused. The handle is closed by the loop's next
+  // turn, which must come before this object is destroyed.
+  void close();
+
+ private:
+  static void on_async(uv_async_t* handle);
+  static ReloadOutcome refused(const std::string& why);
+
+  std::mutex mutex_;
+  bool open_ = false;          // guarded by mutex_
+  std::vector<Done> waiting_;  // guarded by mutex_
+  uv_async_t async_{};
+  Apply apply_;
+};
 
 }  // namespace secmx

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 import relaytest
-from relaytest import REPO, relay_bin, render_toml, swaks_queue_id, wait_until
+from relaytest import REPO, ctl_bin, relay_bin, render_toml, swaks_queue_id, wait_until
 
 RUN_USER = "secmx"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="deployment tests need root")
@@ -932,7 +932,8 @@ def test_systemd_unit_is_valid_and_hardened(tmp_path):
     text = (REPO / "etc" / "secmx-relay.service").read_text()
     # systemd-analyze insists that ExecStart names an executable: point it at this build.
     unit = tmp_path / "secmx-relay.service"
-    unit.write_text(text.replace("/usr/local/sbin/secmx-relay", os.path.realpath(relay_bin())))
+    unit.write_text(text.replace("/usr/local/sbin/secmx-relay", os.path.realpath(relay_bin()))
+                    .replace("/usr/local/bin/secmxctl", os.path.realpath(ctl_bin())))
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
@@ -949,3 +950,5 @@ def test_systemd_unit_is_valid_and_hardened(tmp_path):
     assert settings["KillSignal"] == ["SIGTERM"]
     config = settings["ExecStart"][0].split("--config", 1)[1].strip()
     assert config == "/etc/secmx-relay/secmx-relay.toml"
+    # `systemctl reload` fails when the relay refuses the file: it asks and waits.
+    assert settings["ExecReload"] == [f"/usr/local/bin/secmxctl --config {config} reload"]

@@ -2,6 +2,8 @@
 // real HTTP on loopback (cpp-httplib client).
 #include "admin/admin_server.hpp"
 
+#include <functional>
+#include <thread>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -84,6 +86,7 @@ class AdminServerTest : public ::testing::Test {
 
   void start() {
     AdminDeps deps{config_, store_.get(), &ops_, &metrics_, engine_, [this] { return listeners_up_.load(); }};
+    deps.reload = reload_;
     auto s = AdminServer::start(deps);
     ASSERT_TRUE(s.ok()) << s.error();
     server_ = std::move(s.value());
@@ -106,6 +109,7 @@ class AdminServerTest : public ::testing::Test {
   metrics::RelayMetrics metrics_;
   std::shared_ptr<const policy::PolicyEngine> engine_;
   std::atomic<bool> listeners_up_{true};
+  std::function<void(std::function<void(ReloadAnswer)>)> reload_;  // before start()
   std::unique_ptr<AdminServer> server_;
 };
 
@@ -271,6 +275,41 @@ TEST_F(AdminServerTest, PolicyTest) {
   EXPECT_EQ(body(r)["rule"], "requiretls");
   EXPECT_EQ(c.Post("/api/v1/policy/test", "{nope", "application/json")->status, 400);
   EXPECT_EQ(c.Post("/api/v1/policy/test", "{}", "application/json")->status, 400);
+}
+
+TEST_F(AdminServerTest, ReloadAnswersWhatTheDaemonDid) {
+  auto c = client();
+  // No reload wired: 503, never a silent success.
+  auto r = c.Post("/api/v1/reload", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+
+  server_->stop();
+  ReloadAnswer next;
+  // The answer comes from another thread, as the daemon's main loop gives it.
+  reload_ = [&next](std::function<void(ReloadAnswer)> done) {
+    std::thread([done, a = next] { done(a); }).detach();
+  };
+  start();
+  auto c2 = client();
+  next = ReloadAnswer{false, "/etc/r.toml", {"/etc/r.toml:7: route.host: expected a string"}, {}, ""};
+  r = c2.Post("/api/v1/reload", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_EQ(body(r)["code"], "reload_refused");
+  EXPECT_EQ(body(r)["errors"], json::array({"/etc/r.toml:7: route.host: expected a string"}));
+  EXPECT_NE(body(r)["error"].get<std::string>().find("/etc/r.toml has errors"), std::string::npos);
+
+  next = ReloadAnswer{true, "/etc/r.toml", {}, {"w"}, "rules=1"};
+  r = c2.Post("/api/v1/reload", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body(r)["summary"], "rules=1");
+  EXPECT_EQ(body(r)["warnings"], json::array({"w"}));
+
+  // A write like the others: the token is needed.
+  auto anon = client(false);
+  EXPECT_EQ(anon.Post("/api/v1/reload", "", "application/json")->status, 401);
 }
 
 TEST_F(AdminServerTest, StopIsBoundedWithAKeepAliveClientConnected) {

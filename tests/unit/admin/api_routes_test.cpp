@@ -35,6 +35,7 @@ TEST(ApiRoutes, EveryEndpoint) {
       {"HEAD", "/api/v1/tlsrpt", Endpoint::TlsRptList, "", ""},
       {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, "", ""},
       {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, "", ""},
+      {"POST", "/api/v1/reload", Endpoint::Reload, "", ""},
   };
   for (const auto& c : cases) {
     auto m = match_route(c.method, c.path);

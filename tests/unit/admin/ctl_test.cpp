@@ -64,7 +64,7 @@ TEST(CtlClient, NothingListeningIsNotRunning) {
   auto r = call(t, "GET", "/api/v1/stats");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().exit_code, kExitNotRunning);
-  EXPECT_NE(r.error().message.find("is secmx-relay running?"), std::string::npos);
+  EXPECT_EQ(r.error().message, "secmx-relay is not running (no answer on 127.0.0.1:1)");
 }
 
 TEST(CtlFormat, TableAlignsColumns) {
@@ -150,6 +150,93 @@ TEST(CtlFormat, RouteWithDnssecShowsEachHostsTlsa) {
   text = format_route(r);
   EXPECT_NE(text.find("dnssec:          off\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("DNSSEC"), std::string::npos) << "no columns without DNSSEC: " << text;
+}
+
+TEST(CtlFormat, QueueListCutsNothing) {
+  std::string sender = "a-very-long-local-part-of-an-address@department.agency.example.gov.au";
+  json m{{"id", "0123456789ABCDEF"}, {"age_seconds", 4}, {"state", "deferred"}, {"policy", "BES"},
+         {"size", 10}, {"sender", sender}, {"recipients", 1}, {"pending", 1},
+         {"domains", {"first-long-recipient-domain.example.org", "second.example.net"}},
+         {"last_status", "4.4.1"}, {"last_reply", std::string(80, 'r')}};
+  auto text = format_queue_list(json::array({m}));
+  EXPECT_NE(text.find(sender), std::string::npos) << text;
+  EXPECT_NE(text.find("first-long-recipient-domain.example.org,second.example.net"), std::string::npos) << text;
+  EXPECT_NE(text.find(std::string(80, 'r')), std::string::npos) << text;
+  EXPECT_EQ(text.find("..."), std::string::npos) << text;
+}
+
+TEST(CtlFormat, RouteEndsWithAVerdictPerPolicyAndShowsTheTraceWhenVerbose) {
+  json r{{"domain", "d.test"}, {"status", "ok"}, {"trace", {"MX d.test: mx.d.test", "A mx.d.test: 192.0.2.1"}},
+         {"hosts", json::array()},
+         {"verdicts", json::array({json{{"policy", "BES"}, {"action", "deliver"},
+                                        {"host", "mx.d.test[192.0.2.1]:25"}, {"status", ""},
+                                        {"detail", "no STARTTLS: plaintext"}},
+                                   json{{"policy", "SOS encrypt"}, {"action", "bounce"}, {"host", ""},
+                                        {"status", "5.7.10"}, {"detail", "no secure (TLS) receiver: x"}},
+                                   json{{"policy", "SOS verify"}, {"action", "unknown"}, {"host", ""},
+                                        {"status", ""}, {"detail", "discovery did not finish"}}})}};
+  auto text = format_route(r);
+  EXPECT_NE(text.find("BES: would deliver to mx.d.test[192.0.2.1]:25 (no STARTTLS: plaintext)\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("SOS encrypt: would bounce 5.7.10: no secure (TLS) receiver: x\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("SOS verify: cannot tell: discovery did not finish\n"), std::string::npos) << text;
+  // The verdicts come last, where the eye ends.
+  EXPECT_EQ(text.substr(text.size() - std::string("discovery did not finish\n").size()),
+            "discovery did not finish\n");
+  EXPECT_EQ(text.find("MX d.test: mx.d.test"), std::string::npos) << "trace only with -v";
+  text = format_route(r, true);
+  EXPECT_NE(text.find("Discovery trace:\n  MX d.test: mx.d.test\n  A mx.d.test: 192.0.2.1\n"),
+            std::string::npos) << text;
+}
+
+TEST(CtlFormat, RouteExitCodeFollowsDiscovery) {
+  EXPECT_EQ(route_exit_code(json{{"status", "ok"}}), 0);
+  EXPECT_EQ(route_exit_code(json{{"status", "permanent"}}), kRouteExitPermanent);
+  EXPECT_EQ(route_exit_code(json{{"status", "temporary"}}), kRouteExitTemporary);
+  EXPECT_NE(kRouteExitPermanent, kRouteExitTemporary);
+}
+
+TEST(CtlFormat, PolicyTestShowsTheClassification) {
+  json a{{"policy", "SOS"},
+         {"decisions", json::array({json{{"recipient", "r@c.example"}, {"policy", "SOS"}, {"tls", "verify"},
+                                         {"rule", "rule=2(classification=PROTECTED)"}, {"rule_line", 40}}})},
+         {"classification", {{"level", "PROTECTED"}, {"unknown", false}, {"unknown_why", ""},
+                             {"markings", json::array({json{{"source", "X-Protective-Marking"},
+                                                            {"text", "VER=2018.1, NS=gov.au, SEC=PROTECTED"},
+                                                            {"level", "PROTECTED"}, {"error", ""}}})}}},
+         {"marking_invalid", ""}, {"subject", "hello"}};
+  auto text = format_policy_test(a);
+  EXPECT_NE(text.find("classification:  PROTECTED\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("marking:         X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED -> PROTECTED\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("rule=2(classification=PROTECTED) line 40"), std::string::npos) << text;
+
+  a["classification"] = {{"level", nullptr}, {"unknown", true}, {"unknown_why", "SEC before NS"},
+                         {"markings", json::array({json{{"source", "X-Protective-Marking"},
+                                                        {"text", "SEC=PROTECTED, VER=2018.1"},
+                                                        {"level", nullptr}, {"error", "SEC before NS"}}})}};
+  a["marking_invalid"] = "SEC before NS";
+  text = format_policy_test(a);
+  EXPECT_NE(text.find("classification:  unknown (SEC before NS)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("-> invalid: SEC before NS\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("invalid marking: SEC before NS\n"), std::string::npos) << text;
+
+  a.erase("classification");
+  EXPECT_EQ(format_policy_test(a).find("classification:"), std::string::npos);
+}
+
+TEST(CtlFormat, Reload) {
+  json ok{{"applied", true}, {"file", "/etc/r.toml"}, {"summary", "rules=3 routes=1"},
+          {"warnings", {"/etc/r.toml: warning: smtp.listen changed; it takes effect at the next restart"}}};
+  EXPECT_EQ(format_reload(ok), "/etc/r.toml: warning: smtp.listen changed; it takes effect at the next restart\n"
+                               "reloaded /etc/r.toml: rules=3 routes=1\n");
+  json refused{{"error", "/etc/r.toml has errors; the running configuration stays in force"},
+               {"code", "reload_refused"},
+               {"errors", {"/etc/r.toml:12: policy.default: expected BES, SOS or HOLD"}}};
+  EXPECT_EQ(format_reload_refused(refused),
+            "/etc/r.toml:12: policy.default: expected BES, SOS or HOLD\n"
+            "secmxctl: reload refused: /etc/r.toml has errors; the running configuration stays in force\n");
 }
 
 TEST(CtlFormat, Age) {

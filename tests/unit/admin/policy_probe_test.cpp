@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "relay/policy/rule_engine.hpp"
+
 namespace secmx::admin {
 namespace {
 
@@ -44,6 +46,32 @@ TEST(PolicyProbe, BuildsFactsAndAnswersPerRecipient) {
   EXPECT_EQ((*out)["rule"], "rule=1(r1@c.example)");
   ASSERT_EQ((*out)["decisions"].size(), 2u);
   EXPECT_EQ((*out)["decisions"][1]["recipient"], "r2@d.example");
+}
+
+TEST(PolicyProbe, RuleEngineAnswerSaysHowTheMarkingWasRead) {
+  auto engine = policy::RuleEngine::create(config::PolicyConfig{});
+  ASSERT_TRUE(engine.ok()) << engine.error();
+  auto out = policy_test(**engine, json{{"headers", {"X-Protective-Marking: VER=2018.1, NS=gov.au, "
+                                                     "SEC=PROTECTED, ORIGIN=a@b.gov.au",
+                                                     "Subject: plans"}},
+                                        {"recipients", {"r@c.example"}}});
+  ASSERT_TRUE(out.ok()) << out.error();
+  const json& c = (*out)["classification"];
+  EXPECT_EQ(c["level"], "PROTECTED") << out->dump();
+  EXPECT_EQ(c["unknown"], false);
+  ASSERT_EQ(c["markings"].size(), 1u);
+  EXPECT_EQ(c["markings"][0]["source"], "X-Protective-Marking");
+  EXPECT_EQ((*out)["subject"], "plans");
+  EXPECT_EQ((*out)["marking_invalid"], "");
+  EXPECT_TRUE((*out)["decisions"][0].contains("step"));
+
+  // Out of order: not a valid EPMS marking, and the answer says why.
+  out = policy_test(**engine, json{{"headers", {"X-Protective-Marking: SEC=PROTECTED, VER=2018.1, NS=gov.au"}},
+                                   {"recipients", {"r@c.example"}}});
+  ASSERT_TRUE(out.ok()) << out.error();
+  EXPECT_EQ((*out)["classification"]["unknown"], true) << out->dump();
+  EXPECT_NE((*out)["classification"]["markings"][0]["error"], "") << out->dump();
+  EXPECT_NE((*out)["marking_invalid"], "") << out->dump();
 }
 
 TEST(PolicyProbe, HeadersAsOneString) {
