@@ -65,6 +65,7 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
       j["envid"] = env.envid;
       j["client_address"] = env.client_address;
       j["client_helo"] = env.client_helo;
+      j["auth_user"] = env.auth_user;
       j["tls_protocol"] = env.tls_protocol;
       j["tls_cipher"] = env.tls_cipher;
       j["held"] = env.held;
