@@ -1,16 +1,20 @@
 """SMTP AUTH (RFC 4954) with real clients: swaks --auth PLAIN and LOGIN over STARTTLS,
 Python's smtplib login(), refusals (538 before TLS, 535 on a bad password), the lockout
 of one client while another keeps being served, and an authenticated message delivered
-to a real Postfix with "with ESMTPSA" in its Received header. Users are hashed with the
-relay's own --hash-password."""
+to a real Postfix with "with ESMTPSA" in its Received header, a Postfix client with
+smtp_sasl_auth_enable relaying by login alone, and SIGHUP reading the users file again.
+Users are hashed with the relay's own --hash-password."""
 import base64
+import os
 import re
 import shutil
 import signal
 import smtplib
 import ssl
 import subprocess
+import tempfile
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -223,3 +227,42 @@ def test_sighup_reads_the_users_file_again(auth_relay):
         s.starttls(context=_ctx())
         code, _ = s.login("newapp", "new password")
         assert code == 235
+
+
+@pytest.fixture
+def open_dir():
+    """A directory Postfix's unprivileged daemons may enter (tmp_path is root-only)."""
+    d = Path(tempfile.mkdtemp(prefix="secmx-auth-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_postfix_with_smtp_sasl_relays_by_login_alone(auth_relay, open_dir):
+    from test_deploy import PostfixInstance
+    # No address may relay: only the login lets Postfix's mail through.
+    relay = auth_relay(overrides={"smtp": {"relay_networks": ["192.0.2.0/24"]}})
+    pf = PostfixInstance(open_dir / "postfix", f"[127.0.0.1]:{relay.port}", "encrypt")
+    try:
+        passwords = open_dir / "postfix" / "etc" / "sasl_passwd"
+        passwords.write_text(f"[127.0.0.1]:{relay.port} app:{PASSWORD}\n")
+        with open(open_dir / "postfix" / "etc" / "main.cf", "a") as f:
+            f.write("smtp_sasl_auth_enable = yes\n"
+                    f"smtp_sasl_password_maps = texthash:{passwords}\n"
+                    "smtp_sasl_security_options = noanonymous\n"
+                    "smtp_sasl_tls_security_options = noanonymous\n")
+        pf.postfix("reload")
+        subject = "logged-in postfix"
+        pf.sendmail("alice@agency.test", "bob@remote.test",
+                    f"From: alice@agency.test\nTo: bob@remote.test\nSubject: {subject}\n\nhi\n")
+        try:
+            [m] = wait_until(lambda: [m for m in relay.dump() if subject in m["body"]] or None,
+                             60, "the message in the relay's queue")
+        except AssertionError:
+            raise AssertionError("not relayed; Postfix log:\n" + pf.maillog()[-4000:])
+        assert m["auth_user"] == "app"
+        assert "with ESMTPSA" in split_received(m["body"])[0]
+        assert re.search(r"auth from \[127\.0\.0\.1\]: sasl_method=(PLAIN|LOGIN) "
+                         r"sasl_username=app", relay.log())
+    finally:
+        pf.stop()
