@@ -266,3 +266,17 @@ def test_postfix_with_smtp_sasl_relays_by_login_alone(auth_relay, open_dir):
                          r"sasl_username=app", relay.log())
     finally:
         pf.stop()
+
+
+def test_check_names_bad_users_file_lines(make_relay):
+    relay = make_relay(tls=True, start=False)
+    users = relay.workdir / "users"
+    users.write_text(f"app:{_hash(PASSWORD)}\nplain:hunter2\nno colon\n")
+    relay.config_path.write_text(relay.config_path.read_text()
+                                 + f'\n[smtp.auth]\nusers_file = "{users}"\n')
+    r = subprocess.run([relay_bin(), "--check", "--config", str(relay.config_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{users}:2: user 'plain': password hash is not" in r.stderr
+    assert f'{users}:3: expected "name:hash"' in r.stderr
+    assert "hunter2" not in r.stderr
