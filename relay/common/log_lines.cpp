@@ -58,9 +58,13 @@ std::string reject_line(const Reject& e, Format f) {
 std::vector<Line> queued_lines(const Queued& e, Format f) {
   std::string message_id = "message-id=<" + escape(strip_brackets(e.message_id)) + ">";
   if (f == Format::Postfix) {
+    // Postfix's smtpd puts sasl_username right after client=; the relay's fields follow.
+    std::string sasl =
+        e.sasl_username.empty() ? "" : ", sasl_username=" + escape(e.sasl_username, 64);
     return {
-        {"smtpd", fmt::format("{}: client={}:{}, helo=<{}>, tls={}, requiretls={}, policy={}, rule={}",
-                              e.queue_id, client(e.ip), e.port, escape(e.helo, 64), e.tls,
+        {"smtpd", fmt::format("{}: client={}:{}{}, helo=<{}>, tls={}, requiretls={}, policy={}, "
+                              "rule={}",
+                              e.queue_id, client(e.ip), e.port, sasl, escape(e.helo, 64), e.tls,
                               e.requiretls ? "yes" : "no", e.policy, e.rule)},
         {"cleanup", e.queue_id + ": " + message_id},
         {"qmgr", fmt::format("{}: from=<{}>, size={}, nrcpt={} (queue active)", e.queue_id,
@@ -71,7 +75,8 @@ std::vector<Line> queued_lines(const Queued& e, Format f) {
       {"smtpd", fmt::format("{}: queued client=[{}]:{} helo={} from=<{}> nrcpt={} size={} tls={} "
                             "requiretls={} policy={} rule={}",
                             e.queue_id, e.ip, e.port, escape(e.helo, 64), escape(e.sender),
-                            e.nrcpt, e.size, e.tls, e.requiretls ? "yes" : "no", e.policy, e.rule)},
+                            e.nrcpt, e.size, e.tls, e.requiretls ? "yes" : "no", e.policy, e.rule) +
+                    (e.sasl_username.empty() ? "" : " sasl_username=" + escape(e.sasl_username, 64))},
       {"cleanup", e.queue_id + ": " + message_id},
   };
 }

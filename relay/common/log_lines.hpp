@@ -83,6 +83,7 @@ struct Queued {
   bool requiretls = false;
   std::string policy;      // the first recipient's policy
   std::string rule;        // the decision's rule field
+  std::string sasl_username;  // who logged in with AUTH, "" when no one did
 };
 std::vector<Line> queued_lines(const Queued& e, Format f = format());
 

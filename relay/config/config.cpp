@@ -106,7 +106,8 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   s.check_keys({"listen", "relay_networks", "tls_cert", "tls_key", "max_message_size",
                 "max_recipients", "max_line_length", "max_connections",
                 "max_connections_per_client", "max_errors", "command_timeout", "data_timeout",
-                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
+                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites",
+                "auth"});
   read_endpoints(s, "listen", out.listen, std::nullopt, "\"ip:port\" or \"[ipv6]:port\"");
   if (const toml::node* n = s.node("listen"); n && n->is_array() && n->as_array()->empty()) {
     s.fail("listen", "must not be empty");
@@ -150,6 +151,10 @@ void read_smtp(const Section& root, SmtpConfig& out) {
       s.fail("banner", why);
       out.banner.clear();
     }
+  }
+  detail::read_smtp_auth(s, out.auth);
+  if (out.auth.enabled() && out.tls_cert.empty()) {
+    s.fail("auth", "smtp.auth.users_file needs tls_cert and tls_key: AUTH is offered under TLS only");
   }
 }
 

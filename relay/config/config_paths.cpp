@@ -13,6 +13,7 @@ void each_path(C& cfg, F&& f) {
   f("delivery.ca_file", cfg.delivery.ca_file);
   f("admin.token_file", cfg.admin.token_file);
   f("log.file", cfg.log.file);
+  f("smtp.auth.users_file", cfg.smtp.auth.users_file);
 }
 
 }  // namespace
