@@ -6,6 +6,7 @@
 // (relay/reload.hpp); connections stay up, a bad file changes nothing.
 #include <pthread.h>
 #include <signal.h>
+#include <openssl/crypto.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +29,7 @@
 #include "relay/metrics/metrics.hpp"
 #include "relay/policy/explain.hpp"
 #include "relay/reload.hpp"
+#include "relay/server/password_hash.hpp"
 #include "relay/server/smtp_server.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tlsrpt/report_service.hpp"
@@ -358,6 +360,26 @@ int explain_message(const config::Config& cfg, const std::string& file,
   return 0;
 }
 
+// --hash-password: the first line of stdin (without its newline) hashed with yescrypt,
+// printed as the hash to put after "name:" in [smtp.auth] users_file.
+int print_password_hash() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    std::cerr << "--hash-password: no password on stdin\n";
+    return 2;
+  }
+  auto hash = server::make_password_hash(password);
+  OPENSSL_cleanse(password.data(), password.size());
+  if (!hash) {
+    std::cerr << "--hash-password: crypt(3) could not make a yescrypt hash\n";
+    return 1;
+  }
+  std::cout << *hash << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -377,8 +399,12 @@ int main(int argc, char** argv) {
   app.add_option("--rcpt", explain_req.recipients, "with --explain: envelope recipient(s)");
   app.add_flag("--requiretls", explain_req.requiretls, "with --explain: MAIL FROM REQUIRETLS");
   app.add_flag("--json", explain_json, "with --explain: one JSON object");
+  bool hash_password = false;
+  app.add_flag("--hash-password", hash_password,
+               "read a password from stdin, print a users_file hash for it and exit");
   app.set_version_flag("--version", "secmx-relay 0.1.0");
   CLI11_PARSE(app, argc, argv);
+  if (hash_password) return print_password_hash();
   if (!explain_file.empty() && explain_req.recipients.empty()) {
     std::cerr << "--explain needs at least one --rcpt\n";
     return 2;

@@ -38,9 +38,10 @@ Result<PreparedReload, std::vector<std::string>> prepare_reload(const std::strin
 }
 
 std::string describe(const config::Config& config) {
-  return fmt::format("rules={} routes={} starttls={} pause={} tlsrpt={} log_level={}",
+  // auth_users: how many the users file holds now (SIGHUP reads it again with the rest).
+  return fmt::format("rules={} routes={} starttls={} auth_users={} pause={} tlsrpt={} log_level={}",
                      config.policy.rules.size(), config.routes.size(),
-                     config.smtp.tls_cert.empty() ? "off" : "on",
+                     config.smtp.tls_cert.empty() ? "off" : "on", config.smtp.auth.users.size(),
                      config.delivery.pause ? "on" : "off", config.tlsrpt.enabled ? "on" : "off",
                      config.log.level);
 }

@@ -27,7 +27,7 @@ struct PreparedReload {
 Result<PreparedReload, std::vector<std::string>> prepare_reload(const std::string& path,
                                                                  const config::Config& running);
 
-// For the log: "rules=3 routes=2 starttls=on pause=off".
+// For the log: "rules=3 routes=2 starttls=on auth_users=4 pause=off ...".
 std::string describe(const config::Config& config);
 
 }  // namespace secmx

@@ -151,6 +151,10 @@ void read_smtp(const Section& root, SmtpConfig& out) {
       out.banner.clear();
     }
   }
+  detail::read_smtp_auth(s, out.auth);
+  if (out.auth.enabled() && out.tls_cert.empty()) {
+    s.fail("auth", "smtp.auth.users_file needs tls_cert and tls_key: AUTH is offered under TLS only");
+  }
 }
 
 void read_queue(const Section& root, QueueConfig& out) {

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,6 +80,28 @@ struct SenderLoginConfig {
   const SenderOwner* owner(std::string_view user) const;  // null: the user owns nothing
 };
 
+// [smtp.auth]: clients that log in (SMTP AUTH PLAIN/LOGIN, RFC 4954, under TLS only).
+struct SmtpAuthConfig {
+  std::string users_file;  // "name:crypt-hash" lines; empty: AUTH not offered
+  // users_file as parsed at load (and at each SIGHUP reload): name -> crypt(3) hash.
+  std::map<std::string, std::string, std::less<>> users;
+  // Failed logins per client address and per user name within `lockout` before both
+  // are refused 454 4.7.0 until `lockout` has passed since the last failure.
+  std::uint32_t max_failures = 5;
+  Duration lockout = std::chrono::minutes(15);
+  std::uint32_t max_session_failures = 3;  // failed logins in one session before 421
+  // Delay before a 535: failure_delay after the first failure, doubling with each one
+  // counted for the address or user, at most max_failure_delay.
+  Duration failure_delay = std::chrono::seconds(1);
+  Duration max_failure_delay = std::chrono::seconds(16);
+  // Hash checks running on libuv's thread pool at once; more wait in line (at most
+  // max_pending_verifications, beyond that 454 4.7.0), so that slow hashes never take
+  // the whole pool (DNS and file work share it).
+  std::uint32_t max_verifications = 2;
+  std::uint32_t max_pending_verifications = 100;
+  bool enabled() const { return !users_file.empty(); }
+};
+
 struct SmtpConfig {
   // Both forms together, in file order ([smtp] listen first); default 127.0.0.1:2525.
   std::vector<Listener> listeners{Listener{0, {"127.0.0.1", 2525}, ListenerTls::StartTls,
@@ -101,6 +125,7 @@ struct SmtpConfig {
   Duration data_timeout = std::chrono::minutes(5);      // per chunk of DATA/BDAT received
   bool require_tls = false;        // refuse MAIL before STARTTLS (530 5.7.0)
   std::string banner;              // text after "220 hostname"; default "ESMTP secmx-relay"
+  SmtpAuthConfig auth;
 };
 
 struct QueueConfig {

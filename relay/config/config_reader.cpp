@@ -12,9 +12,14 @@ void Reader::add(std::uint32_t line, std::string message) {
   issues_.push_back(Issue{file_, line, std::move(message)});
 }
 
+void Reader::add_elsewhere(Issue issue) { issues_.push_back(std::move(issue)); }
+
 std::vector<Issue> Reader::take() {
-  std::stable_sort(issues_.begin(), issues_.end(),
-                   [](const Issue& a, const Issue& b) { return a.line < b.line; });
+  // The config file's own issues first, then those of the files it names, each by line.
+  std::stable_sort(issues_.begin(), issues_.end(), [this](const Issue& a, const Issue& b) {
+    bool a_other = a.file != file_, b_other = b.file != file_;
+    return a_other != b_other ? b_other : a.line < b.line;
+  });
   return std::move(issues_);
 }
 

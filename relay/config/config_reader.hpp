@@ -26,6 +26,8 @@ class Reader {
  public:
   explicit Reader(std::string file) : file_(std::move(file)) {}
   void add(std::uint32_t line, std::string message);
+  // An issue in a file the config names (the users file): reported after this file's.
+  void add_elsewhere(Issue issue);
   bool has_issues() const { return !issues_.empty(); }
   std::vector<Issue> take();  // sorted by line; stable, so same-line issues keep order
   // A warning is not an issue: the file still loads (Config::warnings).
@@ -120,6 +122,9 @@ void warn_sos_routes(Reader& rd, const PolicyConfig& policy, const std::vector<R
 // tls13_suites (each cipher string checked by OpenSSL), and [delivery] ca_system.
 void read_tls_protocol(const Section& s, tls::ProtocolSettings& out);
 void read_ca_system(const Section& s, DeliveryConfig& out);
+
+// [smtp.auth] (config_auth.cpp): its keys and the users file it names, parsed here.
+void read_smtp_auth(const Section& smtp, SmtpAuthConfig& out);
 
 // [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
 void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);

@@ -7,6 +7,13 @@
 
 namespace secmx::metrics {
 
+const char* to_string(AuthResult r) {
+  static constexpr const char* kNames[kAuthResults] = {"success", "failure", "locked",
+                                                       "unavailable"};
+  auto i = static_cast<std::size_t>(r);
+  return i < kAuthResults ? kNames[i] : "?";
+}
+
 namespace {
 
 static_assert(static_cast<std::size_t>(model::Policy::HOLD) == kPolicies - 1);
@@ -277,6 +284,16 @@ std::string RelayMetrics::render() const {
     auto problem = static_cast<policy::MarkingProblem>(p);
     w.sample(invalid_name, "reason=\"" + std::string(policy::to_string(problem)) + "\"",
              std::to_string(markings_invalid.value(problem)));
+  }
+
+  const char* auth_name = "secmx_smtp_auth_total";
+  w.header(auth_name, "counter",
+           "SMTP AUTH logins by result: success, failure (535), locked (454, too many "
+           "failures for the address or user), unavailable (454, too many checks waiting).");
+  for (std::size_t r = 0; r < kAuthResults; ++r) {
+    auto result = static_cast<AuthResult>(r);
+    w.sample(auth_name, std::string("result=\"") + to_string(result) + "\"",
+             std::to_string(smtp_auth.value(result)));
   }
 
   const char* reports_name = "secmx_tlsrpt_reports_total";

@@ -125,6 +125,12 @@ enum class AuthFailure { Dane = 0, MtaSts = 1, TlsaLookup = 2 };
 // a usable _smtp._tls record.
 enum class ReportResult { Sent = 0, Failed = 1, NoRecord = 2 };
 
+// What became of an SMTP AUTH login (relay/server/auth_service.hpp): accepted, refused
+// (535), refused because the address or user is locked out (454), or not checked
+// because too many checks were waiting (454).
+enum class AuthResult { Success = 0, Failure = 1, Locked = 2, Unavailable = 3 };
+inline constexpr std::size_t kAuthResults = 4;
+
 inline constexpr std::size_t kPolicies = 3;  // model::Policy: BES, SOS, HOLD
 inline constexpr std::size_t kDeliveryTls = 3;
 inline constexpr std::size_t kDeliveryAuth = 4;
@@ -167,6 +173,8 @@ struct RelayMetrics {
   // Protective markings the policy could not accept (invalid EPMS, unreadable), one per
   // marking, by the rule broken; such mail took policy.unknown_marking.
   CounterBy<policy::MarkingProblem, policy::kMarkingProblems> markings_invalid;
+  // SMTP AUTH logins, by result: smtp_auth.inc(AuthResult::Failure).
+  CounterBy<AuthResult, kAuthResults> smtp_auth;
 
   // Outcomes (relay/delivery), per recipient and attempt.
   PolicyCounter delivered;
@@ -217,5 +225,6 @@ const char* to_string(DeliveryTls t);   // "none", "encrypt", "verified"
 const char* to_string(DeliveryAuth a);  // "none", "pkix", "dane", "mta-sts"
 const char* to_string(AuthFailure f);   // "dane", "mta-sts", "tlsa-lookup"
 const char* to_string(ReportResult r);  // "sent", "failed", "no-record"
+const char* to_string(AuthResult r);    // "success", "failure", "locked", "unavailable"
 
 }  // namespace secmx::metrics

@@ -43,6 +43,7 @@ queue::NewMessage build_message(Transaction& tx, const ClientFacts& client) {
   env.client_helo = std::string(client.helo);
   env.tls_protocol = std::string(client.tls_protocol);
   env.tls_cipher = std::string(client.tls_cipher);
+  env.auth_user = std::string(client.auth_user);
   env.recipients = std::move(tx.recipients);
   env.body_size = tx.body.size();
   msg.body = std::move(tx.body);

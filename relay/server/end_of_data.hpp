@@ -35,6 +35,7 @@ struct ClientFacts {
   std::string_view helo;
   std::string_view tls_protocol;  // empty when plaintext
   std::string_view tls_cipher;
+  std::string_view auth_user;     // empty: not authenticated (AUTH)
 };
 
 // The message to store: the envelope from the transaction's MAIL parameters and

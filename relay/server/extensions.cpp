@@ -10,6 +10,7 @@ enum class When : std::uint8_t {
   Always,
   BeforeTls,  // and only when a certificate is configured (STARTTLS)
   UnderTls,   // REQUIRETLS: RFC 8689 2 offers it on TLS sessions only
+  AuthUnderTls,  // AUTH: under TLS, and only when there are users to log in
 };
 
 struct Extension {
@@ -26,6 +27,8 @@ constexpr Extension kExtensions[] = {
     {"SMTPUTF8", When::Always, &smtp::Offered::smtputf8},
     {"ENHANCEDSTATUSCODES", When::Always, nullptr},
     {"STARTTLS", When::BeforeTls, nullptr},
+    // No password crosses in plaintext, so no AUTH before TLS (RFC 4954 4, 14).
+    {"AUTH PLAIN LOGIN", When::AuthUnderTls, &smtp::Offered::auth},
     {"DSN", When::Always, &smtp::Offered::dsn},
     {"CHUNKING", When::Always, nullptr},  // BDAT itself is accepted from every client
     {"BINARYMIME", When::Always, &smtp::Offered::chunking},  // BODY=BINARYMIME
@@ -38,6 +41,7 @@ bool on_offer(const Extension& e, const OfferContext& ctx) {
     case When::Always: return true;
     case When::BeforeTls: return ctx.tls_configured && !ctx.tls_active;
     case When::UnderTls: return ctx.tls_active;
+    case When::AuthUnderTls: return ctx.tls_active && ctx.auth_configured;
   }
   return false;
 }

@@ -21,6 +21,7 @@ struct OfferContext {
   bool tls_configured = false; // a certificate is loaded: STARTTLS can be offered
   bool tls_active = false;     // the session runs under TLS
   std::uint64_t max_message_size = 0;
+  bool auth_configured = false;  // [smtp.auth] users_file: AUTH can be offered under TLS
 };
 
 // The keyword lines of the EHLO reply, each preceded by '\n' ("\nPIPELINING\nSIZE 10..."),

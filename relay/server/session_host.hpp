@@ -5,7 +5,8 @@
 // a reload swaps it between two commands. submit() hands a message to the commit writer;
 // its answer comes back to the session as on_committed() on the loop thread, unless the
 // session has gone by then (the message is stored all the same). session_closed() is the
-// session's last call: the host frees it there. Loop thread only.
+// session's last call: the host frees it there. authenticate() checks AUTH credentials.
+// Loop thread only.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,10 @@ class SessionHost {
   // only then: the line says the message is on disk.
   virtual void submit(std::uint64_t session_id, queue::NewMessage message,
                       std::string queued_line) = 0;
+  // Credentials from AUTH to check against [smtp.auth] (auth_service.hpp); the answer
+  // comes back as session.on_auth_result() on the loop thread, unless the session has
+  // gone by then. The password is wiped once checked.
+  virtual void authenticate(std::uint64_t session_id, std::string user, std::string password) = 0;
   virtual void session_closed(SmtpSession& session) = 0;
 };
 

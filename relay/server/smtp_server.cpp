@@ -25,7 +25,8 @@ struct SmtpServer::Listener {
   std::size_t index = 0;  // in [smtp] listeners: what its sessions look their settings up by
 };
 
-SmtpServer::SmtpServer(uv_loop_t* loop, ServerDeps deps) : loop_(loop), deps_(std::move(deps)) {
+SmtpServer::SmtpServer(uv_loop_t* loop, ServerDeps deps)
+    : loop_(loop), deps_(std::move(deps)), auth_(loop) {
   uv_async_init(loop_, &async_, &SmtpServer::on_async);
   async_.data = this;
 }
@@ -116,6 +117,19 @@ void SmtpServer::session_closed(SmtpSession& session) {
   if (!owned.empty() && deps_.metrics) deps_.metrics->inbound_connections.dec();
 }
 
+void SmtpServer::authenticate(std::uint64_t session_id, std::string user,
+                              std::string password) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return;
+  std::string address = it->second->peer_ip();
+  // Found again by id: a session that has gone by the time the answer comes gets none.
+  auth_.check(deps_.config->smtp.auth, std::move(address), std::move(user), std::move(password),
+              [this, session_id](AuthOutcome outcome) {
+                auto found = sessions_.find(session_id);
+                if (found != sessions_.end()) found->second->on_auth_result(outcome);
+              });
+}
+
 void SmtpServer::reload(std::shared_ptr<const config::Config> config,
                         std::shared_ptr<const policy::PolicyEngine> policy,
                         std::shared_ptr<tls::TlsContext> tls) {
@@ -191,6 +205,7 @@ void SmtpServer::shutdown() {
              [](uv_handle_t* h) { delete static_cast<Listener*>(h->data); });
   }
   listeners_.clear();
+  auth_.shutdown();
   // Collect first: closing may erase from sessions_.
   std::vector<SmtpSession*> all;
   all.reserve(sessions_.size());

@@ -24,6 +24,7 @@
 #include "relay/common/result.hpp"
 #include "relay/config/config.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/auth_service.hpp"
 #include "relay/server/session_host.hpp"
 #include "relay/tls/tls_context.hpp"
 
@@ -58,6 +59,7 @@ class SmtpServer final : public SessionHost {
   void submit(std::uint64_t session_id, queue::NewMessage message,
               std::string queued_line) override;
   void session_closed(SmtpSession& session) override;  // frees it
+  void authenticate(std::uint64_t session_id, std::string user, std::string password) override;
 
   std::size_t active_sessions() const { return sessions_.size(); }
 
@@ -78,6 +80,7 @@ class SmtpServer final : public SessionHost {
   std::uint64_t next_session_id_ = 1;
   ServerCounters counters_;
   bool shutting_down_ = false;
+  AuthService auth_;
 
   uv_async_t async_{};
   std::mutex results_mutex_;

@@ -3,6 +3,7 @@
 // client has said EHLO (RFC 2034).
 #include "relay/server/smtp_session.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -41,6 +42,8 @@ const char* to_string(SmtpSession::State s) {
     case SmtpSession::State::TlsHandshake: return "tls-handshake";
     case SmtpSession::State::Committing: return "committing";
     case SmtpSession::State::Closing: return "closing";
+    case SmtpSession::State::AuthResponse: return "auth-response";
+    case SmtpSession::State::AuthCheck: return "auth-check";
   }
   return "?";
 }
@@ -90,6 +93,7 @@ void SmtpSession::arm_timer() {
   switch (state_) {
     case State::Command:
     case State::TlsHandshake:
+    case State::AuthResponse:
       transport_->set_timeout(static_cast<std::uint64_t>(cfg.command_timeout.count()));
       break;
     case State::Data:
@@ -97,6 +101,7 @@ void SmtpSession::arm_timer() {
       transport_->set_timeout(static_cast<std::uint64_t>(cfg.data_timeout.count()));
       break;
     case State::Committing:
+    case State::AuthCheck:  // the answer may wait for its failure delay
     case State::Closing:
       transport_->set_timeout(0);
       break;
@@ -194,11 +199,17 @@ void SmtpSession::process_input() {
   while (in_pos_ < in_.size() && state_ != State::Closing) {
     bool progressed = false;
     switch (state_) {
-      case State::Command: {
+      case State::Command:
+      case State::AuthResponse: {
         const char* start = in_.data() + in_pos_;
         std::size_t avail = in_.size() - in_pos_;
         const void* lf = std::memchr(start, '\n', avail);
-        const std::size_t max_line = host_.deps().config->smtp.max_line_length;
+        // RFC 4954 4: a SASL response line may be up to 12288 octets.
+        const std::size_t max_line =
+            state_ == State::AuthResponse
+                ? std::max<std::size_t>(host_.deps().config->smtp.max_line_length,
+                                        smtp::kMaxSaslLine + 2)
+                : host_.deps().config->smtp.max_line_length;
         if (!lf) {
           if (avail > max_line) {
             // Keep reading, but forget this line: it is answered when it ends.
@@ -213,8 +224,14 @@ void SmtpSession::process_input() {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (discard_line_ || line.size() + 2 > max_line) {
           discard_line_ = false;
+          if (state_ == State::AuthResponse) enter_state(State::Command);
           reply(500, "5.5.2", "Error: line too long");
           count_error();
+          progressed = true;
+          break;
+        }
+        if (state_ == State::AuthResponse) {
+          auth_step(sasl_.respond(line));
           progressed = true;
           break;
         }
@@ -229,6 +246,7 @@ void SmtpSession::process_input() {
         break;
       case State::TlsHandshake:
       case State::Committing:
+      case State::AuthCheck:
       case State::Closing:
         return;
     }
@@ -348,8 +366,9 @@ void SmtpSession::greet(std::string_view arg, bool extended) {
 smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
 
 OfferContext SmtpSession::offer() const {
+  const auto& smtp = host_.deps().config->smtp;
   return OfferContext{esmtp_, host_.deps().tls != nullptr, transport_->tls_active(),
-                      host_.deps().config->smtp.max_message_size};
+                      smtp.max_message_size, smtp.auth.enabled()};
 }
 
 void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
@@ -366,12 +385,88 @@ void SmtpSession::cmd_expn(std::string_view) {
 void SmtpSession::cmd_help(std::string_view) {
   reply(214, "2.0.0",
         "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
-        "STARTTLS");
+        "STARTTLS AUTH");
 }
 
-void SmtpSession::cmd_auth(std::string_view) {
-  reply(502, "5.5.1", "Error: authentication not enabled");
+// RFC 4954: AUTH after EHLO, under TLS only (no password crosses in plaintext), once
+// per session and outside a transaction.
+void SmtpSession::cmd_auth(std::string_view arg) {
+  const auto& auth = host_.deps().config->smtp.auth;
+  if (!auth.enabled()) {
+    reply(502, "5.5.1", "Error: authentication not enabled");
+  } else if (!esmtp_) {
+    reply(503, "5.5.1", "Error: send EHLO first");
+  } else if (!transport_->tls_active()) {
+    reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+  } else if (auth_user_) {
+    reply(503, "5.5.1", "Error: already authenticated");
+  } else if (tx_.active) {
+    reply(503, "5.5.1", "Error: MAIL transaction in progress");
+  } else {
+    auth_step(sasl_.start(arg));
+    return;
+  }
   count_error();
+}
+
+void SmtpSession::auth_step(smtp::SaslStep step) {
+  switch (step.kind) {
+    case smtp::SaslStep::Kind::Challenge:
+      // "334 <base64>": no enhanced code (RFC 4954 4).
+      out_ += "334 " + step.challenge + "\r\n";
+      enter_state(State::AuthResponse);
+      return;
+    case smtp::SaslStep::Kind::Error:
+      enter_state(State::Command);
+      reply(step.error);
+      count_error();
+      return;
+    case smtp::SaslStep::Kind::Credentials:
+      auth_pending_ = std::move(step.user);
+      enter_state(State::AuthCheck);
+      if (in_.size() - in_pos_ > kMaxBufferedInput) transport_->stop_reading();
+      host_.authenticate(id_, auth_pending_, std::move(step.password));
+      return;
+  }
+}
+
+void SmtpSession::on_auth_result(AuthOutcome outcome) {
+  guarded("auth", [&] {
+    if (state_ != State::AuthCheck) return;
+    enter_state(State::Command);
+    if (auto* m = host_.deps().metrics) m->smtp_auth.inc(outcome);
+    const auto& auth = host_.deps().config->smtp.auth;
+    std::string user = log::escape(auth_pending_, 64);
+    const char* method = smtp::to_string(sasl_.mechanism());
+    if (outcome == AuthOutcome::Success) {
+      logger()->info("S{} auth from [{}]: sasl_method={} sasl_username={}", id_,
+                     transport_->peer_ip(), method, user);
+      auth_user_ = std::move(auth_pending_);
+      reply(235, "2.7.0", "Authentication successful");
+    } else {
+      ++auth_failures_;
+      logger()->warn("S{} auth failed from [{}]: result={} sasl_method={} sasl_username={} "
+                     "failures={}",
+                     id_, transport_->peer_ip(), metrics::to_string(outcome), method, user,
+                     auth_failures_);
+      if (outcome == AuthOutcome::Failure) {
+        reply(535, "5.7.8", "Error: authentication failed");
+      } else if (outcome == AuthOutcome::Locked) {
+        reply(454, "4.7.0", "Temporary authentication failure: too many failed logins, try later");
+      } else {
+        reply(454, "4.7.0", "Temporary authentication failure");
+      }
+      if (auth_failures_ >= auth.max_session_failures) {
+        reply(421, "4.7.0", host_.deps().config->hostname + " Error: too many failed logins");
+        close_after_reply();
+        return;
+      }
+    }
+    auth_pending_.clear();
+    transport_->start_reading();
+    process_input();
+    flush();
+  });
 }
 
 void SmtpSession::cmd_unknown(std::string_view line) {
@@ -474,6 +569,7 @@ void SmtpSession::begin_content() {
   info.hostname = cfg.hostname;
   info.queue_id = id;
   info.esmtp = esmtp_;
+  info.authenticated = auth_user_.has_value();
   std::string protocol, cipher;
   if (transport_->tls_active()) {
     auto peer = transport_->tls_peer();
@@ -589,7 +685,8 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
     protocol = peer.protocol;
     cipher = peer.cipher;
   }
-  queue::NewMessage msg = build_message(tx_, {transport_->peer_ip(), helo_, protocol, cipher});
+  queue::NewMessage msg = build_message(
+      tx_, {transport_->peer_ip(), helo_, protocol, cipher, auth_user_.value_or(std::string())});
   auto decisions = decide_policy(msg);
   if (!decisions) return;
   submit(std::move(msg), *decisions);
@@ -654,6 +751,8 @@ void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decisi
       // "rule=3(...)" for a rule, "default", "requiretls", ... otherwise: the decision that
       // was stored for the first recipient.
       decisions.empty() ? std::string() : decisions.front().reason.rule_field());
+  // As Postfix's smtpd logs it: who logged in, when someone did.
+  if (!env.auth_user.empty()) queued_line += " sasl_username=" + log::escape(env.auth_user, 64);
   enter_state(State::Committing);
   if (in_.size() - in_pos_ > kMaxBufferedInput) transport_->stop_reading();
   host_.submit(id_, std::move(msg), std::move(queued_line));

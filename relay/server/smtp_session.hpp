@@ -34,6 +34,7 @@
 #include "queue/store.hpp"
 #include "relay/net/connection.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/server/auth_service.hpp"
 #include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
 #include "relay/server/session_host.hpp"
@@ -41,12 +42,16 @@
 #include "relay/server/transaction.hpp"
 #include "relay/smtp/command.hpp"
 #include "relay/smtp/reply.hpp"
+#include "relay/smtp/sasl.hpp"
 
 namespace secmx::server {
 
 class SmtpSession final : public net::ConnectionHandler {
  public:
-  enum class State { Command, Data, BdatChunk, TlsHandshake, Committing, Closing };
+  // AuthResponse: the next line answers a 334 (RFC 4954), it is not a command;
+  // AuthCheck: the credentials are being checked, input waits.
+  enum class State { Command, Data, BdatChunk, TlsHandshake, Committing, Closing, AuthResponse,
+                     AuthCheck };
   // Where the dialogue stands while in State::Command: no HELO yet, HELO said, MAIL
   // accepted, recipients accepted, BDAT chunks under way.
   enum class Phase : std::uint8_t { Greeted, Helo, Mail, Rcpt, Chunking };
@@ -69,6 +74,9 @@ class SmtpSession final : public net::ConnectionHandler {
   // The accept itself failed: close without a word.
   void abort();
   void on_committed(Status<queue::Error> result);
+  // The answer to SessionHost::authenticate(): 235, 535 (after its delay) or 454.
+  void on_auth_result(AuthOutcome outcome);
+  const std::optional<std::string>& auth_user() const { return auth_user_; }
   void close_for_shutdown();
   // An exception escaped one of this session's callbacks: 421 4.3.0 and close.
   void fail();
@@ -111,6 +119,7 @@ class SmtpSession final : public net::ConnectionHandler {
   void cmd_starttls(std::string_view arg);
   void cmd_auth(std::string_view arg);
   void cmd_unknown(std::string_view line);
+  void auth_step(smtp::SaslStep step);
 
   void begin_content();
   void finish_content(const smtp::ContentFlags& flags);
@@ -158,6 +167,9 @@ class SmtpSession final : public net::ConnectionHandler {
   // MAIL reads it (listener auth = "required", sender authorization), and so do the
   // Received header, the accept line and the queue record.
   std::optional<std::string> auth_user_;
+  smtp::SaslExchange sasl_;
+  std::string auth_pending_;       // the user name being checked (State::AuthCheck)
+  std::uint32_t auth_failures_ = 0;  // failed logins in this session
   // Per-session command counts for the disconnect line, as Postfix logs them.
   std::uint32_t n_commands_ = 0, n_mail_ = 0, n_rcpt_ = 0, n_data_ = 0, n_queued_ = 0;
   std::uint64_t connected_ms_ = 0;

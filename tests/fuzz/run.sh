@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s, every target
 #
 # Targets: command params data_reader chunk_checker reply_parser marking dns_answer ehlo
-# config encoded_words admin_request sts_txt sts_policy tlsrpt_txt.
+# config encoded_words admin_request sts_txt sts_policy tlsrpt_txt sasl.
 # Builds into $SECMX_FUZZ_BUILD (default build-fuzz/ at the top of the repo), apart from the
 # main gcc build. The seeds in tests/fuzz/corpus/<target>/ are read; new inputs go to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/. Exits non-zero if any
@@ -18,7 +18,7 @@ build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
 all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config encoded_words admin_request
-             sts_txt sts_policy tlsrpt_txt)
+             sts_txt sts_policy tlsrpt_txt sasl)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
@@ -73,6 +73,7 @@ for t in "${targets[@]}"; do
     encoded_words) args+=(-max_len=4096) ;;
     admin_request) args+=(-max_len=4096) ;;
     sts_policy) args+=(-max_len=4096) ;;
+    sasl) args+=(-max_len=16384) ;;
     *) args+=(-max_len=1024) ;;
   esac
   [[ -f "$here/dict/$t.dict" ]] && args+=(-dict="$here/dict/$t.dict")

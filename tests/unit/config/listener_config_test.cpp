@@ -149,7 +149,9 @@ TEST_F(ListenerConfig, WhatTheSettingsNeedOfTheRest) {
                                       "[smtp.auth] users_file"}));
   EXPECT_EQ(issues("[smtp.auth]\nusers_file = \"" + users_ + "\"\n" +
                    "[[smtp.listener]]\naddress = \"127.0.0.1:587\"\nauth = \"required\"\n"),
-            (std::vector<std::string>{"4: smtp.listener 127.0.0.1:587: auth = \"required\" needs "
+            (std::vector<std::string>{"2: smtp.auth: smtp.auth.users_file needs tls_cert and "
+                                      "tls_key: AUTH is offered under TLS only",
+                                      "4: smtp.listener 127.0.0.1:587: auth = \"required\" needs "
                                       "[smtp] tls_cert and tls_key (AUTH is offered only under "
                                       "TLS)"}));
   EXPECT_EQ(issues("[smtp]\n" + tls() + "[smtp.auth]\nusers_file = \"" + users_ + "\"\n" +

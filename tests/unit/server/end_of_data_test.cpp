@@ -67,7 +67,8 @@ TEST(BuildMessage, EnvelopeFromTransactionAndClient) {
   tx.recipients.push_back(r);
   tx.body = "Received: x\r\nSubject: a\r\n\r\nbody\r\n";
   tx.header_offset = 13;
-  auto msg = build_message(tx, {"192.0.2.1", "client.test", "TLSv1.3", "TLS_AES_128_GCM_SHA256"});
+  auto msg = build_message(
+      tx, {"192.0.2.1", "client.test", "TLSv1.3", "TLS_AES_128_GCM_SHA256", "app-user"});
   const auto& env = msg.envelope;
   EXPECT_EQ(env.id, model::QueueId{42});
   EXPECT_EQ(env.arrival_us, 1234);
@@ -81,6 +82,7 @@ TEST(BuildMessage, EnvelopeFromTransactionAndClient) {
   EXPECT_EQ(env.client_helo, "client.test");
   EXPECT_EQ(env.tls_protocol, "TLSv1.3");
   EXPECT_EQ(env.tls_cipher, "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(env.auth_user, "app-user");
   ASSERT_EQ(env.recipients.size(), 1u);
   EXPECT_EQ(env.recipients[0].address, "r@y.example");
   EXPECT_EQ(msg.body, "Received: x\r\nSubject: a\r\n\r\nbody\r\n");

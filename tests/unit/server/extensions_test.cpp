@@ -54,5 +54,21 @@ TEST(Extensions, ChecksFollowTheOffer) {
   }
 }
 
+TEST(Extensions, AuthOnlyUnderTlsWithUsers) {
+  for (bool active : {false, true}) {
+    for (bool users : {false, true}) {
+      OfferContext ctx{true, true, active, 1048576, users};
+      std::string keywords = ehlo_keywords(ctx);
+      bool offered_auth = keywords.find("\nAUTH PLAIN LOGIN") != std::string::npos;
+      EXPECT_EQ(offered_auth, active && users) << active << users;
+      EXPECT_EQ(offered(ctx).auth, active && users);
+    }
+  }
+  // After STARTTLS, in wire order: AUTH where STARTTLS was.
+  EXPECT_EQ(ehlo_keywords(OfferContext{true, true, true, 1048576, true}),
+            "\nPIPELINING\nSIZE 1048576\n8BITMIME\nSMTPUTF8\nENHANCEDSTATUSCODES\n"
+            "AUTH PLAIN LOGIN\nDSN\nCHUNKING\nBINARYMIME\nREQUIRETLS");
+}
+
 }  // namespace
 }  // namespace secmx::server

@@ -116,7 +116,16 @@ class RecordingHost final : public SessionHost {
     submitted.push_back({session_id, std::move(message), std::move(queued_line)});
   }
   void session_closed(SmtpSession&) override { ++closed; }
+  void authenticate(std::uint64_t session_id, std::string user, std::string password) override {
+    logins.push_back({session_id, std::move(user), std::move(password)});
+  }
+  struct Login {
+    std::uint64_t session_id;
+    std::string user;
+    std::string password;
+  };
 
+  std::vector<Login> logins;
   ServerDeps deps_;
   ServerCounters counters_;
   std::vector<Submitted> submitted;
@@ -287,7 +296,7 @@ TEST_F(SmtpSessionTest, SimpleCommands) {
   EXPECT_EQ(say("EXPN list\r\n"), "502 5.5.1 Error: command not implemented\r\n");
   EXPECT_EQ(say("HELP\r\n"),
             "214 2.0.0 See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT "
-            "VRFY HELP STARTTLS\r\n");
+            "VRFY HELP STARTTLS AUTH\r\n");
   EXPECT_EQ(say("AUTH PLAIN\r\n"), "502 5.5.1 Error: authentication not enabled\r\n");
   EXPECT_EQ(say("XYZZY\r\n"), "500 5.5.2 Error: command not recognized\r\n");
   EXPECT_EQ(say("\r\n"), "500 5.5.2 Error: command not recognized\r\n");
@@ -679,6 +688,164 @@ TEST_F(SmtpSessionTest, AnExceptionInACallbackFailsThisSessionOnly) {
   EXPECT_NE(lines.str().find("S7 event=exception where=read what=policy exploded\n"),
             std::string::npos)
       << lines.str();
+}
+
+// ---------------------------------------------------------------- AUTH (RFC 4954)
+
+class SmtpAuthTest : public SmtpSessionTest {
+ protected:
+  SmtpAuthTest() {
+    cfg_->smtp.auth.users_file = "users";
+    cfg_->smtp.auth.users.emplace("user", "$y$j9T$salt$hash");
+    cfg_->smtp.auth.max_session_failures = 3;
+    host_.deps_.metrics = &metrics_;
+  }
+  // Under TLS after EHLO, AUTH offered.
+  void open_tls() {
+    open(/*tls_offered=*/true, /*tls_active=*/true);
+    ASSERT_NE(ehlo().find("250-AUTH PLAIN LOGIN\r\n"), std::string::npos);
+  }
+  // The host's answer to the last credentials, and what the session sent for it.
+  std::string answer(AuthOutcome outcome) {
+    auto before = t_->sent.size();
+    session_->on_auth_result(outcome);
+    return t_->sent.substr(before);
+  }
+  metrics::RelayMetrics metrics_;
+};
+
+constexpr const char* kAuthPlain = "AUTH PLAIN AHVzZXIAc2VjcmV0\r\n";  // user / secret
+
+TEST_F(SmtpAuthTest, NotOfferedAndRefused538BeforeTls) {
+  open(/*tls_offered=*/true);
+  EXPECT_EQ(ehlo().find("AUTH"), std::string::npos);
+  EXPECT_EQ(say(kAuthPlain),
+            "538 5.7.11 Encryption required for requested authentication mechanism\r\n");
+  EXPECT_TRUE(host_.logins.empty());
+}
+
+TEST_F(SmtpAuthTest, NotEnabledWithoutUsersFile) {
+  cfg_->smtp.auth = config::SmtpAuthConfig{};
+  open(true, true);
+  EXPECT_EQ(ehlo().find("AUTH"), std::string::npos);
+  EXPECT_EQ(say(kAuthPlain), "502 5.5.1 Error: authentication not enabled\r\n");
+}
+
+TEST_F(SmtpAuthTest, NeedsEhlo) {
+  open(true, true);
+  say("HELO client.test\r\n");
+  EXPECT_EQ(say(kAuthPlain), "503 Error: send EHLO first\r\n");  // no enhanced codes after HELO
+}
+
+TEST_F(SmtpAuthTest, PlainSuccessAuthenticatesTheSessionAndTheMessage) {
+  open_tls();
+  EXPECT_EQ(say(kAuthPlain), "");
+  EXPECT_EQ(session_->state(), State::AuthCheck);
+  ASSERT_EQ(host_.logins.size(), 1u);
+  EXPECT_EQ(host_.logins[0].session_id, 7u);
+  EXPECT_EQ(host_.logins[0].user, "user");
+  EXPECT_EQ(host_.logins[0].password, "secret");
+  EXPECT_EQ(answer(AuthOutcome::Success), "235 2.7.0 Authentication successful\r\n");
+  EXPECT_EQ(session_->auth_user(), std::optional<std::string>("user"));
+  EXPECT_EQ(metrics_.smtp_auth.value(AuthOutcome::Success), 1u);
+  // AUTH= on MAIL is accepted (RFC 4954 5).
+  ASSERT_EQ(say("MAIL FROM:<s@x.example> AUTH=<>\r\n"), "250 2.1.0 Ok\r\n");
+  ASSERT_EQ(say("RCPT TO:<r@y.example>\r\n"), "250 2.1.5 Ok\r\n");
+  ASSERT_EQ(say("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
+  ASSERT_EQ(say(std::string(kMessage) + ".\r\n"), "");
+  ASSERT_EQ(host_.submitted.size(), 1u);
+  const auto& sub = host_.submitted.back();
+  EXPECT_EQ(sub.message.envelope.auth_user, "user");
+  EXPECT_NE(sub.message.body.find(" with ESMTPSA id "), std::string::npos);
+  EXPECT_TRUE(sub.queued_line.ends_with(" sasl_username=user")) << sub.queued_line;
+}
+
+TEST_F(SmtpAuthTest, PlainWithoutInitialResponseGetsEmptyChallenge) {
+  open_tls();
+  EXPECT_EQ(say("AUTH PLAIN\r\n"), "334 \r\n");
+  EXPECT_EQ(session_->state(), State::AuthResponse);
+  EXPECT_EQ(say("AHVzZXIAc2VjcmV0\r\n"), "");
+  ASSERT_EQ(host_.logins.size(), 1u);
+  EXPECT_EQ(host_.logins[0].user, "user");
+}
+
+TEST_F(SmtpAuthTest, LoginAsksForUserAndPassword) {
+  open_tls();
+  EXPECT_EQ(say("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+  EXPECT_EQ(say("dXNlcg==\r\n"), "334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(say("c2VjcmV0\r\n"), "");
+  ASSERT_EQ(host_.logins.size(), 1u);
+  EXPECT_EQ(host_.logins[0].password, "secret");
+}
+
+TEST_F(SmtpAuthTest, ResponseLinesAreNotCommands) {
+  open_tls();
+  say("AUTH LOGIN\r\n");
+  // A command here is read as (bad) base64, not run.
+  EXPECT_EQ(say("MAIL FROM:<s@x.example>\r\n"), "501 5.5.2 Error: cannot decode response\r\n");
+  EXPECT_FALSE(t_->closed);
+  EXPECT_EQ(session_->state(), State::Command);
+}
+
+TEST_F(SmtpAuthTest, StarCancels) {
+  open_tls();
+  say("AUTH LOGIN\r\n");
+  EXPECT_EQ(say("*\r\n"), "501 5.0.0 Error: authentication aborted\r\n");
+  EXPECT_EQ(say("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+  EXPECT_TRUE(host_.logins.empty());
+}
+
+TEST_F(SmtpAuthTest, SyntaxAndMechanismErrors) {
+  open_tls();
+  EXPECT_EQ(say("AUTH CRAM-MD5\r\n"), "504 5.5.4 Error: unsupported authentication mechanism\r\n");
+  EXPECT_EQ(say("AUTH\r\n"), "501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n");
+  EXPECT_EQ(say("AUTH PLAIN not*base64\r\n"), "501 5.5.2 Error: cannot decode response\r\n");
+  EXPECT_TRUE(host_.logins.empty());
+}
+
+TEST_F(SmtpAuthTest, BadPasswordIs535AndTooManyDisconnect) {
+  open_tls();
+  say(kAuthPlain);
+  EXPECT_EQ(answer(AuthOutcome::Failure), "535 5.7.8 Error: authentication failed\r\n");
+  EXPECT_FALSE(session_->auth_user());
+  say(kAuthPlain);
+  EXPECT_EQ(answer(AuthOutcome::Locked),
+            "454 4.7.0 Temporary authentication failure: too many failed logins, try later\r\n");
+  say(kAuthPlain);
+  EXPECT_EQ(answer(AuthOutcome::Failure),
+            "535 5.7.8 Error: authentication failed\r\n"
+            "421 4.7.0 relay.test Error: too many failed logins\r\n");
+  EXPECT_TRUE(t_->closed);
+  EXPECT_EQ(metrics_.smtp_auth.value(AuthOutcome::Failure), 2u);
+  EXPECT_EQ(metrics_.smtp_auth.value(AuthOutcome::Locked), 1u);
+}
+
+TEST_F(SmtpAuthTest, UnavailableIs454) {
+  open_tls();
+  say(kAuthPlain);
+  EXPECT_EQ(answer(AuthOutcome::Unavailable), "454 4.7.0 Temporary authentication failure\r\n");
+}
+
+TEST_F(SmtpAuthTest, PipelinedCommandsWaitForTheAnswer) {
+  open_tls();
+  EXPECT_EQ(say(std::string(kAuthPlain) + "NOOP\r\n"), "");
+  EXPECT_EQ(answer(AuthOutcome::Success), "235 2.7.0 Authentication successful\r\n250 2.0.0 Ok\r\n");
+}
+
+TEST_F(SmtpAuthTest, OnceAndNotInATransaction) {
+  open_tls();
+  open_transaction();
+  EXPECT_EQ(say(kAuthPlain), "503 5.5.1 Error: MAIL transaction in progress\r\n");
+  say("RSET\r\n");
+  say(kAuthPlain);
+  answer(AuthOutcome::Success);
+  EXPECT_EQ(say(kAuthPlain), "503 5.5.1 Error: already authenticated\r\n");
+}
+
+TEST_F(SmtpAuthTest, AnswerAfterTheSessionMovedOnIsIgnored) {
+  open_tls();
+  EXPECT_EQ(answer(AuthOutcome::Success), "");
+  EXPECT_FALSE(session_->auth_user());
 }
 
 }  // namespace
