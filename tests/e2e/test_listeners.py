@@ -162,9 +162,8 @@ def test_sender_authorization_after_login(make_relay, tmp_path):
 
 def test_login_relays_from_outside_relay_networks(make_relay, tmp_path):
     relay = _listener_relay(make_relay, tmp_path)
-    client = smtplib.SMTP(local_hostname="client.test", timeout=20,
-                          source_address=("127.0.0.5", 0))
-    client.connect("127.0.0.1", relay.submission_port)
+    client = smtplib.SMTP("127.0.0.1", relay.submission_port, local_hostname="client.test",
+                          timeout=20, source_address=("127.0.0.5", 0))
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
