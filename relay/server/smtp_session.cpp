@@ -368,7 +368,8 @@ smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
 OfferContext SmtpSession::offer() const {
   const auto& smtp = host_.deps().config->smtp;
   return OfferContext{esmtp_, host_.deps().tls != nullptr, transport_->tls_active(),
-                      smtp.max_message_size, smtp.auth.enabled()};
+                      smtp.max_message_size,
+                      smtp.auth.enabled() && listener().auth != config::ListenerAuth::None};
 }
 
 void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
@@ -392,7 +393,7 @@ void SmtpSession::cmd_help(std::string_view) {
 // per session and outside a transaction.
 void SmtpSession::cmd_auth(std::string_view arg) {
   const auto& auth = host_.deps().config->smtp.auth;
-  if (!auth.enabled()) {
+  if (!auth.enabled() || listener().auth == config::ListenerAuth::None) {
     reply(502, "5.5.1", "Error: authentication not enabled");
   } else if (!esmtp_) {
     reply(503, "5.5.1", "Error: send EHLO first");

@@ -388,6 +388,17 @@ TEST_F(SmtpSessionTest, AuthRequiredListenerRefusesMailEvenFromRelayNetworks) {
   EXPECT_EQ(say("RCPT TO:<r@y.example>\r\n"), "503 5.5.1 Error: need MAIL command\r\n");
 }
 
+TEST_F(SmtpSessionTest, AuthNoneListenerOffersNoLogin) {
+  cfg_->smtp.auth.users_file = "users";
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::None;
+  open(/*tls_offered=*/true, /*tls_active=*/true);
+  const std::string offer = ehlo();
+  EXPECT_EQ(offer.find("AUTH"), std::string::npos) << offer;
+  EXPECT_EQ(say("AUTH PLAIN\r\n"), "502 5.5.1 Error: authentication not enabled\r\n");
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::Optional;
+  EXPECT_NE(ehlo().find("250-AUTH PLAIN LOGIN\r\n"), std::string::npos);
+}
+
 TEST_F(SmtpSessionTest, AuthOptionalListenerRelaysByAddress) {
   cfg_->smtp.listeners[0].auth = config::ListenerAuth::Optional;
   cfg_->smtp.listeners[0].sender_login = true;  // applies to logged-in users only
