@@ -23,6 +23,7 @@ struct Cidr {
 
   bool contains(const sockaddr* peer) const;
   std::string to_string() const;
+  bool operator==(const Cidr&) const = default;
 };
 
 std::optional<Cidr> parse_cidr(std::string_view text);

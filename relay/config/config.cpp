@@ -23,25 +23,11 @@
 #include "relay/config/config_reader.hpp"
 
 namespace secmx::config {
-namespace {
 
-using detail::Reader;
-using detail::Section;
-
-// nullopt when `path` is a file we can open for reading; otherwise strerror's text.
-std::optional<std::string> unreadable(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::string(std::strerror(errno));
-  struct stat st {};
-  int err = ::fstat(fd, &st) != 0 ? errno : (S_ISDIR(st.st_mode) ? EISDIR : 0);
-  ::close(fd);
-  if (err != 0) return std::string(std::strerror(err));
-  return std::nullopt;
-}
-
+namespace detail {
 // Whole file into `out`; on failure strerror's text. A directory is refused explicitly,
 // since reading one could otherwise pass for an empty (all-defaults) config.
-std::optional<std::string> read_file(const std::string& path, std::string& out) {
+std::optional<std::string> read_text_file(const std::string& path, std::string& out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::string(std::strerror(errno));
   struct stat st {};
@@ -56,6 +42,23 @@ std::optional<std::string> read_file(const std::string& path, std::string& out) 
     }
     out.append(buf, static_cast<std::size_t>(n));
   }
+  ::close(fd);
+  if (err != 0) return std::string(std::strerror(err));
+  return std::nullopt;
+}
+}  // namespace detail
+
+namespace {
+
+using detail::Reader;
+using detail::Section;
+
+// nullopt when `path` is a file we can open for reading; otherwise strerror's text.
+std::optional<std::string> unreadable(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string(std::strerror(errno));
+  struct stat st {};
+  int err = ::fstat(fd, &st) != 0 ? errno : (S_ISDIR(st.st_mode) ? EISDIR : 0);
   ::close(fd);
   if (err != 0) return std::string(std::strerror(err));
   return std::nullopt;
@@ -103,15 +106,11 @@ void read_tls_files(const Section& s, SmtpConfig& out) {
 
 void read_smtp(const Section& root, SmtpConfig& out) {
   Section s = root.sub("smtp");
-  s.check_keys({"listen", "relay_networks", "tls_cert", "tls_key", "max_message_size",
-                "max_recipients", "max_line_length", "max_connections",
+  s.check_keys({"listen", "listener", "auth", "relay_networks", "tls_cert", "tls_key",
+                "max_message_size", "max_recipients", "max_line_length", "max_connections",
                 "max_connections_per_client", "max_errors", "command_timeout", "data_timeout",
-                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites",
-                "auth"});
-  read_endpoints(s, "listen", out.listen, std::nullopt, "\"ip:port\" or \"[ipv6]:port\"");
-  if (const toml::node* n = s.node("listen"); n && n->is_array() && n->as_array()->empty()) {
-    s.fail("listen", "must not be empty");
-  }
+                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
+  detail::read_listeners(s, out);
 
   std::vector<Section::Item> items;
   if (s.strings("relay_networks", items)) {
@@ -127,6 +126,9 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   }
 
   read_tls_files(s, out);
+  // Listeners and sender authorization ([smtp.auth] senders_file, sender_login).
+  detail::read_sender_login(s, out);
+  detail::check_listeners(s, out);
   detail::read_tls_protocol(s, out.tls.protocol);
   s.size("max_message_size", out.max_message_size, 1);
   s.u32("max_recipients", out.max_recipients, 1, 1'000'000);
@@ -348,7 +350,7 @@ void read_run_as(const Section& root, Config& cfg) {
 
 Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   std::string text;
-  if (auto why = read_file(path, text)) {
+  if (auto why = detail::read_text_file(path, text)) {
     return fail(std::vector<Issue>{{path, 0, "cannot read: " + *why}});
   }
 

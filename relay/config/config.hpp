@@ -40,6 +40,47 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// One inbound listener (config_smtp_listen.cpp): an entry of [smtp] listen (the short
+// form, every setting at its default) or an [[smtp.listener]] table. Which listener a
+// session came in on decides its TLS start, whether it must log in, which client
+// addresses may relay without login, and whether its senders are checked (sender_login).
+enum class ListenerTls : std::uint8_t {
+  StartTls,  // "starttls": plaintext greeting, STARTTLS offered when [smtp] tls_cert is set
+  Implicit,  // "implicit": TLS from the first byte (RFC 8314 §3.3, port 465)
+};
+enum class ListenerAuth : std::uint8_t {
+  None,      // "none": AUTH never offered here
+  Optional,  // "optional": AUTH offered under TLS when [smtp.auth] users_file is set
+  Required,  // "required": no MAIL without a successful AUTH (530 5.7.0), whatever the address
+};
+struct Listener {
+  std::uint32_t line = 0;  // of the listen entry or the [[smtp.listener]] header
+  Endpoint address;
+  ListenerTls tls = ListenerTls::StartTls;
+  ListenerAuth auth = ListenerAuth::Optional;
+  std::optional<std::vector<Cidr>> relay_networks;  // nullopt: [smtp] relay_networks
+  bool sender_login = false;  // an authenticated sender must own its MAIL FROM address
+  bool operator==(const Listener&) const = default;
+};
+const char* to_string(ListenerTls t);
+const char* to_string(ListenerAuth a);
+
+// Sender authorization, like Postfix's smtpd_sender_login_maps: the [smtp.auth] keys
+// senders_file and sender_login. The file, one "user: pattern, pattern" per line (patterns
+// as policy rules write senders: "user@domain", "@domain" or a glob), is read with the
+// config, so a SIGHUP re-reads it. policy::sender_owned() applies it.
+struct SenderOwner {
+  std::uint32_t line = 0;  // in senders_file
+  std::string user;        // exactly as the client logs in
+  std::vector<std::string> patterns;
+};
+struct SenderLoginConfig {
+  std::string senders_file;  // empty: no user owns any sender
+  bool required = false;     // sender_login = "required": on every listener, not per listener
+  std::vector<SenderOwner> owners;  // one per user, in file order
+  const SenderOwner* owner(std::string_view user) const;  // null: the user owns nothing
+};
+
 // [smtp.auth]: clients that log in (SMTP AUTH PLAIN/LOGIN, RFC 4954, under TLS only).
 struct SmtpAuthConfig {
   std::string users_file;  // "name:crypt-hash" lines; empty: AUTH not offered
@@ -63,8 +104,15 @@ struct SmtpAuthConfig {
 };
 
 struct SmtpConfig {
-  std::vector<Endpoint> listen{{"127.0.0.1", 2525}};
+  // Both forms together, in file order ([smtp] listen first); default 127.0.0.1:2525.
+  std::vector<Listener> listeners{Listener{0, {"127.0.0.1", 2525}, ListenerTls::StartTls,
+                                           ListenerAuth::Optional, std::nullopt, false}};
   std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128
+  SenderLoginConfig sender_login;
+  // The networks that relay without login on `l`: its own or [smtp] relay_networks.
+  const std::vector<Cidr>& relay_networks_of(const Listener& l) const {
+    return l.relay_networks ? *l.relay_networks : relay_networks;
+  }
   std::string tls_cert;              // empty: STARTTLS not offered
   std::string tls_key;
   tls::ServerTlsSettings tls;        // tls_min_protocol, tls12_ciphers, tls13_suites

@@ -15,7 +15,9 @@ void read_smtp_auth(const Section& smtp, SmtpAuthConfig& out) {
   Section s = smtp.sub("auth");
   s.check_keys({"users_file", "max_failures", "lockout", "max_session_failures",
                 "failure_delay", "max_failure_delay", "max_verifications",
-                "max_pending_verifications"});
+                "max_pending_verifications",
+                // sender authorization, read by read_sender_login() (config_smtp_listen.cpp)
+                "senders_file", "sender_login"});
   s.u32("max_failures", out.max_failures, 1, 1000);
   s.duration("lockout", out.lockout, std::chrono::seconds(1));
   s.u32("max_session_failures", out.max_session_failures, 1, 100);

@@ -14,6 +14,7 @@ void each_path(C& cfg, F&& f) {
   f("admin.token_file", cfg.admin.token_file);
   f("log.file", cfg.log.file);
   f("smtp.auth.users_file", cfg.smtp.auth.users_file);
+  f("smtp.auth.senders_file", cfg.smtp.sender_login.senders_file);
 }
 
 }  // namespace

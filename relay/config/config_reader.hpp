@@ -108,6 +108,16 @@ std::string reply_text_problem(std::string_view text);
 // when the first message is sent.
 bool valid_address(std::string_view address);
 
+// The whole file into `out`; on failure strerror's text (a directory is refused).
+std::optional<std::string> read_text_file(const std::string& path, std::string& out);
+
+// Listeners and sender authorization (config_smtp_listen.cpp): [smtp] listen and
+// [[smtp.listener]]; [smtp.auth] senders_file and sender_login with the senders file;
+// then what the listeners need of the rest ([smtp] tls_cert, [smtp.auth] users_file).
+void read_listeners(const Section& smtp, SmtpConfig& out);
+void read_sender_login(const Section& smtp, SmtpConfig& out);
+void check_listeners(const Section& smtp, const SmtpConfig& out);
+
 // Section readers for the policy and routing part of the tree (config_policy.cpp).
 void read_policy(const Section& root, PolicyConfig& out);
 void read_routes(const Section& root, std::vector<Route>& out);

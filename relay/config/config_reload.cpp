@@ -1,8 +1,10 @@
 // config_reload.cpp - which settings a running relay can take over on SIGHUP.
 //
 // Everything that is read afresh per session, per message or per attempt reloads: relay
-// networks, limits, timeouts, STARTTLS certificate, policy rules, routes, retry schedule,
-// DSN options, delivery pause. What was used to build long-lived resources at start-up
+// networks (a listener's own too), listener auth and sender_login, the senders file,
+// limits, timeouts, STARTTLS certificate, policy rules, routes, retry schedule, DSN
+// options, delivery pause. What was used to build long-lived resources at start-up (a
+// listener's address and how TLS starts on it among them)
 // cannot change under them: the listening sockets, the LMDB environment and its writer,
 // the worker threads with their resolvers and connection caches, the connection budget,
 // the privilege drop, the log sink. Postfix draws the same line (inet_interfaces and
@@ -21,13 +23,27 @@ void keep(std::vector<std::string>& changed, const char* name, const T& running,
   }
 }
 
+bool same_sockets(const std::vector<Listener>& a, const std::vector<Listener>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!(a[i].address == b[i].address) || a[i].tls != b[i].tls) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> keep_restart_only(const Config& running, Config& next) {
   std::vector<std::string> changed;
   keep(changed, "user", running.user, next.user);
   keep(changed, "group", running.group, next.group);
-  keep(changed, "smtp.listen", running.smtp.listen, next.smtp.listen);
+  // A listener's socket and how TLS starts on it are fixed at start-up; its auth,
+  // relay_networks and sender_login are read per session and reload. Sessions find their
+  // listener by position, so the list keeps its order unless a restart changes it.
+  if (!same_sockets(running.smtp.listeners, next.smtp.listeners)) {
+    changed.emplace_back("smtp.listen");
+    next.smtp.listeners = running.smtp.listeners;
+  }
   keep(changed, "queue.path", running.queue.path, next.queue.path);
   keep(changed, "queue.map_size", running.queue.map_size, next.queue.map_size);
   keep(changed, "queue.commit_interval", running.queue.commit_interval, next.queue.commit_interval);

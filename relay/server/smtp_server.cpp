@@ -22,6 +22,7 @@ struct SmtpServer::Listener {
   uv_tcp_t tcp{};
   SmtpServer* server = nullptr;
   std::string name;
+  std::size_t index = 0;  // in [smtp] listeners: what its sessions look their settings up by
 };
 
 SmtpServer::SmtpServer(uv_loop_t* loop, ServerDeps deps)
@@ -33,7 +34,9 @@ SmtpServer::SmtpServer(uv_loop_t* loop, ServerDeps deps)
 SmtpServer::~SmtpServer() = default;
 
 Status<std::string> SmtpServer::listen() {
-  for (const auto& ep : deps_.config->smtp.listen) {
+  const auto& listeners = deps_.config->smtp.listeners;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    const config::Endpoint& ep = listeners[i].address;
     sockaddr_storage addr{};
     int rc = ep.host.find(':') != std::string::npos
                  ? uv_ip6_addr(ep.host.c_str(), ep.port, reinterpret_cast<sockaddr_in6*>(&addr))
@@ -42,6 +45,7 @@ Status<std::string> SmtpServer::listen() {
     auto* l = new Listener;
     l->server = this;
     l->name = ep.to_string();
+    l->index = i;
     uv_tcp_init(loop_, &l->tcp);
     l->tcp.data = l;
     listeners_.push_back(l);
@@ -50,7 +54,8 @@ Status<std::string> SmtpServer::listen() {
       rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->tcp), 1024, &SmtpServer::on_connection);
     }
     if (rc != 0) return fail(ep.to_string() + ": " + uv_strerror(rc));
-    logger()->info("listening on {}", l->name);
+    logger()->info("listening on {} tls={} auth={}", l->name, config::to_string(listeners[i].tls),
+                   config::to_string(listeners[i].auth));
   }
   return Ok{};
 }
@@ -64,13 +69,14 @@ void SmtpServer::on_connection(uv_stream_t* stream, int status) {
   }
   const auto id = self->next_session_id_++;
   common::guard(*logger(), "S" + std::to_string(id), "accept",
-                [&] { self->accept_session(stream, id); }, [&] { self->fail_session(id); });
+                [&] { self->accept_session(stream, l->index, id); },
+                [&] { self->fail_session(id); });
 }
 
-void SmtpServer::accept_session(uv_stream_t* listener, std::uint64_t id) {
+void SmtpServer::accept_session(uv_stream_t* listener, std::size_t index, std::uint64_t id) {
   auto transport = std::make_unique<ConnectionTransport>(loop_);
   const int accepted = transport->accept(listener);
-  auto owned = std::make_unique<SmtpSession>(*this, id, std::move(transport));
+  auto owned = std::make_unique<SmtpSession>(*this, id, std::move(transport), index);
   SmtpSession& session = *owned;
   sessions_.emplace(id, std::move(owned));
   if (deps_.metrics) deps_.metrics->inbound_connections.inc();

@@ -39,7 +39,8 @@ class SmtpServer final : public SessionHost {
   SmtpServer(const SmtpServer&) = delete;
   SmtpServer& operator=(const SmtpServer&) = delete;
 
-  // Binds and listens on every configured endpoint. Error: "127.0.0.1:25: address in use".
+  // Binds and listens on every configured listener ([smtp] listeners); each session knows
+  // the one it came in on. Error: "127.0.0.1:25: address in use".
   Status<std::string> listen();
   // Stops accepting and closes every session; the loop ends once they are gone.
   void shutdown();
@@ -66,7 +67,7 @@ class SmtpServer final : public SessionHost {
   struct Listener;
   static void on_connection(uv_stream_t* listener, int status);
   static void on_async(uv_async_t* handle);
-  void accept_session(uv_stream_t* listener, std::uint64_t id);
+  void accept_session(uv_stream_t* listener, std::size_t index, std::uint64_t id);
   void fail_session(std::uint64_t id);
   void post_commit_result(std::uint64_t session_id, Status<queue::Error> result);
   void deliver_commit_results();

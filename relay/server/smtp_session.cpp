@@ -15,6 +15,7 @@
 #include "relay/config/cidr.hpp"
 #include "relay/policy/headers.hpp"
 #include "relay/policy/policy_engine.hpp"
+#include "relay/policy/sender_login.hpp"
 #include "relay/server/end_of_data.hpp"
 #include "relay/server/extensions.hpp"
 #include "relay/server/received_header.hpp"
@@ -61,13 +62,18 @@ const char* to_string(SmtpSession::Phase p) {
 }
 
 SmtpSession::SmtpSession(SessionHost& host, std::uint64_t id,
-                         std::unique_ptr<SessionTransport> transport)
+                         std::unique_ptr<SessionTransport> transport, std::size_t listener)
     : host_(host),
       id_(id),
       tag_("S" + std::to_string(id)),
       transport_(std::move(transport)),
+      listener_(listener),
       connected_ms_(now_ms()) {
   transport_->bind(*this);
+}
+
+const config::Listener& SmtpSession::listener() const {
+  return host_.deps().config->smtp.listeners.at(listener_);
 }
 
 // Every entry from the loop (read, end of file, TLS result, timeout, commit answer) runs
@@ -107,18 +113,33 @@ void SmtpSession::arm_timer() {
 void SmtpSession::start(const smtp::Reply* refusal) {
   logger()->info("{}", log::connect_line({id_, transport_->peer_ip(), transport_->peer_port()}));
   common::inject_fault("server.accept");  // start() runs inside the accept callback
+  const bool implicit_tls = listener().tls == config::ListenerTls::Implicit;
   if (refusal) {
-    out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
+    if (!implicit_tls) {
+      out_ += refusal->format();  // enhanced code even before EHLO, as Postfix's anvil does
+    }
     close_after_reply();
     return;
   }
+  if (implicit_tls) {
+    // RFC 8314 §3.3: the TLS handshake first; on_tls_done() greets.
+    enter_state(State::TlsHandshake);
+    transport_->start_tls(host_.deps().tls);
+    if (state_ == State::TlsHandshake) transport_->start_reading();
+    return;
+  }
+  send_banner();
+  transport_->start_reading();
+  arm_timer();
+}
+
+void SmtpSession::send_banner() {
   const auto& cfg = *host_.deps().config;
   std::string banner = cfg.hostname + " " +
                        (cfg.smtp.banner.empty() ? std::string("ESMTP secmx-relay") : cfg.smtp.banner);
   reply(220, "", banner);
+  greeted_ = true;
   flush();
-  transport_->start_reading();
-  arm_timer();
 }
 
 void SmtpSession::abort() {
@@ -349,7 +370,8 @@ smtp::Offered SmtpSession::offered_now() const { return offered(offer()); }
 OfferContext SmtpSession::offer() const {
   const auto& smtp = host_.deps().config->smtp;
   return OfferContext{esmtp_, host_.deps().tls != nullptr, transport_->tls_active(),
-                      smtp.max_message_size, smtp.auth.enabled()};
+                      smtp.max_message_size,
+                      smtp.auth.enabled() && listener().auth != config::ListenerAuth::None};
 }
 
 void SmtpSession::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
@@ -373,7 +395,7 @@ void SmtpSession::cmd_help(std::string_view) {
 // per session and outside a transaction.
 void SmtpSession::cmd_auth(std::string_view arg) {
   const auto& auth = host_.deps().config->smtp.auth;
-  if (!auth.enabled()) {
+  if (!auth.enabled() || listener().auth == config::ListenerAuth::None) {
     reply(502, "5.5.1", "Error: authentication not enabled");
   } else if (!esmtp_) {
     reply(503, "5.5.1", "Error: send EHLO first");
@@ -456,10 +478,34 @@ void SmtpSession::cmd_unknown(std::string_view line) {
   count_error();
 }
 
-// DESIGN §7: clients in relay_networks, or that have logged in.
+// A login relays from anywhere (that is what it is for); without one, the client's
+// address must be in the listener's relay_networks.
 bool SmtpSession::relay_allowed() const {
   if (auth_user_) return true;
-  return config::any_contains(host_.deps().config->smtp.relay_networks, transport_->peer_addr());
+  const auto& smtp = host_.deps().config->smtp;
+  return config::any_contains(smtp.relay_networks_of(listener()), transport_->peer_addr());
+}
+
+bool SmtpSession::login_required_refused() {
+  if (auth_user_ || listener().auth != config::ListenerAuth::Required) return false;
+  logger()->info("S{} reject: MAIL from [{}]: 530 5.7.0 Authentication required; listener={}", id_,
+                 transport_->peer_ip(), listener().address.to_string());
+  reply(530, "5.7.0", "Authentication required");
+  count_error();
+  return true;
+}
+
+bool SmtpSession::sender_login_refused(const std::string& sender) {
+  const auto& smtp = host_.deps().config->smtp;
+  if (!auth_user_ || !(smtp.sender_login.required || listener().sender_login)) return false;
+  if (policy::sender_owned(smtp.sender_login, *auth_user_, sender)) return false;
+  const std::string text = "<" + log::escape(sender, 256) + ">: sender not owned by user " +
+                           log::escape(*auth_user_, 64);
+  logger()->info("S{} reject: MAIL from [{}]: 553 5.7.1 {}; sasl_username={}", id_,
+                 transport_->peer_ip(), text, log::escape(*auth_user_, 64));
+  reply(553, "5.7.1", text);
+  count_error();
+  return true;
 }
 
 void SmtpSession::cmd_mail(std::string_view arg) {
@@ -469,12 +515,14 @@ void SmtpSession::cmd_mail(std::string_view arg) {
     count_error();
     return;
   }
+  if (login_required_refused()) return;
   auto parsed = smtp::parse_mail(arg, offered_now());
   if (!parsed) {
     reply(parsed.error());
     count_error();
     return;
   }
+  if (sender_login_refused(parsed->reverse_path)) return;
   ++n_mail_;
   tx_.reset();
   tx_.active = true;
@@ -798,6 +846,7 @@ void SmtpSession::on_tls_done(bool ok, std::string_view error) {
     tx_.reset();
     logger()->info("S{} TLS established from [{}]: {}", id_, transport_->peer_ip(), tls_summary());
     enter_state(State::Command);
+    if (!greeted_) send_banner();  // implicit TLS: the greeting is the first thing inside
   });
 }
 

@@ -56,13 +56,20 @@ class SmtpSession final : public net::ConnectionHandler {
   // accepted, recipients accepted, BDAT chunks under way.
   enum class Phase : std::uint8_t { Greeted, Helo, Mail, Rcpt, Chunking };
 
-  SmtpSession(SessionHost& host, std::uint64_t id, std::unique_ptr<SessionTransport> transport);
+  // `listener`: the position in [smtp] listeners of the one the client connected to.
+  SmtpSession(SessionHost& host, std::uint64_t id, std::unique_ptr<SessionTransport> transport,
+              std::size_t listener = 0);
   std::uint64_t id() const { return id_; }
+  // The listener's settings as the config in force has them (a reload keeps the list's
+  // order and addresses, see config::keep_restart_only).
+  const config::Listener& listener() const;
   const std::string& peer_ip() const { return transport_->peer_ip(); }
   State state() const { return state_; }
   Phase phase() const;
 
-  // After accept: greet, or refuse with `refusal` (421 ...) when a limit is hit.
+  // After accept: greet, or refuse with `refusal` (421 ...) when a limit is hit. On an
+  // implicit-TLS listener the handshake comes first and the greeting after it; a refusal
+  // there closes without a word (it could only go out in plaintext).
   void start(const smtp::Reply* refusal);
   // The accept itself failed: close without a word.
   void abort();
@@ -127,6 +134,11 @@ class SmtpSession final : public net::ConnectionHandler {
   void flush();
   void close_after_reply();
   void arm_timer();
+  void send_banner();
+  // MAIL's checks of the listener and the login: true when MAIL is refused (answered,
+  // logged and counted as an error here).
+  bool login_required_refused();
+  bool sender_login_refused(const std::string& sender);
   bool relay_allowed() const;
   // What this session offers now (extensions.hpp): the EHLO text and the MAIL/RCPT
   // parameter checks both come from it.
@@ -138,6 +150,8 @@ class SmtpSession final : public net::ConnectionHandler {
   std::uint64_t id_;
   std::string tag_;  // "S12": how every line about this session starts
   std::unique_ptr<SessionTransport> transport_;
+  std::size_t listener_;
+  bool greeted_ = false;  // the 220 banner is out (after the handshake on implicit TLS)
   State state_ = State::Command;
   std::string in_;              // received, not yet processed
   std::size_t in_pos_ = 0;

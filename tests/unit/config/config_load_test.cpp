@@ -410,9 +410,9 @@ TEST(LoadConfig, DesignExampleLoadsWithEveryField) {
   EXPECT_EQ(c.source_file, file);
   EXPECT_EQ(c.hostname, "relay.agency.example");
 
-  ASSERT_EQ(c.smtp.listen.size(), 1u);
-  EXPECT_EQ(c.smtp.listen[0].host, "127.0.0.1");
-  EXPECT_EQ(c.smtp.listen[0].port, 2525);
+  ASSERT_EQ(c.smtp.listeners.size(), 1u);
+  EXPECT_EQ(c.smtp.listeners[0].address.host, "127.0.0.1");
+  EXPECT_EQ(c.smtp.listeners[0].address.port, 2525);
   ASSERT_EQ(c.smtp.relay_networks.size(), 1u);
   EXPECT_EQ(c.smtp.relay_networks[0].to_string(), "127.0.0.0/8");
   EXPECT_EQ(c.smtp.tls_cert, d + "/etc/tls/cert.pem");
@@ -556,10 +556,10 @@ format = "Postfix"
   auto r = load_config(file);
   ASSERT_TRUE(r.ok()) << join(issues_of(file));
   const Config& c = r.value();
-  ASSERT_EQ(c.smtp.listen.size(), 3u);
-  EXPECT_EQ(c.smtp.listen[1].host, "::1");
-  EXPECT_EQ(c.smtp.listen[1].to_string(), "[::1]:2525");
-  EXPECT_EQ(c.smtp.listen[2].to_string(), "[::]:587");
+  ASSERT_EQ(c.smtp.listeners.size(), 3u);
+  EXPECT_EQ(c.smtp.listeners[1].address.host, "::1");
+  EXPECT_EQ(c.smtp.listeners[1].address.to_string(), "[::1]:2525");
+  EXPECT_EQ(c.smtp.listeners[2].address.to_string(), "[::]:587");
   EXPECT_TRUE(c.smtp.relay_networks.empty());  // explicitly none: only authenticated users
   EXPECT_EQ(c.smtp.max_message_size, 1000000u);
   EXPECT_EQ(c.smtp.max_recipients, 50u);
@@ -639,8 +639,8 @@ TEST(LoadConfig, DefaultsWhenKeysAreAbsent) {
   ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
   EXPECT_EQ(c.hostname, host);
 
-  ASSERT_EQ(c.smtp.listen.size(), 1u);
-  EXPECT_EQ(c.smtp.listen[0].to_string(), "127.0.0.1:2525");
+  ASSERT_EQ(c.smtp.listeners.size(), 1u);
+  EXPECT_EQ(c.smtp.listeners[0].address.to_string(), "127.0.0.1:2525");
   ASSERT_EQ(c.smtp.relay_networks.size(), 2u);
   EXPECT_EQ(c.smtp.relay_networks[0].to_string(), "127.0.0.0/8");
   EXPECT_EQ(c.smtp.relay_networks[1].to_string(), "::1/128");
@@ -757,7 +757,7 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   ASSERT_TRUE(agency.ok());
   ASSERT_TRUE(bes.ok());
 
-  EXPECT_EQ(def->smtp.listen[0].to_string(), "127.0.0.1:2525");
+  EXPECT_EQ(def->smtp.listeners[0].address.to_string(), "127.0.0.1:2525");
   EXPECT_EQ(def->smtp.relay_networks.size(), 2u);
   // The default config keeps its data in var/ of the checkout, not beside itself in etc/.
   EXPECT_EQ(def->smtp.tls_cert, dir.sub("var/tls/cert.pem"));

@@ -8,6 +8,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
+Listener listener_at(Endpoint address) {
+  Listener l;
+  l.address = std::move(address);
+  return l;
+}
+
 TEST(KeepRestartOnly, IdenticalConfigsChangeNothing) {
   Config running, next;
   EXPECT_TRUE(keep_restart_only(running, next).empty());
@@ -33,8 +39,8 @@ TEST(KeepRestartOnly, ReloadableSettingsPassThrough) {
 
 TEST(KeepRestartOnly, RestartOnlySettingsAreNamedAndKeptAsTheyRun) {
   Config running, next;
-  running.smtp.listen = {{"127.0.0.1", 2525}};
-  next.smtp.listen = {{"127.0.0.1", 2526}};
+  running.smtp.listeners = {listener_at({"127.0.0.1", 2525})};
+  next.smtp.listeners = {listener_at({"127.0.0.1", 2526})};
   next.queue.path = "elsewhere";
   next.queue.map_size = 1 << 20;
   next.dns.servers = {{"127.0.0.1", 53}};
@@ -51,7 +57,7 @@ TEST(KeepRestartOnly, RestartOnlySettingsAreNamedAndKeptAsTheyRun) {
                                                "queue.map_size", "dns.servers",
                                                "delivery.workers", "delivery.max_connections",
                                                "admin.listen", "log.file", "log.format"}));
-  EXPECT_EQ(next.smtp.listen, running.smtp.listen);
+  EXPECT_EQ(next.smtp.listeners, running.smtp.listeners);
   EXPECT_EQ(next.queue.path, running.queue.path);
   EXPECT_EQ(next.queue.map_size, running.queue.map_size);
   EXPECT_EQ(next.dns.servers, running.dns.servers);

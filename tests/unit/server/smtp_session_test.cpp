@@ -155,7 +155,7 @@ class SmtpSessionTest : public ::testing::Test {
     auto transport = std::make_unique<FakeTransport>();
     t_ = transport.get();
     t_->tls = tls_active;
-    session_ = std::make_unique<SmtpSession>(host_, 7, std::move(transport));
+    session_ = std::make_unique<SmtpSession>(host_, 7, std::move(transport), listener_);
     session_->start(nullptr);
     ASSERT_EQ(t_->sent, "220 relay.test ESMTP secmx-relay\r\n");
     t_->sent.clear();
@@ -187,6 +187,7 @@ class SmtpSessionTest : public ::testing::Test {
   RecordingHost host_;
   FakeTransport* t_ = nullptr;
   std::unique_ptr<SmtpSession> session_;
+  std::size_t listener_ = 0;  // which of cfg_->smtp.listeners open() connects to
 };
 
 // ---------------------------------------------------------------- opening
@@ -356,6 +357,101 @@ TEST_F(SmtpSessionTest, RelayAccessDeniedOutsideRelayNetworks) {
   say("MAIL FROM:<s@x.example>\r\n");
   EXPECT_EQ(say("RCPT TO:<r@y.example>\r\n"), "550 5.7.1 <r@y.example>: Relay access denied\r\n");
   EXPECT_EQ(session_->phase(), Phase::Mail);
+}
+
+// ---------------------------------------------------------------- listeners
+
+TEST_F(SmtpSessionTest, RelayNetworksAreTheListenersOwn) {
+  config::Listener own;
+  own.address = {"127.0.0.1", 2526};
+  own.relay_networks = std::vector<config::Cidr>{*config::parse_cidr("10.0.0.0/8")};
+  cfg_->smtp.listeners.push_back(own);  // [0] inherits [smtp] relay_networks (127.0.0.0/8)
+  listener_ = 1;
+  open();
+  ehlo();
+  say("MAIL FROM:<s@x.example>\r\n");
+  EXPECT_EQ(say("RCPT TO:<r@y.example>\r\n"), "550 5.7.1 <r@y.example>: Relay access denied\r\n");
+
+  listener_ = 0;
+  open();
+  ehlo();
+  say("MAIL FROM:<s@x.example>\r\n");
+  EXPECT_EQ(say("RCPT TO:<r@y.example>\r\n"), "250 2.1.5 Ok\r\n");
+}
+
+TEST_F(SmtpSessionTest, AuthRequiredListenerRefusesMailEvenFromRelayNetworks) {
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::Required;
+  open(/*tls_offered=*/true, /*tls_active=*/true);
+  ehlo();
+  EXPECT_EQ(say("MAIL FROM:<s@x.example>\r\n"), "530 5.7.0 Authentication required\r\n");
+  EXPECT_EQ(session_->phase(), Phase::Helo);
+  EXPECT_EQ(say("RCPT TO:<r@y.example>\r\n"), "503 5.5.1 Error: need MAIL command\r\n");
+}
+
+TEST_F(SmtpSessionTest, AuthNoneListenerOffersNoLogin) {
+  cfg_->smtp.auth.users_file = "users";
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::None;
+  open(/*tls_offered=*/true, /*tls_active=*/true);
+  const std::string offer = ehlo();
+  EXPECT_EQ(offer.find("AUTH"), std::string::npos) << offer;
+  EXPECT_EQ(say("AUTH PLAIN\r\n"), "502 5.5.1 Error: authentication not enabled\r\n");
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::Optional;
+  EXPECT_NE(ehlo().find("250-AUTH PLAIN LOGIN\r\n"), std::string::npos);
+}
+
+TEST_F(SmtpSessionTest, AuthOptionalListenerRelaysByAddress) {
+  cfg_->smtp.listeners[0].auth = config::ListenerAuth::Optional;
+  cfg_->smtp.listeners[0].sender_login = true;  // applies to logged-in users only
+  open(/*tls_offered=*/true, /*tls_active=*/true);
+  ehlo();
+  open_transaction();
+}
+
+TEST_F(SmtpSessionTest, ImplicitTlsHandshakesBeforeTheGreeting) {
+  cfg_->smtp.listeners[0].tls = config::ListenerTls::Implicit;
+  host_.deps_.tls = tls::TlsContext::create_client("").value();
+  auto transport = std::make_unique<FakeTransport>();
+  t_ = transport.get();
+  session_ = std::make_unique<SmtpSession>(host_, 7, std::move(transport), 0);
+  session_->start(nullptr);
+  EXPECT_EQ(t_->sent, "");  // nothing in plaintext
+  EXPECT_TRUE(t_->tls_started);
+  EXPECT_TRUE(t_->reading);
+  EXPECT_EQ(session_->state(), State::TlsHandshake);
+  EXPECT_EQ(t_->timeout_ms, 300000u);
+  t_->tls = true;
+  session_->on_tls_done(true, {});
+  EXPECT_EQ(t_->sent, "220 relay.test ESMTP secmx-relay\r\n");
+  EXPECT_EQ(session_->state(), State::Command);
+  const std::string offer = ehlo();
+  EXPECT_EQ(offer.find("STARTTLS"), std::string::npos) << offer;
+  EXPECT_EQ(say("STARTTLS\r\n"), "502 5.5.1 Error: TLS already active\r\n");
+}
+
+TEST_F(SmtpSessionTest, ImplicitTlsRefusalClosesWithoutPlaintext) {
+  cfg_->smtp.listeners[0].tls = config::ListenerTls::Implicit;
+  host_.deps_.tls = tls::TlsContext::create_client("").value();
+  auto transport = std::make_unique<FakeTransport>();
+  t_ = transport.get();
+  session_ = std::make_unique<SmtpSession>(host_, 7, std::move(transport), 0);
+  smtp::Reply refusal{421, "4.7.0", "relay.test Error: too many connections"};
+  session_->start(&refusal);
+  EXPECT_EQ(t_->sent, "");
+  EXPECT_TRUE(t_->closed);
+  EXPECT_FALSE(t_->tls_started);
+}
+
+TEST_F(SmtpSessionTest, ImplicitTlsHandshakeFailureCloses) {
+  cfg_->smtp.listeners[0].tls = config::ListenerTls::Implicit;
+  host_.deps_.tls = tls::TlsContext::create_client("").value();
+  auto transport = std::make_unique<FakeTransport>();
+  t_ = transport.get();
+  session_ = std::make_unique<SmtpSession>(host_, 7, std::move(transport), 0);
+  session_->start(nullptr);
+  session_->on_tls_done(false, "wrong version number");
+  EXPECT_EQ(t_->sent, "");
+  EXPECT_TRUE(t_->closed);
+  EXPECT_EQ(session_->state(), State::Closing);
 }
 
 TEST_F(SmtpSessionTest, TooManyRecipients) {
