@@ -41,9 +41,11 @@ class ListenerConfig : public ::testing::Test {
     }
     return out;
   }
-  static Config load(const std::string& text) {
-    ConfigFile f(text);
-    auto r = load_config(f.path());
+  // Every file in the same directory, so that the paths it resolves (the default queue
+  // directory) are the same from one load to the next, as on a reload.
+  Config load(const std::string& text) {
+    const std::string path = files_.write("relay.toml", "hostname = \"relay.example\"\n" + text);
+    auto r = load_config(path);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error()[0].to_string());
     return r.ok() ? r.value() : Config{};
   }

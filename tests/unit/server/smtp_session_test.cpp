@@ -772,7 +772,7 @@ TEST_F(SmtpAuthTest, PlainSuccessAuthenticatesTheSessionAndTheMessage) {
   const auto& sub = host_.submitted.back();
   EXPECT_EQ(sub.message.envelope.auth_user, "user");
   EXPECT_NE(sub.message.body.find(" with ESMTPSA id "), std::string::npos);
-  EXPECT_TRUE(sub.queued_line.ends_with(" sasl_username=user")) << sub.queued_line;
+  EXPECT_TRUE(sub.queued_lines.front().text.ends_with(" sasl_username=user")) << sub.queued_lines.front().text;
 }
 
 TEST_F(SmtpAuthTest, PlainWithoutInitialResponseGetsEmptyChallenge) {
