@@ -70,8 +70,11 @@ void check_config(const Config& c, const std::string& path, std::uint32_t lines)
   FUZZ_CHECK(!c.hostname.empty());
   FUZZ_CHECK(c.group.empty() || !c.user.empty());
   const SmtpConfig& s = c.smtp;
-  FUZZ_CHECK(!s.listen.empty());
-  for (const Endpoint& ep : s.listen) FUZZ_CHECK(!ep.host.empty());
+  FUZZ_CHECK(!s.listeners.empty());
+  for (const Listener& l : s.listeners) {
+    FUZZ_CHECK(!l.address.host.empty());
+    FUZZ_CHECK(l.tls != ListenerTls::Implicit || !s.tls_cert.empty());
+  }
   FUZZ_CHECK(s.max_message_size >= 1);
   FUZZ_CHECK(s.max_recipients >= 1 && s.max_recipients <= 1'000'000);
   FUZZ_CHECK(s.max_line_length >= 512 && s.max_line_length <= 65536);
