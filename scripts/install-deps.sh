@@ -11,13 +11,14 @@ build_pkgs=(
   libuv1-dev libssl-dev libc-ares-dev libidn2-dev liblmdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev zlib1g-dev
+  libcrypt-dev
   openssl ca-certificates
 )
 test_pkgs=(
   python3 python3-pytest python3-prometheus-client swaks libnet-ssleay-perl postfix lmdb-utils
   sslscan
   iproute2 procps
-  pflogsumm
+  pflogsumm libsasl2-modules
   clang libclang-rt-14-dev unbound
   nsd ldnsutils
 )
