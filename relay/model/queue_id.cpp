@@ -7,19 +7,13 @@
 
 #include <chrono>
 
+#include "relay/common/ascii.hpp"
+
 namespace secmx::model {
 namespace {
 
 constexpr int kSeqBits = 20;
 constexpr char kHex[] = "0123456789ABCDEF";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  // Operators type ids by hand; accept lower case, print upper case.
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 std::uint64_t now_ms() {
   auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
@@ -49,7 +43,7 @@ std::optional<QueueId> QueueId::parse(std::string_view text) {
   if (text.size() != 16) return std::nullopt;
   std::uint64_t v = 0;
   for (char c : text) {
-    int d = hex_value(c);
+    int d = hex_digit_value(c);  // operators type ids by hand: either case
     if (d < 0) return std::nullopt;
     v = (v << 4) | static_cast<std::uint64_t>(d);
   }

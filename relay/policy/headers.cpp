@@ -6,7 +6,6 @@
 // neither a field nor a continuation is skipped and counted (a lenient reader finds more
 // markings, which can only raise protection).
 #include "relay/policy/headers.hpp"
-#include "relay/common/ascii.hpp"
 
 #include <iconv.h>
 
@@ -14,6 +13,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+
+#include "relay/common/ascii.hpp"
 
 namespace secmx::policy {
 namespace {
@@ -37,13 +38,6 @@ bool valid_field_name(std::string_view s) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool decode_q(std::string_view text, std::string& out) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -51,8 +45,8 @@ bool decode_q(std::string_view text, std::string& out) {
       out += ' ';
     } else if (c == '=') {
       if (i + 2 >= text.size()) return false;
-      int hi = hex_value(text[i + 1]);
-      int lo = hex_value(text[i + 2]);
+      int hi = hex_digit_value(text[i + 1]);
+      int lo = hex_digit_value(text[i + 2]);
       if (hi < 0 || lo < 0) return false;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
@@ -61,15 +55,6 @@ bool decode_q(std::string_view text, std::string& out) {
     }
   }
   return true;
-}
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
 }
 
 bool decode_b(std::string_view text, std::string& out) {
@@ -82,7 +67,7 @@ bool decode_b(std::string_view text, std::string& out) {
       continue;
     }
     if (pad) return false;  // data after padding
-    int v = base64_value(c);
+    int v = base64_digit_value(c);
     if (v < 0) return false;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;

@@ -10,15 +10,6 @@ namespace {
 constexpr std::string_view kLoginUserPrompt = "VXNlcm5hbWU6";
 constexpr std::string_view kLoginPasswordPrompt = "UGFzc3dvcmQ6";
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 SaslStep challenge(std::string_view text) {
   SaslStep s;
   s.kind = SaslStep::Kind::Challenge;
@@ -55,7 +46,7 @@ bool base64_decode(std::string_view in, std::string& out) {
         continue;
       }
       if (pad > 0) return false;  // data after padding
-      v[k] = base64_value(c);
+      v[k] = base64_digit_value(c);
       if (v[k] < 0) return false;
     }
     std::uint32_t n = static_cast<std::uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);

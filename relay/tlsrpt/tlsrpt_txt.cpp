@@ -39,13 +39,6 @@ bool is_uri_char(char c) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::size_t skip_wsp(std::string_view s, std::size_t i) {
   while (i < s.size() && is_wsp(s[i])) ++i;
   return i;
@@ -74,7 +67,7 @@ std::size_t scheme_length(std::string_view uri) {
 bool uri_syntax_ok(std::string_view uri) {
   for (std::size_t i = 0; i < uri.size(); ++i) {
     if (uri[i] == '%') {
-      if (i + 2 >= uri.size() || hex_value(uri[i + 1]) < 0 || hex_value(uri[i + 2]) < 0) {
+      if (i + 2 >= uri.size() || hex_digit_value(uri[i + 1]) < 0 || hex_digit_value(uri[i + 2]) < 0) {
         return false;
       }
       i += 2;
@@ -89,8 +82,8 @@ std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+    if (s[i] == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 && hex_digit_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2]));
       i += 2;
     } else {
       out += s[i];
@@ -178,7 +171,7 @@ UriVerdict https_target(std::string_view uri, std::size_t scheme_len) {
       return v;
     }
     for (char c : authority.substr(1, close - 1)) {
-      if (hex_value(c) < 0 && c != ':' && c != '.') {
+      if (hex_digit_value(c) < 0 && c != ':' && c != '.') {
         v.problem = "https URI with a broken IP literal";
         return v;
       }
