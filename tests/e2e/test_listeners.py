@@ -177,6 +177,28 @@ def test_login_relays_from_outside_relay_networks(make_relay, tmp_path):
     assert m["client_address"] == "127.0.0.5"
 
 
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
+def test_swaks_logs_in_on_the_implicit_tls_port(make_relay, tmp_path, mech):
+    # 127.0.0.5 is in no relay_networks: only the login lets it relay here.
+    relay = _listener_relay(make_relay, tmp_path)
+    r = swaks(relay, "--port", str(relay.smtps_port), "--tlsc", "--local-interface", "127.0.0.5",
+              "--auth", mech, "--auth-user", "app", "--auth-password", PASSWORD,
+              "--from", "scanner@agency.example", "--to", "r@y.example",
+              "--data", _message(tmp_path, f"implicit-{mech}"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "235 2.7.0 Authentication successful" in r.stdout, r.stdout
+    qid = swaks_queue_id(r.stdout)
+    [m] = relay.dump()
+    assert (m["id"], m["client_address"], m["auth_user"]) == (qid, "127.0.0.5", "app")
+    relay.wait_log(rf"{qid}: queued client=\[127\.0\.0\.5\]:\d+ .* sasl_username=app")
+    # Without the login the same client is refused there.
+    denied = swaks(relay, "--port", str(relay.smtps_port), "--tlsc", "--local-interface",
+                   "127.0.0.5", "--from", "scanner@agency.example", "--to", "r@y.example",
+                   "--data", _message(tmp_path, f"implicit-{mech}-anon"))
+    assert denied.returncode != 0, denied.stdout
+    assert "550 5.7.1 <r@y.example>: Relay access denied" in denied.stdout, denied.stdout
+
+
 @pytest.mark.parametrize("listener, error", [
     ('[[smtp.listener]]\naddress = "127.0.0.1:4650"\ntls = "implicit"\n',
      'tls = "implicit" needs [smtp] tls_cert and tls_key'),
