@@ -20,9 +20,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "etc" / "examples"
 
 def _check(tmp_path, tls_files, name: str, text: str | None = None):
     """`--check` on a copy of the profile beside the files its relative paths name."""
-    (tmp_path / "etc" / "tls").mkdir(parents=True, exist_ok=True)
-    shutil.copy(tls_files[0], tmp_path / "etc" / "tls" / "cert.pem")
-    shutil.copy(tls_files[1], tmp_path / "etc" / "tls" / "key.pem")
+    (tmp_path / "tls").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tls_files[0], tmp_path / "tls" / "cert.pem")
+    shutil.copy(tls_files[1], tmp_path / "tls" / "key.pem")
     path = tmp_path / name
     path.write_text(text if text is not None else (EXAMPLES / name).read_text())
     return path, subprocess.run([relay_bin(), "--config", str(path), "--check"], cwd=tmp_path,
