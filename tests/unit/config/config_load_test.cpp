@@ -745,8 +745,8 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   ASSERT_FALSE(src.empty());
   // Copies in a scratch checkout, beside the certificates their relative paths name.
   TempDir dir;
-  dir.write("etc/examples/etc/tls/cert.pem", "cert");
-  dir.write("etc/examples/etc/tls/key.pem", "key");
+  dir.write("etc/examples/tls/cert.pem", "cert");
+  dir.write("etc/examples/tls/key.pem", "key");
   dir.write("var/tls/cert.pem", "cert");
   dir.write("var/tls/key.pem", "key");
   auto copy = [&](const char* name) { return dir.write(name, read_text(src / name)); };
@@ -782,6 +782,10 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   EXPECT_TRUE(has([](const PolicyRule& r) {
     return r.header && r.action == model::Policy::REJECT && !r.reason.empty();
   }));
+  // The profile names its files as installed: TLS beside it, state in /var/lib.
+  EXPECT_EQ(agency->smtp.tls_cert, dir.sub("etc/examples/tls/cert.pem"));
+  EXPECT_EQ(agency->queue.path, "/var/lib/secmx-relay/queue");
+  EXPECT_EQ(agency->admin.token_file, "/var/lib/secmx-relay/admin.token");
   ASSERT_EQ(agency->routes.size(), 1u);
   EXPECT_EQ(agency->routes[0].host, "[10.0.0.5]:25");
 

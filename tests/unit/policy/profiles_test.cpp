@@ -42,12 +42,10 @@ std::shared_ptr<const RuleEngine> load_profile(const std::string& name) {
   std::stringstream text;
   text << in.rdbuf();
   std::string path = dir.write(name, text.str());
-  dir.write("etc/tls/cert.pem", "cert");
-  dir.write("etc/tls/key.pem", "key");
-  fs::path old = fs::current_path();
-  fs::current_path(dir.path());
+  // Beside the copy: the profile's relative paths are taken against its directory.
+  dir.write("tls/cert.pem", "cert");
+  dir.write("tls/key.pem", "key");
   auto cfg = config::load_config(path);
-  fs::current_path(old);
   if (!cfg.ok()) {
     for (const auto& i : cfg.error()) ADD_FAILURE() << i.to_string();
     return nullptr;
