@@ -85,6 +85,18 @@ class Writer {
              std::to_string(c.value(static_cast<model::Policy>(i))));
     }
   }
+  // A counter family over one enum-valued label: `label="<name_of(e)>"` for each of the
+  // n values of E, in order.
+  template <class E, class NameOf, class ValueOf>
+  void by_enum(const char* name, const char* help, const char* label, std::size_t n,
+               NameOf name_of, ValueOf value_of) {
+    header(name, "counter", help);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto e = static_cast<E>(i);
+      sample(name, std::string(label) + "=\"" + std::string(name_of(e)) + "\"",
+             std::to_string(value_of(e)));
+    }
+  }
   void histogram(const char* name, const char* help, const Histogram& h) {
     header(name, "histogram", help);
     auto s = h.snapshot();
@@ -255,14 +267,13 @@ std::string RelayMetrics::render() const {
       }
     }
   }
-  const char* failures_name = "secmx_tls_auth_failures_total";
-  w.header(failures_name, "counter",
-           "Hosts that did not meet their receiver's authentication requirement, by type: "
-           "DANE certificate mismatch, MTA-STS policy not met, TLSA lookup failed.");
-  for (std::size_t f = 0; f < kAuthFailures; ++f) {
-    w.sample(failures_name, std::string("type=\"") + kAuthFailureNames[f] + "\"",
-             std::to_string(tls_auth_failures.value(static_cast<AuthFailure>(f))));
-  }
+  w.by_enum<AuthFailure>(
+      "secmx_tls_auth_failures_total",
+      "Hosts that did not meet their receiver's authentication requirement, by type: "
+      "DANE certificate mismatch, MTA-STS policy not met, TLSA lookup failed.",
+      "type", kAuthFailures,
+      [](AuthFailure f) { return kAuthFailureNames[static_cast<std::size_t>(f)]; },
+      [this](AuthFailure f) { return tls_auth_failures.value(f); });
 
   const char* sessions_name = "secmx_tls_sessions_total";
   w.header(sessions_name, "counter",
@@ -280,35 +291,25 @@ std::string RelayMetrics::render() const {
     }
   }
 
-  const char* invalid_name = "secmx_markings_invalid_total";
-  w.header(invalid_name, "counter",
-           "Protective markings that were invalid or unreadable, by the rule broken; the "
-           "message took policy.unknown_marking.");
-  for (std::size_t p = 0; p < policy::kMarkingProblems; ++p) {
-    auto problem = static_cast<policy::MarkingProblem>(p);
-    w.sample(invalid_name, "reason=\"" + std::string(policy::to_string(problem)) + "\"",
-             std::to_string(markings_invalid.value(problem)));
-  }
-
-  const char* auth_name = "secmx_smtp_auth_total";
-  w.header(auth_name, "counter",
-           "SMTP AUTH logins by result: success, failure (535), locked (454, too many "
-           "failures for the address or user), unavailable (454, too many checks waiting).");
-  for (std::size_t r = 0; r < kAuthResults; ++r) {
-    auto result = static_cast<AuthResult>(r);
-    w.sample(auth_name, std::string("result=\"") + to_string(result) + "\"",
-             std::to_string(smtp_auth.value(result)));
-  }
-
-  const char* reports_name = "secmx_tlsrpt_reports_total";
-  w.header(reports_name, "counter",
-           "TLS reports (RFC 8460) by outcome: sent or failed per report address, no-record "
-           "per domain without a usable _smtp._tls record.");
-  for (std::size_t r = 0; r < kReportResults; ++r) {
-    auto result = static_cast<ReportResult>(r);
-    w.sample(reports_name, std::string("result=\"") + to_string(result) + "\"",
-             std::to_string(tlsrpt_reports.value(result)));
-  }
+  w.by_enum<policy::MarkingProblem>(
+      "secmx_markings_invalid_total",
+      "Protective markings that were invalid or unreadable, by the rule broken; the "
+      "message took policy.unknown_marking.",
+      "reason", policy::kMarkingProblems,
+      [](policy::MarkingProblem p) { return policy::to_string(p); },
+      [this](policy::MarkingProblem p) { return markings_invalid.value(p); });
+  w.by_enum<AuthResult>(
+      "secmx_smtp_auth_total",
+      "SMTP AUTH logins by result: success, failure (535), locked (454, too many "
+      "failures for the address or user), unavailable (454, too many checks waiting).",
+      "result", kAuthResults, [](AuthResult r) { return to_string(r); },
+      [this](AuthResult r) { return smtp_auth.value(r); });
+  w.by_enum<ReportResult>(
+      "secmx_tlsrpt_reports_total",
+      "TLS reports (RFC 8460) by outcome: sent or failed per report address, no-record "
+      "per domain without a usable _smtp._tls record.",
+      "result", kReportResults, [](ReportResult r) { return to_string(r); },
+      [this](ReportResult r) { return tlsrpt_reports.value(r); });
 
   w.gauge("secmx_queue_messages", "Messages in the queue.", queue_messages);
   w.gauge("secmx_queue_held_messages", "Messages in the queue on hold.", queue_held);
