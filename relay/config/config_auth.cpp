@@ -3,8 +3,6 @@
 // Part of load_config(): same thread, same rules. The users file is read and parsed here,
 // so a SIGHUP reload, which loads the whole configuration again, reads it again too, and
 // `--check` names its bad lines as "users-file:line: ...".
-#include <fstream>
-#include <sstream>
 
 #include "relay/config/auth_users.hpp"
 #include "relay/config/config_reader.hpp"
@@ -39,14 +37,12 @@ void read_smtp_auth(const Section& smtp, SmtpAuthConfig& out) {
     out.users_file.clear();
     return;
   }
-  std::ifstream in(out.users_file, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    s.fail("users_file", "cannot read '" + out.users_file + "'");
+  std::string text;
+  if (auto why = read_text_file(out.users_file, text)) {
+    s.fail("users_file", "cannot read '" + out.users_file + "': " + *why);
     return;
   }
-  for (auto& issue : parse_users(text.str(), out.users_file, out.users)) {
+  for (auto& issue : parse_users(text, out.users_file, out.users)) {
     s.reader().add_elsewhere(std::move(issue));
   }
 }

@@ -108,5 +108,17 @@ TEST_F(AuthConfigTest, UnreadableUsersFileIsAnIssue) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(AuthConfigTest, ADirectoryIsNotAnEmptyUsersFile) {
+  // Read as the config file itself is: a directory would otherwise pass for no users.
+  std::string cfg = write("relay.toml", "[smtp.auth]\nusers_file = \"" + dir_.path() + "\"\n");
+  auto loaded = load_config(cfg);
+  ASSERT_FALSE(loaded);
+  bool found = false;
+  for (const auto& i : loaded.error()) {
+    if (i.message.find("Is a directory") != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
 }  // namespace
 }  // namespace secmx::config
