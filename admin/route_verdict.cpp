@@ -43,42 +43,6 @@ std::string session_words(const client::SessionInfo& i, const delivery::TlsObser
   return i.starttls_offered ? "STARTTLS offered but not used: plaintext" : "no STARTTLS: plaintext";
 }
 
-// An opened (or failed) session as the facts an attempt gathers from it (Attempt::on_open).
-void session_facts(const client::SessionInfo& i, const delivery::HostTerms& terms, Facts& f) {
-  using client::OpenStatus;
-  f.step = i.stage;
-  switch (i.status) {
-    case OpenStatus::ConnectFailed:
-    case OpenStatus::Timeout:
-    case OpenStatus::Broken:
-      f.stage = delivery::stage_of(i.stage, Stage::Connect);
-      f.event = i.status == OpenStatus::Timeout ? Event::Timeout : Event::Lost;
-      f.error = i.error;
-      break;
-    case OpenStatus::Refused:
-      f.stage = delivery::stage_of(i.stage, Stage::Connect);
-      f.code = i.code;
-      f.enhanced = i.enhanced;
-      f.text = i.text;
-      break;
-    case OpenStatus::TlsFailed:
-      f.stage = Stage::TlsHandshake;
-      f.event = i.tls_connection_lost ? Event::Lost : Event::Reply;
-      f.error = i.error;
-      break;
-    case OpenStatus::Ok:
-      f.stage = Stage::Session;
-      f.step = "ready";
-      f.tls.starttls_offered = i.starttls_offered;
-      f.tls.handshake_attempted = i.tls_attempted;
-      f.tls.handshake_ok = i.tls.active;
-      f.tls.auth = delivery::auth_of(terms, i.tls);
-      f.tls.verified = f.tls.auth != delivery::TlsAuth::None;
-      f.tls.verify_error = i.tls.verify_error;
-      break;
-  }
-}
-
 RouteVerdict one_level(const Level& level, const dns::DiscoveryResult& r,
                        std::span<const ProbedHost> hosts, bool all_probed) {
   // The policy and level an attempt would hold the message to on this route.
@@ -123,7 +87,7 @@ RouteVerdict one_level(const Level& level, const dns::DiscoveryResult& r,
       sf.binding = h.terms.binding;
       sf.tried = tried;
       sf.last_candidate = hf.last_candidate;
-      session_facts(*h.info, h.terms, sf);
+      delivery::open_facts(*h.info, h.terms, sf);
       d = delivery::decide(sf);
       if (d.kind == Decision::Kind::Continue) {
         return RouteVerdict{level.name, "deliver", h.name, "", session_words(*h.info, sf.tls)};

@@ -297,35 +297,19 @@ void Attempt::connect(bool plaintext_retry) {
 void Attempt::on_open(client::SessionInfo info) {
   using client::OpenStatus;
   Facts f = facts(Stage::Connect, info.stage);
+  open_facts(info, terms_, f);
   switch (info.status) {
     case OpenStatus::ConnectFailed:
     case OpenStatus::Timeout:
     case OpenStatus::Broken:
-      f.stage = stage_of(info.stage, Stage::Connect);
-      f.event = info.status == OpenStatus::Timeout ? Event::Timeout : Event::Lost;
-      f.error = info.error;
-      break;
     case OpenStatus::Refused:
-      f.stage = stage_of(info.stage, Stage::Connect);
-      f.code = info.code;
-      f.enhanced = info.enhanced;
-      f.text = info.text;
       break;
     case OpenStatus::TlsFailed:
       env_.log->info("{} TLS handshake with {} failed: {}", log_id_,
                      secmx::log::escape(current_name_), secmx::log::escape(info.error));
-      f.stage = Stage::TlsHandshake;
-      // Cut by the connection, or refused by the peer (an alert, garbage).
-      f.event = info.tls_connection_lost ? Event::Lost : Event::Reply;
-      f.error = info.error;
       break;
     case OpenStatus::Ok:
-      tls_.starttls_offered = info.starttls_offered;
-      tls_.handshake_attempted = info.tls_attempted;
-      tls_.handshake_ok = info.tls.active;
-      tls_.auth = auth_of(terms_, info.tls);
-      tls_.verified = tls_.auth != TlsAuth::None;
-      tls_.verify_error = info.tls.verify_error;
+      tls_ = f.tls;
       tls_text_ = info.tls.active ? format_tls(info.tls.protocol, info.tls.cipher, tls_.auth)
                                   : "none";
       tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
@@ -334,8 +318,6 @@ void Attempt::on_open(client::SessionInfo info) {
                                             : "certificate not valid for the MX host name: " +
                                                   info.tls.verify_error);
       }
-      f.stage = Stage::Session;
-      f.tls = tls_;
       break;
   }
   if ((info.status == OpenStatus::Ok || info.status == OpenStatus::TlsFailed) &&

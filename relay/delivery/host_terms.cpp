@@ -41,4 +41,39 @@ TlsAuth auth_of(const HostTerms& t, const client::TlsInfo& tls) {
   return TlsAuth::Pkix;
 }
 
+void open_facts(const client::SessionInfo& info, const HostTerms& terms, Facts& f) {
+  using client::OpenStatus;
+  f.step = info.stage;
+  switch (info.status) {
+    case OpenStatus::ConnectFailed:
+    case OpenStatus::Timeout:
+    case OpenStatus::Broken:
+      f.stage = stage_of(info.stage, Stage::Connect);
+      f.event = info.status == OpenStatus::Timeout ? Event::Timeout : Event::Lost;
+      f.error = info.error;
+      break;
+    case OpenStatus::Refused:
+      f.stage = stage_of(info.stage, Stage::Connect);
+      f.code = info.code;
+      f.enhanced = info.enhanced;
+      f.text = info.text;
+      break;
+    case OpenStatus::TlsFailed:
+      f.stage = Stage::TlsHandshake;
+      // Cut by the connection, or refused by the peer (an alert, garbage).
+      f.event = info.tls_connection_lost ? Event::Lost : Event::Reply;
+      f.error = info.error;
+      break;
+    case OpenStatus::Ok:
+      f.stage = Stage::Session;
+      f.tls.starttls_offered = info.starttls_offered;
+      f.tls.handshake_attempted = info.tls_attempted;
+      f.tls.handshake_ok = info.tls.active;
+      f.tls.auth = auth_of(terms, info.tls);
+      f.tls.verified = f.tls.auth != TlsAuth::None;
+      f.tls.verify_error = info.tls.verify_error;
+      break;
+  }
+}
+
 }  // namespace secmx::delivery

@@ -40,4 +40,9 @@ HostTerms host_terms(const dns::Candidate& candidate, const sts::StsState& sts);
 // "mta-sts"; otherwise PKIX for the host name, or nothing.
 TlsAuth auth_of(const HostTerms& terms, const client::TlsInfo& tls);
 
+// An opened (or failed) session as the facts decide() reads: the stage it ended in, the
+// reply or error, and for an open session its TLS under these terms (auth_of). The one
+// mapping, for the attempt and for `secmxctl route`'s verdicts alike.
+void open_facts(const client::SessionInfo& info, const HostTerms& terms, Facts& f);
+
 }  // namespace secmx::delivery
