@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "relay/common/log.hpp"
+#include "relay/tls/hex.hpp"
 
 namespace secmx::admin {
 
@@ -33,16 +34,6 @@ std::string_view trim(std::string_view s) {
 
 constexpr std::size_t kTokenBytes = 32;
 
-std::string hex(const unsigned char* data, std::size_t n) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 0xf];
-  }
-  return out;
-}
 
 // The whole of `text` to `fd`, then to disk; errno's value on failure, 0 on success.
 int write_all(int fd, const std::string& text) {
@@ -67,7 +58,7 @@ Result<bool, std::string> AdminToken::create_if_missing(
   if (RAND_bytes(raw, sizeof raw) != 1) {
     return fail("cannot create admin token " + path + ": no random bytes from OpenSSL");
   }
-  const std::string text = hex(raw, sizeof raw) + "\n";
+  const std::string text = tls::lower_hex(raw, sizeof raw) + "\n";
   OPENSSL_cleanse(raw, sizeof raw);
   // O_EXCL: an existing file (or link, even a dangling one) is never touched.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
