@@ -5,6 +5,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "queue/envelope_json.hpp"
 #include "relay/common/ascii.hpp"
 #include "relay/config/config.hpp"
 #include "relay/smtp/params.hpp"
@@ -16,7 +17,6 @@ namespace {
 using nlohmann::json;
 using model::is_open;
 
-json notify_json(std::uint8_t notify) { return json(model::notify_names(notify)); }
 
 json next_attempt_json(const model::Envelope& env) {
   if (env.held || message_state(env) == MessageState::Done) return nullptr;
@@ -58,20 +58,6 @@ MessageState message_state(const model::Envelope& env) {
   return any_attempt ? MessageState::Deferred : MessageState::Queued;
 }
 
-std::string iso_time(std::int64_t unix_us) {
-  std::time_t secs = static_cast<std::time_t>(unix_us / 1000000);
-  long micros = static_cast<long>(unix_us % 1000000);
-  if (micros < 0) {
-    micros += 1000000;
-    --secs;
-  }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", micros);
-  return buf;
-}
 
 Result<QueueFilter, std::string> QueueFilter::parse(
     const std::multimap<std::string, std::string>& params) {
@@ -193,41 +179,9 @@ json summary_json(const model::Envelope& env, std::int64_t now_us) {
 
 json detail_json(const model::Envelope& env, std::int64_t now_us) {
   json j = summary_json(env, now_us);
-  j["arrival_us"] = env.arrival_us;
-  j["next_attempt_us"] = env.next_attempt_us;
-  j["held"] = env.held;
-  j["body_type"] = env.body_type == model::BodyType::BinaryMime     ? "BINARYMIME"
-                   : env.body_type == model::BodyType::EightBitMime ? "8BITMIME"
-                                                                    : "7BIT";
-  j["smtputf8"] = env.smtputf8;
-  j["requiretls"] = env.requiretls;
-  j["ret"] = env.ret == model::Ret::Full ? "FULL" : env.ret == model::Ret::Hdrs ? "HDRS" : "";
-  j["envid"] = env.envid;
-  j["client"] = json{{"address", env.client_address},
-                     {"helo", env.client_helo},
-                     {"auth_user", env.auth_user},
-                     {"tls_protocol", env.tls_protocol},
-                     {"tls_cipher", env.tls_cipher}};
-  json rcpts = json::array();
-  for (const auto& r : env.recipients) {
-    rcpts.push_back(json{{"address", r.address},
-                         {"orcpt", r.orcpt},
-                         {"notify", notify_json(r.notify)},
-                         {"state", to_string(r.state)},
-                         {"policy", to_string(r.policy)},
-                         {"tls", to_string(r.tls)},
-                         {"rule", r.policy_reason},
-                         {"attempts", r.attempts},
-                         {"last_status", r.last_status},
-                         {"last_reply", r.last_reply},
-                         {"remote_mta", r.remote_mta},
-                         {"last_tls", r.last_tls},
-                         {"last_cert_sha256", r.last_cert_sha256},
-                         {"last_dnssec", r.last_dnssec},
-                         {"last_attempt", r.last_attempt_us > 0 ? json(iso_time(r.last_attempt_us))
-                                                                : json(nullptr)}});
-  }
-  j["recipients"] = std::move(rcpts);
+  // The model's one shape on top: its "recipients" (the list) replaces the summary's count.
+  json model = queue::envelope_json(env);
+  j.update(model);
   return j;
 }
 

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "queue/envelope_json.hpp"
 #include "queue/store.hpp"
 #include "relay/common/result.hpp"
 
@@ -57,8 +58,7 @@ Result<QueuePage, queue::Error> list_page(queue::Store& store, const QueueFilter
 
 using model::to_string;  // Policy, TlsLevel, RcptState (relay/model)
 
-// "2024-05-01T10:00:00.123456Z"
-std::string iso_time(std::int64_t unix_us);
+using queue::iso_time;  // "2024-05-01T10:00:00.123456Z" (queue/envelope_json.hpp)
 
 nlohmann::json summary_json(const model::Envelope& env, std::int64_t now_us);
 nlohmann::json detail_json(const model::Envelope& env, std::int64_t now_us);

@@ -163,6 +163,7 @@ struct DeliveryConfig {
   // What TlsContext::create_client() takes: the fields above together.
   tls::ClientTlsSettings client_tls() const;
   bool pause = false;   // accept and queue, but deliver nothing (maintenance)
+  std::uint32_t attempt_history = 20;  // attempts kept per recipient (oldest dropped)
 };
 
 struct PolicyRule {
@@ -203,6 +204,16 @@ struct Route {
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 8025};
   std::string token_file = "etc/admin.token";
+};
+
+// [audit]: the audit trail (relay/audit, docs/audit.md) - one durable record per event
+// that matters, hash-chained, with keyed checkpoints; kept after the message is gone.
+struct AuditConfig {
+  bool enabled = true;
+  std::string key_file = "etc/audit.key";   // HMAC key of the checkpoints; created when missing
+  Duration retention = std::chrono::hours(24 * 400);
+  Duration checkpoint_interval = std::chrono::minutes(5);  // and one on shutdown
+  std::string stream_file;                  // "": no copy; else JSON lines appended for a SIEM
 };
 
 // [dsn]: delivery status notifications (relay/dsn, docs/dsn.md).
@@ -265,6 +276,7 @@ struct Config {
   DsnConfig dsn;
   MtaStsConfig mta_sts;
   TlsRptConfig tlsrpt;
+  AuditConfig audit;
   // Valid but doubtful settings (e.g. dnssec with a resolver off this host): printed on
   // stderr by `--check` and at start-up, "file:line: warning: ..."; never fatal.
   std::vector<Issue> warnings;

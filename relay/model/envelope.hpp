@@ -31,6 +31,20 @@ enum NotifyBits : std::uint8_t {
 
 enum class RcptState : std::uint8_t { Pending = 0, Held = 1, Delivered = 2, Failed = 3 };
 
+// One delivery attempt of one recipient, as its log line gave it (DESIGN §10): the
+// evidence an auditor reads. Kept per recipient, newest last, bounded (oldest dropped).
+struct Attempt {
+  std::int64_t time_us = 0;     // when the attempt ended (Unix epoch, microseconds)
+  std::string host;             // the receiver's name, "" when none was reached
+  std::string address;          // "192.0.2.7:25" or "[2001:db8::7]:25", "" when none
+  std::string method;           // how the host was found: "srv", "mx", "secmx", "a", ...
+  std::string tls;              // "TLSv1.3/TLS_AES_256_GCM_SHA384/dane", "none"
+  std::string cert_sha256;      // the peer's certificate, lower-case hex; "" without TLS
+  std::string dnssec;           // "secure", "insecure", "off"; "" when no host was named
+  std::string status;           // enhanced status "2.0.0", "4.4.1", "5.7.10"
+  std::string reply;            // the reply or our own words
+};
+
 struct Recipient {
   std::string address;          // forward-path without <>, as received
   std::string orcpt;            // RFC 3461 ORCPT "addr-type;xtext-decoded" or empty
@@ -49,6 +63,8 @@ struct Recipient {
   std::string last_cert_sha256;  // the peer's certificate, lower-case hex; "" without TLS
   std::string last_dnssec;      // "secure", "insecure", "off"; "" when no host was named
   std::int64_t last_attempt_us = 0;  // when that attempt ended (0: never tried)
+  std::vector<Attempt> history;      // every attempt, oldest first, bounded
+  std::uint32_t history_dropped = 0;  // attempts dropped from the front of `history`
 };
 
 // Names as logs, --queue-dump and the admin API show them.

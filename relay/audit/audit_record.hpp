@@ -1,0 +1,37 @@
+// audit_record.hpp - the common frame of every audit record (docs/audit.md): schema
+// version, event name, time, and the conversion to what the store appends.
+//
+// The builders of each event's record (message_records.*, operator_record.*) start from
+// frame() and add their fields; the store (queue/store.hpp AuditRecord) keeps the JSON text
+// in the hash chain and knows nothing of its meaning. Pure; thread-agnostic.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "queue/store.hpp"
+
+namespace secmx::audit {
+
+// Bumped when a field changes meaning; readers keep reading every older version.
+inline constexpr int kSchemaVersion = 1;
+
+enum class Event {
+  Accept,    // a message queued: envelope, client, classification, policy per recipient
+  Reject,    // a message refused by policy (REJECT) at the end of DATA: nothing queued
+  Outcome,   // one recipient's final outcome (delivered / failed) with its deciding attempt
+  Dsn,       // a DSN generated (its queue id, kind, the recipients it reports)
+  Operator,  // an operator action (hold, release, delete, bounce, flush) and who did it
+  Reload,    // a config or policy reload (applied or refused) and who asked for it
+};
+const char* to_string(Event e);  // "accept", "reject", "outcome", "dsn", "operator", "reload"
+
+// {"v": 1, "event": "...", "time": "2026-12-04T05:00:00.000000Z"}
+nlohmann::json frame(Event event, std::int64_t time_us);
+
+// The record to append, its payload the compact JSON text (invalid UTF-8 replaced).
+queue::AuditRecord to_record(const nlohmann::json& record, std::int64_t time_us);
+
+}  // namespace secmx::audit
