@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "queue/store.hpp"
+#include "relay/model/envelope.hpp"
 
 namespace secmx::audit {
 
@@ -30,6 +31,23 @@ const char* to_string(Event e);  // "accept", "reject", "outcome", "dsn", "opera
 
 // {"v": 1, "event": "...", "time": "2026-12-04T05:00:00.000000Z"}
 nlohmann::json frame(Event event, std::int64_t time_us);
+
+// frame() with the fields every record about a stored message carries, from its envelope:
+// queue_id, message_id, sender, classification, requiretls.
+nlohmann::json message_frame(Event event, std::int64_t time_us, const model::Envelope& envelope);
+
+// The TLS authentication an attempt's `tls` evidence names: "dane", "mta-sts", "pkix" or
+// "none" (also without TLS, or without an attempt).
+std::string_view tls_auth(std::string_view tls_evidence);
+
+// One recipient's final outcome (event "outcome"): `outcome` is "delivered", "failed",
+// "bounced" (operator) or "deleted" (operator); `by` is "delivery" or the operator's name;
+// `deciding` the attempt that decided it (nullptr: none, e.g. an operator's action or an
+// expired lifetime before any attempt); `dsn_id` the queue id of the DSN that reports it.
+nlohmann::json outcome_record(std::int64_t time_us, const model::Envelope& envelope,
+                              const model::Recipient& recipient, std::string_view outcome,
+                              std::string_view by, const model::Attempt* deciding,
+                              std::string_view dsn_id);
 
 // The record to append, its payload the compact JSON text (invalid UTF-8 replaced).
 queue::AuditRecord to_record(const nlohmann::json& record, std::int64_t time_us);

@@ -94,6 +94,9 @@ struct Envelope {
   std::string auth_user;              // empty: not authenticated
   std::string tls_protocol;           // inbound TLS, empty when plaintext
   std::string tls_cipher;
+  std::string message_id;             // the Message-ID header's id without <>, "" if none
+  std::string classification;         // the marking's level as read at acceptance ("PROTECTED"),
+                                      // "none" without one, "unknown" when one was unreadable
   bool held = false;                  // operator hold or HOLD policy: scheduler skips it
   bool delay_notified = false;        // the delay DSN has been queued (one per message)
   bool tls_report = false;            // our own TLS report (RFC 8460): its delivery is never

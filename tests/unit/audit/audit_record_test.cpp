@@ -43,3 +43,47 @@ TEST(EnvelopeJson, RecipientCarriesItsHistoryAndDroppedCount) {
 
 }  // namespace
 }  // namespace secmx::audit
+
+namespace secmx::audit {
+namespace {
+
+TEST(AuditRecord, TlsAuthIsTheEvidencesLastWordWhenItIsAnAuthentication) {
+  EXPECT_EQ(tls_auth("TLSv1.3/TLS_AES_256_GCM_SHA384/dane"), "dane");
+  EXPECT_EQ(tls_auth("TLSv1.2/ECDHE-RSA-AES128-GCM-SHA256/mta-sts"), "mta-sts");
+  EXPECT_EQ(tls_auth("TLSv1.3/TLS_AES_128_GCM_SHA256/pkix"), "pkix");
+  EXPECT_EQ(tls_auth("TLSv1.3/TLS_AES_128_GCM_SHA256/none"), "none");
+  EXPECT_EQ(tls_auth("none"), "none");
+  EXPECT_EQ(tls_auth(""), "none");
+}
+
+TEST(AuditRecord, OutcomeCarriesTheMessageTheRecipientAndTheDecidingAttempt) {
+  model::Envelope env;
+  env.id = model::QueueId{};
+  env.sender = "alice@agency.example";
+  env.message_id = "m1@agency.example";
+  env.classification = "PROTECTED";
+  model::Recipient r;
+  r.address = "bob@example.org";
+  r.policy = model::Policy::SOS;
+  r.tls = model::TlsLevel::Verify;
+  r.state = model::RcptState::Delivered;
+  r.last_status = "2.0.0";
+  model::Attempt a{7, "mx.example.org", "192.0.2.7:25", "mx", "TLSv1.3/X/dane", "ab", "secure",
+                   "2.0.0", "250 ok"};
+  auto j = outcome_record(9, env, r, "delivered", "delivery", &a, "");
+  EXPECT_EQ(j["event"], "outcome");
+  EXPECT_EQ(j["message_id"], "m1@agency.example");
+  EXPECT_EQ(j["classification"], "PROTECTED");
+  EXPECT_EQ(j["recipient"]["policy"], "SOS");
+  EXPECT_EQ(j["recipient"]["state"], "delivered");
+  EXPECT_EQ(j["attempt"]["host"], "mx.example.org");
+  EXPECT_EQ(j["auth"], "dane");
+  auto none = outcome_record(9, model::Envelope{}, r, "deleted", "alice", nullptr, "");
+  EXPECT_EQ(none["classification"], "none");
+  EXPECT_EQ(none["attempt"], nullptr);
+  EXPECT_EQ(none["auth"], "none");
+  EXPECT_EQ(none["by"], "alice");
+}
+
+}  // namespace
+}  // namespace secmx::audit
