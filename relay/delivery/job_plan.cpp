@@ -4,7 +4,6 @@
 #include <map>
 #include <tuple>
 
-#include "relay/delivery/outcome_apply.hpp"
 #include "relay/smtp/params.hpp"
 
 namespace secmx::delivery {
@@ -20,10 +19,6 @@ JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
     const auto& r = env.recipients[i];
     if (r.state != model::RcptState::Pending) continue;
-    if (sos_expired && sos_expiry(r)) {
-      plan.expired.push_back(i);
-      continue;
-    }
     std::string domain = smtp::address_domain(r.address);
     auto key = std::make_tuple(domain, static_cast<int>(r.policy), static_cast<int>(r.tls));
     auto [it, inserted] = by_key.emplace(key, plan.jobs.size());
@@ -42,7 +37,7 @@ JobPlan plan_jobs(const std::shared_ptr<const model::Envelope>& envelope,
     auto& job = plan.jobs[it->second];
     job.indices.push_back(i);
   }
-  plan.nothing_pending = plan.jobs.empty() && plan.expired.empty();
+  plan.nothing_pending = plan.jobs.empty();
   return plan;
 }
 

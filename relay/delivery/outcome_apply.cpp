@@ -2,7 +2,6 @@
 #include "relay/delivery/outcome_apply.hpp"
 
 #include <algorithm>
-#include <string_view>
 
 #include "relay/delivery/outcome.hpp"
 
@@ -53,47 +52,6 @@ void schedule_next(model::Envelope& env, std::int64_t now,
   // Only while the end is ahead: past it, the round at the end has been (and a recipient
   // still pending then waits for the ordinary retry, e.g. after a DNS failure).
   if (sos_pending && sos_end > now) env.next_attempt_us = std::min(env.next_attempt_us, sos_end);
-}
-
-std::optional<RcptOutcome> sos_expiry(const model::Recipient& r) {
-  if (r.policy != model::Policy::SOS || r.state != model::RcptState::Pending || r.attempts == 0) {
-    return std::nullopt;
-  }
-  // The last attempt's hosts, after the first ": " of its words (decide.cpp exhausted()).
-  std::string_view reply = r.last_reply;
-  std::size_t colon = reply.find(": ");
-  std::string_view hosts = colon == std::string_view::npos ? reply : reply.substr(colon + 2);
-  RcptOutcome o;
-  o.verdict = RcptVerdict::Failed;
-  o.remote_mta = r.remote_mta;
-  o.tls = r.last_tls;
-  o.cert_sha256 = r.last_cert_sha256;
-  o.dnssec = r.last_dnssec;
-  if (r.last_status == "4.7.10") {
-    o.status = "5.7.10";
-    o.diagnostic = "no secure (TLS) receiver found within the SOS lifetime: " + std::string(hosts);
-    return o;
-  }
-  if (r.last_status == "4.7.5") {
-    o.status = "5.7.5";
-    o.diagnostic =
-        "no receiver authenticated as its DANE or MTA-STS policy requires within the lifetime: " +
-        std::string(hosts);
-    return o;
-  }
-  return std::nullopt;
-}
-
-void expire_sos(model::Envelope& env, const std::vector<std::size_t>& indices) {
-  for (std::size_t i : indices) {
-    if (i >= env.recipients.size()) continue;
-    auto& r = env.recipients[i];
-    auto o = sos_expiry(r);
-    if (!o) continue;
-    r.state = model::RcptState::Failed;
-    r.last_status = o->status;
-    r.last_reply = o->diagnostic;
-  }
 }
 
 }  // namespace secmx::delivery

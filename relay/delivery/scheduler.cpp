@@ -326,46 +326,12 @@ class SchedulerImpl final : public Scheduler {
       finish_message(id, f);
       return;
     }
-    if (!plan.expired.empty()) expire(*f.envelope, plan.expired, now);
-    if (plan.jobs.empty()) {
-      finish_message(id, f);
-      return;
-    }
     for (auto& job : plan.jobs) {
       job.generation = f.generation;
       // Counted before it leaves: a job out that is not counted could let the message be
       // handed out twice; one counted that never left only keeps it in flight.
       ++f.jobs_out;
       sink_.dispatch(std::move(job));
-    }
-  }
-
-  // SOS recipients whose SOS lifetime is over fail now, from what their last attempt found
-  // (outcome_apply.hpp): logged and counted as an attempt's outcome would be, and written
-  // with the message's round.
-  void expire(model::Envelope& env, const std::vector<std::size_t>& indices, std::int64_t now) {
-    expire_sos(env, indices);
-    for (std::size_t i : indices) {
-      const auto& r = env.recipients[i];
-      if (r.state != model::RcptState::Failed) continue;
-      AttemptLine line;
-      line.queue_id = env.id.to_string();
-      line.recipient = r.address;
-      line.relay = "none";
-      line.policy = model::to_string(r.policy);
-      line.reason = r.policy_reason;
-      line.tls = r.last_tls.empty() ? "none" : r.last_tls;
-      line.cert_sha256 = r.last_cert_sha256;
-      line.dnssec = r.last_dnssec;
-      line.delay_s = static_cast<double>(now - env.arrival_us) / 1e6;
-      line.attempts = r.attempts;
-      line.dsn = r.last_status;
-      line.status = to_string(RcptVerdict::Failed);
-      line.detail = r.last_reply;
-      log_->info("{}", format_attempt(line));
-      if (!metrics_) continue;
-      metrics_->bounced.inc(r.policy);
-      if (r.last_status == model::kEncryptionNeeded.to_string()) metrics_->sos_bounces.inc();
     }
   }
 
