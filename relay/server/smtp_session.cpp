@@ -473,7 +473,17 @@ void SmtpSession::on_auth_result(AuthOutcome outcome) {
 }
 
 void SmtpSession::cmd_unknown(std::string_view line) {
-  logger()->info("S{} unknown command from [{}]: {}", id_, transport_->peer_ip(), log::escape(line, 80));
+  // Only the verb of a line that has arguments: a line of one word may be a client's SASL
+  // response sent ahead (pipelined) after its AUTH was refused - credentials in base64,
+  // which have no place in a log.
+  std::size_t space = line.find(' ');
+  if (space == std::string_view::npos) {
+    logger()->info("S{} unknown command from [{}]: one word of {} bytes (not logged)", id_,
+                   transport_->peer_ip(), line.size());
+  } else {
+    logger()->info("S{} unknown command from [{}]: {}", id_, transport_->peer_ip(),
+                   log::escape(line.substr(0, space), 32));
+  }
   reply(500, "5.5.2", "Error: command not recognized");
   count_error();
 }

@@ -1,10 +1,15 @@
 // sasl.cpp - see sasl.hpp. Reply texts follow Postfix's where an operator would compare.
 #include "relay/smtp/sasl.hpp"
 
+#include <openssl/crypto.h>
+
 #include "relay/common/ascii.hpp"
 
 namespace secmx::smtp {
 namespace {
+
+// Decoded credentials do not outlive their use in freed heap memory.
+void wipe(std::string& secret) { OPENSSL_cleanse(secret.data(), secret.size()); }
 
 // "Username:" and "Password:", as every LOGIN client expects them.
 constexpr std::string_view kLoginUserPrompt = "VXNlcm5hbWU6";
@@ -105,9 +110,12 @@ SaslStep SaslExchange::respond(std::string_view line) {
   if (line == "*") return fail({501, "5.0.0", "Error: authentication aborted"});
   std::string decoded;
   if (line.size() > kMaxSaslLine || !base64_decode(line, decoded)) {
+    wipe(decoded);
     return fail({501, "5.5.2", "Error: cannot decode response"});
   }
-  return on_response(decoded);
+  SaslStep step = on_response(decoded);
+  wipe(decoded);  // user NUL password: only the Credentials step keeps (its own copy of) them
+  return step;
 }
 
 SaslStep SaslExchange::on_response(std::string_view decoded) {
