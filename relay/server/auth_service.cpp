@@ -47,6 +47,7 @@ struct AuthService::Job {
 struct AuthService::Delay {
   uv_timer_t timer{};
   Done done;
+  AuthOutcome outcome = AuthOutcome::Failure;
   Delay* next = nullptr;
   Delay* prev = nullptr;
   AuthService* owner = nullptr;
@@ -67,12 +68,12 @@ void AuthService::check(const config::SmtpAuthConfig& cfg, std::string address,
   LimiterSettings limits = limiter_settings(cfg);
   if (limiter_.locked(address, user, limits, now_ms())) {
     OPENSSL_cleanse(password.data(), password.size());
-    done(AuthOutcome::Locked);
+    answer_later(0, AuthOutcome::Locked, std::move(done));
     return;
   }
   if (waiting_.size() >= cfg.max_pending_verifications && running_ >= max_running_) {
     OPENSSL_cleanse(password.data(), password.size());
-    done(AuthOutcome::Unavailable);
+    answer_later(0, AuthOutcome::Unavailable, std::move(done));
     return;
   }
   auto job = std::make_unique<Job>();
@@ -96,7 +97,7 @@ void AuthService::start_next() {
     waiting_.pop_front();
     if (uv_queue_work(loop_, &job->req, run_job, after_job) != 0) {
       OPENSSL_cleanse(job->password.data(), job->password.size());
-      job->done(AuthOutcome::Unavailable);
+      answer_later(0, AuthOutcome::Unavailable, std::move(job->done));
       continue;
     }
     ++running_;
@@ -128,16 +129,16 @@ void AuthService::finish(std::unique_ptr<Job> job) {
     return;
   }
   std::uint64_t delay = limiter_.record_failure(job->address, job->user, job->limits, now_ms());
-  answer_later(delay, std::move(job->done));
+  answer_later(delay, AuthOutcome::Failure, std::move(job->done));
 }
 
-void AuthService::answer_later(std::uint64_t delay_ms, Done done) {
-  if (delay_ms == 0) {
-    done(AuthOutcome::Failure);
-    return;
-  }
+// Always from the loop, even without a delay: an answer given inside check() would run the
+// session's callback while the session is still in the call that asked (re-entering its
+// input processing).
+void AuthService::answer_later(std::uint64_t delay_ms, AuthOutcome outcome, Done done) {
   auto* d = new Delay;
   d->done = std::move(done);
+  d->outcome = outcome;
   d->owner = this;
   uv_timer_init(loop_, &d->timer);
   d->timer.data = d;
@@ -153,9 +154,10 @@ void AuthService::answer_later(std::uint64_t delay_ms, Done done) {
         else self->delays_ = d->next;
         if (d->next) d->next->prev = d->prev;
         Done done = std::move(d->done);
+        AuthOutcome outcome = d->outcome;
         uv_close(reinterpret_cast<uv_handle_t*>(t),
                  [](uv_handle_t* h) { delete static_cast<Delay*>(h->data); });
-        done(AuthOutcome::Failure);
+        done(outcome);
       },
       delay_ms, 0);
 }

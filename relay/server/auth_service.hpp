@@ -55,7 +55,7 @@ class AuthService {
   struct Alive;
   void start_next();
   void finish(std::unique_ptr<Job> job);
-  void answer_later(std::uint64_t delay_ms, Done done);
+  void answer_later(std::uint64_t delay_ms, AuthOutcome outcome, Done done);
   static void run_job(uv_work_t* req);
   static void after_job(uv_work_t* req, int status);
 
