@@ -271,6 +271,9 @@ void Attempt::next_target() {
 
 void Attempt::connect(bool plaintext_retry) {
   enter_state(State::Connecting);
+  // delays= (c: set-up, d: transfer): a transaction begun on an earlier host that did not
+  // take the mail is part of the set-up of the one that does.
+  sending_us_ = 0;
   plaintext_retry_ = plaintext_retry;
   tls_ = TlsObservation{};
   tls_.plaintext_retry = plaintext_retry;
