@@ -21,6 +21,11 @@
 #                                              200 above (disk space / runtime)
 #   --log-levels "info"           LOG_LEVELS   relay [log] level(s); log goes to a file
 #   --repeat N                    REPEAT       run each case N times (default 1)
+#   --audit "on off"              AUDITS       the audit trail on (the default config) and/or
+#                                              off ([audit] enabled = false), as one more
+#                                              dimension of the cases; "audit B/msg" is the
+#                                              audit database's pages (mdb_stat -s audit)
+#                                              per message
 #   --relay PATH                  RELAY        default: build/relay/secmx-relay
 #   --workdir DIR                 BENCH_DIR    parent of the temp dir (default /var/tmp);
 #                                              must not be tmpfs (fsync must hit a disk);
@@ -51,6 +56,7 @@ MODES=${MODES:-"conn reuse"}
 COUNT=${COUNT:-}
 LOG_LEVELS=${LOG_LEVELS:-info}
 REPEAT=${REPEAT:-1}
+AUDITS=${AUDITS:-on}
 RELAY=${RELAY:-$root/build/relay/secmx-relay}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 OUT=${OUT:-}
@@ -63,7 +69,7 @@ SINK_PORT=${SINK_PORT:-2626}
 ADMIN_PORT=${ADMIN_PORT:-2627}
 
 parse_options "--sizes:SIZES --sessions:SESSIONS --modes:MODES --count:COUNT
-  --log-levels:LOG_LEVELS --repeat:REPEAT --relay:RELAY --workdir:BENCH_DIR --out:OUT
+  --log-levels:LOG_LEVELS --repeat:REPEAT --audit:AUDITS --relay:RELAY --workdir:BENCH_DIR --out:OUT
   --profile:PROFILE --keep:KEEP=1 --presize:PRESIZE --relay-env:RELAY_ENV" "$@"
 
 [ -x "$RELAY" ] || die "relay binary $RELAY not found; build it: cmake --build build --target secmx-relay"
@@ -72,6 +78,8 @@ parse_options "--sizes:SIZES --sessions:SESSIONS --modes:MODES --count:COUNT
 case $PROFILE in ""|perf|strace) ;; *) die "--profile must be perf or strace" ;; esac
 [ -z "$PROFILE" ] || command -v "$PROFILE" >/dev/null || die "$PROFILE is not installed"
 for m in $MODES; do case $m in conn|reuse) ;; *) die "unknown mode '$m' (conn or reuse)" ;; esac; done
+for a in $AUDITS; do case $a in on|off) ;; *) die "unknown --audit '$a' (on or off)" ;; esac; done
+command -v mdb_stat >/dev/null || die "mdb_stat not found (apt-get install lmdb-utils)"
 
 for p in "$RELAY_PORT" "$SINK_PORT" "$ADMIN_PORT"; do
   ! port_busy "$p" || die "127.0.0.1:$p is already in use"
@@ -161,10 +169,10 @@ machine_info() {
   [ -z "$PROFILE" ] || echo "**Profiled with $PROFILE: relay figures are perturbed by the profiler.**"
   [ -z "$RELAY_ENV" ] || echo "**Relay run with the environment \`$RELAY_ENV\`.**"
   echo
-  echo "| size | msgs | sessions | mode | log | sink msg/s | relay msg/s | ratio | relay CPU s | CPU s/1000 msgs | peak RssAnon MB | VmHWM MB | commits | lost |"
-  echo "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| size | msgs | sessions | mode | log | audit | sink msg/s | relay msg/s | ratio | relay CPU s | CPU s/1000 msgs | peak RssAnon MB | VmHWM MB | commits | audit B/msg | lost |"
+  echo "|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$OUT"
-printf 'size\tcount\tsessions\tmode\tlog\tsink_s\tsink_rate\tsink_cpu_s\trelay_s\trelay_rate\tratio_pct\trelay_cpu_s\tcpu_per_1000\tpeak_rssanon_kb\tvmhwm_kb\tcommits\tqueued\tlost\tload1\n' >"$tsv"
+printf 'size\tcount\tsessions\tmode\tlog\tsink_s\tsink_rate\tsink_cpu_s\trelay_s\trelay_rate\tratio_pct\trelay_cpu_s\tcpu_per_1000\tpeak_rssanon_kb\tvmhwm_kb\tcommits\tqueued\tlost\taudit\taudit_bytes_per_msg\tload1\n' >"$tsv"
 
 failed=0
 commands=()
@@ -175,101 +183,109 @@ for size in $SIZES; do
     for sess in $SESSIONS; do
       for mode in $MODES; do
         for rep in $(seq 1 "$REPEAT"); do
-          case_no=$((case_no + 1))
-          dir=$WORK/case$case_no
-          mkdir -p "$dir"
+          for audit in $AUDITS; do
+            case_no=$((case_no + 1))
+            dir=$WORK/case$case_no
+            mkdir -p "$dir"
 
-          # --- ceiling: smtp-sink -------------------------------------------------
-          "$SMTP_SINK" -u "$SINK_USER" "127.0.0.1:$SINK_PORT" 1024 >"$dir/sink.out" 2>&1 &
-          sink_pid=$!
-          wait_listen "$SINK_PORT" "$sink_pid" || die "smtp-sink did not start: $(cat "$dir/sink.out")"
-          sink_c0=$(cpu_ticks "$sink_pid")
-          cmd=$(source_args "$sess" "$count" "$size" "$mode" "$SINK_PORT")
-          read -r sink_s sink_rc < <(run_source "$cmd" "$dir/source-sink.out")
-          sink_c1=$(cpu_ticks "$sink_pid")
-          kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=
-          [ "$sink_rc" = 0 ] || { echo "smtp-source against smtp-sink failed (rc $sink_rc):" >&2; tail -5 "$dir/source-sink.out" >&2; failed=1; }
-          commands+=("$cmd")
+            # --- ceiling: smtp-sink -------------------------------------------------
+            "$SMTP_SINK" -u "$SINK_USER" "127.0.0.1:$SINK_PORT" 1024 >"$dir/sink.out" 2>&1 &
+            sink_pid=$!
+            wait_listen "$SINK_PORT" "$sink_pid" || die "smtp-sink did not start: $(cat "$dir/sink.out")"
+            sink_c0=$(cpu_ticks "$sink_pid")
+            cmd=$(source_args "$sess" "$count" "$size" "$mode" "$SINK_PORT")
+            read -r sink_s sink_rc < <(run_source "$cmd" "$dir/source-sink.out")
+            sink_c1=$(cpu_ticks "$sink_pid")
+            kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=
+            [ "$sink_rc" = 0 ] || { echo "smtp-source against smtp-sink failed (rc $sink_rc):" >&2; tail -5 "$dir/source-sink.out" >&2; failed=1; }
+            commands+=("$cmd")
 
-          # --- relay ------------------------------------------------------------
-          # Delivery paused: only the accept path is measured; the messages stay queued for
-          # --queue-dump to count.
-          write_relay_config "$dir" true "[127.0.0.1]:9" "" "$level"
-          "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
-            die "relay rejects the bench config: $(cat "$dir/check.err")"
-          if [ "$PRESIZE" -gt 0 ]; then
-            "$RELAY" --config "$dir/relay.toml" >"$dir/relay-presize.stderr" 2>&1 &
+            # --- relay ------------------------------------------------------------
+            # Delivery paused: only the accept path is measured; the messages stay queued for
+            # --queue-dump to count.
+            audit_lines=
+            [ "$audit" = on ] || audit_lines=$'[audit]\nenabled = false'
+            write_relay_config "$dir" true "[127.0.0.1]:9" "" "$level" "$audit_lines"
+            "$RELAY" --config "$dir/relay.toml" --check >/dev/null 2>"$dir/check.err" ||
+              die "relay rejects the bench config: $(cat "$dir/check.err")"
+            if [ "$PRESIZE" -gt 0 ]; then
+              "$RELAY" --config "$dir/relay.toml" >"$dir/relay-presize.stderr" 2>&1 &
+              relay_pid=$!
+              wait_listen "$RELAY_PORT" "$relay_pid" || die "relay did not start (presize step)"
+              kill -TERM "$relay_pid"; wait "$relay_pid" || die "relay failed to stop (presize step)"
+              relay_pid=
+              dd if=/dev/zero of="$dir/queue/data.mdb" bs=1M count="$PRESIZE" oflag=append conv=notrunc,fsync status=none
+            fi
+            # shellcheck disable=SC2086 # RELAY_ENV is a list of K=V words
+            env $RELAY_ENV "$RELAY" --config "$dir/relay.toml" >"$dir/relay.stderr" 2>&1 &
             relay_pid=$!
-            wait_listen "$RELAY_PORT" "$relay_pid" || die "relay did not start (presize step)"
-            kill -TERM "$relay_pid"; wait "$relay_pid" || die "relay failed to stop (presize step)"
-            relay_pid=
-            dd if=/dev/zero of="$dir/queue/data.mdb" bs=1M count="$PRESIZE" oflag=append conv=notrunc,fsync status=none
-          fi
-          # shellcheck disable=SC2086 # RELAY_ENV is a list of K=V words
-          env $RELAY_ENV "$RELAY" --config "$dir/relay.toml" >"$dir/relay.stderr" 2>&1 &
-          relay_pid=$!
-          wait_listen "$RELAY_PORT" "$relay_pid" ||
-            die "relay did not start listening: $(tail -5 "$dir/relay.stderr" "$dir/relay.log" 2>/dev/null)"
-          sampler "$relay_pid" "$dir/rssanon.max" &
-          sampler_pid=$!
-          case $PROFILE in
-            perf) perf record -g -o "$dir/perf.data" -p "$relay_pid" >"$dir/perf.out" 2>&1 & prof_pid=$! ; sleep 0.5 ;;
-            strace) strace -c -f -o "$dir/strace.txt" -p "$relay_pid" >"$dir/strace.out" 2>&1 & prof_pid=$! ; sleep 0.5 ;;
-          esac
-          relay_c0=$(cpu_ticks "$relay_pid")
-          cmd=$(source_args "$sess" "$count" "$size" "$mode" "$RELAY_PORT")
-          read -r relay_s relay_rc < <(run_source "$cmd" "$dir/source-relay.out")
-          relay_c1=$(cpu_ticks "$relay_pid")
-          hwm_kb=$(status_kb "$relay_pid" VmHWM)
-          if [ -n "$prof_pid" ]; then
-            kill -INT "$prof_pid" 2>/dev/null || true; wait "$prof_pid" 2>/dev/null || true; prof_pid=
-          fi
-          kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=
-          rss_kb=$(cat "$dir/rssanon.max")
-          kill -TERM "$relay_pid"
-          relay_exit=0; wait "$relay_pid" || relay_exit=$?; relay_pid=
-          [ "$relay_exit" = 0 ] || { echo "relay exited with status $relay_exit" >&2; failed=1; }
-          [ "$relay_rc" = 0 ] || { echo "smtp-source against the relay failed (rc $relay_rc):" >&2; tail -5 "$dir/source-relay.out" >&2; failed=1; }
+            wait_listen "$RELAY_PORT" "$relay_pid" ||
+              die "relay did not start listening: $(tail -5 "$dir/relay.stderr" "$dir/relay.log" 2>/dev/null)"
+            sampler "$relay_pid" "$dir/rssanon.max" &
+            sampler_pid=$!
+            case $PROFILE in
+              perf) perf record -g -o "$dir/perf.data" -p "$relay_pid" >"$dir/perf.out" 2>&1 & prof_pid=$! ; sleep 0.5 ;;
+              strace) strace -c -f -o "$dir/strace.txt" -p "$relay_pid" >"$dir/strace.out" 2>&1 & prof_pid=$! ; sleep 0.5 ;;
+            esac
+            relay_c0=$(cpu_ticks "$relay_pid")
+            cmd=$(source_args "$sess" "$count" "$size" "$mode" "$RELAY_PORT")
+            read -r relay_s relay_rc < <(run_source "$cmd" "$dir/source-relay.out")
+            relay_c1=$(cpu_ticks "$relay_pid")
+            hwm_kb=$(status_kb "$relay_pid" VmHWM)
+            if [ -n "$prof_pid" ]; then
+              kill -INT "$prof_pid" 2>/dev/null || true; wait "$prof_pid" 2>/dev/null || true; prof_pid=
+            fi
+            kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=
+            rss_kb=$(cat "$dir/rssanon.max")
+            kill -TERM "$relay_pid"
+            relay_exit=0; wait "$relay_pid" || relay_exit=$?; relay_pid=
+            [ "$relay_exit" = 0 ] || { echo "relay exited with status $relay_exit" >&2; failed=1; }
+            [ "$relay_rc" = 0 ] || { echo "smtp-source against the relay failed (rc $relay_rc):" >&2; tail -5 "$dir/source-relay.out" >&2; failed=1; }
 
-          # --- verify: every acknowledged message is in the queue ----------------
-          queued=$("$RELAY" --config "$dir/relay.toml" --queue-dump 2>"$dir/dump.err" | wc -l)
-          lost=$((count - queued))
-          commits=$(sed -n 's/.*stopped: \([0-9]*\) messages in \([0-9]*\) commits.*/\2/p' "$dir/relay.log" "$dir/relay.stderr" 2>/dev/null | tail -1 || true)
-          [ -n "$commits" ] || commits="?"
-          if [ "$lost" != 0 ]; then
-            echo "LOST MAIL: smtp-source sent $count, the queue holds $queued ($dir)" >&2
-            failed=1; KEEP=1
-          fi
+            # --- verify: every acknowledged message is in the queue ----------------
+            queued=$("$RELAY" --config "$dir/relay.toml" --queue-dump 2>"$dir/dump.err" | wc -l)
+            lost=$((count - queued))
+            commits=$(sed -n 's/.*stopped: \([0-9]*\) messages in \([0-9]*\) commits.*/\2/p' "$dir/relay.log" "$dir/relay.stderr" 2>/dev/null | tail -1 || true)
+            [ -n "$commits" ] || commits="?"
+            # The audit database's pages (branch + leaf + overflow, 4 KiB each) per message.
+            audit_pages=$(mdb_stat -s audit "$dir/queue" 2>/dev/null |
+              awk '/Branch pages|Leaf pages|Overflow pages/ {n += $3} END {print n + 0}')
+            audit_bpm=$(( queued > 0 ? audit_pages * 4096 / queued : 0 ))
+            if [ "$lost" != 0 ]; then
+              echo "LOST MAIL: smtp-source sent $count, the queue holds $queued ($dir)" >&2
+              failed=1; KEEP=1
+            fi
 
-          # --- report -------------------------------------------------------------
-          row=$(awk -v size="$size" -v count="$count" -v sess="$sess" -v mode="$mode" -v lvl="$level" \
-              -v ss="$sink_s" -v rs="$relay_s" -v sc=$((sink_c1 - sink_c0)) -v rc=$((relay_c1 - relay_c0)) \
-              -v hz="$clk_tck" -v rss="$rss_kb" -v hwm="$hwm_kb" -v commits="$commits" -v queued="$queued" \
-              -v lost="$lost" -v hs="$(human_size "$size")" -v prof="$PROFILE" -v presize="$PRESIZE" -v renv="$RELAY_ENV" 'BEGIN {
-                sr = count / ss; rr = count / rs; cpu = rc / hz
-                m = (mode == "reuse") ? "reuse (-d)" : "1 msg/conn"
-                if (presize > 0) m = m " [presized]"
-                if (prof != "") m = m " [" prof "]"
-                if (renv != "") m = m " [" renv "]"
-                printf "| %s | %d | %d | %s | %s | %.0f | %.0f | %.0f%% | %.2f | %.3f | %.1f | %.1f | %s | %s |\n",
-                  hs, count, sess, m, lvl, sr, rr, 100 * rr / sr, cpu, 1000 * cpu / count, rss / 1024, hwm / 1024,
-                  commits, (lost == 0 ? "0" : "**" lost " LOST**")
-                printf "TSV\t%d\t%d\t%d\t%s\t%s\t%.3f\t%.1f\t%.2f\t%.3f\t%.1f\t%.1f\t%.2f\t%.4f\t%d\t%d\t%s\t%d\t%d\n",
-                  size, count, sess, mode (presize > 0 ? "+presized" : ""), lvl, ss, sr, sc / hz, rs, rr, 100 * rr / sr, cpu, 1000 * cpu / count,
-                  rss, hwm, commits, queued, lost
-              }')
-          echo "$row" | grep -v '^TSV' | tee -a "$OUT"
-          echo "$row" | sed -n 's/^TSV\t//p' | sed "s/\$/\t$(cut -d' ' -f1 /proc/loadavg)/" >>"$tsv"
+            # --- report -------------------------------------------------------------
+            row=$(awk -v size="$size" -v count="$count" -v sess="$sess" -v mode="$mode" -v lvl="$level" \
+                -v ss="$sink_s" -v rs="$relay_s" -v sc=$((sink_c1 - sink_c0)) -v rc=$((relay_c1 - relay_c0)) \
+                -v hz="$clk_tck" -v rss="$rss_kb" -v hwm="$hwm_kb" -v commits="$commits" -v queued="$queued" \
+                -v lost="$lost" -v audit="$audit" -v abpm="$audit_bpm" -v hs="$(human_size "$size")" -v prof="$PROFILE" -v presize="$PRESIZE" -v renv="$RELAY_ENV" 'BEGIN {
+                  sr = count / ss; rr = count / rs; cpu = rc / hz
+                  m = (mode == "reuse") ? "reuse (-d)" : "1 msg/conn"
+                  if (presize > 0) m = m " [presized]"
+                  if (prof != "") m = m " [" prof "]"
+                  if (renv != "") m = m " [" renv "]"
+                  printf "| %s | %d | %d | %s | %s | %s | %.0f | %.0f | %.0f%% | %.2f | %.3f | %.1f | %.1f | %s | %d | %s |\n",
+                    hs, count, sess, m, lvl, audit, sr, rr, 100 * rr / sr, cpu, 1000 * cpu / count, rss / 1024, hwm / 1024,
+                    commits, abpm, (lost == 0 ? "0" : "**" lost " LOST**")
+                  printf "TSV\t%d\t%d\t%d\t%s\t%s\t%.3f\t%.1f\t%.2f\t%.3f\t%.1f\t%.1f\t%.2f\t%.4f\t%d\t%d\t%s\t%d\t%d\t%s\t%d\n",
+                    size, count, sess, mode (presize > 0 ? "+presized" : ""), lvl, ss, sr, sc / hz, rs, rr, 100 * rr / sr, cpu, 1000 * cpu / count,
+                    rss, hwm, commits, queued, lost, audit, abpm
+                }')
+            echo "$row" | grep -v '^TSV' | tee -a "$OUT"
+            echo "$row" | sed -n 's/^TSV\t//p' | sed "s/\$/\t$(cut -d' ' -f1 /proc/loadavg)/" >>"$tsv"
 
-          errs=$(grep -ciE '^[^ ]+ (error|critical) ' "$dir/relay.log" 2>/dev/null || true)
-          [ "${errs:-0}" = 0 ] || echo "  note: relay log of case $case_no has $errs error lines, e.g.: $(grep -iE '^[^ ]+ (error|critical) ' "$dir/relay.log" | head -1)" >&2
-          if [ "$PROFILE" = perf ]; then
-            perf report -i "$dir/perf.data" --stdio --no-children --percent-limit 0.5 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
-            cp "$dir/perf-report.txt" "${OUT%.md}.case$case_no.perf.txt"
-          elif [ "$PROFILE" = strace ]; then
-            cp "$dir/strace.txt" "${OUT%.md}.case$case_no.strace.txt"
-          fi
-          [ "$KEEP" = 1 ] || rm -rf "$dir/queue"
+            errs=$(grep -ciE '^[^ ]+ (error|critical) ' "$dir/relay.log" 2>/dev/null || true)
+            [ "${errs:-0}" = 0 ] || echo "  note: relay log of case $case_no has $errs error lines, e.g.: $(grep -iE '^[^ ]+ (error|critical) ' "$dir/relay.log" | head -1)" >&2
+            if [ "$PROFILE" = perf ]; then
+              perf report -i "$dir/perf.data" --stdio --no-children --percent-limit 0.5 2>/dev/null | head -150 >"$dir/perf-report.txt" || true
+              cp "$dir/perf-report.txt" "${OUT%.md}.case$case_no.perf.txt"
+            elif [ "$PROFILE" = strace ]; then
+              cp "$dir/strace.txt" "${OUT%.md}.case$case_no.strace.txt"
+            fi
+            [ "$KEEP" = 1 ] || rm -rf "$dir/queue"
+          done
         done
       done
     done
