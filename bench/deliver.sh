@@ -11,6 +11,9 @@
 #            the handshakes.
 #   plain    smtp-source -> relay -> smtp-sink on 127.0.0.31. The figure is COUNT / (time
 #            from smtp-source's start until the sink has received the COUNT-th message).
+#   plain-noaudit  plain with the audit trail off ([audit] enabled = false): what the
+#            audit records (accept and outcome, written in the same commits) cost, against
+#            plain of the same run.
 #   tls      the same, but the destination is a private Postfix smtpd on 127.0.0.32
 #            offering STARTTLS (self-signed certificate, session tickets on) whose
 #            before-queue proxy filter (smtpd_proxy_filter) is an smtp-sink on 127.0.0.33:
@@ -63,7 +66,7 @@
 # SCALE_FILL deferred ones). Anything else marks the case LOST and the script exits 1.
 #
 # Usage: bench/deliver.sh [options]        (every option also has an environment form)
-#   --cases "ceiling plain tls tlsc dane sts dane-rpt sts-rpt paused drain scale"
+#   --cases "ceiling plain plain-noaudit tls tlsc dane sts dane-rpt sts-rpt paused drain scale"
 #                                 CASES        (default: all)
 #   --count N                     COUNT        messages per case (default 20000)
 #   --size BYTES                  SIZE         payload per message, smtp-source -l (4096)
@@ -114,7 +117,7 @@ for f in sinks relay measure report ceiling send auth paused scale; do
   . "$here/deliver/$f.sh"
 done
 
-CASES=${CASES:-"ceiling plain tls tlsc dane sts dane-rpt sts-rpt paused drain scale"}
+CASES=${CASES:-"ceiling plain plain-noaudit tls tlsc dane sts dane-rpt sts-rpt paused drain scale"}
 COUNT=${COUNT:-20000}
 SIZE=${SIZE:-4096}
 SESSIONS=${SESSIONS:-20}
@@ -158,7 +161,7 @@ addr_busy() {  # ip port: something listens on ip:port or on the wildcard
 }
 
 for c in $CASES; do
-  case $c in ceiling|plain|tls|tlsc|dane|sts|dane-rpt|sts-rpt|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
+  case $c in ceiling|plain|plain-noaudit|tls|tlsc|dane|sts|dane-rpt|sts-rpt|paused|drain|scale) ;; *) die "unknown case '$c'" ;; esac
 done
 has_case drain && ! has_case paused && CASES="$CASES paused"
 [ -x "$RELAY" ] || die "relay binary $RELAY not found; build it: cmake --build build --target secmx-relay"
@@ -254,6 +257,7 @@ for rep in $(seq 1 "$REPEAT"); do
   mkdir -p "$R"
   if has_case ceiling; then case_ceiling; fi
   if has_case plain; then case_plain; fi
+  if has_case plain-noaudit; then case_plain_noaudit; fi
   if has_case tls; then case_tls; fi
   if has_case tlsc; then case_tlsc; fi
   if has_case dane; then case_dane; fi
