@@ -269,6 +269,21 @@ def verbs(session) -> list[str]:
 # ------------------------------------------------------------------------ DANE-EE, DANE-TA
 
 
+def test_route_says_the_receiver_would_be_authenticated_by_dane(relay, world):
+    """`secmxctl route` feeds its probe through the same decide() as delivery: a DANE
+    receiver's verdict names DANE as the authentication, for SOS verify too."""
+    wait_until(lambda: "admin API listening" in relay.log(), 10, "the admin server's start-up line")
+    p = subprocess.run([ctl_bin(), "--config", str(relay.config_path), "route", "ee.dane.test"],
+                       capture_output=True, text=True, timeout=60, cwd=relay.workdir,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    tail = p.stdout.split("What delivery would do now:\n", 1)[1]
+    verdicts = {l.split(": ", 1)[0]: l.split(": ", 1)[1] for l in tail.splitlines() if l}
+    for policy in ("BES", "SOS encrypt", "SOS verify"):
+        assert verdicts[policy].startswith("would deliver to mx.ee.dane.test[127.0.0.90]:25"), p.stdout
+        assert "authenticated: dane" in verdicts[policy], p.stdout
+
+
 def test_dane_ee_delivers_bes_and_sos(relay, world):
     bes = send(relay, "ann@ee.dane.test", "ee-bes")
     sos = send(relay, "ben@ee.dane.test", "ee-sos", policy="sos")
