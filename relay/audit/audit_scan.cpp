@@ -1,109 +1,279 @@
 // audit_scan.cpp - see audit_scan.hpp.
 #include "relay/audit/audit_scan.hpp"
 
-#include <array>
-
-#include <nlohmann/json.hpp>
+#include "relay/common/ascii.hpp"
 
 namespace secmx::audit {
 
 namespace {
 
-using nlohmann::json;
-
-// A SAX handler that keeps only the fields RecordFields names: a record is parsed without
-// allocating a tree, which is what makes a report over a million records fast.
-class FieldsSax {
+// A single-pass reader of one record's JSON that keeps only the fields RecordFields names
+// and skips everything else without allocating: a report reads a million records, and a
+// general parser (even its SAX interface) spends most of its time building the strings
+// and numbers nobody looks at. Strict JSON: anything malformed fails the record.
+class FieldScanner {
  public:
-  explicit FieldsSax(RecordFields& out) : f_(out) {}
+  FieldScanner(std::string_view text, RecordFields& out)
+      : p_(text.data()), end_(text.data() + text.size()), f_(out) {}
 
-  bool null() { return true; }
-  bool boolean(bool v) {
-    if (depth_ == 1) {
-      if (key_ == "requiretls") f_.requiretls = v;
-      else if (key_ == "held_by_policy") f_.held_by_policy = v;
-    }
-    return true;
-  }
-  bool number_integer(json::number_integer_t) { return true; }
-  bool number_unsigned(json::number_unsigned_t) { return true; }
-  bool number_float(json::number_float_t, const json::string_t&) { return true; }
-  bool binary(json::binary_t&) { return true; }
-  bool string(json::string_t& v) {
-    if (depth_ == 1) {
-      top_string(v);
-    } else if (depth_ == 2 && top_ == "recipient") {
-      if (f_.recipients.empty()) f_.recipients.emplace_back();
-      rcpt_field(f_.recipients.back(), v);
-    } else if (depth_ == 2 && top_ == "recipients" && is_array_[2]) {
-      f_.recipients.push_back(RecordFields::Rcpt{std::move(v), {}, {}});  // a DSN's list
-    } else if (depth_ == 3 && top_ == "recipients" && !f_.recipients.empty()) {
-      rcpt_field(f_.recipients.back(), v);
-    } else if (depth_ == 3 && top_ == "markings" && !f_.markings.empty()) {
-      auto& m = f_.markings.back();
-      if (key_ == "source") m.source = std::move(v);
-      else if (key_ == "text") m.text = std::move(v);
-      else if (key_ == "level") m.level = std::move(v);
-      else if (key_ == "error") m.error = std::move(v);
-    }
-    return true;
-  }
-  bool start_object(std::size_t) { return open(false); }
-  bool start_array(std::size_t) { return open(true); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
-  bool key(json::string_t& k) {
-    key_.swap(k);
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
-    return false;
+  bool record() {
+    ws();
+    if (!peek('{')) return false;
+    if (!object([this](std::string_view key) { return top_member(key); })) return false;
+    ws();
+    return p_ == end_;
   }
 
  private:
-  bool open(bool array) {
-    if (depth_ == 0 && array) return false;  // a record is an object
-    if (++depth_ >= static_cast<int>(is_array_.size())) return false;
-    is_array_[depth_] = array;
-    if (depth_ == 2) {
-      top_ = key_;
-      if (top_ == "recipient" && !array) f_.recipients.emplace_back();
-    }
-    if (depth_ == 3 && !array && is_array_[2]) {
-      if (top_ == "recipients") f_.recipients.emplace_back();
-      else if (top_ == "markings") f_.markings.emplace_back();
-    }
+  static constexpr int kMaxDepth = 64;
+
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool peek(char c) {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+  bool eat(char c) {
+    if (!peek(c)) return false;
+    ++p_;
     return true;
-  }
-  bool close() {
-    --depth_;
-    if (depth_ == 1) top_.clear();
-    return true;
-  }
-  void top_string(json::string_t& v) {
-    if (key_ == "event") f_.event = std::move(v);
-    else if (key_ == "queue_id") f_.queue_id = std::move(v);
-    else if (key_ == "message_id") f_.message_id = std::move(v);
-    else if (key_ == "sender") f_.sender = std::move(v);
-    else if (key_ == "classification") f_.classification = std::move(v);
-    else if (key_ == "outcome") f_.outcome = std::move(v);
-    else if (key_ == "auth") f_.auth = std::move(v);
-    else if (key_ == "by") f_.by = std::move(v);
-    else if (key_ == "action") f_.action = std::move(v);
-    else if (key_ == "operator") f_.operator_name = std::move(v);
-    else if (key_ == "reason") f_.reason = std::move(v);
-  }
-  void rcpt_field(RecordFields::Rcpt& r, json::string_t& v) {
-    if (key_ == "address") r.address = std::move(v);
-    else if (key_ == "policy") r.policy = std::move(v);
-    else if (key_ == "tls") r.tls = std::move(v);
   }
 
+  static void put_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  bool hex4(std::uint32_t& v) {
+    if (end_ - p_ < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i, ++p_) {
+      int d = hex_digit_value(*p_);
+      if (d < 0) return false;
+      v = v * 16 + static_cast<std::uint32_t>(d);
+    }
+    return true;
+  }
+
+  // A string at p_ (its opening quote). `raw`: its bytes when it has no escape (a view into
+  // the text); with an escape, or when `out` is given, the decoded text goes to `out`.
+  bool string(std::string_view* raw, std::string* out) {
+    if (!eat('"')) return false;
+    const char* start = p_;
+    while (p_ < end_ && *p_ != '"' && *p_ != '\\') {
+      if (static_cast<unsigned char>(*p_) < 0x20) return false;
+      ++p_;
+    }
+    if (p_ == end_) return false;
+    if (*p_ == '"') {
+      if (raw) *raw = std::string_view(start, static_cast<std::size_t>(p_ - start));
+      if (out) out->assign(start, p_);
+      ++p_;
+      return true;
+    }
+    std::string& dst = out ? *out : scratch_;
+    dst.assign(start, p_);
+    while (p_ < end_ && *p_ != '"') {
+      char c = *p_++;
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c != '\\') {
+        dst += c;
+        continue;
+      }
+      if (p_ == end_) return false;
+      switch (*p_++) {
+        case '"': dst += '"'; break;
+        case '\\': dst += '\\'; break;
+        case '/': dst += '/'; break;
+        case 'b': dst += '\b'; break;
+        case 'f': dst += '\f'; break;
+        case 'n': dst += '\n'; break;
+        case 'r': dst += '\r'; break;
+        case 't': dst += '\t'; break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            std::uint32_t lo = 0;
+            if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;
+          }
+          put_utf8(dst, cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+    if (p_ == end_) return false;
+    ++p_;
+    if (raw) *raw = dst;
+    return true;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+
+  bool number() {
+    const char* start = p_;
+    if (p_ < end_ && *p_ == '-') ++p_;
+    while (p_ < end_ && ((*p_ >= '0' && *p_ <= '9') || *p_ == '.' || *p_ == 'e' || *p_ == 'E' ||
+                         *p_ == '+' || *p_ == '-')) {
+      ++p_;
+    }
+    return p_ > start && (start[0] != '-' || p_ > start + 1);
+  }
+
+  // {"key": value, ...}: `member(key)` reads each value.
+  template <class F>
+  bool object(F member) {
+    if (!eat('{') || ++depth_ > kMaxDepth) return false;
+    if (eat('}')) {
+      --depth_;
+      return true;
+    }
+    for (;;) {
+      std::string_view key;
+      ws();
+      if (!string(&key, nullptr)) return false;
+      std::string key_copy;
+      if (key.data() == scratch_.data()) key_copy = key, key = key_copy;  // an escaped key
+      if (!eat(':')) return false;
+      ws();
+      if (!member(key)) return false;
+      if (eat(',')) continue;
+      if (!eat('}')) return false;
+      --depth_;
+      return true;
+    }
+  }
+
+  // [value, ...]: `element()` reads each.
+  template <class F>
+  bool array(F element) {
+    if (!eat('[') || ++depth_ > kMaxDepth) return false;
+    if (eat(']')) {
+      --depth_;
+      return true;
+    }
+    for (;;) {
+      ws();
+      if (!element()) return false;
+      if (eat(',')) continue;
+      if (!eat(']')) return false;
+      --depth_;
+      return true;
+    }
+  }
+
+  bool skip() {
+    ws();
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '"': return string(nullptr, nullptr);
+      case '{': return object([this](std::string_view) { return skip(); });
+      case '[': return array([this] { return skip(); });
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+
+  // A string value into `out`; any other value is read past and leaves `out` empty.
+  bool text(std::string& out) {
+    if (p_ < end_ && *p_ == '"') return string(nullptr, &out);
+    return skip();
+  }
+
+  bool flag(bool& out) {
+    if (literal("true")) {
+      out = true;
+      return true;
+    }
+    if (literal("false")) {
+      out = false;
+      return true;
+    }
+    return skip();
+  }
+
+  bool rcpt_member(RecordFields::Rcpt& r, std::string_view key) {
+    if (key == "address") return text(r.address);
+    if (key == "policy") return text(r.policy);
+    if (key == "tls") return text(r.tls);
+    return skip();
+  }
+
+  bool marking_member(RecordFields::Marking& m, std::string_view key) {
+    if (key == "source") return text(m.source);
+    if (key == "text") return text(m.text);
+    if (key == "level") return text(m.level);
+    if (key == "error") return text(m.error);
+    return skip();
+  }
+
+  bool top_member(std::string_view key) {
+    if (key == "event") return text(f_.event);
+    if (key == "queue_id") return text(f_.queue_id);
+    if (key == "message_id") return text(f_.message_id);
+    if (key == "sender") return text(f_.sender);
+    if (key == "classification") return text(f_.classification);
+    if (key == "outcome") return text(f_.outcome);
+    if (key == "auth") return text(f_.auth);
+    if (key == "by") return text(f_.by);
+    if (key == "action") return text(f_.action);
+    if (key == "operator") return text(f_.operator_name);
+    if (key == "reason") return text(f_.reason);
+    if (key == "requiretls") return flag(f_.requiretls);
+    if (key == "held_by_policy") return flag(f_.held_by_policy);
+    if (key == "recipient" && peek('{')) {
+      auto& r = f_.recipients.emplace_back();
+      return object([this, &r](std::string_view k) { return rcpt_member(r, k); });
+    }
+    if (key == "recipients" && peek('[')) {
+      return array([this] {
+        if (peek('"')) return string(nullptr, &f_.recipients.emplace_back().address);  // a DSN's
+        if (!peek('{')) return skip();
+        auto& r = f_.recipients.emplace_back();
+        return object([this, &r](std::string_view k) { return rcpt_member(r, k); });
+      });
+    }
+    if (key == "markings" && peek('[')) {
+      return array([this] {
+        if (!peek('{')) return skip();
+        auto& m = f_.markings.emplace_back();
+        return object([this, &m](std::string_view k) { return marking_member(m, k); });
+      });
+    }
+    return skip();
+  }
+
+  const char* p_;
+  const char* end_;
   RecordFields& f_;
   int depth_ = 0;
-  std::array<bool, 64> is_array_{};
-  std::string key_;  // the last key read (values follow their key directly)
-  std::string top_;  // the top-level key of the container being read (depth >= 2)
+  std::string scratch_;  // an escaped string nobody keeps
 };
 
 Result<std::optional<queue::AuditEntry>, queue::Error> link_at_or_after(queue::Store& store,
@@ -138,8 +308,7 @@ bool extract_fields(std::string_view payload, RecordFields& out) {
   out.held_by_policy = false;
   out.recipients.clear();
   out.markings.clear();
-  FieldsSax sax(out);
-  return json::sax_parse(payload.begin(), payload.end(), &sax, json::input_format_t::json, true);
+  return FieldScanner(payload, out).record();
 }
 
 Result<std::optional<SeqRange>, queue::Error> stored_range(queue::Store& store) {

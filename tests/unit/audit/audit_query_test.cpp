@@ -135,6 +135,38 @@ TEST(AuditFilter, ADsnsRecipientsAreAddressesAndItsSenderCanBeNull) {
   EXPECT_TRUE(match({{"classification", "none"}}, dsn));
 }
 
+TEST(AuditFilter, EscapesInValuesAreDecodedAndKeysOutsideTheSchemaSkipped) {
+  RecordFields f;
+  ASSERT_TRUE(extract_fields(
+      R"( { "n" : -1.5e3, "x" : [true, false, null, {"a": []}], "event" : "accept",)"
+      R"( "sender": "a\"b\\c\u00e9\ud83d\ude00@x", "requiretls": true, "held_by_policy": false,)"
+      R"( "recipients": [{"address": "r@d\/e", "policy": "SOS", "tls": 3}, "plain@x"],)"
+      R"( "markings": [{"source": "Subject", "error": "bad\ttab", "level": null}], "k\u0065y": 1 } )",
+      f));
+  EXPECT_EQ(f.event, "accept");
+  EXPECT_EQ(f.sender, "a\"b\\c\xc3\xa9\xf0\x9f\x98\x80@x");
+  EXPECT_TRUE(f.requiretls);
+  ASSERT_EQ(f.recipients.size(), 2u);
+  EXPECT_EQ(f.recipients[0].address, "r@d/e");
+  EXPECT_EQ(f.recipients[0].policy, "SOS");
+  EXPECT_EQ(f.recipients[0].tls, "") << "not a string: no value";
+  EXPECT_EQ(f.recipients[1].address, "plain@x");
+  ASSERT_EQ(f.markings.size(), 1u);
+  EXPECT_EQ(f.markings[0].error, "bad\ttab");
+  EXPECT_EQ(f.markings[0].level, "");
+  // Reuse clears what the last record had.
+  ASSERT_TRUE(extract_fields(R"({"event":"reload"})", f));
+  EXPECT_TRUE(f.sender.empty());
+  EXPECT_TRUE(f.recipients.empty());
+  EXPECT_FALSE(f.requiretls);
+  for (const char* bad : {R"({"a":"\x"})", R"({"a":"\ud800"})", R"({"a":"\udc00x"})", "{\"a\":\"tab\there\"}",
+                          R"({"a":1,})", R"({"a" 1})", R"({"a":tru})", R"({"a":1} x)", R"({"a":"open)", "{}{}"}) {
+    EXPECT_FALSE(extract_fields(bad, f)) << bad;
+  }
+  std::string deep(100, '[');
+  EXPECT_FALSE(extract_fields("{\"a\":" + deep, f)) << "bounded depth";
+}
+
 TEST(AuditFilter, NotJsonIsNoRecord) {
   RecordFields f;
   EXPECT_FALSE(extract_fields("not json", f));
