@@ -30,6 +30,9 @@
 #ifdef SECMX_HAVE_ROUTE_PROBE
 #include "admin/route_probe.hpp"
 #endif
+#include "relay/audit/audit_query.hpp"
+#include "relay/audit/audit_report.hpp"
+#include "relay/audit/audit_verify.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 
@@ -217,6 +220,9 @@ class AdminServerImpl final : public AdminServer {
         case Endpoint::TlsRptReport: return tlsrpt_report(req, res);
         case Endpoint::TlsRptSend: return tlsrpt_send(req, res);
         case Endpoint::Reload: return reload(req, res);
+        case Endpoint::AuditSearch: return audit_search(req, res);
+        case Endpoint::AuditReport: return audit_report(req, res);
+        case Endpoint::AuditVerify: return audit_verify(req, res);
       }
     };
     svr_.Get(".*", dispatch);
@@ -464,6 +470,85 @@ class AdminServerImpl final : public AdminServer {
     }
     answer(res, 200, json{{"applied", true}, {"file", a.file}, {"summary", a.summary},
                           {"warnings", a.warnings}});
+  }
+
+  // --- audit trail ---------------------------------------------------------------------
+
+  // from/to of the report and verify endpoints (any other parameter is refused).
+  std::optional<audit::Filter> audit_range(const httplib::Request& req, httplib::Response& res) {
+    for (const auto& [name, value] : req.params) {
+      if (name != "from" && name != "to") {
+        error(res, 400, "bad_request",
+              "unknown parameter '" + log::escape(name, 40) + "': expected from or to");
+        return std::nullopt;
+      }
+    }
+    auto f = audit::parse_filter(req.params);
+    if (!f) {
+      error(res, 400, "bad_request", log::escape(f.error(), 200));
+      return std::nullopt;
+    }
+    return std::move(*f);
+  }
+
+  void audit_search(const httplib::Request& req, httplib::Response& res) {
+    auto filter = audit::parse_filter(req.params, {"after", "limit"});
+    if (!filter) return error(res, 400, "bad_request", log::escape(filter.error(), 200));
+    std::uint64_t after = 0;
+    std::size_t limit = kDefaultLimit;
+    try {
+      if (req.has_param("after") && !req.get_param_value("after").empty()) {
+        const auto& v = req.get_param_value("after");
+        std::size_t used = 0;
+        after = std::stoull(v, &used);
+        if (used != v.size() || v.front() == '-') throw std::invalid_argument("after");
+      }
+    } catch (const std::exception&) {
+      return error(res, 400, "bad_request", "after: expected the seq of a record (the previous page's next)");
+    }
+    try {
+      if (req.has_param("limit")) {
+        const auto& v = req.get_param_value("limit");
+        std::size_t used = 0;
+        limit = std::stoul(v, &used);
+        if (used != v.size() || limit == 0 || limit > kMaxLimit) throw std::out_of_range("limit");
+      }
+    } catch (const std::exception&) {
+      return error(res, 400, "bad_request", "limit: expected 1.." + std::to_string(kMaxLimit));
+    }
+    auto page = audit::query_page(*deps_.store, *filter, after, limit);
+    if (!page) return error(res, 500, "store", page.error().message);
+    json records = json::array();
+    for (auto& [seq, payload] : page->records) {
+      auto record = json::parse(payload, nullptr, false);
+      records.push_back({{"seq", seq}, {"record", record.is_discarded() ? json(payload) : std::move(record)}});
+    }
+    answer(res, 200, json{{"records", std::move(records)},
+                          {"next", page->next ? json(*page->next) : json(nullptr)}});
+  }
+
+  void audit_report(const httplib::Request& req, httplib::Response& res) {
+    auto range = audit_range(req, res);
+    if (!range) return;
+    auto report = audit::build_report(*deps_.store, range->from_us, range->to_us);
+    if (!report) return error(res, 500, "store", report.error().message);
+    answer(res, 200, audit::report_json(*report));
+  }
+
+  // 200 with "ok" false when the chain is broken: the verification itself worked.
+  void audit_verify(const httplib::Request& req, httplib::Response& res) {
+    auto range = audit_range(req, res);
+    if (!range) return;
+    auto key = audit::read_key_file(config()->audit.key_file);
+    if (!key) return error(res, 500, "key", "audit key " + key.error());
+    auto report = audit::verify(*deps_.store, *key, range->from_us, range->to_us);
+    if (!report) return error(res, 500, "store", report.error().message);
+    log_->info("audit verify by [{}]: records={} checkpoints={} {}", log::escape(req.remote_addr, 64),
+               report->records, report->checkpoints,
+               report->ok() ? std::string("ok")
+                            : "break seq=" + std::to_string(report->first_break->seq) + ": " +
+                                  report->first_break->what);
+    answer(res, 200, audit::verify_json(*report));
   }
 
   // --- MTA-STS ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ struct RouteEntry {
   std::string_view op;       // QueueOp only
 };
 
-constexpr std::array<RouteEntry, 20> kRoutes = {{
+constexpr std::array<RouteEntry, 23> kRoutes = {{
     {"GET", "/healthz", Endpoint::Healthz, ""},
     {"GET", "/metrics", Endpoint::Metrics, ""},
     {"GET", "/api/v1/stats", Endpoint::Stats, ""},
@@ -35,6 +35,9 @@ constexpr std::array<RouteEntry, 20> kRoutes = {{
     {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, ""},
     {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, ""},
     {"POST", "/api/v1/reload", Endpoint::Reload, ""},
+    {"GET", "/api/v1/audit", Endpoint::AuditSearch, ""},
+    {"GET", "/api/v1/audit/report", Endpoint::AuditReport, ""},
+    {"GET", "/api/v1/audit/verify", Endpoint::AuditVerify, ""},
 }};
 
 // Segment by segment; "*" takes one non-empty segment into `arg`.

@@ -31,6 +31,9 @@ enum class Endpoint {
   TlsRptReport, // GET /api/v1/tlsrpt/report?domain=X&day=D
   TlsRptSend,   // POST /api/v1/tlsrpt/send
   Reload,       // POST /api/v1/reload
+  AuditSearch,  // GET /api/v1/audit?from=&to=&sender=&...&after=&limit=
+  AuditReport,  // GET /api/v1/audit/report?from=&to=
+  AuditVerify,  // GET /api/v1/audit/verify?from=&to=
 };
 
 struct RouteMatch {

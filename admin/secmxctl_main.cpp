@@ -11,6 +11,11 @@
 //     sts show DOMAIN | fetch DOMAIN | purge DOMAIN
 //     tlsrpt list [--day D] | show DOMAIN [--day D] | send [--day D] [--domain D]
 //     policy test --from A [--header 'N: V']... --rcpt R [--rcpt R]... [--requiretls]
+//     audit search [--from T] [--to T] [--sender A] [--recipient A] [--domain D]
+//                  [--classification C] [--policy P] [--auth A] [--outcome O]
+//                  [--message-id ID] [--event E] [--limit N] [--csv]   (--json: JSON lines)
+//     audit report [--from T] [--to T]
+//     audit verify [--from T] [--to T]     (exit 1 when the chain is broken)
 //
 // Human-readable tables by default, the API's JSON with --json. Exit codes in
 // ctl_client.hpp (0 ok, 2 relay not running, 3 bad token, 4 unknown id, 5 busy, 6 failed
@@ -22,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/ctl_audit.hpp"
 #include "admin/ctl_client.hpp"
 #include "admin/ctl_format.hpp"
 #include "admin/ctl_sts.hpp"
@@ -82,6 +88,67 @@ struct Ctl {
     return kExitOk;
   }
 };
+
+
+struct AuditArgs {
+  std::string from, to, sender, recipient, domain, classification, policy, auth, outcome, message_id,
+      event;
+  std::size_t limit = 0;
+  bool csv = false;
+};
+
+std::string audit_range_query(const AuditArgs& a) {
+  std::string q;
+  if (!a.from.empty()) q += "?from=" + encode(a.from);
+  if (!a.to.empty()) q += std::string(q.empty() ? "?" : "&") + "to=" + encode(a.to);
+  return q;
+}
+
+// Follows `next` page by page; JSON lines and CSV are written as each page comes (an export
+// of millions of records never sits in memory), the table once at the end.
+int audit_search_command(Ctl& ctl, const AuditArgs& a) {
+  if (ctl.as_json && a.csv) {
+    std::cerr << "secmxctl: audit search takes --json or --csv, not both\n";
+    return kExitUsage;
+  }
+  std::string q;
+  auto add = [&q](const char* k, const std::string& v) {
+    if (!v.empty()) q += std::string("&") + k + "=" + encode(v);
+  };
+  add("from", a.from);
+  add("to", a.to);
+  add("sender", a.sender);
+  add("recipient", a.recipient);
+  add("domain", a.domain);
+  add("classification", a.classification);
+  add("policy", a.policy);
+  add("auth", a.auth);
+  add("outcome", a.outcome);
+  add("message_id", a.message_id);
+  add("event", a.event);
+  if (int rc = ctl.connect(); rc != kExitOk) return rc;
+  if (a.csv) std::cout << audit_csv_header();
+  json table = json::array();
+  std::size_t shown = 0;
+  std::string after;
+  for (;;) {
+    std::size_t want = a.limit == 0 ? 1000 : std::min<std::size_t>(1000, a.limit - shown);
+    std::string path = "/api/v1/audit?limit=" + std::to_string(want) + q;
+    if (!after.empty()) path += "&after=" + after;
+    auto r = call(ctl.target, "GET", path, nullptr, 300);
+    if (!r) return ctl.error(r.error());
+    const json& records = r->body["records"];
+    if (a.csv) std::cout << format_audit_csv(records);
+    else if (ctl.as_json) std::cout << format_audit_jsonl(records);
+    else for (const auto& x : records) table.push_back(x);
+    std::cout.flush();
+    shown += records.size();
+    if (!r->body["next"].is_number_unsigned() || (a.limit != 0 && shown >= a.limit)) break;
+    after = std::to_string(r->body["next"].get<std::uint64_t>());
+  }
+  if (!a.csv && !ctl.as_json) std::cout << format_audit_table(table) << audit_table_footer(shown);
+  return kExitOk;
+}
 
 }  // namespace
 
@@ -182,6 +249,33 @@ int main(int argc, char** argv) {
   ptest->add_option("--header", headers, "a header line 'Name: value' (repeatable)");
   ptest->add_option("--rcpt", rcpts, "recipient (repeatable)")->required();
   ptest->add_flag("--requiretls", requiretls, "as if MAIL FROM carried REQUIRETLS");
+
+  auto* audit = app.add_subcommand("audit", "the audit trail: search, export, report, verify");
+  audit->require_subcommand(1);
+  AuditArgs aa;
+  auto* audit_search = audit->add_subcommand(
+      "search", "records matching every filter given, oldest first (a table; --json: JSON lines, "
+                "--csv: CSV)");
+  auto* audit_report = audit->add_subcommand(
+      "report", "for an auditor: outcomes by classification, policy, outcome and TLS "
+                "authentication, and what needs attention");
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "recompute the hash chain and check its checkpoints; exit 1 on a break");
+  for (auto* sc : {audit_search, audit_report, audit_verify}) {
+    sc->add_option("--from", aa.from, "from this UTC date or time (2026-11-01, 2026-11-01T10:00:00Z)");
+    sc->add_option("--to", aa.to, "up to (not including) this UTC date or time");
+  }
+  audit_search->add_option("--sender", aa.sender, "envelope sender, exact (<> for the null sender)");
+  audit_search->add_option("--recipient", aa.recipient, "a recipient address, exact");
+  audit_search->add_option("--domain", aa.domain, "a recipient's domain");
+  audit_search->add_option("--classification", aa.classification, "e.g. PROTECTED, none, unknown");
+  audit_search->add_option("--policy", aa.policy, "a recipient's policy: BES, SOS, HOLD or REJECT");
+  audit_search->add_option("--auth", aa.auth, "an outcome's TLS authentication: dane, mta-sts, pkix, none");
+  audit_search->add_option("--outcome", aa.outcome, "delivered, failed, bounced or deleted");
+  audit_search->add_option("--message-id", aa.message_id, "the Message-ID, exact");
+  audit_search->add_option("--event", aa.event, "accept, reject, outcome, dsn, operator or reload");
+  audit_search->add_option("--limit", aa.limit, "at most this many records (0: all)");
+  audit_search->add_flag("--csv", aa.csv, "CSV (RFC 4180) with a header line, for export");
 
   try {
     app.parse(argc, argv);
@@ -322,6 +416,18 @@ int main(int argc, char** argv) {
     std::cout << (ctl.as_json ? r->body.dump(2) + "\n" : format_tlsrpt_send(r->body, rpt_domain));
     bool nothing = r->body.value("sent", json::array()).empty();
     return tlsrpt_send_failed(r->body) || (nothing && !rpt_domain.empty()) ? 1 : kExitOk;
+  }
+  if (audit_search->parsed()) return audit_search_command(ctl, aa);
+  if (audit_report->parsed()) {
+    return ctl.run("GET", "/api/v1/audit/report" + audit_range_query(aa), nullptr,
+                   [](const json& j) { return format_audit_report(j); }, 600);
+  }
+  if (audit_verify->parsed()) {
+    if (int rc = ctl.connect(); rc != kExitOk) return rc;
+    auto r = call(ctl.target, "GET", "/api/v1/audit/verify" + audit_range_query(aa), nullptr, 3600);
+    if (!r) return ctl.error(r.error());
+    std::cout << (ctl.as_json ? r->body.dump(2) + "\n" : format_audit_verify(r->body));
+    return audit_verify_exit(r->body);
   }
   if (ptest->parsed()) {
     json body{{"sender", from}, {"headers", headers}, {"recipients", rcpts}, {"requiretls", requiretls}};

@@ -20,9 +20,11 @@
 
 #include "admin/admin_server.hpp"
 #include "admin/admin_token.hpp"
+#include "admin/ctl_audit.hpp"
 #include "admin/scheduler_ops.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
+#include "relay/audit/audit_verify.hpp"
 #include "relay/common/log.hpp"
 #include "relay/common/privileges.hpp"
 #include "relay/config/config.hpp"
@@ -40,6 +42,28 @@
 namespace {
 
 using namespace secmx;
+
+// Offline `audit verify` over the whole chain, reading LMDB directly (the relay may be
+// running: LMDB lets readers in beside it). Exit 0 intact, 1 broken, 2 cannot check.
+int verify_audit(const config::Config& cfg) {
+  auto key = audit::read_key_file(cfg.audit.key_file);
+  if (!key) {
+    std::cerr << "audit key " << key.error() << "\n";
+    return 2;
+  }
+  auto store = queue::open_lmdb_store({cfg.queue.path, cfg.queue.map_size});
+  if (!store) {
+    std::cerr << "cannot open queue " << cfg.queue.path << ": " << store.error().message << "\n";
+    return 2;
+  }
+  auto report = audit::verify(**store, *key, std::nullopt, std::nullopt);
+  if (!report) {
+    std::cerr << "audit read error: " << report.error().message << "\n";
+    return 2;
+  }
+  std::cout << admin::format_audit_verify(audit::verify_json(*report));
+  return report->ok() ? 0 : 1;
+}
 
 // Offline listing of the queue as JSON lines, for operators and the test suite.
 int dump_queue(const config::Config& cfg, bool with_bodies) {
@@ -432,6 +456,10 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "with --check: print every path as resolved");
   app.add_flag("--queue-dump", dump, "print the queue as JSON lines and exit");
   app.add_flag("--with-bodies", with_bodies, "with --queue-dump: include message bodies");
+  bool audit_verify = false;
+  app.add_flag("--audit-verify", audit_verify,
+               "verify the audit trail's hash chain and checkpoints in the queue store and exit "
+               "(0 intact, 1 broken, 2 cannot check)");
   std::string explain_file;
   policy::ExplainRequest explain_req;
   bool explain_json = false;
@@ -478,5 +506,6 @@ int main(int argc, char** argv) {
                     cfg->log.format == "postfix" ? log::Format::Postfix : log::Format::Secmx,
                     cfg->hostname);
   if (dump) return dump_queue(*cfg, with_bodies);
+  if (audit_verify) return verify_audit(*cfg);
   return run(cfg);
 }

@@ -36,6 +36,9 @@ TEST(ApiRoutes, EveryEndpoint) {
       {"GET", "/api/v1/tlsrpt/report", Endpoint::TlsRptReport, "", ""},
       {"POST", "/api/v1/tlsrpt/send", Endpoint::TlsRptSend, "", ""},
       {"POST", "/api/v1/reload", Endpoint::Reload, "", ""},
+      {"GET", "/api/v1/audit", Endpoint::AuditSearch, "", ""},
+      {"GET", "/api/v1/audit/report", Endpoint::AuditReport, "", ""},
+      {"HEAD", "/api/v1/audit/verify", Endpoint::AuditVerify, "", ""},
   };
   for (const auto& c : cases) {
     auto m = match_route(c.method, c.path);
