@@ -18,7 +18,7 @@ build="${SECMX_FUZZ_BUILD:-$root/build-fuzz}"
 seconds="${1:-30}"
 shift || true
 all_targets=(command params data_reader chunk_checker reply_parser marking dns_answer ehlo config encoded_words admin_request
-             sts_txt sts_policy tlsrpt_txt sasl)
+             sts_txt sts_policy tlsrpt_txt sasl audit_record)
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 
