@@ -47,6 +47,27 @@ std::string tlsa_cell(const json& t) {
   return status;
 }
 
+// A recipient's attempts, oldest first, one line each, under its address; nothing when it
+// was never tried.
+void format_history(std::ostringstream& out, const json& r) {
+  const json history = r.value("history", json::array());
+  const auto dropped = r.value("history_dropped", std::uint64_t{0});
+  if (history.empty() && dropped == 0) return;
+  out << "\nattempts of <" << r.value("address", std::string()) << ">:\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : history) {
+    std::string host = field(a, "host");
+    if (field(a, "address") != "-") host += "[" + field(a, "address") + "]";
+    rows.push_back({field(a, "time"), host, field(a, "method"), field(a, "tls"),
+                    field(a, "dnssec"), field(a, "status"), field(a, "reply")});
+  }
+  out << format_table({"TIME", "HOST", "METHOD", "TLS", "DNSSEC", "STATUS", "REPLY"}, rows);
+  if (dropped > 0) {
+    out << "(" << dropped << (dropped == 1 ? " older attempt" : " older attempts")
+        << " not kept)\n";
+  }
+}
+
 }  // namespace
 
 std::string format_age(std::int64_t s) {
@@ -121,6 +142,8 @@ std::string format_message(const json& d) {
     if (field(c, "auth_user") != "-") from += " user=" + field(c, "auth_user");
     kv(out, "client", from);
   }
+  if (field(d, "message_id") != "-") kv(out, "message-id", "<" + field(d, "message_id") + ">");
+  if (field(d, "classification") != "-") kv(out, "classification", field(d, "classification"));
   if (field(d, "envid") != "-" || field(d, "ret") != "-") {
     kv(out, "dsn", "envid=" + field(d, "envid") + " ret=" + field(d, "ret"));
   }
@@ -137,6 +160,7 @@ std::string format_message(const json& d) {
                     field(r, "rule"), field(r, "attempts"), last});
   }
   out << format_table({"RECIPIENT", "STATE", "POLICY", "TLS", "RULE", "TRIES", "LAST"}, rows);
+  for (const auto& r : d.value("recipients", json::array())) format_history(out, r);
   return out.str();
 }
 

@@ -14,7 +14,9 @@ std::string format_table(const std::vector<std::string>& header,
                          const std::vector<std::vector<std::string>>& rows);
 
 std::string format_queue_list(const nlohmann::json& messages);  // array of summaries
-std::string format_message(const nlohmann::json& detail);       // GET /queue/{id}
+// GET /queue/{id}: the message, a row per recipient, then each tried recipient's attempts
+// (one line each, oldest first, and how many older ones were not kept).
+std::string format_message(const nlohmann::json& detail);
 std::string format_stats(const nlohmann::json& stats);
 // `secmxctl route`: discovery, the hosts and what delivery would do per policy; verbose
 // adds the discovery trace and each host's own verdicts.

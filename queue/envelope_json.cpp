@@ -92,6 +92,8 @@ json envelope_json(const model::Envelope& env) {
               {"requiretls", env.requiretls},
               {"ret", ret_name(env.ret)},
               {"envid", env.envid},
+              {"message_id", env.message_id},
+              {"classification", env.classification},
               {"client", json{{"address", env.client_address},
                               {"helo", env.client_helo},
                               {"auth_user", env.auth_user},

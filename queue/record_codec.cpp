@@ -27,6 +27,8 @@ constexpr std::size_t kTrailerSize = 4;
 // only add to it): lets the decoder bound the count.
 constexpr std::size_t kMinRecipientSize = 4 + 1 + 6;
 constexpr std::size_t kMaxVarint = 10;
+// time_us + 8 empty strings: lets the decoder bound a history's count.
+constexpr std::size_t kMinAttemptSize = 8 + 8;
 
 // Slicing-by-8 tables: table[k][b] is the CRC of byte b followed by k zero bytes.
 constexpr std::array<std::array<std::uint32_t, 256>, 8> make_crc_tables() {
@@ -114,11 +116,16 @@ std::size_t bound(const std::string& s) { return kMaxVarint + s.size(); }
 std::size_t size_bound(const Envelope& e) {
   std::size_t n = kHeaderSize + 2 * kMaxVarint + kMaxVarint + kTrailerSize;
   n += bound(e.sender) + bound(e.envid) + bound(e.client_address) + bound(e.client_helo) +
-       bound(e.auth_user) + bound(e.tls_protocol) + bound(e.tls_cipher);
+       bound(e.auth_user) + bound(e.tls_protocol) + bound(e.tls_cipher) + bound(e.message_id) +
+       bound(e.classification);
   for (const Recipient& r : e.recipients) {
     n += 4 + kMaxVarint + bound(r.address) + bound(r.orcpt) + bound(r.policy_reason) +
          bound(r.last_status) + bound(r.last_reply) + bound(r.remote_mta) + bound(r.last_tls) +
-         kMaxVarint + bound(r.last_cert_sha256) + bound(r.last_dnssec);
+         kMaxVarint + bound(r.last_cert_sha256) + bound(r.last_dnssec) + 2 * kMaxVarint;
+    for (const model::Attempt& a : r.history) {
+      n += 8 + bound(a.host) + bound(a.address) + bound(a.method) + bound(a.tls) +
+           bound(a.cert_sha256) + bound(a.dnssec) + bound(a.status) + bound(a.reply);
+    }
   }
   return n;
 }
@@ -267,6 +274,8 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
   w.str(e.auth_user);
   w.str(e.tls_protocol);
   w.str(e.tls_cipher);
+  w.str(e.message_id);
+  w.str(e.classification);
   w.varint(e.recipients.size());
   for (const Recipient& r : e.recipients) {
     w.u8(r.notify);
@@ -284,6 +293,19 @@ Status<Error> encode_envelope(const Envelope& e, std::string& out) {
     w.varint(static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.last_attempt_us)));
     w.str(r.last_cert_sha256);
     w.str(r.last_dnssec);
+    w.varint(r.history_dropped);
+    w.varint(r.history.size());
+    for (const model::Attempt& a : r.history) {
+      w.fixed64(static_cast<std::uint64_t>(a.time_us));
+      w.str(a.host);
+      w.str(a.address);
+      w.str(a.method);
+      w.str(a.tls);
+      w.str(a.cert_sha256);
+      w.str(a.dnssec);
+      w.str(a.status);
+      w.str(a.reply);
+    }
   }
   auto body_len = static_cast<std::size_t>(w.p - base);
   w.fixed32(record_checksum(std::string_view(out.data(), body_len)));
@@ -331,6 +353,10 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
   r.str(e.auth_user);
   r.str(e.tls_protocol);
   r.str(e.tls_cipher);
+  if (version >= 4) {
+    r.str(e.message_id);
+    r.str(e.classification);
+  }
   std::uint64_t count = r.varint();
   if (!r.failed() && count > r.remaining() / kMinRecipientSize) r.fail("recipient count past end");
   if (r.failed()) return fail(corrupt(r.error()));
@@ -359,6 +385,26 @@ Result<Envelope, Error> decode_envelope(std::string_view record) {
     if (version >= 3) {
       r.str(rc.last_cert_sha256);
       r.str(rc.last_dnssec);
+    }
+    if (version >= 4) {
+      rc.history_dropped = r.varint32();
+      std::uint64_t attempts = r.varint();
+      if (!r.failed() && attempts > r.remaining() / kMinAttemptSize) {
+        r.fail("history count past end");
+      }
+      if (r.failed()) return fail(corrupt(r.error()));
+      rc.history.resize(static_cast<std::size_t>(attempts));
+      for (model::Attempt& a : rc.history) {
+        a.time_us = static_cast<std::int64_t>(r.fixed64());
+        r.str(a.host);
+        r.str(a.address);
+        r.str(a.method);
+        r.str(a.tls);
+        r.str(a.cert_sha256);
+        r.str(a.dnssec);
+        r.str(a.status);
+        r.str(a.reply);
+      }
     }
     if (r.failed()) return fail(corrupt(r.error()));
   }

@@ -23,6 +23,7 @@
 #include "admin/ctl_audit.hpp"
 #include "admin/scheduler_ops.hpp"
 #include "queue/commit_writer.hpp"
+#include "queue/envelope_json.hpp"
 #include "queue/store.hpp"
 #include "relay/audit/audit_verify.hpp"
 #include "relay/common/log.hpp"
@@ -65,7 +66,8 @@ int verify_audit(const config::Config& cfg) {
   return report->ok() ? 0 : 1;
 }
 
-// Offline listing of the queue as JSON lines, for operators and the test suite.
+// Offline listing of the queue as JSON lines, for operators and the test suite: one
+// envelope_json() per message (docs/queue-schema.json), plus "body" with --with-bodies.
 int dump_queue(const config::Config& cfg, bool with_bodies) {
   auto store = queue::open_lmdb_store({cfg.queue.path, cfg.queue.map_size});
   if (!store) {
@@ -81,34 +83,8 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
     }
     if (page->empty()) break;
     for (const auto& env : *page) {
-      nlohmann::json j;
-      j["id"] = env.id.to_string();
-      j["arrival_us"] = env.arrival_us;
-      j["sender"] = env.sender;
-      j["body_type"] = static_cast<int>(env.body_type);
-      j["smtputf8"] = env.smtputf8;
-      j["requiretls"] = env.requiretls;
-      j["ret"] = env.ret == model::Ret::Full ? "FULL" : env.ret == model::Ret::Hdrs ? "HDRS" : "";
-      j["envid"] = env.envid;
-      j["client_address"] = env.client_address;
-      j["client_helo"] = env.client_helo;
-      j["auth_user"] = env.auth_user;
-      j["tls_protocol"] = env.tls_protocol;
-      j["tls_cipher"] = env.tls_cipher;
-      j["held"] = env.held;
-      j["attempts"] = env.attempts;
-      j["next_attempt_us"] = env.next_attempt_us;
-      j["body_size"] = env.body_size;
-      auto& rcpts = j["recipients"] = nlohmann::json::array();
-      for (const auto& r : env.recipients) {
-        rcpts.push_back({{"address", r.address},
-                         {"orcpt", r.orcpt},
-                         {"notify", model::notify_names(r.notify)},
-                         {"state", model::to_string(r.state)},
-                         {"policy", model::to_string(r.policy)},
-                         {"tls", model::to_string(r.tls)},
-                         {"reason", r.policy_reason}});
-      }
+      // The one shape of the model (queue/envelope_json.hpp), as the admin API shows it.
+      nlohmann::json j = queue::envelope_json(env);
       if (with_bodies) {
         auto body = (*store)->load_body(env.id);
         j["body"] = body ? *body : std::string();

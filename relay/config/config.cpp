@@ -208,8 +208,9 @@ void read_delivery(const Section& root, DeliveryConfig& out) {
   s.check_keys({"workers", "port", "retry", "max_lifetime", "sos_lifetime",
                 "destination_concurrency", "max_connections", "connect_timeout",
                 "command_timeout", "connection_cache_time", "ca_file", "pause", "ca_system",
-                "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
+                "tls_min_protocol", "tls12_ciphers", "tls13_suites", "attempt_history"});
   s.boolean("pause", out.pause);
+  s.u32("attempt_history", out.attempt_history, 1, 1000);
   s.u32("workers", out.workers, 1, 64);
   s.u32("destination_concurrency", out.destination_concurrency, 1, 1000);
   s.u32("max_connections", out.max_connections, 1, 100000);

@@ -477,6 +477,11 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
     const dns::Candidate& c = candidate();
     line.method = dns::to_string(c.method);
     line.dnssec = dnssec_status(discovery_.dnssec, c.name_secure, c.addresses_secure);
+    const dns::IpAddress& ip = targets_[current_].address;
+    std::string port = ":" + std::to_string(target_port());
+    o.host = c.host;
+    o.address = ip.family == AF_INET6 ? "[" + ip.to_string() + "]" + port : ip.to_string() + port;
+    o.method = line.method;
   }
   // The evidence is the deciding host's: the one the mail went over, or the last host tried
   // when it had TLS but did not take the mail (its certificate matters most when it did

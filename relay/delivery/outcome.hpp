@@ -22,6 +22,11 @@ struct RcptOutcome {
   std::string status;      // enhanced status code, "2.0.0", "4.4.1", "5.7.10"
   std::string diagnostic;  // "smtp; 550 5.1.1 user unknown" or our own words
   std::string remote_mta;  // host that gave the reply, when one did
+  // The host the attempt ended at (model::Attempt), as its log line's relay= and method=
+  // name it; all "" when no host was chosen (discovery failed):
+  std::string host{};         // "mx.example.org" (or an address literal)
+  std::string address{};      // "192.0.2.7:25", "[2001:db8::7]:25"
+  std::string method{};       // how the host was found: dns::to_string(Method), "mx", "srv"
   // The evidence of the attempt, as logged (attempt_log.hpp) and kept in the queue record:
   std::string tls = "none";  // "protocol/cipher/AUTH" (dane, mta-sts, pkix, none), or "none"
   std::string cert_sha256{};  // the peer's certificate, lower-case hex; "" without TLS

@@ -16,9 +16,11 @@
 namespace secmx::delivery {
 
 // One job's outcomes onto `envelope`: each recipient's state, attempts, last status, reply,
-// remote MTA and the attempt's evidence (TLS and AUTH, certificate, DNSSEC). Indices out of
-// range, or outcomes missing, are skipped.
-void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us);
+// remote MTA and the attempt's evidence (TLS and AUTH, certificate, DNSSEC), and the attempt
+// appended to its history, which keeps the newest `history_limit` (>= 1; the oldest dropped
+// and counted in history_dropped). Indices out of range, or outcomes missing, are skipped.
+void apply_outcomes(model::Envelope& envelope, const JobResult& result, std::int64_t now_us,
+                    std::uint32_t history_limit);
 
 // After all jobs of a round: counts the attempt and sets the next attempt time for the
 // deferred recipients from `retry`, or kNeverDue when none is pending. A pending SOS

@@ -348,7 +348,7 @@ class SchedulerImpl final : public Scheduler {
     for (std::size_t k = 0; k < result.outcomes.size() && k < result.indices.size(); ++k) {
       if (result.outcomes[k].relayed) f.relayed.push_back(result.indices[k]);
     }
-    apply_outcomes(*f.envelope, result, unix_now_us());
+    apply_outcomes(*f.envelope, result, unix_now_us(), config_->delivery.attempt_history);
     // Our own reports are never counted (no report about reports), whatever a job says.
     if (!f.before->tls_report) add_session_counts(*config_, result.sessions, f.counters);
     if (f.jobs_out == 0) finish_message(result.id, f);

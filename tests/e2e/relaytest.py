@@ -39,6 +39,19 @@ def relay_bin() -> str:
     return os.environ.get("SECMX_RELAY_BIN", str(DEFAULT_BIN))
 
 
+def queue_dump(config_path, with_bodies: bool = True) -> list[dict]:
+    """`secmx-relay --queue-dump`: every queued message in the model's one JSON shape
+    (docs/queue-schema.json: envelope, recipients, their attempt "history"), plus "body"
+    with with_bodies. The one place the tests read the dump."""
+    args = ["--queue-dump"] + (["--with-bodies"] if with_bodies else [])
+    r = subprocess.run([relay_bin(), "--config", str(config_path), *args],
+                       capture_output=True, timeout=30)
+    out = r.stdout.decode("utf-8", "replace")
+    assert r.returncode == 0, (f"--queue-dump exited {r.returncode}\nstdout:\n{out}\n"
+                               f"stderr:\n{r.stderr.decode('utf-8', 'replace')}")
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
 def ctl_bin() -> str:
     """secmxctl: $SECMX_CTL_BIN, else built beside the relay (BUILD/relay/secmx-relay ->
     BUILD/admin/secmxctl)."""
@@ -259,12 +272,7 @@ class Relay:
                               capture_output=True, timeout=timeout)
 
     def dump(self, with_bodies: bool = True) -> list[dict]:
-        args = ["--queue-dump"] + (["--with-bodies"] if with_bodies else [])
-        r = self.run_cli(*args)
-        out = r.stdout.decode("utf-8", "replace")
-        assert r.returncode == 0, (f"--queue-dump exited {r.returncode}\nstdout:\n{out}\n"
-                                   f"stderr:\n{r.stderr.decode('utf-8', 'replace')}")
-        return [json.loads(line) for line in out.splitlines() if line.strip()]
+        return queue_dump(self.config_path, with_bodies)
 
     def dump_by_id(self) -> dict[str, dict]:
         return {m["id"]: m for m in self.dump()}

@@ -54,7 +54,7 @@ def test_bdat_pipelined_in_one_write(relay):
         assert replies[3].queue_id(), replies
         assert replies[4].lines == ["2.0.0 Ok"], replies
     [m] = relay.dump()
-    assert m["body_type"] == 2
+    assert m["body_type"] == "BINARYMIME"
     assert content_of(m).encode() == c1 + c2
 
 

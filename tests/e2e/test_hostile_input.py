@@ -50,7 +50,7 @@ def test_encoded_subjects_in_any_charset_keep_their_marking(make_relay, tmp_path
     stored = _by_id(relay)
     for qid, (subject, policy, reason) in zip(sent, ENCODED_SUBJECTS):
         [rc] = stored[qid]["recipients"]
-        assert (rc["policy"], rc["reason"]) == (policy, reason), subject
+        assert (rc["policy"], rc["rule"]) == (policy, reason), subject
         assert stored[qid]["held"] is (policy == "HOLD"), subject
 
 

@@ -71,8 +71,8 @@ def test_implicit_tls_listener_with_swaks_tlsc(make_relay, tmp_path):
     qid = swaks_queue_id(r.stdout)
     [m] = relay.dump()
     assert m["id"] == qid
-    assert m["client_address"] == "127.0.0.3"
-    assert m["tls_protocol"].startswith("TLSv1."), m
+    assert m["client"]["address"] == "127.0.0.3"
+    assert m["client"]["tls_protocol"].startswith("TLSv1."), m
     relay.wait_log(rf"{qid}: queued client=\[127\.0\.0\.3\]:\d+ .* tls=TLSv1\.[23]/")
 
     # A plaintext client on the implicit port gets no plaintext greeting at all.
@@ -174,7 +174,7 @@ def test_login_relays_from_outside_relay_networks(make_relay, tmp_path):
                            b"Subject: app\r\n\r\nhello\r\n") == {}
     client.quit()
     [m] = relay.dump()
-    assert m["client_address"] == "127.0.0.5"
+    assert m["client"]["address"] == "127.0.0.5"
 
 
 @pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
@@ -189,7 +189,7 @@ def test_swaks_logs_in_on_the_implicit_tls_port(make_relay, tmp_path, mech):
     assert "235 2.7.0 Authentication successful" in r.stdout, r.stdout
     qid = swaks_queue_id(r.stdout)
     [m] = relay.dump()
-    assert (m["id"], m["client_address"], m["auth_user"]) == (qid, "127.0.0.5", "app")
+    assert (m["id"], m["client"]["address"], m["client"]["auth_user"]) == (qid, "127.0.0.5", "app")
     relay.wait_log(rf"{qid}: queued client=\[127\.0\.0\.5\]:\d+ .* sasl_username=app")
     # Without the login the same client is refused there.
     denied = swaks(relay, "--port", str(relay.smtps_port), "--tlsc", "--local-interface",

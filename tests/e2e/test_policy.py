@@ -91,7 +91,7 @@ def test_restricted_message_is_stored_as_sos(make_relay, tmp_path):
     m = _by_id(relay)[qid]
     assert m["held"] is False
     [rc] = m["recipients"]
-    assert (rc["policy"], rc["tls"], rc["reason"]) == (
+    assert (rc["policy"], rc["tls"], rc["rule"]) == (
         "SOS", "encrypt", "rule=2(classification=RESTRICTED)")
     assert rc["state"] != "held"
     relay.wait_log(rf"{qid}: queued .* policy=SOS rule=2\(classification=RESTRICTED\)")
@@ -107,7 +107,7 @@ def test_confidential_message_is_held(make_relay, tmp_path):
     m = _by_id(relay)[qid]
     assert m["held"] is True
     [rc] = m["recipients"]
-    assert (rc["policy"], rc["state"], rc["reason"]) == (
+    assert (rc["policy"], rc["state"], rc["rule"]) == (
         "HOLD", "held", "rule=3(classification=CONFIDENTIAL)")
     relay.wait_log(rf"{qid}: queued .* policy=HOLD rule=3\(classification=CONFIDENTIAL\)")
 
@@ -126,7 +126,7 @@ def test_hold_for_one_recipient_leaves_the_others_deliverable(make_relay, tmp_pa
     relay.wait_log(rf"{qid}: to=<c@partner\.example>.* policy=SOS")
     m = _by_id(relay)[qid]
     assert m["held"] is False
-    got = [(x["address"], x["policy"], x["tls"], x["reason"]) for x in m["recipients"]]
+    got = [(x["address"], x["policy"], x["tls"], x["rule"]) for x in m["recipients"]]
     assert got == [
         ("a@dest.example", "BES", "none", "default"),
         ("b@embassy.example", "HOLD", "encrypt", "rule=6(recipient_domain=embassy.example)"),
@@ -175,7 +175,7 @@ def test_reject_after_bdat_last_chunk(make_relay):
         qid = r.queue_id()
     m = _by_id(relay)[qid]
     assert m["held"] is True
-    assert m["recipients"][0]["reason"] == "rule=3(classification=SECRET)"
+    assert m["recipients"][0]["rule"] == "rule=3(classification=SECRET)"
 
 
 def test_tls_required_no_downgrades_only_default_policy_mail(make_relay, tmp_path):
@@ -189,7 +189,7 @@ def test_tls_required_no_downgrades_only_default_policy_mail(make_relay, tmp_pat
         assert r.returncode == 0, r.stdout + r.stderr
         ids.append(swaks_queue_id(r.stdout))
     q = _by_id(relay)
-    got = [(q[i]["recipients"][0]["policy"], q[i]["recipients"][0]["reason"]) for i in ids]
+    got = [(q[i]["recipients"][0]["policy"], q[i]["recipients"][0]["rule"]) for i in ids]
     assert got == [("BES", "tls-required-no"),
                    ("SOS", "rule=2(classification=IN-CONFIDENCE)"),
                    ("SOS", "default")]
@@ -201,7 +201,7 @@ def test_tls_required_no_ignored_when_configured(make_relay, tmp_path):
     r = _send(relay, tmp_path, "Subject: x\nTLS-Required: No\n\nhi\n")
     assert r.returncode == 0, r.stdout + r.stderr
     m = _by_id(relay)[swaks_queue_id(r.stdout)]
-    assert (m["recipients"][0]["policy"], m["recipients"][0]["reason"]) == ("SOS", "default")
+    assert (m["recipients"][0]["policy"], m["recipients"][0]["rule"]) == ("SOS", "default")
 
 
 def test_malformed_marking_takes_unknown_marking(make_relay, tmp_path):
@@ -211,7 +211,7 @@ def test_malformed_marking_takes_unknown_marking(make_relay, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     m = _by_id(relay)[swaks_queue_id(r.stdout)]
     assert m["held"] is True
-    assert (m["recipients"][0]["policy"], m["recipients"][0]["reason"]) == (
+    assert (m["recipients"][0]["policy"], m["recipients"][0]["rule"]) == (
         "HOLD", "unknown-marking")
 
 
@@ -223,7 +223,7 @@ def test_hostile_header_section_is_bounded(make_relay, tmp_path):
     r = _send(relay, tmp_path, junk + "Subject: [SEC=TOP SECRET]\n\nx\n")
     assert r.returncode == 0, r.stdout + r.stderr
     m = _by_id(relay)[swaks_queue_id(r.stdout)]
-    assert (m["recipients"][0]["policy"], m["recipients"][0]["reason"]) == (
+    assert (m["recipients"][0]["policy"], m["recipients"][0]["rule"]) == (
         "SOS", "unknown-marking")
 
 

@@ -98,7 +98,7 @@ def test_protected_is_queued_sos_under_the_au_profile(make_relay):
                        "X-Protective-Marking: VER=2024.1, NS=gov.au, SEC=PROTECTED, "
                        "ORIGIN=alice@agency.gov.au\r\n")
     [rc] = relay.dump_by_id()[qid]["recipients"]
-    assert (rc["policy"], rc["tls"], rc["reason"]) == (
+    assert (rc["policy"], rc["tls"], rc["rule"]) == (
         "SOS", "verify", "rule=2(classification=PROTECTED)")
     relay.wait_log(rf"{qid}: queued .* policy=SOS rule=2\(classification=PROTECTED\)")
     assert f"{qid}: invalid marking" not in relay.log()
@@ -113,7 +113,7 @@ def test_invalid_epms_marking_takes_unknown_marking(make_relay):
     m = relay.dump_by_id()[qid]
     assert m["held"] is True
     [rc] = m["recipients"]
-    assert (rc["policy"], rc["reason"]) == ("HOLD", "unknown-marking")
+    assert (rc["policy"], rc["rule"]) == ("HOLD", "unknown-marking")
     relay.wait_log(rf"{qid}: invalid marking: reason=order policy=HOLD "
                    rf"why=X-Protective-Marking: VER after SEC")
     assert _metric(relay, 'secmx_markings_invalid_total{reason="order"}') == before + 1

@@ -105,7 +105,7 @@ def test_helo_session_has_no_enhanced_codes(relay):
             assert not ENH.match(r.lines[0]), f"enhanced code after HELO: {r}"
         assert end.lines[0].startswith("Ok: queued as "), end
     [m] = relay.dump()
-    assert m["client_helo"] == "client.test"
+    assert m["client"]["helo"] == "client.test"
     assert f"with SMTP id {m['id']}" in m["body"]
 
 
@@ -269,7 +269,7 @@ def test_relay_denied_from_outside_relay_networks(make_relay):
         assert r.code == 250, r
     q = relay.dump()
     assert [m["id"] for m in q] == [r.queue_id()]
-    assert q[0]["client_address"] == "127.0.0.1"
+    assert q[0]["client"]["address"] == "127.0.0.1"
     relay.wait_log(r"Relay access denied")
 
 
@@ -519,7 +519,7 @@ def test_ipv6_client(make_relay):
         r = c.send_message("a@x.example", ["b@y.example"], b"Subject: v6\r\n\r\nx\r\n")
         assert r.code == 250, r
     [m] = relay.dump()
-    assert m["client_address"] == "::1"
+    assert m["client"]["address"] == "::1"
     received = m["body"].split("\r\n\t")[0]
     # RFC 5321 4.1.3 / 4.4: an IPv6 address literal is written "[IPv6:...]".
     assert "([IPv6:::1])" in received, received

@@ -170,7 +170,7 @@ def test_reload_swaps_the_starttls_certificate_and_keeps_tls_sessions(make_relay
     qid = send(held, "user@example.org", "over the old TLS session")
     held.expect("QUIT", 221)
     held.close()
-    assert relay.dump_by_id()[qid]["tls_protocol"].startswith("TLS")
+    assert relay.dump_by_id()[qid]["client"]["tls_protocol"].startswith("TLS")
 
     # A certificate that does not load is refused; STARTTLS goes on with the last good one.
     broken = tmp_path / "broken.pem"

@@ -102,7 +102,7 @@ def test_swaks_auth_over_starttls(auth_relay, mech):
         assert "334 VXNlcm5hbWU6" in r.stdout and "334 UGFzc3dvcmQ6" in r.stdout
     qid = swaks_queue_id(r.stdout)
     [m] = relay.dump()
-    assert m["id"] == qid and m["auth_user"] == "app"
+    assert m["id"] == qid and m["client"]["auth_user"] == "app"
     received, _ = split_received(m["body"])
     assert f"with ESMTPSA id {qid}" in received
     line = relay.wait_log(rf"{qid}: queued .*").group(0)
@@ -124,7 +124,7 @@ def test_smtplib_login_and_send(auth_relay):
         assert code == 235, text
         s.sendmail("app@x.example", ["r@y.example"], _message("smtplib login"))
     [m] = relay.dump()
-    assert m["auth_user"] == "app"
+    assert m["client"]["auth_user"] == "app"
     assert _metric(relay, "success") == 1
 
 
@@ -183,7 +183,7 @@ def test_lockout_after_failures_while_another_client_is_served(auth_relay):
         code, _ = _login_plain(s, "app", PASSWORD)
         assert code == 235
         s.sendmail("app@x.example", ["r@y.example"], _message("still served"))
-    assert [m["client_address"] for m in relay.dump()] == ["127.0.0.3"]
+    assert [m["client"]["address"] for m in relay.dump()] == ["127.0.0.3"]
     assert _metric(relay, "locked") == 1 and _metric(relay, "failure") == 3
     # "scanner" itself is locked now, from every address.
     with _smtp(relay, source="127.0.0.4") as s:
@@ -271,7 +271,7 @@ def test_postfix_with_smtp_sasl_relays_by_login_alone(auth_relay, open_dir):
                              60, "the message in the relay's queue")
         except AssertionError:
             raise AssertionError("not relayed; Postfix log:\n" + pf.maillog()[-4000:])
-        assert m["auth_user"] == "app"
+        assert m["client"]["auth_user"] == "app"
         assert "with ESMTPSA" in split_received(m["body"])[0]
         assert re.search(r"auth from \[127\.0\.0\.1\]: sasl_method=(PLAIN|LOGIN) "
                          r"sasl_username=app", relay.log())

@@ -47,7 +47,7 @@ def test_smtplib_send_message_over_starttls(tls_relay):
     [m] = tls_relay.dump()
     assert m["sender"] == "alice@x.example"
     assert [r["address"] for r in m["recipients"]] == ["bob@y.example"]
-    assert m["tls_protocol"].startswith("TLSv1.") and m["tls_cipher"]
+    assert m["client"]["tls_protocol"].startswith("TLSv1.") and m["client"]["tls_cipher"]
     received, content = split_received(m["body"])
     assert "with ESMTPS" in received and "version=TLSv1." in received
     expected = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")).decode()
@@ -121,7 +121,7 @@ def test_smtplib_body_8bitmime(relay):
                              mail_options=["BODY=8BITMIME"])
         assert refused == {}
     [m] = relay.dump()
-    assert m["body_type"] == 1
+    assert m["body_type"] == "8BITMIME"
     assert content_of(m).encode("utf-8") == content
 
 

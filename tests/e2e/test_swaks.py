@@ -45,16 +45,16 @@ def test_swaks_plain_message_is_queued(relay, tmp_path):
     assert rc["policy"] == "BES"
     assert rc["notify"] == []
     assert rc["orcpt"] == ""
-    assert m["client_address"] == "127.0.0.1"
-    assert m["client_helo"] == "client.test"
-    assert m["tls_protocol"] == "" and m["tls_cipher"] == ""
+    assert m["client"]["address"] == "127.0.0.1"
+    assert m["client"]["helo"] == "client.test"
+    assert m["client"]["tls_protocol"] == "" and m["client"]["tls_cipher"] == ""
     assert m["requiretls"] is False and m["smtputf8"] is False
-    assert m["body_type"] == 0
+    assert m["body_type"] == "7BIT"
     assert m["held"] is False
 
     received, content = split_received(m["body"])
     assert content == _as_stored(MESSAGE)
-    assert m["body_size"] == len(m["body"].encode("utf-8"))
+    assert m["size"] == len(m["body"].encode("utf-8"))
     assert received.startswith("Received: from client.test ([127.0.0.1])")
     assert f"by {HOSTNAME}" in received
     assert f"with ESMTP id {qid}" in received
@@ -64,7 +64,7 @@ def test_swaks_plain_message_is_queued(relay, tmp_path):
     line = relay.wait_log(rf"{qid}: queued .*")
     assert re.search(
         rf"{qid}: queued client=\[127\.0\.0\.1\]:\d+ helo=client\.test from=<s@x\.example> "
-        rf"nrcpt=1 size={m['body_size']} tls=none requiretls=no policy=BES rule=default",
+        rf"nrcpt=1 size={m['size']} tls=none requiretls=no policy=BES rule=default",
         line.group(0)), line.group(0)
 
 
@@ -77,8 +77,8 @@ def test_swaks_starttls_message_is_queued_with_tls_details(tls_relay, tmp_path):
 
     [m] = tls_relay.dump()
     assert m["id"] == qid
-    assert m["tls_protocol"].startswith("TLSv1."), m["tls_protocol"]
-    assert m["tls_cipher"], m
+    assert m["client"]["tls_protocol"].startswith("TLSv1."), m["client"]["tls_protocol"]
+    assert m["client"]["tls_cipher"], m
     received, content = split_received(m["body"])
     assert "with ESMTPS" in received and "version=TLSv1." in received, received
     assert content == _as_stored(MESSAGE.replace("plain", "tls"))

@@ -63,8 +63,8 @@ def test_requiretls_after_starttls_is_stored_as_sos(tls_relay):
     [m] = tls_relay.dump()
     assert m["id"] == qid
     assert m["requiretls"] is True
-    assert [(x["policy"], x["reason"]) for x in m["recipients"]] == [("SOS", "requiretls")] * 2
-    assert m["tls_protocol"].startswith("TLSv1.") and m["tls_cipher"]
+    assert [(x["policy"], x["rule"]) for x in m["recipients"]] == [("SOS", "requiretls")] * 2
+    assert m["client"]["tls_protocol"].startswith("TLSv1.") and m["client"]["tls_cipher"]
     received, stored = split_received(m["body"])
     assert "with ESMTPS" in received and "version=TLSv1." in received, received
     assert stored.encode() == content
@@ -78,7 +78,7 @@ def test_plain_message_on_tls_relay_without_starttls(tls_relay):
         r = c.send_message("a@x.example", ["b@y.example"], b"Subject: p\r\n\r\nx\r\n")
         assert r.code == 250, r
     [m] = tls_relay.dump()
-    assert m["tls_protocol"] == "" and m["requiretls"] is False
+    assert m["client"]["tls_protocol"] == "" and m["requiretls"] is False
     assert m["recipients"][0]["policy"] == "BES"
     assert "with ESMTP id" in m["body"] and "ESMTPS" not in m["body"]
     assert content_of(m) == "Subject: p\r\n\r\nx\r\n"
@@ -106,7 +106,7 @@ def test_tls12_client_is_recorded(tls_relay):
         r = c.send_message("a@x.example", ["b@y.example"], b"Subject: t12\r\n\r\nx\r\n")
         assert r.code == 250, r
     [m] = tls_relay.dump()
-    assert m["tls_protocol"] == "TLSv1.2", m
+    assert m["client"]["tls_protocol"] == "TLSv1.2", m
     assert "version=TLSv1.2" in m["body"]
 
 
@@ -176,4 +176,4 @@ def test_concurrent_starttls_sessions(tls_relay):
     q = tls_relay.dump_by_id()
     for qid, body in results:
         assert content_of(q[qid]).encode() == body
-        assert q[qid]["tls_protocol"].startswith("TLSv1.")
+        assert q[qid]["client"]["tls_protocol"].startswith("TLSv1.")

@@ -5,6 +5,7 @@
 
 #include "admin/ctl_client.hpp"
 #include "admin/ctl_format.hpp"
+#include "queue/envelope_json.hpp"
 #include "tests/unit/admin/admin_test_util.hpp"
 
 namespace secmx::admin {
@@ -105,6 +106,53 @@ TEST(CtlFormat, QueueListAndMessage) {
                       std::string(64, 'e') + " dnssec=secure"),
             std::string::npos)
       << show;
+}
+
+// `queue show` lists each tried recipient's attempts from the model's one JSON shape, one
+// line each in order: time, host[address], method, TLS, DNSSEC, status, reply; then how
+// many older ones were dropped. A recipient never tried has no attempts block.
+TEST(CtlFormat, MessageShowsEachRecipientsAttempts) {
+  model::Envelope env;
+  env.sender = "a@b.example";
+  env.message_id = "1@b.example";
+  env.classification = "PROTECTED";
+  model::Recipient tried;
+  tried.address = "r@c.example";
+  tried.attempts = 3;
+  tried.history_dropped = 1;
+  tried.history.push_back({1'764'824'400'000'000, "mx.c.example", "192.0.2.7:25", "mx", "none",
+                           "", "insecure", "4.2.0", "451 4.2.0 busy"});
+  tried.history.push_back({1'764'824'460'000'000, "mx6.c.example", "[2001:db8::7]:25", "srv",
+                           "TLSv1.3/TLS_AES_256_GCM_SHA384/pkix", std::string(64, 'e'), "secure",
+                           "2.0.0", "250 2.0.0 queued"});
+  model::Recipient untried;
+  untried.address = "s@c.example";
+  env.recipients = {tried, untried};
+  auto show = format_message(queue::envelope_json(env));
+  EXPECT_NE(show.find("message-id:      <1@b.example>\n"), std::string::npos) << show;
+  EXPECT_NE(show.find("classification:  PROTECTED\n"), std::string::npos) << show;
+  auto block = show.find("attempts of <r@c.example>:\n");
+  ASSERT_NE(block, std::string::npos) << show;
+  auto first = show.find("2025-12-04T05:00:00.000000Z  mx.c.example[192.0.2.7:25]", block);
+  auto second = show.find("2025-12-04T05:01:00.000000Z  mx6.c.example[[2001:db8::7]:25]", block);
+  ASSERT_NE(first, std::string::npos) << show;
+  ASSERT_NE(second, std::string::npos) << show;
+  EXPECT_LT(first, second);
+  auto line1 = show.substr(first, show.find('\n', first) - first);
+  auto line2 = show.substr(second, show.find('\n', second) - second);
+  for (const char* part : {" mx ", " none ", " insecure ", " 4.2.0 ", "451 4.2.0 busy"}) {
+    EXPECT_NE(line1.find(part), std::string::npos) << part << " in " << line1;
+  }
+  for (const char* part : {" srv ", "TLSv1.3/TLS_AES_256_GCM_SHA384/pkix", " secure ", " 2.0.0 ",
+                           "250 2.0.0 queued"}) {
+    EXPECT_NE(line2.find(part), std::string::npos) << part << " in " << line2;
+  }
+  EXPECT_NE(show.find("(1 older attempt not kept)\n", second), std::string::npos) << show;
+  EXPECT_EQ(show.find("attempts of <s@c.example>"), std::string::npos) << show;
+
+  env.recipients[0].history_dropped = 7;
+  show = format_message(queue::envelope_json(env));
+  EXPECT_NE(show.find("(7 older attempts not kept)\n"), std::string::npos) << show;
 }
 
 TEST(CtlFormat, Route) {

@@ -154,6 +154,12 @@ const std::vector<ErrorCase>& error_cases() {
       {"sos lifetime beyond max",
        "[delivery]\nmax_lifetime = \"1h\"\nsos_lifetime = \"2h\"\n",
        {"3: delivery.sos_lifetime: sos_lifetime must not exceed max_lifetime"}},
+      {"attempt history of zero",
+       "[delivery]\nattempt_history = 0\n",
+       {"2: delivery.attempt_history: must be between 1 and 1000"}},
+      {"attempt history too long",
+       "[delivery]\n\nattempt_history = 1001\n",
+       {"3: delivery.attempt_history: must be between 1 and 1000"}},
       {"bad regex",
        "[[policy.rule]]\nheader = \"X-Spam-Flag\"\nmatch = \"(abc\"\npolicy = \"REJECT\"\n",
        {"3: policy.rule.match: invalid regular expression: " + bad_regex_error()}},
@@ -429,6 +435,7 @@ TEST(LoadConfig, DesignExampleLoadsWithEveryField) {
   EXPECT_EQ(c.delivery.retry, (std::vector<Duration>{1min, 5min, 15min, 1h, 4h}));
   EXPECT_EQ(c.delivery.max_lifetime, 24h * 5);
   EXPECT_EQ(c.delivery.sos_lifetime, 1h);
+  EXPECT_EQ(c.delivery.attempt_history, 20u);  // not in the example: the default
 
   const PolicyConfig& p = c.policy;
   EXPECT_EQ(p.default_action, model::Policy::BES);
@@ -512,6 +519,7 @@ port = 2525
 retry = ["30s"]
 max_lifetime = "1h30m"
 sos_lifetime = "30m"
+attempt_history = 1000
 
 [policy]
 default = "sos"
@@ -585,6 +593,7 @@ format = "Postfix"
   EXPECT_EQ(c.delivery.retry, (std::vector<Duration>{30s}));
   EXPECT_EQ(c.delivery.max_lifetime, 90min);
   EXPECT_EQ(c.delivery.sos_lifetime, 30min);
+  EXPECT_EQ(c.delivery.attempt_history, 1000u);
   EXPECT_EQ(c.policy.default_action, model::Policy::SOS);
   EXPECT_TRUE(c.policy.discovery.empty());
   EXPECT_EQ(c.policy.sos_tls, model::TlsLevel::Verify);

@@ -33,6 +33,21 @@ inline Recipient make_recipient(int i) {
   r.last_attempt_us = 1'700'000'000'000'000 + i;
   r.last_cert_sha256 = std::string(63, 'a') + std::to_string(i % 10);
   r.last_dnssec = i % 2 ? "secure" : "insecure";
+  // i % 3 attempts kept, i dropped before them.
+  for (int k = 0; k < i % 3; ++k) {
+    model::Attempt a;
+    a.time_us = 1'700'000'000'000'000 + i * 1000 + k;
+    a.host = "mx" + std::to_string(k) + ".example.org";
+    a.address = k % 2 ? "[2001:db8::7]:25" : "192.0.2.7:25";
+    a.method = k % 2 ? "srv" : "mx";
+    a.tls = k % 2 ? "none" : "TLSv1.3/TLS_AES_256_GCM_SHA384/dane";
+    a.cert_sha256 = k % 2 ? "" : std::string(64, 'b');
+    a.dnssec = "secure";
+    a.status = "4.4.1";
+    a.reply = "451 4.4.1 attempt " + std::to_string(k);
+    r.history.push_back(std::move(a));
+  }
+  r.history_dropped = static_cast<std::uint32_t>(i);
   return r;
 }
 
@@ -51,6 +66,8 @@ inline Envelope make_envelope(QueueId id, int recipients = 3) {
   e.auth_user = "app-user";
   e.tls_protocol = "TLSv1.3";
   e.tls_cipher = "TLS_AES_256_GCM_SHA384";
+  e.message_id = "msg-" + id.to_string() + "@agency.example";
+  e.classification = "PROTECTED";
   e.held = false;
   e.delay_notified = true;
   e.attempts = 2;
@@ -90,6 +107,21 @@ inline void expect_same(const Recipient& a, const Recipient& b) {
   EXPECT_EQ(a.last_attempt_us, b.last_attempt_us);
   EXPECT_EQ(a.last_cert_sha256, b.last_cert_sha256);
   EXPECT_EQ(a.last_dnssec, b.last_dnssec);
+  EXPECT_EQ(a.history_dropped, b.history_dropped);
+  ASSERT_EQ(a.history.size(), b.history.size());
+  for (std::size_t k = 0; k < a.history.size(); ++k) {
+    const model::Attempt& x = a.history[k];
+    const model::Attempt& y = b.history[k];
+    EXPECT_EQ(x.time_us, y.time_us);
+    EXPECT_EQ(x.host, y.host);
+    EXPECT_EQ(x.address, y.address);
+    EXPECT_EQ(x.method, y.method);
+    EXPECT_EQ(x.tls, y.tls);
+    EXPECT_EQ(x.cert_sha256, y.cert_sha256);
+    EXPECT_EQ(x.dnssec, y.dnssec);
+    EXPECT_EQ(x.status, y.status);
+    EXPECT_EQ(x.reply, y.reply);
+  }
 }
 
 inline void expect_same(const Envelope& a, const Envelope& b) {
@@ -106,6 +138,8 @@ inline void expect_same(const Envelope& a, const Envelope& b) {
   EXPECT_EQ(a.auth_user, b.auth_user);
   EXPECT_EQ(a.tls_protocol, b.tls_protocol);
   EXPECT_EQ(a.tls_cipher, b.tls_cipher);
+  EXPECT_EQ(a.message_id, b.message_id);
+  EXPECT_EQ(a.classification, b.classification);
   EXPECT_EQ(a.held, b.held);
   EXPECT_EQ(a.delay_notified, b.delay_notified);
   EXPECT_EQ(a.tls_report, b.tls_report);

@@ -144,7 +144,7 @@ TEST(RecordCodecTest, EverySingleByteCorruptionIsRejected) {
 
 TEST(RecordCodecTest, WrongVersionIsRejected) {
   std::string record = encode(make_envelope(QueueId{1}, 1));
-  for (int v : {0, 4, 255}) {
+  for (int v : {0, 5, 255}) {
     std::string bad = record;
     bad[0] = static_cast<char>(v);
     expect_corrupt_with(bad, "version");
@@ -152,56 +152,145 @@ TEST(RecordCodecTest, WrongVersionIsRejected) {
   }
 }
 
-// Queues written before per-recipient TLS details (version 1) are still read: the same
-// record without the four trailing fields of each recipient.
-TEST(RecordCodecTest, Version1RecordsAreStillRead) {
-  Envelope e = make_envelope(QueueId{7}, 1);
-  e.recipients[0].last_tls.clear();
-  e.recipients[0].last_attempt_us = 0;
-  e.recipients[0].last_cert_sha256.clear();
-  e.recipients[0].last_dnssec.clear();
-  std::string body = unsealed(encode(e));
-  ASSERT_EQ(body.substr(body.size() - 4), std::string(4, '\0'));  // "", varint 0, "", ""
-  body.resize(body.size() - 4);
-  body[0] = 1;
-  auto d = decode_envelope(reseal(body));
-  ASSERT_TRUE(d.ok()) << d.error().message;
-  expect_same(*d, e);
+// A record as versions 1 to 3 wrote it, built here from the documented layout rather than
+// by the encoder, so that the decoder is checked against what older code actually stored.
+class LegacyRecord {
+ public:
+  static std::string of(const Envelope& e, int version) {
+    LegacyRecord w;
+    w.u8(static_cast<std::uint8_t>(version));
+    w.u8(static_cast<std::uint8_t>((e.smtputf8 ? 1 : 0) | (e.requiretls ? 2 : 0) |
+                                   (e.held ? 4 : 0) | (e.delay_notified ? 8 : 0) |
+                                   (e.tls_report ? 16 : 0)));
+    w.u8(static_cast<std::uint8_t>(e.body_type));
+    w.u8(static_cast<std::uint8_t>(e.ret));
+    w.fixed64(e.id.value);
+    w.fixed64(static_cast<std::uint64_t>(e.arrival_us));
+    w.fixed64(static_cast<std::uint64_t>(e.next_attempt_us));
+    w.varint(e.attempts);
+    w.varint(e.body_size);
+    for (const auto* s : {&e.sender, &e.envid, &e.client_address, &e.client_helo, &e.auth_user,
+                          &e.tls_protocol, &e.tls_cipher}) {
+      w.str(*s);
+    }
+    w.varint(e.recipients.size());
+    for (const Recipient& r : e.recipients) {
+      w.u8(r.notify);
+      w.u8(static_cast<std::uint8_t>(r.state));
+      w.u8(static_cast<std::uint8_t>(r.policy));
+      w.u8(static_cast<std::uint8_t>(r.tls));
+      w.varint(r.attempts);
+      for (const auto* s : {&r.address, &r.orcpt, &r.policy_reason, &r.last_status,
+                            &r.last_reply, &r.remote_mta}) {
+        w.str(*s);
+      }
+      if (version >= 2) {
+        w.str(r.last_tls);
+        w.varint(static_cast<std::uint64_t>(r.last_attempt_us));
+      }
+      if (version >= 3) {
+        w.str(r.last_cert_sha256);
+        w.str(r.last_dnssec);
+      }
+    }
+    return reseal(w.out_);
+  }
+
+ private:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void fixed64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void varint(std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) u8(static_cast<std::uint8_t>(v | 0x80));
+    u8(static_cast<std::uint8_t>(v));
+  }
+  void str(const std::string& s) {
+    varint(s.size());
+    out_ += s;
+  }
+  std::string out_;
+};
+
+// What a record of `version` cannot hold reads as empty.
+Envelope as_version(Envelope e, int version) {
+  e.message_id.clear();
+  e.classification.clear();
+  for (Recipient& r : e.recipients) {
+    r.history.clear();
+    r.history_dropped = 0;
+    if (version < 3) {
+      r.last_cert_sha256.clear();
+      r.last_dnssec.clear();
+    }
+    if (version < 2) {
+      r.last_tls.clear();
+      r.last_attempt_us = 0;
+    }
+  }
+  return e;
 }
 
-// Queues written before the attempt's evidence (version 2) are still read: a recipient's
-// TLS and last attempt time come through, its certificate and DNSSEC status read as empty.
-TEST(RecordCodecTest, Version2RecordsReadWithoutEvidence) {
-  Envelope e = make_envelope(QueueId{8}, 2);
-  for (auto& r : e.recipients) {
-    r.last_cert_sha256.clear();
-    r.last_dnssec.clear();
+// Queues written by every earlier layout are still read: each field that layout had comes
+// through, the ones it did not have (TLS details, evidence, Message-ID, classification,
+// attempt history) read as empty.
+TEST(RecordCodecTest, OlderVersionsAreStillRead) {
+  Envelope e = make_envelope(QueueId{7}, 3);
+  ASSERT_FALSE(e.recipients[1].history.empty());
+  for (int version : {1, 2, 3}) {
+    auto d = decode_envelope(LegacyRecord::of(e, version));
+    ASSERT_TRUE(d.ok()) << "version " << version << ": " << d.error().message;
+    expect_same(*d, as_version(e, version));
+    EXPECT_TRUE(d->message_id.empty());
+    EXPECT_TRUE(d->recipients[1].history.empty());
+    EXPECT_EQ(d->recipients[1].history_dropped, 0u);
   }
-  // Built by hand as version 2 wrote it: each recipient ends after last_attempt_us.
-  std::string v3 = unsealed(encode(e));
-  std::string v2;
-  std::size_t from = 0;
-  for (const auto& r : e.recipients) {
-    // The recipient's two empty evidence strings follow its last_attempt_us varint.
-    std::string tail = r.last_tls;
-    std::size_t at = v3.find(tail, from);
-    ASSERT_NE(at, std::string::npos);
-    std::size_t end = at + tail.size();
-    while (static_cast<unsigned char>(v3[end]) & 0x80) ++end;  // the varint's bytes
-    ++end;
-    ASSERT_EQ(v3.substr(end, 2), std::string(2, '\0'));
-    v2 += v3.substr(from, end - from);
-    from = end + 2;
+  auto v2 = decode_envelope(LegacyRecord::of(e, 2));
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->recipients[1].last_tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/dane");
+  EXPECT_TRUE(v2->recipients[1].last_cert_sha256.empty());
+}
+
+// The legacy writer agrees with the encoder on everything the two layouts share: were the
+// fields of version 4 empty, only the version byte and the new empty fields would differ.
+TEST(RecordCodecTest, LegacyWriterMatchesTheLayout) {
+  Envelope e = as_version(make_envelope(QueueId{11}, 0), 3);
+  std::string v4 = unsealed(encode(e));
+  std::string v3 = unsealed(LegacyRecord::of(e, 3));
+  ASSERT_EQ(v4.size(), v3.size() + 2);  // two empty strings: message_id, classification
+  EXPECT_EQ(v4.substr(1, v3.size() - 2), v3.substr(1, v3.size() - 2));
+}
+
+// Version 4 keeps the Message-ID, the classification and every attempt of the history,
+// in order, with the count of those dropped before it.
+TEST(RecordCodecTest, HistoryRoundTrips) {
+  Envelope e = make_envelope(QueueId{12}, 3);
+  e.message_id = "20261204.abc@agency.example";
+  e.classification = "OFFICIAL:Sensitive";
+  auto& h = e.recipients[0].history;
+  for (int k = 0; k < 20; ++k) {
+    model::Attempt a;
+    a.time_us = 1'764'800'000'000'000 + k;
+    a.host = "mx.example.org";
+    a.address = "[2001:db8::7]:25";
+    a.method = "mx";
+    a.tls = "TLSv1.3/TLS_AES_256_GCM_SHA384/pkix";
+    a.cert_sha256 = std::string(64, 'c');
+    a.dnssec = "insecure";
+    a.status = k < 19 ? "4.2.0" : "2.0.0";
+    a.reply = std::string(300, static_cast<char>('a' + k));  // two-byte length varints
+    h.push_back(a);
   }
-  v2 += v3.substr(from);
-  v2[0] = 2;
-  auto d = decode_envelope(reseal(v2));
+  e.recipients[0].history_dropped = 70000;  // a three-byte varint
+  std::string record = encode(e);
+  EXPECT_EQ(static_cast<std::uint8_t>(record[0]), 4);
+  auto d = decode_envelope(record);
   ASSERT_TRUE(d.ok()) << d.error().message;
   expect_same(*d, e);
-  EXPECT_EQ(d->recipients[1].last_tls, "TLSv1.3/TLS_AES_256_GCM_SHA384/dane");
-  EXPECT_EQ(d->recipients[1].last_attempt_us, e.recipients[1].last_attempt_us);
-  EXPECT_TRUE(d->recipients[1].last_cert_sha256.empty());
-  EXPECT_TRUE(d->recipients[1].last_dnssec.empty());
+  EXPECT_EQ(d->classification, "OFFICIAL:Sensitive");
+  ASSERT_EQ(d->recipients[0].history.size(), 20u);
+  EXPECT_EQ(d->recipients[0].history.back().status, "2.0.0");
+  EXPECT_EQ(d->recipients[0].history_dropped, 70000u);
 }
 
 // The evidence survives the round trip exactly, and a record of this version keeps it.
@@ -215,7 +304,7 @@ TEST(RecordCodecTest, EvidenceRoundTrips) {
   e.recipients[1].last_cert_sha256.clear();
   e.recipients[1].last_dnssec = "secure";
   std::string record = encode(e);
-  EXPECT_EQ(static_cast<std::uint8_t>(record[0]), 3);
+  EXPECT_EQ(static_cast<std::uint8_t>(record[0]), kRecordVersion);
   auto d = decode_envelope(record);
   ASSERT_TRUE(d.ok()) << d.error().message;
   expect_same(*d, e);
@@ -231,14 +320,14 @@ TEST(RecordCodecTest, TrailingBytesAreRejected) {
 }
 
 // A record of an envelope with every string empty and no recipients has fixed offsets:
-// 4 header bytes, 24 fixed, attempts@28, body_size@29, 7 string lengths @30..36, count@37.
+// 4 header bytes, 24 fixed, attempts@28, body_size@29, 9 string lengths @30..38, count@39.
 class RecordStructureTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Envelope e;
     e.id = QueueId{5};
     body_ = unsealed(encode(e));
-    ASSERT_EQ(body_.size(), 38u);
+    ASSERT_EQ(body_.size(), 40u);
   }
   std::string with(std::size_t offset, unsigned char value) const {
     std::string b = body_;
@@ -257,10 +346,10 @@ TEST_F(RecordStructureTest, EnumsOutOfRange) {
 
 TEST_F(RecordStructureTest, LengthsPastTheEnd) {
   expect_corrupt_with(with(30, 0x7F), "string length past end");
-  expect_corrupt_with(with(36, 2), "string length past end");
-  expect_corrupt_with(with(37, 1), "recipient count past end");
+  expect_corrupt_with(with(38, 2), "string length past end");
+  expect_corrupt_with(with(39, 1), "recipient count past end");
   // A count no larger than the input could be is checked before anything is allocated.
-  std::string huge = body_.substr(0, 37) + std::string(9, '\xFF') + std::string(1, '\x01');
+  std::string huge = body_.substr(0, 39) + std::string(9, '\xFF') + std::string(1, '\x01');
   expect_corrupt_with(reseal(huge), "recipient count past end");
 }
 
@@ -278,17 +367,48 @@ TEST_F(RecordStructureTest, RecipientEnumsOutOfRange) {
   e.id = QueueId{5};
   e.recipients.push_back(Recipient{});
   std::string b = unsealed(encode(e));
-  ASSERT_EQ(b.size(), 38u + 15u);  // 4 enums, 9 empty strings, 2 zero varints (version 3)
+  // 4 enums, 9 empty strings, 4 zero varints (attempts, last_attempt_us, history_dropped,
+  // history count).
+  ASSERT_EQ(b.size(), 40u + 17u);
   auto set = [&](std::size_t off, unsigned char v) {
     std::string c = b;
     c[off] = static_cast<char>(v);
     return reseal(c);
   };
-  expect_corrupt_with(set(38, 0x10), "notify");
-  expect_corrupt_with(set(39, 4), "state");
-  expect_corrupt_with(set(40, 3), "policy");
-  expect_corrupt_with(set(41, 3), "tls");
-  ASSERT_TRUE(decode_envelope(set(39, 3)).ok());
+  expect_corrupt_with(set(40, 0x10), "notify");
+  expect_corrupt_with(set(41, 4), "state");
+  expect_corrupt_with(set(42, 3), "policy");
+  expect_corrupt_with(set(43, 3), "tls");
+  ASSERT_TRUE(decode_envelope(set(41, 3)).ok());
+}
+
+// A history whose count promises more attempts than the record holds, or whose last
+// attempt is cut short, is refused before anything is allocated for it.
+TEST_F(RecordStructureTest, TruncatedHistoryIsRefused) {
+  Envelope e;
+  e.id = QueueId{5};
+  Recipient r;
+  model::Attempt a;
+  a.time_us = 1'764'800'000'000'000;
+  a.host = "mx.example.org";
+  a.status = "4.2.0";
+  r.history = {a, a};
+  e.recipients.push_back(r);
+  std::string b = unsealed(encode(e));
+  ASSERT_TRUE(decode_envelope(reseal(b)).ok());
+  // The history count is the byte before the first attempt; an attempt is its time, host,
+  // five empty strings, status and an empty reply, and the two end the record.
+  const std::size_t attempt_size = 8 + 1 + a.host.size() + 5 + 1 + a.status.size() + 1;
+  const std::size_t count_at = b.size() - 2 * attempt_size - 1;
+  ASSERT_EQ(b[count_at], 2);
+  // The last attempt cut short.
+  expect_corrupt_with(reseal(b.substr(0, b.size() - 3)), "past end");
+  // One attempt gone, the count still saying two.
+  expect_corrupt_with(reseal(b.substr(0, b.size() - attempt_size)), "truncated");
+  // A count far past what is left.
+  std::string huge = b.substr(0, count_at) + std::string(9, '\xFF') + std::string(1, '\x01') +
+                     b.substr(count_at + 1);
+  expect_corrupt_with(reseal(huge), "history count past end");
 }
 
 TEST(RecordCodecTest, EncodeRefusesWhatDecodeWouldRefuse) {
