@@ -15,7 +15,10 @@ class SchedulerAuditTest : public SchedulerFixture {
  protected:
   std::vector<nlohmann::json> records() {
     std::vector<nlohmann::json> out;
-    for (const auto& e : store_->audit_links(0, 1000).value()) {
+    auto links = store_->audit_links(0, 1000);
+    EXPECT_TRUE(links.ok());
+    if (!links.ok()) return out;
+    for (const auto& e : *links) {
       out.push_back(nlohmann::json::parse(queue::audit::decode_link(e.stored).value().payload));
     }
     return out;

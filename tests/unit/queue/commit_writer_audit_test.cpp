@@ -61,7 +61,9 @@ TEST(CommitWriterAudit, EveryCommittedRecordIsStoredAndObservedInChainOrder) {
   writer->stop();
 
   std::vector<std::string> stored;
-  for (const auto& e : store.audit_links(0, 100).value()) {
+  auto links = store.audit_links(0, 100);
+  ASSERT_TRUE(links.ok());
+  for (const auto& e : *links) {
     stored.push_back(audit::decode_link(e.stored).value().payload);
   }
   const std::vector<std::string> expected = {"accept 7", "reject", "outcome 7", "dsn 8"};
