@@ -1,6 +1,8 @@
-// scheduler_audit_test.cpp - the scheduler's write-back carries the audit trail's records:
+// scheduler_write_back_test.cpp - the scheduler's write-back carries the audit trail's records:
 // one outcome per recipient that became final, one record per DSN queued with it, in the
-// same transaction; nothing for a deferral, and nothing at all with the trail off.
+// same transaction; nothing for a deferral, and nothing at all with the trail off. (The
+// file sorts after scheduler_fault_test.cpp: fault injection reads its setting at the
+// first fault point the process reaches, and these tests reach them.)
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
