@@ -2,6 +2,7 @@
 // the others, each error at its exact "file:line".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -85,6 +86,24 @@ TEST(AuditConfig, ATableIsRequired) {
   auto issues = f.issues();
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_NE(issues[0].find("relay.toml:2: audit"), std::string::npos) << issues[0];
+}
+
+TEST(AuditConfig, EveryKeyNeedsARestart) {
+  Config running;
+  Config next;
+  next.audit.enabled = false;
+  next.audit.key_file = "/elsewhere/audit.key";
+  next.audit.retention = std::chrono::hours(48);
+  next.audit.checkpoint_interval = 10s;
+  next.audit.stream_file = "/var/log/audit.jsonl";
+  auto changed = keep_restart_only(running, next);
+  for (const char* key : {"audit.enabled", "audit.key_file", "audit.retention",
+                          "audit.checkpoint_interval", "audit.stream_file"}) {
+    EXPECT_NE(std::find(changed.begin(), changed.end(), key), changed.end()) << key;
+  }
+  EXPECT_TRUE(next.audit.enabled);  // the running values stay in force
+  EXPECT_EQ(next.audit.key_file, running.audit.key_file);
+  EXPECT_EQ(next.audit.stream_file, "");
 }
 
 }  // namespace
