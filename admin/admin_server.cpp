@@ -540,7 +540,7 @@ class AdminServerImpl final : public AdminServer {
     auto range = audit_range(req, res);
     if (!range) return;
     auto key = audit::read_key_file(config()->audit.key_file);
-    if (!key) return error(res, 500, "key", "audit key " + key.error());
+    if (!key) return error(res, 500, "key", key.error());
     auto report = audit::verify(*deps_.store, *key, range->from_us, range->to_us);
     if (!report) return error(res, 500, "store", report.error().message);
     log_->info("audit verify by [{}]: records={} checkpoints={} {}", log::escape(req.remote_addr, 64),

@@ -1,19 +1,16 @@
 // admin_token.cpp - bearer token creation, load and constant-time check.
 #include "admin/admin_token.hpp"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
 #include "relay/common/log.hpp"
-#include "relay/tls/hex.hpp"
+#include "relay/tls/secret_file.hpp"
 
 namespace secmx::admin {
 
@@ -32,51 +29,11 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-constexpr std::size_t kTokenBytes = 32;
-
-
-// The whole of `text` to `fd`, then to disk; errno's value on failure, 0 on success.
-int write_all(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return n < 0 ? errno : EIO;
-    done += static_cast<std::size_t>(n);
-  }
-  return ::fsync(fd) == 0 ? 0 : errno;
-}
-
 }  // namespace
 
 Result<bool, std::string> AdminToken::create_if_missing(
     const std::string& path, const std::optional<privileges::Account>& owner) {
-  auto failed = [&path](int err) {
-    return fail("cannot create admin token " + path + ": " + std::strerror(err));
-  };
-  unsigned char raw[kTokenBytes];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    return fail("cannot create admin token " + path + ": no random bytes from OpenSSL");
-  }
-  const std::string text = tls::lower_hex(raw, sizeof raw) + "\n";
-  OPENSSL_cleanse(raw, sizeof raw);
-  // O_EXCL: an existing file (or link, even a dangling one) is never touched.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    return failed(errno);
-  }
-  // The mode asked for is subject to the umask; 0600 is what the file must have.
-  int err = ::fchmod(fd, 0600) == 0 ? 0 : errno;
-  if (err == 0 && owner && ::fchown(fd, owner->uid, owner->gid) != 0) err = errno;
-  if (err == 0) err = write_all(fd, text);
-  ::close(fd);
-  if (err != 0) {
-    // A half-made file would disable the API at every later start: try again next time.
-    ::unlink(path.c_str());
-    return failed(err);
-  }
-  return true;
+  return tls::create_secret_file(path, owner, "admin token");
 }
 
 Result<AdminToken, std::string> AdminToken::load(const std::string& path) {

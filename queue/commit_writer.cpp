@@ -58,6 +58,21 @@ class CommitWriterImpl final : public CommitWriter {
     done(fail(Error{Error::Kind::Io, "shutting down"}));
   }
 
+  void submit_audit(std::vector<AuditRecord> records, Done done) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) {
+        pending_audit_.push_back(std::move(records));
+        pending_audit_done_.push_back(std::move(done));
+        if (pending_.empty() && pending_changes_.empty() && pending_audit_.size() == 1) {
+          wake_.notify_one();
+        }
+        return;
+      }
+    }
+    done(fail(Error{Error::Kind::Io, "shutting down"}));
+  }
+
   void stop() override {
     {
       std::lock_guard lock(mutex_);
@@ -97,13 +112,17 @@ class CommitWriterImpl final : public CommitWriter {
     std::vector<Done> dones;
     std::vector<Change> changes;
     std::vector<Done> change_dones;
+    std::vector<std::vector<AuditRecord>> audits;
+    std::vector<Done> audit_dones;
     std::vector<Answer> unsynced;  // committed; their commit record not yet known durable
     std::uint64_t unsynced_mark = 0;  // synced_commits() after the last of them committed
     for (;;) {
       bool work;
       {
         std::unique_lock lock(mutex_);
-        auto has_work = [&] { return !pending_.empty() || !pending_changes_.empty(); };
+        auto has_work = [&] {
+          return !pending_.empty() || !pending_changes_.empty() || !pending_audit_.empty();
+        };
         if (unsynced.empty()) wake_.wait(lock, [&] { return has_work() || stopping_; });
         work = has_work();
         if (!work && unsynced.empty()) break;  // stopping, all done
@@ -117,6 +136,8 @@ class CommitWriterImpl final : public CommitWriter {
         dones.swap(pending_done_);
         changes.swap(pending_changes_);
         change_dones.swap(pending_change_done_);
+        audits.swap(pending_audit_);
+        audit_dones.swap(pending_audit_done_);
       }
       if (!work) {
         // Nobody else will sync the file soon: do it, then answer.
@@ -138,6 +159,9 @@ class CommitWriterImpl final : public CommitWriter {
       }
       changes.clear();
       change_dones.clear();
+      if (!audits.empty()) append(audits, audit_dones, fresh);
+      audits.clear();
+      audit_dones.clear();
       for (std::size_t first = 0; first < messages.size(); first += options_.max_batch) {
         std::size_t n = std::min(options_.max_batch, messages.size() - first);
         commit(std::span<NewMessage>(messages).subspan(first, n),
@@ -217,6 +241,13 @@ class CommitWriterImpl final : public CommitWriter {
         }
       }
     }
+    if (options_.on_audit) {
+      std::vector<AuditRecord> committed;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].ok()) committed.insert(committed.end(), batch[i].audit.begin(), batch[i].audit.end());
+      }
+      report_audit(committed);
+    }
     for (std::size_t i = 0; i < dones.size(); ++i) {
       out.push_back(Answer{batch[i].envelope.id, std::move(dones[i]), std::move(results[i])});
     }
@@ -227,14 +258,67 @@ class CommitWriterImpl final : public CommitWriter {
     auto results = write("apply_batch", batch.size(),
                          [&] { return store_.apply_batch(batch); }, elapsed);
     std::uint64_t queued = 0;  // DSNs queued with their outcomes are messages too
-    for (std::size_t i = 0; i < batch.size(); ++i) queued += results[i].ok() ? batch[i].inserts.size() : 0;
+    std::vector<AuditRecord> committed;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!results[i].ok()) continue;
+      queued += batch[i].inserts.size();
+      if (!options_.on_audit) continue;
+      // The chain's order within one transaction: the records of the messages a change
+      // inserts, then the change's own (lmdb_store.cpp apply_in).
+      for (const auto& m : batch[i].inserts) {
+        committed.insert(committed.end(), m.audit.begin(), m.audit.end());
+      }
+      committed.insert(committed.end(), batch[i].audit.begin(), batch[i].audit.end());
+    }
     messages_.fetch_add(queued, std::memory_order_relaxed);
+    report_audit(committed);
     for (std::size_t i = 0; i < dones.size(); ++i) {
       if (!results[i].ok()) {
         log_->warn("{} change not stored: {}", batch[i].envelope.id.to_string(),
                    results[i].error().message);
       }
       out.push_back(Answer{batch[i].envelope.id, std::move(dones[i]), std::move(results[i])});
+    }
+  }
+
+  // Standalone audit records, every submission in one transaction; when that cannot
+  // commit, each submission on its own, so that one bad record refuses only its own.
+  void append(std::vector<std::vector<AuditRecord>>& audits, std::span<Done> dones,
+              std::vector<Answer>& out) {
+    std::vector<AuditRecord> all;
+    for (const auto& a : audits) all.insert(all.end(), a.begin(), a.end());
+    std::chrono::microseconds elapsed{};
+    auto together = write("append_audit", 1, [&] {
+      return std::vector<Status<Error>>{store_.append_audit(all)};
+    }, elapsed);
+    std::vector<Status<Error>> results;
+    if (together[0].ok()) {
+      results.assign(audits.size(), Status<Error>(Ok{}));
+      report_audit(all);
+    } else {
+      for (const auto& a : audits) {
+        auto one = write("append_audit", 1, [&] {
+          return std::vector<Status<Error>>{store_.append_audit(a)};
+        }, elapsed);
+        if (one[0].ok()) {
+          report_audit(a);
+        } else {
+          log_->warn("audit records not stored: {}", one[0].error().message);
+        }
+        results.push_back(std::move(one[0]));
+      }
+    }
+    for (std::size_t i = 0; i < dones.size(); ++i) {
+      out.push_back(Answer{QueueId{}, std::move(dones[i]), std::move(results[i])});
+    }
+  }
+
+  void report_audit(std::span<const AuditRecord> records) {
+    if (!options_.on_audit || records.empty()) return;
+    try {
+      options_.on_audit(records);
+    } catch (const std::exception& e) {
+      log_->error("audit observer threw: {}", e.what());
     }
   }
 
@@ -248,6 +332,8 @@ class CommitWriterImpl final : public CommitWriter {
   std::vector<Done> pending_done_;
   std::vector<Change> pending_changes_;
   std::vector<Done> pending_change_done_;
+  std::vector<std::vector<AuditRecord>> pending_audit_;
+  std::vector<Done> pending_audit_done_;
   bool stopping_ = false;
 
   std::mutex join_mutex_;

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "queue/store.hpp"
 
@@ -36,6 +38,10 @@ class CommitWriter {
     // After each commit (new messages or changes), on the writer thread (metrics): its
     // size and the time the write took. Must be cheap and must not throw.
     std::function<void(std::size_t batch, std::chrono::microseconds elapsed)> on_commit;
+    // After each commit that appended audit records (with new messages, with changes, or
+    // alone), on the writer thread, with the records that committed, in chain order: the
+    // stream copy and the metrics. Must not block for long and must not throw.
+    std::function<void(std::span<const AuditRecord> records)> on_audit;
   };
 
   static std::unique_ptr<CommitWriter> start(Store& store, Options options);
@@ -45,6 +51,10 @@ class CommitWriter {
   // A change to a stored message (delivery outcomes, hold, delete), batched with other
   // changes into one transaction (Store::apply_batch); same completion rules as submit().
   virtual void submit_change(Change change, Done done) = 0;  // thread-safe
+  // Audit records of an event that changes no message (a policy REJECT at the end of
+  // DATA), appended with Store::append_audit in the writer's next round; same completion
+  // rules as submit().
+  virtual void submit_audit(std::vector<AuditRecord> records, Done done) = 0;  // thread-safe
   virtual void stop() = 0;                                 // idempotent
   virtual CommitStats stats() const = 0;                   // thread-safe snapshot
 };

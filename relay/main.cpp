@@ -22,10 +22,14 @@
 #include "admin/admin_token.hpp"
 #include "admin/ctl_audit.hpp"
 #include "admin/scheduler_ops.hpp"
+#include "queue/audit_chain.hpp"
 #include "queue/commit_writer.hpp"
 #include "queue/envelope_json.hpp"
 #include "queue/store.hpp"
 #include "relay/audit/audit_verify.hpp"
+#include "relay/audit/audit_key.hpp"
+#include "relay/audit/audit_service.hpp"
+#include "relay/audit/audit_stream.hpp"
 #include "relay/common/log.hpp"
 #include "relay/common/privileges.hpp"
 #include "relay/config/config.hpp"
@@ -37,6 +41,7 @@
 #include "relay/reload.hpp"
 #include "relay/server/password_hash.hpp"
 #include "relay/server/smtp_server.hpp"
+#include "relay/tls/hex.hpp"
 #include "relay/tls/tls_context.hpp"
 #include "relay/tlsrpt/report_service.hpp"
 
@@ -49,7 +54,7 @@ using namespace secmx;
 int verify_audit(const config::Config& cfg) {
   auto key = audit::read_key_file(cfg.audit.key_file);
   if (!key) {
-    std::cerr << "audit key " << key.error() << "\n";
+    std::cerr << key.error() << "\n";
     return 2;
   }
   auto store = queue::open_lmdb_store({cfg.queue.path, cfg.queue.map_size});
@@ -96,6 +101,48 @@ int dump_queue(const config::Config& cfg, bool with_bodies) {
   return 0;
 }
 
+std::string hex_of(std::string_view bytes) {
+  return tls::lower_hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+// Offline listing of the audit trail, for operators and the test suite: one JSON line per
+// record, {"seq": N, "record": {...}, "stored": "<hex of the stored link>"}, then one per
+// checkpoint, {"checkpoint": N, "stored": "<hex>"} (queue/audit_chain.hpp decodes both).
+int dump_audit(const config::Config& cfg) {
+  auto store = queue::open_lmdb_store({cfg.queue.path, cfg.queue.map_size});
+  if (!store) {
+    std::cerr << "cannot open queue " << cfg.queue.path << ": " << store.error().message << "\n";
+    return 1;
+  }
+  auto each = [&](bool links, auto&& print) {
+    std::uint64_t from = 0;
+    for (;;) {
+      auto page = links ? (*store)->audit_links(from, 1000) : (*store)->audit_checkpoints(from, 1000);
+      if (!page) {
+        std::cerr << "audit read error: " << page.error().message << "\n";
+        return false;
+      }
+      if (page->empty()) return true;
+      for (const auto& e : *page) print(e);
+      from = page->back().seq + 1;
+    }
+  };
+  bool ok = each(true, [](const queue::AuditEntry& e) {
+    nlohmann::json j;
+    j["seq"] = e.seq;
+    auto link = queue::audit::decode_link(e.stored);
+    j["record"] = link ? nlohmann::json::parse(link->payload, nullptr, false) : nlohmann::json();
+    if (!link) j["error"] = link.error();
+    j["stored"] = hex_of(e.stored);
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  });
+  ok = ok && each(false, [](const queue::AuditEntry& e) {
+    nlohmann::json j{{"checkpoint", e.seq}, {"stored", hex_of(e.stored)}};
+    std::cout << j.dump() << "\n";
+  });
+  return ok ? 0 : 1;
+}
+
 // For the calling thread (and every thread it starts afterwards).
 void set_sighup_blocked(bool blocked) {
   sigset_t hup;
@@ -114,6 +161,7 @@ struct Daemon {
   delivery::Scheduler* scheduler = nullptr;
   admin::AdminServer* admin = nullptr;
   tlsrpt::ReportService* reports = nullptr;
+  audit::AuditStream* audit_stream = nullptr;  // null: no audit.stream_file
   ReloadRequests reloads;  // POST /api/v1/reload
 };
 
@@ -141,6 +189,8 @@ void on_signal(uv_signal_t* handle, int signum) {
 // For SIGHUP and for the admin API's POST /api/v1/reload alike.
 ReloadOutcome reload_config(Daemon* d) {
   auto log = log::logger("main");
+  // The audit stream is rotated like the log (its name is read at start-up).
+  if (d->audit_stream) d->audit_stream->reopen();
   // Log rotation (logrotate renames the file, then SIGHUP) works whatever the new config
   // holds, so the file is reopened first; the reload's own lines go to the new file.
   if (auto reopened = log::reopen(); !reopened) {
@@ -199,6 +249,10 @@ int run(std::shared_ptr<const config::Config> cfg) {
   } else if (*made) {
     main_log->info("event=admin-token-created file={} mode=0600", cfg->admin.token_file);
   }
+  // The audit trail's checkpoint key, made the same way. Where the first try fails (its
+  // directory is made with the queue's below), it is tried again once the queue is open.
+  std::optional<Result<audit::AuditKey, std::string>> audit_key;
+  if (cfg->audit.enabled) audit_key = audit::prepare_audit_key(cfg->audit.key_file, owner);
   // Started as root with `user` set: hand the queue directory to the user and become it,
   // keeping only the right to bind ports below 1024 until the listeners are bound. The
   // queue is never opened as root.
@@ -221,6 +275,16 @@ int run(std::shared_ptr<const config::Config> cfg) {
     main_log->warn("queue permissions: {}", changed.error());
   } else {
     for (const auto& f : *changed) main_log->warn("queue file {} was open to others: now 0600", f);
+  }
+  // Without its key nobody could verify a checkpoint: a key that cannot be made or read,
+  // or that others can read, stops the start.
+  if (audit_key && !*audit_key) audit_key = audit::prepare_audit_key(cfg->audit.key_file, std::nullopt);
+  if (audit_key && !*audit_key) {
+    main_log->critical("event=audit-key-error {}", (*audit_key).error());
+    return 1;
+  }
+  if (audit_key && (**audit_key).created) {
+    main_log->info("event=audit-key-created file={} mode=0600", cfg->audit.key_file);
   }
   auto stats = (*store)->stats();
   if (stats) {
@@ -245,7 +309,35 @@ int run(std::shared_ptr<const config::Config> cfg) {
   wopts.max_batch = cfg->queue.max_batch;
   wopts.commit_interval = std::chrono::duration_cast<std::chrono::microseconds>(cfg->queue.commit_interval);
   wopts.on_commit = metrics.commit_observer();
+  std::unique_ptr<audit::AuditStream> audit_stream;
+  if (cfg->audit.enabled && !cfg->audit.stream_file.empty()) {
+    audit_stream = std::make_unique<audit::AuditStream>(cfg->audit.stream_file);
+  }
+  wopts.on_audit = [&metrics, stream = audit_stream.get()](
+                       std::span<const queue::AuditRecord> records) {
+    metrics.audit_records.inc(records.size());
+    if (stream) stream->append(records);
+  };
   auto writer = queue::CommitWriter::start(**store, wopts);
+  // Checkpoints and retention: on their own thread, stopped after the writer has drained
+  // so that the shutdown checkpoint covers every record.
+  std::unique_ptr<audit::AuditService> audit_service;
+  if (cfg->audit.enabled) {
+    audit::ServiceOptions aopts;
+    aopts.store = store->get();
+    aopts.key = (**audit_key).key;
+    aopts.checkpoint_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg->audit.checkpoint_interval);
+    aopts.retention =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg->audit.retention);
+    aopts.on_checkpoint = [&metrics](std::int64_t at_us) {
+      metrics.audit_checkpoints.inc();
+      metrics.audit_last_checkpoint.set(at_us / 1000000);
+    };
+    aopts.on_pruned = [&metrics](std::size_t n) { metrics.audit_pruned.inc(n); };
+    audit_service = std::make_unique<audit::AuditService>(std::move(aopts));
+    audit_service->start();
+  }
 
   auto policy_engine = policy::RuleEngine::create(cfg->policy);
   if (!policy_engine) {
@@ -347,6 +439,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   d.scheduler = scheduler.get();
   d.admin = admin_server->get();
   d.reports = report_service;
+  d.audit_stream = audit_stream.get();
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sighup);
@@ -370,6 +463,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   scheduler->stop();
   (*pool)->stop();
   writer->stop();
+  if (audit_service) audit_service->stop();
   auto cs = writer->stats();
   main_log->info("stopped: {} messages in {} commits", cs.messages, cs.batches);
   server.reset();
@@ -436,6 +530,8 @@ int main(int argc, char** argv) {
   app.add_flag("--audit-verify", audit_verify,
                "verify the audit trail's hash chain and checkpoints in the queue store and exit "
                "(0 intact, 1 broken, 2 cannot check)");
+  bool audit_dump = false;
+  app.add_flag("--audit-dump", audit_dump, "print the audit trail as JSON lines and exit");
   std::string explain_file;
   policy::ExplainRequest explain_req;
   bool explain_json = false;
@@ -483,5 +579,6 @@ int main(int argc, char** argv) {
                     cfg->hostname);
   if (dump) return dump_queue(*cfg, with_bodies);
   if (audit_verify) return verify_audit(*cfg);
+  if (audit_dump) return dump_audit(*cfg);
   return run(cfg);
 }

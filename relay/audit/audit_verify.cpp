@@ -3,10 +3,9 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "queue/envelope_json.hpp"
+#include "relay/audit/audit_key.hpp"
 #include "relay/audit/audit_scan.hpp"
 
 namespace secmx::audit {
@@ -177,21 +176,12 @@ Result<VerifyReport, queue::Error> verify(queue::Store& store, const std::option
 }
 
 Result<std::optional<std::string>, std::string> read_key_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) return std::optional<std::string>();
-    return fail(path + ": cannot be read");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string key = text.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
-                          key.back() == '\t')) {
-    key.pop_back();
-  }
-  if (key.empty()) return fail(path + ": empty");
-  return std::optional<std::string>(std::move(key));
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::optional<std::string>();
+  // The writer's own reader (audit_key.hpp): the same bytes the checkpoints were made with.
+  auto key = read_audit_key(path);
+  if (!key) return fail(key.error());
+  return std::optional<std::string>(std::move(*key));
 }
 
 json verify_json(const VerifyReport& r) {

@@ -42,8 +42,9 @@ Result<VerifyReport, queue::Error> verify(queue::Store& store, const std::option
                                           std::optional<std::int64_t> from_us,
                                           std::optional<std::int64_t> to_us);
 
-// The key of audit.key_file: the file's bytes without trailing white space. nullopt when
-// the file does not exist; an error when it exists but cannot be read or is empty.
+// The key of audit.key_file as the writer reads it (audit_key.hpp read_audit_key). nullopt
+// when the file does not exist; an error when it exists but cannot be read, is empty or
+// is readable by others.
 Result<std::optional<std::string>, std::string> read_key_file(const std::string& path);
 
 // {"ok", "records", "checkpoints", "key": bool, "note", "from", "to", "first_seq",

@@ -368,7 +368,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   cfg.source_file = path;
   root.check_keys(
       {"hostname", "user", "group", "smtp", "queue", "dns", "delivery", "policy", "route",
-       "admin", "log", "dsn", "mta_sts", "tlsrpt"});
+       "admin", "log", "dsn", "mta_sts", "tlsrpt", "audit"});
   if (root.string("hostname", cfg.hostname) && !valid_hostname(cfg.hostname)) {
     root.fail("hostname", "invalid host name '" + cfg.hostname + "'");
   }
@@ -386,6 +386,7 @@ Result<Config, std::vector<Issue>> load_config(const std::string& path) {
   read_dsn(root, cfg.dsn);
   read_mta_sts(root, cfg.mta_sts);
   detail::read_tlsrpt(root, cfg.hostname, cfg.tlsrpt);
+  detail::read_audit(root, cfg.audit);
 
   // The defaults of config.hpp that are relative ("var/queue") are taken like a written
   // value; what was read is absolute already, and stays as it is.

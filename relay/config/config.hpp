@@ -210,7 +210,9 @@ struct AdminConfig {
 // that matters, hash-chained, with keyed checkpoints; kept after the message is gone.
 struct AuditConfig {
   bool enabled = true;
-  std::string key_file = "etc/audit.key";   // HMAC key of the checkpoints; created when missing
+  // HMAC key of the checkpoints; created when missing. Beside the config file by default:
+  // a directory that exists wherever the relay is started from.
+  std::string key_file = "audit.key";
   Duration retention = std::chrono::hours(24 * 400);
   Duration checkpoint_interval = std::chrono::minutes(5);  // and one on shutdown
   std::string stream_file;                  // "": no copy; else JSON lines appended for a SIEM

@@ -15,6 +15,8 @@ void each_path(C& cfg, F&& f) {
   f("log.file", cfg.log.file);
   f("smtp.auth.users_file", cfg.smtp.auth.users_file);
   f("smtp.auth.senders_file", cfg.smtp.sender_login.senders_file);
+  f("audit.key_file", cfg.audit.key_file);
+  f("audit.stream_file", cfg.audit.stream_file);
 }
 
 }  // namespace

@@ -135,4 +135,7 @@ void read_smtp_auth(const Section& smtp, SmtpAuthConfig& out);
 // [tlsrpt] (config_tlsrpt.cpp); `hostname` is the default organization.
 void read_tlsrpt(const Section& root, const std::string& hostname, TlsRptConfig& out);
 
+// [audit] (config_audit.cpp).
+void read_audit(const Section& root, AuditConfig& out);
+
 }  // namespace secmx::config::detail

@@ -7,7 +7,7 @@
 // listener's address and how TLS starts on it among them)
 // cannot change under them: the listening sockets, the LMDB environment and its writer,
 // the worker threads with their resolvers and connection caches, the connection budget,
-// the privilege drop, the log sink. Postfix draws the same line (inet_interfaces and
+// the privilege drop, the log sink, the audit trail's key, checkpoints and stream. Postfix draws the same line (inet_interfaces and
 // queue_directory need a restart, everything else a reload).
 #include "relay/config/config.hpp"
 
@@ -60,6 +60,15 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep(changed, "admin.listen", running.admin.listen, next.admin.listen);
   keep(changed, "log.file", running.log.file, next.log.file);
   keep(changed, "log.format", running.log.format, next.log.format);
+  // The audit trail's key, its checkpoint thread and its stream file are set up at start-up;
+  // turning it on or off in a running relay would leave a chain without checkpoints or a
+  // gap nobody asked for.
+  keep(changed, "audit.enabled", running.audit.enabled, next.audit.enabled);
+  keep(changed, "audit.key_file", running.audit.key_file, next.audit.key_file);
+  keep(changed, "audit.retention", running.audit.retention, next.audit.retention);
+  keep(changed, "audit.checkpoint_interval", running.audit.checkpoint_interval,
+       next.audit.checkpoint_interval);
+  keep(changed, "audit.stream_file", running.audit.stream_file, next.audit.stream_file);
   return changed;
 }
 

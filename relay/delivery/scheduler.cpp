@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "relay/audit/outcome_records.hpp"
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
@@ -35,6 +36,25 @@
 
 namespace secmx::delivery {
 namespace {
+
+// The DSNs select_dsns() queued, as the audit trail names them.
+std::vector<audit::DsnQueued> dsns_queued(const std::vector<queue::NewMessage>& inserts,
+                                          const std::vector<dsn::Selected>& selected) {
+  std::vector<audit::DsnQueued> out;
+  for (std::size_t i = 0; i < inserts.size() && i < selected.size(); ++i) {
+    const auto& env = inserts[i].envelope;
+    const char* kind = "failure";
+    switch (selected[i].event) {
+      case dsn::Event::Failure: kind = "failure"; break;
+      case dsn::Event::Delay: kind = "delay"; break;
+      case dsn::Event::Delivered: kind = "success"; break;
+      case dsn::Event::Relayed: kind = "relayed"; break;
+    }
+    out.push_back({env.id.to_string(), kind, selected[i].recipients,
+                   env.recipients.empty() ? std::string() : env.recipients.front().address});
+  }
+  return out;
+}
 
 // Messages handed out at once. Bounds memory (each holds its body) and the rescan cost.
 constexpr std::size_t kMaxInFlight = 2000;
@@ -367,8 +387,16 @@ class SchedulerImpl final : public Scheduler {
     queue::Change change;
     // DSNs go into the transaction that makes their recipients final: never lost, never
     // sent twice.
+    std::vector<dsn::Selected> reported;
     change.inserts = dsn::select_dsns(*f.before, *f.envelope, *f.body, f.relayed, dsn_options_,
-                                      config_->delivery.max_lifetime, ids_, now);
+                                      config_->delivery.max_lifetime, ids_, now, &reported);
+    // The audit trail's records of this round commit with it: each final outcome with its
+    // deciding attempt and the DSN that reports it, and each DSN.
+    if (config_->audit.enabled) {
+      change.audit = audit::write_back_records(*f.before, *f.envelope,
+                                               dsns_queued(change.inserts, reported), "delivery",
+                                               now);
+    }
     bool open = false;
     for (const auto& r : f.envelope->recipients) open |= model::is_open(r);
     change.envelope = *f.envelope;

@@ -14,7 +14,8 @@ std::vector<queue::NewMessage> select_dsns(const model::Envelope& before,
                                            const std::vector<std::size_t>& relayed_idx,
                                            const Options& options,
                                            std::chrono::milliseconds max_lifetime,
-                                           model::IdGenerator& ids, std::int64_t now) {
+                                           model::IdGenerator& ids, std::int64_t now,
+                                           std::vector<Selected>* selected) {
   std::vector<queue::NewMessage> out;
   std::vector<std::size_t> failed, delivered, relayed, pending;
   for (std::size_t i = 0; i < after.recipients.size() && i < before.recipients.size(); ++i) {
@@ -57,6 +58,7 @@ std::vector<queue::NewMessage> select_dsns(const model::Envelope& before,
                                                built->message.envelope.id.to_string(),
                                                reports.size()));
     out.push_back(std::move(built->message));
+    if (selected) selected->push_back(Selected{event, std::move(report)});
   };
   emit(Event::Failure, failed);
   emit(Event::Delivered, delivered);

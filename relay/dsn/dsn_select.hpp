@@ -28,12 +28,18 @@ namespace secmx::dsn {
 // delay_notified is set when the delay warning goes out). `relayed`: indices of
 // recipients delivered to a peer without DSN support (NOTIFY=SUCCESS gets "relayed").
 // `max_lifetime` dates the delay DSN's Will-Retry-Until. Each DSN gets a queue id from
-// `ids`. Order: failure, delivered, relayed, delay.
+// `ids`. Order: failure, delivered, relayed, delay. `selected`, when given, gets one entry
+// per DSN returned, in the same order: what it reports (the audit trail's "dsn" record).
+struct Selected {
+  Event event = Event::Failure;
+  std::vector<std::size_t> recipients;  // indices into after.recipients
+};
 std::vector<queue::NewMessage> select_dsns(const model::Envelope& before,
                                            model::Envelope& after, std::string_view body,
                                            const std::vector<std::size_t>& relayed,
                                            const Options& options,
                                            std::chrono::milliseconds max_lifetime,
-                                           model::IdGenerator& ids, std::int64_t now_us);
+                                           model::IdGenerator& ids, std::int64_t now_us,
+                                           std::vector<Selected>* selected = nullptr);
 
 }  // namespace secmx::dsn

@@ -324,6 +324,14 @@ std::string RelayMetrics::render() const {
   w.counter("secmx_config_reload_failures_total",
             "Configuration reloads refused (the running configuration stayed).",
             config_reload_failures);
+  w.counter("secmx_audit_records_total", "Audit records committed.", audit_records);
+  w.counter("secmx_audit_checkpoints_total", "Audit chain checkpoints written.",
+            audit_checkpoints);
+  w.counter("secmx_audit_pruned_total", "Audit records removed after audit.retention.",
+            audit_pruned);
+  w.gauge("secmx_audit_last_checkpoint_timestamp_seconds",
+          "When the newest audit checkpoint was written (Unix time; 0: none yet).",
+          audit_last_checkpoint);
   w.histogram("secmx_commit_batch_size",
               "Messages (or delivery outcomes) per group commit.", commit_batch_size);
   w.histogram("secmx_commit_latency_seconds", "Time to write and fsync one group commit.",

@@ -207,6 +207,13 @@ struct RelayMetrics {
   Counter config_reloads;
   Counter config_reload_failures;  // refused: the running configuration stayed
 
+  // The audit trail (relay/audit): records committed, checkpoints written, records pruned
+  // by retention, and when the newest checkpoint was written (Unix seconds, 0: none yet).
+  Counter audit_records;
+  Counter audit_checkpoints;
+  Counter audit_pruned;
+  Gauge audit_last_checkpoint;
+
   // Group commit (queue/commit_writer).
   Histogram commit_batch_size{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
   Histogram commit_latency{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};

@@ -40,6 +40,11 @@ struct Decision {
   // marking broke, for the log line and secmx_markings_invalid_total. Empty: all readable.
   std::string marking_invalid;
   std::vector<MarkingProblem> marking_problems;
+  // Set on the first decision only: what the engine read of the header section, for the
+  // envelope and the audit record (the headers are parsed once per message): every marking
+  // with its level or error, and the first Message-ID field's value as written.
+  Classification classification;
+  std::string message_id;
 };
 
 class PolicyEngine {

@@ -126,6 +126,7 @@ Evaluation RuleEngine::evaluate(const MessageFacts& facts) const {
   ev.classification = markings_.classify(headers);
   for (const auto& f : headers.fields) {
     if (iequals(f.name, "Subject") && ev.subject.empty()) ev.subject = f.value;
+    if (iequals(f.name, "Message-ID") && ev.message_id.empty()) ev.message_id = f.value;
     // A header that a rule reads is a marking of the operator's own: an encoded-word in it
     // that could not be decoded may hide what the rule looks for. (Subject and
     // X-Protective-Marking were counted by the marking reader.)
@@ -223,6 +224,10 @@ std::vector<Decision> RuleEngine::decide(const MessageFacts& facts) const {
     for (const auto& m : ev.classification.markings) {
       if (!m.error.empty()) out.front().marking_problems.push_back(m.problem);
     }
+  }
+  if (!out.empty()) {
+    out.front().classification = std::move(ev.classification);
+    out.front().message_id = std::move(ev.message_id);
   }
   return out;
 }

@@ -54,6 +54,7 @@ struct RecipientVerdict {
 struct Evaluation {
   Classification classification;
   std::string subject;                // the first Subject field, decoded (for --explain)
+  std::string message_id;             // the first Message-ID field's value, "" when none
   std::size_t header_fields = 0;
   bool tls_required_no = false;       // the header says No (whether honoured or not)
   bool tls_required_no_honoured = false;

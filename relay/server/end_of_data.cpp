@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "relay/audit/audit_record.hpp"
+#include "relay/audit/message_records.hpp"
+
 namespace secmx::server {
 
 std::optional<ContentRefusal> check_content(const smtp::ContentFlags& flags) {
@@ -56,6 +59,36 @@ std::string_view header_section(std::string_view body, std::size_t content_offse
   if (content.starts_with("\r\n")) return content.substr(0, 0);
   std::size_t end = content.find("\r\n\r\n");
   return end == std::string_view::npos ? content : content.substr(0, end + 2);
+}
+
+namespace {
+
+const policy::Classification& read_classification(const std::vector<policy::Decision>& d) {
+  static const policy::Classification kNone;
+  return d.empty() ? kNone : d.front().classification;
+}
+
+}  // namespace
+
+void record_acceptance(queue::NewMessage& msg, const std::vector<policy::Decision>& decisions,
+                       bool audit_on, std::int64_t now_us) {
+  auto& env = msg.envelope;
+  const auto& cls = read_classification(decisions);
+  env.message_id =
+      decisions.empty() ? std::string() : audit::message_id_of(decisions.front().message_id);
+  env.classification = audit::classification_name(cls);
+  if (audit_on) msg.audit.push_back(audit::to_record(audit::accept_record(now_us, env, cls), now_us));
+}
+
+queue::AuditRecord rejection_record(const model::Envelope& envelope,
+                                    const std::vector<policy::Decision>& decisions,
+                                    std::string_view reason, std::string_view reply,
+                                    std::int64_t now_us) {
+  model::Envelope env = envelope;
+  if (!decisions.empty()) env.message_id = audit::message_id_of(decisions.front().message_id);
+  return audit::to_record(audit::reject_record(now_us, env, read_classification(decisions),
+                                               decisions, reason, reply),
+                          now_us);
 }
 
 }  // namespace secmx::server

@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "queue/store.hpp"
+#include "relay/policy/policy_engine.hpp"
 #include "relay/server/transaction.hpp"
 #include "relay/smtp/data_reader.hpp"
 #include "relay/smtp/reply.hpp"
@@ -47,5 +49,19 @@ queue::NewMessage build_message(Transaction& tx, const ClientFacts& client);
 // and including the CRLF of the last header line, empty when the content starts with the
 // empty line, everything when there is no empty line. A view into `body`.
 std::string_view header_section(std::string_view body, std::size_t content_offset);
+
+// After the policy accepted `msg` (its decisions applied to the envelope): the envelope's
+// message_id and classification from what the policy read of the header section (the
+// first decision carries it), and, when `audit_on`, its accept record in msg.audit so
+// that it commits with the message.
+void record_acceptance(queue::NewMessage& msg, const std::vector<policy::Decision>& decisions,
+                       bool audit_on, std::int64_t now_us);
+
+// The record of a message the policy refused (nothing of it is stored): `reason` the
+// refusing decision's rule, `reply` the answer the client was given.
+queue::AuditRecord rejection_record(const model::Envelope& envelope,
+                                    const std::vector<policy::Decision>& decisions,
+                                    std::string_view reason, std::string_view reply,
+                                    std::int64_t now_us);
 
 }  // namespace secmx::server

@@ -741,11 +741,17 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
     logger()->warn("{}: invalid marking: reason={} policy={} why={}", env.id.to_string(),
                    reasons, model::to_string(d.action), log::escape(d.marking_invalid));
   }
-  if (policy::apply_decisions(decisions, env)) return decisions;
+  const bool audit_on = host_.deps().config->audit.enabled;
+  if (policy::apply_decisions(decisions, env)) {
+    record_acceptance(msg, decisions, audit_on, unix_now_us());
+    return decisions;
+  }
   std::string text = "Error: message refused by policy";
+  std::string rule;
   for (const auto& d : decisions) {
     if (d.action == model::Policy::REJECT) {
       if (!d.reject_text.empty()) text = d.reject_text;
+      rule = d.reason.to_string();
       logger()->info("{}", log::reject_line({id_, transport_->peer_ip(),
                                              log::Reject::Stage::EndOfData, 550, "5.7.1",
                                              log::escape(text), env.sender,
@@ -754,6 +760,14 @@ std::optional<std::vector<policy::Decision>> SmtpSession::decide_policy(queue::N
                                              helo_, " rule=" + d.reason.rule_field()}));
       break;
     }
+  }
+  if (auto* writer = host_.deps().writer; writer && audit_on) {
+    // Queued before the 550 is sent, written by the commit writer's next round: the
+    // session's loop never waits on the disk. A record that cannot be stored is logged
+    // there; the refusal stands either way.
+    std::vector<queue::AuditRecord> records{
+        rejection_record(env, decisions, rule, "550 5.7.1 " + text, unix_now_us())};
+    writer->submit_audit(std::move(records), [](Status<queue::Error>) {});
   }
   reply(550, "5.7.1", text);
   host_.counters().rejected++;
@@ -770,8 +784,8 @@ void SmtpSession::submit(queue::NewMessage msg, const std::vector<policy::Decisi
   queued.port = transport_->peer_port();
   queued.helo = helo_;
   queued.sender = env.sender;
-  auto headers = policy::parse_header_section(header_section(msg.body, tx_.header_offset));
-  if (auto ids = headers.values("Message-ID"); !ids.empty()) queued.message_id = ids.front();
+  // As the policy read it (decide_policy): the header section is parsed once.
+  if (!decisions.empty()) queued.message_id = decisions.front().message_id;
   queued.nrcpt = env.recipients.size();
   queued.size = env.body_size;
   queued.tls = tls_summary();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +24,12 @@ const std::string kKey = "audit key of the admin tests";
 
 class AuditApiTest : public ::testing::Test {
  protected:
+  // As the relay makes it: readable by its owner only (a key others can read is refused).
+  void write_key(const std::string& key) {
+    std::ofstream(dir_.sub("audit.key")) << key << "\n";
+    std::filesystem::permissions(dir_.sub("audit.key"), std::filesystem::perms::owner_read |
+                                                            std::filesystem::perms::owner_write);
+  }
   void SetUp() override {
     std::ofstream(dir_.sub("token")) << kToken << "\n";
     auto cfg = std::make_shared<config::Config>();
@@ -108,14 +115,14 @@ TEST_F(AuditApiTest, VerifyWithoutAKeyChecksTheChainAndSaysSo) {
 }
 
 TEST_F(AuditApiTest, VerifyWithTheKeyFileChecksCheckpoints) {
-  std::ofstream(dir_.sub("audit.key")) << kKey << "\n";
+  write_key(kKey);
   ASSERT_TRUE(store_->checkpoint_audit(kKey, kNov1 + kDay).value());
   auto j = get("/api/v1/audit/verify?from=2026-11-01", 200);
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["key"], true);
   EXPECT_EQ(j["checkpoints"], 1);
   EXPECT_EQ(j["head_covered"], true);
-  std::ofstream(dir_.sub("audit.key")) << "another key\n";
+  write_key("another key");
   j = get("/api/v1/audit/verify", 200);
   EXPECT_EQ(j["ok"], false) << "200: the verification ran and found a break";
   EXPECT_EQ(j["break"]["seq"], 5);

@@ -4,6 +4,10 @@
 // checkpoint; a time range verifies only its records; without a key the chain alone is checked.
 #include "relay/audit/audit_verify.hpp"
 
+#include <filesystem>
+
+#include "relay/audit/audit_key.hpp"
+
 #include <gtest/gtest.h>
 
 #include "tests/unit/audit/audit_test_util.hpp"
@@ -206,14 +210,27 @@ TEST(AuditVerify, TheHeadPastTheLastCheckpointIsNamed) {
             "records 11 to 11 are newer than the last checkpoint: only the chain vouches for them");
 }
 
-TEST(AuditVerify, TheKeyFileIsReadWithoutItsTrailingNewline) {
+// Verify reads the key as the writer does (audit_key.hpp): its line without the newline,
+// from a file no one else may read.
+TEST(AuditVerify, TheKeyFileIsReadAsTheWriterReadsIt) {
   TempDir dir;
   EXPECT_FALSE(read_key_file(dir.sub("absent")).value());
-  auto p = dir.write("k", "secret-key\n");
+  auto owner_only = [](const std::string& p) {
+    std::filesystem::permissions(p, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_write);
+    return p;
+  };
+  auto p = owner_only(dir.write("k", "secret-key\n"));
   EXPECT_EQ(read_key_file(p).value(), std::optional<std::string>("secret-key"));
-  auto e = dir.write("e", "\n");
-  ASSERT_FALSE(read_key_file(e).ok());
-  EXPECT_NE(read_key_file(e).error().find("empty"), std::string::npos);
+  EXPECT_EQ(read_key_file(p).value(), read_audit_key(p).value());
+  auto e = owner_only(dir.write("e", "\n"));
+  EXPECT_FALSE(read_key_file(e).ok());
+  auto open = dir.write("o", "secret-key\n");
+  std::filesystem::permissions(open, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write |
+                                         std::filesystem::perms::group_read);
+  ASSERT_FALSE(read_key_file(open).ok());
+  EXPECT_NE(read_key_file(open).error().find("readable by group or others"), std::string::npos);
 }
 
 }  // namespace

@@ -273,6 +273,28 @@ TEST(RuleEngine, RejectCarriesTheReplyText) {
   EXPECT_EQ((*engine)->decide(f)[0].reject_text, "Message refused by policy");
 }
 
+// The server stores what the engine read (envelope, audit record) instead of parsing the
+// header section again: the first decision carries it, the others do not repeat it.
+TEST(RuleEngine, FirstDecisionCarriesTheClassificationAndMessageIdItRead) {
+  auto engine = RuleEngine::create(sample_config());
+  ASSERT_TRUE(engine.ok());
+  std::vector<model::Recipient> rcpts(2);
+  MessageFacts f;
+  f.sender = "a@b.example";
+  f.recipients = &rcpts;
+  f.header_section =
+      "Message-ID: <one@b.example>\r\nMessage-ID: <two@b.example>\r\n"
+      "X-Protective-Marking: VER=2018.1, NS=gov.au, SEC=PROTECTED, ORIGIN=a@b.example\r\n";
+  auto d = (*engine)->decide(f);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].message_id, "<one@b.example>");
+  ASSERT_EQ(d[0].classification.markings.size(), 1u);
+  EXPECT_EQ(d[0].classification.level, model::Level::Protected);
+  EXPECT_FALSE(d[0].classification.unknown);
+  EXPECT_EQ(d[1].message_id, "");
+  EXPECT_TRUE(d[1].classification.markings.empty());
+}
+
 TEST(RuleEngine, CreateRefusesWhatTheLoaderWouldHaveRefused) {
   config::PolicyConfig c;
   PolicyRule r = rule(model::Policy::SOS);

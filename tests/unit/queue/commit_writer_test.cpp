@@ -118,7 +118,7 @@ TEST(CommitWriterTest, StopDrainsWhatWasSubmitted) {
   TempDir dir;
   auto store = open_store(dir.sub("q"));
   ASSERT_NE(store, nullptr);
-  auto writer = CommitWriter::start(*store, {.max_batch = 16, .commit_interval = {}, .on_commit = {}});
+  auto writer = CommitWriter::start(*store, {.max_batch = 16, .commit_interval = {}, .on_commit = {}, .on_audit = {}});
   Completions completions;
   constexpr std::size_t kCount = 300;
   for (std::size_t i = 1; i <= kCount; ++i)
@@ -263,7 +263,7 @@ class ScriptedStore final : public Store {
 TEST(CommitWriterTest, EachCompletionGetsItsOwnStatusAndBatchesAreCapped) {
   ScriptedStore store;
   store.hold_first();
-  auto writer = CommitWriter::start(store, {.max_batch = 8, .commit_interval = {}, .on_commit = {}});
+  auto writer = CommitWriter::start(store, {.max_batch = 8, .commit_interval = {}, .on_commit = {}, .on_audit = {}});
   Completions completions;
   writer->submit(make_message(QueueId{1}, "b"), completions.done_for(1));
   ASSERT_TRUE(store.wait_until_inside());
@@ -343,7 +343,7 @@ TEST(CommitWriterTest, CommitIntervalGathersUntilTheBatchIsFull) {
   // A long interval that only a full batch can cut short: if the writer waited it out the
   // completions would not arrive within the test's bound below.
   auto writer =
-      CommitWriter::start(store, {.max_batch = 10, .commit_interval = std::chrono::minutes(10), .on_commit = {}});
+      CommitWriter::start(store, {.max_batch = 10, .commit_interval = std::chrono::minutes(10), .on_commit = {}, .on_audit = {}});
   Completions completions;
   for (std::size_t i = 1; i <= 10; ++i)
     writer->submit(make_message(QueueId{i * 3 + 1}, "b"), completions.done_for(i));

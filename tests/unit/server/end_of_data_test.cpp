@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace secmx::server {
 namespace {
 
@@ -105,6 +107,70 @@ TEST(HeaderSection, AllOfItWithoutAnEmptyLine) {
   std::string body = "Received: x\r\nSubject: a\r\n";
   EXPECT_EQ(header_section(body, 13), "Subject: a\r\n");
   EXPECT_EQ(header_section(body, body.size()), "");
+}
+
+// What the policy read travels on the first decision: the envelope gets the Message-ID and
+// the classification from it, and the accept record goes into the message's own commit.
+std::vector<policy::Decision> read_protected(std::string message_id) {
+  std::vector<policy::Decision> d(2);
+  d[0].message_id = std::move(message_id);
+  d[0].classification.level = model::Level::Protected;
+  policy::Marking m;
+  m.text = "VER=2018.1, NS=gov.au, SEC=PROTECTED";
+  m.level = model::Level::Protected;
+  d[0].classification.markings.push_back(m);
+  return d;
+}
+
+queue::NewMessage accepted() {
+  queue::NewMessage msg;
+  msg.envelope.id = model::QueueId{42};
+  msg.envelope.sender = "a@agency.example";
+  msg.envelope.recipients.resize(2);
+  msg.envelope.recipients[0].address = "b@x.example";
+  msg.envelope.recipients[1].address = "c@x.example";
+  return msg;
+}
+
+TEST(RecordAcceptance, EnvelopeCarriesWhatThePolicyReadAndTheAcceptRecordGoesWithIt) {
+  auto msg = accepted();
+  record_acceptance(msg, read_protected(" <id.1@agency.example> "), true, 1'000'000);
+  EXPECT_EQ(msg.envelope.message_id, "id.1@agency.example");
+  EXPECT_EQ(msg.envelope.classification, "PROTECTED");
+  ASSERT_EQ(msg.audit.size(), 1u);
+  EXPECT_EQ(msg.audit[0].time_us, 1'000'000);
+  auto j = nlohmann::json::parse(msg.audit[0].payload);
+  EXPECT_EQ(j["event"], "accept");
+  EXPECT_EQ(j["queue_id"], model::QueueId{42}.to_string());
+  EXPECT_EQ(j["message_id"], "id.1@agency.example");
+  EXPECT_EQ(j["markings"][0]["level"], "PROTECTED");
+  EXPECT_EQ(j["recipients"].size(), 2u);
+}
+
+TEST(RecordAcceptance, TrailOffSetsTheEnvelopeButWritesNothing) {
+  auto msg = accepted();
+  record_acceptance(msg, read_protected(""), false, 1);
+  EXPECT_EQ(msg.envelope.message_id, "");
+  EXPECT_EQ(msg.envelope.classification, "PROTECTED");
+  EXPECT_TRUE(msg.audit.empty());
+  record_acceptance(msg, {}, false, 1);  // no decisions at all: nothing was read
+  EXPECT_EQ(msg.envelope.classification, "none");
+}
+
+TEST(RejectionRecord, TheRefusedMessageWithItsRuleAndReply) {
+  auto msg = accepted();
+  auto d = read_protected("<r@agency.example>");
+  d[0].action = d[1].action = model::Policy::REJECT;
+  auto r = rejection_record(msg.envelope, d, "rule=1(classification=PROTECTED)",
+                            "550 5.7.1 No", 7);
+  auto j = nlohmann::json::parse(r.payload);
+  EXPECT_EQ(j["event"], "reject");
+  EXPECT_EQ(j["queue_id"], "");
+  EXPECT_EQ(j["message_id"], "r@agency.example");
+  EXPECT_EQ(j["classification"], "PROTECTED");
+  EXPECT_EQ(j["reason"], "rule=1(classification=PROTECTED)");
+  EXPECT_EQ(j["reply"], "550 5.7.1 No");
+  EXPECT_EQ(j["recipients"][1]["policy"], "REJECT");
 }
 
 }  // namespace
