@@ -8,6 +8,12 @@
 // flight: the scheduler holds an action for such a message back until its outcome is
 // written. Failure: the answer says why (NotFound, Invalid "nothing to hold", a store
 // error); nothing is changed then.
+//
+// Every action names its operator (the admin token's name and the client's address): in
+// its log line, and, when the audit trail is on, in the "operator" record written in the
+// same change (relay/audit/operator_records.hpp). A bounce or a delete also logs one
+// status= line per recipient it ends, in the shape of a delivery's (attempt_log.hpp), and
+// records one "outcome" per such recipient with the operator as `by`.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -31,6 +37,13 @@ enum class QueueOp { Hold, Release, Remove, Flush, Bounce };
 const char* to_string(QueueOp op);  // as logged: "hold", "release", "delete", ...
 using OpDone = std::function<void(Status<queue::Error>)>;
 
+// Who asked for an action: the operator's name (admin/admin_token.hpp) and the admin
+// client's address, as logged ("operator=alice client=127.0.0.1") and audited.
+struct Operator {
+  std::string name;
+  std::string client;
+};
+
 // What an operator action does to a stored envelope (pure; Remove is not one of these).
 // Returns false when the action does not apply (e.g. release of a message not held).
 // `reason`: for Bounce, the words the DSN gives ("" for the default).
@@ -52,12 +65,14 @@ struct ActionContext {
   // May be null. A bounce counts its recipients in `bounced` (by policy) once written, as
   // an attempt's failures are; it is no `sos_bounces` (no receiver refused anything).
   metrics::RelayMetrics* metrics = nullptr;
+  bool audit = false;  // [audit] enabled: the change carries the action's records
 };
 
-// Carries out `op` on the idle message `id`. `done` gets the outcome: at once when the
-// action does not apply or the message cannot be read, else on the writer's thread once
-// the change is written; `written` (thread-safe, e.g. Scheduler::kick) runs after it.
-void run_action(QueueOp op, model::QueueId id, const std::string& reason,
+// Carries out `op` on the idle message `id` for `by`. `done` gets the outcome: at once
+// when the action does not apply or the message cannot be read, else on the writer's
+// thread once the change is written; `written` (thread-safe, e.g. Scheduler::kick) runs
+// after it.
+void run_action(QueueOp op, model::QueueId id, const std::string& reason, const Operator& by,
                 const ActionContext& ctx, OpDone done, std::function<void()> written);
 
 }  // namespace secmx::delivery
