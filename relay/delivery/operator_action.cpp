@@ -118,9 +118,11 @@ bool releases_policy_hold(QueueOp op, const model::Envelope& before) {
          });
 }
 
-// The status= line of a recipient an operator ended, in the shape of a delivery's.
-std::string status_line(QueueOp op, const model::Envelope& env, const model::Recipient& r,
-                        const Operator& by, std::int64_t now) {
+}  // namespace
+
+std::string operator_status_line(QueueOp op, const model::Envelope& env,
+                                 const model::Recipient& r, const Operator& by, std::int64_t now,
+                                 log::Format format) {
   AttemptLine line;
   line.queue_id = env.id.to_string();
   line.recipient = r.address;
@@ -140,10 +142,8 @@ std::string status_line(QueueOp op, const model::Envelope& env, const model::Rec
     line.status = "deleted";
     line.detail = "operator " + by.name;
   }
-  return format_attempt(line);
+  return format_attempt(line, format);
 }
-
-}  // namespace
 
 void run_action(QueueOp op, model::QueueId id, const std::string& reason, const Operator& by,
                 const ActionContext& ctx, OpDone done, std::function<void()> written) {
@@ -191,7 +191,7 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason, const 
   ctx.log->info("{}: {} operator={} client=[{}]", id.to_string(), to_string(op),
                 log::escape(by.name, 64), log::escape(by.client, 64));
   std::vector<std::string> status_lines;
-  for (auto i : ended) status_lines.push_back(status_line(op, env, env.recipients[i], by, now));
+  for (auto i : ended) status_lines.push_back(operator_status_line(op, env, env.recipients[i], by, now));
   change.envelope = std::move(env);
   // The commit answer runs on the writer's thread: an exception must not reach the writer.
   ctx.writer.submit_change(

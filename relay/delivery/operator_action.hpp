@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "queue/commit_writer.hpp"
+#include "relay/common/log.hpp"
 #include "queue/store.hpp"
 #include "relay/dsn/dsn.hpp"
 #include "relay/metrics/metrics.hpp"
@@ -53,6 +54,14 @@ bool apply_op(QueueOp op, model::Envelope& envelope, std::int64_t now_us,
 // Whether a flush makes `envelope` due now (apply_op(Flush) would apply): not held, some
 // recipient open, and, when `domain` is not empty, a recipient pending in `domain`.
 bool flush_wanted(const model::Envelope& envelope, std::string_view domain);
+
+// The status= line of recipient `r` that an operator's bounce or delete (`op`) ended, in
+// the shape of a delivery's outcome line (attempt_log.hpp), for either log format:
+//   "<id>: to=<r>, relay=none, ..., dsn=5.0.0, status=bounced (operator NAME: reason)"
+//   "<id>: to=<r>, relay=none, ..., dsn=5.0.0, status=deleted (operator NAME)"
+std::string operator_status_line(QueueOp op, const model::Envelope& envelope,
+                                 const model::Recipient& r, const Operator& by,
+                                 std::int64_t now_us, log::Format format = log::format());
 
 // What run_action() uses of the scheduler, for one call.
 struct ActionContext {

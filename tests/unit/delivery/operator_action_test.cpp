@@ -157,5 +157,27 @@ TEST_F(OperatorActionTest, NoRecordsWhenTheAuditTrailIsOffAndNoneForAnActionRefu
   EXPECT_TRUE(load(1)->held);
 }
 
+TEST(OperatorStatusLine, BothLogFormatsCarryTheStatusAndTheOperator) {
+  model::Envelope env;
+  env.id = model::QueueId{0x1A2B};
+  env.arrival_us = 1'000'000;
+  auto r = rcpt("b@two.example", model::Policy::SOS);
+  r.last_reply = "not, ours";
+  r.attempts = 2;
+  const Operator bob{"bob", "127.0.0.1"};
+  auto secmx = operator_status_line(QueueOp::Bounce, env, r, bob, 3'500'000, log::Format::Secmx);
+  EXPECT_EQ(secmx, env.id.to_string() + ": to=<b@two.example>, relay=none, policy=SOS, "
+                   "reason=default, method=none, tls=none, delay=2.50, attempts=2, dsn=5.0.0, "
+                   "status=bounced (operator bob: not, ours)");
+  auto postfix = operator_status_line(QueueOp::Bounce, env, r, bob, 3'500'000, log::Format::Postfix);
+  EXPECT_EQ(postfix.rfind(env.id.to_string() + ": to=<b@two.example>, relay=none, delay=2.50, ", 0), 0u)
+      << postfix;
+  EXPECT_NE(postfix.find(", dsn=5.0.0, status=bounced (operator bob: not\\x2c ours), policy=SOS"),
+            std::string::npos)
+      << postfix;
+  auto deleted = operator_status_line(QueueOp::Remove, env, r, bob, 3'500'000, log::Format::Postfix);
+  EXPECT_NE(deleted.find("dsn=5.0.0, status=deleted (operator bob), "), std::string::npos) << deleted;
+}
+
 }  // namespace
 }  // namespace secmx::delivery::test
