@@ -31,8 +31,10 @@
 #include "admin/route_probe.hpp"
 #endif
 #include "relay/audit/audit_query.hpp"
+#include "relay/audit/audit_record.hpp"
 #include "relay/audit/audit_report.hpp"
 #include "relay/audit/audit_verify.hpp"
+#include "relay/audit/operator_records.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 
@@ -141,15 +143,21 @@ class AdminServerImpl final : public AdminServer {
   }
 
  private:
+  // The operators' tokens: token_file's as "admin", tokens_file's by name (the config
+  // has parsed and checked tokens_file; a reload re-reads both).
   void load_token(const config::Config& cfg) {
-    auto token = AdminToken::load(cfg.admin.token_file);
+    auto tokens = std::make_shared<const TokenSet>(TokenSet::from_config(cfg.admin));
     std::lock_guard lock(mutex_);
-    if (token) {
-      token_ = std::make_shared<const AdminToken>(*token);
+    if (!tokens->empty()) {
+      if (!tokens->token_file_problem().empty()) {
+        log_->warn("admin token file {}: operator admin cannot log in; {} named operators can",
+                   tokens->token_file_problem(), tokens->size());
+      }
+      token_ = std::move(tokens);
       token_problem_.clear();
     } else {
       token_.reset();
-      token_problem_ = "admin API disabled: token file " + token.error();
+      token_problem_ = "admin API disabled: token file " + tokens->token_file_problem();
       log_->error("{} (every /api/ request answers 503)", token_problem_);
     }
   }
@@ -202,24 +210,29 @@ class AdminServerImpl final : public AdminServer {
     auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
       auto m = match_route(req.method, req.path);
       if (m.kind != RouteMatch::Kind::Found) return error(res, 404, "no_such_endpoint", "no such endpoint");
+      // Who asks, for the log lines and audit records of what changes state: the token is
+      // matched again (cheap), the set having possibly been reloaded since pre-routing.
+      auto who = authorize(req, res);
+      if (!who) return;
+      const Operator& by = *who;
       switch (m.endpoint) {
         case Endpoint::Healthz: return healthz(req, res);
         case Endpoint::Metrics: return metrics(req, res);
         case Endpoint::Stats: return stats(req, res);
         case Endpoint::QueueList: return list(req, res);
-        case Endpoint::QueueFlush: return flush_all(req, res);
+        case Endpoint::QueueFlush: return flush_all(req, res, by);
         case Endpoint::QueueShow: return show(m.arg, res);
-        case Endpoint::QueueDelete: return mutate(req, res, m.arg, "delete");
-        case Endpoint::QueueOp: return mutate(req, res, m.arg, m.op);
+        case Endpoint::QueueDelete: return mutate(req, res, m.arg, "delete", by);
+        case Endpoint::QueueOp: return mutate(req, res, m.arg, m.op, by);
         case Endpoint::Route: return route(m.arg, res);
         case Endpoint::PolicyTest: return policy_test(req, res);
         case Endpoint::StsShow: return sts_show(m.arg, res);
-        case Endpoint::StsPurge: return sts_purge(req, m.arg, res);
-        case Endpoint::StsFetch: return sts_fetch(req, m.arg, res);
+        case Endpoint::StsPurge: return sts_purge(m.arg, res, by);
+        case Endpoint::StsFetch: return sts_fetch(m.arg, res, by);
         case Endpoint::TlsRptList: return tlsrpt_list(req, res);
         case Endpoint::TlsRptReport: return tlsrpt_report(req, res);
-        case Endpoint::TlsRptSend: return tlsrpt_send(req, res);
-        case Endpoint::Reload: return reload(req, res);
+        case Endpoint::TlsRptSend: return tlsrpt_send(req, res, by);
+        case Endpoint::Reload: return reload(res, by);
         case Endpoint::AuditSearch: return audit_search(req, res);
         case Endpoint::AuditReport: return audit_report(req, res);
         case Endpoint::AuditVerify: return audit_verify(req, res);
@@ -230,9 +243,11 @@ class AdminServerImpl final : public AdminServer {
     svr_.Delete(".*", dispatch);
   }
 
-  bool authorize(const httplib::Request& req, httplib::Response& res) {
-    if (req.path.rfind("/api/", 0) != 0) return true;
-    std::shared_ptr<const AdminToken> token;
+  // The operator the request's bearer token names; outside /api/ nobody (an empty name).
+  // nullopt: refused, `res` holds the answer (401, or 503 without tokens).
+  std::optional<Operator> authorize(const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/api/", 0) != 0) return Operator{"", req.remote_addr};
+    std::shared_ptr<const TokenSet> token;
     std::string problem;
     {
       std::lock_guard lock(mutex_);
@@ -241,16 +256,22 @@ class AdminServerImpl final : public AdminServer {
     }
     if (!token) {
       error(res, 503, "no_token", problem);
-      return false;
+      return std::nullopt;
     }
-    if (!token->check_header(req.get_header_value("Authorization"))) {
+    auto name = token->match_header(req.get_header_value("Authorization"));
+    if (!name) {
       log_->warn("401 {} {} from [{}]", log::escape(req.method, 20), log::escape(req.path, 100),
                  log::escape(req.remote_addr, 64));
       res.set_header("WWW-Authenticate", "Bearer realm=\"secmx-relay\"");
       error(res, 401, "unauthorized", "missing or wrong bearer token");
-      return false;
+      return std::nullopt;
     }
-    return true;
+    return Operator{std::move(*name), req.remote_addr};
+  }
+
+  // "operator=alice client=[127.0.0.1]", for the line of every action.
+  static std::string who(const Operator& by) {
+    return "operator=" + log::escape(by.name, 64) + " client=[" + log::escape(by.client, 64) + "]";
   }
 
   // --- handlers ------------------------------------------------------------------
@@ -363,15 +384,15 @@ class AdminServerImpl final : public AdminServer {
   }
 
   void mutate(const httplib::Request& req, httplib::Response& res, const std::string& arg,
-              const std::string& op) {
+              const std::string& op, const Operator& by) {
     auto id = id_param(arg, res);
     if (!id) return;
     if (!deps_.ops) return error(res, 503, "unavailable", "queue operations are not available");
     OpStatus st = Ok{};
-    if (op == "hold") st = deps_.ops->hold(*id);
-    else if (op == "release") st = deps_.ops->release(*id);
-    else if (op == "flush") st = deps_.ops->flush(*id);
-    else if (op == "delete") st = deps_.ops->remove(*id);
+    if (op == "hold") st = deps_.ops->hold(*id, by);
+    else if (op == "release") st = deps_.ops->release(*id, by);
+    else if (op == "flush") st = deps_.ops->flush(*id, by);
+    else if (op == "delete") st = deps_.ops->remove(*id, by);
     else if (op == "bounce") {
       std::string reason;
       if (!req.body.empty()) {
@@ -381,9 +402,9 @@ class AdminServerImpl final : public AdminServer {
         }
         if (auto it = body.find("reason"); it != body.end() && it->is_string()) reason = *it;
       }
-      st = deps_.ops->bounce(*id, reason);
+      st = deps_.ops->bounce(*id, reason, by);
     }
-    log_->info("{}: {} by [{}]: {}", id->to_string(), op, log::escape(req.remote_addr, 64),
+    log_->info("{}: {} {}: {}", id->to_string(), op, who(by),
                st ? "ok" : log::escape(st.error().message));
     if (!st) return op_error(res, st.error());
     json body{{"id", id->to_string()}, {"operation", op}, {"result", "ok"}};
@@ -395,7 +416,7 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, body);
   }
 
-  void flush_all(const httplib::Request& req, httplib::Response& res) {
+  void flush_all(const httplib::Request& req, httplib::Response& res, const Operator& by) {
     if (!deps_.ops) return error(res, 503, "unavailable", "queue operations are not available");
     std::optional<std::string> domain;
     if (req.has_param("domain")) domain = req.get_param_value("domain");
@@ -407,11 +428,20 @@ class AdminServerImpl final : public AdminServer {
       if (auto it = body.find("domain"); it != body.end() && it->is_string()) domain = it->get<std::string>();
     }
     if (domain && domain->empty()) domain.reset();
-    auto n = deps_.ops->flush_all(domain);
-    log_->info("flush {} by [{}]: {}", domain ? "domain=" + log::escape(*domain, 100) : "all",
-               log::escape(req.remote_addr, 64),
+    auto n = deps_.ops->flush_all(domain, by);
+    log_->info("flush {} {}: {}", domain ? "domain=" + log::escape(*domain, 100) : "all", who(by),
                n ? std::to_string(*n) + " messages" : log::escape(n.error().message));
     if (!n) return op_error(res, n.error());
+    // One record for the whole flush, once its count is known (the messages it made due
+    // change no recipient). This admin thread may block on the store; no loop waits on it.
+    if (config()->audit.enabled) {
+      auto now = unix_now_us();
+      auto record = audit::to_record(
+          audit::flush_all_record(now, {by.name, by.client}, domain.value_or(""), *n), now);
+      if (auto st = deps_.store->append_audit({&record, 1}); !st) {
+        log_->error("flush {}: audit record not written: {}", who(by), st.error().message);
+      }
+    }
     answer(res, 200, json{{"operation", "flush"},
                           {"domain", domain ? json(*domain) : json(nullptr)},
                           {"messages", *n}});
@@ -445,11 +475,11 @@ class AdminServerImpl final : public AdminServer {
 
   // The daemon's own reload (SIGHUP's), run on its main loop; refused with the file:line
   // errors (422), the running configuration staying in force.
-  void reload(const httplib::Request& req, httplib::Response& res) {
+  void reload(httplib::Response& res, const Operator& by) {
     if (!deps_.reload) return error(res, 503, "unavailable", "reload is not available");
     auto done = std::make_shared<std::promise<ReloadAnswer>>();
     auto got = done->get_future();
-    deps_.reload([done](ReloadAnswer a) { done->set_value(std::move(a)); });
+    deps_.reload(by, [done](ReloadAnswer a) { done->set_value(std::move(a)); });
     // Reading the file and loading certificates takes well under this; a shutdown does
     // not wait for it.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -459,7 +489,7 @@ class AdminServerImpl final : public AdminServer {
       }
     }
     ReloadAnswer a = got.get();
-    log_->info("reload by [{}]: {}", log::escape(req.remote_addr, 64),
+    log_->info("reload {}: {}", who(by),
                a.applied ? "applied" : "refused, " + std::to_string(a.errors.size()) + " errors");
     if (!a.applied) {
       // Without a file the daemon did not get as far as reading it (starting, stopping).
@@ -578,17 +608,17 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, body);
   }
 
-  void sts_purge(const httplib::Request& req, const std::string& arg, httplib::Response& res) {
+  void sts_purge(const std::string& arg, httplib::Response& res, const Operator& by) {
     auto d = sts_arg(arg, res);
     if (!d) return;
     bool had = sts_.cache->remove(*d);
-    log_->info("sts purge domain={} by [{}]: {}", log::escape(*d), log::escape(req.remote_addr, 64),
+    log_->info("sts purge domain={} {}: {}", log::escape(*d), who(by),
                had ? "removed" : "nothing cached");
     if (!had) return error(res, 404, "not_found", "no MTA-STS policy cached for " + *d);
     answer(res, 200, json{{"domain", *d}, {"operation", "purge"}, {"result", "ok"}});
   }
 
-  void sts_fetch(const httplib::Request& req, const std::string& arg, httplib::Response& res) {
+  void sts_fetch(const std::string& arg, httplib::Response& res, const Operator& by) {
     auto d = sts_arg(arg, res);
     if (!d) return;
     auto cfg = config();
@@ -611,7 +641,7 @@ class AdminServerImpl final : public AdminServer {
     sts::StsState state = got.get();
     json body = sts_view(*d);
     body["fetch"] = sts_state_json(state);
-    log_->info("sts fetch domain={} by [{}]: {}", log::escape(*d), log::escape(req.remote_addr, 64),
+    log_->info("sts fetch domain={} {}: {}", log::escape(*d), who(by),
                body["fetch"]["result"].get<std::string>());
     answer(res, 200, body);
   }
@@ -655,7 +685,7 @@ class AdminServerImpl final : public AdminServer {
     answer(res, 200, body);
   }
 
-  void tlsrpt_send(const httplib::Request& req, httplib::Response& res) {
+  void tlsrpt_send(const httplib::Request& req, httplib::Response& res, const Operator& by) {
     if (!tlsrpt_.send) return error(res, 503, "unavailable", "TLS reporting is not available");
     auto cfg = config();
     if (!cfg->tlsrpt.enabled) {
@@ -698,8 +728,8 @@ class AdminServerImpl final : public AdminServer {
       }
     }
     Answer a = got.get();
-    log_->info("tlsrpt send day={} domain={} by [{}]: {} outcomes", a.day,
-               domain ? log::escape(*domain) : std::string("all"), log::escape(req.remote_addr, 64),
+    log_->info("tlsrpt send day={} domain={} {}: {} outcomes", a.day,
+               domain ? log::escape(*domain) : std::string("all"), who(by),
                a.outcomes.size());
     answer(res, 200, tlsrpt_send_json(a.day, a.outcomes));
   }
@@ -716,7 +746,7 @@ class AdminServerImpl final : public AdminServer {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   std::mutex mutex_;  // guards token_, token_problem_, deps_.config, deps_.policy
-  std::shared_ptr<const AdminToken> token_;
+  std::shared_ptr<const TokenSet> token_;
   std::string token_problem_;
 };
 

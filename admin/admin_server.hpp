@@ -8,7 +8,9 @@
 // SMTP data path, only other admin clients.
 //
 // Authentication: every /api/ request needs "Authorization: Bearer <token>" matching
-// admin.token_file (401 otherwise). /healthz and /metrics need no token: they say nothing
+// admin.token_file (the operator "admin") or one of admin.tokens_file's named operators
+// (401 otherwise); the operator's name goes with every action into its log line and audit
+// record. /healthz and /metrics need no token: they say nothing
 // about message content and the listener is loopback by default (a non-loopback listen
 // address is logged as a warning). When the token file is missing or empty the server
 // still starts - the relay must not lose its health check over it - but every /api/
@@ -57,9 +59,9 @@ struct AdminDeps {
   // /healthz: are the SMTP listeners up? Called from admin threads: must be thread-safe.
   // Null: assumed up.
   std::function<bool()> listeners_up;
-  // POST /api/v1/reload: reload the config file as SIGHUP does; `done` may run on any
-  // thread. Null: the endpoint answers 503.
-  std::function<void(std::function<void(ReloadAnswer)> done)> reload{};
+  // POST /api/v1/reload: reload the config file as SIGHUP does, for `by` (logged and
+  // audited); `done` may run on any thread. Null: the endpoint answers 503.
+  std::function<void(const Operator& by, std::function<void(ReloadAnswer)> done)> reload{};
 };
 
 // MTA-STS for /api/v1/sts: the policy cache (show, purge; must outlive the server) and

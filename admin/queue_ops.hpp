@@ -18,6 +18,7 @@
 //   bounce   fail every pending recipient permanently (5.0.0 "deleted by operator",
 //            or `reason`) and queue a failure DSN to the sender, as a delivery failure
 //            would (no DSN for a null sender or NOTIFY=NEVER).
+// Every operation names who asked (`by`): logged with it and, with [audit] on, recorded.
 #pragma once
 
 #include <cstddef>
@@ -40,16 +41,24 @@ struct OpError {
 
 using OpStatus = Status<OpError>;
 
+// Who asks: the operator the bearer token matched (admin_token.hpp) and the client's
+// address as the admin listener saw it.
+struct Operator {
+  std::string name;
+  std::string client;
+};
+
 class QueueOps {
  public:
   virtual ~QueueOps() = default;
 
-  virtual OpStatus hold(model::QueueId id) = 0;
-  virtual OpStatus release(model::QueueId id) = 0;
-  virtual OpStatus flush(model::QueueId id) = 0;
-  virtual Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) = 0;
-  virtual OpStatus remove(model::QueueId id) = 0;
-  virtual OpStatus bounce(model::QueueId id, std::string reason) = 0;
+  virtual OpStatus hold(model::QueueId id, const Operator& by) = 0;
+  virtual OpStatus release(model::QueueId id, const Operator& by) = 0;
+  virtual OpStatus flush(model::QueueId id, const Operator& by) = 0;
+  virtual Result<std::size_t, OpError> flush_all(std::optional<std::string> domain,
+                                                 const Operator& by) = 0;
+  virtual OpStatus remove(model::QueueId id, const Operator& by) = 0;
+  virtual OpStatus bounce(model::QueueId id, std::string reason, const Operator& by) = 0;
 };
 
 }  // namespace secmx::admin

@@ -22,15 +22,17 @@ class SchedulerQueueOps final : public QueueOps {
                              std::chrono::milliseconds timeout = std::chrono::seconds(10))
       : scheduler_(scheduler), timeout_(timeout) {}
 
-  OpStatus hold(model::QueueId id) override;
-  OpStatus release(model::QueueId id) override;
-  OpStatus flush(model::QueueId id) override;
-  Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) override;
-  OpStatus remove(model::QueueId id) override;
-  OpStatus bounce(model::QueueId id, std::string reason) override;
+  OpStatus hold(model::QueueId id, const Operator& by) override;
+  OpStatus release(model::QueueId id, const Operator& by) override;
+  OpStatus flush(model::QueueId id, const Operator& by) override;
+  Result<std::size_t, OpError> flush_all(std::optional<std::string> domain,
+                                         const Operator& by) override;
+  OpStatus remove(model::QueueId id, const Operator& by) override;
+  OpStatus bounce(model::QueueId id, std::string reason, const Operator& by) override;
 
  private:
-  OpStatus control(delivery::QueueOp op, model::QueueId id, std::string reason = {});
+  OpStatus control(delivery::QueueOp op, model::QueueId id, const Operator& by,
+                   std::string reason = {});
 
   delivery::Scheduler& scheduler_;
   std::chrono::milliseconds timeout_;

@@ -16,6 +16,7 @@
 //                  [--message-id ID] [--event E] [--limit N] [--csv]   (--json: JSON lines)
 //     audit report [--from T] [--to T]
 //     audit verify [--from T] [--to T]     (exit 1 when the chain is broken)
+//     token add NAME   (offline: a new operator token and its [admin] tokens_file line)
 //
 // Human-readable tables by default, the API's JSON with --json. Exit codes in
 // ctl_client.hpp (0 ok, 2 relay not running, 3 bad token, 4 unknown id, 5 busy, 6 failed
@@ -27,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/admin_token.hpp"
 #include "admin/ctl_audit.hpp"
 #include "admin/ctl_client.hpp"
 #include "admin/ctl_format.hpp"
@@ -239,6 +241,16 @@ int main(int argc, char** argv) {
   rpt_send->add_option("--day", rpt_day, "UTC day YYYY-MM-DD (default: yesterday)");
   rpt_send->add_option("--domain", rpt_domain, "only this policy domain");
 
+  // token add: made here, never sent anywhere; the relay needs only the line's hash.
+  auto* token = app.add_subcommand("token", "bearer tokens of named admin operators");
+  token->require_subcommand(1);
+  std::string token_name;
+  auto* token_add = token->add_subcommand(
+      "add", "print a new random token for an operator and the line to add to [admin] "
+             "tokens_file (then reload)");
+  token_add->add_option("name", token_name, "operator name: 1 to 64 of A-Z a-z 0-9 . _ -")
+      ->required();
+
   auto* policy = app.add_subcommand("policy", "policy engine tools");
   policy->require_subcommand(1);
   std::string from;
@@ -284,6 +296,19 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   ctl.config_explicit = cfg_opt->count() > 0;
+
+  if (token_add->parsed()) {
+    auto made = new_operator_token(token_name);
+    if (!made) {
+      std::cerr << "secmxctl: " << made.error() << "\n";
+      return kExitUsage;
+    }
+    std::cout << "token for " << token_name << " (give it to them; it is not stored anywhere):\n"
+              << "  " << made->token << "\n"
+              << "line for [admin] tokens_file (then: secmxctl reload):\n"
+              << "  " << made->line << "\n";
+    return kExitOk;
+  }
 
   if (list->parsed()) {
     std::string q;

@@ -162,6 +162,7 @@ struct Daemon {
   admin::AdminServer* admin = nullptr;
   tlsrpt::ReportService* reports = nullptr;
   audit::AuditStream* audit_stream = nullptr;  // null: no audit.stream_file
+  queue::Store* store = nullptr;  // for the reload's audit record
   ReloadRequests reloads;  // POST /api/v1/reload
 };
 
@@ -234,7 +235,18 @@ ReloadOutcome reload_config(Daemon* d) {
   return outcome;
 }
 
-void on_reload(uv_signal_t* handle, int) { reload_config(static_cast<Daemon*>(handle->data)); }
+// The reload's audit record, when the configuration now in force keeps a trail.
+void audit_reload(Daemon* d, const ReloadRequester& by, const ReloadOutcome& outcome) {
+  if (d->config->audit.enabled) record_reload(&d->loop, *d->store, by, outcome);
+}
+
+void on_reload(uv_signal_t* handle, int) {
+  auto* d = static_cast<Daemon*>(handle->data);
+  auto outcome = reload_config(d);
+  log::logger("main")->info("reload operator={}: {}", kSignalOperator,
+                            outcome.applied ? "applied" : "refused");
+  audit_reload(d, ReloadRequester{kSignalOperator, ""}, outcome);
+}
 
 int run(std::shared_ptr<const config::Config> cfg) {
   auto main_log = log::logger("main");
@@ -413,8 +425,8 @@ int run(std::shared_ptr<const config::Config> cfg) {
       }};
   admin::AdminDeps admin_deps{cfg, store_ptr, &queue_ops, &metrics, engine,
                               [&listening] { return listening.load(); }};
-  admin_deps.reload = [&d](std::function<void(admin::ReloadAnswer)> done) {
-    d.reloads.request([done = std::move(done)](ReloadOutcome o) {
+  admin_deps.reload = [&d](const admin::Operator& by, std::function<void(admin::ReloadAnswer)> done) {
+    d.reloads.request(ReloadRequester{by.name, by.client}, [done = std::move(done)](ReloadOutcome o) {
       done(admin::ReloadAnswer{o.applied, std::move(o.file), std::move(o.errors),
                                std::move(o.warnings), std::move(o.summary)});
     });
@@ -440,6 +452,7 @@ int run(std::shared_ptr<const config::Config> cfg) {
   d.admin = admin_server->get();
   d.reports = report_service;
   d.audit_stream = audit_stream.get();
+  d.store = store_ptr;
   uv_signal_init(&d.loop, &d.sigterm);
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sighup);
@@ -447,7 +460,10 @@ int run(std::shared_ptr<const config::Config> cfg) {
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
   uv_signal_start(&d.sighup, on_reload, SIGHUP);
-  if (auto started = d.reloads.start(&d.loop, [&d] { return reload_config(&d); }); !started) {
+  if (auto started = d.reloads.start(
+          &d.loop, [&d] { return reload_config(&d); },
+          [&d](const ReloadRequester& by, const ReloadOutcome& o) { audit_reload(&d, by, o); });
+      !started) {
     main_log->error("admin reload requests unavailable: {}", started.error());
   }
   set_sighup_blocked(false);

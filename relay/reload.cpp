@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "relay/audit/audit_record.hpp"
+#include "relay/audit/operator_records.hpp"
+#include "relay/common/clock.hpp"
+#include "relay/common/log.hpp"
 #include "relay/policy/rule_engine.hpp"
 
 namespace secmx {
@@ -46,8 +50,49 @@ std::string describe(const config::Config& config) {
                      config.log.level);
 }
 
-Status<std::string> ReloadRequests::start(uv_loop_t* loop, Apply apply) {
+namespace {
+
+// One record on its way to the store through libuv's thread pool.
+struct RecordWork {
+  uv_work_t req{};
+  queue::Store* store = nullptr;
+  queue::AuditRecord record;
+  std::string failure;  // set by the pool thread, read back on the loop
+};
+
+}  // namespace
+
+void record_reload(uv_loop_t* loop, queue::Store& store, const ReloadRequester& by,
+                   const ReloadOutcome& outcome) {
+  auto now = unix_now_us();
+  auto work = std::make_unique<RecordWork>();
+  work->store = &store;
+  work->record = audit::to_record(audit::reload_record(now, {by.name, by.client}, "config",
+                                                       outcome.applied, outcome.errors),
+                                  now);
+  work->req.data = work.get();
+  int rc = uv_queue_work(
+      loop, &work->req,
+      [](uv_work_t* req) {
+        auto* w = static_cast<RecordWork*>(req->data);
+        if (auto st = w->store->append_audit({&w->record, 1}); !st) w->failure = st.error().message;
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<RecordWork> w(static_cast<RecordWork*>(req->data));
+        if (!w->failure.empty()) {
+          log::logger("main")->error("reload: audit record not written: {}", w->failure);
+        }
+      });
+  if (rc != 0) {
+    log::logger("main")->error("reload: audit record not written: {}", uv_strerror(rc));
+    return;
+  }
+  work.release();  // owned by the request until its after-work callback
+}
+
+Status<std::string> ReloadRequests::start(uv_loop_t* loop, Apply apply, Record record) {
   apply_ = std::move(apply);
+  record_ = std::move(record);
   if (int rc = uv_async_init(loop, &async_, on_async); rc != 0) {
     return fail(std::string("uv_async_init: ") + uv_strerror(rc));
   }
@@ -57,11 +102,11 @@ Status<std::string> ReloadRequests::start(uv_loop_t* loop, Apply apply) {
   return Ok{};
 }
 
-void ReloadRequests::request(Done done) {
+void ReloadRequests::request(ReloadRequester by, Done done) {
   {
     std::lock_guard lock(mutex_);
     if (open_) {
-      waiting_.push_back(std::move(done));
+      waiting_.push_back(Waiting{std::move(by), std::move(done)});
       // Under the lock: close() cannot close the handle between the check and the send.
       uv_async_send(&async_);
       return;
@@ -71,7 +116,7 @@ void ReloadRequests::request(Done done) {
 }
 
 void ReloadRequests::close() {
-  std::vector<Done> waiting;
+  std::vector<Waiting> waiting;
   {
     std::lock_guard lock(mutex_);
     if (!open_) return;
@@ -79,19 +124,24 @@ void ReloadRequests::close() {
     waiting.swap(waiting_);
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
-  for (auto& done : waiting) done(refused("the relay is stopping"));
+  for (auto& w : waiting) w.done(refused("the relay is stopping"));
 }
 
 void ReloadRequests::on_async(uv_async_t* handle) {
   auto* self = static_cast<ReloadRequests*>(handle->data);
-  std::vector<Done> waiting;
+  std::vector<Waiting> waiting;
   {
     std::lock_guard lock(self->mutex_);
     waiting.swap(self->waiting_);
   }
   if (waiting.empty()) return;
   ReloadOutcome outcome = self->apply_();
-  for (auto& done : waiting) done(outcome);
+  // Requests that shared this reload each asked for it: each gets its own record (the
+  // admin server logs each one's line).
+  for (auto& w : waiting) {
+    if (self->record_) self->record_(w.by, outcome);
+    w.done(outcome);
+  }
 }
 
 ReloadOutcome ReloadRequests::refused(const std::string& why) {

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "relay/common/privileges.hpp"
+#include "relay/config/admin_tokens.hpp"
 #include "relay/config/config_paths.hpp"
 #include "relay/config/config_reader.hpp"
 
@@ -250,7 +251,7 @@ void read_delivery(const Section& root, DeliveryConfig& out) {
 
 void read_admin(const Section& root, AdminConfig& out) {
   Section s = root.sub("admin");
-  s.check_keys({"listen", "token_file"});
+  s.check_keys({"listen", "token_file", "tokens_file"});
   std::string text;
   if (s.string("listen", text)) {
     if (auto ep = detail::parse_endpoint(text, std::nullopt)) {
@@ -262,6 +263,7 @@ void read_admin(const Section& root, AdminConfig& out) {
   if (s.path("token_file", out.token_file) && out.token_file.empty()) {
     s.fail("token_file", "must not be empty");
   }
+  detail::read_admin_tokens(s, out);
 }
 
 void read_log(const Section& root, LogConfig& out) {

@@ -8,6 +8,7 @@
 // (or "" where empty means "none"); the list of them is in config_paths.hpp.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -201,9 +202,18 @@ struct Route {
   bool trusted = false;
 };
 
+// One named operator of the admin API ([admin] tokens_file, relay/config/admin_tokens.hpp):
+// the SHA-256 of the bearer token, never the token itself.
+struct OperatorToken {
+  std::string name;                       // [A-Za-z0-9._-]{1,64}, as logged and audited
+  std::array<unsigned char, 32> digest{};  // SHA-256 of the token's text
+};
+
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 8025};
-  std::string token_file = "etc/admin.token";
+  std::string token_file = "etc/admin.token";  // its token is the operator "admin"
+  std::string tokens_file;                     // "": no named operators
+  std::vector<OperatorToken> operators;        // read from tokens_file at load
 };
 
 // [audit]: the audit trail (relay/audit, docs/audit.md) - one durable record per event

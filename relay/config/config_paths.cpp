@@ -12,6 +12,7 @@ void each_path(C& cfg, F&& f) {
   f("queue.path", cfg.queue.path);
   f("delivery.ca_file", cfg.delivery.ca_file);
   f("admin.token_file", cfg.admin.token_file);
+  f("admin.tokens_file", cfg.admin.tokens_file);
   f("log.file", cfg.log.file);
   f("smtp.auth.users_file", cfg.smtp.auth.users_file);
   f("smtp.auth.senders_file", cfg.smtp.sender_login.senders_file);

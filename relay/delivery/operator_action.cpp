@@ -5,8 +5,12 @@
 #include <utility>
 #include <vector>
 
+#include "relay/audit/audit_record.hpp"
+#include "relay/audit/operator_records.hpp"
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
+#include "relay/common/log.hpp"
+#include "relay/delivery/attempt_log.hpp"
 #include "relay/dsn/dsn_select.hpp"
 #include "relay/model/reason.hpp"
 #include "relay/smtp/params.hpp"
@@ -90,7 +94,58 @@ bool apply_op(QueueOp op, model::Envelope& env, std::int64_t now, const std::str
   return false;
 }
 
-void run_action(QueueOp op, model::QueueId id, const std::string& reason,
+namespace {
+
+// The recipients `op` ends: a bounce fails every open one, a delete takes every open one
+// with the message. Indices into the envelope's recipients.
+std::vector<std::size_t> ended_by(QueueOp op, const model::Envelope& before,
+                                  const model::Envelope& after) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < before.recipients.size() && i < after.recipients.size(); ++i) {
+    if (!model::is_open(before.recipients[i])) continue;
+    if (op == QueueOp::Remove ||
+        (op == QueueOp::Bounce && after.recipients[i].state == model::RcptState::Failed)) {
+      out.push_back(i);
+    }
+  }
+  return out;
+}
+
+bool releases_policy_hold(QueueOp op, const model::Envelope& before) {
+  return op == QueueOp::Release &&
+         std::any_of(before.recipients.begin(), before.recipients.end(), [](const auto& r) {
+           return r.state == model::RcptState::Held && r.policy == model::Policy::HOLD;
+         });
+}
+
+}  // namespace
+
+std::string operator_status_line(QueueOp op, const model::Envelope& env,
+                                 const model::Recipient& r, const Operator& by, std::int64_t now,
+                                 log::Format format) {
+  AttemptLine line;
+  line.queue_id = env.id.to_string();
+  line.recipient = r.address;
+  line.relay = "none";
+  line.policy = model::to_string(r.policy);
+  line.reason = r.policy_reason;
+  line.tls = r.last_tls.empty() ? "none" : r.last_tls;
+  line.cert_sha256 = r.last_cert_sha256;
+  line.dnssec = r.last_dnssec;
+  line.delay_s = static_cast<double>(now - env.arrival_us) / 1e6;
+  line.attempts = r.attempts;
+  line.dsn = "5.0.0";
+  if (op == QueueOp::Bounce) {
+    line.status = "bounced";
+    line.detail = "operator " + by.name + ": " + r.last_reply;
+  } else {
+    line.status = "deleted";
+    line.detail = "operator " + by.name;
+  }
+  return format_attempt(line, format);
+}
+
+void run_action(QueueOp op, model::QueueId id, const std::string& reason, const Operator& by,
                 const ActionContext& ctx, OpDone done, std::function<void()> written) {
   auto loaded = ctx.store.load(id);
   if (!loaded) return done(fail(loaded.error()));
@@ -107,30 +162,49 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason,
     return done(fail(queue::Error{queue::Error::Kind::Invalid,
                                   std::string("nothing to ") + to_string(op)}));
   }
+  const auto ended = ended_by(op, before, env);
   std::vector<model::Policy> bounced;  // the recipients this bounce makes final
   if (op == QueueOp::Bounce) {
-    for (std::size_t i = 0; i < env.recipients.size() && i < before.recipients.size(); ++i) {
-      if (model::is_open(before.recipients[i]) &&
-          env.recipients[i].state == model::RcptState::Failed) {
-        bounced.push_back(env.recipients[i].policy);
-      }
-    }
+    for (auto i : ended) bounced.push_back(env.recipients[i].policy);
     auto body = ctx.store.load_body(id);
     if (!body) return done(fail(body.error()));
     change.inserts = dsn::select_dsns(before, env, *body, {}, ctx.dsn_options, ctx.max_lifetime,
                                       ctx.ids, now);
     change.kind = queue::Change::Kind::Remove;  // every recipient is final now
   }
-  ctx.log->info("{}: {} by the operator", id.to_string(), to_string(op));
+  if (ctx.audit) {
+    const audit::Actor actor{by.name, by.client};
+    change.audit.push_back(audit::to_record(
+        audit::operator_record(now, env, to_string(op), actor, op == QueueOp::Bounce ? reason : "",
+                               releases_policy_hold(op, before)),
+        now));
+    // A bounce's failure DSN reports every recipient it failed (dsn_select.hpp).
+    std::string dsn_id = change.inserts.empty() ? "" : change.inserts.front().envelope.id.to_string();
+    for (auto i : ended) {
+      change.audit.push_back(audit::to_record(
+          audit::outcome_record(now, env, env.recipients[i],
+                                op == QueueOp::Bounce ? "bounced" : "deleted", by.name, nullptr,
+                                op == QueueOp::Bounce ? std::string_view(dsn_id) : ""),
+          now));
+    }
+  }
+  ctx.log->info("{}: {} operator={} client=[{}]", id.to_string(), to_string(op),
+                log::escape(by.name, 64), log::escape(by.client, 64));
+  std::vector<std::string> status_lines;
+  for (auto i : ended) status_lines.push_back(operator_status_line(op, env, env.recipients[i], by, now));
   change.envelope = std::move(env);
   // The commit answer runs on the writer's thread: an exception must not reach the writer.
   ctx.writer.submit_change(
       std::move(change), [log = ctx.log, metrics = ctx.metrics, bounced = std::move(bounced), id,
-                          done = std::move(done),
+                          status_lines = std::move(status_lines), done = std::move(done),
                           written = std::move(written)](Status<queue::Error> st) {
         common::guard(*log, id.to_string() + ":", "scheduler.action_written", [&] {
-          if (st.ok() && metrics) {
-            for (auto policy : bounced) metrics->bounced.inc(policy);
+          if (st.ok()) {
+            // Only once on disk: a line must not report an end the store never saw.
+            for (const auto& line : status_lines) log->info("{}", line);
+            if (metrics) {
+              for (auto policy : bounced) metrics->bounced.inc(policy);
+            }
           }
           done(std::move(st));
           written();

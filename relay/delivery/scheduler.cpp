@@ -124,8 +124,9 @@ class SchedulerImpl final : public Scheduler {
     if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
   }
 
-  void control(QueueOp op, model::QueueId id, OpDone done, std::string reason) override {
-    PendingOp pending{op, id, std::move(done), std::move(reason)};
+  void control(QueueOp op, model::QueueId id, OpDone done, std::string reason,
+               Operator by) override {
+    PendingOp pending{op, id, std::move(done), std::move(reason), std::move(by)};
     {
       std::lock_guard lock(mutex_);
       if (!closed_ && !stopping_) {
@@ -137,11 +138,14 @@ class SchedulerImpl final : public Scheduler {
     pending.answer(fail(stopping_error()));
   }
 
-  void flush_all(std::string domain, CountDone done) override {
+  void flush_all(std::string domain, CountDone done, Operator by) override {
     if (accepting_stopped()) return done(fail(stopping_error()));
     // The reading, on the caller's thread: the loop only writes (queue_flush.hpp).
     auto candidates = flush_candidates(store_, domain);
     if (!candidates) return done(fail(candidates.error()));
+    log_->info("event=flush domain={} candidates={} operator={} client=[{}]",
+               domain.empty() ? std::string("all") : log::escape(domain, 100), candidates->size(),
+               log::escape(by.name, 64), log::escape(by.client, 64));
     auto run = std::make_unique<FlushRun>(std::move(domain), std::move(*candidates),
                                           std::move(done), [this] { kick(); }, log_);
     {
@@ -167,6 +171,7 @@ class SchedulerImpl final : public Scheduler {
     model::QueueId id{};
     OpDone done;
     std::string reason;
+    Operator by;
     void answer(Status<queue::Error> st) {
       if (done) done(std::move(st));
     }
@@ -296,9 +301,9 @@ class SchedulerImpl final : public Scheduler {
       return;
     }
     ActionContext ctx{store_, writer_, ids_, dsn_options_, config_->delivery.max_lifetime,
-                      log_,   metrics_};
+                      log_,   metrics_, config_->audit.enabled};
     // A copy of `done`: if run_action throws before answering, the guard still can.
-    run_action(op.op, op.id, op.reason, ctx, op.done, [this] { kick(); });
+    run_action(op.op, op.id, op.reason, op.by, ctx, op.done, [this] { kick(); });
     op.done = nullptr;
   }
 

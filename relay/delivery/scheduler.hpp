@@ -66,14 +66,16 @@ class Scheduler {
   virtual SchedulerStats stats() const = 0;         // thread-safe
   // Operator actions (thread-safe; `done` is called on the scheduler or the writer thread).
   // A message being delivered is changed only after its outcome has been written.
-  // `reason`: for Bounce, the words the DSN and the log give ("" for the default).
-  virtual void control(QueueOp op, model::QueueId id, OpDone done, std::string reason = {}) = 0;
+  // `reason`: for Bounce, the words the DSN and the log give ("" for the default). `by`:
+  // who asked, for the log and the audit trail (operator_action.hpp).
+  virtual void control(QueueOp op, model::QueueId id, OpDone done, std::string reason = {},
+                       Operator by = {}) = 0;
   // Make every message with a pending recipient (in `domain`, if given) due now; answers
   // how many were made due. Reads the schedule index (and, for a domain, the candidates'
   // records) on the calling thread - an admin thread, never a libuv loop - and leaves only
-  // the writing to the scheduler's loop (queue_flush.hpp).
+  // the writing to the scheduler's loop (queue_flush.hpp). `by`: who asked, for the log.
   using CountDone = std::function<void(Result<std::size_t, queue::Error>)>;
-  virtual void flush_all(std::string domain, CountDone done) = 0;
+  virtual void flush_all(std::string domain, CountDone done, Operator by = {}) = 0;
 };
 
 }  // namespace secmx::delivery

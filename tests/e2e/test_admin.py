@@ -343,7 +343,7 @@ def test_request_text_cannot_forge_or_corrupt_log_lines(make_relay):
     raw = sorted({b for b in data if b != 0x0A and not 0x20 <= b < 0x7F})
     assert not raw, f"raw bytes {raw} in the log:\n" + data.decode("ascii", "replace")
     assert b"flush of 0 message(s) for \\x00\\xff by the operator" in data
-    assert b"flush domain=\\x00\\xff by [127.0.0.1]" in data
+    assert b"flush domain=\\x00\\xff operator=admin client=[127.0.0.1]" in data
 
 
 def test_wrong_method_is_405_with_allow(make_relay):

@@ -16,6 +16,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "admin/admin_token.hpp"
+#include "queue/audit_chain.hpp"
+#include "relay/config/admin_tokens.hpp"
 #include "tests/unit/admin/admin_test_util.hpp"
 
 namespace secmx::admin {
@@ -109,7 +112,7 @@ class AdminServerTest : public ::testing::Test {
   metrics::RelayMetrics metrics_;
   std::shared_ptr<const policy::PolicyEngine> engine_;
   std::atomic<bool> listeners_up_{true};
-  std::function<void(std::function<void(ReloadAnswer)>)> reload_;  // before start()
+  std::function<void(const Operator&, std::function<void(ReloadAnswer)>)> reload_;  // before start()
   std::unique_ptr<AdminServer> server_;
 };
 
@@ -194,6 +197,47 @@ TEST_F(AdminServerTest, MutationsGoToQueueOps) {
   EXPECT_EQ(calls[5].op, "flush_all");
   EXPECT_EQ(calls[5].arg, "y.example");
   EXPECT_EQ(calls[6].arg, "*");
+  for (const auto& call : calls) EXPECT_EQ(call.by, "admin@127.0.0.1") << call.op;
+}
+
+TEST_F(AdminServerTest, NamedOperatorsActUnderTheirNames) {
+  auto alice = new_operator_token("alice");
+  ASSERT_TRUE(alice.ok()) << alice.error();
+  auto cfg = std::make_shared<config::Config>(*config_);
+  ASSERT_TRUE(config::parse_admin_tokens(alice->line, "tokens", cfg->admin.operators).empty());
+  server_->update(cfg, nullptr);
+  config_ = cfg;
+
+  auto c = client(false);
+  c.set_bearer_token_auth(alice->token);
+  ASSERT_EQ(c.Post("/api/v1/queue/0000000000100000/hold")->status, 200);
+  ASSERT_EQ(c.Post("/api/v1/queue/flush", R"({"domain":"y.example"})", "application/json")->status, 200);
+  auto admin = client();  // token_file's token still works, as "admin"
+  ASSERT_EQ(admin.Post("/api/v1/queue/0000000000100000/release")->status, 200);
+  auto calls = ops_.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].by, "alice@127.0.0.1");
+  EXPECT_EQ(calls[1].by, "alice@127.0.0.1");
+  EXPECT_EQ(calls[2].by, "admin@127.0.0.1");
+
+  // The flush of a domain is one "operator" record naming alice (audit is on by default).
+  auto links = store_->audit_links(0, 10);
+  ASSERT_TRUE(links.ok());
+  ASSERT_EQ(links->size(), 1u);
+  auto link = queue::audit::decode_link(links->front().stored);
+  ASSERT_TRUE(link.ok()) << link.error();
+  auto record = json::parse(link->payload);
+  EXPECT_EQ(record["event"], "operator");
+  EXPECT_EQ(record["action"], "flush");
+  EXPECT_EQ(record["operator"], "alice");
+  EXPECT_EQ(record["client"], "127.0.0.1");
+  EXPECT_EQ(record["domain"], "y.example");
+  EXPECT_EQ(record["messages"], 3);
+  EXPECT_EQ(record["queue_id"], "");
+
+  c.set_bearer_token_auth(std::string(alice->token.size(), '0'));
+  EXPECT_EQ(c.Post("/api/v1/queue/0000000000100000/hold")->status, 401);
+  EXPECT_EQ(ops_.calls().size(), 3u);
 }
 
 TEST_F(AdminServerTest, OperationErrorsMapToStatuses) {
@@ -286,8 +330,10 @@ TEST_F(AdminServerTest, ReloadAnswersWhatTheDaemonDid) {
 
   server_->stop();
   ReloadAnswer next;
+  std::string asked_by;
   // The answer comes from another thread, as the daemon's main loop gives it.
-  reload_ = [&next](std::function<void(ReloadAnswer)> done) {
+  reload_ = [&next, &asked_by](const Operator& by, std::function<void(ReloadAnswer)> done) {
+    asked_by = by.name;
     std::thread([done, a = next] { done(a); }).detach();
   };
   start();
@@ -306,6 +352,7 @@ TEST_F(AdminServerTest, ReloadAnswersWhatTheDaemonDid) {
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(body(r)["summary"], "rules=1");
   EXPECT_EQ(body(r)["warnings"], json::array({"w"}));
+  EXPECT_EQ(asked_by, "admin");  // the token of token_file
 
   // A write like the others: the token is needed.
   auto anon = client(false);

@@ -58,6 +58,7 @@ class FakeOps : public QueueOps {
   struct Call {
     std::string op;
     std::string arg;
+    std::string by;  // "operator@client"
   };
   std::vector<Call> calls() {
     std::lock_guard lock(mutex_);
@@ -66,23 +67,33 @@ class FakeOps : public QueueOps {
   std::vector<model::QueueId> unknown;
   std::optional<OpError> next_error;
 
-  OpStatus hold(model::QueueId id) override { return record("hold", id.to_string(), id); }
-  OpStatus release(model::QueueId id) override { return record("release", id.to_string(), id); }
-  OpStatus flush(model::QueueId id) override { return record("flush", id.to_string(), id); }
-  OpStatus remove(model::QueueId id) override { return record("delete", id.to_string(), id); }
-  OpStatus bounce(model::QueueId id, std::string reason) override {
-    return record("bounce", id.to_string() + " " + reason, id);
+  OpStatus hold(model::QueueId id, const Operator& by) override {
+    return record("hold", id.to_string(), id, by);
   }
-  Result<std::size_t, OpError> flush_all(std::optional<std::string> domain) override {
+  OpStatus release(model::QueueId id, const Operator& by) override {
+    return record("release", id.to_string(), id, by);
+  }
+  OpStatus flush(model::QueueId id, const Operator& by) override {
+    return record("flush", id.to_string(), id, by);
+  }
+  OpStatus remove(model::QueueId id, const Operator& by) override {
+    return record("delete", id.to_string(), id, by);
+  }
+  OpStatus bounce(model::QueueId id, std::string reason, const Operator& by) override {
+    return record("bounce", id.to_string() + " " + reason, id, by);
+  }
+  Result<std::size_t, OpError> flush_all(std::optional<std::string> domain,
+                                         const Operator& by) override {
     std::lock_guard lock(mutex_);
-    calls_.push_back({"flush_all", domain.value_or("*")});
+    calls_.push_back({"flush_all", domain.value_or("*"), by.name + "@" + by.client});
     return std::size_t{3};
   }
 
  private:
-  OpStatus record(const std::string& op, const std::string& arg, model::QueueId id) {
+  OpStatus record(const std::string& op, const std::string& arg, model::QueueId id,
+                  const Operator& by) {
     std::lock_guard lock(mutex_);
-    calls_.push_back({op, arg});
+    calls_.push_back({op, arg, by.name + "@" + by.client});
     for (auto u : unknown) {
       if (u == id) return fail(OpError{OpError::Kind::NotFound, "no message " + id.to_string()});
     }

@@ -2,6 +2,7 @@
 #include "admin/admin_token.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "relay/config/admin_tokens.hpp"
 #include "tests/unit/admin/admin_test_util.hpp"
 
 namespace secmx::admin {
@@ -119,6 +121,87 @@ TEST(AdminTokenCreate, StartedAsRootTheFileBelongsToTheRunAccount) {
   EXPECT_EQ(st.st_uid, 65534u);
   EXPECT_EQ(st.st_gid, 65534u);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+
+// --- TokenSet: the operators' tokens -------------------------------------------------
+
+config::AdminConfig operators_config(const test::TempDir& dir, std::vector<std::string> lines) {
+  config::AdminConfig admin;
+  admin.token_file = dir.sub("admin.token");
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  EXPECT_TRUE(config::parse_admin_tokens(text, "tokens", admin.operators).empty());
+  return admin;
+}
+
+TEST(TokenSet, EachTokenNamesItsOperatorAndTheSingleTokenIsAdmin) {
+  test::TempDir dir;
+  std::ofstream(dir.sub("admin.token")) << "the-admin-token\n";
+  auto alice = new_operator_token("alice");
+  auto bob = new_operator_token("bob");
+  ASSERT_TRUE(alice.ok() && bob.ok());
+  auto set = TokenSet::from_config(operators_config(dir, {alice->line, bob->line}));
+  EXPECT_EQ(set.size(), 3u);
+  EXPECT_TRUE(set.token_file_problem().empty());
+  EXPECT_EQ(set.match(alice->token), "alice");
+  EXPECT_EQ(set.match(bob->token), "bob");
+  EXPECT_EQ(set.match("the-admin-token"), "admin");
+  EXPECT_EQ(set.match_header("Bearer " + bob->token), "bob");
+  EXPECT_EQ(set.match_header("bearer  " + alice->token + " "), "alice");
+  EXPECT_EQ(set.match(""), std::nullopt);
+  EXPECT_EQ(set.match(alice->token + "0"), std::nullopt);
+  EXPECT_EQ(set.match(alice->line), std::nullopt) << "the hash is not the token";
+  EXPECT_EQ(set.match_header("Basic " + alice->token), std::nullopt);
+}
+
+TEST(TokenSet, WithoutTheTokenFileTheNamedOperatorsStillWork) {
+  test::TempDir dir;  // no admin.token in it
+  auto alice = new_operator_token("alice");
+  ASSERT_TRUE(alice.ok());
+  auto set = TokenSet::from_config(operators_config(dir, {alice->line}));
+  EXPECT_NE(set.token_file_problem().find("admin.token"), std::string::npos);
+  EXPECT_EQ(set.size(), 1u);
+  EXPECT_EQ(set.match(alice->token), "alice");
+}
+
+// The time a check takes must not tell whether or which operator matched: every entry is
+// compared, in constant time, whatever the answer.
+int g_compares = 0;
+int counting_compare(const void* a, const void* b, std::size_t n) {
+  ++g_compares;
+  return CRYPTO_memcmp(a, b, n);
+}
+
+TEST(TokenSet, ComparesEveryEntryWhateverMatches) {
+  TokenSet set;
+  std::vector<NewOperatorToken> made;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    auto t = new_operator_token(name);
+    ASSERT_TRUE(t.ok());
+    std::vector<config::OperatorToken> parsed;
+    ASSERT_TRUE(config::parse_admin_tokens(t->line, "x", parsed).empty());
+    set.add(parsed[0].name, parsed[0].digest);
+    made.push_back(*t);
+  }
+  for (const auto& presented : {made[0].token, made[3].token, std::string("nobody")}) {
+    g_compares = 0;
+    set.match(presented, &counting_compare);
+    EXPECT_EQ(g_compares, 4) << presented;
+  }
+  EXPECT_EQ(set.match(made[2].token, &counting_compare), "c");
+}
+
+TEST(TokenSet, NewTokensAreRandomAndTheirLinesParse) {
+  auto a = new_operator_token("ops.night-1");
+  auto b = new_operator_token("ops.night-1");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->token.size(), 64u);
+  EXPECT_NE(a->token, b->token);
+  EXPECT_EQ(a->line.rfind("ops.night-1:", 0), 0u);
+  EXPECT_EQ(a->line.size(), std::string("ops.night-1:").size() + 64);
+  EXPECT_FALSE(new_operator_token("bad name").ok());
+  EXPECT_FALSE(new_operator_token("admin").ok());
 }
 
 }  // namespace
