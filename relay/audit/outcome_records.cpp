@@ -2,6 +2,7 @@
 #include "relay/audit/outcome_records.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "relay/audit/audit_record.hpp"
 #include "relay/audit/message_records.hpp"
@@ -45,12 +46,39 @@ std::vector<queue::AuditRecord> write_back_records(const model::Envelope& before
         outcome_record(now_us, after, r, outcome, by, attempt ? &*attempt : nullptr, dsn_id),
         now_us));
   }
+  auto dsn = dsn_records(after, dsns, now_us);
+  out.insert(out.end(), std::make_move_iterator(dsn.begin()), std::make_move_iterator(dsn.end()));
+  return out;
+}
+
+std::vector<DsnQueued> dsns_queued(const std::vector<queue::NewMessage>& inserts,
+                                   const std::vector<dsn::Selected>& selected) {
+  std::vector<DsnQueued> out;
+  for (std::size_t i = 0; i < inserts.size() && i < selected.size(); ++i) {
+    const auto& env = inserts[i].envelope;
+    const char* kind = "failure";
+    switch (selected[i].event) {
+      case dsn::Event::Failure: kind = "failure"; break;
+      case dsn::Event::Delay: kind = "delay"; break;
+      case dsn::Event::Delivered: kind = "success"; break;
+      case dsn::Event::Relayed: kind = "relayed"; break;
+    }
+    out.push_back({env.id.to_string(), kind, selected[i].recipients,
+                   env.recipients.empty() ? std::string() : env.recipients.front().address});
+  }
+  return out;
+}
+
+std::vector<queue::AuditRecord> dsn_records(const model::Envelope& about,
+                                            const std::vector<DsnQueued>& dsns,
+                                            std::int64_t now_us) {
+  std::vector<queue::AuditRecord> out;
   for (const auto& d : dsns) {
     std::vector<std::string> addresses;
     for (std::size_t i : d.recipients) {
-      if (i < after.recipients.size()) addresses.push_back(after.recipients[i].address);
+      if (i < about.recipients.size()) addresses.push_back(about.recipients[i].address);
     }
-    out.push_back(to_record(dsn_record(now_us, after, d.id, d.kind, addresses, d.to), now_us));
+    out.push_back(to_record(dsn_record(now_us, about, d.id, d.kind, addresses, d.to), now_us));
   }
   return out;
 }

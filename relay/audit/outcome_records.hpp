@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "queue/store.hpp"
+#include "relay/dsn/dsn_select.hpp"
 #include "relay/model/envelope.hpp"
 
 namespace secmx::audit {
@@ -26,6 +27,16 @@ struct DsnQueued {
   std::vector<std::size_t> recipients;
   std::string to;
 };
+
+// The DSNs select_dsns() queued (dsn_select.hpp: `inserts` and what it said of each), as
+// the audit trail names them.
+std::vector<DsnQueued> dsns_queued(const std::vector<queue::NewMessage>& inserts,
+                                   const std::vector<dsn::Selected>& selected);
+
+// One "dsn" record per DSN of `dsns`, about the message `about`.
+std::vector<queue::AuditRecord> dsn_records(const model::Envelope& about,
+                                            const std::vector<DsnQueued>& dsns,
+                                            std::int64_t now_us);
 
 // The attempt that decided `r`'s outcome: the newest of its history, else one made from
 // its last_* evidence; nullopt when it was never tried.

@@ -2,11 +2,13 @@
 #include "relay/delivery/operator_action.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 #include <vector>
 
 #include "relay/audit/audit_record.hpp"
 #include "relay/audit/operator_records.hpp"
+#include "relay/audit/outcome_records.hpp"
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
@@ -164,12 +166,13 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason, const 
   }
   const auto ended = ended_by(op, before, env);
   std::vector<model::Policy> bounced;  // the recipients this bounce makes final
+  std::vector<dsn::Selected> selected;  // what each DSN of the bounce reports
   if (op == QueueOp::Bounce) {
     for (auto i : ended) bounced.push_back(env.recipients[i].policy);
     auto body = ctx.store.load_body(id);
     if (!body) return done(fail(body.error()));
     change.inserts = dsn::select_dsns(before, env, *body, {}, ctx.dsn_options, ctx.max_lifetime,
-                                      ctx.ids, now);
+                                      ctx.ids, now, &selected);
     change.kind = queue::Change::Kind::Remove;  // every recipient is final now
   }
   if (ctx.audit) {
@@ -187,6 +190,9 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason, const 
                                 op == QueueOp::Bounce ? std::string_view(dsn_id) : ""),
           now));
     }
+    auto dsn = audit::dsn_records(env, audit::dsns_queued(change.inserts, selected), now);
+    change.audit.insert(change.audit.end(), std::make_move_iterator(dsn.begin()),
+                        std::make_move_iterator(dsn.end()));
   }
   ctx.log->info("{}: {} operator={} client=[{}]", id.to_string(), to_string(op),
                 log::escape(by.name, 64), log::escape(by.client, 64));

@@ -37,25 +37,6 @@
 namespace secmx::delivery {
 namespace {
 
-// The DSNs select_dsns() queued, as the audit trail names them.
-std::vector<audit::DsnQueued> dsns_queued(const std::vector<queue::NewMessage>& inserts,
-                                          const std::vector<dsn::Selected>& selected) {
-  std::vector<audit::DsnQueued> out;
-  for (std::size_t i = 0; i < inserts.size() && i < selected.size(); ++i) {
-    const auto& env = inserts[i].envelope;
-    const char* kind = "failure";
-    switch (selected[i].event) {
-      case dsn::Event::Failure: kind = "failure"; break;
-      case dsn::Event::Delay: kind = "delay"; break;
-      case dsn::Event::Delivered: kind = "success"; break;
-      case dsn::Event::Relayed: kind = "relayed"; break;
-    }
-    out.push_back({env.id.to_string(), kind, selected[i].recipients,
-                   env.recipients.empty() ? std::string() : env.recipients.front().address});
-  }
-  return out;
-}
-
 // Messages handed out at once. Bounds memory (each holds its body) and the rescan cost.
 constexpr std::size_t kMaxInFlight = 2000;
 constexpr std::uint64_t kTickMs = 1000;
@@ -399,7 +380,7 @@ class SchedulerImpl final : public Scheduler {
     // deciding attempt and the DSN that reports it, and each DSN.
     if (config_->audit.enabled) {
       change.audit = audit::write_back_records(*f.before, *f.envelope,
-                                               dsns_queued(change.inserts, reported), "delivery",
+                                               audit::dsns_queued(change.inserts, reported), "delivery",
                                                now);
     }
     bool open = false;

@@ -101,7 +101,8 @@ TEST_F(OperatorActionTest, BounceRecordsEachRecipientItEndsWithItsDsnAndLogsASta
   ASSERT_TRUE(act(QueueOp::Bounce, "spam run").ok());
   EXPECT_FALSE(load(1).has_value()) << "every recipient final: the message is gone";
   auto r = records();
-  ASSERT_EQ(r.size(), 3u) << "one operator record and one outcome per recipient it ended";
+  ASSERT_EQ(r.size(), 4u)
+      << "one operator record, one outcome per recipient it ended, one record of its DSN";
   EXPECT_EQ(r[0]["action"], "bounce");
   EXPECT_EQ(r[0]["reason"], "spam run");
   EXPECT_EQ(r[0]["recipients"][0]["state"], "failed");
@@ -123,6 +124,10 @@ TEST_F(OperatorActionTest, BounceRecordsEachRecipientItEndsWithItsDsnAndLogsASta
   }
   EXPECT_EQ(r[1]["recipient"]["address"], "a@one.example");
   EXPECT_EQ(r[2]["recipient"]["address"], "b@two.example");
+  EXPECT_EQ(r[3]["event"], "dsn");
+  EXPECT_EQ(r[3]["dsn_id"], dsn_id);
+  EXPECT_EQ(r[3]["kind"], "failure");
+  EXPECT_EQ(r[3]["recipients"], nlohmann::json({"a@one.example", "b@two.example"}));
   auto text = lines();
   EXPECT_NE(text.find(": to=<a@one.example>, relay=none, policy=SOS"), std::string::npos) << text;
   EXPECT_NE(text.find("dsn=5.0.0, status=bounced (operator alice: spam run)"), std::string::npos)
