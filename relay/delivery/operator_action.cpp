@@ -9,6 +9,7 @@
 #include "relay/audit/audit_record.hpp"
 #include "relay/audit/operator_records.hpp"
 #include "relay/audit/outcome_records.hpp"
+#include "relay/common/log_lines.hpp"
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
@@ -198,6 +199,9 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason, const 
                 log::escape(by.name, 64), log::escape(by.client, 64));
   std::vector<std::string> status_lines;
   for (auto i : ended) status_lines.push_back(operator_status_line(op, env, env.recipients[i], by, now));
+  // A bounce or delete takes the message out of the queue: its last line says so, as the
+  // scheduler's does for a message whose every recipient ended by delivery.
+  if (change.kind == queue::Change::Kind::Remove) status_lines.push_back(log::removed_line(id.to_string()));
   change.envelope = std::move(env);
   // The commit answer runs on the writer's thread: an exception must not reach the writer.
   ctx.writer.submit_change(

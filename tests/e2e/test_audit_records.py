@@ -255,8 +255,6 @@ def test_a_delivered_message_has_its_accept_and_outcome_records(shared, world):
     assert re.search(rf"{qid}: message-id=<m1@client.test>", shared.log())
 
 
-@pytest.mark.xfail(reason="the stored envelope keeps message_id once the envelope codec "
-                          "stores it (issue 18, attempt history part)", strict=False)
 def test_the_outcome_repeats_the_accepted_message_id(shared, world):
     reply = submit(shared, ["dora@ok.test"], message("same id", "m2@client.test"))
     assert reply.code == 250, reply
