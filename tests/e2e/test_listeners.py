@@ -26,9 +26,15 @@ def _listener_relay(make_relay, tmp_path, extra: str = ""):
                        "hr: @hr.agency.example, payroll-*@agency.example\n")
     relay = make_relay(tls=True, start=False,
                        overrides={"smtp": {"relay_networks": ["127.0.0.1/32"]}})
+    # Three distinct ports: free_port() can hand back the main listener's port, which is
+    # chosen but not bound until the relay starts.
+    taken = {relay.port, relay.admin_port}
     relay.smtps_port = free_port()
+    while relay.smtps_port in taken:
+        relay.smtps_port = free_port()
+    taken.add(relay.smtps_port)
     relay.submission_port = free_port()
-    while relay.submission_port == relay.smtps_port:
+    while relay.submission_port in taken:
         relay.submission_port = free_port()
     with open(relay.config_path, "a") as f:
         f.write(f"""
