@@ -436,8 +436,7 @@ class AdminServerImpl final : public AdminServer {
     // change no recipient). This admin thread may block on the store; no loop waits on it.
     if (config()->audit.enabled) {
       auto now = unix_now_us();
-      auto record = audit::to_record(
-          audit::flush_all_record(now, {by.name, by.client}, domain.value_or(""), *n), now);
+      auto record = audit::flush_all_record(now, {by.name, by.client}, domain.value_or(""), *n);
       if (auto st = deps_.store->append_audit({&record, 1}); !st) {
         log_->error("flush {}: audit record not written: {}", who(by), st.error().message);
       }

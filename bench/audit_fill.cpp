@@ -126,10 +126,11 @@ int main(int argc, char** argv) {
   std::vector<queue::AuditRecord> pending;
   std::uint64_t written = 0;
   std::int64_t now = *t0;
-  auto add = [&](const json& j) {
-    pending.push_back(audit::to_record(j, now));
+  auto add_record = [&](queue::AuditRecord r) {
+    pending.push_back(std::move(r));
     now += std::max<std::int64_t>(step, 1);
   };
+  auto add = [&](const json& j) { add_record(audit::to_record(j, now)); };
   while (written + pending.size() < count) {
     auto env = gen.envelope();
     std::vector<model::Recipient> rcpts{gen.recipient(env)};
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
         r.last_status = a.status;
         r.last_reply = a.reply;
         std::string dsn = failed ? model::QueueId{gen.next_id++}.to_string() : "";
-        add(audit::outcome_record(now, env, r, failed ? "failed" : "delivered", "delivery", &a, dsn));
+        add_record(audit::outcome_record(now, env, r, failed ? "failed" : "delivered", "delivery", &a, dsn));
         if (failed) {
           auto d = audit::message_frame(audit::Event::Dsn, now, env);
           d["dsn_id"] = dsn;

@@ -49,12 +49,25 @@ std::string iso_time(std::int64_t unix_us) {
   return buf;
 }
 
+void write_attempt(JsonText& out, const model::Attempt& a) {
+  out.begin_object()
+      .field("address", a.address)
+      .field("cert_sha256", a.cert_sha256)
+      .field("dnssec", a.dnssec)
+      .field("host", a.host)
+      .field("method", a.method)
+      .field("reply", a.reply)
+      .field("status", a.status)
+      .field("time", iso_time(a.time_us))
+      .field("tls", a.tls)
+      .end_object();
+}
+
 json attempt_json(const model::Attempt& a) {
-  return json{{"time", iso_time(a.time_us)}, {"host", a.host},
-              {"address", a.address},        {"method", a.method},
-              {"tls", a.tls},                {"cert_sha256", a.cert_sha256},
-              {"dnssec", a.dnssec},          {"status", a.status},
-              {"reply", a.reply}};
+  std::string text;
+  JsonText out(text);
+  write_attempt(out, a);
+  return json::parse(text);
 }
 
 json recipient_json(const model::Recipient& r) {

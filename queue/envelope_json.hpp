@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "queue/json_text.hpp"
 #include "relay/model/envelope.hpp"
 
 namespace secmx::queue {
@@ -17,6 +18,9 @@ namespace secmx::queue {
 // "2024-05-01T10:00:00.123456Z" (UTC, microseconds).
 std::string iso_time(std::int64_t unix_us);
 
+// The attempt's shape is written once, here, as text (its keys in sorted order, as every
+// record of the audit trail, which writes it on each outcome); attempt_json() reads it back.
+void write_attempt(JsonText& out, const model::Attempt& attempt);
 nlohmann::json attempt_json(const model::Attempt& attempt);
 // With its attempt history (oldest first) and how many older attempts were dropped.
 nlohmann::json recipient_json(const model::Recipient& recipient);

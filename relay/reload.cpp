@@ -67,9 +67,8 @@ void record_reload(uv_loop_t* loop, queue::Store& store, const ReloadRequester& 
   auto now = unix_now_us();
   auto work = std::make_unique<RecordWork>();
   work->store = &store;
-  work->record = audit::to_record(audit::reload_record(now, {by.name, by.client}, "config",
-                                                       outcome.applied, outcome.errors),
-                                  now);
+  work->record = audit::reload_record(now, {by.name, by.client}, "config", outcome.applied,
+                                      outcome.errors);
   work->req.data = work.get();
   int rc = uv_queue_work(
       loop, &work->req,

@@ -17,19 +17,37 @@ const char* to_string(Event e) {
   return "unknown";
 }
 
+RecordText::RecordText(Event event, std::int64_t time_us) : time_us_(time_us) {
+  text_.reserve(1024);
+  out_.begin_object()
+      .field("v", kSchemaVersion)
+      .field("event", to_string(event))
+      .field("time", queue::iso_time(time_us));
+}
+
+RecordText& RecordText::message(const model::Envelope& env) {
+  out_.field("queue_id", env.id.to_string())
+      .field("message_id", env.message_id)
+      .field("sender", env.sender)
+      .field("classification", env.classification.empty() ? std::string_view("none")
+                                                           : std::string_view(env.classification))
+      .field("requiretls", env.requiretls);
+  return *this;
+}
+
+queue::AuditRecord RecordText::finish() && {
+  out_.end_object();
+  return queue::AuditRecord{time_us_, std::move(text_)};
+}
+
 nlohmann::json frame(Event event, std::int64_t time_us) {
-  return nlohmann::json{
-      {"v", kSchemaVersion}, {"event", to_string(event)}, {"time", queue::iso_time(time_us)}};
+  return nlohmann::json::parse(RecordText(event, time_us).finish().payload);
 }
 
 nlohmann::json message_frame(Event event, std::int64_t time_us, const model::Envelope& env) {
-  auto j = frame(event, time_us);
-  j["queue_id"] = env.id.to_string();
-  j["message_id"] = env.message_id;
-  j["sender"] = env.sender;
-  j["classification"] = env.classification.empty() ? "none" : env.classification;
-  j["requiretls"] = env.requiretls;
-  return j;
+  RecordText r(event, time_us);
+  r.message(env);
+  return nlohmann::json::parse(std::move(r).finish().payload);
 }
 
 std::string_view tls_auth(std::string_view tls) {
@@ -41,25 +59,33 @@ std::string_view tls_auth(std::string_view tls) {
   return "none";
 }
 
-nlohmann::json outcome_record(std::int64_t time_us, const model::Envelope& env,
-                              const model::Recipient& r, std::string_view outcome,
-                              std::string_view by, const model::Attempt* deciding,
-                              std::string_view dsn_id) {
-  auto j = message_frame(Event::Outcome, time_us, env);
-  j["outcome"] = outcome;
-  j["by"] = by;
-  j["recipient"] = nlohmann::json{{"address", r.address},
-                                  {"policy", model::to_string(r.policy)},
-                                  {"tls", model::to_string(r.tls)},
-                                  {"rule", r.policy_reason},
-                                  {"state", model::to_string(r.state)},
-                                  {"status", r.last_status},
-                                  {"reply", r.last_reply},
-                                  {"attempts", r.attempts}};
-  j["attempt"] = deciding ? queue::attempt_json(*deciding) : nlohmann::json(nullptr);
-  j["auth"] = tls_auth(deciding ? std::string_view(deciding->tls) : std::string_view());
-  j["dsn_id"] = dsn_id;
-  return j;
+queue::AuditRecord outcome_record(std::int64_t time_us, const model::Envelope& env,
+                                  const model::Recipient& r, std::string_view outcome,
+                                  std::string_view by, const model::Attempt* deciding,
+                                  std::string_view dsn_id) {
+  RecordText rec(Event::Outcome, time_us);
+  rec.message(env);
+  auto& j = rec.json();
+  j.field("outcome", outcome).field("by", by);
+  j.key("recipient")
+      .begin_object()
+      .field("address", r.address)
+      .field("policy", model::to_string(r.policy))
+      .field("tls", model::to_string(r.tls))
+      .field("rule", r.policy_reason)
+      .field("state", model::to_string(r.state))
+      .field("status", r.last_status)
+      .field("reply", r.last_reply)
+      .field("attempts", r.attempts)
+      .end_object();
+  j.key("attempt");
+  if (deciding)
+    queue::write_attempt(j, *deciding);
+  else
+    j.null();
+  j.field("auth", tls_auth(deciding ? std::string_view(deciding->tls) : std::string_view()))
+      .field("dsn_id", dsn_id);
+  return std::move(rec).finish();
 }
 
 queue::AuditRecord to_record(const nlohmann::json& record, std::int64_t time_us) {

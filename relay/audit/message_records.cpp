@@ -18,56 +18,73 @@ constexpr std::string_view kBlank = " \t\r\n";
 // recipients is still accepted - and recorded.
 constexpr std::size_t kMaxRecipientBytes = 40 * 1024;
 
-// `items` into j[key] while they fit; the rest counted in j["recipients_omitted"].
-void put_recipients(nlohmann::json& j, std::vector<nlohmann::json> items) {
-  auto& out = j["recipients"] = nlohmann::json::array();
-  std::size_t used = 0;
+// "recipients": [each item written by `write(JsonText&, item)`, while they fit], and the
+// count of the rest in "recipients_omitted".
+template <typename Items, typename Write>
+void put_recipients(queue::JsonText& j, const Items& items, Write write) {
+  std::string list;
+  queue::JsonText out(list);
+  out.begin_array();
   std::size_t omitted = 0;
-  for (auto& item : items) {
-    std::size_t size = item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() + 1;
-    if (omitted > 0 || used + size > kMaxRecipientBytes) {
+  for (const auto& item : items) {
+    std::size_t before = list.size();
+    write(out, item);
+    if (omitted > 0 || list.size() - 1 > kMaxRecipientBytes) {
+      list.resize(before);
       ++omitted;
-      continue;
     }
-    used += size;
-    out.push_back(std::move(item));
   }
-  if (omitted > 0) j["recipients_omitted"] = omitted;
+  out.end_array();
+  j.key("recipients").raw(list);
+  if (omitted > 0) j.field("recipients_omitted", static_cast<std::uint64_t>(omitted));
 }
 
-nlohmann::json markings_json(const policy::Classification& cls) {
-  auto out = nlohmann::json::array();
+void write_recipient(queue::JsonText& j, const model::Recipient& r) {
+  j.begin_object()
+      .field("address", r.address)
+      .field("policy", model::to_string(r.policy))
+      .field("tls", model::to_string(r.tls))
+      .field("rule", r.policy_reason)
+      .end_object();
+}
+
+void write_markings(queue::JsonText& j, const policy::Classification& cls) {
+  j.key("markings").begin_array();
   for (const auto& m : cls.markings) {
-    std::string text = m.text.substr(0, std::min(m.text.size(), policy::kMaxMarkingText));
-    out.push_back({{"source", policy::to_string(m.source)},
-                   {"text", std::move(text)},
-                   {"level", m.level ? nlohmann::json(model::to_string(*m.level))
-                                     : nlohmann::json(nullptr)},
-                   {"error", m.error}});
+    std::string_view text(m.text);
+    text = text.substr(0, std::min(text.size(), policy::kMaxMarkingText));
+    j.begin_object().field("source", policy::to_string(m.source)).field("text", text);
+    j.key("level");
+    if (m.level)
+      j.value(model::to_string(*m.level));
+    else
+      j.null();
+    j.field("error", m.error).end_object();
   }
-  return out;
+  j.end_array();
 }
 
-nlohmann::json recipient_json(const model::Recipient& r) {
-  return {{"address", r.address},
-          {"policy", model::to_string(r.policy)},
-          {"tls", model::to_string(r.tls)},
-          {"rule", r.policy_reason}};
-}
-
-// What accept and reject share: the client, the size, the markings.
-nlohmann::json message_fields(Event event, std::int64_t time_us, const model::Envelope& env,
-                              const policy::Classification& cls) {
-  auto j = message_frame(event, time_us, env);
-  j["classification"] = classification_name(cls);
-  j["client"] = {{"address", env.client_address},
-                 {"helo", env.client_helo},
-                 {"auth_user", env.auth_user},
-                 {"tls_protocol", env.tls_protocol},
-                 {"tls_cipher", env.tls_cipher}};
-  j["size"] = env.body_size;
-  j["markings"] = markings_json(cls);
-  return j;
+// What accept and reject share: the frame, the client, the size, the markings.
+RecordText message_fields(Event event, std::int64_t time_us, const model::Envelope& env,
+                          const policy::Classification& cls, std::string_view queue_id) {
+  RecordText rec(event, time_us);
+  auto& j = rec.json();
+  j.field("queue_id", queue_id)
+      .field("message_id", env.message_id)
+      .field("sender", env.sender)
+      .field("classification", classification_name(cls))
+      .field("requiretls", env.requiretls);
+  j.key("client")
+      .begin_object()
+      .field("address", env.client_address)
+      .field("helo", env.client_helo)
+      .field("auth_user", env.auth_user)
+      .field("tls_protocol", env.tls_protocol)
+      .field("tls_cipher", env.tls_cipher)
+      .end_object();
+  j.field("size", env.body_size);
+  write_markings(j, cls);
+  return rec;
 }
 
 }  // namespace
@@ -86,47 +103,39 @@ std::string message_id_of(std::string_view v) {
   return std::string(v);
 }
 
-nlohmann::json accept_record(std::int64_t time_us, const model::Envelope& env,
-                             const policy::Classification& cls) {
-  auto j = message_fields(Event::Accept, time_us, env, cls);
-  std::vector<nlohmann::json> rcpts;
-  for (const auto& r : env.recipients) rcpts.push_back(recipient_json(r));
-  put_recipients(j, std::move(rcpts));
-  return j;
+queue::AuditRecord accept_record(std::int64_t time_us, const model::Envelope& env,
+                                 const policy::Classification& cls) {
+  auto rec = message_fields(Event::Accept, time_us, env, cls, env.id.to_string());
+  put_recipients(rec.json(), env.recipients, write_recipient);
+  return std::move(rec).finish();
 }
 
-nlohmann::json reject_record(std::int64_t time_us, const model::Envelope& env,
-                             const policy::Classification& cls,
-                             const std::vector<policy::Decision>& decisions,
-                             std::string_view reason, std::string_view reply) {
-  auto j = message_fields(Event::Reject, time_us, env, cls);
-  j["queue_id"] = "";  // nothing was queued
-  std::vector<nlohmann::json> rcpts;
-  for (std::size_t i = 0; i < env.recipients.size(); ++i) {
-    model::Recipient r = env.recipients[i];
-    if (i < decisions.size()) {
-      r.policy = decisions[i].action;
-      r.tls = decisions[i].tls;
-      r.policy_reason = decisions[i].reason.to_string();
-    }
-    rcpts.push_back(recipient_json(r));
+queue::AuditRecord reject_record(std::int64_t time_us, const model::Envelope& env,
+                                 const policy::Classification& cls,
+                                 const std::vector<policy::Decision>& decisions,
+                                 std::string_view reason, std::string_view reply) {
+  auto rec = message_fields(Event::Reject, time_us, env, cls, "");  // nothing was queued
+  std::vector<model::Recipient> rcpts = env.recipients;
+  for (std::size_t i = 0; i < rcpts.size() && i < decisions.size(); ++i) {
+    rcpts[i].policy = decisions[i].action;
+    rcpts[i].tls = decisions[i].tls;
+    rcpts[i].policy_reason = decisions[i].reason.to_string();
   }
-  put_recipients(j, std::move(rcpts));
-  j["reason"] = reason;
-  j["reply"] = reply;
-  return j;
+  put_recipients(rec.json(), rcpts, write_recipient);
+  rec.json().field("reason", reason).field("reply", reply);
+  return std::move(rec).finish();
 }
 
-nlohmann::json dsn_record(std::int64_t time_us, const model::Envelope& original,
-                          std::string_view dsn_id, std::string_view kind,
-                          const std::vector<std::string>& recipients, std::string_view to) {
-  auto j = message_frame(Event::Dsn, time_us, original);
-  j["dsn_id"] = dsn_id;
-  j["kind"] = kind;
-  std::vector<nlohmann::json> rcpts(recipients.begin(), recipients.end());
-  put_recipients(j, std::move(rcpts));
-  j["to"] = to;
-  return j;
+queue::AuditRecord dsn_record(std::int64_t time_us, const model::Envelope& original,
+                              std::string_view dsn_id, std::string_view kind,
+                              const std::vector<std::string>& recipients, std::string_view to) {
+  RecordText rec(Event::Dsn, time_us);
+  rec.message(original);
+  rec.json().field("dsn_id", dsn_id).field("kind", kind);
+  put_recipients(rec.json(), recipients,
+                 [](queue::JsonText& j, const std::string& a) { j.value(a); });
+  rec.json().field("to", to);
+  return std::move(rec).finish();
 }
 
 }  // namespace secmx::audit

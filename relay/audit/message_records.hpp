@@ -14,8 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "queue/store.hpp"
 #include "relay/model/envelope.hpp"
 #include "relay/policy/marking.hpp"
 #include "relay/policy/policy_engine.hpp"
@@ -32,21 +31,21 @@ std::string message_id_of(std::string_view field_value);
 
 // "accept": `envelope` as stored (policy, TLS level and rule per recipient applied, its
 // message_id and classification set); `cls` every marking read.
-nlohmann::json accept_record(std::int64_t time_us, const model::Envelope& envelope,
-                             const policy::Classification& cls);
+queue::AuditRecord accept_record(std::int64_t time_us, const model::Envelope& envelope,
+                                 const policy::Classification& cls);
 
 // "reject": the refused message's envelope (as built, before any decision was applied:
 // nothing of it is stored), the decisions per recipient, the rule that refused it and the
 // reply the client got ("550 5.7.1 ...").
-nlohmann::json reject_record(std::int64_t time_us, const model::Envelope& envelope,
-                             const policy::Classification& cls,
-                             const std::vector<policy::Decision>& decisions,
-                             std::string_view reason, std::string_view reply);
+queue::AuditRecord reject_record(std::int64_t time_us, const model::Envelope& envelope,
+                                 const policy::Classification& cls,
+                                 const std::vector<policy::Decision>& decisions,
+                                 std::string_view reason, std::string_view reply);
 
 // "dsn": a DSN about `original` queued as `dsn_id`, of `kind` ("failure", "delay",
 // "success", "relayed"), reporting `recipients`, sent `to` (the sender or the postmaster).
-nlohmann::json dsn_record(std::int64_t time_us, const model::Envelope& original,
-                          std::string_view dsn_id, std::string_view kind,
-                          const std::vector<std::string>& recipients, std::string_view to);
+queue::AuditRecord dsn_record(std::int64_t time_us, const model::Envelope& original,
+                              std::string_view dsn_id, std::string_view kind,
+                              const std::vector<std::string>& recipients, std::string_view to);
 
 }  // namespace secmx::audit

@@ -5,46 +5,54 @@
 
 namespace secmx::audit {
 
-nlohmann::json operator_record(std::int64_t time_us, const model::Envelope& after,
-                               std::string_view action, const Actor& by,
-                               std::string_view reason, bool held_by_policy) {
-  auto j = message_frame(Event::Operator, time_us, after);
-  j["action"] = action;
-  j["operator"] = by.name;
-  j["client"] = by.client;
-  if (action == "bounce") j["reason"] = reason;
-  j["held_by_policy"] = held_by_policy;
-  auto recipients = nlohmann::json::array();
+queue::AuditRecord operator_record(std::int64_t time_us, const model::Envelope& after,
+                                   std::string_view action, const Actor& by,
+                                   std::string_view reason, bool held_by_policy) {
+  RecordText rec(Event::Operator, time_us);
+  rec.message(after);
+  auto& j = rec.json();
+  j.field("action", action).field("operator", by.name).field("client", by.client);
+  if (action == "bounce") j.field("reason", reason);
+  j.field("held_by_policy", held_by_policy);
+  j.key("recipients").begin_array();
   for (const auto& r : after.recipients) {
-    recipients.push_back(nlohmann::json{{"address", r.address},
-                                        {"policy", model::to_string(r.policy)},
-                                        {"state", model::to_string(r.state)}});
+    j.begin_object()
+        .field("address", r.address)
+        .field("policy", model::to_string(r.policy))
+        .field("state", model::to_string(r.state))
+        .end_object();
   }
-  j["recipients"] = std::move(recipients);
-  return j;
+  j.end_array();
+  return std::move(rec).finish();
 }
 
-nlohmann::json flush_all_record(std::int64_t time_us, const Actor& by, std::string_view domain,
-                                std::size_t messages) {
-  auto j = frame(Event::Operator, time_us);
-  j["queue_id"] = "";
-  j["action"] = "flush";
-  j["operator"] = by.name;
-  j["client"] = by.client;
-  j["domain"] = domain;
-  j["messages"] = messages;
-  return j;
+queue::AuditRecord flush_all_record(std::int64_t time_us, const Actor& by,
+                                    std::string_view domain, std::size_t messages) {
+  RecordText rec(Event::Operator, time_us);
+  rec.json()
+      .field("queue_id", "")
+      .field("action", "flush")
+      .field("operator", by.name)
+      .field("client", by.client)
+      .field("domain", domain)
+      .field("messages", static_cast<std::uint64_t>(messages));
+  return std::move(rec).finish();
 }
 
-nlohmann::json reload_record(std::int64_t time_us, const Actor& by, std::string_view what,
-                             bool applied, const std::vector<std::string>& errors) {
-  auto j = frame(Event::Reload, time_us);
-  j["operator"] = by.name;
-  j["client"] = by.client;
-  j["what"] = what;
-  j["result"] = applied ? "applied" : "refused";
-  j["errors"] = applied ? nlohmann::json::array() : nlohmann::json(errors);
-  return j;
+queue::AuditRecord reload_record(std::int64_t time_us, const Actor& by, std::string_view what,
+                                 bool applied, const std::vector<std::string>& errors) {
+  RecordText rec(Event::Reload, time_us);
+  auto& j = rec.json();
+  j.field("operator", by.name)
+      .field("client", by.client)
+      .field("what", what)
+      .field("result", applied ? "applied" : "refused");
+  j.key("errors").begin_array();
+  if (!applied) {
+    for (const auto& e : errors) j.value(e);
+  }
+  j.end_array();
+  return std::move(rec).finish();
 }
 
 }  // namespace secmx::audit

@@ -14,8 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "queue/store.hpp"
 #include "relay/model/envelope.hpp"
 
 namespace secmx::audit {
@@ -29,17 +28,17 @@ struct Actor {
 // "operator" about one message: `action` "hold", "release", "delete", "bounce", "flush";
 // `after` the envelope as the action left it (for delete: as it was); `reason` only for a
 // bounce; `held_by_policy`: a release let out recipients that policy HOLD had kept.
-nlohmann::json operator_record(std::int64_t time_us, const model::Envelope& after,
-                               std::string_view action, const Actor& by,
-                               std::string_view reason, bool held_by_policy);
+queue::AuditRecord operator_record(std::int64_t time_us, const model::Envelope& after,
+                                   std::string_view action, const Actor& by,
+                                   std::string_view reason, bool held_by_policy);
 
 // "operator" for a flush of the whole queue (or one domain, `domain` not empty): queue_id
 // "", the domain and how many messages it made due.
-nlohmann::json flush_all_record(std::int64_t time_us, const Actor& by, std::string_view domain,
-                                std::size_t messages);
+queue::AuditRecord flush_all_record(std::int64_t time_us, const Actor& by,
+                                    std::string_view domain, std::size_t messages);
 
 // "reload": `what` "config" or "policy"; refused ones with their "file:line: ..." errors.
-nlohmann::json reload_record(std::int64_t time_us, const Actor& by, std::string_view what,
-                             bool applied, const std::vector<std::string>& errors);
+queue::AuditRecord reload_record(std::int64_t time_us, const Actor& by, std::string_view what,
+                                 bool applied, const std::vector<std::string>& errors);
 
 }  // namespace secmx::audit

@@ -42,9 +42,8 @@ std::vector<queue::AuditRecord> write_back_records(const model::Envelope& before
     }
     auto attempt = deciding_attempt(r);
     const char* outcome = r.state == model::RcptState::Delivered ? "delivered" : "failed";
-    out.push_back(to_record(
-        outcome_record(now_us, after, r, outcome, by, attempt ? &*attempt : nullptr, dsn_id),
-        now_us));
+    out.push_back(
+        outcome_record(now_us, after, r, outcome, by, attempt ? &*attempt : nullptr, dsn_id));
   }
   auto dsn = dsn_records(after, dsns, now_us);
   out.insert(out.end(), std::make_move_iterator(dsn.begin()), std::make_move_iterator(dsn.end()));
@@ -78,7 +77,7 @@ std::vector<queue::AuditRecord> dsn_records(const model::Envelope& about,
     for (std::size_t i : d.recipients) {
       if (i < about.recipients.size()) addresses.push_back(about.recipients[i].address);
     }
-    out.push_back(to_record(dsn_record(now_us, about, d.id, d.kind, addresses, d.to), now_us));
+    out.push_back(dsn_record(now_us, about, d.id, d.kind, addresses, d.to));
   }
   return out;
 }

@@ -178,18 +178,15 @@ void run_action(QueueOp op, model::QueueId id, const std::string& reason, const 
   }
   if (ctx.audit) {
     const audit::Actor actor{by.name, by.client};
-    change.audit.push_back(audit::to_record(
-        audit::operator_record(now, env, to_string(op), actor, op == QueueOp::Bounce ? reason : "",
-                               releases_policy_hold(op, before)),
-        now));
+    change.audit.push_back(audit::operator_record(now, env, to_string(op), actor,
+                                                  op == QueueOp::Bounce ? reason : "",
+                                                  releases_policy_hold(op, before)));
     // A bounce's failure DSN reports every recipient it failed (dsn_select.hpp).
     std::string dsn_id = change.inserts.empty() ? "" : change.inserts.front().envelope.id.to_string();
     for (auto i : ended) {
-      change.audit.push_back(audit::to_record(
-          audit::outcome_record(now, env, env.recipients[i],
-                                op == QueueOp::Bounce ? "bounced" : "deleted", by.name, nullptr,
-                                op == QueueOp::Bounce ? std::string_view(dsn_id) : ""),
-          now));
+      change.audit.push_back(audit::outcome_record(
+          now, env, env.recipients[i], op == QueueOp::Bounce ? "bounced" : "deleted", by.name,
+          nullptr, op == QueueOp::Bounce ? std::string_view(dsn_id) : ""));
     }
     auto dsn = audit::dsn_records(env, audit::dsns_queued(change.inserts, selected), now);
     change.audit.insert(change.audit.end(), std::make_move_iterator(dsn.begin()),

@@ -77,7 +77,7 @@ void record_acceptance(queue::NewMessage& msg, const std::vector<policy::Decisio
   env.message_id =
       decisions.empty() ? std::string() : audit::message_id_of(decisions.front().message_id);
   env.classification = audit::classification_name(cls);
-  if (audit_on) msg.audit.push_back(audit::to_record(audit::accept_record(now_us, env, cls), now_us));
+  if (audit_on) msg.audit.push_back(audit::accept_record(now_us, env, cls));
 }
 
 queue::AuditRecord rejection_record(const model::Envelope& envelope,
@@ -86,9 +86,8 @@ queue::AuditRecord rejection_record(const model::Envelope& envelope,
                                     std::int64_t now_us) {
   model::Envelope env = envelope;
   if (!decisions.empty()) env.message_id = audit::message_id_of(decisions.front().message_id);
-  return audit::to_record(audit::reject_record(now_us, env, read_classification(decisions),
-                                               decisions, reason, reply),
-                          now_us);
+  return audit::reject_record(now_us, env, read_classification(decisions), decisions, reason,
+                              reply);
 }
 
 }  // namespace secmx::server

@@ -70,7 +70,7 @@ TEST(AuditRecord, OutcomeCarriesTheMessageTheRecipientAndTheDecidingAttempt) {
   r.last_status = "2.0.0";
   model::Attempt a{7, "mx.example.org", "192.0.2.7:25", "mx", "TLSv1.3/X/dane", "ab", "secure",
                    "2.0.0", "250 ok"};
-  auto j = outcome_record(9, env, r, "delivered", "delivery", &a, "");
+  auto j = nlohmann::json::parse(outcome_record(9, env, r, "delivered", "delivery", &a, "").payload);
   EXPECT_EQ(j["event"], "outcome");
   EXPECT_EQ(j["message_id"], "m1@agency.example");
   EXPECT_EQ(j["classification"], "PROTECTED");
@@ -78,7 +78,8 @@ TEST(AuditRecord, OutcomeCarriesTheMessageTheRecipientAndTheDecidingAttempt) {
   EXPECT_EQ(j["recipient"]["state"], "delivered");
   EXPECT_EQ(j["attempt"]["host"], "mx.example.org");
   EXPECT_EQ(j["auth"], "dane");
-  auto none = outcome_record(9, model::Envelope{}, r, "deleted", "alice", nullptr, "");
+  auto none = nlohmann::json::parse(
+      outcome_record(9, model::Envelope{}, r, "deleted", "alice", nullptr, "").payload);
   EXPECT_EQ(none["classification"], "none");
   EXPECT_EQ(none["attempt"], nullptr);
   EXPECT_EQ(none["auth"], "none");

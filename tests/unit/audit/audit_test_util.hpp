@@ -70,7 +70,7 @@ inline json accept(std::int64_t t, const model::Envelope& env, const std::vector
 inline json outcome(std::int64_t t, const model::Envelope& env, const model::Recipient& r,
                     const std::string& what, const std::string& tls) {
   model::Attempt a{t, "mx.dest.example", "192.0.2.7:25", "mx", tls, "", "secure", "2.0.0", "250 ok"};
-  return outcome_record(t, env, r, what, "delivery", tls.empty() ? nullptr : &a, "");
+  return json::parse(outcome_record(t, env, r, what, "delivery", tls.empty() ? nullptr : &a, "").payload);
 }
 
 inline json release(std::int64_t t, const model::Envelope& env, const std::string& who, bool held_by_policy,
