@@ -145,8 +145,10 @@ profile_off() {  # dir name
     perf report -i "$1/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
     echo "## self time by symbol (>= 0.7%)"
     perf report -i "$1/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -70
+    echo "## libcrypto by symbol (>= 0.3% of all)"
+    perf report -i "$1/perf.data" --stdio --no-children --dsos libcrypto.so.3 --sort sym --percent-limit 0.3 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
     echo "## self time by thread"
-    perf report -i "$1/perf.data" --stdio --no-children --sort tid -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+    perf report -i "$1/perf.data" --stdio --no-children --sort pid -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
   ) >"${OUT%.md}.$2.perf.txt"
 }
 
