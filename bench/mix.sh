@@ -63,7 +63,7 @@ TSV=${OUT%.md}.tsv
 WORK=$(mktemp -d "$BENCH_DIR/secmx-mix.XXXXXX")
 chmod 755 "$WORK"
 clk_tck=$(getconf CLK_TCK)
-sink_pids=() relay_pid= sampler_pid= failed=0 sink_pid=
+sink_pids=() relay_pid='' sampler_pid='' failed=0 sink_pid=''
 cleanup() {
   local p
   [ -z "$relay_pid" ] || kill -TERM "$relay_pid" 2>/dev/null || true

@@ -72,7 +72,7 @@ TSV=${OUT%.md}.tsv
 WORK=$(mktemp -d "$BENCH_DIR/secmx-tls.XXXXXX")
 chmod 755 "$WORK"
 clk_tck=$(getconf CLK_TCK)
-sink_pids=() pf_dirs=() relay_pid= sampler_pid= prof_pid= failed=0 sink_pid=
+sink_pids=() pf_dirs=() relay_pid='' sampler_pid='' prof_pid='' failed=0 sink_pid=''
 cleanup() {
   local p d
   [ -z "$prof_pid" ] || kill -INT "$prof_pid" 2>/dev/null || true
@@ -153,7 +153,7 @@ profile_off() {  # dir name
 }
 
 case_relay() {  # mode accept|e2e
-  local d=$WORK/relay-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp= pause=true q sent stls defer rss
+  local d=$WORK/relay-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' pause=true q sent stls defer rss
   [ "$2" = e2e ] && pause=false
   write_tls_relay_config "$d" "$pause"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
@@ -195,7 +195,7 @@ wait_pf_queue() {  # dir want: the instance's queue holds WANT (bounded)
   return 1
 }
 case_postfix() {  # mode accept|e2e
-  local d=$WORK/pf-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp= hold=yes q sent
+  local d=$WORK/pf-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' hold=yes q sent
   [ "$2" = e2e ] && hold=no
   mkdir -p "$d"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
