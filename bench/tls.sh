@@ -28,6 +28,7 @@
 #   --profile perf   PROFILE   perf record -g on the relay in relay-e2e (marked; slower)
 #   --out FILE       OUT       markdown report (bench/results/tls-<UTC time>.md, plus .tsv)
 #   --keep           KEEP=1    keep the temp dir
+#   --load-flags F   LOAD_FLAGS more smtp-load flags, e.g. --resume (TLS session resumption)
 # Needs root (Postfix), Postfix 3.7 (master, smtpd, smtp, tlsproxy; smtp-source), a C
 # compiler and libssl-dev, the relay built (RELAY, build/relay/secmx-relay). Fixed
 # addresses on loopback: run it in a private network namespace:
@@ -51,6 +52,7 @@ CASES=${CASES:-"ceiling relay-accept relay-e2e postfix-accept postfix-e2e intern
 PROFILE=${PROFILE:-}
 OUT=${OUT:-}
 KEEP=${KEEP:-0}
+LOAD_FLAGS=${LOAD_FLAGS:-}
 RELAY=${RELAY:-$root/build/relay/secmx-relay}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 STALL=${STALL:-60}
@@ -60,7 +62,7 @@ PFR_ADDR=127.0.0.41 PFR_PORT=2672   # Postfix as the relay under comparison
 PFI_ADDR=127.0.0.42 PFI_PORT=2673   # the internal Postfix in front of the relay
 AUTH_MX=mx.bench-dest.example
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
-parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1" "$@"
+parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS" "$@"
 
 [ "$(id -u)" = 0 ] || die "needs root (Postfix drops privileges)"
 [ -x "$RELAY" ] || die "no relay binary at $RELAY"
@@ -105,7 +107,7 @@ check() {  # case-name condition-text ok(0|1)
 }
 
 load_cmd() {  # port mode -> smtp-load command line
-  echo "$WORK/smtp-load --starttls --sessions $SESSIONS --count $COUNT --mode $2 --size $SIZE 127.0.0.1:$1"
+  echo "$WORK/smtp-load --starttls ${LOAD_FLAGS:+$LOAD_FLAGS }--sessions $SESSIONS --count $COUNT --mode $2 --size $SIZE 127.0.0.1:$1"
 }
 # Runs smtp-load into DIR/load.json; its JSON's "failed" must be 0.
 run_load() {  # dir port mode [host]
@@ -113,6 +115,7 @@ run_load() {  # dir port mode [host]
   commands+=("$cmd")
   $cmd >"$1/load.json" 2>"$1/load.err" || true
   [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
+  cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
 }
 lat() { jq -r '"\(.eod_ms_p50)\t\(.eod_ms_p90)\t\(.eod_ms_p99)"' <"$1/load.json" 2>/dev/null || printf -- '-\t-\t-'; }
 
