@@ -2,7 +2,10 @@
  * Stores nothing. One thread per connection, blocking I/O, OpenSSL defaults for the
  * server side (session cache and RFC 5077 tickets on). Prints smtp-sink -c style counters
  * ("sess=N quit=N mesg=N tls=N resumed=N", CR-separated) on stdout whenever one changes.
- * Usage: tls-sink ADDR PORT CERT KEY */
+ * Usage: tls-sink ADDR PORT CERT KEY [DELAY_MS [TEMPFAIL_PERCENT]]
+ * DELAY_MS delays every reply to the end of DATA (a slow receiver, for bench/mix.sh);
+ * TEMPFAIL_PERCENT answers that share of messages (every k-th, deterministic) with 451,
+ * counted as tmpf= and not as mesg=. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,16 +19,18 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static SSL_CTX *ctx;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static long n_sess, n_quit, n_mesg, n_tls, n_resumed;
+static long n_sess, n_quit, n_mesg, n_tls, n_resumed, n_tmpf, n_data;
+static long delay_ms, tempfail_every;
 
 static void bump(long *counter, long by) {
   pthread_mutex_lock(&mu);
   *counter += by;
-  printf("sess=%ld quit=%ld mesg=%ld tls=%ld resumed=%ld\r", n_sess, n_quit, n_mesg, n_tls, n_resumed);
+  printf("sess=%ld quit=%ld mesg=%ld tls=%ld resumed=%ld tmpf=%ld\r", n_sess, n_quit, n_mesg, n_tls, n_resumed, n_tmpf);
   fflush(stdout);
   pthread_mutex_unlock(&mu);
 }
@@ -111,8 +116,20 @@ static void *serve(void *arg) {
         if ((n == 3 && memcmp(l, ".\r\n", 3) == 0) || (n == 2 && memcmp(l, ".\n", 2) == 0)) break;
       }
       if (l == NULL) break;
-      bump(&n_mesg, 1);
-      reply(c, "250 2.0.0 Ok: queued\r\n");
+      if (delay_ms > 0) {
+        struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+      }
+      pthread_mutex_lock(&mu);
+      int fail = tempfail_every > 0 && ++n_data % tempfail_every == 0;
+      pthread_mutex_unlock(&mu);
+      if (fail) {
+        bump(&n_tmpf, 1);
+        reply(c, "451 4.3.0 Try again later (tls-sink)\r\n");
+      } else {
+        bump(&n_mesg, 1);
+        reply(c, "250 2.0.0 Ok: queued\r\n");
+      }
     } else if (n >= 4 && strncasecmp(l, "QUIT", 4) == 0) {
       reply(c, "221 2.0.0 Bye\r\n");
       flush_out(c);
@@ -134,10 +151,12 @@ static void *serve(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s ADDR PORT CERT KEY\n", argv[0]);
+  if (argc < 5 || argc > 7) {
+    fprintf(stderr, "usage: %s ADDR PORT CERT KEY [DELAY_MS [TEMPFAIL_PERCENT]]\n", argv[0]);
     return 2;
   }
+  if (argc > 5) delay_ms = atol(argv[5]);
+  if (argc > 6 && atof(argv[6]) > 0) tempfail_every = (long)(100.0 / atof(argv[6]) + 0.5);
   signal(SIGPIPE, SIG_IGN);
   ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, argv[3]) != 1 ||

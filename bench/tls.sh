@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# tls.sh - STARTTLS in, TLS out: secmx-relay beside Postfix 3.7 configured as the same
+# relay, and beside a ceiling, in one run (issue 21, points 1 and 2).
+#
+# Cases, each in --modes conn (one message per connection, a full STARTTLS handshake each)
+# and reuse (all of a session's messages over one connection):
+#   ceiling         smtp-load --starttls -> tls-sink (terminates TLS, stores nothing)
+#   relay-accept    smtp-load --starttls -> secmx-relay, [delivery] pause = true
+#   relay-e2e       smtp-load --starttls -> secmx-relay -> tls-sink (route tls = "encrypt")
+#   postfix-accept  smtp-load --starttls -> Postfix (defer_transports = smtp)
+#   postfix-e2e     smtp-load --starttls -> Postfix -> tls-sink (relayhost, TLS encrypt,
+#                   connection cache and TLS connection reuse)
+#   internal        smtp-source -> an internal Postfix (relayhost = the relay, TLS encrypt,
+#                   connection cache) -> secmx-relay -> tls-sink; smtp-source -d in reuse
+# Per case: msg/s (accept: messages / smtp-load wall time; e2e: messages / time from the
+# first connect until the sink has the last one), latency end of DATA -> 250 (p50/p90/p99),
+# CPU ms per message of the server under test (relay: all threads; Postfix: the master and
+# all its processes) and of tls-sink, the relay's peak RssAnon, and lost = 0 checked (the
+# sink's count, the relay's status=sent lines with tls=TLSv..., --queue-dump; Postfix:
+# its queue files and status=sent lines). A lost message or a failed reply exits 1.
+#
+# Options (environment form in capitals):
+#   --count N        COUNT     messages per case (5000)
+#   --size BYTES     SIZE      message body (4096)
+#   --sessions N     SESSIONS  concurrent sessions (20)
+#   --modes LIST     MODES     "conn reuse"
+#   --cases LIST     CASES     "ceiling relay-accept relay-e2e postfix-accept postfix-e2e internal"
+#   --profile perf   PROFILE   perf record -g on the relay in relay-e2e (marked; slower)
+#   --out FILE       OUT       markdown report (bench/results/tls-<UTC time>.md, plus .tsv)
+#   --keep           KEEP=1    keep the temp dir
+#   --load-flags F   LOAD_FLAGS more smtp-load flags, e.g. --resume (TLS session resumption)
+# Needs root (Postfix), Postfix 3.7 (master, smtpd, smtp, tlsproxy; smtp-source), a C
+# compiler and libssl-dev, the relay built (RELAY, build/relay/secmx-relay). Fixed
+# addresses on loopback: run it in a private network namespace:
+#   unshare -n bash -c 'ip link set lo up && bench/tls.sh'
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+# shellcheck source=/dev/null
+. "$here/deliver/sinks.sh"
+# shellcheck source=/dev/null
+. "$here/deliver/tlsload.sh"
+
+COUNT=${COUNT:-5000}
+SIZE=${SIZE:-4096}
+SESSIONS=${SESSIONS:-20}
+MODES=${MODES:-"conn reuse"}
+CASES=${CASES:-"ceiling relay-accept relay-e2e postfix-accept postfix-e2e internal"}
+PROFILE=${PROFILE:-}
+OUT=${OUT:-}
+KEEP=${KEEP:-0}
+LOAD_FLAGS=${LOAD_FLAGS:-}
+RELAY=${RELAY:-$root/build/relay/secmx-relay}
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+STALL=${STALL:-60}
+RELAY_PORT=2665 ADMIN_PORT=2667
+CSINK_ADDR=127.0.0.34 CSINK_PORT=2671
+PFR_ADDR=127.0.0.41 PFR_PORT=2672   # Postfix as the relay under comparison
+PFI_ADDR=127.0.0.42 PFI_PORT=2673   # the internal Postfix in front of the relay
+AUTH_MX=mx.bench-dest.example
+POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
+parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS" "$@"
+
+[ "$(id -u)" = 0 ] || die "needs root (Postfix drops privileges)"
+[ -x "$RELAY" ] || die "no relay binary at $RELAY"
+[ -x "$POSTFIX_DAEMON_DIR/master" ] && [ -x "$SMTP_SOURCE" ] || die "needs Postfix (master, smtp-source)"
+for p in $RELAY_PORT $ADMIN_PORT $CSINK_PORT $PFR_PORT $PFI_PORT; do port_busy "$p" && die "port $p is in use"; done
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+[ -n "$OUT" ] || OUT=$here/results/tls-$stamp.md
+TSV=${OUT%.md}.tsv
+WORK=$(mktemp -d "$BENCH_DIR/secmx-tls.XXXXXX")
+chmod 755 "$WORK"
+clk_tck=$(getconf CLK_TCK)
+sink_pids=() pf_dirs=() relay_pid='' sampler_pid='' prof_pid='' failed=0 sink_pid=''
+cleanup() {
+  local p d
+  [ -z "$prof_pid" ] || kill -INT "$prof_pid" 2>/dev/null || true
+  [ -z "$relay_pid" ] || kill -TERM "$relay_pid" 2>/dev/null || true
+  [ -z "$sampler_pid" ] || kill "$sampler_pid" 2>/dev/null || true
+  for p in "${sink_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for d in "${pf_dirs[@]}"; do pfrelay_stop "$d"; done
+  wait 2>/dev/null || true
+  [ "$KEEP" = 1 ] && note "kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'note "failed at line $LINENO"' ERR
+trap 'exit 130' INT TERM
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+stop_csink() { stop_sink "$1"; }
+load_build
+make_cert
+csink_build
+
+ms_per() { awk -v t="$1" -v n="$2" -v hz="$clk_tck" 'BEGIN {printf "%.3f", n ? 1000 * t / hz / n : 0}'; }
+rate_of() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", (s > 0) ? n / s : 0}'; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+jqv() { jq -r "$2" <"$1"; }
+
+# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note
+printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\n' >"$TSV"
+row() { printf '%s\t' "$@" | sed 's/\t$/\n/' >>"$TSV"; }
+check() {  # case-name condition-text ok(0|1)
+  [ "$3" = 1 ] || { note "$1: CHECK FAILED: $2"; failed=1; KEEP=1; }
+}
+
+load_cmd() {  # port mode -> smtp-load command line
+  echo "$WORK/smtp-load --starttls ${LOAD_FLAGS:+$LOAD_FLAGS }--sessions $SESSIONS --count $COUNT --mode $2 --size $SIZE 127.0.0.1:$1"
+}
+# Runs smtp-load into DIR/load.json; its JSON's "failed" must be 0.
+run_load() {  # dir port mode [host]
+  local cmd; cmd=$(load_cmd "$2" "$3"); [ -z "${4:-}" ] || cmd=${cmd/127.0.0.1:/$4:}
+  commands+=("$cmd")
+  $cmd >"$1/load.json" 2>"$1/load.err" || true
+  [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
+  cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
+}
+lat() { jq -r '"\(.eod_ms_p50)\t\(.eod_ms_p90)\t\(.eod_ms_p99)"' <"$1/load.json" 2>/dev/null || printf -- '-\t-\t-'; }
+
+case_ceiling() {  # mode
+  local d=$WORK/ceiling-$1 s0 s1 m
+  mkdir -p "$d"
+  start_csink "$d/sink.out"; local sp=$sink_pid
+  s0=$(cpu_ticks "$sp")
+  run_load "$d" "$CSINK_PORT" "$1" "$CSINK_ADDR"
+  s1=$(cpu_ticks "$sp")
+  read -r m _ < <(csink_mesg "$d/sink.out")
+  stop_sink "$sp"
+  check "ceiling $1" "sink has $m of $COUNT" "$([ "$m" = "$COUNT" ] && echo 1)"
+  row ceiling "$1" "$(jqv "$d/load.json" .msg_s)" "$(jqv "$d/load.json" .wall_s)" "$(lat "$d")" - "$(ms_per $(( s1 - s0 )) "$COUNT")" - "$m" $(( COUNT - m )) "$(load1)" ""
+}
+
+profile_on() {  # dir
+  [ "$PROFILE" = perf ] || return 0
+  perf record -F 499 -g -o "$1/perf.data" -p "$relay_pid" >"$1/perf.out" 2>&1 &
+  prof_pid=$!
+  sleep 0.5
+}
+profile_off() {  # dir name
+  [ -n "$prof_pid" ] || return 0
+  kill -INT "$prof_pid" 2>/dev/null || true; wait "$prof_pid" 2>/dev/null || true; prof_pid=
+  (
+    set +e +o pipefail
+    echo "# perf record -F 499 -g -p <relay> during $2"
+    echo "## self time by shared object"
+    perf report -i "$1/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20
+    echo "## self time by symbol (>= 0.7%)"
+    perf report -i "$1/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -70
+    echo "## libcrypto by symbol (>= 0.3% of all)"
+    perf report -i "$1/perf.data" --stdio --no-children --dsos libcrypto.so.3 --sort sym --percent-limit 0.3 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+    echo "## self time by thread"
+    perf report -i "$1/perf.data" --stdio --no-children --sort pid -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+  ) >"${OUT%.md}.$2.perf.txt"
+}
+
+case_relay() {  # mode accept|e2e
+  local d=$WORK/relay-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' pause=true q sent stls defer rss
+  [ "$2" = e2e ] && pause=false
+  write_tls_relay_config "$d" "$pause"
+  if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
+  start_tls_relay "$d"
+  [ "$2" = e2e ] && profile_on "$d"
+  c0=$(cpu_ticks "$relay_pid"); t0=$(now)
+  run_load "$d" "$RELAY_PORT" "$1"
+  if [ "$2" = e2e ]; then
+    t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "relay-e2e $1: the sink stalled"
+    s1=$(cpu_ticks "$sp")
+  else
+    t1=$(now)
+  fi
+  c1=$(cpu_ticks "$relay_pid")
+  [ "$2" = e2e ] && profile_off "$d" "relay-e2e-$1"
+  sleep 0.3
+  stop_tls_relay "$d"
+  rss=$(cat "$d/rssanon.max")
+  [ -z "$sp" ] || { read -r m _ < <(csink_mesg "$d/sink.out"); stop_sink "$sp"; }
+  q=$(relay_queued "$d")
+  read -r sent stls defer < <(relay_sent "$d")
+  local wall rate lost
+  if [ "$2" = e2e ]; then
+    check "relay-e2e $1" "sink $m, status=sent $sent (TLS $stls), queue $q of $COUNT" \
+      "$([ "$m" = "$COUNT" ] && [ "$sent" = "$COUNT" ] && [ "$stls" = "$COUNT" ] && [ "$q" = 0 ] && echo 1)"
+    wall=$(fsub "$t0" "$t1"); rate=$(rate_of "$COUNT" "$wall"); lost=$(( COUNT - m ))
+  else
+    check "relay-accept $1" "queue holds $q of $COUNT" "$([ "$q" = "$COUNT" ] && echo 1)"
+    wall=$(jqv "$d/load.json" .wall_s); rate=$(jqv "$d/load.json" .msg_s); sent=$q; lost=$(( COUNT - q ))
+  fi
+  row "relay-$2" "$1" "$rate" "$wall" "$(lat "$d")" "$(ms_per $(( c1 - c0 )) "$COUNT")" \
+    "$([ "$2" = e2e ] && ms_per $(( s1 - s0 )) "$COUNT" || echo -)" "$rss" "$sent" "$lost" "$(load1)" "${PROFILE:+profiled}"
+  [ "$KEEP" = 1 ] || rm -rf "$d/queue"
+}
+
+wait_pf_queue() {  # dir want: the instance's queue holds WANT (bounded)
+  local i
+  for i in $(seq 1 600); do [ "$(pfrelay_queued "$1")" = "$2" ] && return 0; sleep 0.1; done
+  return 1
+}
+case_postfix() {  # mode accept|e2e
+  local d=$WORK/pf-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' hold=yes q sent
+  [ "$2" = e2e ] && hold=no
+  mkdir -p "$d"
+  if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
+  pfrelay_start "$d/pf" "$PFR_ADDR" "$PFR_PORT" "[$CSINK_ADDR]:$CSINK_PORT" "$hold"
+  sleep 0.5
+  c0=$(pfrelay_ticks "$d/pf"); t0=$(now)
+  run_load "$d" "$PFR_PORT" "$1" "$PFR_ADDR"
+  if [ "$2" = e2e ]; then
+    t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "postfix-e2e $1: the sink stalled"
+    s1=$(cpu_ticks "$sp")
+  else
+    t1=$(now)
+    wait_pf_queue "$d/pf" "$COUNT" || true
+  fi
+  c1=$(pfrelay_ticks "$d/pf")
+  sleep 0.5
+  q=$(pfrelay_queued "$d/pf"); sent=$(pfrelay_sent "$d/pf")
+  pfrelay_stop "$d/pf"
+  [ -z "$sp" ] || { read -r m _ < <(csink_mesg "$d/sink.out"); stop_sink "$sp"; }
+  local wall rate lost
+  if [ "$2" = e2e ]; then
+    check "postfix-e2e $1" "sink $m, status=sent $sent, queue $q of $COUNT" \
+      "$([ "$m" = "$COUNT" ] && [ "$sent" = "$COUNT" ] && [ "$q" = 0 ] && echo 1)"
+    wall=$(fsub "$t0" "$t1"); rate=$(rate_of "$COUNT" "$wall"); lost=$(( COUNT - m ))
+  else
+    check "postfix-accept $1" "queue holds $q of $COUNT" "$([ "$q" = "$COUNT" ] && echo 1)"
+    wall=$(jqv "$d/load.json" .wall_s); rate=$(jqv "$d/load.json" .msg_s); sent=$q; lost=$(( COUNT - q ))
+  fi
+  row "postfix-$2" "$1" "$rate" "$wall" "$(lat "$d")" "$(ms_per $(( c1 - c0 )) "$COUNT")" \
+    "$([ "$2" = e2e ] && ms_per $(( s1 - s0 )) "$COUNT" || echo -)" - "$sent" "$lost" "$(load1)" ""
+  [ "$KEEP" = 1 ] || rm -rf "$d/pf/queue"
+}
+
+# An internal Postfix relays through secmx-relay: the relay's CPU and the internal
+# Postfix's CPU per message are both reported (server = relay; sink column = Postfix).
+case_internal() {  # mode
+  local d=$WORK/internal-$1 c0 c1 p0 p1 t0 t1 m sp q sent stls defer pfsent rss flag=
+  [ "$1" = reuse ] && flag=-d
+  write_tls_relay_config "$d" false
+  start_csink "$d/sink.out"; sp=$sink_pid
+  start_tls_relay "$d"
+  pfrelay_start "$d/pf" "$PFI_ADDR" "$PFI_PORT" "[127.0.0.1]:$RELAY_PORT" no
+  sleep 0.5
+  c0=$(cpu_ticks "$relay_pid"); p0=$(pfrelay_ticks "$d/pf"); t0=$(now)
+  local cmd="$SMTP_SOURCE ${flag:+$flag }-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $PFI_ADDR:$PFI_PORT"
+  commands+=("$cmd")
+  $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
+  t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "internal $1: the sink stalled"
+  c1=$(cpu_ticks "$relay_pid"); p1=$(pfrelay_ticks "$d/pf")
+  sleep 0.5
+  q=$(pfrelay_queued "$d/pf"); pfsent=$(pfrelay_sent "$d/pf")
+  pfrelay_stop "$d/pf"
+  stop_tls_relay "$d"
+  rss=$(cat "$d/rssanon.max")
+  read -r m _ < <(csink_mesg "$d/sink.out"); stop_sink "$sp"
+  local rq; rq=$(relay_queued "$d")
+  read -r sent stls defer < <(relay_sent "$d")
+  local tlsin; tlsin=$(grep -c 'TLS connection established to' "$d/pf/postfix.log" || true)
+  check "internal $1" "sink $m, relay status=sent $sent (TLS $stls), Postfix sent $pfsent, queues $q + $rq" \
+    "$([ "$m" = "$COUNT" ] && [ "$sent" = "$COUNT" ] && [ "$stls" = "$COUNT" ] && [ "$pfsent" = "$COUNT" ] && [ "$q" = 0 ] && [ "$rq" = 0 ] && echo 1)"
+  local wall; wall=$(fsub "$t0" "$t1")
+  row internal "$1" "$(rate_of "$COUNT" "$wall")" "$wall" - - - "$(ms_per $(( c1 - c0 )) "$COUNT")" \
+    "$(ms_per $(( p1 - p0 )) "$COUNT")" "$rss" "$sent" $(( COUNT - m )) "$(load1)" "Postfix->relay TLS connections: $tlsin"
+  [ "$KEEP" = 1 ] || rm -rf "$d/queue" "$d/pf/queue"
+}
+
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
+commands=()
+load_start=$(cat /proc/loadavg)
+for mode in $MODES; do
+  for c in $CASES; do
+    note "$c ($mode)"
+    case $c in
+      ceiling) case_ceiling "$mode" ;;
+      relay-accept) case_relay "$mode" accept ;;
+      relay-e2e) case_relay "$mode" e2e ;;
+      postfix-accept) case_postfix "$mode" accept ;;
+      postfix-e2e) case_postfix "$mode" e2e ;;
+      internal) case_internal "$mode" ;;
+      *) die "unknown case $c" ;;
+    esac
+  done
+done
+
+# ---------------------------------------------------------------- report
+{
+  echo "# bench/tls.sh $stamp"
+  echo
+  echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); load at start: $load_start; at end: $(cat /proc/loadavg)"
+  echo "Relay: $RELAY ($(relay_flags)); Postfix $(postconf -dh mail_version); OpenSSL $(openssl version | cut -d' ' -f2); queue dirs under $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
+  echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions."
+  echo
+  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | peak RssAnon KiB | delivered/queued | lost | load1 |"
+  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' 'NR == 1 {next} {r[$1 "/" $2] = $3; line[NR] = $0}
+    END {
+      for (i = 2; i in line; i++) {
+        split(line[i], f, "\t"); c = f[1]; m = f[2]
+        base = (c ~ /e2e|internal/) ? "postfix-e2e" : "postfix-accept"
+        pf = r[base "/" m]; ce = r["ceiling/" m]
+        xp = (c ~ /^postfix|^ceiling/ || pf == "") ? "" : sprintf("%.2f", f[3] / pf)
+        xc = (ce == "" || c == "ceiling") ? "" : sprintf("%.2f", f[3] / ce)
+        lat = (f[5] == "-") ? "-" : f[5] " / " f[6] " / " f[7]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[10], f[11], f[12], f[13]
+      }
+    }' "$TSV"
+  echo
+  echo "Notes per row:"; awk -F'\t' 'NR > 1 && $14 != "" {print "- " $1 " " $2 ": " $14}' "$TSV"
+  echo
+  echo "Commands:"; printf -- '- `%s`\n' "${commands[@]}" | sort -u
+  [ "$failed" = 0 ] && echo && echo "All checks passed: nothing lost." || { echo; echo "**CHECKS FAILED** (see stderr)"; }
+} >"$OUT"
+cat "$OUT"
+exit "$failed"
