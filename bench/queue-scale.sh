@@ -110,7 +110,7 @@ sched_tid() { grep -l '^scheduler$' /proc/"$relay_pid"/task/*/comm | head -1 | c
 schedstat() { cut -d' ' -f1,3 "/proc/$relay_pid/task/$(sched_tid)/schedstat"; }  # ns slices
 per_wake() {  # "ns0 s0" "ns1 s1" -> "us-per-wake wakes"
   awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " "); w = y[2] - x[2]; ns = y[1] - x[1];
-    printf "%.1f %d\n", w > 0 ? ns / w / 1000 : 0, w}'
+    printf "%.1f %d\n", (w > 0 ? ns / w / 1000 : 0), w}'
 }
 
 # One phase on the relay in dir: idle scheduler wakes (5 s), new mail rate and its
@@ -213,7 +213,7 @@ yes_no() { awk "BEGIN {exit !($1)}" && echo met || echo "NOT met"; }
   echo "| scheduler CPU per wake, idle (us; wakes in 5 s) | $e_idle_us ($e_idle_w) | $f_idle_us ($f_idle_w) | |"
   echo "| scheduler CPU per wake, new mail flowing (us; wakes) | $e_busy_us ($e_busy_w) | $f_busy_us ($f_busy_w) | independent of the queue: $(yes_no "$f_busy_us <= 1.5 * $e_busy_us + 5") |"
   echo
-  echo "queue list, 1000 messages a page (secmxctl --json queue list --limit 1000 --after ID, one process each), at the start, 1/4, 1/2 and 3/4 of the filled ids: ${pages[*]} (seconds/messages; <= 1 s each: $(yes_no "$(printf '%s\n' "${pages[@]}" | cut -d s -f1 | sort -n | tail -1) <= 1")); the end of the queue walked page by page by one secmxctl: $n messages in $walk s ($(awk -v n="$n" -v s="$walk" 'BEGIN {printf "%.3f", n > 0 ? s * 1000 / n : 0}') s per page of 1000)."
+  echo "queue list, 1000 messages a page (secmxctl --json queue list --limit 1000 --after ID, one process each), at the start, 1/4, 1/2 and 3/4 of the filled ids: ${pages[*]} (seconds/messages; <= 1 s each: $(yes_no "$(printf '%s\n' "${pages[@]}" | cut -d s -f1 | sort -n | tail -1) <= 1")); the end of the queue walked page by page by one secmxctl: $n messages in $walk s ($(awk -v n="$n" -v s="$walk" 'BEGIN {printf "%.3f", (n > 0 ? s * 1000 / n : 0)}') s per page of 1000)."
   echo
   echo "Flush of flush.bench ($FLUSH_N messages): answered $flushed made due after $flush_s s. Accept latency, one message at a time (bench/queue_probe.py): before p50 $p50_before ms, p99 $p99_before ms ($PROBE messages); during p50 $p50_during ms, p99 $p99_during ms ($n_during messages) - within 2x: $(yes_no "$p99_during <= 2 * $p99_before")."
 } | tee "$OUT"
