@@ -2,7 +2,7 @@
 //
 //   secmxctl [--config FILE | --url URL --token-file FILE] [--json] COMMAND
 //     queue list [--state S | --held] [--policy P] [--domain D] [--sender A] [--older-than 1h]
-//                [--limit N]
+//                [--limit N] [--after ID]
 //     queue show ID | hold ID | release ID | delete ID | bounce ID [--reason TEXT]
 //     queue flush [ID] [--domain D]
 //     stats
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
   auto* queue = app.add_subcommand("queue", "list and operate on queued messages");
   queue->require_subcommand(1);
   struct ListArgs {
-    std::string state, policy, domain, sender, older_than;
+    std::string state, policy, domain, sender, older_than, after;
     std::size_t limit = 1000;
   } la;
   auto* list = queue->add_subcommand("list", "list queued messages (oldest first)");
@@ -185,6 +185,8 @@ int main(int argc, char** argv) {
   list->add_option("--sender", la.sender, "exact sender address, or @domain");
   list->add_option("--older-than", la.older_than, "only messages older than this (90s, 15m, 2h, 1d)");
   list->add_option("--limit", la.limit, "list at most this many (0: all)");
+  list->add_option("--after", la.after,
+                   "start after this queue id (the \"next\" of a page before: --json shows it)");
 
   std::string id, reason, flush_domain;
   auto* show = queue->add_subcommand("show", "show one message: envelope, policy, recipients");
@@ -323,7 +325,8 @@ int main(int argc, char** argv) {
     if (int rc = ctl.connect(); rc != kExitOk) return rc;
     // Follow the cursor until the end or --limit.
     json all = json::array();
-    std::string after;
+    std::string after = la.after;
+    json next = nullptr;
     for (;;) {
       std::size_t want = la.limit == 0 ? 1000 : std::min<std::size_t>(1000, la.limit - all.size());
       std::string path = "/api/v1/queue" + q + (q.empty() ? "?" : "&") + "limit=" + std::to_string(want);
@@ -331,11 +334,12 @@ int main(int argc, char** argv) {
       auto r = call(ctl.target, "GET", path);
       if (!r) return ctl.error(r.error());
       for (auto& m : r->body["messages"]) all.push_back(std::move(m));
+      next = r->body["next"];
       if (!r->body["next"].is_string() || (la.limit != 0 && all.size() >= la.limit)) break;
       after = r->body["next"].get<std::string>();
     }
     if (ctl.as_json) {
-      std::cout << json{{"messages", all}}.dump(2) << "\n";
+      std::cout << json{{"messages", all}, {"next", next}}.dump(2) << "\n";
     } else {
       std::cout << format_queue_list(all);
     }

@@ -5,7 +5,8 @@
 //   body     : 8-byte big-endian id -> message bytes
 //   sched    : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
 //              messages that are not held; due() walks it from the start and stops at the
-//              first key in the future; scheduled() pages through it (a flush).
+//              first key in the future; due_after() goes on from the scheduler's last
+//              key; scheduled() pages through it (a flush).
 //   counters : caller's key -> 8-byte big-endian count + the payload of the first add
 //              (CounterAdd); read by prefix in key order, pruned below a bound.
 //   audit, audit_cp : the audit trail's chained records and checkpoints (lmdb_audit.hpp),
@@ -143,6 +144,9 @@ class LmdbStore final : public Store {
   Status<Error> remove(QueueId id) override;
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override;
   Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) override;
+  Result<std::vector<ScheduleEntry>, Error> due_after(std::optional<ScheduleEntry> after,
+                                                      std::int64_t now_us,
+                                                      std::size_t limit) override;
   Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry> after,
                                                       std::size_t limit) override;
   Result<std::vector<Envelope>, Error> list(QueueId after, std::size_t limit) override;
@@ -191,6 +195,11 @@ class LmdbStore final : public Store {
   Status<Error> try_insert(std::span<NewMessage> batch, const std::vector<std::string>& records,
                            std::span<const std::size_t> group, Outcomes& out);
   Status<Error> drop_sched(MDB_txn* txn, QueueId id, const Envelope* stored);
+  // The schedule index after `after`, in order, up to `limit` entries, stopping at the
+  // first entry due later than `until` (if given): due_after() and scheduled().
+  Result<std::vector<ScheduleEntry>, Error> walk_sched(std::optional<ScheduleEntry> after,
+                                                       std::optional<std::int64_t> until,
+                                                       std::size_t limit);
   Status<Error> update_in(MDB_txn* txn, const Envelope& envelope);
   Status<Error> remove_in(MDB_txn* txn, QueueId id);
   Status<Error> insert_in(MDB_txn* txn, const NewMessage& message);
@@ -595,8 +604,20 @@ Result<std::vector<QueueId>, Error> LmdbStore::due(std::int64_t now_us, std::siz
   return ids;
 }
 
+Result<std::vector<ScheduleEntry>, Error> LmdbStore::due_after(std::optional<ScheduleEntry> after,
+                                                               std::int64_t now_us,
+                                                               std::size_t limit) {
+  return walk_sched(after, now_us, limit);
+}
+
 Result<std::vector<ScheduleEntry>, Error> LmdbStore::scheduled(std::optional<ScheduleEntry> after,
                                                                std::size_t limit) {
+  return walk_sched(after, std::nullopt, limit);
+}
+
+Result<std::vector<ScheduleEntry>, Error> LmdbStore::walk_sched(std::optional<ScheduleEntry> after,
+                                                                std::optional<std::int64_t> until,
+                                                                std::size_t limit) {
   std::vector<ScheduleEntry> out;
   if (limit == 0) return out;
   lmdb::ReadTxn txn;
@@ -620,6 +641,7 @@ Result<std::vector<ScheduleEntry>, Error> LmdbStore::scheduled(std::optional<Sch
       return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
     if (after && std::memcmp(key.mv_data, start.data(), kSchedKeySize) == 0) continue;
     const auto* k = static_cast<const unsigned char*>(key.mv_data);
+    if (until && sched_time(k) > *until) break;
     out.push_back(ScheduleEntry{sched_time(k), QueueId::from_key(k + 8, 8)});
     if (out.size() == limit) break;
   }

@@ -143,6 +143,20 @@ class Store {
   // Cost is proportional to what is returned, not to the size of the queue.
   virtual Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) = 0;
 
+  // Up to `limit` entries of the schedule index that come after `after` (exclusive;
+  // nullopt: from the first) and are due at `now_us`, in due order. The scheduler keeps
+  // `after` as the last entry it handed out, so a wake reads only what became due since,
+  // never again what it holds in flight. Reads at most `limit` + 1 index entries. The
+  // default answers from scheduled(); a store may read the index directly.
+  virtual Result<std::vector<ScheduleEntry>, Error> due_after(std::optional<ScheduleEntry> after,
+                                                              std::int64_t now_us,
+                                                              std::size_t limit) {
+    auto page = scheduled(after, limit);
+    if (!page) return page;
+    std::erase_if(*page, [now_us](const ScheduleEntry& e) { return e.next_attempt_us > now_us; });
+    return page;
+  }
+
   // Up to `limit` entries of the schedule index (every message not held) in due order -
   // time, then id - starting after `after` (exclusive; nullopt: from the first). Reads the
   // index only, never a message record, so walking it costs nothing for held messages.

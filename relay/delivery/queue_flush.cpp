@@ -21,23 +21,28 @@ constexpr std::size_t kIndexPage = 1000;
 Result<std::vector<model::QueueId>, queue::Error> flush_candidates(queue::Store& store,
                                                                   const std::string& domain) {
   std::vector<model::QueueId> out;
-  std::unordered_set<std::uint64_t> seen;  // a message rescheduled between pages shows twice
+  // A message rescheduled between pages shows twice. Only the candidates are remembered:
+  // a domain's flush walks an index of a million entries to find a few.
+  std::unordered_set<std::uint64_t> seen;
+  auto add = [&](model::QueueId id) {
+    if (seen.insert(id.value).second) out.push_back(id);
+  };
   std::optional<queue::ScheduleEntry> after;
   for (;;) {
     auto page = store.scheduled(after, kIndexPage);
     if (!page) return fail(page.error());
     for (const auto& entry : *page) {
       after = entry;
-      if (!seen.insert(entry.id.value).second) continue;
+      if (seen.count(entry.id.value)) continue;
       if (domain.empty() && entry.next_attempt_us != model::kNeverDue) {
-        out.push_back(entry.id);
+        add(entry.id);
         continue;
       }
       auto env = store.load(entry.id);
       if (!env) {
-        out.push_back(entry.id);  // the loop reads it again and answers what it finds
+        add(entry.id);  // the loop reads it again and answers what it finds
       } else if (env->has_value() && flush_wanted(**env, domain)) {
-        out.push_back(entry.id);
+        add(entry.id);
       }
     }
     if (page->size() < kIndexPage) break;
@@ -56,6 +61,7 @@ struct FlushRun::Tally {
   std::optional<queue::Error> first_error;
   FlushDone done;
   std::function<void()> written;
+  std::function<void()> resume;  // a batch is written and more are to come
 
   void note_error(const queue::Error& error) {
     std::lock_guard lock(mutex);
@@ -67,6 +73,7 @@ struct FlushRun::Tally {
     ++outstanding;
   }
   void write_back(const Status<queue::Error>& st) {
+    bool more = false;
     {
       std::lock_guard lock(mutex);
       // Gone meanwhile (deleted, or delivered and removed): nothing left to flush.
@@ -74,7 +81,9 @@ struct FlushRun::Tally {
         first_error = st.error();
       }
       --outstanding;
+      more = outstanding == 0 && !all_submitted;
     }
+    if (more && resume) resume();
     answer_if_complete();
   }
   void all_in() {
@@ -105,15 +114,25 @@ struct FlushRun::Tally {
 };
 
 FlushRun::FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-                   std::function<void()> written, std::shared_ptr<spdlog::logger> log)
+                   std::function<void()> written, std::shared_ptr<spdlog::logger> log,
+                   std::function<void()> resume)
     : domain_(std::move(domain)), candidates_(std::move(candidates)),
       tally_(std::make_shared<Tally>()), log_(std::move(log)) {
   tally_->done = std::move(done);
   tally_->written = std::move(written);
+  tally_->resume = std::move(resume);
+}
+
+bool FlushRun::waiting() const {
+  std::lock_guard lock(tally_->mutex);
+  return tally_->outstanding > 0;
 }
 
 bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
                     const std::function<bool(model::QueueId)>& in_flight, std::size_t batch) {
+  // One batch in the writer at a time: its queue is shared with new mail, which must not
+  // wait behind a whole flush.
+  if (waiting()) return false;
   auto now = unix_now_us();
   for (std::size_t n = 0; n < batch && next_ < candidates_.size(); ++n) {
     model::QueueId id = candidates_[next_++];

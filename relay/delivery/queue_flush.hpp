@@ -13,7 +13,9 @@
 // walks the queue.
 //
 // The loop then only writes: FlushRun::step() takes the candidates in bounded batches
-// (other work runs between batches), skips those in flight, loads each one afresh - the
+// (other work runs between batches; a batch is submitted only once the one before is
+// written, so new mail never queues behind a whole flush in the commit writer, whose
+// queue it shares), skips those in flight, loads each one afresh - the
 // caller's read may be stale by then - and, if a flush still applies (flush_wanted), makes
 // it due now through the commit writer. The answer is the number made due, given once
 // every write is back, exactly as before: messages in flight, held or with nothing open
@@ -47,17 +49,24 @@ Result<std::vector<model::QueueId>, queue::Error> flush_candidates(queue::Store&
 class FlushRun {
  public:
   // `done` is answered once; `written` (thread-safe, e.g. Scheduler::kick) runs after it.
+  // `resume` (thread-safe; may be empty) runs when a batch is written and candidates are
+  // left: the owner calls step() again then.
   FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-           std::function<void()> written, std::shared_ptr<spdlog::logger> log);
+           std::function<void()> written, std::shared_ptr<spdlog::logger> log,
+           std::function<void()> resume = {});
 
   // Handles up to `batch` more candidates; `in_flight` says which messages a worker holds.
-  // Returns true once every candidate is handled (the run is then over for the loop).
+  // Does nothing while writes of the batch before are out (waiting()). Returns true once
+  // every candidate is handled (the run is then over for the loop).
   bool step(queue::Store& store, queue::CommitWriter& writer,
             const std::function<bool(model::QueueId)>& in_flight, std::size_t batch);
 
   // Ends the run early (the relay stops, or step() threw): answers `error` unless the
   // answer was given already. Writes already submitted complete on their own.
   void abandon(queue::Error error);
+
+  // Writes of the last batch are still out: step() would do nothing.
+  bool waiting() const;
 
  private:
   struct Tally;  // shared with the commit answers

@@ -8,11 +8,14 @@
 // what an operator action does (operator_action, queue_flush).
 #include "relay/delivery/scheduler.hpp"
 
+#include <pthread.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -37,8 +40,11 @@
 namespace secmx::delivery {
 namespace {
 
-// Messages handed out at once. Bounds memory (each holds its body) and the rescan cost.
+// Messages handed out at once. Bounds memory (each holds its body).
 constexpr std::size_t kMaxInFlight = 2000;
+// Schedule index entries read per scan: the loop wakes itself for the next batch, so
+// results and actions never wait behind a large backlog that came due at once.
+constexpr std::size_t kScanBatch = 256;
 constexpr std::uint64_t kTickMs = 1000;
 // Flush candidates handled per wake-up: each is one record read and one change submitted,
 // so results and scans wait at most that long behind a large flush.
@@ -74,6 +80,8 @@ class SchedulerImpl final : public Scheduler {
   ~SchedulerImpl() override { stop(); }
 
   void kick() override {
+    // What a kick announces (new mail, a released or flushed message, a report) sorts
+    // before the due cursor: the next scan starts again from the first due entry.
     kicked_.store(true, std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     if (!closed_) uv_async_send(&async_);
@@ -127,8 +135,11 @@ class SchedulerImpl final : public Scheduler {
     log_->info("event=flush domain={} candidates={} operator={} client=[{}]",
                domain.empty() ? std::string("all") : log::escape(domain, 100), candidates->size(),
                log::escape(by.name, 64), log::escape(by.client, 64));
+    // Each written batch kicks the loop: its messages, due at once, sort before the due
+    // cursor, and the next batch goes out.
     auto run = std::make_unique<FlushRun>(std::move(domain), std::move(*candidates),
-                                          std::move(done), [this] { kick(); }, log_);
+                                          std::move(done), [this] { kick(); }, log_,
+                                          [this] { kick(); });
     {
       std::lock_guard lock(mutex_);
       if (!closed_ && !stopping_) {
@@ -170,6 +181,7 @@ class SchedulerImpl final : public Scheduler {
     bool abandoned = false;  // this round threw: nothing is written; see abandon()
     bool report_held = false;  // a report with no one to tell is held in this write
     bool removing = false;     // this write removes the message
+    bool inserting = false;    // this write queues new messages (DSNs), due at once
     std::vector<PendingOp> ops;  // operator actions waiting for the outcome to be written
   };
 
@@ -179,6 +191,8 @@ class SchedulerImpl final : public Scheduler {
   }
 
   void run() {
+    // Named so that its CPU can be read apart from the other threads (/proc/PID/task).
+    pthread_setname_np(pthread_self(), "scheduler");
     uv_timer_start(&timer_, &SchedulerImpl::on_timer, 0, kTickMs);
     uv_run(&loop_, UV_RUN_DEFAULT);
     uv_loop_close(&loop_);
@@ -241,9 +255,12 @@ class SchedulerImpl final : public Scheduler {
       return;
     }
     step_flush();
-    // Capacity freed or new mail: look for more at once rather than at the next tick,
-    // once per wake-up however many results it brought.
-    if (kicked_.exchange(false, std::memory_order_relaxed) || freed) scan();
+    // Capacity freed, new mail or more of a backlog: look for more at once rather than at
+    // the next tick, once per wake-up however many results it brought.
+    bool kicked = kicked_.exchange(false, std::memory_order_relaxed);
+    if (kicked) rewind();
+    bool more = std::exchange(more_due_, false);
+    if (kicked || freed || more) scan();
   }
 
   void shut_down() {
@@ -271,7 +288,8 @@ class SchedulerImpl final : public Scheduler {
                   [&] { over = run.step(store_, writer_, busy, kFlushBatch); },
                   [&] { run.abandon(queue::Error{queue::Error::Kind::Io, "internal error"}); });
     if (over) flushes_.pop_front();
-    if (!flushes_.empty()) uv_async_send(&async_);
+    // A run waiting for its batch to be written is woken by that write (FlushRun's resume).
+    if (!flushes_.empty() && !flushes_.front()->waiting()) uv_async_send(&async_);
   }
 
   void run_op(PendingOp& op) {
@@ -288,26 +306,41 @@ class SchedulerImpl final : public Scheduler {
     op.done = nullptr;
   }
 
+  // The next scan reads the schedule index from its first entry again: something sorts
+  // before the due cursor now (see scan()).
+  void rewind() { due_cursor_.reset(); }
+
+  // Reads the schedule index after the due cursor - the last entry handed out - so a wake
+  // costs what became due since, however large the queue and however many messages are in
+  // flight: those sort before the cursor. A message whose outcome is written gets a later
+  // key and comes round again by itself; whatever lands before the cursor instead (new
+  // mail and DSNs at time 0, a flush, a release, a failed write, the end of a cooling
+  // period) rewinds it.
   void scan() {
     // Paused: mail waits in the queue (like Postfix's defer_transports); nothing is lost.
     if (config_->delivery.pause) return;
     if (in_flight_.size() >= kMaxInFlight) return;
     auto now = unix_now_us();
-    std::erase_if(cooling_, [now](const auto& c) { return c.second <= now; });
-    // In-flight messages are still due in the index: asking for kMaxInFlight sees past
-    // every one of them to the free capacity.
-    auto due = store_.due(now, kMaxInFlight);
+    if (std::erase_if(cooling_, [now](const auto& c) { return c.second <= now; }) > 0) rewind();
+    std::size_t limit = std::min(kScanBatch, kMaxInFlight - in_flight_.size());
+    auto due = store_.due_after(due_cursor_, now, limit);
     if (!due) {
       log_->error("queue scan failed: {}", due.error().message);
       return;
     }
-    for (auto id : *due) {
-      if (in_flight_.size() >= kMaxInFlight) break;
+    for (const auto& entry : *due) {
+      due_cursor_ = entry;
+      auto id = entry.id;
+      // Only after a rewind: in flight, or waiting out a round that threw.
       if (in_flight_.count(id) || cooling_.count(id)) continue;
       common::guard(*log_, id_field(id), "scheduler.start", [&] { start_message(id, now); },
                     [&] { abandon(id); });
     }
     in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
+    if (due->size() == limit && in_flight_.size() < kMaxInFlight) {
+      more_due_ = true;  // a full batch: more may be due; the loop yields, then reads on
+      uv_async_send(&async_);
+    }
   }
 
   void start_message(model::QueueId id, std::int64_t now) {
@@ -392,6 +425,7 @@ class SchedulerImpl final : public Scheduler {
     // removes it too; the DSN carries what the sender needs).
     if (!open) change.kind = queue::Change::Kind::Remove;
     f.removing = !open;
+    f.inserting = !change.inserts.empty();
     writer_.submit_change(std::move(change), [this, id](Status<queue::Error> st) {
       // On the writer's thread: only hand the answer to the loop.
       common::guard(*log_, id_field(id), "scheduler.commit", [&] {
@@ -406,6 +440,16 @@ class SchedulerImpl final : public Scheduler {
 
   void on_written(model::QueueId id, bool ok) {
     if (!ok) log_->error("{}: outcome not stored; it will be tried again", id.to_string());
+    if (auto it = in_flight_.find(id); it != in_flight_.end()) {
+      const InFlight& f = it->second;
+      // Not written, it keeps the key it was handed out with; written, it may be due
+      // before the cursor; its DSNs are due at once. Any of these rewinds the cursor.
+      bool behind = !ok || f.inserting;
+      if (ok && !f.removing && f.envelope) {
+        behind |= before_cursor(queue::ScheduleEntry{f.envelope->next_attempt_us, id});
+      }
+      if (behind) rewind();
+    }
     if (auto it = in_flight_.find(id); ok && it != in_flight_.end() && it->second.removing) {
       log_->info("{}", log::removed_line(id.to_string()));
     }
@@ -414,6 +458,14 @@ class SchedulerImpl final : public Scheduler {
       metrics_->dsn_held.inc();
     }
     release(id);
+  }
+
+  bool before_cursor(const queue::ScheduleEntry& e) const {
+    if (!due_cursor_) return false;
+    if (e.next_attempt_us != due_cursor_->next_attempt_us) {
+      return e.next_attempt_us < due_cursor_->next_attempt_us;
+    }
+    return e.id.value <= due_cursor_->id.value;
   }
 
   // The message leaves the in-flight table; actions that waited for it run now, on the
@@ -478,6 +530,8 @@ class SchedulerImpl final : public Scheduler {
   std::unordered_map<model::QueueId, InFlight, IdHash> in_flight_;
   std::unordered_map<model::QueueId, std::int64_t, IdHash> cooling_;  // abandoned: not before
   std::deque<std::unique_ptr<FlushRun>> flushes_;
+  std::optional<queue::ScheduleEntry> due_cursor_;  // the last index entry scan() read
+  bool more_due_ = false;  // the last scan read a full batch
   std::uint64_t generation_ = 0;
   std::atomic<std::uint64_t> in_flight_count_{0};
 };

@@ -1,7 +1,8 @@
 // scheduler.hpp - picks due messages from the queue and hands them to delivery workers.
 //
-// Runs its own thread and libuv loop. It reads the queue's schedule index (cost follows
-// what is due, not the queue size), keeps every message it has handed out in an
+// Runs its own thread and libuv loop. It reads the queue's schedule index on from a due
+// cursor, the last entry it handed out, in bounded batches (cost follows what became due,
+// not the queue size nor the messages in flight; see scan() in scheduler.cpp), keeps every message it has handed out in an
 // in-flight table so that no two workers ever hold the same message, splits each
 // message's pending recipients into jobs (job_plan.hpp), and when all jobs of a message
 // are back applies their outcomes (outcome_apply.hpp) and writes them, with the DSNs they

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -116,6 +117,9 @@ class CountingStore final : public queue::Store {
     std::lock_guard lock(mutex_);
     by_thread_.clear();
     by_id_.clear();
+    index_reads_ = 0;
+    max_index_call_ = 0;
+    max_change_batch_ = 0;
   }
 
   Result<std::optional<model::Envelope>, queue::Error> load(model::QueueId id) override {
@@ -135,7 +139,21 @@ class CountingStore final : public queue::Store {
   Status<queue::Error> update(const model::Envelope& e) override { return inner_->update(e); }
   Status<queue::Error> remove(model::QueueId id) override { return inner_->remove(id); }
   std::vector<Status<queue::Error>> apply_batch(std::span<const queue::Change> c) override {
+    {
+      std::lock_guard lock(mutex_);
+      max_change_batch_ = std::max(max_change_batch_, c.size());
+    }
     return inner_->apply_batch(c);
+  }
+  // The most changes written in one transaction.
+  std::size_t max_change_batch() const {
+    std::lock_guard lock(mutex_);
+    return max_change_batch_;
+  }
+  // The most index entries one call answered.
+  std::size_t max_index_call() const {
+    std::lock_guard lock(mutex_);
+    return max_index_call_;
   }
   Status<queue::Error> add_counters(std::span<const queue::CounterAdd> a) override {
     return inner_->add_counters(a);
@@ -150,11 +168,27 @@ class CountingStore final : public queue::Store {
   }
   Result<std::vector<model::QueueId>, queue::Error> due(std::int64_t now,
                                                         std::size_t limit) override {
-    return inner_->due(now, limit);
+    auto r = inner_->due(now, limit);
+    if (r) count_index(r->size());
+    return r;
   }
   Result<std::vector<queue::ScheduleEntry>, queue::Error> scheduled(
       std::optional<queue::ScheduleEntry> after, std::size_t limit) override {
-    return inner_->scheduled(after, limit);
+    auto r = inner_->scheduled(after, limit);
+    if (r) count_index(r->size());
+    return r;
+  }
+  Result<std::vector<queue::ScheduleEntry>, queue::Error> due_after(
+      std::optional<queue::ScheduleEntry> after, std::int64_t now, std::size_t limit) override {
+    auto r = inner_->due_after(after, now, limit);
+    if (r) count_index(r->size());
+    return r;
+  }
+  // Schedule index entries answered by due(), due_after() and scheduled(): what a scan
+  // read of the index (the LMDB store reads at most one more than it answers).
+  std::size_t index_reads() const {
+    std::lock_guard lock(mutex_);
+    return index_reads_;
   }
   Result<std::vector<model::Envelope>, queue::Error> list(model::QueueId after,
                                                          std::size_t limit) override {
@@ -184,8 +218,17 @@ class CountingStore final : public queue::Store {
   Status<queue::Error> sync() override { return inner_->sync(); }
 
  private:
+  void count_index(std::size_t n) {
+    std::lock_guard lock(mutex_);
+    index_reads_ += n;
+    max_index_call_ = std::max(max_index_call_, n);
+  }
+
   std::unique_ptr<queue::Store> inner_;
   mutable std::mutex mutex_;
+  std::size_t index_reads_ = 0;
+  std::size_t max_index_call_ = 0;
+  std::size_t max_change_batch_ = 0;
   std::map<std::thread::id, std::size_t> by_thread_;
   std::map<std::uint64_t, std::size_t> by_id_;
 };
