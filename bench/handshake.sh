@@ -77,7 +77,7 @@ pause = true
 listen = "127.0.0.1:25872"
 token_file = "admin.token"
 [log]
-level = "warning"
+level = "warn"
 file = "relay.log"
 CONF
 
@@ -87,6 +87,7 @@ wait_port() {
     sleep 0.05
   done
   echo "handshake.sh: nothing listens on port $1" >&2
+  cat "$work"/*.stderr "$work/relay.log" >&2 2>/dev/null || true
   exit 1
 }
 
