@@ -3,8 +3,8 @@
 //
 // The callback follows SSL_CTX_set_tlsext_ticket_key_evp_cb(3): sealing returns 1 after
 // setting up AES-256-CBC and HMAC-SHA256 under the current key; opening returns 1 for the
-// current key, 2 for the previous one (valid, but the client is sent a fresh ticket under
-// the current key) and 0 for an unknown name (a full handshake). -1 only when the cipher
+// current key, 2 for the previous one and for any TLS 1.3 ticket (valid, and the client is
+// sent a fresh ticket under the current key) and 0 for an unknown name (a full handshake). -1 only when the cipher
 // or MAC cannot be set up, which OpenSSL also answers with a full handshake.
 #include "relay/tls/ticket_keys.hpp"
 
@@ -64,7 +64,10 @@ int ticket_cb(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_C
       !set_mac(mac, found->key)) {
     return -1;
   }
-  return found->current ? 1 : 2;
+  // TLS 1.3 clients use a ticket once, so a resumption must hand out a new one: without
+  // "renew" OpenSSL sends none after a resumed TLS 1.3 handshake and the client's next
+  // connection is a full handshake.
+  return found->current && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 }
 
 }  // namespace

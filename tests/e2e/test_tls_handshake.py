@@ -59,12 +59,15 @@ def test_key_exchange_is_x25519(dual_relay, version):
 
 @pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
 def test_session_ticket_resumes(dual_relay, version, tmp_path):
-    sess = tmp_path / "session.pem"
+    sess, sess2 = tmp_path / "session.pem", tmp_path / "session2.pem"
     first = s_client(dual_relay, version, "-sess_out", str(sess))
     assert re.search(r"^New, TLSv1\.[23]", first, re.M), first
     assert sess.stat().st_size > 0
-    again = s_client(dual_relay, version, "-sess_in", str(sess))
+    again = s_client(dual_relay, version, "-sess_in", str(sess), "-sess_out", str(sess2))
     assert re.search(r"^Reused, TLSv1\.[23]", again, re.M), again
+    # The resumed session hands out a new ticket (TLS 1.3 clients use each once).
+    third = s_client(dual_relay, version, "-sess_in", str(sess2))
+    assert re.search(r"^Reused, TLSv1\.[23]", third, re.M), third
 
 
 def test_check_refuses_an_rsa_certificate_in_the_ecdsa_slot(rsa_files, tls_files, tmp_path):

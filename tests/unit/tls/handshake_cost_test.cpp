@@ -156,6 +156,11 @@ TEST(HandshakeCost, TicketResumesAcrossOneRotationNotTwo) {
     }
     auto [second, resumed] = visit(client, server, sealed[0]);
     EXPECT_TRUE(resumed);
+    // A resumed handshake hands out a new ticket, which resumes in turn.
+    ASSERT_NE(second, nullptr);
+    auto [chained, chained_resumed] = visit(client, server, second);
+    EXPECT_TRUE(chained_resumed);
+    SSL_SESSION_free(chained);
     SSL_SESSION_free(second);
 
     // One rotation: the ticket's key is the previous one, which still opens it.
