@@ -2,10 +2,12 @@
 # make-dev-cert.sh - a self-signed certificate and key for running the relay in
 # development (the default config's STARTTLS), never for production.
 #
-# Usage: scripts/make-dev-cert.sh CERT_PATH KEY_PATH [HOSTNAME]
+# Usage: scripts/make-dev-cert.sh [--ecdsa] CERT_PATH KEY_PATH [HOSTNAME]
 #   HOSTNAME defaults to `hostname -f`; it becomes the CN and the subjectAltName
 #   (an IP address becomes an IP SAN). RSA 2048 (the most widely accepted key type,
-#   which matters for old SMTP peers), SHA-256, valid 10 years.
+#   which matters for old SMTP peers), SHA-256, valid 10 years. --ecdsa: an ECDSA P-256
+#   key instead, for [smtp] tls_ecdsa_cert/tls_ecdsa_key beside the RSA pair (its
+#   handshakes cost the server a fraction of RSA's; OpenSSL picks per client).
 #
 # Idempotent: when both files exist nothing happens, so the README's run command can call
 # it every time. When only one of them exists it refuses, rather than replace a key or a
@@ -14,7 +16,15 @@
 # files appear atomically (written to temporary names in their directory, then renamed).
 set -euo pipefail
 
-usage() { echo "usage: $0 CERT_PATH KEY_PATH [HOSTNAME]" >&2; exit 2; }
+usage() { echo "usage: $0 [--ecdsa] CERT_PATH KEY_PATH [HOSTNAME]" >&2; exit 2; }
+newkey="rsa:2048"
+key_usage="digitalSignature, keyEncipherment"
+if [ "${1:-}" = "--ecdsa" ]; then
+  shift
+  newkey="ec -pkeyopt ec_paramgen_curve:P-256"
+  # No key encipherment with an EC key: ECDSA only signs.
+  key_usage="digitalSignature"
+fi
 if [ $# -lt 2 ] || [ $# -gt 3 ] || [ -z "$1" ] || [ -z "$2" ]; then
   usage
 fi
@@ -69,13 +79,13 @@ CN = $host
 
 [leaf]
 basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
+keyUsage = critical, $key_usage
 extendedKeyUsage = serverAuth
 subjectAltName = $san
 subjectKeyIdentifier = hash
 EOF
 
-if ! out="$(openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days 3650 \
+if ! out="$(openssl req -x509 -new -newkey $newkey -nodes -sha256 -days 3650 \
     -config "$tmp_conf" -keyout "$tmp_key" -out "$tmp_cert" 2>&1)"; then
   echo "$0: openssl failed to create the certificate:" >&2
   echo "$out" >&2

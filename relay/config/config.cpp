@@ -22,6 +22,7 @@
 #include "relay/config/admin_tokens.hpp"
 #include "relay/config/config_paths.hpp"
 #include "relay/config/config_reader.hpp"
+#include "relay/tls/cert_pair.hpp"
 
 namespace secmx::config {
 
@@ -87,21 +88,41 @@ void read_endpoints(const Section& s, std::string_view key, std::vector<Endpoint
   out = std::move(eps);
 }
 
-void read_tls_files(const Section& s, SmtpConfig& out) {
-  s.path("tls_cert", out.tls_cert);
-  s.path("tls_key", out.tls_key);
-  // One without the other is a half-configured STARTTLS; refuse rather than guess.
-  if (!out.tls_cert.empty() && out.tls_key.empty()) {
-    s.fail("tls_cert", "tls_key must be set too (both or neither)");
-  } else if (out.tls_cert.empty() && !out.tls_key.empty()) {
-    s.fail("tls_key", "tls_cert must be set too (both or neither)");
+// A certificate key and its private key key: one without the other is a half-configured
+// pair; refuse rather than guess. Both must be readable.
+void read_pair(const Section& s, std::string_view cert_key, std::string& cert,
+               std::string_view key_key, std::string& key) {
+  s.path(cert_key, cert);
+  s.path(key_key, key);
+  if (!cert.empty() && key.empty()) {
+    s.fail(cert_key, std::string(key_key) + " must be set too (both or neither)");
+  } else if (cert.empty() && !key.empty()) {
+    s.fail(key_key, std::string(cert_key) + " must be set too (both or neither)");
   }
-  for (std::string_view key : {"tls_cert", "tls_key"}) {
-    const std::string& file = key == "tls_cert" ? out.tls_cert : out.tls_key;
+  for (std::string_view k : {cert_key, key_key}) {
+    const std::string& file = k == cert_key ? cert : key;
     if (file.empty()) continue;
     if (auto why = unreadable(file)) {
-      s.reader().add(s.line(key), "cannot read " + std::string(key) + " '" + file + "': " + *why);
+      s.reader().add(s.line(k), "cannot read " + std::string(k) + " '" + file + "': " + *why);
     }
+  }
+}
+
+void read_tls_files(const Section& s, SmtpConfig& out) {
+  read_pair(s, "tls_cert", out.tls_cert, "tls_key", out.tls_key);
+  std::string& ecert = out.tls.ecdsa_cert;
+  std::string& ekey = out.tls.ecdsa_key;
+  read_pair(s, "tls_ecdsa_cert", ecert, "tls_ecdsa_key", ekey);
+  if (ecert.empty() || ekey.empty()) return;
+  if (out.tls_cert.empty()) {
+    s.fail("tls_ecdsa_cert", "needs tls_cert and tls_key (the ECDSA pair is served beside them)");
+  }
+  // The start would refuse these; --check names the line now. Unreadable files were
+  // reported above.
+  if (unreadable(ecert) || unreadable(ekey)) return;
+  if (auto bad = tls::check_ecdsa_pair(ecert, ekey)) {
+    s.fail(bad->about == tls::PairProblem::Certificate ? "tls_ecdsa_cert" : "tls_ecdsa_key",
+           bad->message);
   }
 }
 
@@ -110,7 +131,8 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   s.check_keys({"listen", "listener", "auth", "relay_networks", "tls_cert", "tls_key",
                 "max_message_size", "max_recipients", "max_line_length", "max_connections",
                 "max_connections_per_client", "max_errors", "command_timeout", "data_timeout",
-                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites"});
+                "require_tls", "banner", "tls_min_protocol", "tls12_ciphers", "tls13_suites",
+                "tls_ecdsa_cert", "tls_ecdsa_key", "tls_ticket_lifetime"});
   detail::read_listeners(s, out);
 
   std::vector<Section::Item> items;
@@ -131,6 +153,15 @@ void read_smtp(const Section& root, SmtpConfig& out) {
   detail::read_sender_login(s, out);
   detail::check_listeners(s, out);
   detail::read_tls_protocol(s, out.tls.protocol);
+  Duration ticket_lifetime = out.tls.ticket_lifetime;
+  // TLS 1.3 caps a ticket's lifetime at 7 days (RFC 8446 4.6.1); OpenSSL counts seconds.
+  if (s.duration("tls_ticket_lifetime", ticket_lifetime, std::chrono::seconds(1))) {
+    if (ticket_lifetime > std::chrono::hours(24 * 7)) {
+      s.fail("tls_ticket_lifetime", "must be at most 7d (TLS 1.3 allows no longer ticket)");
+    } else {
+      out.tls.ticket_lifetime = std::chrono::duration_cast<std::chrono::seconds>(ticket_lifetime);
+    }
+  }
   s.size("max_message_size", out.max_message_size, 1);
   s.u32("max_recipients", out.max_recipients, 1, 1'000'000);
   // Below 512 even a legal RFC 5321 command line could be refused (4.5.3.1.4).

@@ -116,7 +116,9 @@ struct SmtpConfig {
   }
   std::string tls_cert;              // empty: STARTTLS not offered
   std::string tls_key;
-  tls::ServerTlsSettings tls;        // tls_min_protocol, tls12_ciphers, tls13_suites
+  // tls_min_protocol, tls12_ciphers, tls13_suites, tls_ecdsa_cert/tls_ecdsa_key (served
+  // beside tls_cert), tls_ticket_lifetime (session-ticket key rotation)
+  tls::ServerTlsSettings tls;
   std::uint64_t max_message_size = 50ull << 20;  // "50MiB"
   std::uint32_t max_recipients = 1000;
   std::uint32_t max_line_length = 1000;      // bytes incl. CRLF (RFC 5321 4.5.3.1.6)

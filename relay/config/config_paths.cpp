@@ -9,6 +9,8 @@ template <class C, class F>
 void each_path(C& cfg, F&& f) {
   f("smtp.tls_cert", cfg.smtp.tls_cert);
   f("smtp.tls_key", cfg.smtp.tls_key);
+  f("smtp.tls_ecdsa_cert", cfg.smtp.tls.ecdsa_cert);
+  f("smtp.tls_ecdsa_key", cfg.smtp.tls.ecdsa_key);
   f("queue.path", cfg.queue.path);
   f("delivery.ca_file", cfg.delivery.ca_file);
   f("admin.token_file", cfg.admin.token_file);

@@ -53,6 +53,11 @@ Status<TlsError> apply_common(SSL_CTX* ctx, const ProtocolSettings& settings) {
   if (SSL_CTX_set_ciphersuites(ctx, settings.tls13_suites.c_str()) != 1) {
     return fail(make_error("cannot set the TLS 1.3 suites '" + settings.tls13_suites + "'"));
   }
+  // X25519 first on both sides (tls_settings.hpp, kGroups): a client then sends its key
+  // share for the group the server picks, and the exchange is the cheapest there is.
+  if (SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+    return fail(make_error(std::string("cannot set the key exchange groups '") + kGroups + "'"));
+  }
   // No TLS 1.3 suites means no TLS 1.3: OpenSSL would otherwise still negotiate it and
   // then fail every handshake for want of a suite.
   if (settings.tls13_suites.empty() && SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1) {
@@ -76,6 +81,31 @@ bool is_key_mismatch(unsigned long err) {
   return (lib == ERR_LIB_X509 &&
           (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH)) ||
          (lib == ERR_LIB_SSL && reason == SSL_R_PRIVATE_KEY_MISMATCH);
+}
+
+// One certificate chain and its key into the context; OpenSSL files it by key type.
+Status<TlsError> load_pair(SSL_CTX* c, const std::string& cert_file, const std::string& key_file) {
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
+    return fail(make_error("cannot load certificate chain from '" + cert_file + "'"));
+  }
+  ERR_clear_error();
+  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL already compares the key with a certificate of the same type while
+    // loading; say "does not match" rather than "cannot load" when that is the reason.
+    if (is_key_mismatch(ERR_peek_last_error())) {
+      return fail(make_error("private key '" + key_file + "' does not match certificate '" +
+                             cert_file + "'"));
+    }
+    return fail(make_error("cannot load private key from '" + key_file + "'"));
+  }
+  ERR_clear_error();
+  // Catches what loading does not: e.g. an EC key next to an RSA certificate.
+  if (SSL_CTX_check_private_key(c) != 1) {
+    return fail(make_error("private key '" + key_file + "' does not match certificate '" +
+                           cert_file + "'"));
+  }
+  return Ok{};
 }
 
 }  // namespace
@@ -130,27 +160,23 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_server(
 
   SSL_CTX_set_default_passwd_cb(c, refuse_passphrase);
 
-  ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
-    return fail(make_error("cannot load certificate chain from '" + cert_file + "'"));
-  }
-  ERR_clear_error();
-  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    // OpenSSL already compares the key with a certificate of the same type while
-    // loading; say "does not match" rather than "cannot load" when that is the reason.
-    if (is_key_mismatch(ERR_peek_last_error())) {
-      return fail(make_error("private key '" + key_file + "' does not match certificate '" +
-                             cert_file + "'"));
+  if (auto st = load_pair(c, cert_file, key_file); !st) return fail(std::move(st.error()));
+  // The ECDSA pair second: SSL_CTX_check_private_key() inside load_pair() checks the pair
+  // just loaded, and OpenSSL keeps the RSA one in its own slot.
+  if (!settings.ecdsa_cert.empty()) {
+    if (auto st = load_pair(c, settings.ecdsa_cert, settings.ecdsa_key); !st) {
+      return fail(std::move(st.error()));
     }
-    return fail(make_error("cannot load private key from '" + key_file + "'"));
   }
-  ERR_clear_error();
-  // Catches what loading does not: e.g. an EC key next to an RSA certificate.
-  if (SSL_CTX_check_private_key(c) != 1) {
-    return fail(make_error("private key '" + key_file + "' does not match certificate '" +
-                           cert_file + "'"));
+
+  // Tickets valid as long as their key seals (a ticket's key opens it for one more
+  // lifetime, but the session itself has expired by then). TLS 1.3 allows 7 days at most.
+  SSL_CTX_set_timeout(c, static_cast<long>(settings.ticket_lifetime.count()));
+  auto tickets = std::make_unique<TicketKeys>(settings.ticket_lifetime);
+  if (!TicketKeys::install(c, tickets.get())) {
+    return fail(make_error("cannot install the session ticket keys"));
   }
-  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release()));
+  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release(), std::move(tickets)));
 }
 
 Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
@@ -195,7 +221,7 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_client(
   // hold memory; the delivery engine keeps its own per-destination cache through
   // TlsSession::get1_session()/set_session().
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release()));
+  return std::shared_ptr<TlsContext>(new TlsContext(ctx.release(), nullptr));
 }
 
 }  // namespace secmx::tls

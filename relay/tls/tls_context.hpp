@@ -11,6 +11,7 @@
 #include <string>
 
 #include "relay/common/result.hpp"
+#include "relay/tls/ticket_keys.hpp"
 #include "relay/tls/tls_settings.hpp"
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -27,7 +28,10 @@ struct SslCtxDeleter {
 
 class TlsContext {
  public:
-  // cert_file: PEM chain (leaf first); key_file: PEM private key matching it.
+  // cert_file: PEM chain (leaf first); key_file: PEM private key matching it. A second
+  // pair, settings.ecdsa_cert/ecdsa_key, is loaded beside it when set (OpenSSL keeps one
+  // certificate per key type and picks per client). Session tickets are sealed with keys
+  // that rotate every settings.ticket_lifetime (ticket_keys.hpp).
   static Result<std::shared_ptr<TlsContext>, TlsError> create_server(
       const std::string& cert_file, const std::string& key_file,
       const ServerTlsSettings& settings = {});
@@ -41,9 +45,14 @@ class TlsContext {
       const std::string& ca_file);
 
   SSL_CTX* get() const { return ctx_.get(); }
+  // Server contexts: the ticket keys (rotate() them in tests); nullptr on a client's.
+  TicketKeys* ticket_keys() const { return tickets_.get(); }
 
  private:
-  explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
+  TlsContext(SSL_CTX* ctx, std::unique_ptr<TicketKeys> tickets)
+      : tickets_(std::move(tickets)), ctx_(ctx) {}
+  // Declared first, destroyed last: the SSL_CTX's ticket callback reads them until it goes.
+  std::unique_ptr<TicketKeys> tickets_;
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
 };
 

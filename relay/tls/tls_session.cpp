@@ -392,6 +392,10 @@ PeerInfo TlsSession::peer_info() const {
     info.cipher_bits = SSL_CIPHER_get_bits(cipher, nullptr);
   }
   info.resumed = SSL_session_reused(ssl_) == 1;
+  if (int group = SSL_get_negotiated_group(ssl_); group != 0) {
+    const char* name = SSL_group_to_name(ssl_, group);
+    info.group = name != nullptr ? name : std::to_string(group);
+  }
   X509* cert = SSL_get0_peer_certificate(ssl_);
   if (cert != nullptr) {
     info.peer_subject = subject_rfc2253(cert);

@@ -48,6 +48,7 @@ struct PeerInfo {
   long verify_code = 0;      // ... and OpenSSL's X509_V_ERR_* code when a check failed
                              // (expired, untrusted, name mismatch), else 0
   bool resumed = false;
+  std::string group;         // key exchange group, "X25519"; "" when none was negotiated
   bool dane = false;         // verified by a TLSA record (PeerVerify::tlsa), not by PKIX
   std::string cert_sha256;   // SHA-256 of the peer's leaf certificate (DER), lower-case hex;
                              // "" when the peer sent none

@@ -10,6 +10,7 @@
 // would refuse at start-up or reload is refused by `--check` first. No global state.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,14 @@ inline constexpr const char* kClientTls12Ciphers =
 inline constexpr const char* kTls13Suites =
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
 
+// Key exchange groups, both sides: X25519 first (the cheapest, and what modern peers send a
+// key share for, so no HelloRetryRequest), then the NIST curves older peers know.
+inline constexpr const char* kGroups = "X25519:P-256:P-384";
+
+// How long one inbound session-ticket key seals new tickets; the one before it still opens
+// tickets for as long again, so a ticket lives between one and two lifetimes.
+inline constexpr std::chrono::seconds kTicketLifetime = std::chrono::hours(12);
+
 struct ProtocolSettings {
   MinProtocol min_protocol = MinProtocol::Tls1_2;
   std::string tls12_ciphers;  // OpenSSL cipher-list syntax
@@ -53,6 +62,11 @@ struct ProtocolSettings {
 
 struct ServerTlsSettings {
   ProtocolSettings protocol{MinProtocol::Tls1_2, kServerTls12Ciphers, kTls13Suites};
+  // An ECDSA certificate served beside the main (RSA) one: OpenSSL picks per client, by the
+  // signature algorithms it offers. Both "" or both set (the config sees to it).
+  std::string ecdsa_cert;
+  std::string ecdsa_key;
+  std::chrono::seconds ticket_lifetime = kTicketLifetime;
   bool operator==(const ServerTlsSettings&) const = default;
 };
 

@@ -361,6 +361,14 @@ def test_sample_config_passes_check(path, tmp_path):
             f = copy.parent / m.group(1)
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text("placeholder")
+    # The ECDSA pair is checked at load (EC key, matching): a real one, made as the run
+    # script makes it.
+    ec = [re.search(rf'^\s*{key}\s*=\s*"([^"]+)"', text, re.M)
+          for key in ("tls_ecdsa_cert", "tls_ecdsa_key")]
+    if all(ec) and not ec[0].group(1).startswith("/"):
+        subprocess.run([str(REPO / "scripts" / "make-dev-cert.sh"), "--ecdsa",
+                        str(copy.parent / ec[0].group(1)), str(copy.parent / ec[1].group(1)),
+                        "relay.test"], check=True, capture_output=True, timeout=60)
     # From "/": the working directory plays no part.
     r = subprocess.run([relay_bin(), "--config", str(copy), "--check"], capture_output=True,
                        text=True, timeout=30, cwd="/")

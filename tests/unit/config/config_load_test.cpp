@@ -12,6 +12,7 @@
 
 #include "relay/config/config.hpp"
 #include "tests/unit/temp_dir.hpp"
+#include "tests/unit/tls/test_pki.hpp"
 
 namespace secmx::config {
 namespace {
@@ -737,11 +738,16 @@ TEST(LoadConfig, EveryFileUnderEtcLoads) {
     fs::path rel = fs::relative(f, src);
     std::string copy = dir.write(rel.string(), read_text(f));
     toml::table doc = toml::parse_file(f.string());
-    for (const char* key : {"tls_cert", "tls_key"}) {
+    // The ECDSA pair is read at load (its type and match are checked): a real one.
+    const auto& pki = tls::testing::test_pki();
+    for (auto [key, content] : {std::pair<const char*, std::string>{"tls_cert", "placeholder"},
+                                {"tls_key", "placeholder"},
+                                {"tls_ecdsa_cert", read_text(pki.server_cert)},
+                                {"tls_ecdsa_key", read_text(pki.server_key)}}) {
       if (auto path = doc["smtp"][key].value<std::string>()) {
         ASSERT_TRUE(fs::path(*path).is_relative())
             << "sample files must use relative certificate paths: " << *path;
-        dir.write((rel.parent_path() / *path).lexically_normal().string(), "placeholder");
+        dir.write((rel.parent_path() / *path).lexically_normal().string(), content);
       }
     }
     auto r = load_config(copy);
@@ -758,6 +764,8 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   dir.write("etc/examples/tls/key.pem", "key");
   dir.write("var/tls/cert.pem", "cert");
   dir.write("var/tls/key.pem", "key");
+  dir.write("var/tls/ecdsa-cert.pem", read_text(tls::testing::test_pki().server_cert));
+  dir.write("var/tls/ecdsa-key.pem", read_text(tls::testing::test_pki().server_key));
   auto copy = [&](const char* name) { return dir.write(name, read_text(src / name)); };
   auto def = load_config(copy("etc/secmx-relay.toml"));
   auto agency = load_config(copy("etc/examples/agency.toml"));
@@ -771,6 +779,9 @@ TEST(LoadConfig, SampleProfilesSayWhatTheyPromise) {
   // The default config keeps its data in var/ of the checkout, not beside itself in etc/.
   EXPECT_EQ(def->smtp.tls_cert, dir.sub("var/tls/cert.pem"));
   EXPECT_EQ(def->smtp.tls_key, dir.sub("var/tls/key.pem"));
+  // ECDSA beside RSA in the default first-start setup (scripts/run.sh makes both).
+  EXPECT_EQ(def->smtp.tls.ecdsa_cert, dir.sub("var/tls/ecdsa-cert.pem"));
+  EXPECT_EQ(def->smtp.tls.ecdsa_key, dir.sub("var/tls/ecdsa-key.pem"));
   EXPECT_EQ(def->queue.path, dir.sub("var/queue"));
   EXPECT_EQ(def->admin.listen.to_string(), "127.0.0.1:8025");
   EXPECT_EQ(def->admin.token_file, dir.sub("var/admin.token"));

@@ -72,7 +72,7 @@ TEST(ConfigPaths, AfterLoadingEveryPathIsAbsoluteOrEmpty) {
   ASSERT_TRUE(r.ok());
   const Config& loaded = *r;
   auto paths = path_settings(loaded);
-  ASSERT_EQ(paths.size(), 11u);
+  ASSERT_EQ(paths.size(), 13u);
   for (const auto& [key, value] : paths) {
     EXPECT_TRUE(value.empty() || fs::path(value).is_absolute()) << key << " = " << value;
   }
