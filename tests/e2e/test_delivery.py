@@ -572,3 +572,21 @@ def test_one_connection_carries_successive_messages_to_a_destination(make_relay,
     delivered = sum(len(x.messages) for x in sessions)
     assert delivered == 3
     assert len(sessions) == 1, [x.commands() for x in sessions]
+
+
+def test_a_new_connection_to_a_receiver_resumes_the_tls_session_of_the_last(make_relay, world):
+    # No cached connection: each message opens its own, and the second must resume the TLS
+    # session the first left (issue: handshake cost), keeping the first's verification.
+    relay = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                  "log": {"level": "debug"},
+                                  "delivery": {"pause": False, "ca_file": str(world["ca"].cert),
+                                               "connection_cache_time": "0s"}})
+    lines = []
+    for i in range(2):
+        qid = send(relay, "carol@tls.test", subject=f"resume-{i}")
+        lines.append(attempt_line(relay, qid, "carol@tls.test"))
+        at(world["tls"], "carol@tls.test", f"resume-{i}")
+    events = re.findall(r"event=tls protocol=(\S+) .* resumed=(\w+)", relay.log())
+    assert [r for _, r in events] == ["false", "true"], events
+    for line in lines:
+        assert "status=sent" in line and re.search(r"tls=TLSv1\.[23]/[A-Z0-9_-]+/pkix", line), line
