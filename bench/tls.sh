@@ -29,6 +29,11 @@
 #   --out FILE       OUT       markdown report (bench/results/tls-<UTC time>.md, plus .tsv)
 #   --keep           KEEP=1    keep the temp dir
 #   --load-flags F   LOAD_FLAGS more smtp-load flags, e.g. --resume (TLS session resumption)
+#   --key TYPE       KEY_TYPE  rsa|ecdsa|both (rsa): the certificate(s) every TLS server in
+#                    the run serves - the relay, both Postfix instances and tls-sink alike.
+#                    rsa: RSA 2048 only; ecdsa: ECDSA P-256 only; both: RSA and ECDSA, the
+#                    client picks (OpenSSL clients take ECDSA) - tls-sink takes one pair, so
+#                    it serves ECDSA. The report says what each server was seen to serve.
 # Needs root (Postfix), Postfix 3.7 (master, smtpd, smtp, tlsproxy; smtp-source), a C
 # compiler and libssl-dev, the relay built (RELAY, build/relay/secmx-relay). Fixed
 # addresses on loopback: run it in a private network namespace:
@@ -53,6 +58,7 @@ PROFILE=${PROFILE:-}
 OUT=${OUT:-}
 KEEP=${KEEP:-0}
 LOAD_FLAGS=${LOAD_FLAGS:-}
+KEY_TYPE=${KEY_TYPE:-rsa}
 RELAY=${RELAY:-$root/build/relay/secmx-relay}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 STALL=${STALL:-60}
@@ -62,7 +68,8 @@ PFR_ADDR=127.0.0.41 PFR_PORT=2672   # Postfix as the relay under comparison
 PFI_ADDR=127.0.0.42 PFI_PORT=2673   # the internal Postfix in front of the relay
 AUTH_MX=mx.bench-dest.example
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
-parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS" "$@"
+parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS --key:KEY_TYPE" "$@"
+case $KEY_TYPE in rsa|ecdsa|both) ;; *) die "--key: rsa, ecdsa or both, not '$KEY_TYPE'" ;; esac
 
 [ "$(id -u)" = 0 ] || die "needs root (Postfix drops privileges)"
 [ -x "$RELAY" ] || die "no relay binary at $RELAY"
@@ -92,6 +99,7 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 stop_csink() { stop_sink "$1"; }
 load_build
 make_cert
+[ "$KEY_TYPE" = rsa ] || make_ec_cert
 csink_build
 
 ms_per() { awk -v t="$1" -v n="$2" -v hz="$clk_tck" 'BEGIN {printf "%.3f", n ? 1000 * t / hz / n : 0}'; }
@@ -104,6 +112,20 @@ printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cp
 row() { printf '%s\t' "$@" | sed 's/\t$/\n/' >>"$TSV"; }
 check() {  # case-name condition-text ok(0|1)
   [ "$3" = 1 ] || { note "$1: CHECK FAILED: $2"; failed=1; KEEP=1; }
+}
+
+# What a server is seen to serve: one STARTTLS handshake by openssl s_client (which, like
+# smtp-load, takes ECDSA when offered both), before the case's CPU counters are read.
+# Once per kind of server; a signature other than the one --key asks for fails the run.
+declare -A served=()
+probe_served() {  # name addr port
+  [ -z "${served[$1]:-}" ] || return 0
+  local sig want=ECDSA
+  sig=$(timeout 10 openssl s_client -starttls smtp -connect "$2:$3" -brief </dev/null 2>&1 |
+    awk -F': ' '/^Signature type/ {print $2; exit}') || true
+  served[$1]=${sig:-none}
+  [ "$KEY_TYPE" = rsa ] && want=RSA
+  check "$1 certificate" "serves ${sig:-nothing} with --key $KEY_TYPE" "$(case $sig in "$want"*) echo 1 ;; esac)"
 }
 
 load_cmd() {  # port mode -> smtp-load command line
@@ -123,6 +145,7 @@ case_ceiling() {  # mode
   local d=$WORK/ceiling-$1 s0 s1 m
   mkdir -p "$d"
   start_csink "$d/sink.out"; local sp=$sink_pid
+  probe_served tls-sink "$CSINK_ADDR" "$CSINK_PORT"
   s0=$(cpu_ticks "$sp")
   run_load "$d" "$CSINK_PORT" "$1" "$CSINK_ADDR"
   s1=$(cpu_ticks "$sp")
@@ -161,6 +184,7 @@ case_relay() {  # mode accept|e2e
   write_tls_relay_config "$d" "$pause"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
   start_tls_relay "$d"
+  probe_served relay 127.0.0.1 "$RELAY_PORT"
   [ "$2" = e2e ] && profile_on "$d"
   c0=$(cpu_ticks "$relay_pid"); t0=$(now)
   run_load "$d" "$RELAY_PORT" "$1"
@@ -203,6 +227,7 @@ case_postfix() {  # mode accept|e2e
   mkdir -p "$d"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
   pfrelay_start "$d/pf" "$PFR_ADDR" "$PFR_PORT" "[$CSINK_ADDR]:$CSINK_PORT" "$hold"
+  probe_served postfix "$PFR_ADDR" "$PFR_PORT"
   sleep 0.5
   c0=$(pfrelay_ticks "$d/pf"); t0=$(now)
   run_load "$d" "$PFR_PORT" "$1" "$PFR_ADDR"
@@ -290,6 +315,7 @@ done
   echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); load at start: $load_start; at end: $(cat /proc/loadavg)"
   echo "Relay: $RELAY ($(relay_flags)); Postfix $(postconf -dh mail_version); OpenSSL $(openssl version | cut -d' ' -f2); queue dirs under $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
   echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions."
+  echo "Server certificates (--key $KEY_TYPE): $(case $KEY_TYPE in rsa) echo "RSA 2048" ;; ecdsa) echo "ECDSA P-256" ;; both) echo "RSA 2048 and ECDSA P-256 (tls-sink: ECDSA P-256)" ;; esac) on every server; seen served (openssl s_client):$(for k in relay postfix tls-sink; do [ -z "${served[$k]:-}" ] || printf ' %s %s;' "$k" "${served[$k]}"; done | sed 's/;$//')."
   echo
   echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | peak RssAnon KiB | delivered/queued | lost | load1 |"
   echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
