@@ -17,7 +17,9 @@
 # CPU ms per message of the server under test (relay: all threads; Postfix: the master and
 # all its processes) and of tls-sink, the relay's peak RssAnon, and lost = 0 checked (the
 # sink's count, the relay's status=sent lines with tls=TLSv..., --queue-dump; Postfix:
-# its queue files and status=sent lines). A lost message or a failed reply exits 1.
+# its queue files and status=sent lines), and the CPU ms per message of the client
+# (smtp-load or smtp-source: the other side of every handshake, on the same cores). A lost
+# message or a failed reply exits 1.
 #
 # Options (environment form in capitals):
 #   --count N        COUNT     messages per case (5000)
@@ -107,9 +109,11 @@ rate_of() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", (s > 0) ? n / s : 0}'
 load1() { cut -d' ' -f1 /proc/loadavg; }
 jqv() { jq -r "$2" <"$1"; }
 
-# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note
-printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\n' >"$TSV"
-row() { printf '%s\t' "$@" | sed 's/\t$/\n/' >>"$TSV"; }
+# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note client_cpu_ms
+printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\tclient_cpu_ms_per_msg\n' >"$TSV"
+# The client's CPU (user + system, from time -f) is the last column, after the note.
+row() { printf '%s\t' "$@" "$(client_ms "$d")" | sed 's/\t$/\n/' >>"$TSV"; }
+client_ms() { awk -v n="$COUNT" '{printf "%.3f", n ? 1000 * ($1 + $2) / n : 0; exit}' "$1/client.time" 2>/dev/null || echo -; }
 check() {  # case-name condition-text ok(0|1)
   [ "$3" = 1 ] || { note "$1: CHECK FAILED: $2"; failed=1; KEEP=1; }
 }
@@ -135,7 +139,7 @@ load_cmd() {  # port mode -> smtp-load command line
 run_load() {  # dir port mode [host]
   local cmd; cmd=$(load_cmd "$2" "$3"); [ -z "${4:-}" ] || cmd=${cmd/127.0.0.1:/$4:}
   commands+=("$cmd")
-  $cmd >"$1/load.json" 2>"$1/load.err" || true
+  /usr/bin/time -f '%U %S' -o "$1/client.time" $cmd >"$1/load.json" 2>"$1/load.err" || true
   [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
   cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
 }
@@ -270,7 +274,7 @@ case_internal() {  # mode
   c0=$(cpu_ticks "$relay_pid"); p0=$(pfrelay_ticks "$d/pf"); t0=$(now)
   local cmd="$SMTP_SOURCE ${flag:+$flag }-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $PFI_ADDR:$PFI_PORT"
   commands+=("$cmd")
-  $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
+  /usr/bin/time -f '%U %S' -o "$d/client.time" $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
   t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "internal $1: the sink stalled"
   c1=$(cpu_ticks "$relay_pid"); p1=$(pfrelay_ticks "$d/pf")
   sleep 0.5
@@ -317,8 +321,8 @@ done
   echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions."
   echo "Server certificates (--key $KEY_TYPE): $(case $KEY_TYPE in rsa) echo "RSA 2048" ;; ecdsa) echo "ECDSA P-256" ;; both) echo "RSA 2048 and ECDSA P-256 (tls-sink: ECDSA P-256)" ;; esac) on every server; seen served (openssl s_client):$(for k in relay postfix tls-sink; do [ -z "${served[$k]:-}" ] || printf ' %s %s;' "$k" "${served[$k]}"; done | sed 's/;$//')."
   echo
-  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | peak RssAnon KiB | delivered/queued | lost | load1 |"
-  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | CPU ms/msg (client) | peak RssAnon KiB | delivered/queued | lost | load1 |"
+  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' 'NR == 1 {next} {r[$1 "/" $2] = $3; line[NR] = $0}
     END {
       for (i = 2; i in line; i++) {
@@ -328,7 +332,7 @@ done
         xp = (c ~ /^postfix|^ceiling/ || pf == "") ? "" : sprintf("%.2f", f[3] / pf)
         xc = (ce == "" || c == "ceiling") ? "" : sprintf("%.2f", f[3] / ce)
         lat = (f[5] == "-") ? "-" : f[5] " / " f[6] " / " f[7]
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[10], f[11], f[12], f[13]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[15], f[10], f[11], f[12], f[13]
       }
     }' "$TSV"
   echo
