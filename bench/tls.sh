@@ -139,6 +139,7 @@ load_cmd() {  # port mode -> smtp-load command line
 run_load() {  # dir port mode [host]
   local cmd; cmd=$(load_cmd "$2" "$3"); [ -z "${4:-}" ] || cmd=${cmd/127.0.0.1:/$4:}
   commands+=("$cmd")
+  # shellcheck disable=SC2086  # the command line is split into words, as before
   /usr/bin/time -f '%U %S' -o "$1/client.time" $cmd >"$1/load.json" 2>"$1/load.err" || true
   [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
   cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
@@ -274,6 +275,7 @@ case_internal() {  # mode
   c0=$(cpu_ticks "$relay_pid"); p0=$(pfrelay_ticks "$d/pf"); t0=$(now)
   local cmd="$SMTP_SOURCE ${flag:+$flag }-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $PFI_ADDR:$PFI_PORT"
   commands+=("$cmd")
+  # shellcheck disable=SC2086  # the command line is split into words, as before
   /usr/bin/time -f '%U %S' -o "$d/client.time" $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
   t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "internal $1: the sink stalled"
   c1=$(cpu_ticks "$relay_pid"); p1=$(pfrelay_ticks "$d/pf")
