@@ -17,7 +17,9 @@
 # CPU ms per message of the server under test (relay: all threads; Postfix: the master and
 # all its processes) and of tls-sink, the relay's peak RssAnon, and lost = 0 checked (the
 # sink's count, the relay's status=sent lines with tls=TLSv..., --queue-dump; Postfix:
-# its queue files and status=sent lines). A lost message or a failed reply exits 1.
+# its queue files and status=sent lines), and the CPU ms per message of the client
+# (smtp-load or smtp-source: the other side of every handshake, on the same cores). A lost
+# message or a failed reply exits 1.
 #
 # Options (environment form in capitals):
 #   --count N        COUNT     messages per case (5000)
@@ -29,6 +31,11 @@
 #   --out FILE       OUT       markdown report (bench/results/tls-<UTC time>.md, plus .tsv)
 #   --keep           KEEP=1    keep the temp dir
 #   --load-flags F   LOAD_FLAGS more smtp-load flags, e.g. --resume (TLS session resumption)
+#   --key TYPE       KEY_TYPE  rsa|ecdsa|both (rsa): the certificate(s) every TLS server in
+#                    the run serves - the relay, both Postfix instances and tls-sink alike.
+#                    rsa: RSA 2048 only; ecdsa: ECDSA P-256 only; both: RSA and ECDSA, the
+#                    client picks (OpenSSL clients take ECDSA) - tls-sink takes one pair, so
+#                    it serves ECDSA. The report says what each server was seen to serve.
 # Needs root (Postfix), Postfix 3.7 (master, smtpd, smtp, tlsproxy; smtp-source), a C
 # compiler and libssl-dev, the relay built (RELAY, build/relay/secmx-relay). Fixed
 # addresses on loopback: run it in a private network namespace:
@@ -53,6 +60,7 @@ PROFILE=${PROFILE:-}
 OUT=${OUT:-}
 KEEP=${KEEP:-0}
 LOAD_FLAGS=${LOAD_FLAGS:-}
+KEY_TYPE=${KEY_TYPE:-rsa}
 RELAY=${RELAY:-$root/build/relay/secmx-relay}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 STALL=${STALL:-60}
@@ -62,7 +70,8 @@ PFR_ADDR=127.0.0.41 PFR_PORT=2672   # Postfix as the relay under comparison
 PFI_ADDR=127.0.0.42 PFI_PORT=2673   # the internal Postfix in front of the relay
 AUTH_MX=mx.bench-dest.example
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
-parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS" "$@"
+parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS --key:KEY_TYPE" "$@"
+case $KEY_TYPE in rsa|ecdsa|both) ;; *) die "--key: rsa, ecdsa or both, not '$KEY_TYPE'" ;; esac
 
 [ "$(id -u)" = 0 ] || die "needs root (Postfix drops privileges)"
 [ -x "$RELAY" ] || die "no relay binary at $RELAY"
@@ -92,6 +101,7 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 stop_csink() { stop_sink "$1"; }
 load_build
 make_cert
+[ "$KEY_TYPE" = rsa ] || make_ec_cert
 csink_build
 
 ms_per() { awk -v t="$1" -v n="$2" -v hz="$clk_tck" 'BEGIN {printf "%.3f", n ? 1000 * t / hz / n : 0}'; }
@@ -99,11 +109,27 @@ rate_of() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", (s > 0) ? n / s : 0}'
 load1() { cut -d' ' -f1 /proc/loadavg; }
 jqv() { jq -r "$2" <"$1"; }
 
-# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note
-printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\n' >"$TSV"
-row() { printf '%s\t' "$@" | sed 's/\t$/\n/' >>"$TSV"; }
+# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note client_cpu_ms
+printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\tclient_cpu_ms_per_msg\n' >"$TSV"
+# The client's CPU (user + system, from time -f) is the last column, after the note.
+row() { printf '%s\t' "$@" "$(client_ms "$d")" | sed 's/\t$/\n/' >>"$TSV"; }
+client_ms() { awk -v n="$COUNT" '{printf "%.3f", n ? 1000 * ($1 + $2) / n : 0; exit}' "$1/client.time" 2>/dev/null || echo -; }
 check() {  # case-name condition-text ok(0|1)
   [ "$3" = 1 ] || { note "$1: CHECK FAILED: $2"; failed=1; KEEP=1; }
+}
+
+# What a server is seen to serve: one STARTTLS handshake by openssl s_client (which, like
+# smtp-load, takes ECDSA when offered both), before the case's CPU counters are read.
+# Once per kind of server; a signature other than the one --key asks for fails the run.
+declare -A served=()
+probe_served() {  # name addr port
+  [ -z "${served[$1]:-}" ] || return 0
+  local sig want=ECDSA
+  sig=$(timeout 10 openssl s_client -starttls smtp -connect "$2:$3" -brief </dev/null 2>&1 |
+    awk -F': ' '/^Signature type/ {print $2; exit}') || true
+  served[$1]=${sig:-none}
+  [ "$KEY_TYPE" = rsa ] && want=RSA
+  check "$1 certificate" "serves ${sig:-nothing} with --key $KEY_TYPE" "$(case $sig in "$want"*) echo 1 ;; esac)"
 }
 
 load_cmd() {  # port mode -> smtp-load command line
@@ -113,7 +139,8 @@ load_cmd() {  # port mode -> smtp-load command line
 run_load() {  # dir port mode [host]
   local cmd; cmd=$(load_cmd "$2" "$3"); [ -z "${4:-}" ] || cmd=${cmd/127.0.0.1:/$4:}
   commands+=("$cmd")
-  $cmd >"$1/load.json" 2>"$1/load.err" || true
+  # shellcheck disable=SC2086  # the command line is split into words, as before
+  /usr/bin/time -f '%U %S' -o "$1/client.time" $cmd >"$1/load.json" 2>"$1/load.err" || true
   [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
   cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
 }
@@ -123,6 +150,7 @@ case_ceiling() {  # mode
   local d=$WORK/ceiling-$1 s0 s1 m
   mkdir -p "$d"
   start_csink "$d/sink.out"; local sp=$sink_pid
+  probe_served tls-sink "$CSINK_ADDR" "$CSINK_PORT"
   s0=$(cpu_ticks "$sp")
   run_load "$d" "$CSINK_PORT" "$1" "$CSINK_ADDR"
   s1=$(cpu_ticks "$sp")
@@ -161,6 +189,7 @@ case_relay() {  # mode accept|e2e
   write_tls_relay_config "$d" "$pause"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
   start_tls_relay "$d"
+  probe_served relay 127.0.0.1 "$RELAY_PORT"
   [ "$2" = e2e ] && profile_on "$d"
   c0=$(cpu_ticks "$relay_pid"); t0=$(now)
   run_load "$d" "$RELAY_PORT" "$1"
@@ -203,6 +232,7 @@ case_postfix() {  # mode accept|e2e
   mkdir -p "$d"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
   pfrelay_start "$d/pf" "$PFR_ADDR" "$PFR_PORT" "[$CSINK_ADDR]:$CSINK_PORT" "$hold"
+  probe_served postfix "$PFR_ADDR" "$PFR_PORT"
   sleep 0.5
   c0=$(pfrelay_ticks "$d/pf"); t0=$(now)
   run_load "$d" "$PFR_PORT" "$1" "$PFR_ADDR"
@@ -245,7 +275,8 @@ case_internal() {  # mode
   c0=$(cpu_ticks "$relay_pid"); p0=$(pfrelay_ticks "$d/pf"); t0=$(now)
   local cmd="$SMTP_SOURCE ${flag:+$flag }-s $SESSIONS -m $COUNT -l $SIZE -M bench.example -f sender@bench.example -t rcpt@bench-dest.example $PFI_ADDR:$PFI_PORT"
   commands+=("$cmd")
-  $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
+  # shellcheck disable=SC2086  # the command line is split into words, as before
+  /usr/bin/time -f '%U %S' -o "$d/client.time" $cmd >"$d/source.out" 2>&1 || { note "smtp-source failed: $(tail -3 "$d/source.out")"; failed=1; }
   t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "internal $1: the sink stalled"
   c1=$(cpu_ticks "$relay_pid"); p1=$(pfrelay_ticks "$d/pf")
   sleep 0.5
@@ -290,9 +321,10 @@ done
   echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); load at start: $load_start; at end: $(cat /proc/loadavg)"
   echo "Relay: $RELAY ($(relay_flags)); Postfix $(postconf -dh mail_version); OpenSSL $(openssl version | cut -d' ' -f2); queue dirs under $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
   echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions."
+  echo "Server certificates (--key $KEY_TYPE): $(case $KEY_TYPE in rsa) echo "RSA 2048" ;; ecdsa) echo "ECDSA P-256" ;; both) echo "RSA 2048 and ECDSA P-256 (tls-sink: ECDSA P-256)" ;; esac) on every server; seen served (openssl s_client):$(for k in relay postfix tls-sink; do [ -z "${served[$k]:-}" ] || printf ' %s %s;' "$k" "${served[$k]}"; done | sed 's/;$//')."
   echo
-  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | peak RssAnon KiB | delivered/queued | lost | load1 |"
-  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | CPU ms/msg (client) | peak RssAnon KiB | delivered/queued | lost | load1 |"
+  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' 'NR == 1 {next} {r[$1 "/" $2] = $3; line[NR] = $0}
     END {
       for (i = 2; i in line; i++) {
@@ -302,7 +334,7 @@ done
         xp = (c ~ /^postfix|^ceiling/ || pf == "") ? "" : sprintf("%.2f", f[3] / pf)
         xc = (ce == "" || c == "ceiling") ? "" : sprintf("%.2f", f[3] / ce)
         lat = (f[5] == "-") ? "-" : f[5] " / " f[6] " / " f[7]
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[10], f[11], f[12], f[13]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[15], f[10], f[11], f[12], f[13]
       }
     }' "$TSV"
   echo

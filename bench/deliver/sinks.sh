@@ -52,6 +52,28 @@ make_cert() {
   chmod 644 "$t/cert.pem" "$t/ca.pem"; chmod 600 "$t/key.pem" "$t/ca.key"
 }
 
+# An ECDSA P-256 leaf for the same names from the same CA, for runs whose servers serve
+# ECDSA (bench/tls.sh --key ecdsa|both).
+make_ec_cert() {
+  make_cert
+  [ -f "$WORK/tls/ec-cert.pem" ] && return 0
+  local t=$WORK/tls
+  { openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$AUTH_MX" \
+      -keyout "$t/ec-key.pem" -out "$t/ec-leaf.csr" &&
+    openssl x509 -req -in "$t/ec-leaf.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+      -days 30 -extfile "$t/leaf.ext" -out "$t/ec-cert.pem"
+  } >>"$t/openssl.log" 2>&1 || die "openssl failed making the ECDSA certificate: $(tail -3 "$t/openssl.log")"
+  chmod 644 "$t/ec-cert.pem"; chmod 600 "$t/ec-key.pem"
+}
+# The pair tls-sink serves: it takes one, so the ECDSA one whenever KEY_TYPE serves ECDSA
+# (OpenSSL clients take ECDSA when offered both, so that is what "both" would pick).
+csink_pair() {
+  case ${KEY_TYPE:-rsa} in
+    rsa) echo "$WORK/tls/cert.pem $WORK/tls/key.pem" ;;
+    *) make_ec_cert; echo "$WORK/tls/ec-cert.pem $WORK/tls/ec-key.pem" ;;
+  esac
+}
+
 # tls-sink: compiled from bench/deliver/tls-sink.c into the temp dir.
 csink_build() {
   [ -x "$WORK/tls-sink" ] && return 0
@@ -61,7 +83,9 @@ csink_build() {
 }
 start_csink() {  # outfile -> sink_pid
   csink_build
-  "$WORK/tls-sink" "$CSINK_ADDR" "$CSINK_PORT" "$WORK/tls/cert.pem" "$WORK/tls/key.pem" >"$1" 2>"$1.err" &
+  local pair; pair=$(csink_pair)
+  # shellcheck disable=SC2086
+  "$WORK/tls-sink" "$CSINK_ADDR" "$CSINK_PORT" $pair >"$1" 2>"$1.err" &
   sink_pid=$!
   sink_pids+=("$sink_pid")
   wait_listen "$CSINK_PORT" "$sink_pid" || die "tls-sink did not start: $(cat "$1.err")"

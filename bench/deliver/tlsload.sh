@@ -36,7 +36,15 @@ wait_csink() {  # outfile want stall-s
 write_tls_relay_config() {  # dir pause [extra]
   make_cert
   write_relay_config "$1" "$2" "[$CSINK_ADDR]:$CSINK_PORT" encrypt info "${3:-}"
-  sed -i "/^max_message_size/a tls_cert = \"$WORK/tls/cert.pem\"\ntls_key = \"$WORK/tls/key.pem\"" "$1/relay.toml"
+  local keys
+  case ${KEY_TYPE:-rsa} in
+    rsa) keys="tls_cert = \"$WORK/tls/cert.pem\"\ntls_key = \"$WORK/tls/key.pem\"" ;;
+    # The relay's ECDSA slot needs an RSA pair beside it; an ECDSA pair in the main slot
+    # is the relay serving ECDSA only.
+    ecdsa) make_ec_cert; keys="tls_cert = \"$WORK/tls/ec-cert.pem\"\ntls_key = \"$WORK/tls/ec-key.pem\"" ;;
+    both) make_ec_cert; keys="tls_cert = \"$WORK/tls/cert.pem\"\ntls_key = \"$WORK/tls/key.pem\"\ntls_ecdsa_cert = \"$WORK/tls/ec-cert.pem\"\ntls_ecdsa_key = \"$WORK/tls/ec-key.pem\"" ;;
+  esac
+  sed -i "/^max_message_size/a $keys" "$1/relay.toml"
   "$RELAY" --config "$1/relay.toml" --check >/dev/null 2>"$1/check.err" ||
     die "relay rejects the bench config: $(cat "$1/check.err")"
 }
@@ -76,6 +84,14 @@ pfrelay_start() {  # dir addr port relayhost hold(yes|no)
   make_cert
   cp "$WORK/tls/cert.pem" "$WORK/tls/key.pem" "$dir/conf/"
   chmod 600 "$dir/conf/key.pem"
+  local chain=
+  case ${KEY_TYPE:-rsa} in
+    ecdsa) make_ec_cert; chain="$dir/conf/ec-key.pem, $dir/conf/ec-cert.pem" ;;
+    both) make_ec_cert; chain="$dir/conf/key.pem, $dir/conf/cert.pem, $dir/conf/ec-key.pem, $dir/conf/ec-cert.pem" ;;
+  esac
+  if [ -n "$chain" ]; then
+    cp "$WORK/tls/ec-cert.pem" "$WORK/tls/ec-key.pem" "$dir/conf/"; chmod 600 "$dir/conf/ec-key.pem"
+  fi
   cat >"$dir/conf/main.cf" <<PFEOF
 # Postfix as the same relay as secmx-relay in the bench. Written by bench/$(basename "$0").
 compatibility_level = 3.6
@@ -97,6 +113,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions =
 smtpd_tls_cert_file = $dir/conf/cert.pem
 smtpd_tls_key_file = $dir/conf/key.pem
+$( [ -n "$chain" ] && echo "# takes precedence over smtpd_tls_cert_file/key_file: the pairs served (--key ${KEY_TYPE:-rsa})" && echo "smtpd_tls_chain_files = $chain" )
 smtpd_tls_security_level = may
 smtpd_tls_session_cache_timeout = 3600s
 smtp_tls_security_level = encrypt
