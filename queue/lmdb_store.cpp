@@ -4,9 +4,9 @@
 //   meta     : 8-byte big-endian id -> envelope record (record_codec.hpp)
 //   body     : 8-byte big-endian id -> message bytes
 //   sched    : 8-byte big-endian biased next_attempt_us + 8-byte id -> empty, only for
-//              messages that are not held; due() walks it from the start and stops at the
-//              first key in the future; due_after() goes on from the scheduler's last
-//              key; scheduled() pages through it (a flush).
+//              messages that are not held; due_after() walks it from the scheduler's
+//              last key (or the start) and stops at the first key in the future;
+//              scheduled() pages through it (a flush).
 //   counters : caller's key -> 8-byte big-endian count + the payload of the first add
 //              (CounterAdd); read by prefix in key order, pruned below a bound.
 //   audit, audit_cp : the audit trail's chained records and checkpoints (lmdb_audit.hpp),
@@ -143,7 +143,6 @@ class LmdbStore final : public Store {
   Status<Error> update(const Envelope& envelope) override;
   Status<Error> remove(QueueId id) override;
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override;
-  Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) override;
   Result<std::vector<ScheduleEntry>, Error> due_after(std::optional<ScheduleEntry> after,
                                                       std::int64_t now_us,
                                                       std::size_t limit) override;
@@ -581,27 +580,6 @@ Status<Error> LmdbStore::try_apply(std::span<const Change> changes,
   }
   if (int rc = commit(txn); rc != 0) return fail(lmdb::store_error(rc, "apply commit"));
   return Ok{};
-}
-
-Result<std::vector<QueueId>, Error> LmdbStore::due(std::int64_t now_us, std::size_t limit) {
-  std::vector<QueueId> ids;
-  if (limit == 0) return ids;
-  lmdb::ReadTxn txn;
-  if (int rc = txn.begin(readers_); rc != 0) return fail(lmdb::store_error(rc, "due begin"));
-  lmdb::Cursor cursor;
-  if (int rc = cursor.open(txn.get(), sched_); rc != 0) return fail(lmdb::store_error(rc, "due cursor"));
-  MDB_val key{}, value{};
-  for (int rc = cursor.get(&key, &value, MDB_FIRST); rc != MDB_NOTFOUND;
-       rc = cursor.get(&key, &value, MDB_NEXT)) {
-    if (rc != 0) return fail(lmdb::store_error(rc, "due scan"));
-    if (key.mv_size != kSchedKeySize)
-      return fail(Error{Error::Kind::Corrupt, "schedule key of wrong size"});
-    const auto* k = static_cast<const unsigned char*>(key.mv_data);
-    if (sched_time(k) > now_us) break;
-    ids.push_back(QueueId::from_key(k + 8, 8));
-    if (ids.size() == limit) break;
-  }
-  return ids;
 }
 
 Result<std::vector<ScheduleEntry>, Error> LmdbStore::due_after(std::optional<ScheduleEntry> after,

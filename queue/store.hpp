@@ -139,10 +139,6 @@ class Store {
   // be committed, each change is retried on its own.
   virtual std::vector<Status<Error>> apply_batch(std::span<const Change> changes) = 0;
 
-  // Up to `limit` ids of messages not held whose next attempt is <= now_us, earliest first.
-  // Cost is proportional to what is returned, not to the size of the queue.
-  virtual Result<std::vector<QueueId>, Error> due(std::int64_t now_us, std::size_t limit) = 0;
-
   // Up to `limit` entries of the schedule index that come after `after` (exclusive;
   // nullopt: from the first) and are due at `now_us`, in due order. The scheduler keeps
   // `after` as the last entry it handed out, so a wake reads only what became due since,

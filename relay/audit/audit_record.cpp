@@ -26,12 +26,20 @@ RecordText::RecordText(Event event, std::int64_t time_us) : time_us_(time_us) {
 }
 
 RecordText& RecordText::message(const model::Envelope& env) {
-  out_.field("queue_id", env.id.to_string())
-      .field("message_id", env.message_id)
-      .field("sender", env.sender)
-      .field("classification", env.classification.empty() ? std::string_view("none")
-                                                           : std::string_view(env.classification))
-      .field("requiretls", env.requiretls);
+  return message(env.id.to_string(), env.message_id, env.sender,
+                 env.classification.empty() ? std::string_view("none")
+                                            : std::string_view(env.classification),
+                 env.requiretls);
+}
+
+RecordText& RecordText::message(std::string_view queue_id, std::string_view message_id,
+                                std::string_view sender, std::string_view classification,
+                                bool requiretls) {
+  out_.field("queue_id", queue_id)
+      .field("message_id", message_id)
+      .field("sender", sender)
+      .field("classification", classification)
+      .field("requiretls", requiretls);
   return *this;
 }
 

@@ -41,6 +41,11 @@ class RecordText {
   // The fields every record about a stored message carries, from its envelope: queue_id,
   // message_id, sender, classification, requiretls.
   RecordText& message(const model::Envelope& envelope);
+  // The same fields given one by one: a refused message has no queue id, and accept and
+  // reject name the classification as read rather than as stored.
+  RecordText& message(std::string_view queue_id, std::string_view message_id,
+                      std::string_view sender, std::string_view classification,
+                      bool requiretls);
   queue::JsonText& json() { return out_; }
   // The record to append: the object closed, its time.
   queue::AuditRecord finish() &&;

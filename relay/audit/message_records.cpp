@@ -68,12 +68,8 @@ void write_markings(queue::JsonText& j, const policy::Classification& cls) {
 RecordText message_fields(Event event, std::int64_t time_us, const model::Envelope& env,
                           const policy::Classification& cls, std::string_view queue_id) {
   RecordText rec(event, time_us);
+  rec.message(queue_id, env.message_id, env.sender, classification_name(cls), env.requiretls);
   auto& j = rec.json();
-  j.field("queue_id", queue_id)
-      .field("message_id", env.message_id)
-      .field("sender", env.sender)
-      .field("classification", classification_name(cls))
-      .field("requiretls", env.requiretls);
   j.key("client")
       .begin_object()
       .field("address", env.client_address)

@@ -60,8 +60,7 @@ struct FlushRun::Tally {
   bool answered = false;
   std::optional<queue::Error> first_error;
   FlushDone done;
-  std::function<void()> written;
-  std::function<void()> resume;  // a batch is written and more are to come
+  std::function<void()> written;  // a batch is written (the last: after `done`)
 
   void note_error(const queue::Error& error) {
     std::lock_guard lock(mutex);
@@ -83,7 +82,7 @@ struct FlushRun::Tally {
       --outstanding;
       more = outstanding == 0 && !all_submitted;
     }
-    if (more && resume) resume();
+    if (more && written) written();
     answer_if_complete();
   }
   void all_in() {
@@ -114,13 +113,11 @@ struct FlushRun::Tally {
 };
 
 FlushRun::FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-                   std::function<void()> written, std::shared_ptr<spdlog::logger> log,
-                   std::function<void()> resume)
+                   std::function<void()> written, std::shared_ptr<spdlog::logger> log)
     : domain_(std::move(domain)), candidates_(std::move(candidates)),
       tally_(std::make_shared<Tally>()), log_(std::move(log)) {
   tally_->done = std::move(done);
   tally_->written = std::move(written);
-  tally_->resume = std::move(resume);
 }
 
 bool FlushRun::waiting() const {

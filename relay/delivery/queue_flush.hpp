@@ -48,12 +48,11 @@ Result<std::vector<model::QueueId>, queue::Error> flush_candidates(queue::Store&
 
 class FlushRun {
  public:
-  // `done` is answered once; `written` (thread-safe, e.g. Scheduler::kick) runs after it.
-  // `resume` (thread-safe; may be empty) runs when a batch is written and candidates are
-  // left: the owner calls step() again then.
+  // `done` is answered once. `written` (thread-safe, e.g. Scheduler::kick) runs each time a
+  // batch is written: with candidates left, the owner calls step() again then; after the
+  // last batch it runs after `done`.
   FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-           std::function<void()> written, std::shared_ptr<spdlog::logger> log,
-           std::function<void()> resume = {});
+           std::function<void()> written, std::shared_ptr<spdlog::logger> log);
 
   // Handles up to `batch` more candidates; `in_flight` says which messages a worker holds.
   // Does nothing while writes of the batch before are out (waiting()). Returns true once

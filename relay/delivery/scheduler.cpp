@@ -138,8 +138,7 @@ class SchedulerImpl final : public Scheduler {
     // Each written batch kicks the loop: its messages, due at once, sort before the due
     // cursor, and the next batch goes out.
     auto run = std::make_unique<FlushRun>(std::move(domain), std::move(*candidates),
-                                          std::move(done), [this] { kick(); }, log_,
-                                          [this] { kick(); });
+                                          std::move(done), [this] { kick(); }, log_);
     {
       std::lock_guard lock(mutex_);
       if (!closed_ && !stopping_) {
@@ -288,7 +287,7 @@ class SchedulerImpl final : public Scheduler {
                   [&] { over = run.step(store_, writer_, busy, kFlushBatch); },
                   [&] { run.abandon(queue::Error{queue::Error::Kind::Io, "internal error"}); });
     if (over) flushes_.pop_front();
-    // A run waiting for its batch to be written is woken by that write (FlushRun's resume).
+    // A run waiting for its batch to be written is woken by that write (FlushRun's written).
     if (!flushes_.empty() && !flushes_.front()->waiting()) uv_async_send(&async_);
   }
 

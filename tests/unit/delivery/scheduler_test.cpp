@@ -243,7 +243,7 @@ TEST_F(SchedulerTest, DeliversDefersAndWritesOutcomesBack) {
   EXPECT_EQ(e->recipients[1].last_status, "4.4.1");
   EXPECT_EQ(e->recipients[1].attempts, 1u);
   EXPECT_GT(e->next_attempt_us, now_us() + 9 * 60 * 1'000'000LL);
-  auto due = store_->due(now_us(), 10);
+  auto due = store_->due_after(std::nullopt, now_us(), 10);
   ASSERT_TRUE(due.ok());
   EXPECT_TRUE(due->empty()) << "the deferred message is not due before its retry time";
 }
@@ -337,7 +337,7 @@ TEST_F(SchedulerTest, UndeliverableReportWithoutPostmasterIsHeldAndCounted) {
   auto all = store_->list(model::QueueId{}, 10);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 1u) << "no report about the report";
-  auto due = store_->due(now_us() + 3'600'000'000LL, 10);
+  auto due = store_->due_after(std::nullopt, now_us() + 3'600'000'000LL, 10);
   ASSERT_TRUE(due.ok());
   EXPECT_TRUE(due->empty()) << "held: never due until released";
 

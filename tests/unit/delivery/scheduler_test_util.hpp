@@ -166,12 +166,6 @@ class CountingStore final : public queue::Store {
                                                          std::size_t n) override {
     return inner_->erase_counters_below(p, b, n);
   }
-  Result<std::vector<model::QueueId>, queue::Error> due(std::int64_t now,
-                                                        std::size_t limit) override {
-    auto r = inner_->due(now, limit);
-    if (r) count_index(r->size());
-    return r;
-  }
   Result<std::vector<queue::ScheduleEntry>, queue::Error> scheduled(
       std::optional<queue::ScheduleEntry> after, std::size_t limit) override {
     auto r = inner_->scheduled(after, limit);
@@ -184,7 +178,7 @@ class CountingStore final : public queue::Store {
     if (r) count_index(r->size());
     return r;
   }
-  // Schedule index entries answered by due(), due_after() and scheduled(): what a scan
+  // Schedule index entries answered by due_after() and scheduled(): what a scan
   // read of the index (the LMDB store reads at most one more than it answers).
   std::size_t index_reads() const {
     std::lock_guard lock(mutex_);

@@ -58,12 +58,13 @@ TEST(ApplyBatch, UpdateWithInsertAndRemoveInOneTransaction) {
   ASSERT_TRUE(removed.ok());
   EXPECT_FALSE(removed->has_value());
   // The schedule moved with the update: due at 5 s, not before.
-  auto due_early = store->due(4'000'000, 10);
+  auto due_early = store->due_after(std::nullopt, 4'000'000, 10);
   ASSERT_TRUE(due_early.ok());
-  for (auto id : *due_early) EXPECT_NE(id, QueueId{100});
-  auto due_later = store->due(6'000'000, 10);
+  for (const auto& e : *due_early) EXPECT_NE(e.id, QueueId{100});
+  auto due_later = store->due_after(std::nullopt, 6'000'000, 10);
   ASSERT_TRUE(due_later.ok());
-  EXPECT_NE(std::find(due_later->begin(), due_later->end(), QueueId{100}), due_later->end());
+  EXPECT_TRUE(std::any_of(due_later->begin(), due_later->end(),
+                          [](const ScheduleEntry& e) { return e.id == QueueId{100}; }));
 }
 
 TEST(ApplyBatch, ChangeWhoseMessageIsGoneDoesNotLeaveItsInsertBehind) {

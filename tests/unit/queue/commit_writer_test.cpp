@@ -210,9 +210,6 @@ class ScriptedStore final : public Store {
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override {
     return std::vector<Status<Error>>(changes.size(), Status<Error>(Ok{}));
   }
-  Result<std::vector<QueueId>, Error> due(std::int64_t, std::size_t) override {
-    return std::vector<QueueId>{};
-  }
   Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry>,
                                                       std::size_t) override {
     return std::vector<ScheduleEntry>{};

@@ -47,9 +47,12 @@ void expect_stored(Store& store, const NewMessage& m) {
 }
 
 std::vector<QueueId> due_ids(Store& store, std::int64_t now, std::size_t limit = 100) {
-  auto r = store.due(now, limit);
+  auto r = store.due_after(std::nullopt, now, limit);
   EXPECT_TRUE(r.ok());
-  return r.ok() ? *r : std::vector<QueueId>{};
+  std::vector<QueueId> ids;
+  if (r.ok())
+    for (const auto& e : *r) ids.push_back(e.id);
+  return ids;
 }
 
 class LmdbStoreTest : public ::testing::Test {
@@ -333,7 +336,7 @@ TEST_F(LmdbStoreTest, ReadersOnManyThreadsWhileWriting) {
         if (!env.ok() || !env->has_value() || (*env)->id != id) ++errors;
         auto body = store_->load_body(id);
         if (!body.ok() || *body != make_body(id, 64)) ++errors;
-        auto due = store_->due(INT64_MAX, 5);
+        auto due = store_->due_after(std::nullopt, INT64_MAX, 5);
         if (!due.ok() || due->empty()) ++errors;
         auto stats = store_->stats();
         if (!stats.ok() || stats->messages < upto) ++errors;
