@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
+#include "tests/unit/config/config_file.hpp"
 #include "tests/unit/temp_dir.hpp"
 #include "tests/unit/tls/test_pki.hpp"
 
@@ -19,33 +20,17 @@ namespace {
 using tls::testing::rsa_pair;
 using tls::testing::test_pki;
 
-// Line 1 is the hostname; line 2 "[smtp]"; line 3 tls_cert, line 4 tls_key; `rest` from
-// line 5.
-class SmtpTlsFile {
- public:
-  explicit SmtpTlsFile(const std::string& rest)
-      : path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n[smtp]\n"
-                                       "tls_cert = \"" + rsa_pair().first + "\"\n"
-                                       "tls_key = \"" + rsa_pair().second + "\"\n" + rest)) {}
-  const std::string& path() const { return path_; }
-  const test::TempDir& dir() const { return dir_; }
-  std::vector<std::string> issues() const {
-    auto r = load_config(path_);
-    std::vector<std::string> out;
-    if (!r.ok()) {
-      for (const auto& i : r.error()) out.push_back(i.to_string());
-    }
-    return out;
-  }
-
- private:
-  test::TempDir dir_;
-  std::string path_;
-};
-
 std::string line(const std::string& key, const std::string& value) {
   return key + " = \"" + value + "\"\n";
 }
+
+// Line 1 is the hostname; line 2 "[smtp]"; line 3 tls_cert, line 4 tls_key; `rest` from
+// line 5.
+struct SmtpTlsFile : test_support::ConfigFile {
+  explicit SmtpTlsFile(const std::string& rest)
+      : ConfigFile("[smtp]\n" + line("tls_cert", rsa_pair().first) +
+                   line("tls_key", rsa_pair().second) + rest) {}
+};
 
 TEST(TlsEcdsaConfig, PairAndLifetimeRead) {
   SmtpTlsFile f(line("tls_ecdsa_cert", test_pki().server_cert) +
