@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fill_store.hpp"
 #include "queue/store.hpp"
 #include "relay/audit/audit_query.hpp"
 #include "relay/audit/audit_record.hpp"
@@ -90,11 +91,11 @@ json accept(std::int64_t t, const model::Envelope& env, const std::vector<model:
 
 int main(int argc, char** argv) {
   CLI::App app{"secmx-audit-fill: append synthetic audit records to a queue store (benchmarks)"};
-  std::string queue_dir, start = "2026-11-01", key_file;
+  bench::FillStore store(app, "secmx-audit-fill");
+  std::string start = "2026-11-01", key_file;
   std::uint64_t count = 1000000;
   int days = 30;
   std::size_t batch = 20000;
-  app.add_option("--queue", queue_dir, "queue directory (created when missing)")->required();
   app.add_option("--count", count, "records to append");
   app.add_option("--start", start, "UTC date of the first record");
   app.add_option("--days", days, "days the records spread over");
@@ -116,11 +117,7 @@ int main(int argc, char** argv) {
     }
     key = **k;
   }
-  auto store = queue::open_lmdb_store({queue_dir, 16ull << 30});
-  if (!store) {
-    std::cerr << "secmx-audit-fill: " << store.error().message << "\n";
-    return 2;
-  }
+  if (!store.open(16ull << 30)) return 2;
   const std::int64_t step = static_cast<std::int64_t>(days) * 86'400'000'000 / static_cast<std::int64_t>(count);
   Gen gen;
   std::vector<queue::AuditRecord> pending;
@@ -176,30 +173,21 @@ int main(int argc, char** argv) {
       }
     }
     if (pending.size() >= batch) {
-      if (auto st = (*store)->append_audit(pending); !st) {
-        std::cerr << "secmx-audit-fill: " << st.error().message << "\n";
-        return 1;
-      }
+      if (!store.ok(store->append_audit(pending))) return 1;
       written += pending.size();
       pending.clear();
-      if (key && !(*store)->checkpoint_audit(*key, now)) {
+      if (key && !store->checkpoint_audit(*key, now)) {
         std::cerr << "secmx-audit-fill: checkpoint failed\n";
         return 1;
       }
     }
   }
   if (!pending.empty()) {
-    if (auto st = (*store)->append_audit(pending); !st) {
-      std::cerr << "secmx-audit-fill: " << st.error().message << "\n";
-      return 1;
-    }
+    if (!store.ok(store->append_audit(pending))) return 1;
     written += pending.size();
-    if (key) (void)(*store)->checkpoint_audit(*key, now);
+    if (key) (void)store->checkpoint_audit(*key, now);
   }
-  if (auto st = (*store)->sync(); !st) {
-    std::cerr << "secmx-audit-fill: sync: " << st.error().message << "\n";
-    return 1;
-  }
+  if (!store.sync()) return 1;
   std::cout << written << "\n";
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fill_store.hpp"
 #include "queue/store.hpp"
 
 namespace {
@@ -60,12 +61,12 @@ queue::NewMessage deferred(model::QueueId id, std::uint64_t n, const std::string
 
 int main(int argc, char** argv) {
   CLI::App app{"secmx-queue-fill: write deferred messages into a queue store (benchmarks)"};
-  std::string queue_dir, domain = "deferred.bench";
+  bench::FillStore store(app, "secmx-queue-fill");
+  std::string domain = "deferred.bench";
   std::uint64_t count = 1000000;
   std::int64_t due_in = 14400;
   std::size_t size = 1024, batch = 5000;
   std::uint64_t map_gib = 8;
-  app.add_option("--queue", queue_dir, "queue directory (created when missing)")->required();
   app.add_option("--count", count, "messages to write");
   app.add_option("--domain", domain, "the one recipient's domain");
   app.add_option("--due-in", due_in, "seconds from now until each is due again");
@@ -74,15 +75,11 @@ int main(int argc, char** argv) {
   app.add_option("--map-size-gib", map_gib, "LMDB map size (as the relay's [queue] map_size)");
   CLI11_PARSE(app, argc, argv);
 
-  auto store = queue::open_lmdb_store({queue_dir, map_gib << 30});
-  if (!store) {
-    std::cerr << "secmx-queue-fill: " << store.error().message << "\n";
-    return 1;
-  }
+  if (!store.open(map_gib << 30)) return 1;
   std::string body = "From: fill@agency.gov.example\r\nTo: rcpt@" + domain +
                      "\r\nSubject: deferred\r\n\r\n";
   while (body.size() + 2 < size) body += std::string(std::min<std::size_t>(76, size - body.size() - 2), 'x') + "\r\n";
-  model::IdGenerator ids((*store)->last_id());
+  model::IdGenerator ids(store->last_id());
   auto now = unix_now_us();
   auto due = now + due_in * 1'000'000;
   std::vector<queue::NewMessage> pending;
@@ -90,11 +87,8 @@ int main(int argc, char** argv) {
   std::uint64_t written = 0;
   model::QueueId first{}, last{};
   auto commit = [&]() -> bool {
-    for (const auto& st : (*store)->insert_batch(pending)) {
-      if (!st) {
-        std::cerr << "secmx-queue-fill: " << st.error().message << "\n";
-        return false;
-      }
+    for (const auto& st : store->insert_batch(pending)) {
+      if (!store.ok(st)) return false;
     }
     written += pending.size();
     pending.clear();
@@ -107,10 +101,7 @@ int main(int argc, char** argv) {
     if (pending.size() >= batch && !commit()) return 1;
   }
   if (!pending.empty() && !commit()) return 1;
-  if (auto st = (*store)->sync(); !st) {
-    std::cerr << "secmx-queue-fill: sync: " << st.error().message << "\n";
-    return 1;
-  }
+  if (!store.sync()) return 1;
   std::cout << written << " " << first.to_string() << " " << last.to_string() << "\n";
   return 0;
 }

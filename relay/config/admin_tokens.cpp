@@ -7,34 +7,21 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "relay/common/ascii.hpp"
 #include "relay/config/config_reader.hpp"
+#include "relay/config/line_file.hpp"
 
 namespace secmx::config {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool parse_digest(std::string_view hex, std::array<unsigned char, 32>& out) {
   if (hex.size() != 2 * out.size()) return false;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
   return true;
-}
-
-std::string_view trim(std::string_view line) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-    line.remove_suffix(1);
-  }
-  while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-  return line;
 }
 
 }  // namespace
@@ -50,47 +37,41 @@ bool valid_operator_name(std::string_view name) {
 std::vector<Issue> parse_admin_tokens(std::string_view text, const std::string& file,
                                       std::vector<OperatorToken>& out) {
   std::vector<Issue> issues;
-  std::uint32_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::size_t nl = text.find('\n');
-    std::string_view line = trim(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    if (line.empty() || line.front() == '#') continue;
+  for_each_entry(text, [&](std::uint32_t line_no, std::string_view line) {
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
       issues.push_back({file, line_no, "expected \"name:sha256-hex-of-token\""});
-      continue;
+      return;
     }
     std::string name(line.substr(0, colon));
     if (!valid_operator_name(name)) {
       issues.push_back({file, line_no, "operator name must be 1 to 64 of A-Z a-z 0-9 . _ -"});
-      continue;
+      return;
     }
     if (name == kTokenFileOperator) {
       issues.push_back({file, line_no, "operator name 'admin' is the token of [admin] token_file"});
-      continue;
+      return;
     }
     OperatorToken entry{name, {}};
     if (!parse_digest(line.substr(colon + 1), entry.digest)) {
       issues.push_back({file, line_no, "operator '" + name +
                                            "': expected the token's SHA-256 as 64 hex digits "
                                            "(secmxctl token add " + name + ")"});
-      continue;
+      return;
     }
     auto same_name = [&](const OperatorToken& t) { return t.name == name; };
     auto same_hash = [&](const OperatorToken& t) { return t.digest == entry.digest; };
     if (std::any_of(out.begin(), out.end(), same_name)) {
       issues.push_back({file, line_no, "operator '" + name + "' listed twice"});
-      continue;
+      return;
     }
     if (auto it = std::find_if(out.begin(), out.end(), same_hash); it != out.end()) {
       issues.push_back({file, line_no, "operator '" + name + "' has the same token as '" +
                                            it->name + "'"});
-      continue;
+      return;
     }
     out.push_back(std::move(entry));
-  }
+  });
   return issues;
 }
 

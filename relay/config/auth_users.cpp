@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "relay/config/line_file.hpp"
 
 namespace secmx::config {
 namespace {
@@ -48,36 +49,26 @@ std::string hash_problem(std::string_view hash) {
 std::vector<Issue> parse_users(std::string_view text, const std::string& file,
                                std::map<std::string, std::string, std::less<>>& out) {
   std::vector<Issue> issues;
-  std::uint32_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-      line.remove_suffix(1);
-    }
-    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-    if (line.empty() || line.front() == '#') continue;
+  for_each_entry(text, [&](std::uint32_t line_no, std::string_view line) {
     std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
       issues.push_back({file, line_no, "expected \"name:hash\""});
-      continue;
+      return;
     }
     std::string_view name = line.substr(0, colon);
     std::string_view hash = line.substr(colon + 1);
     if (auto why = name_problem(name); !why.empty()) {
       issues.push_back({file, line_no, why});
-      continue;
+      return;
     }
     if (auto why = hash_problem(hash); !why.empty()) {
       issues.push_back({file, line_no, "user '" + std::string(name) + "': " + why});
-      continue;
+      return;
     }
     if (!out.emplace(std::string(name), std::string(hash)).second) {
       issues.push_back({file, line_no, "user '" + std::string(name) + "' listed twice"});
     }
-  }
+  });
   return issues;
 }
 

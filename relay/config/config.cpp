@@ -120,9 +120,16 @@ void read_tls_files(const Section& s, SmtpConfig& out) {
   // The start would refuse these; --check names the line now. Unreadable files were
   // reported above.
   if (unreadable(ecert) || unreadable(ekey)) return;
-  if (auto bad = tls::check_ecdsa_pair(ecert, ekey)) {
-    s.fail(bad->about == tls::PairProblem::Certificate ? "tls_ecdsa_cert" : "tls_ecdsa_key",
-           bad->message);
+  auto pair = tls::load_cert_pair(ecert, ekey, tls::KeyKind::Ec);
+  if (!pair) {
+    const tls::PairError& bad = pair.error();
+    if (bad.about == tls::PairProblem::Key) {
+      s.fail("tls_ecdsa_key", bad.message);
+    } else if (bad.about == tls::PairProblem::KeyKind) {
+      s.fail("tls_ecdsa_cert", bad.message + "; tls_cert holds the RSA one");
+    } else {
+      s.fail("tls_ecdsa_cert", bad.message);
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "relay/common/ascii.hpp"
 #include "relay/config/config_reader.hpp"
+#include "relay/config/line_file.hpp"
 
 namespace secmx::config {
 
@@ -42,12 +43,6 @@ namespace detail {
 namespace {
 
 constexpr std::string_view kAddressForm = "\"ip:port\" or \"[ipv6]:port\"";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 bool has_space_or_control(std::string_view s) {
   for (unsigned char c : s) {
@@ -128,39 +123,30 @@ void read_senders_file(const Section& auth, SenderLoginConfig& out) {
     return;
   }
   std::map<std::string, std::uint32_t> seen;  // user -> line
-  std::uint32_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
+  for_each_entry(text, [&](std::uint32_t line_no, std::string_view line) {
     auto bad = [&](const std::string& why) {
       auth.fail("senders_file", path + ":" + std::to_string(line_no) + ": " + why);
     };
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) {
       bad("expected \"user: pattern, pattern\"");
-      continue;
+      return;
     }
-    std::string_view user = trim(line.substr(0, colon));
+    std::string_view user = trim_blanks(line.substr(0, colon));
     if (user.empty() || has_space_or_control(user)) {
       bad("invalid user name '" + std::string(user) + "'");
-      continue;
+      return;
     }
     if (auto it = seen.find(std::string(user)); it != seen.end()) {
       bad("user '" + std::string(user) + "' already listed at line " + std::to_string(it->second));
-      continue;
+      return;
     }
     SenderOwner owner{line_no, std::string(user), {}};
     std::string_view rest = line.substr(colon + 1);
     bool ok = true;
     while (true) {
       const auto comma = rest.find(',');
-      std::string_view p = trim(rest.substr(0, comma));
+      std::string_view p = trim_blanks(rest.substr(0, comma));
       if (!valid_sender_pattern(p)) {
         bad("invalid pattern '" + std::string(p) +
             "' (expected \"user@domain\", \"@domain\" or a glob such as \"*@domain\")");
@@ -171,10 +157,10 @@ void read_senders_file(const Section& auth, SenderLoginConfig& out) {
       if (comma == std::string_view::npos) break;
       rest = rest.substr(comma + 1);
     }
-    if (!ok) continue;
+    if (!ok) return;
     seen.emplace(owner.user, line_no);
     out.owners.push_back(std::move(owner));
-  }
+  });
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "relay/common/ascii.hpp"
+#include "relay/common/base64.hpp"
 
 namespace secmx::policy {
 namespace {
@@ -55,30 +56,6 @@ bool decode_q(std::string_view text, std::string& out) {
     }
   }
   return true;
-}
-
-bool decode_b(std::string_view text, std::string& out) {
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t pad = 0;
-  for (char c : text) {
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    if (pad) return false;  // data after padding
-    int v = base64_digit_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  // Writers that leave out the padding are common enough to accept; a lone 6-bit tail
-  // (length 1 mod 4) cannot come from any encoder.
-  return pad <= 2 && bits != 6;
 }
 
 // One encoded-word as written: "=?charset?e?data?=". Recognising the form is apart from
@@ -220,7 +197,7 @@ DecodedText decode_encoded_words(std::string_view text) {
     if (text[i] == '=' && i + 1 < text.size() && text[i + 1] == '?') {
       if (auto w = match_word(text, i)) {
         std::string bytes;
-        bool ok = w->encoding == 'b'   ? decode_b(w->data, bytes)
+        bool ok = w->encoding == 'b'   ? base64_decode(w->data, bytes, Base64Padding::Optional)
                   : w->encoding == 'q' ? decode_q(w->data, bytes)
                                        : false;
         if (ok) {

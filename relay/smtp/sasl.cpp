@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include "relay/common/ascii.hpp"
+#include "relay/common/base64.hpp"
 
 namespace secmx::smtp {
 namespace {
@@ -33,35 +34,6 @@ const char* to_string(SaslMechanism m) {
     case SaslMechanism::None: break;
   }
   return "none";
-}
-
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  if (in.size() % 4 != 0) return false;
-  out.reserve(in.size() / 4 * 3);
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    const bool last = i + 4 == in.size();
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = in[i + static_cast<std::size_t>(k)];
-      if (c == '=' && last && k >= 2) {
-        ++pad;
-        v[k] = 0;
-        continue;
-      }
-      if (pad > 0) return false;  // data after padding
-      v[k] = base64_digit_value(c);
-      if (v[k] < 0) return false;
-    }
-    std::uint32_t n = static_cast<std::uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
-    out += static_cast<char>(n >> 16);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(n & 0xFF);
-    // Bits below the padding must be zero, or two texts would decode alike.
-    if ((pad == 1 && (v[2] & 0x3)) || (pad == 2 && (v[1] & 0xF))) return false;
-  }
-  return true;
 }
 
 SaslStep SaslExchange::fail(Reply r) {

@@ -57,8 +57,4 @@ class SaslExchange {
   std::string login_user_;
 };
 
-// Strict base64 (RFC 4648 4: padding required, no whitespace); false on anything else.
-// The empty string decodes to nothing.
-bool base64_decode(std::string_view in, std::string& out);
-
 }  // namespace secmx::smtp

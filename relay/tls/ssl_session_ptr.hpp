@@ -2,24 +2,18 @@
 // for resumption).
 //
 // SSL_SESSION is reference-counted: SSL_get1_session() and SSL_SESSION_new() hand the
-// caller a reference, SSL_set_session() takes one of its own. SslSessionPtr owns exactly
-// one reference and gives it back when it goes, so a session passes between the SMTP
-// client, the connection cache and the attempt by moving a value, never as a raw owning
-// pointer. share() takes a further reference for a second owner. Any thread: OpenSSL
-// counts the references atomically.
+// caller a reference, SSL_set_session() takes one of its own. SslSessionPtr (declared in
+// openssl_ptr.hpp) owns exactly one reference and gives it back when it goes, so a
+// session passes between the SMTP client, the connection cache and the attempt by moving
+// a value, never as a raw owning pointer. share() takes a further reference for a second
+// owner. Any thread: OpenSSL counts the references atomically.
 #pragma once
 
 #include <openssl/ssl.h>
 
-#include <memory>
+#include "relay/tls/openssl_ptr.hpp"
 
 namespace secmx::tls {
-
-struct SslSessionFree {
-  void operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
-};
-
-using SslSessionPtr = std::unique_ptr<SSL_SESSION, SslSessionFree>;
 
 // Another owned reference to `s`; null for null.
 inline SslSessionPtr share(SSL_SESSION* s) {

@@ -14,6 +14,8 @@
 
 #include <utility>
 
+#include "relay/tls/cert_pair.hpp"
+
 namespace secmx::tls {
 namespace {
 
@@ -23,14 +25,12 @@ using CtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 // from a cache without one when peer verification is ever turned on.
 constexpr unsigned char kSessionIdContext[] = "secmx-relay";
 
-// A passphrase-protected key must fail the load, not block the daemon on a tty prompt.
-int refuse_passphrase(char*, int, int, void*) { return 0; }
-
-TlsError make_error(std::string what) {
-  std::string reason = drain_openssl_errors();
+TlsError in_words(std::string what, std::string reason) {
   if (reason.empty()) reason = "no reason given by OpenSSL";
   return TlsError{std::move(what) + ": " + reason};
 }
+
+TlsError make_error(std::string what) { return in_words(std::move(what), drain_openssl_errors()); }
 
 // Settings both sides share: protocol floor and suites, no renegotiation (a DoS lever and
 // a source of past CVEs, and SMTP never needs it), no compression (CRIME), small idle
@@ -74,36 +74,16 @@ Result<CtxPtr, TlsError> new_ctx(const SSL_METHOD* method, const ProtocolSetting
   return ctx;
 }
 
-bool is_key_mismatch(unsigned long err) {
-  if (err == 0) return false;
-  int lib = ERR_GET_LIB(err);
-  int reason = ERR_GET_REASON(err);
-  return (lib == ERR_LIB_X509 &&
-          (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH)) ||
-         (lib == ERR_LIB_SSL && reason == SSL_R_PRIVATE_KEY_MISMATCH);
-}
-
-// One certificate chain and its key into the context; OpenSSL files it by key type.
-Status<TlsError> load_pair(SSL_CTX* c, const std::string& cert_file, const std::string& key_file) {
-  ERR_clear_error();
-  if (SSL_CTX_use_certificate_chain_file(c, cert_file.c_str()) != 1) {
-    return fail(make_error("cannot load certificate chain from '" + cert_file + "'"));
-  }
-  ERR_clear_error();
-  if (SSL_CTX_use_PrivateKey_file(c, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    // OpenSSL already compares the key with a certificate of the same type while
-    // loading; say "does not match" rather than "cannot load" when that is the reason.
-    if (is_key_mismatch(ERR_peek_last_error())) {
-      return fail(make_error("private key '" + key_file + "' does not match certificate '" +
-                             cert_file + "'"));
-    }
-    return fail(make_error("cannot load private key from '" + key_file + "'"));
-  }
-  ERR_clear_error();
-  // Catches what loading does not: e.g. an EC key next to an RSA certificate.
-  if (SSL_CTX_check_private_key(c) != 1) {
-    return fail(make_error("private key '" + key_file + "' does not match certificate '" +
-                           cert_file + "'"));
+// One certificate chain and its key into the context; OpenSSL files it by key type, so
+// the ECDSA pair must hold an EC key or it would take the RSA pair's place.
+Status<TlsError> load_pair(SSL_CTX* c, const std::string& cert_file, const std::string& key_file,
+                           KeyKind kind) {
+  auto pair = load_cert_pair(cert_file, key_file, kind);
+  if (!pair) return fail(in_words(std::move(pair.error().message), pair.error().reason));
+  if (SSL_CTX_use_cert_and_key(c, pair->leaf.get(), pair->key.get(), pair->chain.get(), 1) !=
+      1) {
+    return fail(make_error("cannot use the certificate '" + cert_file + "' and key '" +
+                           key_file + "'"));
   }
   return Ok{};
 }
@@ -158,13 +138,11 @@ Result<std::shared_ptr<TlsContext>, TlsError> TlsContext::create_server(
     return fail(make_error("cannot set the session id context"));
   }
 
-  SSL_CTX_set_default_passwd_cb(c, refuse_passphrase);
-
-  if (auto st = load_pair(c, cert_file, key_file); !st) return fail(std::move(st.error()));
-  // The ECDSA pair second: SSL_CTX_check_private_key() inside load_pair() checks the pair
-  // just loaded, and OpenSSL keeps the RSA one in its own slot.
+  if (auto st = load_pair(c, cert_file, key_file, KeyKind::Any); !st) {
+    return fail(std::move(st.error()));
+  }
   if (!settings.ecdsa_cert.empty()) {
-    if (auto st = load_pair(c, settings.ecdsa_cert, settings.ecdsa_key); !st) {
+    if (auto st = load_pair(c, settings.ecdsa_cert, settings.ecdsa_key, KeyKind::Ec); !st) {
       return fail(std::move(st.error()));
     }
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "relay/common/base64.hpp"
 #include "relay/smtp/sasl.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -82,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     open = check_step(s);
     std::string decoded;
-    if (base64_decode(line, decoded)) FUZZ_CHECK(encode(decoded) == line);
+    if (secmx::base64_decode(line, decoded)) FUZZ_CHECK(encode(decoded) == line);
   }
   return 0;
 }

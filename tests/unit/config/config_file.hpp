@@ -1,6 +1,7 @@
 // config_file.hpp - one config file in a fresh temp directory (removed afterwards), for the
 // section tests: the text given follows a `hostname` line, and issues() lists what
-// load_config() refused, each as "file:line: ...".
+// load_config() refused, each as "file:line: ...". Files the config names can go beside it,
+// in dir().
 #pragma once
 
 #include <string>
@@ -16,6 +17,7 @@ class ConfigFile {
   explicit ConfigFile(const std::string& text)
       : path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n" + text)) {}
   const std::string& path() const { return path_; }
+  const secmx::test::TempDir& dir() const { return dir_; }
 
   std::vector<std::string> issues() const {
     auto r = load_config(path_);

@@ -6,33 +6,19 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/unit/config/config_file.hpp"
 
 namespace secmx::config {
 namespace {
 
-class TlsConfigFile {
- public:
-  // Line 1 is the hostname, so the text given starts at line 2.
+// A CA file beside the config, for ca_file.
+struct TlsConfigFile : test_support::ConfigFile {
   explicit TlsConfigFile(const std::string& text)
-      : ca_(dir_.write("ca.pem", "not parsed by load_config\n")),
-        path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n" + text)) {}
-  const std::string& path() const { return path_; }
+      : ConfigFile(text), ca_(dir().write("ca.pem", "not parsed by load_config\n")) {}
   const std::string& ca() const { return ca_; }
 
-  std::vector<std::string> issues() const {
-    auto r = load_config(path_);
-    std::vector<std::string> out;
-    if (!r.ok()) {
-      for (const auto& i : r.error()) out.push_back(i.to_string());
-    }
-    return out;
-  }
-
  private:
-  test::TempDir dir_;
   std::string ca_;
-  std::string path_;
 };
 
 TEST(TlsConfig, DefaultsDifferPerSide) {

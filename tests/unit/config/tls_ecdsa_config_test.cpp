@@ -2,7 +2,6 @@
 // tls_ticket_lifetime: read, resolved like tls_cert, and every refusal at its "file:line"
 // (half a pair, a key that does not match, an RSA certificate in the ECDSA slot).
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <fstream>
@@ -11,58 +10,27 @@
 #include <vector>
 
 #include "relay/config/config.hpp"
+#include "tests/unit/config/config_file.hpp"
 #include "tests/unit/temp_dir.hpp"
 #include "tests/unit/tls/test_pki.hpp"
 
 namespace secmx::config {
 namespace {
 
+using tls::testing::rsa_pair;
 using tls::testing::test_pki;
-
-// A self-signed RSA certificate and its key, made once.
-const std::pair<std::string, std::string>& rsa_files() {
-  static const std::pair<std::string, std::string> files = [] {
-    namespace d = tls::testing::detail;
-    EVP_PKEY* key = EVP_RSA_gen(2048);
-    X509* cert = d::new_cert(tls::testing::kServerName, key, nullptr, nullptr, false, 9);
-    std::pair<std::string, std::string> out{(test_pki().dir / "rsa.pem").string(),
-                                            (test_pki().dir / "rsa.key").string()};
-    d::write_cert(out.first, cert);
-    d::write_key(out.second, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return out;
-  }();
-  return files;
-}
-
-// Line 1 is the hostname; line 2 "[smtp]"; line 3 tls_cert, line 4 tls_key; `rest` from
-// line 5.
-class SmtpTlsFile {
- public:
-  explicit SmtpTlsFile(const std::string& rest)
-      : path_(dir_.write("relay.toml", "hostname = \"relay.example\"\n[smtp]\n"
-                                       "tls_cert = \"" + rsa_files().first + "\"\n"
-                                       "tls_key = \"" + rsa_files().second + "\"\n" + rest)) {}
-  const std::string& path() const { return path_; }
-  const test::TempDir& dir() const { return dir_; }
-  std::vector<std::string> issues() const {
-    auto r = load_config(path_);
-    std::vector<std::string> out;
-    if (!r.ok()) {
-      for (const auto& i : r.error()) out.push_back(i.to_string());
-    }
-    return out;
-  }
-
- private:
-  test::TempDir dir_;
-  std::string path_;
-};
 
 std::string line(const std::string& key, const std::string& value) {
   return key + " = \"" + value + "\"\n";
 }
+
+// Line 1 is the hostname; line 2 "[smtp]"; line 3 tls_cert, line 4 tls_key; `rest` from
+// line 5.
+struct SmtpTlsFile : test_support::ConfigFile {
+  explicit SmtpTlsFile(const std::string& rest)
+      : ConfigFile("[smtp]\n" + line("tls_cert", rsa_pair().first) +
+                   line("tls_key", rsa_pair().second) + rest) {}
+};
 
 TEST(TlsEcdsaConfig, PairAndLifetimeRead) {
   SmtpTlsFile f(line("tls_ecdsa_cert", test_pki().server_cert) +
@@ -94,8 +62,8 @@ TEST(TlsEcdsaConfig, RelativePathsAreTakenFromTheConfigDirectory) {
     dir.write("tls/ecdsa.key", ks.str());
   }
   std::string path = dir.write(
-      "relay.toml", "[smtp]\n" + line("tls_cert", rsa_files().first) +
-                        line("tls_key", rsa_files().second) +
+      "relay.toml", "[smtp]\n" + line("tls_cert", rsa_pair().first) +
+                        line("tls_key", rsa_pair().second) +
                         line("tls_ecdsa_cert", "tls/ecdsa.pem") +
                         line("tls_ecdsa_key", "./tls/ecdsa.key"));
   auto cfg = load_config(path);
@@ -127,11 +95,11 @@ TEST(TlsEcdsaConfig, KeyThatDoesNotMatchAtTheKeyLine) {
 }
 
 TEST(TlsEcdsaConfig, RsaCertificateInTheEcdsaSlotAtTheCertLine) {
-  SmtpTlsFile f(line("tls_ecdsa_cert", rsa_files().first) +
-                line("tls_ecdsa_key", rsa_files().second));
+  SmtpTlsFile f(line("tls_ecdsa_cert", rsa_pair().first) +
+                line("tls_ecdsa_key", rsa_pair().second));
   auto issues = f.issues();
   ASSERT_EQ(issues.size(), 1u);
-  EXPECT_EQ(issues[0].rfind(f.path() + ":5: smtp.tls_ecdsa_cert: '" + rsa_files().first +
+  EXPECT_EQ(issues[0].rfind(f.path() + ":5: smtp.tls_ecdsa_cert: '" + rsa_pair().first +
                                 "' is not an ECDSA certificate (its key is RSA)",
                             0),
             0u)

@@ -151,19 +151,5 @@ TEST(SaslTest, OverlongValuesAreRefused) {
   expect_error(x.respond(std::string(kMaxSaslLine + 4, 'A')), 501, "5.5.2");
 }
 
-TEST(SaslTest, Base64DecodesStrictly) {
-  std::string out;
-  EXPECT_TRUE(base64_decode("", out));
-  EXPECT_EQ(out, "");
-  EXPECT_TRUE(base64_decode("YQ==", out));
-  EXPECT_EQ(out, "a");
-  EXPECT_TRUE(base64_decode("YWI=", out));
-  EXPECT_EQ(out, "ab");
-  EXPECT_TRUE(base64_decode("YWJj", out));
-  EXPECT_EQ(out, "abc");
-  EXPECT_FALSE(base64_decode("YR==", out));  // non-zero bits under the padding
-  EXPECT_FALSE(base64_decode("YWJ=YWJj", out));
-}
-
 }  // namespace
 }  // namespace secmx::smtp

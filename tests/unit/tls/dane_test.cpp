@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "relay/tls/openssl_ptr.hpp"
 #include "relay/tls/peer_verify.hpp"
 #include "relay/tls/tls_session.hpp"
 #include "tests/unit/tls/test_pki.hpp"
@@ -37,11 +38,6 @@ using testing::test_pki;
 using ::testing::HasSubstr;
 
 constexpr const char* kBaseDomain = "dest.test.example";  // the TLSA base domain
-
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 X509Ptr load(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "r");

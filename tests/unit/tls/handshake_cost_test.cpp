@@ -2,6 +2,7 @@
 // served beside the RSA one and chosen per client, X25519 first on both sides, and session
 // tickets under rotating keys (a ticket survives one rotation, not two).
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -18,21 +19,6 @@ namespace secmx::tls {
 namespace {
 
 using namespace testing;  // NOLINT: the test PKI and pair helpers
-
-const std::pair<std::string, std::string>& rsa_files() {
-  static const std::pair<std::string, std::string> files = [] {
-    EVP_PKEY* key = EVP_RSA_gen(2048);
-    X509* cert = detail::new_cert(kServerName, key, nullptr, nullptr, false, 19);
-    std::pair<std::string, std::string> out{(test_pki().dir / "dual-rsa.pem").string(),
-                                            (test_pki().dir / "dual-rsa.key").string()};
-    detail::write_cert(out.first, cert);
-    detail::write_key(out.second, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return out;
-  }();
-  return files;
-}
 
 // The SHA-256 of a PEM certificate file's first certificate, as PeerInfo::cert_sha256.
 std::string fingerprint(const std::string& file) {
@@ -56,7 +42,7 @@ std::string fingerprint(const std::string& file) {
 std::shared_ptr<TlsContext> dual_server(ServerTlsSettings settings = {}) {
   settings.ecdsa_cert = test_pki().server_cert;
   settings.ecdsa_key = test_pki().server_key;
-  auto ctx = TlsContext::create_server(rsa_files().first, rsa_files().second, settings);
+  auto ctx = TlsContext::create_server(rsa_pair().first, rsa_pair().second, settings);
   if (!ctx) ADD_FAILURE() << ctx.error().message;
   return ctx ? ctx.value() : nullptr;
 }
@@ -84,7 +70,7 @@ TEST(HandshakeCost, BothCertificatesServedChosenByTheClientsSignatureAlgorithms)
     EXPECT_EQ(ec.client->peer_info().cert_sha256, fingerprint(test_pki().server_cert));
     Pair rsa = connect(client_signing("RSA-PSS+SHA256:RSA+SHA256", version), server, names({}));
     ASSERT_TRUE(rsa.client && rsa.client->handshake_done());
-    EXPECT_EQ(rsa.client->peer_info().cert_sha256, fingerprint(rsa_files().first));
+    EXPECT_EQ(rsa.client->peer_info().cert_sha256, fingerprint(rsa_pair().first));
   }
   // A client that takes both gets one of them; OpenSSL prefers ECDSA's cheaper signature.
   Pair any = connect(client_ctx(), server, names({}));
@@ -92,15 +78,33 @@ TEST(HandshakeCost, BothCertificatesServedChosenByTheClientsSignatureAlgorithms)
   EXPECT_EQ(any.client->peer_info().cert_sha256, fingerprint(test_pki().server_cert));
 }
 
-TEST(HandshakeCost, EcdsaPairThatDoesNotMatchFailsTheContext) {
+// Why the server context refuses `cert`/`key` in the ECDSA slot beside the RSA pair.
+std::string ecdsa_slot_refusal(const std::string& cert, const std::string& key) {
   ServerTlsSettings settings;
-  settings.ecdsa_cert = test_pki().server_cert;
-  settings.ecdsa_key = test_pki().other_key;
-  auto ctx = TlsContext::create_server(rsa_files().first, rsa_files().second, settings);
-  ASSERT_FALSE(ctx);
-  EXPECT_NE(ctx.error().message.find("does not match certificate '" + test_pki().server_cert),
+  settings.ecdsa_cert = cert;
+  settings.ecdsa_key = key;
+  auto ctx = TlsContext::create_server(rsa_pair().first, rsa_pair().second, settings);
+  if (ctx) {
+    ADD_FAILURE() << "accepted " << cert << " / " << key << " in the ECDSA slot";
+    return "";
+  }
+  return ctx.error().message;
+}
+
+TEST(HandshakeCost, EcdsaPairThatDoesNotMatchFailsTheContext) {
+  std::string message = ecdsa_slot_refusal(test_pki().server_cert, test_pki().other_key);
+  EXPECT_NE(message.find("does not match certificate '" + test_pki().server_cert),
             std::string::npos)
-      << ctx.error().message;
+      << message;
+}
+
+// OpenSSL files a pair by key type: an RSA pair there would take the RSA pair's place.
+TEST(HandshakeCost, RsaPairInTheEcdsaSlotFailsTheContext) {
+  std::string message = ecdsa_slot_refusal(rsa_pair().first, rsa_pair().second);
+  EXPECT_NE(message.find("'" + rsa_pair().first + "' is not an ECDSA certificate"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 TEST(HandshakeCost, X25519FirstOnBothSides) {

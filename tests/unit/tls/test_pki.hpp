@@ -5,7 +5,8 @@
 // signed by that CA, and its key, and the same as a chain file with the CA after it (as a
 // DANE-TA server sends it); a certificate for "other.test.example" from the same CA with
 // its key and chain; a self-signed certificate for "mx.test.example", and its key; and an
-// unrelated key (for the "key does not match" case). All keys are EC P-256.
+// unrelated key (for the "key does not match" case). All keys are EC P-256; rsa_pair()
+// adds a self-signed RSA 2048 certificate and its key, made on first use.
 // No keys are ever checked in. Generation failure aborts the test binary (ADD_FAILURE
 // cannot help a fixture that has nothing to test with).
 #pragma once
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 namespace secmx::tls::testing {
 
@@ -174,6 +176,24 @@ inline const TestPki& test_pki() {
   static const bool made = (detail::make(pki), true);
   (void)made;
   return pki;
+}
+
+// A self-signed RSA certificate for kServerName (first) and its key (second), in the test
+// PKI's directory: for RSA suites and for the ECDSA slot's refusals.
+inline const std::pair<std::string, std::string>& rsa_pair() {
+  static const std::pair<std::string, std::string> files = [] {
+    EVP_PKEY* key = EVP_RSA_gen(2048);
+    if (key == nullptr) detail::die("EVP_RSA_gen");
+    X509* cert = detail::new_cert(kServerName, key, nullptr, nullptr, false, 9);
+    std::pair<std::string, std::string> out{(test_pki().dir / "rsa.pem").string(),
+                                            (test_pki().dir / "rsa.key").string()};
+    detail::write_cert(out.first, cert);
+    detail::write_key(out.second, key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return out;
+  }();
+  return files;
 }
 
 }  // namespace secmx::tls::testing

@@ -35,18 +35,7 @@ std::shared_ptr<TlsContext> odd_client(int max_version, const char* ciphers) {
 // A self-signed RSA server certificate and key: static RSA and ECDHE-RSA suites need one
 // (the test PKI's keys are EC).
 std::shared_ptr<TlsContext> rsa_server(const ServerTlsSettings& settings = {}) {
-  static const std::pair<std::string, std::string> files = [] {
-    EVP_PKEY* key = EVP_RSA_gen(2048);
-    X509* cert = detail::new_cert(kServerName, key, nullptr, nullptr, false, 9);
-    std::pair<std::string, std::string> out{(test_pki().dir / "rsa.pem").string(),
-                                            (test_pki().dir / "rsa.key").string()};
-    detail::write_cert(out.first, cert);
-    detail::write_key(out.second, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    return out;
-  }();
-  auto ctx = TlsContext::create_server(files.first, files.second, settings);
+  auto ctx = TlsContext::create_server(rsa_pair().first, rsa_pair().second, settings);
   if (!ctx) ADD_FAILURE() << ctx.error().message;
   return ctx ? ctx.value() : nullptr;
 }
