@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "tests/unit/queue/queue_test_util.hpp"
@@ -413,6 +414,39 @@ TEST(CommitWriterTest, NewMailGoesBeforeAChangeBacklogAndChangeBatchesAreBounded
   std::lock_guard lock(mutex);
   for (std::size_t i = 0; i < change_order.size(); ++i) EXPECT_EQ(change_order[i], i);
   writer->stop();
+}
+
+// Changes left for later rounds are still the writer's to write: stop() answers every one,
+// each in a bounded transaction, none twice.
+TEST(CommitWriterTest, StopWritesTheChangesLeftForLaterRounds) {
+  ScriptedStore store;
+  store.hold_first_apply();
+  auto writer = CommitWriter::start(store, {.max_batch = 512, .commit_interval = {}, .on_commit = {},
+                                            .on_audit = {}, .max_change_batch = 16});
+  Completions completions;
+  for (std::size_t i = 0; i < 200; ++i) {
+    Change c;
+    c.envelope.id = QueueId{i + 1};
+    writer->submit_change(std::move(c), completions.done_for(i));
+  }
+  ASSERT_TRUE(store.wait_until_inside_apply());
+  std::thread stopper([&] { writer->stop(); });
+  store.release_apply();
+  stopper.join();
+  EXPECT_EQ(completions.count(), 200u) << "stop() returned with every change answered";
+  std::set<std::size_t> answered;
+  for (const auto& [index, status] : completions.results()) {
+    EXPECT_TRUE(status.ok()) << index;
+    answered.insert(index);
+  }
+  EXPECT_EQ(answered.size(), 200u);
+  std::size_t applied = 0;
+  for (const auto& e : store.events()) {
+    if (e.rfind("apply:", 0) != 0) continue;
+    EXPECT_LE(std::stoul(e.substr(6)), 16u) << e;
+    applied += std::stoul(e.substr(6));
+  }
+  EXPECT_EQ(applied, 200u);
 }
 
 TEST(CommitWriterTest, CommitIntervalGathersUntilTheBatchIsFull) {
