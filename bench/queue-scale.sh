@@ -19,14 +19,22 @@
 # Prints a Markdown report (also written to OUT). Run inside `unshare -n` (loopback only).
 #
 #   bench/queue-scale.sh [--fill N] [--flush-n N] [--new N] [--sessions N] [--probe N]
-#                        [--build DIR] [--out FILE] [--keep 1]
+#                        [--build DIR] [--relay PATH] [--out FILE] [--keep 1]
+#   bench/queue-scale.sh --flush-only [--relay PATH] [--compare PATH] [--rounds N]
+#                        [--fill N] [--flush-n N] [--probe N] [--build DIR] [--out FILE]
 #
 #   --fill N       deferred messages in the full queue (FILL, 1000000)
 #   --flush-n N    of which to flush.bench, flushed during the probe (FLUSH_N, 100000)
 #   --new N        new messages per rate measurement (NEW, 20000)
 #   --sessions N   smtp-source sessions (SESSIONS, 20)
 #   --probe N      probe messages before the flush, and at least as many during (PROBE, 300)
-#   --build DIR    the build tree (BUILD, build)
+#   --build DIR    the build tree (BUILD, build): secmxctl, secmx-queue-fill, the relay
+#   --relay PATH   the relay binary (RELAY_BIN, BUILD/relay/secmx-relay)
+#   --flush-only   only the accept latency before and during the flush (FLUSH_ONLY=1): the
+#                  queue is filled once and each relay runs on a fresh copy of it
+#   --compare PATH with --flush-only: a second relay binary (e.g. a baseline build), run
+#                  alternately with --relay on copies of the same queue (COMPARE)
+#   --rounds N     with --flush-only: runs per relay binary (ROUNDS, 1)
 #   --out FILE     the report (OUT, bench/results/queue-scale-<time>.md)
 #   --keep 1       keep the work directory (KEEP)
 set -euo pipefail
@@ -36,17 +44,20 @@ cd "$root"
 source bench/lib.sh
 
 FILL=${FILL:-1000000} FLUSH_N=${FLUSH_N:-100000} NEW=${NEW:-20000} SESSIONS=${SESSIONS:-20}
-PROBE=${PROBE:-300} BUILD=${BUILD:-build} KEEP=${KEEP:-0}
+PROBE=${PROBE:-300} BUILD=${BUILD:-build} KEEP=${KEEP:-0} RELAY_BIN=${RELAY_BIN:-}
+FLUSH_ONLY=${FLUSH_ONLY:-0} COMPARE=${COMPARE:-} ROUNDS=${ROUNDS:-1}
 OUT=${OUT:-bench/results/queue-scale-$(date -u +%Y%m%dT%H%M%SZ).md}
 parse_options "--fill:FILL --flush-n:FLUSH_N --new:NEW --sessions:SESSIONS --probe:PROBE
-  --build:BUILD --out:OUT --keep:KEEP" "$@"
+  --build:BUILD --relay:RELAY_BIN --flush-only:FLUSH_ONLY=1 --compare:COMPARE
+  --rounds:ROUNDS --out:OUT --keep:KEEP" "$@"
 [ "$FLUSH_N" -lt "$FILL" ] || die "--flush-n must be less than --fill"
 RELAY_PORT=${RELAY_PORT:-2525} ADMIN_PORT=${ADMIN_PORT:-8025} SINK_PORT=${SINK_PORT:-2526}
 DEAD_ADDR=${DEAD_ADDR:-127.0.0.1} DEAD_PORT=${DEAD_PORT:-2599}
-RELAY=$root/$BUILD/relay/secmx-relay
+RELAY=${RELAY_BIN:-$root/$BUILD/relay/secmx-relay}
 CTL=$root/$BUILD/admin/secmxctl
 FILLER=$root/$BUILD/bench/secmx-queue-fill
-for b in "$RELAY" "$CTL" "$FILLER" "$SMTP_SOURCE" "$SMTP_SINK"; do [ -x "$b" ] || die "missing $b (build first)"; done
+[ -z "$COMPARE" ] || [ "$FLUSH_ONLY" = 1 ] || die "--compare needs --flush-only"
+for b in "$RELAY" $COMPARE "$CTL" "$FILLER" "$SMTP_SOURCE" "$SMTP_SINK"; do [ -x "$b" ] || die "missing $b (build first)"; done
 for p in "$RELAY_PORT" "$ADMIN_PORT" "$SINK_PORT" "$DEAD_PORT"; do ! port_busy "$p" || die "port $p is busy (run inside unshare -n)"; done
 
 W=$(mktemp -d /tmp/queue-scale.XXXXXX)
@@ -133,7 +144,66 @@ measure() {  # dir label base-queue
 p99() { sort -n "$1" | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f", v[i] * 1000}'; }
 p50() { sort -n "$1" | awk '{v[NR] = $1} END {i = int(NR * 0.50); if (i < 1) i = 1; printf "%.2f", v[i] * 1000}'; }
 
+# The accept latency on the relay in dir (full queue, running) before and during a flush of
+# flush.bench. Sets p50_before p99_before p50_during p99_during n_during flush_s flushed.
+# Also sets threads_cpu: the relay's busiest threads during the flush (comm:tid=CPU seconds).
+thread_ticks() { for t in /proc/"$relay_pid"/task/*; do echo "$(cat "$t/comm"):${t##*/} $(cut -d')' -f2 "$t/stat" | awk '{print $12 + $13}')"; done 2>/dev/null; }
+flush_probe() {  # dir
+  local d=$1 t0 flush_pid
+  python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" >"$d/probe-before.txt"
+  rm -f "$d/flush.done"
+  thread_ticks >"$d/ticks-before.txt"
+  t0=$(now)
+  ( api "$d" POST /api/v1/queue/flush -H 'Content-Type: application/json' -d '{"domain":"flush.bench"}' >"$d/flush.json"; touch "$d/flush.done" ) &
+  flush_pid=$!
+  python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" --until "$d/flush.done" >"$d/probe-during.txt"
+  wait "$flush_pid"
+  flush_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+  thread_ticks >"$d/ticks-after.txt"
+  threads_cpu=$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {a[$1] = $2; next} {d = ($2 - a[$1]) / hz; if (d > 0) printf "%s %.2f\n", $1, d}' \
+    "$d/ticks-before.txt" "$d/ticks-after.txt" | sort -k2 -rn | head -4 | awk '{printf "%s%s=%s", (NR > 1 ? " " : ""), $1, $2}')
+  flushed=$(jq -r '.messages // .error' "$d/flush.json")
+  p99_before=$(p99 "$d/probe-before.txt") p99_during=$(p99 "$d/probe-during.txt")
+  p50_before=$(p50 "$d/probe-before.txt") p50_during=$(p50 "$d/probe-during.txt")
+  n_during=$(wc -l <"$d/probe-during.txt")
+}
+
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --flush-only: one filled queue, copied afresh for each run, so that every relay binary
+# (--relay, --compare; alternately, --rounds times) flushes the same queue.
+if [ "$FLUSH_ONLY" = 1 ]; then
+  T=$W/template; config "$T"
+  t0=$(now)
+  "$FILLER" --queue "$T/queue" --count $(( FILL - FLUSH_N )) --domain deferred.bench >/dev/null
+  "$FILLER" --queue "$T/queue" --count "$FLUSH_N" --domain flush.bench >/dev/null
+  fill_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.0f", b - a}')
+  sync
+  relays=("$RELAY"); [ -z "$COMPARE" ] || relays+=("$COMPARE")
+  rows=()
+  for round in $(seq 1 "$ROUNDS"); do
+    for r in "${relays[@]}"; do
+      D=$W/run; rm -rf "$D"; cp -a "$T" "$D"; config "$D"
+      RELAY=$r start_relay "$D"
+      wait_queue "$D" "$FILL" 120 || true
+      flush_probe "$D"
+      stop_relay
+      rows+=("| $r | $round | $p50_before | $p99_before | $p50_during | $p99_during | $n_during | $(awk -v a="$p99_during" -v b="$p99_before" 'BEGIN {printf "%.2f", a / b}') | $( [[ $flushed =~ ^[0-9]+$ ]] && echo "$flushed" || echo "no answer" ) in $flush_s s | $threads_cpu |")
+    done
+  done
+  load1=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    echo "Machine: $(nproc) vCPU, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), $(uname -r); load average before/after: $load0 / $load1"
+    echo
+    echo "Command: bench/queue-scale.sh --flush-only --fill $FILL --flush-n $FLUSH_N --probe $PROBE --rounds $ROUNDS${COMPARE:+ --compare $COMPARE}"
+    echo "Fill: $(( FILL - FLUSH_N )) deferred.bench, $FLUSH_N flush.bench, written once in $fill_s s; each run on a fresh copy."
+    echo
+    echo "| relay | round | p50 before (ms) | p99 before (ms) | p50 during (ms) | p99 during (ms) | probes during | p99 during/before | flush answered | busiest threads during (CPU s) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } | tee "$OUT"
+  exit 0
+fi
 
 # 1. The empty queue.
 E=$W/empty; config "$E"
@@ -178,18 +248,7 @@ n=$("$CTL" --url "http://127.0.0.1:$ADMIN_PORT" --token-file "$F/admin.token" --
 walk=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
 
 # 4. p99 accept latency before and during the flush of flush.bench.
-python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" >"$W/probe-before.txt"
-rm -f "$W/flush.done"
-t0=$(now)
-( api "$F" POST /api/v1/queue/flush -H 'Content-Type: application/json' -d '{"domain":"flush.bench"}' >"$W/flush.json"; touch "$W/flush.done" ) &
-flush_pid=$!
-python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" --until "$W/flush.done" >"$W/probe-during.txt"
-wait "$flush_pid"
-flush_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
-flushed=$(jq -r '.messages // .error' "$W/flush.json")
-p99_before=$(p99 "$W/probe-before.txt") p99_during=$(p99 "$W/probe-during.txt")
-p50_before=$(p50 "$W/probe-before.txt") p50_during=$(p50 "$W/probe-during.txt")
-n_during=$(wc -l <"$W/probe-during.txt")
+flush_probe "$F"
 stop_relay
 f_rss=$(cat "$F/rssanon.max")
 load1=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -1,4 +1,5 @@
-// commit_writer.cpp - group commit of new messages (contract in commit_writer.hpp).
+// commit_writer.cpp - group commit of new messages and changes (contract in
+// commit_writer.hpp).
 //
 // One writer thread owns every insert_batch call (so Store::synced_commits() counts its
 // commits exactly); submitters only touch the pending
@@ -7,6 +8,8 @@
 // A completion that throws is logged and does not take the writer down. If insert_batch
 // itself throws (out of memory), every message of that batch fails with Io.
 #include "queue/commit_writer.hpp"
+
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -100,42 +103,59 @@ class CommitWriterImpl final : public CommitWriter {
     QueueId id;
     Done done;
     Status<Error> result;
+    std::uint64_t mark = 0;  // Store::synced_commits() right after its commit
   };
 
   // Answers wait until their commit record is durable (store.hpp, sync()): until a later
   // commit has synced the file, or - when no other work is waiting to do it - an explicit
-  // sync. Under load the next batch's own commit is that sync, so each batch costs one
-  // fdatasync; a lone batch costs its commit's and the sync's, as LMDB's default would.
+  // sync. Under load a later commit is that sync, so each batch costs one fdatasync; a
+  // lone batch costs its commit's and the sync's, as LMDB's default would.
+  //
+  // Each round writes the new messages first, then one transaction of the oldest changes
+  // taken (max_change_batch), then any standalone audit records. Changes not written yet
+  // stay in `changes`, oldest first, and go before any submitted after them.
   void run() {
+    // Named so that its CPU can be read apart from the other threads (/proc/PID/task).
+    pthread_setname_np(pthread_self(), "queue-writer");
     writer_id_.store(std::this_thread::get_id());
+    std::size_t change_batch = std::max<std::size_t>(
+        1, std::min(options_.max_batch, options_.max_change_batch));
     std::vector<NewMessage> messages;
     std::vector<Done> dones;
     std::vector<Change> changes;
     std::vector<Done> change_dones;
+    std::size_t change_next = 0;  // changes[change_next..] are taken and not yet written
     std::vector<std::vector<AuditRecord>> audits;
     std::vector<Done> audit_dones;
-    std::vector<Answer> unsynced;  // committed; their commit record not yet known durable
-    std::uint64_t unsynced_mark = 0;  // synced_commits() after the last of them committed
+    std::vector<Answer> unsynced;  // committed, in commit order; not yet known durable
     for (;;) {
       bool work;
       {
         std::unique_lock lock(mutex_);
         auto has_work = [&] {
-          return !pending_.empty() || !pending_changes_.empty() || !pending_audit_.empty();
+          return !pending_.empty() || change_next < changes.size() ||
+                 !pending_changes_.empty() || !pending_audit_.empty();
         };
         if (unsynced.empty()) wake_.wait(lock, [&] { return has_work() || stopping_; });
         work = has_work();
         if (!work && unsynced.empty()) break;  // stopping, all done
         if (work && options_.commit_interval.count() > 0 &&
-            pending_.size() < options_.max_batch && !stopping_) {
-          // Trade a little latency for fewer fsyncs when traffic is light.
+            pending_.size() < options_.max_batch && change_next == changes.size() &&
+            !stopping_) {
+          // Trade a little latency for fewer fsyncs when traffic is light (a backlog of
+          // changes left from the last round is not light).
           wake_.wait_for(lock, options_.commit_interval,
                          [&] { return pending_.size() >= options_.max_batch || stopping_; });
         }
         messages.swap(pending_);
         dones.swap(pending_done_);
-        changes.swap(pending_changes_);
-        change_dones.swap(pending_change_done_);
+        if (change_next == changes.size()) {
+          changes.clear();
+          change_dones.clear();
+          change_next = 0;
+          changes.swap(pending_changes_);
+          change_dones.swap(pending_change_done_);
+        }
         audits.swap(pending_audit_);
         audit_dones.swap(pending_audit_done_);
       }
@@ -148,38 +168,51 @@ class CommitWriterImpl final : public CommitWriter {
             if (a.result.ok()) a.result = fail(synced.error());
           }
         }
-        answer(unsynced);
+        answer(unsynced, unsynced.size());
         continue;
       }
-      std::vector<Answer> fresh;
-      for (std::size_t first = 0; first < changes.size(); first += options_.max_batch) {
-        std::size_t n = std::min(options_.max_batch, changes.size() - first);
-        apply(std::span<const Change>(changes).subspan(first, n),
-              std::span<Done>(change_dones).subspan(first, n), fresh);
-      }
-      changes.clear();
-      change_dones.clear();
-      if (!audits.empty()) append(audits, audit_dones, fresh);
-      audits.clear();
-      audit_dones.clear();
+      // Each answer notes synced_commits() right after its own commit: it is durable once
+      // the count has grown past that.
+      auto stamp = [&](std::size_t from) {
+        std::uint64_t mark = store_.synced_commits();
+        for (std::size_t i = from; i < unsynced.size(); ++i) unsynced[i].mark = mark;
+      };
       for (std::size_t first = 0; first < messages.size(); first += options_.max_batch) {
         std::size_t n = std::min(options_.max_batch, messages.size() - first);
+        std::size_t from = unsynced.size();
         commit(std::span<NewMessage>(messages).subspan(first, n),
-               std::span<Done>(dones).subspan(first, n), fresh);
+               std::span<Done>(dones).subspan(first, n), unsynced);
+        stamp(from);
       }
       messages.clear();
       dones.clear();
-      // A commit of this round synced the file after the earlier answers' commit records
-      // were written: those are durable now.
-      std::uint64_t mark = store_.synced_commits();
-      if (!unsynced.empty() && mark > unsynced_mark) answer(unsynced);
-      for (auto& a : fresh) unsynced.push_back(std::move(a));
-      unsynced_mark = mark;
+      if (change_next < changes.size()) {
+        std::size_t n = std::min(change_batch, changes.size() - change_next);
+        std::size_t from = unsynced.size();
+        apply(std::span<const Change>(changes).subspan(change_next, n),
+              std::span<Done>(change_dones).subspan(change_next, n), unsynced);
+        stamp(from);
+        change_next += n;
+      }
+      if (!audits.empty()) {
+        std::size_t from = unsynced.size();
+        append(audits, audit_dones, unsynced);
+        stamp(from);
+      }
+      audits.clear();
+      audit_dones.clear();
+      // Answer those whose commit a later commit of the file has synced since.
+      std::uint64_t synced = store_.synced_commits();
+      std::size_t durable = 0;
+      while (durable < unsynced.size() && unsynced[durable].mark < synced) ++durable;
+      answer(unsynced, durable);
     }
   }
 
-  void answer(std::vector<Answer>& answers) {
-    for (auto& a : answers) {
+  // Runs the first `n` answers' completions and drops them.
+  void answer(std::vector<Answer>& answers, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& a = answers[i];
       if (!a.done) continue;
       try {
         a.done(std::move(a.result));
@@ -189,7 +222,7 @@ class CommitWriterImpl final : public CommitWriter {
         log_->error("{} completion threw", a.id.to_string());
       }
     }
-    answers.clear();
+    answers.erase(answers.begin(), answers.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
   // One store write: its per-item results (all Io if it threw or miscounted), the time

@@ -307,7 +307,10 @@ class SchedulerImpl final : public Scheduler {
 
   // The next scan reads the schedule index from its first entry again: something sorts
   // before the due cursor now (see scan()).
-  void rewind() { due_cursor_.reset(); }
+  void rewind() {
+    due_cursor_.reset();
+    passing_ = true;
+  }
 
   // Reads the schedule index after the due cursor - the last entry handed out - so a wake
   // costs what became due since, however large the queue and however many messages are in
@@ -315,23 +318,36 @@ class SchedulerImpl final : public Scheduler {
   // key and comes round again by itself; whatever lands before the cursor instead (new
   // mail and DSNs at time 0, a flush, a release, a failed write, the end of a cooling
   // period) rewinds it.
+  //
+  // A read takes as many entries as there are free slots - except after a rewind, while
+  // it passes over messages in flight (passing_): then it reads full batches, or passing a
+  // flush's 2,000 in flight a free slot's worth at a time would cost a wake per few
+  // entries, hundreds for each kick. When the slots run out part-way through a batch, the
+  // cursor stays at the last entry handed out or passed, and the rest is read again later.
   void scan() {
     // Paused: mail waits in the queue (like Postfix's defer_transports); nothing is lost.
     if (config_->delivery.pause) return;
     if (in_flight_.size() >= kMaxInFlight) return;
     auto now = unix_now_us();
     if (std::erase_if(cooling_, [now](const auto& c) { return c.second <= now; }) > 0) rewind();
-    std::size_t limit = std::min(kScanBatch, kMaxInFlight - in_flight_.size());
+    std::size_t free = kMaxInFlight - in_flight_.size();
+    std::size_t limit = passing_ ? kScanBatch : std::min(kScanBatch, free);
     auto due = store_.due_after(due_cursor_, now, limit);
     if (!due) {
       log_->error("queue scan failed: {}", due.error().message);
       return;
     }
+    passing_ = false;
     for (const auto& entry : *due) {
-      due_cursor_ = entry;
       auto id = entry.id;
       // Only after a rewind: in flight, or waiting out a round that threw.
-      if (in_flight_.count(id) || cooling_.count(id)) continue;
+      bool passed = in_flight_.count(id) || cooling_.count(id);
+      if (!passed && in_flight_.size() >= kMaxInFlight) break;
+      due_cursor_ = entry;
+      if (passed) {
+        passing_ = true;
+        continue;
+      }
       common::guard(*log_, id_field(id), "scheduler.start", [&] { start_message(id, now); },
                     [&] { abandon(id); });
     }
@@ -531,6 +547,7 @@ class SchedulerImpl final : public Scheduler {
   std::deque<std::unique_ptr<FlushRun>> flushes_;
   std::optional<queue::ScheduleEntry> due_cursor_;  // the last index entry scan() read
   bool more_due_ = false;  // the last scan read a full batch
+  bool passing_ = false;   // rewound, or the last scan passed over messages in flight
   std::uint64_t generation_ = 0;
   std::atomic<std::uint64_t> in_flight_count_{0};
 };

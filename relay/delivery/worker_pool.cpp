@@ -1,5 +1,6 @@
 #include "relay/delivery/worker_pool.hpp"
 
+#include <pthread.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -148,6 +149,8 @@ class Worker {
   };
 
   void run(std::promise<Status<std::string>>& ready) {
+    // Named so that its CPU can be read apart from the other threads (/proc/PID/task).
+    pthread_setname_np(pthread_self(), "delivery");
     uv_loop_init(&loop_);
     auto resolver = dns::AresResolver::create(&loop_, dns::ResolverOptions::from_config(*config_));
     if (!resolver) {

@@ -117,6 +117,25 @@ TEST_F(SchedulerCursorTest, NewMailGoesOutAtOnceBesideALargeDeferredBacklog) {
       << "the rescan reads what is due now, never the 50,000 deferred";
 }
 
+// A kick rewinds the cursor to the first due entry; with nearly every slot taken (a flush
+// in progress) the rescan passes over the messages in flight in full batches, not a free
+// slot's worth per wake, and still reaches what is due behind them.
+TEST_F(SchedulerCursorTest, ARewindPassesMessagesInFlightInFullBatches) {
+  constexpr std::size_t kOut = kMaxInFlight - 10;
+  fill(1, kOut, "flushed.example", now_us() - 1'000'000);
+  start();
+  ASSERT_TRUE(sink_.wait_for(kOut, 10s));
+  ASSERT_TRUE(eventually([&] { return scheduler_->stats().in_flight == kOut; }));
+  store_->reset_counts();
+  fill(5'000, 1, "late.example", now_us() - 1);  // due behind every message in flight
+  scheduler_->kick();
+  ASSERT_TRUE(sink_.wait_for(kOut + 1, 10s)) << "what is due behind them is reached";
+  EXPECT_EQ(sink_.jobs().back().id, model::QueueId{5'000});
+  EXPECT_LE(store_->index_calls(), kOut / kScanBatch + 3)
+      << "the in-flight entries are passed " << kScanBatch << " at a time";
+  EXPECT_FALSE(sink_.wait_for(kOut + 2, 10ms)) << "nothing handed out twice";
+}
+
 // A flush of a domain with many messages: written in batches of at most kFlushBatch, one
 // batch in the writer at a time, every message made due and handed out.
 TEST_F(SchedulerCursorTest, FlushOfADomainIsWrittenInBatches) {

@@ -118,6 +118,7 @@ class CountingStore final : public queue::Store {
     by_thread_.clear();
     by_id_.clear();
     index_reads_ = 0;
+    index_calls_ = 0;
     max_index_call_ = 0;
     max_change_batch_ = 0;
   }
@@ -149,6 +150,11 @@ class CountingStore final : public queue::Store {
   std::size_t max_change_batch() const {
     std::lock_guard lock(mutex_);
     return max_change_batch_;
+  }
+  // Calls of due_after() and scheduled(): each one read transaction, one wake of a scan.
+  std::size_t index_calls() const {
+    std::lock_guard lock(mutex_);
+    return index_calls_;
   }
   // The most index entries one call answered.
   std::size_t max_index_call() const {
@@ -215,12 +221,14 @@ class CountingStore final : public queue::Store {
   void count_index(std::size_t n) {
     std::lock_guard lock(mutex_);
     index_reads_ += n;
+    ++index_calls_;
     max_index_call_ = std::max(max_index_call_, n);
   }
 
   std::unique_ptr<queue::Store> inner_;
   mutable std::mutex mutex_;
   std::size_t index_reads_ = 0;
+  std::size_t index_calls_ = 0;
   std::size_t max_index_call_ = 0;
   std::size_t max_change_batch_ = 0;
   std::map<std::thread::id, std::size_t> by_thread_;

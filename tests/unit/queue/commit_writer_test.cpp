@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "tests/unit/queue/queue_test_util.hpp"
@@ -207,8 +208,28 @@ class ScriptedStore final : public Store {
     return std::size_t{0};
   }
   Status<Error> remove(QueueId) override { return Ok{}; }
+  // Records "apply:N" and counts as a synced commit, as insert_batch does; the first call
+  // can be held (hold_first_apply) so that work piles up behind it.
   std::vector<Status<Error>> apply_batch(std::span<const Change> changes) override {
+    {
+      std::unique_lock lock(mutex_);
+      in_first_apply_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, kTimeout, [&] { return !hold_first_apply_; });
+      events_.push_back("apply:" + std::to_string(changes.size()));
+      commits_++;
+    }
     return std::vector<Status<Error>>(changes.size(), Status<Error>(Ok{}));
+  }
+  void hold_first_apply() { hold_first_apply_ = true; }
+  bool wait_until_inside_apply() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kTimeout, [&] { return in_first_apply_; });
+  }
+  void release_apply() {
+    std::lock_guard lock(mutex_);
+    hold_first_apply_ = false;
+    cv_.notify_all();
   }
   Result<std::vector<ScheduleEntry>, Error> scheduled(std::optional<ScheduleEntry>,
                                                       std::size_t) override {
@@ -254,6 +275,8 @@ class ScriptedStore final : public Store {
   std::condition_variable cv_;
   bool hold_first_ = false;
   bool in_first_call_ = false;
+  bool hold_first_apply_ = false;
+  bool in_first_apply_ = false;
   std::vector<std::size_t> sizes_;
 };
 
@@ -333,6 +356,97 @@ TEST(CommitWriterTest, AnswersWaitForALaterSyncOfTheFile) {
   }
   EXPECT_EQ(seen[4], (std::vector<std::string>{"commit", "commit", "sync", "commit", "sync"}));
   writer->stop();
+}
+
+// A write-back of many changes (a flush's outcomes) must not hold up new mail: a message
+// submitted behind 100 changes is written before all but the change transaction already
+// under way, and answered once the next bounded change transaction has synced it - not
+// after the 100.
+TEST(CommitWriterTest, NewMailGoesBeforeAChangeBacklogAndChangeBatchesAreBounded) {
+  ScriptedStore store;
+  store.hold_first_apply();
+  auto writer = CommitWriter::start(store, {.max_batch = 512, .commit_interval = {}, .on_commit = {},
+                                            .on_audit = {}, .max_change_batch = 16});
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> at_answer;  // store events when the message was answered
+  std::vector<std::size_t> change_order;
+  auto change_for = [&](std::size_t i) {
+    Change c;
+    c.envelope.id = QueueId{1000 + i};
+    return c;
+  };
+  auto change_done = [&](std::size_t i) {
+    return [&, i](Status<Error> st) {
+      EXPECT_TRUE(st.ok());
+      std::lock_guard lock(mutex);
+      change_order.push_back(i);
+      cv.notify_all();
+    };
+  };
+  writer->submit_change(change_for(0), change_done(0));
+  ASSERT_TRUE(store.wait_until_inside_apply());
+  for (std::size_t i = 1; i <= 100; ++i) writer->submit_change(change_for(i), change_done(i));
+  writer->submit(make_message(QueueId{1}, "b"), [&](Status<Error> st) {
+    EXPECT_TRUE(st.ok());
+    std::lock_guard lock(mutex);
+    at_answer = store.events();
+    cv.notify_all();
+  });
+  store.release_apply();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, kTimeout,
+                            [&] { return !at_answer.empty() && change_order.size() == 101; }));
+  }
+  // The change under way, the message, then one bounded change transaction that syncs it.
+  EXPECT_EQ(at_answer, (std::vector<std::string>{"apply:1", "commit", "apply:16"}));
+  auto events = store.events();
+  std::size_t applied = 0;
+  for (const auto& e : events) {
+    if (e.rfind("apply:", 0) != 0) continue;
+    std::size_t n = std::stoul(e.substr(6));
+    EXPECT_LE(n, 16u) << e;
+    applied += n;
+  }
+  EXPECT_EQ(applied, 101u);
+  // Changes keep their order: what waits is written before what came after it.
+  std::lock_guard lock(mutex);
+  for (std::size_t i = 0; i < change_order.size(); ++i) EXPECT_EQ(change_order[i], i);
+  writer->stop();
+}
+
+// Changes left for later rounds are still the writer's to write: stop() answers every one,
+// each in a bounded transaction, none twice.
+TEST(CommitWriterTest, StopWritesTheChangesLeftForLaterRounds) {
+  ScriptedStore store;
+  store.hold_first_apply();
+  auto writer = CommitWriter::start(store, {.max_batch = 512, .commit_interval = {}, .on_commit = {},
+                                            .on_audit = {}, .max_change_batch = 16});
+  Completions completions;
+  for (std::size_t i = 0; i < 200; ++i) {
+    Change c;
+    c.envelope.id = QueueId{i + 1};
+    writer->submit_change(std::move(c), completions.done_for(i));
+  }
+  ASSERT_TRUE(store.wait_until_inside_apply());
+  std::thread stopper([&] { writer->stop(); });
+  store.release_apply();
+  stopper.join();
+  EXPECT_EQ(completions.count(), 200u) << "stop() returned with every change answered";
+  std::set<std::size_t> answered;
+  for (const auto& [index, status] : completions.results()) {
+    EXPECT_TRUE(status.ok()) << index;
+    answered.insert(index);
+  }
+  EXPECT_EQ(answered.size(), 200u);
+  std::size_t applied = 0;
+  for (const auto& e : store.events()) {
+    if (e.rfind("apply:", 0) != 0) continue;
+    EXPECT_LE(std::stoul(e.substr(6)), 16u) << e;
+    applied += std::stoul(e.substr(6));
+  }
+  EXPECT_EQ(applied, 200u);
 }
 
 TEST(CommitWriterTest, CommitIntervalGathersUntilTheBatchIsFull) {
