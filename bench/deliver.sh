@@ -89,6 +89,11 @@
 #                                              a small perturbation); default on when perf
 #                                              exists
 #   --keep                        KEEP=1       keep the temp dir (queues, logs, profiles)
+#   --key rsa|ecdsa               KEY_TYPE     the certificate tls-sink serves in tlsc, dane
+#                                              and sts (rsa: RSA 2048; ecdsa: ECDSA P-256,
+#                                              from the same bench CA, for the same names;
+#                                              dane's TLSA record is made for it); the
+#                                              Postfix TLS sink always serves RSA
 #   (environment only) AUTH_DELIVERY  extra [delivery] lines for dane, sts, dane-rpt and
 #                                 sts-rpt, e.g. 'connection_cache_time = "0s"': a new
 #                                 connection (and TLS session) for every message
@@ -131,6 +136,7 @@ PERF_FREQ=${PERF_FREQ:-999}
 PERF_CALLGRAPH=${PERF_CALLGRAPH:-dwarf,16384}
 FSYNC_TRACE=${FSYNC_TRACE:-auto}
 KEEP=${KEEP:-0}
+KEY_TYPE=${KEY_TYPE:-rsa}
 RELAY_PORT=${RELAY_PORT:-2645}
 SINK_PORT=${SINK_PORT:-2646}
 ADMIN_PORT=${ADMIN_PORT:-2647}
@@ -153,7 +159,8 @@ POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/
 
 parse_options "--cases:CASES --count:COUNT --size:SIZE --sessions:SESSIONS --scale-fill:SCALE_FILL
   --repeat:REPEAT --relay:RELAY --workdir:BENCH_DIR --out:OUT --profile:PROFILE
-  --fsync-trace:FSYNC_TRACE --keep:KEEP=1" "$@"
+  --fsync-trace:FSYNC_TRACE --keep:KEEP=1 --key:KEY_TYPE" "$@"
+case $KEY_TYPE in rsa|ecdsa) ;; *) die "--key must be rsa or ecdsa" ;; esac
 
 has_case() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 addr_busy() {  # ip port: something listens on ip:port or on the wildcard

@@ -12,6 +12,20 @@
 #                   connection cache and TLS connection reuse)
 #   internal        smtp-source -> an internal Postfix (relayhost = the relay, TLS encrypt,
 #                   connection cache) -> secmx-relay -> tls-sink; smtp-source -d in reuse
+# relay-e2e runs once per kind of --outbound, in the same repetition, one after the other
+# (the order turns by one each repetition):
+#   encrypt  the route above (tls = "encrypt", no authentication; log tls=TLSv.../none)
+#   dane     no route: discovery in a DNSSEC-signed zone (bench/deliver/auth.sh's world:
+#            nsd behind a validating unbound, MX mx.bench-dest.example, its A = tls-sink,
+#            TLSA 3 1 1 for the certificate tls-sink serves), [dns] dnssec = true. Every
+#            delivery must log method=mx, tls=TLSv.../dane and dnssec=secure.
+#   sts      no route, unsigned zone, an MTA-STS enforce policy for the MX served over
+#            HTTPS on STS_ADDR:443 (127.0.0.37); the bench CA in delivery.ca_file. Every
+#            delivery must log method=mx and tls=TLSv.../mta-sts, and the policy must be
+#            fetched exactly once.
+#   The rows are relay-e2e, relay-e2e-dane and relay-e2e-sts; the report adds a table of
+#   their medians over the repetitions and the ratios to encrypt. Postfix is the peer of
+#   the encrypt route only (its own DANE is not measured).
 # Per case: msg/s (accept: messages / smtp-load wall time; e2e: messages / time from the
 # first connect until the sink has the last one), latency end of DATA -> 250 (p50/p90/p99),
 # CPU ms per message of the server under test (relay: all threads; Postfix: the master and
@@ -19,7 +33,8 @@
 # sink's count, the relay's status=sent lines with tls=TLSv..., --queue-dump; Postfix:
 # its queue files and status=sent lines), and the CPU ms per message of the client
 # (smtp-load or smtp-source: the other side of every handshake, on the same cores). A lost
-# message or a failed reply exits 1.
+# message, a failed reply, a deferral or an unauthenticated delivery in a dane or sts
+# case exits 1.
 #
 # Options (environment form in capitals):
 #   --count N        COUNT     messages per case (5000)
@@ -27,6 +42,9 @@
 #   --sessions N     SESSIONS  concurrent sessions (20)
 #   --modes LIST     MODES     "conn reuse"
 #   --cases LIST     CASES     "ceiling relay-accept relay-e2e postfix-accept postfix-e2e internal"
+#   --outbound LIST  OUTBOUND  the relay's outbound side in relay-e2e: any of "encrypt dane
+#                              sts" (encrypt); dane and sts need nsd, ldnsutils, unbound
+#   --repeat N       REPEAT    run every mode and case N times, interleaved (1)
 #   --profile perf   PROFILE   perf record -g on the relay in relay-e2e (marked; slower)
 #   --out FILE       OUT       markdown report (bench/results/tls-<UTC time>.md, plus .tsv)
 #   --keep           KEEP=1    keep the temp dir
@@ -50,6 +68,8 @@ root=$(cd "$here/.." && pwd)
 . "$here/deliver/sinks.sh"
 # shellcheck source=/dev/null
 . "$here/deliver/tlsload.sh"
+# shellcheck source=/dev/null
+. "$here/deliver/auth.sh"
 
 COUNT=${COUNT:-5000}
 SIZE=${SIZE:-4096}
@@ -61,6 +81,8 @@ OUT=${OUT:-}
 KEEP=${KEEP:-0}
 LOAD_FLAGS=${LOAD_FLAGS:-}
 KEY_TYPE=${KEY_TYPE:-rsa}
+OUTBOUND=${OUTBOUND:-encrypt}
+REPEAT=${REPEAT:-1}
 RELAY=${RELAY:-$root/build/relay/secmx-relay}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 STALL=${STALL:-60}
@@ -69,9 +91,25 @@ CSINK_ADDR=127.0.0.34 CSINK_PORT=2671
 PFR_ADDR=127.0.0.41 PFR_PORT=2672   # Postfix as the relay under comparison
 PFI_ADDR=127.0.0.42 PFI_PORT=2673   # the internal Postfix in front of the relay
 AUTH_MX=mx.bench-dest.example
+STS_ADDR=${STS_ADDR:-127.0.0.37}
+AUTH_DELIVERY=${AUTH_DELIVERY:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
 POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-$(postconf -dh daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)}
-parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS --key:KEY_TYPE" "$@"
+parse_options "--count:COUNT --size:SIZE --sessions:SESSIONS --modes:MODES --cases:CASES --profile:PROFILE --out:OUT --keep:KEEP=1 --load-flags:LOAD_FLAGS --key:KEY_TYPE --outbound:OUTBOUND --repeat:REPEAT" "$@"
 case $KEY_TYPE in rsa|ecdsa|both) ;; *) die "--key: rsa, ecdsa or both, not '$KEY_TYPE'" ;; esac
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "--repeat: a positive number, not '$REPEAT'"
+for k in $OUTBOUND; do
+  case $k in
+    encrypt) ;;
+    dane|sts)
+      for t in nsd nsd-checkconf ldns-keygen ldns-signzone unbound unbound-checkconf; do
+        command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || die "--outbound $k needs $t (apt-get install nsd ldnsutils unbound)"
+      done
+      [ -x "$PYTHON" ] || die "--outbound $k needs $PYTHON"
+      [ "$k" = dane ] || ! port_busy 443 || die "--outbound sts serves its policy on $STS_ADDR:443, which is in use" ;;
+    *) die "--outbound: encrypt, dane or sts, not '$k'" ;;
+  esac
+done
 
 [ "$(id -u)" = 0 ] || die "needs root (Postfix drops privileges)"
 [ -x "$RELAY" ] || die "no relay binary at $RELAY"
@@ -83,9 +121,11 @@ TSV=${OUT%.md}.tsv
 WORK=$(mktemp -d "$BENCH_DIR/secmx-tls.XXXXXX")
 chmod 755 "$WORK"
 clk_tck=$(getconf CLK_TCK)
-sink_pids=() pf_dirs=() relay_pid='' sampler_pid='' prof_pid='' failed=0 sink_pid=''
+sink_pids=() pf_dirs=() relay_pid='' sampler_pid='' prof_pid='' failed=0 sink_pid='' world_pid=''
+rep=1 rep_tag=''
 cleanup() {
   local p d
+  [ -z "$world_pid" ] || kill "$world_pid" 2>/dev/null || true
   [ -z "$prof_pid" ] || kill -INT "$prof_pid" 2>/dev/null || true
   [ -z "$relay_pid" ] || kill -TERM "$relay_pid" 2>/dev/null || true
   [ -z "$sampler_pid" ] || kill "$sampler_pid" 2>/dev/null || true
@@ -109,10 +149,10 @@ rate_of() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.1f", (s > 0) ? n / s : 0}'
 load1() { cut -d' ' -f1 /proc/loadavg; }
 jqv() { jq -r "$2" <"$1"; }
 
-# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note client_cpu_ms
-printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\tclient_cpu_ms_per_msg\n' >"$TSV"
-# The client's CPU (user + system, from time -f) is the last column, after the note.
-row() { printf '%s\t' "$@" "$(client_ms "$d")" | sed 's/\t$/\n/' >>"$TSV"; }
+# One row per case: case mode msg_s wall_s eod_p50 eod_p90 eod_p99 server_cpu_ms sink_cpu_ms rss_kb sent lost load1 note client_cpu_ms rep
+printf 'case\tmode\tmsg_s\twall_s\teod_p50_ms\teod_p90_ms\teod_p99_ms\tserver_cpu_ms_per_msg\tsink_cpu_ms_per_msg\trss_anon_kb\tsent\tlost\tload1\tnote\tclient_cpu_ms_per_msg\trep\n' >"$TSV"
+# The client's CPU (user + system, from time -f) and the repetition come after the note.
+row() { printf '%s\t' "$@" "$(client_ms "$d")" "$rep" | sed 's/\t$/\n/' >>"$TSV"; }
 client_ms() { awk -v n="$COUNT" '{printf "%.3f", n ? 1000 * ($1 + $2) / n : 0; exit}' "$1/client.time" 2>/dev/null || echo -; }
 check() {  # case-name condition-text ok(0|1)
   [ "$3" = 1 ] || { note "$1: CHECK FAILED: $2"; failed=1; KEEP=1; }
@@ -142,12 +182,12 @@ run_load() {  # dir port mode [host]
   # shellcheck disable=SC2086  # the command line is split into words, as before
   /usr/bin/time -f '%U %S' -o "$1/client.time" $cmd >"$1/load.json" 2>"$1/load.err" || true
   [ "$(jqv "$1/load.json" .failed 2>/dev/null)" = 0 ] || { note "smtp-load failed ($1): $(cat "$1/load.json" "$1/load.err" | tail -3)"; failed=1; KEEP=1; }
-  cp "$1/load.json" "${OUT%.md}.$(basename "$1").load.json" 2>/dev/null || true
+  cp "$1/load.json" "${OUT%.md}.$(basename "$1")$rep_tag.load.json" 2>/dev/null || true
 }
 lat() { jq -r '"\(.eod_ms_p50)\t\(.eod_ms_p90)\t\(.eod_ms_p99)"' <"$1/load.json" 2>/dev/null || printf -- '-\t-\t-'; }
 
 case_ceiling() {  # mode
-  local d=$WORK/ceiling-$1 s0 s1 m
+  local d=$WORK/rep$rep/ceiling-$1 s0 s1 m
   mkdir -p "$d"
   start_csink "$d/sink.out"; local sp=$sink_pid
   probe_served tls-sink "$CSINK_ADDR" "$CSINK_PORT"
@@ -180,13 +220,20 @@ profile_off() {  # dir name
     perf report -i "$1/perf.data" --stdio --no-children --dsos libcrypto.so.3 --sort sym --percent-limit 0.3 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
     echo "## self time by thread"
     perf report -i "$1/perf.data" --stdio --no-children --sort pid -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
-  ) >"${OUT%.md}.$2.perf.txt"
+  ) >"${OUT%.md}.$2$rep_tag.perf.txt"
 }
 
-case_relay() {  # mode accept|e2e
-  local d=$WORK/relay-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' pause=true q sent stls defer rss
+case_relay() {  # mode accept|e2e [encrypt|dane|sts]
+  local kind=${3:-encrypt} name=relay-$2 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' pause=true q sent stls defer rss auth=''
+  [ "$kind" = encrypt ] || { name=relay-$2-$kind; auth=$kind; }
+  local d=$WORK/rep$rep/$name-$1
   [ "$2" = e2e ] && pause=false
-  write_tls_relay_config "$d" "$pause"
+  if [ -n "$auth" ]; then
+    mkdir -p "$d"
+    world_start "$auth" "$d"
+    auth_relay_lines "$auth" "$d"
+  fi
+  write_tls_relay_config "$d" "$pause" "" "$auth"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
   start_tls_relay "$d"
   probe_served relay 127.0.0.1 "$RELAY_PORT"
@@ -194,30 +241,44 @@ case_relay() {  # mode accept|e2e
   c0=$(cpu_ticks "$relay_pid"); t0=$(now)
   run_load "$d" "$RELAY_PORT" "$1"
   if [ "$2" = e2e ]; then
-    t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "relay-e2e $1: the sink stalled"
+    t1=$(wait_csink "$d/sink.out" "$COUNT" "$STALL") || note "$name $1: the sink stalled"
     s1=$(cpu_ticks "$sp")
   else
     t1=$(now)
   fi
   c1=$(cpu_ticks "$relay_pid")
-  [ "$2" = e2e ] && profile_off "$d" "relay-e2e-$1"
+  [ "$2" = e2e ] && profile_off "$d" "$name-$1"
   sleep 0.3
   stop_tls_relay "$d"
   rss=$(cat "$d/rssanon.max")
   [ -z "$sp" ] || { read -r m _ < <(csink_mesg "$d/sink.out"); stop_sink "$sp"; }
   q=$(relay_queued "$d")
   read -r sent stls defer < <(relay_sent "$d")
-  local wall rate lost
+  local wall rate lost rnote=${PROFILE:+profiled}
+  if [ -n "$auth" ]; then
+    # Found by discovery and authenticated as the kind requires, every one, none deferred.
+    local asent aok
+    world_stop "$d"
+    read -r asent aok < <(auth_sent "$d/relay.log" "$auth")
+    check "$name $1" "$aok of $COUNT deliveries say method=mx and $auth ($asent sent, $defer deferred), e.g.: $(grep 'status=' "$d/relay.log" | grep -v "tls=TLSv[^,]*/$AUTH_RX," | head -1)" \
+      "$([ "$aok" = "$COUNT" ] && [ "$defer" = 0 ] && echo 1)"
+    rnote="${rnote:+$rnote; }DNS queries $world_queries"
+    if [ "$auth" = sts ]; then
+      rnote="$rnote; policy fetches $world_requests"
+      check "$name $1" "the MTA-STS policy was fetched $world_requests times, expected once" "$([ "$world_requests" = 1 ] && echo 1)"
+    fi
+    AUTH_RX=''
+  fi
   if [ "$2" = e2e ]; then
-    check "relay-e2e $1" "sink $m, status=sent $sent (TLS $stls), queue $q of $COUNT" \
+    check "$name $1" "sink $m, status=sent $sent (TLS $stls), queue $q of $COUNT" \
       "$([ "$m" = "$COUNT" ] && [ "$sent" = "$COUNT" ] && [ "$stls" = "$COUNT" ] && [ "$q" = 0 ] && echo 1)"
     wall=$(fsub "$t0" "$t1"); rate=$(rate_of "$COUNT" "$wall"); lost=$(( COUNT - m ))
   else
     check "relay-accept $1" "queue holds $q of $COUNT" "$([ "$q" = "$COUNT" ] && echo 1)"
     wall=$(jqv "$d/load.json" .wall_s); rate=$(jqv "$d/load.json" .msg_s); sent=$q; lost=$(( COUNT - q ))
   fi
-  row "relay-$2" "$1" "$rate" "$wall" "$(lat "$d")" "$(ms_per $(( c1 - c0 )) "$COUNT")" \
-    "$([ "$2" = e2e ] && ms_per $(( s1 - s0 )) "$COUNT" || echo -)" "$rss" "$sent" "$lost" "$(load1)" "${PROFILE:+profiled}"
+  row "$name" "$1" "$rate" "$wall" "$(lat "$d")" "$(ms_per $(( c1 - c0 )) "$COUNT")" \
+    "$([ "$2" = e2e ] && ms_per $(( s1 - s0 )) "$COUNT" || echo -)" "$rss" "$sent" "$lost" "$(load1)" "$rnote"
   [ "$KEEP" = 1 ] || rm -rf "$d/queue"
 }
 
@@ -227,7 +288,7 @@ wait_pf_queue() {  # dir want: the instance's queue holds WANT (bounded)
   return 1
 }
 case_postfix() {  # mode accept|e2e
-  local d=$WORK/pf-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' hold=yes q sent
+  local d=$WORK/rep$rep/pf-$2-$1 c0 c1 s0=0 s1=0 t0 t1 m=0 sp='' hold=yes q sent
   [ "$2" = e2e ] && hold=no
   mkdir -p "$d"
   if [ "$2" = e2e ]; then start_csink "$d/sink.out"; sp=$sink_pid; s0=$(cpu_ticks "$sp"); fi
@@ -265,7 +326,7 @@ case_postfix() {  # mode accept|e2e
 # An internal Postfix relays through secmx-relay: the relay's CPU and the internal
 # Postfix's CPU per message are both reported (server = relay; sink column = Postfix).
 case_internal() {  # mode
-  local d=$WORK/internal-$1 c0 c1 p0 p1 t0 t1 m sp q sent stls defer pfsent rss flag=
+  local d=$WORK/rep$rep/internal-$1 c0 c1 p0 p1 t0 t1 m sp q sent stls defer pfsent rss flag=
   [ "$1" = reuse ] && flag=-d
   write_tls_relay_config "$d" false
   start_csink "$d/sink.out"; sp=$sink_pid
@@ -299,18 +360,28 @@ case_internal() {  # mode
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
 commands=()
 load_start=$(cat /proc/loadavg)
-for mode in $MODES; do
-  for c in $CASES; do
-    note "$c ($mode)"
-    case $c in
-      ceiling) case_ceiling "$mode" ;;
-      relay-accept) case_relay "$mode" accept ;;
-      relay-e2e) case_relay "$mode" e2e ;;
-      postfix-accept) case_postfix "$mode" accept ;;
-      postfix-e2e) case_postfix "$mode" e2e ;;
-      internal) case_internal "$mode" ;;
-      *) die "unknown case $c" ;;
-    esac
+# The outbound kinds in the order of repetition N: turned by N-1, so that no kind always
+# runs first (or last) in a repetition.
+outbound_order() {  # n
+  local kinds; read -r -a kinds <<<"$OUTBOUND"
+  local i n=${#kinds[@]}
+  for (( i = 0; i < n; i++ )); do printf '%s ' "${kinds[(i + $1 - 1) % n]}"; done
+}
+for rep in $(seq 1 "$REPEAT"); do
+  [ "$REPEAT" = 1 ] || rep_tag=.rep$rep
+  for mode in $MODES; do
+    for c in $CASES; do
+      case $c in
+        ceiling) note "$c ($mode, rep $rep)"; case_ceiling "$mode" ;;
+        relay-accept) note "$c ($mode, rep $rep)"; case_relay "$mode" accept ;;
+        relay-e2e)
+          for k in $(outbound_order "$rep"); do note "$c $k ($mode, rep $rep)"; case_relay "$mode" e2e "$k"; done ;;
+        postfix-accept) note "$c ($mode, rep $rep)"; case_postfix "$mode" accept ;;
+        postfix-e2e) note "$c ($mode, rep $rep)"; case_postfix "$mode" e2e ;;
+        internal) note "$c ($mode, rep $rep)"; case_internal "$mode" ;;
+        *) die "unknown case $c" ;;
+      esac
+    done
   done
 done
 
@@ -320,23 +391,67 @@ done
   echo
   echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); load at start: $load_start; at end: $(cat /proc/loadavg)"
   echo "Relay: $RELAY ($(relay_flags)); Postfix $(postconf -dh mail_version); OpenSSL $(openssl version | cut -d' ' -f2); queue dirs under $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
-  echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions."
+  echo "$COUNT messages of $SIZE bytes per case, $SESSIONS sessions; $REPEAT repetition(s); relay outbound: $OUTBOUND."
   echo "Server certificates (--key $KEY_TYPE): $(case $KEY_TYPE in rsa) echo "RSA 2048" ;; ecdsa) echo "ECDSA P-256" ;; both) echo "RSA 2048 and ECDSA P-256 (tls-sink: ECDSA P-256)" ;; esac) on every server; seen served (openssl s_client):$(for k in relay postfix tls-sink; do [ -z "${served[$k]:-}" ] || printf ' %s %s;' "$k" "${served[$k]}"; done | sed 's/;$//')."
   echo
-  echo "| case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | CPU ms/msg (client) | peak RssAnon KiB | delivered/queued | lost | load1 |"
-  echo "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-  awk -F'\t' 'NR == 1 {next} {r[$1 "/" $2] = $3; line[NR] = $0}
+  echo "| rep | case | mode | msg/s | × Postfix | × ceiling | EOD→250 p50/p90/p99 ms | CPU ms/msg (server) | CPU ms/msg (tls-sink or internal Postfix) | CPU ms/msg (client) | peak RssAnon KiB | delivered/queued | lost | load1 |"
+  echo "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' 'NR == 1 {next} {r[$1 "/" $2 "/" $16] = $3; line[NR] = $0}
     END {
       for (i = 2; i in line; i++) {
-        split(line[i], f, "\t"); c = f[1]; m = f[2]
+        split(line[i], f, "\t"); c = f[1]; m = f[2]; k = f[16]
         base = (c ~ /e2e|internal/) ? "postfix-e2e" : "postfix-accept"
-        pf = r[base "/" m]; ce = r["ceiling/" m]
+        pf = r[base "/" m "/" k]; ce = r["ceiling/" m "/" k]
         xp = (c ~ /^postfix|^ceiling/ || pf == "") ? "" : sprintf("%.2f", f[3] / pf)
         xc = (ce == "" || c == "ceiling") ? "" : sprintf("%.2f", f[3] / ce)
         lat = (f[5] == "-") ? "-" : f[5] " / " f[6] " / " f[7]
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, m, f[3], xp, xc, lat, f[8], f[9], f[15], f[10], f[11], f[12], f[13]
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k, c, m, f[3], xp, xc, lat, f[8], f[9], f[15], f[10], f[11], f[12], f[13]
       }
     }' "$TSV"
+  if [ "$OUTBOUND" != encrypt ]; then
+    echo
+    echo "Relay end to end by outbound side (median over the repetitions; × encrypt: ratio of the medians, and the median of each repetition's ratio):"
+    echo
+    echo "| mode | outbound | reps | msg/s median (min-max) | × encrypt (medians) | × encrypt (median of ratios) | relay CPU ms/msg median | × encrypt CPU | load1 |"
+    echo "|---|---|---:|---|---:|---:|---:|---:|---|"
+    awk -F'\t' -v kinds="$OUTBOUND" -v modes="$MODES" '
+      function median(a, n,   i, j, t) {  # sorts a[1..n] in place
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }
+      NR > 1 && $1 ~ /^relay-e2e/ {
+        k = ($1 == "relay-e2e") ? "encrypt" : substr($1, 11)
+        rate[$2, k, $16] = $3 + 0; cpu[$2, k, $16] = $8 + 0; ld[$2, k, $16] = $13; reps[$16] = 1
+      }
+      END {
+        nm = split(modes, ms, " "); nk = split(kinds, ks, " ")
+        for (a = 1; a <= nm; a++) {
+          m = ms[a]
+          for (b = 1; b <= nk; b++) {  # all medians first: encrypt may come later
+            k = ks[b]; n = 0; nr = 0; lo = ""; hi = ""; l = ""
+            split("", v); split("", c); split("", rr)
+            for (r = 1; r in reps; r++) if ((m, k, r) in rate) {
+              n++; v[n] = rate[m, k, r]; c[n] = cpu[m, k, r]; l = l (l == "" ? "" : ", ") ld[m, k, r]
+              if ((m, "encrypt", r) in rate && rate[m, "encrypt", r] > 0) rr[++nr] = rate[m, k, r] / rate[m, "encrypt", r]
+            }
+            cnt[k] = n; load[k] = l
+            if (n == 0) continue
+            for (i = 1; i <= n; i++) { if (lo == "" || v[i] + 0 < lo + 0) lo = v[i]; if (hi == "" || v[i] + 0 > hi + 0) hi = v[i] }
+            range[k] = lo "-" hi; med[k] = median(v, n); cmed[k] = median(c, n)
+            rmed[k] = nr ? median(rr, nr) : ""
+          }
+          for (b = 1; b <= nk; b++) {
+            k = ks[b]
+            if (cnt[k] == 0) continue
+            base = (k != "encrypt" && cnt["encrypt"] > 0)
+            xr = base ? sprintf("%.0f %%", 100 * med[k] / med["encrypt"]) : ""
+            xm = (base && rmed[k] != "") ? sprintf("%.0f %%", 100 * rmed[k]) : ""
+            xc = (base && cmed["encrypt"] > 0) ? sprintf("%.0f %%", 100 * cmed[k] / cmed["encrypt"]) : ""
+            printf "| %s | %s | %d | %.1f (%s) | %s | %s | %.3f | %s | %s |\n", m, k, cnt[k], med[k], range[k], xr, xm, cmed[k], xc, load[k]
+          }
+        }
+      }' "$TSV"
+  fi
   echo
   echo "Notes per row:"; awk -F'\t' 'NR > 1 && $14 != "" {print "- " $1 " " $2 ": " $14}' "$TSV"
   echo

@@ -23,6 +23,8 @@
 #         secmx_tls_sessions_total{policy=tlsa|sts,result=success} says the same number.
 # bench/deliver/authworld.py runs the DNS (and the policy host) for the case: started
 # before the relay, stopped after it; its pid is in $world_pid for deliver.sh's cleanup.
+# bench/tls.sh --outbound dane|sts uses the same world, relay lines and checks
+# (world_start, world_stop, auth_relay_lines, auth_sent) for its STARTTLS-in cases.
 # shellcheck shell=bash disable=SC2034,SC2153,SC2154 # globals: bench/deliver.sh's
 
 # What the tls= field's last part (DESIGN §10: dane, mta-sts, pkix or none) must say on
@@ -34,8 +36,11 @@ world_start() {  # kind dir -> world_pid, world_dns, world_ca
   local kind=$1 w=$2/world i sts=()
   rm -rf "$w"; mkdir -p "$w"
   [ "$kind" = sts ] && sts=("$STS_ADDR")
+  # The TLSA record is for the certificate tls-sink serves (csink_pair: ECDSA under --key
+  # ecdsa|both), not always the RSA one.
+  local served; served=$(csink_pair); served=${served%% *}
   "$PYTHON" "$here/deliver/authworld.py" "$kind" "$w" bench-dest.example "$AUTH_MX" \
-    "$CSINK_ADDR" "$CSINK_PORT" "$WORK/tls/cert.pem" "${sts[@]}" >"$w/out" 2>&1 &
+    "$CSINK_ADDR" "$CSINK_PORT" "$served" "${sts[@]}" >"$w/out" 2>&1 &
   world_pid=$!
   for i in $(seq 1 600); do
     [ -f "$w/ready" ] && break
@@ -53,28 +58,51 @@ world_stop() {  # dir -> world_requests (policy fetches; "-" for dane), world_qu
   : "${world_requests:=?}" "${world_queries:=?}"
 }
 
+# The relay's side of a started world: [dns] lines (its resolver; dnssec on for dane),
+# [delivery] lines (the sink's port for MX targets, AUTH_DELIVERY; for sts the bench CA and
+# the policy host's CA in DIR/ca-bundle.pem), extra tables ([mta_sts] for sts) and the
+# tls= suffix every delivery must show (AUTH_RX).
+auth_relay_lines() {  # dane|sts dir -> auth_dns, auth_delivery, auth_tables, AUTH_RX
+  auth_dns="servers = [\"$world_dns\"]" auth_tables=''
+  auth_delivery="port = $CSINK_PORT
+${AUTH_DELIVERY:-}"
+  if [ "$1" = dane ]; then
+    auth_dns="$auth_dns
+dnssec = true"
+    AUTH_RX=$AUTH_DANE_RX
+  else
+    cat "$WORK/tls/ca.pem" "$world_ca" >"$2/ca-bundle.pem"
+    auth_delivery="$auth_delivery
+ca_file = \"$2/ca-bundle.pem\""
+    auth_tables="[mta_sts]
+enabled = true"
+    AUTH_RX=$AUTH_STS_RX
+  fi
+}
+
+# status=sent lines for DOMAIN-REGEX in a relay log, and how many of them were found by
+# discovery (method=mx) and authenticated as KIND requires: tls=TLSv.../dane with
+# dnssec=secure, or tls=TLSv.../mta-sts. Any recipient local part.
+auth_sent() {  # relay-log dane|sts [domain-regex] -> "sent authenticated"
+  awk -v kind="$2" -v d="${3:-bench-dest\\.example}" '
+    / delivery: / && $0 ~ ("to=<[^>]*@" d ">") && /status=sent/ {
+      s++
+      if (!/ method=mx, /) next
+      if (kind == "dane" && /tls=TLSv[^,]*\/dane,/ && /dnssec=secure,/) a++
+      else if (kind == "sts" && /tls=TLSv[^,]*\/mta-sts,/) a++
+    }
+    END {print s + 0, a + 0}' "$1"
+}
+
 auth_case() {  # dane|sts [rpt]
-  local kind=$1 name=$1${2:+-$2} dir cs dns delivery tables=
+  local kind=$1 name=$1${2:+-$2} dir cs tables
   dir=$R/$name
   ceiling_run "$R" "$name"; cs=$ceil_s
   csink_build
   mkdir -p "$dir"
   world_start "$kind" "$dir"
-  delivery="port = $CSINK_PORT
-$AUTH_DELIVERY"
-  if [ "$kind" = dane ]; then
-    dns="servers = [\"$world_dns\"]
-dnssec = true"
-    AUTH_RX=$AUTH_DANE_RX
-  else
-    dns="servers = [\"$world_dns\"]"
-    cat "$WORK/tls/ca.pem" "$world_ca" >"$dir/ca-bundle.pem"
-    delivery="$delivery
-ca_file = \"$dir/ca-bundle.pem\""
-    tables="[mta_sts]
-enabled = true"
-    AUTH_RX=$AUTH_STS_RX
-  fi
+  auth_relay_lines "$kind" "$dir"
+  tables=$auth_tables
   if [ "${2:-}" = rpt ]; then
     tables="$tables
 [tlsrpt]
@@ -84,15 +112,14 @@ from = \"tlsrpt@relay.bench.example\""
     rpt_name=$name; rpt_day0=$(date -u +%F)
     CASE_CHECK=rpt_check
   fi
-  write_config "$dir" false "" "" "$dns" "$delivery" "$tables"
+  write_config "$dir" false "" "" "$auth_dns" "$auth_delivery" "$tables"
   e2e_case "$name" "$rep" "$dir" send csink 0 "$cs"
   AUTH_RX=''; CASE_CHECK=''
   world_stop "$dir"
   # Discovery, not a route, must have found the sink; for dane from secure answers.
-  local by_mx want='method=mx,'
-  [ "$kind" = dane ] && want='method=mx,.* dnssec=secure,'
-  by_mx=$(grep 'to=<rcpt@bench-dest\.example>' "$dir/relay.log" | grep 'status=sent' | grep -c -- "$want" || true)
-  [ "$by_mx" = "$COUNT" ] || { note "$name: $by_mx of $COUNT deliveries say $want"; failed=1; KEEP=1; }
+  local sent by_mx
+  read -r sent by_mx < <(auth_sent "$dir/relay.log" "$kind")
+  [ "$by_mx" = "$COUNT" ] || { note "$name: $by_mx of $COUNT deliveries ($sent sent) say method=mx and $kind"; failed=1; KEEP=1; }
   anotes+=("$name (rep $rep): the resolver answered $world_queries DNS queries for $COUNT messages (the relay's cache answers the rest)")
   if [ "$kind" = sts ]; then
     anotes+=("$name (rep $rep): the relay fetched the MTA-STS policy $world_requests time(s) for $COUNT messages")

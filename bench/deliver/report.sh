@@ -153,7 +153,7 @@ write_report() {
     if awk -F'\t' '$1 ~ /^(dane|sts|dane-rpt|sts-rpt)$/ {f = 1} END {exit !f}' "$tsv"; then
       echo "## Authenticated delivery"
       echo
-      echo "The same tls-sink and certificate as tlsc; dane and sts reach it by discovery (MX, cached) and authenticate it;"
+      echo "The same tls-sink and certificate as tlsc ($(case ${KEY_TYPE:-rsa} in rsa) echo "RSA 2048" ;; *) echo "ECDSA P-256" ;; esac), --key ${KEY_TYPE:-rsa}); dane and sts reach it by discovery (MX, cached) and authenticate it;"
       echo "dane-rpt and sts-rpt are the same with TLS reporting on."
       echo
       echo "| case | e2e msg/s | of tlsc | relay CPU ms/msg | CPU of tlsc |"

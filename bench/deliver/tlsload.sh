@@ -32,10 +32,18 @@ wait_csink() {  # outfile want stall-s
 }
 
 # The relay with STARTTLS in (the bench certificate) and, for the bench domain, a route
-# with tls = "encrypt" to tls-sink; EXTRA as write_relay_config takes it.
-write_tls_relay_config() {  # dir pause [extra]
+# with tls = "encrypt" to tls-sink; EXTRA as write_relay_config takes it. With AUTH set
+# (bench/tls.sh --outbound dane|sts) there is no route: the relay finds the sink by
+# discovery, with bench/deliver/auth.sh's auth_relay_lines (auth_dns, auth_delivery,
+# auth_tables) for a world already started.
+write_tls_relay_config() {  # dir pause [extra] [auth]
   make_cert
-  write_relay_config "$1" "$2" "[$CSINK_ADDR]:$CSINK_PORT" encrypt info "${3:-}"
+  if [ -n "${4:-}" ]; then
+    write_relay_config "$1" "$2" "" "" info "${3:-}
+$auth_tables" "$auth_dns" "$auth_delivery"
+  else
+    write_relay_config "$1" "$2" "[$CSINK_ADDR]:$CSINK_PORT" encrypt info "${3:-}"
+  fi
   local keys
   case ${KEY_TYPE:-rsa} in
     rsa) keys="tls_cert = \"$WORK/tls/cert.pem\"\ntls_key = \"$WORK/tls/key.pem\"" ;;
