@@ -13,6 +13,7 @@
 #include "admin/admin_server.hpp"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -113,7 +114,12 @@ class AdminServerImpl final : public AdminServer {
     if (!is_loopback(ep.host)) {
       log_->warn("admin API listening on non-loopback address {}: protect it", ep.host);
     }
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      // Named (and so are the request threads it starts, which inherit the name) so that
+      // the admin API's CPU can be read apart from the relay's other threads.
+      pthread_setname_np(pthread_self(), "admin");
+      svr_.listen_after_bind();
+    });
     // httplib's stop() is a no-op until the accept loop runs: wait for it (bounded), so
     // that a stop() right after start() cannot leave the accept thread behind.
     for (int i = 0; i < 2000 && !svr_.is_running(); ++i) {

@@ -55,7 +55,7 @@
 # Measured per relay case: messages/s, the relay's CPU seconds (utime+stime of all its
 # threads, /proc/PID/stat, from when it listens until the sink has the last message; for
 # drain since the process started) and per thread (smtpd loop, commit writer, delivery
-# workers, scheduler, admin; threads are told apart by creation order), peak RssAnon
+# workers, scheduler, admin; threads are told apart by their names), peak RssAnon
 # (sampled every 50 ms from /proc/PID/status) and VmHWM, outbound connections (sink
 # sessions), TLS handshakes (full / resumed, from the Postfix sink's log or tls-sink's
 # counters), the LMDB commit count, machine CPU busy and the time the commit writer spends

@@ -10,28 +10,33 @@
 
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
 
-# Per-thread CPU ticks of the relay, in creation order (sorted by tid), as "tid:ticks ...".
+# Per-thread CPU ticks of the relay as "tid:name:ticks ..." (name = /proc/PID/task/TID/comm).
 thread_ticks() {
-  local pid=$1 t s out=
+  local pid=$1 t s n out=
   for t in $(ls "/proc/$pid/task" | sort -n); do
     s=$(<"/proc/$pid/task/$t/stat") || continue
+    n=$(<"/proc/$pid/task/$t/comm") || continue
     s=${s##*) }; set -- $s
-    out+="$t:$(( ${12} + ${13} )) "
+    out+="$t:${n// /_}:$(( ${12} + ${13} )) "
   done
   echo "$out"
 }
-# Difference of two thread_ticks snapshots, summed by role. The relay creates its threads
-# in this order (relay/main.cpp): main loop (SMTP server, tid = pid), commit writer,
-# WORKERS delivery workers, scheduler, then the admin HTTP server's threads.
+# Difference of two thread_ticks snapshots, summed by role. The relay names its threads
+# (pthread_setname_np): the main thread (tid = pid) runs the SMTP server's loop;
+# "queue-writer" the commit writer, "delivery" each delivery worker, "scheduler"; "admin"
+# the admin HTTP server and its request threads; every other thread (audit, tlsrpt, libuv's
+# pool) counts as "admin + other". The third argument (the number of workers) is unused
+# now that threads are told apart by name.
 # Prints "smtpd writer workers scheduler admin" in seconds.
-thread_roles() {  # before after workers
-  awk -v before="$1" -v after="$2" -v w="$3" -v hz="$clk_tck" 'BEGIN {
-    n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, ":"); t0[kv[1]] = kv[2] }
+thread_roles() {  # before after [workers]
+  awk -v before="$1" -v after="$2" -v hz="$clk_tck" 'BEGIN {
+    n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, ":"); t0[kv[1]] = kv[3] }
     n = split(after, a, " ")
     for (i = 1; i <= n; i++) {
-      split(a[i], kv, ":"); d = kv[2] - ((kv[1] in t0) ? t0[kv[1]] : 0)
-      if (i == 1) r = "smtpd"; else if (i == 2) r = "writer"; else if (i <= 2 + w) r = "workers";
-      else if (i == 3 + w) r = "scheduler"; else r = "admin"
+      split(a[i], kv, ":"); d = kv[3] - ((kv[1] in t0) ? t0[kv[1]] : 0)
+      if (i == 1) r = "smtpd"; else if (kv[2] == "queue-writer") r = "writer";
+      else if (kv[2] == "delivery") r = "workers"; else if (kv[2] == "scheduler") r = "scheduler";
+      else r = "admin"
       sum[r] += d
     }
     printf "%.2f %.2f %.2f %.2f %.2f\n", sum["smtpd"]/hz, sum["writer"]/hz, sum["workers"]/hz, sum["scheduler"]/hz, sum["admin"]/hz

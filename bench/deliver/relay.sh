@@ -70,7 +70,7 @@ profile_stop() {  # dir casename
   (
     set +e +o pipefail
     echo "# perf record -F $PERF_FREQ --call-graph $PERF_CALLGRAPH -p <relay> during case $2"
-    echo "# threads in creation order: main loop (smtpd), commit writer, delivery workers, scheduler, admin"
+    echo "# threads by name (perf report --sort comm): secmx-relay = main loop (smtpd), queue-writer, delivery, scheduler, admin, audit, tlsrpt"
     echo
     echo "## self time by symbol (>= 0.5%)"
     "${r[@]}" --no-children --sort sym --percent-limit 0.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -80

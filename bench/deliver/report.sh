@@ -146,7 +146,7 @@ write_report() {
     echo
     echo "## Relay CPU by thread (seconds during the measurement)"
     echo
-    echo "| case | e2e msg/s | total | smtpd loop | commit writer | delivery workers | scheduler | admin | scheduler CPU s/1000 msgs |"
+    echo "| case | e2e msg/s | total | smtpd loop | commit writer | delivery workers | scheduler | admin + other | scheduler CPU s/1000 msgs |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${trows[@]}"
     echo
@@ -212,8 +212,9 @@ write_report() {
     echo "that histogram, they are in the LMDB commits column above); fdatasync calls and time in fdatasync + pwrite64 ="
     echo "perf trace -s of the relay (LMDB: one fdatasync per commit, then the meta page by pwrite on an O_DSYNC fd);"
     echo "share = that time / e2e time (one writer thread: near 100% means the commit writer is the bottleneck)."
-    echo "CPU by thread: threads told apart by creation order (main loop = SMTP server, commit writer, 2 workers,"
-    echo "scheduler, admin HTTP); scheduler CPU s/1000 msgs is the figure that must not grow with the queue (scale)."
+    echo "CPU by thread: threads told apart by name (main loop = SMTP server, queue-writer, delivery workers,"
+    echo "scheduler; admin HTTP, audit, tlsrpt and libuv's pool as admin + other); scheduler CPU s/1000 msgs is the"
+    echo "figure that must not grow with the queue (scale)."
     echo
     echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every column)."
   } >"$OUT"
