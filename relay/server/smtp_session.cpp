@@ -147,19 +147,12 @@ void SmtpSession::abort() {
   transport_->close(false);
 }
 
+// Straight into out_: no Reply and no formatted copy per reply (four per message).
 void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
-  smtp::Reply r{code, esmtp_ ? std::string(enhanced) : std::string(), std::string(text)};
-  out_ += r.format();
+  smtp::append_reply(out_, code, esmtp_ ? enhanced : std::string_view(), text);
 }
 
-void SmtpSession::reply(const smtp::Reply& r) {
-  if (esmtp_) {
-    out_ += r.format();
-  } else {
-    smtp::Reply plain{r.code, {}, r.text};
-    out_ += plain.format();
-  }
-}
+void SmtpSession::reply(const smtp::Reply& r) { reply(r.code, r.enhanced, r.text); }
 
 void SmtpSession::flush() {
   if (out_.empty()) return;
