@@ -227,9 +227,17 @@ void SmtpServer::shutdown() {
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s.get());
   for (auto* s : all) s->close_for_shutdown();
-  std::lock_guard lock(results_mutex_);
-  async_closed_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  bool stored = false;
+  {
+    std::lock_guard lock(results_mutex_);
+    async_closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    // Answers posted but never handed out: their sessions are going, but what they
+    // stored is new mail all the same.
+    stored = std::any_of(results_.begin(), results_.end(),
+                         [](const auto& r) { return r.second.ok(); });
+  }
+  if (stored && deps_.on_queued) deps_.on_queued();
 }
 
 }  // namespace secmx::server
