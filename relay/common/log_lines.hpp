@@ -35,7 +35,8 @@ struct Line {
   std::string text;
 };
 
-// Logs each line at info on its module's logger.
+// Logs each line at info on its module's logger, the lines together: one flush after the
+// last (one write to the log file), and all of them are in the file when this returns.
 void write(const std::vector<Line>& lines);
 
 struct Connect {

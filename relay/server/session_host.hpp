@@ -33,7 +33,9 @@ struct ServerDeps {
   model::IdGenerator* ids = nullptr;
   std::shared_ptr<const policy::PolicyEngine> policy;
   std::shared_ptr<tls::TlsContext> tls;  // null: STARTTLS not offered
-  std::function<void()> on_queued;       // after each commit, on the writer thread
+  // New mail is on disk: on the server's loop, once per round of commit answers that
+  // stored at least one message (or on the writer thread while the server shuts down).
+  std::function<void()> on_queued;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: not counted; must outlive the server
 };
 

@@ -147,19 +147,12 @@ void SmtpSession::abort() {
   transport_->close(false);
 }
 
+// Straight into out_: no Reply and no formatted copy per reply (four per message).
 void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
-  smtp::Reply r{code, esmtp_ ? std::string(enhanced) : std::string(), std::string(text)};
-  out_ += r.format();
+  smtp::append_reply(out_, code, esmtp_ ? enhanced : std::string_view(), text);
 }
 
-void SmtpSession::reply(const smtp::Reply& r) {
-  if (esmtp_) {
-    out_ += r.format();
-  } else {
-    smtp::Reply plain{r.code, {}, r.text};
-    out_ += plain.format();
-  }
-}
+void SmtpSession::reply(const smtp::Reply& r) { reply(r.code, r.enhanced, r.text); }
 
 void SmtpSession::flush() {
   if (out_.empty()) return;
@@ -585,15 +578,12 @@ void SmtpSession::begin_content() {
   info.queue_id = id;
   info.esmtp = esmtp_;
   info.authenticated = auth_user_.has_value();
-  std::string protocol, cipher;
   if (transport_->tls_active()) {
-    auto peer = transport_->tls_peer();
+    const TlsFacts& facts = tls_facts();
     info.tls = true;
-    protocol = peer.protocol;
-    cipher = peer.cipher;
-    info.tls_protocol = protocol;
-    info.tls_cipher = cipher;
-    info.tls_bits = peer.cipher_bits;
+    info.tls_protocol = facts.protocol;
+    info.tls_cipher = facts.cipher;
+    info.tls_bits = facts.bits;
   }
   append_received(info, tx_.body);
   tx_.header_offset = tx_.body.size();
@@ -694,11 +684,11 @@ void SmtpSession::finish_content(const smtp::ContentFlags& flags) {
     refuse_content(*refusal);
     return;
   }
-  std::string protocol, cipher;
+  std::string_view protocol, cipher;
   if (transport_->tls_active()) {
-    auto peer = transport_->tls_peer();
-    protocol = peer.protocol;
-    cipher = peer.cipher;
+    const TlsFacts& facts = tls_facts();
+    protocol = facts.protocol;
+    cipher = facts.cipher;
   }
   queue::NewMessage msg = build_message(
       tx_, {transport_->peer_ip(), helo_, protocol, cipher, auth_user_.value_or(std::string())});
@@ -879,10 +869,18 @@ void SmtpSession::cmd_quit(std::string_view) {
   close_after_reply();
 }
 
-std::string SmtpSession::tls_summary() const {
+const SmtpSession::TlsFacts& SmtpSession::tls_facts() {
+  if (!tls_facts_) {
+    tls::PeerInfo peer = transport_->tls_peer();
+    tls_facts_ = TlsFacts{std::move(peer.protocol), std::move(peer.cipher), peer.cipher_bits};
+  }
+  return *tls_facts_;
+}
+
+std::string SmtpSession::tls_summary() {
   if (!transport_->tls_active()) return "none";
-  auto peer = transport_->tls_peer();
-  return peer.protocol + "/" + peer.cipher;
+  const TlsFacts& facts = tls_facts();
+  return facts.protocol + "/" + facts.cipher;
 }
 
 void SmtpSession::on_timeout() {

@@ -144,7 +144,17 @@ class SmtpSession final : public net::ConnectionHandler {
   // parameter checks both come from it.
   OfferContext offer() const;
   smtp::Offered offered_now() const;
-  std::string tls_summary() const;
+  // What the connection's TLS negotiated, asked of the transport once per session:
+  // renegotiation is off (tls_context.cpp), so it cannot change, and each message used to
+  // ask three times (the Received header, the envelope, the queued line), each a
+  // PeerInfo with its strings, certificate digest and verify result. Under TLS only.
+  struct TlsFacts {
+    std::string protocol;  // "TLSv1.3"
+    std::string cipher;    // "TLS_AES_256_GCM_SHA384"
+    int bits = 0;
+  };
+  const TlsFacts& tls_facts();
+  std::string tls_summary();
 
   SessionHost& host_;
   std::uint64_t id_;
@@ -173,6 +183,7 @@ class SmtpSession final : public net::ConnectionHandler {
   // Per-session command counts for the disconnect line, as Postfix logs them.
   std::uint32_t n_commands_ = 0, n_mail_ = 0, n_rcpt_ = 0, n_data_ = 0, n_queued_ = 0;
   std::uint64_t connected_ms_ = 0;
+  std::optional<TlsFacts> tls_facts_;  // filled by tls_facts() on first use
 };
 
 const char* to_string(SmtpSession::State s);

@@ -37,15 +37,26 @@ void append_line(std::string& out, std::string_view code, std::string_view enhan
 }  // namespace
 
 std::string Reply::format() const {
+  std::string out;
+  out.reserve(text.size() + 16);
+  append_reply(out, code, enhanced, text);
+  return out;
+}
+
+void append_reply(std::string& out, int code, std::string_view enhanced, std::string_view text) {
   // A code that is not three digits would break the peer's parser; it is a programming
   // error, but the wire must stay well-formed, so it becomes a local error.
-  std::string code_text = (code >= 200 && code <= 599) ? std::to_string(code) : "451";
+  char code_buf[3] = {'4', '5', '1'};
+  if (code >= 200 && code <= 599) {
+    code_buf[0] = static_cast<char>('0' + code / 100);
+    code_buf[1] = static_cast<char>('0' + code / 10 % 10);
+    code_buf[2] = static_cast<char>('0' + code % 10);
+  }
+  const std::string_view code_text(code_buf, sizeof code_buf);
   std::string_view rest = text;
   // A trailing '\n' would otherwise produce an empty last line.
   if (rest.size() > 1 && rest.back() == '\n') rest.remove_suffix(1);
 
-  std::string out;
-  out.reserve(rest.size() + 16);
   while (true) {
     std::size_t nl = rest.find('\n');
     if (nl == std::string_view::npos) {
@@ -55,7 +66,6 @@ std::string Reply::format() const {
     append_line(out, code_text, enhanced, rest.substr(0, nl), false);
     rest.remove_prefix(nl + 1);
   }
-  return out;
 }
 
 }  // namespace secmx::smtp

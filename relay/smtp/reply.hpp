@@ -22,6 +22,10 @@ struct Reply {
   bool permanent() const { return code >= 500; }
 };
 
+// Appends the wire form of Reply{code, enhanced, text} to `out`, as format() renders it,
+// without building the Reply: the server's replies are written straight into its output.
+void append_reply(std::string& out, int code, std::string_view enhanced, std::string_view text);
+
 // A reply parsed from a peer (the SMTP client side): all lines joined with '\n'.
 struct ParsedReply {
   int code = 0;

@@ -1,5 +1,7 @@
-// log_test.cpp - the log file sink's reopen (log rotation) and escape().
+// log_test.cpp - the log file sink's reopen (log rotation), an event's lines written
+// together (log::write), and escape().
 #include "relay/common/log.hpp"
+#include "relay/common/log_lines.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -50,6 +52,28 @@ TEST_F(LogFileTest, ReopenStartsANewFileAfterTheOldOneWasRenamed) {
   EXPECT_EQ(old_file.find("after reopen"), std::string::npos);
   EXPECT_NE(new_file.find("after reopen"), std::string::npos);
   EXPECT_EQ(new_file.find("before rotation"), std::string::npos);
+}
+
+// log::write() bypasses the loggers' own flush: the lines must still be in the file when
+// it returns, in order, each under its module and through the escaping formatter.
+TEST_F(LogFileTest, AnEventsLinesAreInTheFileInOrderWhenWriteReturns) {
+  write({{"smtpd", "0193A: queued client=[192.0.2.1]:40000"},
+         {"cleanup", "0193A: message-id=<a\r\nb@example.org>"}});
+  std::string text = slurp(path_);  // nothing logged since: write() itself flushed
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex(" info smtpd: 0193A: queued client=\\[192\\.0\\.2\\.1\\]:40000\n"
+                       "[^\n]* info cleanup: 0193A: message-id=<a\\\\x0d\\\\x0ab@example\\.org>\n$")))
+      << text;
+}
+
+TEST_F(LogFileTest, AnEventsLinesFollowTheLevel) {
+  set_level("warn");
+  write({{"smtpd", "hidden at warn"}});
+  set_level("info");
+  write({{"smtpd", "shown at info"}});
+  std::string text = slurp(path_);
+  EXPECT_EQ(text.find("hidden at warn"), std::string::npos) << text;
+  EXPECT_NE(text.find("shown at info"), std::string::npos) << text;
 }
 
 TEST_F(LogFileTest, AFailedReopenKeepsWritingToTheOldFile) {

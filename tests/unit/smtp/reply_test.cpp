@@ -40,6 +40,12 @@ TEST(ReplyFormat, Table) {
       {{1000, "", "oops"}, "451 oops\r\n"},
   };
   for (const auto& c : cases) EXPECT_EQ(c.reply.format(), c.wire) << c.reply.text;
+  // append_reply() renders the same, after whatever the output already holds.
+  for (const auto& c : cases) {
+    std::string out = "220 before\r\n";
+    append_reply(out, c.reply.code, c.reply.enhanced, c.reply.text);
+    EXPECT_EQ(out, "220 before\r\n" + c.wire) << c.reply.text;
+  }
 }
 
 TEST(ReplyFormat, EveryLineEndsWithCrlfAndHasNoOtherCrOrLf) {
