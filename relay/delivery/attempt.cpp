@@ -84,6 +84,21 @@ void Attempt::start() {
   });
 }
 
+// As a connection that failed to the destination as a whole: no host is named (the log
+// line says relay=none, as Postfix's does), the text is the suspension's.
+void Attempt::answer_suspended() {
+  guarded("attempt.suspended", [&] {
+    started_us_ = unix_now_us();
+    Facts f = facts(Stage::Connect, "connect");
+    f.event = Event::Lost;
+    f.host = job_.domain;
+    f.error = env_.suspended;
+    f.last_candidate = true;
+    finish_pending(decide(f).outcome);
+    complete();
+  });
+}
+
 Facts Attempt::facts(Stage stage, std::string_view step) const {
   Facts f;
   f.stage = stage;

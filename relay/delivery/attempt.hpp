@@ -90,6 +90,10 @@ struct AttemptEnv {
   ConnectionCache* cache = nullptr;
   std::shared_ptr<spdlog::logger> log;
   secmx::metrics::RelayMetrics* metrics = nullptr;  // null: nothing counted
+  // Non-empty: the destination is suspended (dead_destinations.hpp) and this is why; the
+  // attempt neither looks up nor connects, and decide() answers its recipients as after a
+  // connection that failed, with this text ("delivery temporarily suspended: ...").
+  std::string suspended{};
 };
 
 class Attempt {
@@ -101,7 +105,13 @@ class Attempt {
   Attempt& operator=(const Attempt&) = delete;
 
   void start();
+  // Instead of start() when AttemptEnv::suspended is set: no lookup, no connection; the
+  // recipients get decide()'s answer to a destination that could not be reached, and
+  // `done` runs before this returns.
+  void answer_suspended();
   const Job& job() const { return job_; }
+  // Answered without connecting: its destination is suspended (AttemptEnv::suspended).
+  bool suspended() const { return !env_.suspended.empty(); }
 
  private:
   struct Target {

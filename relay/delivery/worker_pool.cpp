@@ -14,8 +14,11 @@
 #include <unordered_map>
 
 #include "relay/common/callback_guard.hpp"
+#include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 #include "relay/delivery/attempt.hpp"
+#include "relay/delivery/dead_destinations.hpp"
+#include "relay/delivery/decide.hpp"
 #include "relay/dns/resolver.hpp"
 #include "relay/sts/sts_fetch.hpp"
 #include "relay/sts/sts_source.hpp"
@@ -73,6 +76,36 @@ std::size_t owner_of(const std::string& domain, std::size_t workers) {
   return std::hash<std::string>{}(domain) % workers;
 }
 
+// How long a dead destination is left alone: the first retry interval, after which its
+// messages come round again anyway.
+std::uint64_t suspend_ms(const config::Config& cfg) {
+  if (cfg.delivery.retry.empty()) return 60000;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.delivery.retry.front()).count();
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(1, ms));
+}
+
+// What a finished attempt says about whether its destination is reachable: every
+// recipient deferred with 4.4.1 (decide(): no host answered) says no; a delivery, or a
+// reply from a host in a transaction, says yes; anything else (an SOS deferral for want of
+// TLS, a failed lookup) says nothing.
+enum class Reach { No, Yes, Unknown };
+Reach reach_of(const JobResult& r) {
+  if (r.outcomes.empty()) return Reach::Unknown;
+  bool none = std::all_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {
+    return o.verdict == RcptVerdict::Deferred && o.status == "4.4.1";
+  });
+  if (none) return Reach::No;
+  bool some = std::any_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {
+    return o.verdict == RcptVerdict::Delivered || !o.remote_mta.empty();
+  });
+  return some ? Reach::Yes : Reach::Unknown;
+}
+
+// How long a destination's record of failures is kept without a new one, and how often
+// the records are swept.
+constexpr std::uint64_t kDeadIdleMs = 3600 * 1000;
+constexpr std::uint64_t kDeadSweepMs = 60 * 1000;
+
 // Cached policies each worker re-checks per refresh round, at most.
 constexpr std::size_t kStsRefreshBatch = 100;
 
@@ -84,7 +117,8 @@ class Worker {
       : index_(index), count_(count), log_id_("worker=" + std::to_string(index)),
         config_(std::move(config)), client_options_(client_options(*config_, std::move(tls))),
         budget_(budget), report_(report), metrics_(metrics), sts_cache_(sts_cache),
-        log_(log::logger("delivery")) {}
+        log_(log::logger("delivery")),
+        dead_(config_->delivery.destination_concurrency, suspend_ms(*config_)) {}
 
   ~Worker() { stop(); }
 
@@ -252,6 +286,7 @@ class Worker {
     if (reloaded) {
       config_ = std::move(reloaded->config);
       client_options_ = client_options(*config_, std::move(reloaded->tls));
+      dead_.configure(config_->delivery.destination_concurrency, suspend_ms(*config_));
       discovery_->set_options(dns::DiscoveryOptions::from_config(*config_));
     }
     for (auto& task : tasks) task();
@@ -264,15 +299,26 @@ class Worker {
 
   // Start every job the limits allow, one domain after another so that one busy domain
   // does not starve the rest.
+  // A suspended destination's jobs are answered first, without a connection or a place in
+  // the limits; once its suspension ends, one probe at a time.
   void pump() {
     if (shutting_down_) return;
+    std::uint64_t now = uv_now(&loop_);
+    if (now >= last_sweep_ms_ + kDeadSweepMs) {
+      dead_.sweep(now, kDeadIdleMs);
+      last_sweep_ms_ = now;
+    }
     bool progress = true;
     while (progress) {
       progress = false;
       for (auto it = destinations_.begin(); it != destinations_.end();) {
         auto& d = it->second;
-        if (!d.jobs.empty() && d.active < config_->delivery.destination_concurrency &&
-            budget_.try_acquire()) {
+        auto admit = dead_.admit(it->first, now);
+        if (admit == DeadDestinations::Admit::Suspended) answer_suspended(it->first, d);
+        std::uint32_t limit = admit == DeadDestinations::Admit::Open
+                                  ? config_->delivery.destination_concurrency
+                                  : 1;
+        if (!d.jobs.empty() && d.active < limit && budget_.try_acquire()) {
           Job job = std::move(d.jobs.front());
           d.jobs.pop_front();
           d.active++;
@@ -288,8 +334,31 @@ class Worker {
     }
   }
 
-  void begin(Job job) {
+  // Every job of the suspended destination that may wait is answered now; SOS mail and
+  // mail at the end of its lifetime keep their real attempt (their last word is decided on
+  // what a connection shows), within the probe's limit of one.
+  void answer_suspended(const std::string& domain, Destination& d) {
+    std::string why = "delivery temporarily suspended: " + dead_.reason(domain);
+    auto now_us = unix_now_us();
+    std::deque<Job> keep;
+    while (!d.jobs.empty()) {
+      Job job = std::move(d.jobs.front());
+      d.jobs.pop_front();
+      bool last_word = job.policy != model::Policy::BES || job.sos_expired ||
+                       lifetime_passed(job.envelope->arrival_us, now_us,
+                                       config_->delivery.max_lifetime);
+      if (last_word) {
+        keep.push_back(std::move(job));
+      } else {
+        begin(std::move(job), why);
+      }
+    }
+    d.jobs.swap(keep);
+  }
+
+  void begin(Job job, std::string suspended = {}) {
     AttemptEnv env;
+    env.suspended = std::move(suspended);
     env.config = config_;
     env.discover = [d = discovery_.get()](const std::string& domain, dns::Discovery::Callback cb) {
       d->discover(domain, std::move(cb));
@@ -312,19 +381,41 @@ class Worker {
                                              [this](Attempt* a, JobResult r) { on_done(a, std::move(r)); });
     Attempt* raw = attempt.get();
     attempts_.emplace(raw, std::move(attempt));
-    raw->start();
+    if (raw->suspended()) {
+      raw->answer_suspended();
+    } else {
+      raw->start();
+    }
   }
 
   void on_done(Attempt* a, JobResult result) {
     auto it = attempts_.find(a);
     if (it == attempts_.end()) return;
-    auto d = destinations_.find(a->job().domain);
-    if (d != destinations_.end() && d->second.active > 0) d->second.active--;
-    budget_.release();
+    if (!a->suspended()) {
+      const std::string& domain = a->job().domain;
+      auto d = destinations_.find(domain);
+      if (d != destinations_.end() && d->second.active > 0) d->second.active--;
+      budget_.release();
+      note_reach(domain, result);
+    }
     finished_.push_back(std::move(it->second));
     attempts_.erase(it);
     uv_timer_start(&reaper_, &Worker::on_reap, 0, 0);
     report_(std::move(result));
+  }
+
+  void note_reach(const std::string& domain, const JobResult& result) {
+    Reach reach = reach_of(result);
+    if (reach == Reach::Unknown) return;
+    std::uint64_t now = uv_now(&loop_);
+    bool was_dead = dead_.admit(domain, now) != DeadDestinations::Admit::Open;
+    std::string failure = reach == Reach::No ? result.outcomes.front().diagnostic : std::string();
+    if (dead_.record(domain, reach == Reach::Yes, failure, now)) {
+      log_->warn("{} event=destination-suspended domain={} for={}s reason={}", log_id_,
+                 log::escape(domain), suspend_ms(*config_) / 1000, log::escape(failure));
+    } else if (was_dead && reach == Reach::Yes) {
+      log_->info("{} event=destination-resumed domain={}", log_id_, log::escape(domain));
+    }
   }
 
   void shutdown() {
@@ -385,6 +476,8 @@ class Worker {
   std::unique_ptr<sts::StsSource> sts_;
   std::unique_ptr<ConnectionCache> cache_;
   std::map<std::string, Destination> destinations_;
+  DeadDestinations dead_;
+  std::uint64_t last_sweep_ms_ = 0;
   std::unordered_map<Attempt*, std::unique_ptr<Attempt>> attempts_;
   std::vector<std::unique_ptr<Attempt>> finished_;
 };

@@ -11,6 +11,10 @@
 // `report` callback, called on worker threads. stop() from the owner thread: no new
 // attempts, in-flight ones are abandoned (their messages stay due in the queue).
 //
+// Dead destinations (dead_destinations.hpp, after Postfix's qmgr): a worker that sees a
+// cohort of attempts in a row reach no host of a domain answers the domain's next jobs as
+// deferred without connecting, for the first retry interval, then probes one at a time.
+//
 // MTA-STS: every worker has its own sts::StsSource (over its resolver, fetching on its
 // loop's thread pool) and all share one sts::StsCache, durable beside the queue
 // (<queue.path>/mta-sts.mdb). An attempt gets AttemptEnv::sts_policy when [mta_sts] is

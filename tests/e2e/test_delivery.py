@@ -25,6 +25,8 @@ The world, shared by the tests of this module (starting Postfix costs seconds):
   down.test      MX 10 mx.down.test         nothing ever listens          127.0.0.39:25
   reuse.test     scripted peer (connection reuse)                         127.0.0.40:25
   refused.test   MX 10 refused.test.host    STARTTLS offered, answered 454   127.0.0.41:25
+  dead.test      MX 10 mx.dead.test         nothing listens until the test starts a peer
+                                                                          127.0.0.42:25
   bücher.test    MX 10 mx.tls.test          (in DNS as xn--bcher-kva.test: IDNA A-labels)
 
 Policies are chosen by a header rule (X-Secmx-Policy: sos / sos-verify), so one relay
@@ -133,6 +135,8 @@ def world(tmp_path_factory):
         dns.add_mx("xn--bcher-kva.test", 10, "mx.tls.test")
         dns.add_mx("refused.test", 10, "refused.test.host")
         dns.add_a("refused.test.host", "127.0.0.41")
+        dns.add_mx("dead.test", 10, "mx.dead.test")
+        dns.add_a("mx.dead.test", "127.0.0.42")      # nothing listens there at first
         dns.start()
         started.append(dns)
         yield {"ca": ca, "dns": dns, "plain": plain, "tls": tls, "sor": sor, "broken": broken,
@@ -464,6 +468,49 @@ def test_unreachable_host_defers_then_delivers_when_it_comes_up(make_relay, worl
         sessions = peer.wait_sessions(1, timeout=10)
         assert any(s.messages for s in sessions)
     gone_from_queue(relay, qid)
+
+
+def test_a_dead_destination_is_suspended_then_probed_and_resumed(make_relay, world):
+    # After a cohort of attempts in a row that reach no host (destination_concurrency = 2),
+    # the destination is left alone for the first retry interval: the rest of its mail is
+    # deferred without connecting, as Postfix's "delivery temporarily suspended", and none
+    # of it is lost. When the interval ends one probe goes out; once the host is back the
+    # throttle is lifted and everything is delivered.
+    relay = make_relay(overrides={"dns": {"servers": [world["dns"].address]},
+                                  "delivery": {"pause": False, "retry": ["2s"],
+                                               "destination_concurrency": 2}})
+    qids = []
+    with smtplib.SMTP(relay.host, relay.port, timeout=20) as s:
+        for i in range(6):
+            s.ehlo()
+            code, text = s.docmd(f"MAIL FROM:<{SENDER}>")
+            assert code == 250, text
+            code, text = s.docmd(f"RCPT TO:<dan{i}@dead.test>")
+            assert code == 250, text
+            code, text = s.data(f"From: {SENDER}\r\nSubject: dead-{i}\r\n\r\nbody\r\n")
+            assert code == 250, text
+            qids.append(re.search(r"queued as ([0-9A-F]+)", text.decode()).group(1))
+    wait_until(lambda: "event=destination-suspended domain=dead.test" in relay.log(), 30,
+               "the destination to be suspended")
+    suspended = wait_until(
+        lambda: re.findall(r"\S+: to=<dan\d@dead\.test>, relay=none, .*status=deferred "
+                           r"\(dead\.test: delivery temporarily suspended: "
+                           r"mx\.dead\.test\[127\.0\.0\.42\]:25: .*\)", relay.log()),
+        30, "a deferral without a connection")
+    assert suspended, relay.log()
+    # Nothing lost: every message still queued, its recipient pending.
+    queue = relay.dump_by_id()
+    for qid in qids:
+        assert queue[qid]["recipients"][0]["state"] == "pending", queue.get(qid)
+    with ScriptedPeer(host="127.0.0.42", port=25, hostname="mx.dead.test") as peer:
+        for i, qid in enumerate(qids):
+            wait_until(lambda qid=qid, i=i: re.search(rf"{qid}: to=<dan{i}@dead\.test>, .*status=sent",
+                                                      relay.log()),
+                       40, f"message {i} delivered once the host is back")
+        assert sum(len(x.messages) for x in peer.wait_sessions(1, timeout=10)) >= 1
+    assert "event=destination-resumed domain=dead.test" in relay.log()
+    for qid in qids:
+        gone_from_queue(relay, qid)
 
 
 # ----------------------------------------------------------------------------- DSN events

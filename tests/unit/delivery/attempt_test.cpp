@@ -243,11 +243,16 @@ class AttemptTest : public ::testing::Test {
     env.cache = cache_.get();
     env.log = log_;
     env.metrics = &metrics_;
+    env.suspended = suspended;
     attempt_ = std::make_unique<Attempt>(std::move(env), std::move(j), [this](Attempt*, JobResult r) {
       ++done_calls_;
       result_ = std::move(r);
     });
-    attempt_->start();
+    if (suspended.empty()) {
+      attempt_->start();
+    } else {
+      attempt_->answer_suspended();
+    }
   }
 
   // Discovery finds these hosts (name, address), in order, by MX.
@@ -330,6 +335,7 @@ class AttemptTest : public ::testing::Test {
   std::string sts_asked_;
   std::function<void(sts::StsState)> sts_cb_;
   bool throw_in_new_client = false;
+  std::string suspended;  // AttemptEnv::suspended: answer_suspended() instead of start()
   int done_calls_ = 0;
   JobResult result_;
 };
@@ -481,6 +487,32 @@ TEST_F(AttemptTest, TheLastHostFailingDefersWithEveryHostNamed) {
   EXPECT_EQ(outcome().diagnostic,
             "mx1.dest.test[192.0.2.1]:25: timeout waiting for the greeting; "
             "mx2.dest.test[192.0.2.2]:25: connection lost during data: connection reset");
+}
+
+// A suspended destination (dead_destinations.hpp): no lookup, no connection, the answer
+// decide() gives a destination that could not be reached, logged as Postfix does.
+TEST_F(AttemptTest, ASuspendedDestinationIsAnsweredWithoutLookingItUp) {
+  suspended = "delivery temporarily suspended: mx.dest.test[192.0.2.1]:25: connection refused";
+  start(job(Policy::BES, TlsLevel::None, 2));
+  EXPECT_EQ(done_calls_, 1) << "answered before answer_suspended() returns";
+  EXPECT_EQ(discovered_, "") << "no lookup";
+  EXPECT_TRUE(clients_.empty()) << "no connection";
+  ASSERT_EQ(result_.outcomes.size(), 2u);
+  for (const auto& o : result_.outcomes) {
+    EXPECT_EQ(o.verdict, RcptVerdict::Deferred);
+    EXPECT_EQ(o.status, "4.4.1");
+    EXPECT_EQ(o.diagnostic, "dest.test: " + suspended);
+  }
+  EXPECT_TRUE(logged(std::string(kQid) + ": to=<r1@dest.test>, relay=none,")) << log();
+  EXPECT_TRUE(logged("status=deferred (dest.test: delivery temporarily suspended: ")) << log();
+}
+
+TEST_F(AttemptTest, ASuspendedDestinationStillBouncesMailPastItsLifetime) {
+  suspended = "delivery temporarily suspended: connection refused";
+  config_->delivery.max_lifetime = std::chrono::hours(1);
+  start(job(Policy::BES, TlsLevel::None, 1, std::chrono::hours(2)));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Failed);
+  EXPECT_EQ(outcome().status.substr(0, 2), "5.") << outcome().status;
 }
 
 TEST_F(AttemptTest, EveryHostRefusingPermanentlyFailsBes) {
