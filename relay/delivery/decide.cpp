@@ -407,7 +407,7 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
     o.status = "5.0.0";
   } else {
     o.verdict = RcptVerdict::Deferred;
-    o.status = any_perm ? "4.0.0" : "4.4.1";
+    o.status = any_perm ? "4.0.0" : std::string(kNoHostReached);
   }
   o.diagnostic = list;
   return o;

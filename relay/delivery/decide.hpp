@@ -133,6 +133,10 @@ const char* to_string(Decision::Kind k);
 
 Decision decide(const Facts& facts);
 
+// The status decide() gives recipients deferred because no host of theirs could be reached
+// (RFC 3463 "no answer from host"); the worker's dead-destination throttle reads it.
+inline constexpr std::string_view kNoHostReached = "4.4.1";
+
 // The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
 // at least encrypt; a [[route]] with `tls` can only raise it.
 model::TlsLevel requirement_for(model::Policy policy, model::TlsLevel tls,

@@ -92,7 +92,7 @@ enum class Reach { No, Yes, Unknown };
 Reach reach_of(const JobResult& r) {
   if (r.outcomes.empty()) return Reach::Unknown;
   bool none = std::all_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {
-    return o.verdict == RcptVerdict::Deferred && o.status == "4.4.1";
+    return o.verdict == RcptVerdict::Deferred && o.status == kNoHostReached;
   });
   if (none) return Reach::No;
   bool some = std::any_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {

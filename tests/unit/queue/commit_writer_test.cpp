@@ -358,6 +358,26 @@ TEST(CommitWriterTest, AnswersWaitForALaterSyncOfTheFile) {
   writer->stop();
 }
 
+// A change to message `id` (the envelope is all the scripted store looks at).
+Change change_of(QueueId id) {
+  Change c;
+  c.envelope.id = id;
+  return c;
+}
+
+// The changes the store applied, over all its transactions, each of which must hold at
+// most `bound` of them.
+std::size_t changes_applied(const std::vector<std::string>& events, std::size_t bound) {
+  std::size_t applied = 0;
+  for (const auto& e : events) {
+    if (e.rfind("apply:", 0) != 0) continue;
+    std::size_t n = std::stoul(e.substr(6));
+    EXPECT_LE(n, bound) << e;
+    applied += n;
+  }
+  return applied;
+}
+
 // A write-back of many changes (a flush's outcomes) must not hold up new mail: a message
 // submitted behind 100 changes is written before all but the change transaction already
 // under way, and answered once the next bounded change transaction has synced it - not
@@ -371,11 +391,7 @@ TEST(CommitWriterTest, NewMailGoesBeforeAChangeBacklogAndChangeBatchesAreBounded
   std::condition_variable cv;
   std::vector<std::string> at_answer;  // store events when the message was answered
   std::vector<std::size_t> change_order;
-  auto change_for = [&](std::size_t i) {
-    Change c;
-    c.envelope.id = QueueId{1000 + i};
-    return c;
-  };
+  auto change_for = [](std::size_t i) { return change_of(QueueId{1000 + i}); };
   auto change_done = [&](std::size_t i) {
     return [&, i](Status<Error> st) {
       EXPECT_TRUE(st.ok());
@@ -401,15 +417,7 @@ TEST(CommitWriterTest, NewMailGoesBeforeAChangeBacklogAndChangeBatchesAreBounded
   }
   // The change under way, the message, then one bounded change transaction that syncs it.
   EXPECT_EQ(at_answer, (std::vector<std::string>{"apply:1", "commit", "apply:16"}));
-  auto events = store.events();
-  std::size_t applied = 0;
-  for (const auto& e : events) {
-    if (e.rfind("apply:", 0) != 0) continue;
-    std::size_t n = std::stoul(e.substr(6));
-    EXPECT_LE(n, 16u) << e;
-    applied += n;
-  }
-  EXPECT_EQ(applied, 101u);
+  EXPECT_EQ(changes_applied(store.events(), 16), 101u);
   // Changes keep their order: what waits is written before what came after it.
   std::lock_guard lock(mutex);
   for (std::size_t i = 0; i < change_order.size(); ++i) EXPECT_EQ(change_order[i], i);
@@ -424,11 +432,7 @@ TEST(CommitWriterTest, StopWritesTheChangesLeftForLaterRounds) {
   auto writer = CommitWriter::start(store, {.max_batch = 512, .commit_interval = {}, .on_commit = {},
                                             .on_audit = {}, .max_change_batch = 16});
   Completions completions;
-  for (std::size_t i = 0; i < 200; ++i) {
-    Change c;
-    c.envelope.id = QueueId{i + 1};
-    writer->submit_change(std::move(c), completions.done_for(i));
-  }
+  for (std::size_t i = 0; i < 200; ++i) writer->submit_change(change_of(QueueId{i + 1}), completions.done_for(i));
   ASSERT_TRUE(store.wait_until_inside_apply());
   std::thread stopper([&] { writer->stop(); });
   store.release_apply();
@@ -440,13 +444,7 @@ TEST(CommitWriterTest, StopWritesTheChangesLeftForLaterRounds) {
     answered.insert(index);
   }
   EXPECT_EQ(answered.size(), 200u);
-  std::size_t applied = 0;
-  for (const auto& e : store.events()) {
-    if (e.rfind("apply:", 0) != 0) continue;
-    EXPECT_LE(std::stoul(e.substr(6)), 16u) << e;
-    applied += std::stoul(e.substr(6));
-  }
-  EXPECT_EQ(applied, 200u);
+  EXPECT_EQ(changes_applied(store.events(), 16), 200u);
 }
 
 TEST(CommitWriterTest, CommitIntervalGathersUntilTheBatchIsFull) {
