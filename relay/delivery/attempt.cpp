@@ -13,6 +13,24 @@
 #include "relay/sts/mx_match.hpp"
 
 namespace secmx::delivery {
+namespace {
+
+// Whether the host said anything at all on this connection: its greeting came (a refusal
+// included), whatever happened after.
+bool greeted(const client::SessionInfo& info) {
+  using client::OpenStatus;
+  switch (info.status) {
+    case OpenStatus::Ok:
+    case OpenStatus::Refused:
+    case OpenStatus::TlsFailed: return true;
+    case OpenStatus::ConnectFailed: return false;
+    case OpenStatus::Timeout:
+    case OpenStatus::Broken: break;
+  }
+  return info.stage != "connect" && info.stage != "greeting";
+}
+
+}  // namespace
 
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
@@ -67,6 +85,7 @@ void Attempt::fail(const char* where) {
   std::string error = std::string("exception at ") + where;
   f.error = error;
   Decision d = decide(f);
+  internal_ = true;
   release_client(false);
   finish_pending(d.outcome);
   complete();
@@ -231,6 +250,7 @@ void Attempt::next_target() {
     Facts f = facts(Stage::Discovery, "discovery");
     f.event = Event::Internal;
     f.error = "no host left to try";
+    internal_ = true;
     finish_pending(decide(f).outcome);
     complete();
     return;
@@ -274,6 +294,7 @@ void Attempt::next_target() {
                                 : "none";
     tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
     Decision d = decide(facts(Stage::Session, "ready"));
+    note_reach(true, false, d);  // the host greeted when the connection was made
     if (d.kind == Decision::Kind::Continue) {
       send_on();
       return;
@@ -354,6 +375,9 @@ void Attempt::on_open(client::SessionInfo info) {
     record_session(end);
   }
   Decision d = decide(f);
+  note_reach(greeted(info),
+             info.status == OpenStatus::TlsFailed || info.stage == "starttls" || info.stage == "tls",
+             d);
   switch (d.kind) {
     case Decision::Kind::Continue:
       if (info.tls.active) {
@@ -545,6 +569,28 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   outcomes_[k] = std::move(o);
 }
 
+void Attempt::note_reach(bool greeted, bool at_tls, const Decision& d) {
+  if (!greeted) {
+    silent_ = true;
+    return;
+  }
+  bool left = d.kind == Decision::Kind::NextHost || d.kind == Decision::Kind::Final;
+  bool tls_required = model::must_encrypt(requirement_) || terms_.binding != Binding::None;
+  bool for_tls = left && (d.host.kind == HostRecord::Kind::NoTls ||
+                          d.host.kind == HostRecord::Kind::AuthFailed || (tls_required && at_tls));
+  (for_tls ? left_for_tls_ : answered_) = true;
+}
+
+Reach Attempt::reach() const {
+  if (suspended()) return Reach::Unknown;  // never a fact about the destination
+  bool delivered = std::any_of(outcomes_.begin(), outcomes_.end(), [](const auto& o) {
+    return o && o->verdict == RcptVerdict::Delivered;
+  });
+  if (delivered || answered_) return Reach::Yes;
+  if (internal_ || left_for_tls_ || !silent_) return Reach::Unknown;
+  return Reach::No;
+}
+
 void Attempt::complete() {
   if (state_ == State::Done) return;
   enter_state(State::Done);
@@ -555,6 +601,8 @@ void Attempt::complete() {
   result.indices = job_.indices;
   for (auto& o : outcomes_) result.outcomes.push_back(o ? *o : RcptOutcome{});
   result.sessions = std::move(sessions_);
+  result.reach = reach();
+  if (result.reach == Reach::No) result.unreached = host_list(hosts_);
   // The owner must free the attempt later from the loop, not inside this call stack.
   auto done = std::move(done_);
   done(this, std::move(result));

@@ -10,8 +10,9 @@
 // When the interval ends, one probe attempt at a time goes out; the first attempt that
 // reaches a host lifts the throttle, a failed probe suspends again.
 //
-// What an attempt "reached no host" means is the worker's to say (worker_pool.cpp: every
-// recipient deferred with 4.4.1, the status decide() gives when no host answered). The
+// Whether an attempt reached a host is the attempt's to say, from what it saw itself
+// (JobResult::reach, attempt.hpp: no host gave a greeting or a reply -> no; one did, or took
+// the mail -> yes; a failed lookup, or hosts left only for their TLS -> nothing). The
 // answer to a suspended job is still decide()'s (Attempt with a suspension reason), so a
 // message whose lifetime has passed bounces as it would after a real attempt.
 //

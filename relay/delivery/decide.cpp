@@ -352,16 +352,23 @@ RcptOutcome classify_reply(int code, const std::string& enhanced, const std::str
   return o;
 }
 
+std::string host_list(std::span<const HostRecord> hosts) {
+  std::string list;
+  for (const auto& h : hosts) {
+    if (!list.empty()) list += "; ";
+    list += h.host + ": " + h.detail;
+  }
+  return list;
+}
+
 RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
                       bool sos_expired, bool lifetime_passed) {
   RcptOutcome o;
-  std::string list;
+  std::string list = host_list(hosts);
   bool all_answered_without_tls = !hosts.empty();
   bool any_perm = false;
   bool any_auth_failed = false;
   for (const auto& h : hosts) {
-    if (!list.empty()) list += "; ";
-    list += h.host + ": " + h.detail;
     if (h.kind != HostRecord::Kind::NoTls) all_answered_without_tls = false;
     if (h.kind == HostRecord::Kind::PermRefused) any_perm = true;
     if (h.kind == HostRecord::Kind::AuthFailed) any_auth_failed = true;

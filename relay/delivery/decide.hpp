@@ -134,8 +134,11 @@ const char* to_string(Decision::Kind k);
 Decision decide(const Facts& facts);
 
 // The status decide() gives recipients deferred because no host of theirs could be reached
-// (RFC 3463 "no answer from host"); the worker's dead-destination throttle reads it.
+// (RFC 3463 "no answer from host").
 inline constexpr std::string_view kNoHostReached = "4.4.1";
+
+// The hosts as a deferral names them: "mx1[192.0.2.1]:25: connection refused; mx2...".
+std::string host_list(std::span<const HostRecord> hosts);
 
 // The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
 // at least encrypt; a [[route]] with `tls` can only raise it.
