@@ -425,6 +425,12 @@ bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,
   return now_us - arrival_us >= max_lifetime.count() * 1000;
 }
 
+bool must_attempt_while_suspended(model::Policy policy, bool sos_expired, std::int64_t arrival_us,
+                                  std::int64_t now_us, std::chrono::milliseconds max_lifetime) {
+  return policy != model::Policy::BES || sos_expired ||
+         lifetime_passed(arrival_us, now_us, max_lifetime);
+}
+
 RcptOutcome apply_lifetime(RcptOutcome outcome, std::int64_t arrival_us, std::int64_t now_us,
                            std::chrono::milliseconds max_lifetime) {
   Facts f;

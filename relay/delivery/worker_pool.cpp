@@ -317,9 +317,8 @@ class Worker {
     }
   }
 
-  // Every job of the suspended destination that may wait is answered now; SOS mail and
-  // mail at the end of its lifetime keep their real attempt (their last word is decided on
-  // what a connection shows), within the probe's limit of one.
+  // Every job of the suspended destination that may wait is answered now; the others keep
+  // their real attempt, within the probe's limit of one (must_attempt_while_suspended()).
   void answer_suspended(const std::string& domain, Destination& d) {
     std::string why = "delivery temporarily suspended: " + dead_.reason(domain);
     auto now_us = unix_now_us();
@@ -327,10 +326,8 @@ class Worker {
     while (!d.jobs.empty()) {
       Job job = std::move(d.jobs.front());
       d.jobs.pop_front();
-      bool last_word = job.policy != model::Policy::BES || job.sos_expired ||
-                       lifetime_passed(job.envelope->arrival_us, now_us,
-                                       config_->delivery.max_lifetime);
-      if (last_word) {
+      if (must_attempt_while_suspended(job.policy, job.sos_expired, job.envelope->arrival_us,
+                                       now_us, config_->delivery.max_lifetime)) {
         keep.push_back(std::move(job));
       } else {
         begin(std::move(job), why);
