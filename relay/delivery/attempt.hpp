@@ -45,10 +45,9 @@
 // any greeting, is not. Yes: a host answered or took the mail. No: hosts were tried and none
 // answered. Unknown otherwise: answered as suspended, the lookup failed or named no host to
 // try (TLSA lookups included), our own failure - and when the only hosts that answered were
-// left for their TLS (the STARTTLS or handshake stage, or a session without the TLS that SOS
-// or the receiver's DANE or MTA-STS policy requires: the host is up but says nothing of
-// whether the destination can take this mail; kept as it was when the worker read the
-// deferrals).
+// left for their TLS (at STARTTLS or the handshake, or a session without the TLS that SOS or
+// the receiver's DANE or MTA-STS policy requires): such a host is up, but it could not take
+// this mail, so neither a suspension nor its end rests on it.
 //
 // Failure: every callback into the attempt (and start()) runs under common::guard(): an
 // exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the

@@ -46,10 +46,10 @@ class DeadDestinations {
   // The last failure of a suspended (or probing) destination, for the deferral's text.
   const std::string& reason(const std::string& domain) const;
 
-  // The end of a real attempt (never one answered while suspended). `reached`: some host
-  // answered (or the attempt ended in a way that says nothing of reachability); otherwise
-  // `failure` is what the attempt saw. Returns true when this call suspended the
-  // destination (the caller logs it once).
+  // The end of a real attempt (never one answered while suspended) that said whether it
+  // reached a host (JobResult::reach; one that says nothing is not recorded). `reached`:
+  // some host answered; otherwise `failure` is what the hosts showed. Returns true when
+  // this call suspended the destination (the caller logs it once).
   bool record(const std::string& domain, bool reached, const std::string& failure,
               std::uint64_t now_ms);
 
