@@ -15,19 +15,25 @@
 namespace secmx::delivery {
 namespace {
 
-// Whether the host said anything at all on this connection: its greeting came (a refusal
-// included), whatever happened after.
-bool greeted(const client::SessionInfo& info) {
+// Whether the host got through the handshake on this connection - its greeting and EHLO
+// (or HELO) accepted - whatever happened after. A refused connection, silence, a 4xx or
+// 5xx greeting, a refused or dropped EHLO are what Postfix calls "a connection or handshake
+// failure" (the negative feedback behind its dead-destination detection): a host that
+// greets every connection with 421 is as down for us as one that refuses it. A failure at
+// STARTTLS or in the TLS handshake came after EHLO; whether it says anything is for
+// note_reach() to judge from the policy.
+bool past_handshake(const client::SessionInfo& info) {
   using client::OpenStatus;
   switch (info.status) {
     case OpenStatus::Ok:
-    case OpenStatus::Refused:
     case OpenStatus::TlsFailed: return true;
     case OpenStatus::ConnectFailed: return false;
+    case OpenStatus::Refused:
     case OpenStatus::Timeout:
     case OpenStatus::Broken: break;
   }
-  return info.stage != "connect" && info.stage != "greeting";
+  return info.stage != "connect" && info.stage != "greeting" && info.stage != "ehlo" &&
+         info.stage != "helo";
 }
 
 }  // namespace
@@ -294,7 +300,7 @@ void Attempt::next_target() {
                                 : "none";
     tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
     Decision d = decide(facts(Stage::Session, "ready"));
-    note_reach(true, false, d);  // the host greeted when the connection was made
+    note_reach(true, false, d);  // a cached connection: its handshake was done
     if (d.kind == Decision::Kind::Continue) {
       send_on();
       return;
@@ -375,7 +381,7 @@ void Attempt::on_open(client::SessionInfo info) {
     record_session(end);
   }
   Decision d = decide(f);
-  note_reach(greeted(info),
+  note_reach(past_handshake(info),
              info.status == OpenStatus::TlsFailed || info.stage == "starttls" || info.stage == "tls",
              d);
   switch (d.kind) {
@@ -569,8 +575,8 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   outcomes_[k] = std::move(o);
 }
 
-void Attempt::note_reach(bool greeted, bool at_tls, const Decision& d) {
-  if (!greeted) {
+void Attempt::note_reach(bool handshake, bool at_tls, const Decision& d) {
+  if (!handshake) {
     silent_ = true;
     return;
   }

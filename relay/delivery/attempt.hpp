@@ -39,11 +39,12 @@
 // (Envelope::tls_report).
 //
 // Reachability (JobResult::reach, for the worker's dead-destination throttle): the attempt
-// says what it saw itself, not what the outcome implies. A host answered when its greeting
-// came (whatever the code) - a refusal at EHLO, a 4xx to MAIL or a connection lost in the
-// transaction are answers too; a refused or timed-out connection, or one that closed before
-// any greeting, is not. Yes: a host answered or took the mail. No: hosts were tried and none
-// answered. Unknown otherwise: answered as suspended, the lookup failed or named no host to
+// says what it saw itself, not what the outcome implies. A host answered when it got through
+// the handshake - its greeting and EHLO (or HELO) accepted; a 4xx to MAIL or RCPT or a
+// connection lost in the transaction are answers too. A refused or timed-out connection, a
+// 4xx/5xx greeting, a refused or dropped EHLO are not (Postfix's "connection or handshake
+// failure": a host that greets every connection with 421 is down for us). Yes: a host
+// answered or took the mail. No: hosts were tried and none answered. Unknown otherwise: answered as suspended, the lookup failed or named no host to
 // try (TLSA lookups included), our own failure - and when the only hosts that answered were
 // left for their TLS (at STARTTLS or the handshake, or a session without the TLS that SOS or
 // the receiver's DANE or MTA-STS policy requires): such a host is up, but it could not take
@@ -157,8 +158,9 @@ class Attempt {
   void set_outcome(std::size_t k, RcptOutcome outcome);
   void complete();
   // A host's opening ended as `d`: what it shows of the destination (JobResult::reach).
-  // `greeted`: a greeting came; `at_tls`: it ended at STARTTLS or the handshake.
-  void note_reach(bool greeted, bool at_tls, const Decision& d);
+  // `handshake`: the greeting and EHLO were accepted; `at_tls`: it ended at STARTTLS or the
+  // TLS handshake.
+  void note_reach(bool handshake, bool at_tls, const Decision& d);
   Reach reach() const;
 
   // The facts that hold for the whole attempt and the current host.

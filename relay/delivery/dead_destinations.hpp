@@ -11,8 +11,8 @@
 // reaches a host lifts the throttle, a failed probe suspends again.
 //
 // Whether an attempt reached a host is the attempt's to say, from what it saw itself
-// (JobResult::reach, attempt.hpp: no host gave a greeting or a reply -> no; one did, or took
-// the mail -> yes; a failed lookup, or hosts left only for their TLS -> nothing). The
+// (JobResult::reach, attempt.hpp: no host got through the greeting and EHLO -> no; one did,
+// or took the mail -> yes; a failed lookup, or hosts left only for their TLS -> nothing). The
 // answer to a suspended job is still decide()'s (Attempt with a suspension reason), so a
 // message whose lifetime has passed bounces as it would after a real attempt.
 //

@@ -40,8 +40,9 @@ struct Job {
 enum class Reach {
   Unknown,  // says nothing: not tried (suspended, lookup failed, no host could be tried),
             // our own failure, or the hosts that answered were all left for their TLS
-  No,       // hosts were tried and not one answered (no greeting, no reply)
-  Yes,      // a host answered (its greeting or a reply came) or took the mail
+  No,       // hosts were tried and not one got through the greeting and EHLO (refused,
+            // silent, 4xx/5xx greeting, EHLO refused or dropped: a handshake failure)
+  Yes,      // a host got through the handshake (whatever it said after) or took the mail
 };
 inline const char* to_string(Reach r) {
   switch (r) {

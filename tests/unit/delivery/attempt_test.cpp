@@ -1005,18 +1005,47 @@ TEST_F(AttemptTest, AMessagePastItsLifetimeStillSaysNoHostAnswered) {
   EXPECT_EQ(result_.unreached, "mx1.dest.test[192.0.2.1]:25: connection refused");
 }
 
-// A host that answers is up, whatever it answers: a 4xx greeting, a 4xx at EHLO or MAIL or
-// RCPT, or a connection lost once the session was open. Each after a host that refused.
-TEST_F(AttemptTest, AHostThatGreetsAndDefersIsReached) {
+// A handshake failure - a 4xx/5xx greeting, EHLO refused, dropped or timed out - is no
+// answer (Postfix's "connection or handshake failure"): a partner greeting every connection
+// with 421 is down for us. Each after a host that refused the connection.
+TEST_F(AttemptTest, AHandshakeFailureIsNotReached) {
   struct Case {
     const char* name;
     std::function<void(ScriptedClient&)> answer;
   };
   std::vector<Case> cases{
       {"421 greeting", [](ScriptedClient& c) { c.answer_open(refused(421, "greeting")); }},
+      {"554 greeting", [](ScriptedClient& c) { c.answer_open(refused(554, "greeting")); }},
       {"451 ehlo", [](ScriptedClient& c) { c.answer_open(refused(451, "ehlo")); }},
       {"timeout after ehlo",
        [](ScriptedClient& c) { c.answer_open(open_failed(OpenStatus::Timeout, "ehlo", "timeout after EHLO")); }},
+      {"lost after helo",
+       [](ScriptedClient& c) { c.answer_open(open_failed(OpenStatus::Broken, "helo", "lost connection after HELO")); }},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    clients_.clear();
+    start(job(Policy::BES));
+    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+    k.answer(client(1));
+    ASSERT_EQ(done_calls_, 1);
+    done_calls_ = 0;
+    EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+    EXPECT_STREQ(to_string(result_.reach), "no");
+    EXPECT_NE(result_.unreached.find("mx2.dest.test[192.0.2.2]:25"), std::string::npos)
+        << result_.unreached;
+  }
+}
+
+// A host that got through the handshake is up, whatever it answers after: a 4xx to MAIL or
+// RCPT, or a connection lost in the transaction. Each after a host that refused.
+TEST_F(AttemptTest, AHostThatGreetsAndDefersIsReached) {
+  struct Case {
+    const char* name;
+    std::function<void(ScriptedClient&)> answer;
+  };
+  std::vector<Case> cases{
       {"451 mail",
        [](ScriptedClient& c) {
          c.answer_open(plain_session());
@@ -1140,7 +1169,8 @@ TEST_F(AttemptTest, HostsLeftForTheirTlsSayNothing) {
   client(0).answer_open(plain_session());
   client(1).answer_open(refused(421, "greeting"));
   EXPECT_EQ(outcome().status, "4.7.10");
-  EXPECT_STREQ(to_string(result_.reach), "yes");
+  // The one host up was left for its TLS, the other failed its handshake: nothing said.
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
 }
 
 TEST_F(AttemptTest, OurOwnFailureSaysNothing) {
