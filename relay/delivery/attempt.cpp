@@ -13,6 +13,30 @@
 #include "relay/sts/mx_match.hpp"
 
 namespace secmx::delivery {
+namespace {
+
+// Whether the host got through the handshake on this connection - its greeting and EHLO
+// (or HELO) accepted - whatever happened after. A refused connection, silence, a 4xx or
+// 5xx greeting, a refused or dropped EHLO are what Postfix calls "a connection or handshake
+// failure" (the negative feedback behind its dead-destination detection): a host that
+// greets every connection with 421 is as down for us as one that refuses it. A failure at
+// STARTTLS or in the TLS handshake came after EHLO; whether it says anything is for
+// note_reach() to judge from the policy.
+bool past_handshake(const client::SessionInfo& info) {
+  using client::OpenStatus;
+  switch (info.status) {
+    case OpenStatus::Ok:
+    case OpenStatus::TlsFailed: return true;
+    case OpenStatus::ConnectFailed: return false;
+    case OpenStatus::Refused:
+    case OpenStatus::Timeout:
+    case OpenStatus::Broken: break;
+  }
+  return info.stage != "connect" && info.stage != "greeting" && info.stage != "ehlo" &&
+         info.stage != "helo";
+}
+
+}  // namespace
 
 Attempt::Attempt(AttemptEnv env, Job job, Done done)
     : env_(std::move(env)), job_(std::move(job)), done_(std::move(done)),
@@ -67,6 +91,7 @@ void Attempt::fail(const char* where) {
   std::string error = std::string("exception at ") + where;
   f.error = error;
   Decision d = decide(f);
+  internal_ = true;
   release_client(false);
   finish_pending(d.outcome);
   complete();
@@ -231,6 +256,7 @@ void Attempt::next_target() {
     Facts f = facts(Stage::Discovery, "discovery");
     f.event = Event::Internal;
     f.error = "no host left to try";
+    internal_ = true;
     finish_pending(decide(f).outcome);
     complete();
     return;
@@ -274,6 +300,7 @@ void Attempt::next_target() {
                                 : "none";
     tls_cert_ = info.tls.active ? info.tls.cert_sha256 : "";
     Decision d = decide(facts(Stage::Session, "ready"));
+    note_reach(true, false, d);  // a cached connection: its handshake was done
     if (d.kind == Decision::Kind::Continue) {
       send_on();
       return;
@@ -354,6 +381,9 @@ void Attempt::on_open(client::SessionInfo info) {
     record_session(end);
   }
   Decision d = decide(f);
+  note_reach(past_handshake(info),
+             info.status == OpenStatus::TlsFailed || info.stage == "starttls" || info.stage == "tls",
+             d);
   switch (d.kind) {
     case Decision::Kind::Continue:
       if (info.tls.active) {
@@ -545,6 +575,28 @@ void Attempt::set_outcome(std::size_t k, RcptOutcome o) {
   outcomes_[k] = std::move(o);
 }
 
+void Attempt::note_reach(bool handshake, bool at_tls, const Decision& d) {
+  if (!handshake) {
+    silent_ = true;
+    return;
+  }
+  bool left = d.kind == Decision::Kind::NextHost || d.kind == Decision::Kind::Final;
+  bool tls_required = model::must_encrypt(requirement_) || terms_.binding != Binding::None;
+  bool for_tls = left && (d.host.kind == HostRecord::Kind::NoTls ||
+                          d.host.kind == HostRecord::Kind::AuthFailed || (tls_required && at_tls));
+  (for_tls ? left_for_tls_ : answered_) = true;
+}
+
+Reach Attempt::reach() const {
+  if (suspended()) return Reach::Unknown;  // never a fact about the destination
+  bool delivered = std::any_of(outcomes_.begin(), outcomes_.end(), [](const auto& o) {
+    return o && o->verdict == RcptVerdict::Delivered;
+  });
+  if (delivered || answered_) return Reach::Yes;
+  if (internal_ || left_for_tls_ || !silent_) return Reach::Unknown;
+  return Reach::No;
+}
+
 void Attempt::complete() {
   if (state_ == State::Done) return;
   enter_state(State::Done);
@@ -555,6 +607,8 @@ void Attempt::complete() {
   result.indices = job_.indices;
   for (auto& o : outcomes_) result.outcomes.push_back(o ? *o : RcptOutcome{});
   result.sessions = std::move(sessions_);
+  result.reach = reach();
+  if (result.reach == Reach::No) result.unreached = host_list(hosts_);
   // The owner must free the attempt later from the loop, not inside this call stack.
   auto done = std::move(done_);
   done(this, std::move(result));

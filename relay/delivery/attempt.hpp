@@ -38,6 +38,18 @@
 // the JobResult carries them to the scheduler. Nothing for our own reports
 // (Envelope::tls_report).
 //
+// Reachability (JobResult::reach, for the worker's dead-destination throttle): the attempt
+// says what it saw itself, not what the outcome implies. A host answered when it got through
+// the handshake - its greeting and EHLO (or HELO) accepted; a 4xx to MAIL or RCPT or a
+// connection lost in the transaction are answers too. A refused or timed-out connection, a
+// 4xx/5xx greeting, a refused or dropped EHLO are not (Postfix's "connection or handshake
+// failure": a host that greets every connection with 421 is down for us). Yes: a host
+// answered or took the mail. No: hosts were tried and none answered. Unknown otherwise: answered as suspended, the lookup failed or named no host to
+// try (TLSA lookups included), our own failure - and when the only hosts that answered were
+// left for their TLS (at STARTTLS or the handshake, or a session without the TLS that SOS or
+// the receiver's DANE or MTA-STS policy requires): such a host is up, but it could not take
+// this mail, so neither a suspension nor its end rests on it.
+//
 // Failure: every callback into the attempt (and start()) runs under common::guard(): an
 // exception is logged as "<queue id>: event=exception where=attempt.<step> ...", the
 // recipients still pending are deferred (decide() with an Internal event: 4.3.0), and the
@@ -145,6 +157,11 @@ class Attempt {
   void finish_pending(const RcptOutcome& outcome);
   void set_outcome(std::size_t k, RcptOutcome outcome);
   void complete();
+  // A host's opening ended as `d`: what it shows of the destination (JobResult::reach).
+  // `handshake`: the greeting and EHLO were accepted; `at_tls`: it ended at STARTTLS or the
+  // TLS handshake.
+  void note_reach(bool handshake, bool at_tls, const Decision& d);
+  Reach reach() const;
 
   // The facts that hold for the whole attempt and the current host.
   Facts facts(Stage stage, std::string_view step) const;
@@ -183,6 +200,12 @@ class Attempt {
   std::vector<tlsrpt::SessionResult> sessions_;       // for TLS reporting (JobResult)
   std::shared_ptr<bool> alive_;                       // guards callbacks after destruction
   bool counted_connection_ = false;                   // client_ counts in outbound_connections
+  // Reachability as seen (reach()): some host answered and was not left for its TLS; some
+  // answered and was; some was tried and never answered; our own failure ended the attempt.
+  bool answered_ = false;
+  bool left_for_tls_ = false;
+  bool silent_ = false;
+  bool internal_ = false;
 };
 
 }  // namespace secmx::delivery

@@ -10,8 +10,9 @@
 // When the interval ends, one probe attempt at a time goes out; the first attempt that
 // reaches a host lifts the throttle, a failed probe suspends again.
 //
-// What an attempt "reached no host" means is the worker's to say (worker_pool.cpp: every
-// recipient deferred with 4.4.1, the status decide() gives when no host answered). The
+// Whether an attempt reached a host is the attempt's to say, from what it saw itself
+// (JobResult::reach, attempt.hpp: no host got through the greeting and EHLO -> no; one did,
+// or took the mail -> yes; a failed lookup, or hosts left only for their TLS -> nothing). The
 // answer to a suspended job is still decide()'s (Attempt with a suspension reason), so a
 // message whose lifetime has passed bounces as it would after a real attempt.
 //
@@ -45,10 +46,10 @@ class DeadDestinations {
   // The last failure of a suspended (or probing) destination, for the deferral's text.
   const std::string& reason(const std::string& domain) const;
 
-  // The end of a real attempt (never one answered while suspended). `reached`: some host
-  // answered (or the attempt ended in a way that says nothing of reachability); otherwise
-  // `failure` is what the attempt saw. Returns true when this call suspended the
-  // destination (the caller logs it once).
+  // The end of a real attempt (never one answered while suspended) that said whether it
+  // reached a host (JobResult::reach; one that says nothing is not recorded). `reached`:
+  // some host answered; otherwise `failure` is what the hosts showed. Returns true when
+  // this call suspended the destination (the caller logs it once).
   bool record(const std::string& domain, bool reached, const std::string& failure,
               std::uint64_t now_ms);
 

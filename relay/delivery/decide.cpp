@@ -352,16 +352,23 @@ RcptOutcome classify_reply(int code, const std::string& enhanced, const std::str
   return o;
 }
 
+std::string host_list(std::span<const HostRecord> hosts) {
+  std::string list;
+  for (const auto& h : hosts) {
+    if (!list.empty()) list += "; ";
+    list += h.host + ": " + h.detail;
+  }
+  return list;
+}
+
 RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_incomplete,
                       bool sos_expired, bool lifetime_passed) {
   RcptOutcome o;
-  std::string list;
+  std::string list = host_list(hosts);
   bool all_answered_without_tls = !hosts.empty();
   bool any_perm = false;
   bool any_auth_failed = false;
   for (const auto& h : hosts) {
-    if (!list.empty()) list += "; ";
-    list += h.host + ": " + h.detail;
     if (h.kind != HostRecord::Kind::NoTls) all_answered_without_tls = false;
     if (h.kind == HostRecord::Kind::PermRefused) any_perm = true;
     if (h.kind == HostRecord::Kind::AuthFailed) any_auth_failed = true;
@@ -416,6 +423,12 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
 bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,
                      std::chrono::milliseconds max_lifetime) {
   return now_us - arrival_us >= max_lifetime.count() * 1000;
+}
+
+bool must_attempt_while_suspended(model::Policy policy, bool sos_expired, std::int64_t arrival_us,
+                                  std::int64_t now_us, std::chrono::milliseconds max_lifetime) {
+  return policy != model::Policy::BES || sos_expired ||
+         lifetime_passed(arrival_us, now_us, max_lifetime);
 }
 
 RcptOutcome apply_lifetime(RcptOutcome outcome, std::int64_t arrival_us, std::int64_t now_us,

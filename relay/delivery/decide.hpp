@@ -134,8 +134,11 @@ const char* to_string(Decision::Kind k);
 Decision decide(const Facts& facts);
 
 // The status decide() gives recipients deferred because no host of theirs could be reached
-// (RFC 3463 "no answer from host"); the worker's dead-destination throttle reads it.
+// (RFC 3463 "no answer from host").
 inline constexpr std::string_view kNoHostReached = "4.4.1";
+
+// The hosts as a deferral names them: "mx1[192.0.2.1]:25: connection refused; mx2...".
+std::string host_list(std::span<const HostRecord> hosts);
 
 // The TLS level a job requires: none for BES (opportunistic); for SOS its stored level,
 // at least encrypt; a [[route]] with `tls` can only raise it.
@@ -175,6 +178,16 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
 // Whether the maximum lifetime has passed for a message that arrived at `arrival_us`.
 bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,
                      std::chrono::milliseconds max_lifetime);
+
+// Whether a job of a suspended destination (dead_destinations.hpp) keeps its real attempt
+// (within the probe's one connection) instead of being answered at once without one: mail
+// whose last word may be due is decided on what a connection shows, not on the
+// suspension's reason. That is every policy but BES (whether SOS mail fails 5.7.10 turns on
+// how its hosts answered), an SOS job past its SOS lifetime (`sos_expired`), and mail whose
+// maximum lifetime has passed (lifetime_passed(): from `max_lifetime` after `arrival_us`
+// on). Only BES mail with time left is answered as suspended.
+bool must_attempt_while_suspended(model::Policy policy, bool sos_expired, std::int64_t arrival_us,
+                                  std::int64_t now_us, std::chrono::milliseconds max_lifetime);
 
 // A deferral past the maximum lifetime becomes final: 5.4.7 with the last reason.
 RcptOutcome apply_lifetime(RcptOutcome outcome, std::int64_t arrival_us, std::int64_t now_us,

@@ -35,6 +35,24 @@ struct Job {
   }
 };
 
+// Whether an attempt found its destination reachable, as the attempt saw it first-hand
+// (attempt.hpp); the worker's dead-destination throttle (dead_destinations.hpp) reads it.
+enum class Reach {
+  Unknown,  // says nothing: not tried (suspended, lookup failed, no host could be tried),
+            // our own failure, or the hosts that answered were all left for their TLS
+  No,       // hosts were tried and not one got through the greeting and EHLO (refused,
+            // silent, 4xx/5xx greeting, EHLO refused or dropped: a handshake failure)
+  Yes,      // a host got through the handshake (whatever it said after) or took the mail
+};
+inline const char* to_string(Reach r) {
+  switch (r) {
+    case Reach::Unknown: return "unknown";
+    case Reach::No: return "no";
+    case Reach::Yes: return "yes";
+  }
+  return "?";
+}
+
 struct JobResult {
   model::QueueId id{};
   std::uint64_t generation = 0;
@@ -44,6 +62,10 @@ struct JobResult {
   // bound it; the scheduler commits their counts with the outcomes. Empty for our own
   // reports (Envelope::tls_report) and [[route]] deliveries.
   std::vector<tlsrpt::SessionResult> sessions;
+  Reach reach = Reach::Unknown;
+  // Reach::No: what the hosts showed ("host[ip]:port: connection refused; ..."), the reason
+  // a suspension gives.
+  std::string unreached;
 };
 
 }  // namespace secmx::delivery

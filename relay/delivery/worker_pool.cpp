@@ -84,23 +84,6 @@ std::uint64_t suspend_ms(const config::Config& cfg) {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(1, ms));
 }
 
-// What a finished attempt says about whether its destination is reachable: every
-// recipient deferred with 4.4.1 (decide(): no host answered) says no; a delivery, or a
-// reply from a host in a transaction, says yes; anything else (an SOS deferral for want of
-// TLS, a failed lookup) says nothing.
-enum class Reach { No, Yes, Unknown };
-Reach reach_of(const JobResult& r) {
-  if (r.outcomes.empty()) return Reach::Unknown;
-  bool none = std::all_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {
-    return o.verdict == RcptVerdict::Deferred && o.status == kNoHostReached;
-  });
-  if (none) return Reach::No;
-  bool some = std::any_of(r.outcomes.begin(), r.outcomes.end(), [](const RcptOutcome& o) {
-    return o.verdict == RcptVerdict::Delivered || !o.remote_mta.empty();
-  });
-  return some ? Reach::Yes : Reach::Unknown;
-}
-
 // How long a destination's record of failures is kept without a new one, and how often
 // the records are swept.
 constexpr std::uint64_t kDeadIdleMs = 3600 * 1000;
@@ -334,9 +317,8 @@ class Worker {
     }
   }
 
-  // Every job of the suspended destination that may wait is answered now; SOS mail and
-  // mail at the end of its lifetime keep their real attempt (their last word is decided on
-  // what a connection shows), within the probe's limit of one.
+  // Every job of the suspended destination that may wait is answered now; the others keep
+  // their real attempt, within the probe's limit of one (must_attempt_while_suspended()).
   void answer_suspended(const std::string& domain, Destination& d) {
     std::string why = "delivery temporarily suspended: " + dead_.reason(domain);
     auto now_us = unix_now_us();
@@ -344,10 +326,8 @@ class Worker {
     while (!d.jobs.empty()) {
       Job job = std::move(d.jobs.front());
       d.jobs.pop_front();
-      bool last_word = job.policy != model::Policy::BES || job.sos_expired ||
-                       lifetime_passed(job.envelope->arrival_us, now_us,
-                                       config_->delivery.max_lifetime);
-      if (last_word) {
+      if (must_attempt_while_suspended(job.policy, job.sos_expired, job.envelope->arrival_us,
+                                       now_us, config_->delivery.max_lifetime)) {
         keep.push_back(std::move(job));
       } else {
         begin(std::move(job), why);
@@ -404,12 +384,14 @@ class Worker {
     report_(std::move(result));
   }
 
+  // What the attempt saw of its destination (JobResult::reach, attempt.hpp) feeds the
+  // throttle; an attempt that says nothing leaves it as it is.
   void note_reach(const std::string& domain, const JobResult& result) {
-    Reach reach = reach_of(result);
+    Reach reach = result.reach;
     if (reach == Reach::Unknown) return;
     std::uint64_t now = uv_now(&loop_);
     bool was_dead = dead_.admit(domain, now) != DeadDestinations::Admit::Open;
-    std::string failure = reach == Reach::No ? result.outcomes.front().diagnostic : std::string();
+    const std::string& failure = result.unreached;
     if (dead_.record(domain, reach == Reach::Yes, failure, now)) {
       log_->warn("{} event=destination-suspended domain={} for={}s reason={}", log_id_,
                  log::escape(domain), suspend_ms(*config_) / 1000, log::escape(failure));

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <uv.h>
 
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -954,6 +955,231 @@ TEST_F(AttemptTest, SosPastItsLifetimeFails5710EvenWithAnUnreachableHost) {
   client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
   EXPECT_EQ(outcome().status, "5.7.10");
   EXPECT_NE(outcome().diagnostic.find("within the SOS lifetime"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- reachability
+
+// JobResult::reach is what the attempt saw of its destination, for the dead-destination
+// throttle: no host answered -> no; a greeting or a reply came, or a delivery -> yes; a
+// failed lookup, a suspended answer, hosts left only for their TLS -> nothing.
+
+TEST_F(AttemptTest, EveryHostRefusingTheConnectionIsNotReached) {
+  start(job(Policy::BES, TlsLevel::None, 2));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  client(1).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  EXPECT_STREQ(to_string(result_.reach), "no");
+  EXPECT_EQ(result_.unreached,
+            "mx1.dest.test[192.0.2.1]:25: connection refused; "
+            "mx2.dest.test[192.0.2.2]:25: connection refused");
+  EXPECT_EQ(result_.unreached, outcome(1).diagnostic) << "the deferral's own text";
+}
+
+// No greeting is no answer, whether the connection was cut, timed out or never made; the
+// same goes for SOS mail, whose deferral (4.7.10) does not say that no host answered.
+TEST_F(AttemptTest, NoGreetingFromAnyHostIsNotReachedForAnyPolicy) {
+  for (Policy p : {Policy::BES, Policy::SOS}) {
+    SCOPED_TRACE(model::to_string(p));
+    clients_.clear();
+    start(job(p, p == Policy::SOS ? TlsLevel::Encrypt : TlsLevel::None));
+    discover({{"mx1.dest.test", "192.0.2.1"},
+              {"mx2.dest.test", "192.0.2.2"},
+              {"mx3.dest.test", "192.0.2.3"}});
+    client(0).answer_open(open_failed(OpenStatus::Timeout, "connect", "timeout while connecting"));
+    client(1).answer_open(open_failed(OpenStatus::Timeout, "greeting", "timeout waiting for the greeting"));
+    client(2).answer_open(open_failed(OpenStatus::Broken, "greeting", "lost connection waiting for the greeting"));
+    EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+    EXPECT_STREQ(to_string(result_.reach), "no");
+    EXPECT_NE(result_.unreached.find("mx3.dest.test[192.0.2.3]:25: lost connection"),
+              std::string::npos)
+        << result_.unreached;
+  }
+}
+
+TEST_F(AttemptTest, AMessagePastItsLifetimeStillSaysNoHostAnswered) {
+  start(job(Policy::BES, TlsLevel::None, 1, std::chrono::hours(24 * 6)));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  EXPECT_EQ(outcome().status, "5.4.7");
+  EXPECT_STREQ(to_string(result_.reach), "no");
+  EXPECT_EQ(result_.unreached, "mx1.dest.test[192.0.2.1]:25: connection refused");
+}
+
+// A handshake failure - a 4xx/5xx greeting, EHLO refused, dropped or timed out - is no
+// answer (Postfix's "connection or handshake failure"): a partner greeting every connection
+// with 421 is down for us. Each after a host that refused the connection.
+TEST_F(AttemptTest, AHandshakeFailureIsNotReached) {
+  struct Case {
+    const char* name;
+    std::function<void(ScriptedClient&)> answer;
+  };
+  std::vector<Case> cases{
+      {"421 greeting", [](ScriptedClient& c) { c.answer_open(refused(421, "greeting")); }},
+      {"554 greeting", [](ScriptedClient& c) { c.answer_open(refused(554, "greeting")); }},
+      {"451 ehlo", [](ScriptedClient& c) { c.answer_open(refused(451, "ehlo")); }},
+      {"timeout after ehlo",
+       [](ScriptedClient& c) { c.answer_open(open_failed(OpenStatus::Timeout, "ehlo", "timeout after EHLO")); }},
+      {"lost after helo",
+       [](ScriptedClient& c) { c.answer_open(open_failed(OpenStatus::Broken, "helo", "lost connection after HELO")); }},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    clients_.clear();
+    start(job(Policy::BES));
+    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+    k.answer(client(1));
+    ASSERT_EQ(done_calls_, 1);
+    done_calls_ = 0;
+    EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+    EXPECT_STREQ(to_string(result_.reach), "no");
+    EXPECT_NE(result_.unreached.find("mx2.dest.test[192.0.2.2]:25"), std::string::npos)
+        << result_.unreached;
+  }
+}
+
+// A host that got through the handshake is up, whatever it answers after: a 4xx to MAIL or
+// RCPT, or a connection lost in the transaction. Each after a host that refused.
+TEST_F(AttemptTest, AHostThatGreetsAndDefersIsReached) {
+  struct Case {
+    const char* name;
+    std::function<void(ScriptedClient&)> answer;
+  };
+  std::vector<Case> cases{
+      {"451 mail",
+       [](ScriptedClient& c) {
+         c.answer_open(plain_session());
+         auto r = rejected(451, "mail");
+         r.connection_usable = false;  // not left in the cache for the next case
+         c.answer_send(r);
+       }},
+      {"450 rcpt",
+       [](ScriptedClient& c) {
+         c.answer_open(plain_session());
+         auto r = transaction({450});
+         r.connection_usable = false;
+         c.answer_send(r);
+       }},
+      {"lost in data",
+       [](ScriptedClient& c) {
+         c.answer_open(plain_session());
+         c.answer_send(broken(SendStatus::Broken, "data"));
+       }},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    clients_.clear();
+    start(job(Policy::BES));
+    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+    k.answer(client(1));
+    ASSERT_EQ(done_calls_, 1);
+    done_calls_ = 0;
+    EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+    EXPECT_STREQ(to_string(result_.reach), "yes");
+    EXPECT_EQ(result_.unreached, "");
+  }
+}
+
+TEST_F(AttemptTest, ADeliveryIsReached) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  client(1).answer_open(plain_session());
+  client(1).answer_send(transaction({250}));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Delivered);
+  EXPECT_STREQ(to_string(result_.reach), "yes");
+}
+
+// The host greeted before its TLS failed; BES then goes on in plaintext on the same host.
+TEST_F(AttemptTest, AFailedHandshakeBeforeAPlaintextRetryIsReached) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}});
+  client(0).answer_open(handshake_failed(false));
+  client(1).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_STREQ(to_string(result_.reach), "yes");
+}
+
+TEST_F(AttemptTest, AFailedLookupSaysNothing) {
+  for (auto status : {dns::DiscoveryStatus::Temporary, dns::DiscoveryStatus::Permanent}) {
+    start(job(Policy::BES));
+    dns::DiscoveryResult r;
+    r.status = status;
+    r.reason = "dest.test: SERVFAIL";
+    answer_discovery(r);
+    EXPECT_TRUE(clients_.empty());
+    EXPECT_STREQ(to_string(result_.reach), "unknown");
+  }
+  // Found, but no address to try: still the DNS's answer, not a host's.
+  start(job(Policy::BES));
+  dns::DiscoveryResult none;
+  none.status = dns::DiscoveryStatus::Ok;
+  none.candidates.push_back(dns::Candidate{});
+  none.candidates.back().host = "mx1.dest.test";
+  answer_discovery(none);
+  EXPECT_EQ(outcome().status, "4.4.1");
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+  // Every host skipped for a failed TLSA lookup: never connected to.
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1",
+                            tlsa_of(dns::TlsaStatus::Failed, "SERVFAIL (bogus)")));
+  EXPECT_TRUE(clients_.empty());
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+}
+
+TEST_F(AttemptTest, ASuspendedAnswerSaysNothing) {
+  suspended = "delivery temporarily suspended: mx.dest.test[192.0.2.1]:25: connection refused";
+  start(job(Policy::BES));
+  EXPECT_EQ(outcome().status, "4.4.1") << "deferred as no host answered, yet none was tried";
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+  EXPECT_EQ(result_.unreached, "");
+}
+
+// SOS mail left on hosts that answered without the TLS it needs (no STARTTLS, a failed or
+// cut handshake, a certificate not verified), or a host that failed its receiver's DANE:
+// the hosts are up, but that is no word on the destination. One that answered as it
+// should elsewhere still makes it reached.
+TEST_F(AttemptTest, HostsLeftForTheirTlsSayNothing) {
+  start(job(Policy::SOS, TlsLevel::Verify));
+  discover({{"mx1.dest.test", "192.0.2.1"},
+            {"mx2.dest.test", "192.0.2.2"},
+            {"mx3.dest.test", "192.0.2.3"},
+            {"mx4.dest.test", "192.0.2.4"},
+            {"mx5.dest.test", "192.0.2.5"}});
+  client(0).answer_open(plain_session());
+  client(1).answer_open(handshake_failed(false));
+  client(2).answer_open(handshake_failed(true));
+  client(3).answer_open(open_failed(OpenStatus::Timeout, "tls", "timeout in the TLS handshake"));
+  client(4).answer_open(tls_session(false));
+  EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+
+  clients_.clear();
+  start(job(Policy::BES));
+  answer_discovery(one_host("mx1.dest.test", "192.0.2.1", usable_tlsa("mx1.dest.test")));
+  client(0).answer_open(handshake_failed(false));
+  EXPECT_EQ(outcome().status, "4.7.5");
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+
+  clients_.clear();
+  start(job(Policy::SOS, TlsLevel::Encrypt));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  client(0).answer_open(plain_session());
+  client(1).answer_open(refused(421, "greeting"));
+  EXPECT_EQ(outcome().status, "4.7.10");
+  // The one host up was left for its TLS, the other failed its handshake: nothing said.
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
+}
+
+TEST_F(AttemptTest, OurOwnFailureSaysNothing) {
+  start(job(Policy::BES));
+  discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+  throw_in_new_client = true;
+  client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+  expect_failed_cleanly("attempt.opened");
+  EXPECT_STREQ(to_string(result_.reach), "unknown");
 }
 
 // ---------------------------------------------------------------- exceptions

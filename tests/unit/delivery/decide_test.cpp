@@ -693,5 +693,42 @@ TEST(Decide, TrustedRouteLowersOnlyReportsOnSosMail) {
             TlsLevel::None);
 }
 
+// Which jobs of a suspended destination keep a real attempt: every policy x SOS lifetime x
+// maximum lifetime, and the maximum lifetime's boundary to the microsecond.
+TEST(Decide, OnlyBesMailWithTimeLeftIsAnsweredWhileSuspended) {
+  const std::chrono::milliseconds max_lifetime = std::chrono::hours(120);
+  const std::int64_t arrival = 1'700'000'000'000'000;
+  const std::int64_t lifetime_us = max_lifetime.count() * 1000;
+  int answered = 0;
+  for (Policy p : model::kPolicies) {
+    for (bool sos_expired : {false, true}) {
+      for (bool passed : {false, true}) {
+        std::int64_t now = arrival + (passed ? lifetime_us + 1 : lifetime_us / 2);
+        ASSERT_EQ(lifetime_passed(arrival, now, max_lifetime), passed);
+        bool attempt = must_attempt_while_suspended(p, sos_expired, arrival, now, max_lifetime);
+        bool expected = p != Policy::BES || sos_expired || passed;
+        EXPECT_EQ(attempt, expected) << model::to_string(p) << " sos_expired=" << sos_expired
+                                     << " lifetime_passed=" << passed;
+        answered += attempt ? 0 : 1;
+      }
+    }
+  }
+  EXPECT_EQ(answered, 1) << "BES, within both lifetimes, and nothing else";
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::SOS, false, arrival, arrival, max_lifetime));
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::HOLD, false, arrival, arrival, max_lifetime));
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::REJECT, false, arrival, arrival, max_lifetime));
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::BES, true, arrival, arrival, max_lifetime));
+  EXPECT_FALSE(must_attempt_while_suspended(Policy::BES, false, arrival, arrival, max_lifetime));
+  // The maximum lifetime has passed from the moment it is reached (lifetime_passed()).
+  EXPECT_FALSE(must_attempt_while_suspended(Policy::BES, false, arrival,
+                                            arrival + lifetime_us - 1, max_lifetime));
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::BES, false, arrival, arrival + lifetime_us,
+                                           max_lifetime));
+  EXPECT_TRUE(must_attempt_while_suspended(Policy::BES, false, arrival, arrival + lifetime_us + 1,
+                                           max_lifetime));
+  // A message from the future (a clock stepped back) is not past its lifetime.
+  EXPECT_FALSE(must_attempt_while_suspended(Policy::BES, false, arrival, arrival - 1, max_lifetime));
+}
+
 }  // namespace
 }  // namespace secmx::delivery
