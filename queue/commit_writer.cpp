@@ -26,6 +26,10 @@
 namespace secmx::queue {
 namespace {
 
+// Changes in one transaction above which the new mail written before it in the same round
+// is synced and answered first (run()).
+constexpr std::size_t kSyncFirstChanges = 16;
+
 class CommitWriterImpl final : public CommitWriter {
  public:
   CommitWriterImpl(Store& store, Options options)
@@ -161,14 +165,7 @@ class CommitWriterImpl final : public CommitWriter {
       }
       if (!work) {
         // Nobody else will sync the file soon: do it, then answer.
-        auto synced = store_.sync();
-        if (!synced) {
-          log_->error("queue sync failed: {}", synced.error().message);
-          for (auto& a : unsynced) {
-            if (a.result.ok()) a.result = fail(synced.error());
-          }
-        }
-        answer(unsynced, unsynced.size());
+        sync_and_answer(unsynced);
         continue;
       }
       // Each answer notes synced_commits() right after its own commit: it is durable once
@@ -184,10 +181,18 @@ class CommitWriterImpl final : public CommitWriter {
                std::span<Done>(dones).subspan(first, n), unsynced);
         stamp(from);
       }
+      bool mail = !messages.empty();
       messages.clear();
       dones.clear();
       if (change_next < changes.size()) {
         std::size_t n = std::min(change_batch, changes.size() - change_next);
+        if (mail && n > kSyncFirstChanges) {
+          // A large change transaction (a flush's write-back) would make the new mail of
+          // this round wait for its pages to be written and synced: a sync of the file
+          // answers that mail first, for the price of one small fdatasync. Small ones (the
+          // outcomes of a delivery round) are that sync themselves.
+          sync_and_answer(unsynced);
+        }
         std::size_t from = unsynced.size();
         apply(std::span<const Change>(changes).subspan(change_next, n),
               std::span<Done>(change_dones).subspan(change_next, n), unsynced);
@@ -207,6 +212,19 @@ class CommitWriterImpl final : public CommitWriter {
       while (durable < unsynced.size() && unsynced[durable].mark < synced) ++durable;
       answer(unsynced, durable);
     }
+  }
+
+  // Syncs the file, then answers everything committed so far (with the sync's error if
+  // it failed: what was committed is then not known to be durable).
+  void sync_and_answer(std::vector<Answer>& unsynced) {
+    auto synced = store_.sync();
+    if (!synced) {
+      log_->error("queue sync failed: {}", synced.error().message);
+      for (auto& a : unsynced) {
+        if (a.result.ok()) a.result = fail(synced.error());
+      }
+    }
+    answer(unsynced, unsynced.size());
   }
 
   // Runs the first `n` answers' completions and drops them.

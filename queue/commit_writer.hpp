@@ -6,9 +6,10 @@
 // durable (a later commit or a sync, see Store::sync()) runs each completion with that
 // message's own outcome. New mail goes first: each round writes every new message
 // pending, then at most max_change_batch changes (the rest wait, in order, for the next
-// rounds), so a message never waits behind more than two bounded change transactions -
-// the one being written when it came, and the one after it whose commit makes it durable
-// - however large the write-back (a flush of 100,000 outcomes). A completion runs ON THE WRITER THREAD and must only
+// rounds), so however large the write-back (a flush of 100,000 outcomes) a message waits
+// behind at most the change transaction being written when it came, and then either a
+// small one whose commit makes it durable (the outcomes of a delivery round) or, before a
+// large one, a sync that answers it first. A completion runs ON THE WRITER THREAD and must only
 // hand the result back to its owner (e.g. push to a queue and uv_async_send); it must not
 // block. stop() drains what was submitted before it, then joins; submit() after stop()
 // completes at once with Error{Io, "shutting down"}. The Store must outlive the writer.
