@@ -26,9 +26,9 @@
 namespace secmx::queue {
 namespace {
 
-// Changes in one transaction above which the new mail written before it in the same round
-// is synced and answered first (run()).
-constexpr std::size_t kSyncFirstChanges = 16;
+// Changes in the transaction of a round that wrote new mail, at most: that transaction's
+// commit is what makes the mail durable (run()), so it is what the mail's 250 waits for.
+constexpr std::size_t kChangesBesideMail = 16;
 
 class CommitWriterImpl final : public CommitWriter {
  public:
@@ -185,14 +185,11 @@ class CommitWriterImpl final : public CommitWriter {
       messages.clear();
       dones.clear();
       if (change_next < changes.size()) {
-        std::size_t n = std::min(change_batch, changes.size() - change_next);
-        if (mail && n > kSyncFirstChanges) {
-          // A large change transaction (a flush's write-back) would make the new mail of
-          // this round wait for its pages to be written and synced: a sync of the file
-          // answers that mail first, for the price of one small fdatasync. Small ones (the
-          // outcomes of a delivery round) are that sync themselves.
-          sync_and_answer(unsynced);
-        }
+        // While mail arrives, smaller change transactions: the mail of this round waits for
+        // this one's commit, and the mail arriving now for it to end. A backlog alone (no
+        // mail) goes at the full size, in fewer syncs.
+        std::size_t n = std::min(mail ? std::min(change_batch, kChangesBesideMail) : change_batch,
+                                 changes.size() - change_next);
         std::size_t from = unsynced.size();
         apply(std::span<const Change>(changes).subspan(change_next, n),
               std::span<Done>(change_dones).subspan(change_next, n), unsynced);
