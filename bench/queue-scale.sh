@@ -145,20 +145,35 @@ p99() { sort -n "$1" | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i =
 p50() { sort -n "$1" | awk '{v[NR] = $1} END {i = int(NR * 0.50); if (i < 1) i = 1; printf "%.2f", v[i] * 1000}'; }
 
 # The accept latency on the relay in dir (full queue, running) before and during a flush of
-# flush.bench. Sets p50_before p99_before p50_during p99_during n_during flush_s flushed.
+# flush.bench. Sets p50_before p99_before p50_during p99_during n_during flush_s flushed,
+# attempted_s (every flushed message attempted), scan_s (reading the candidates) and
+# p99_writes (the probes after that).
 # Also sets threads_cpu: the relay's busiest threads during the flush (comm:tid=CPU seconds).
 thread_ticks() { for t in /proc/"$relay_pid"/task/*; do echo "$(cat "$t/comm"):${t##*/} $(cut -d')' -f2 "$t/stat" | awk '{print $12 + $13}')"; done 2>/dev/null; }
+# Recipients deferred since the start (the flushed messages' attempts, all to a dead host).
+deferred_total() { api "$1" GET /metrics | awk '/^secmx_recipients_deferred_total/ {s += $2} END {print s + 0}'; }
 flush_probe() {  # dir
-  local d=$1 t0 flush_pid
+  local d=$1 t0 flush_pid d0 i
   python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" >"$d/probe-before.txt"
-  rm -f "$d/flush.done"
+  rm -f "$d/flush.done" "$d/attempted.done"
   thread_ticks >"$d/ticks-before.txt"
+  d0=$(deferred_total "$d")
   t0=$(now)
-  ( api "$d" POST /api/v1/queue/flush -H 'Content-Type: application/json' -d '{"domain":"flush.bench"}' >"$d/flush.json"; touch "$d/flush.done" ) &
+  # "During" lasts until every flushed message has had its attempt (here: deferred, the
+  # destination being down) - not only until the flush's answer: what the flush sets off
+  # is part of its cost.
+  ( api "$d" POST /api/v1/queue/flush -H 'Content-Type: application/json' -d '{"domain":"flush.bench"}' >"$d/flush.json"
+    now >"$d/flush.done"
+    for i in $(seq 1 1200); do
+      [ $(( $(deferred_total "$d") - d0 )) -ge "$FLUSH_N" ] && break
+      sleep 0.1
+    done
+    now >"$d/attempted.done" ) &
   flush_pid=$!
-  python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" --until "$d/flush.done" >"$d/probe-during.txt"
+  python3 bench/queue_probe.py --port "$RELAY_PORT" --count "$PROBE" --until "$d/attempted.done" >"$d/probe-during.txt"
   wait "$flush_pid"
-  flush_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+  flush_s=$(awk -v a="$t0" -v b="$(cat "$d/flush.done")" 'BEGIN {printf "%.1f", b - a}')
+  attempted_s=$(awk -v a="$t0" -v b="$(cat "$d/attempted.done")" 'BEGIN {printf "%.1f", b - a}')
   thread_ticks >"$d/ticks-after.txt"
   threads_cpu=$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR {a[$1] = $2; next} {d = ($2 - a[$1]) / hz; if (d > 0) printf "%s %.2f\n", $1, d}' \
     "$d/ticks-before.txt" "$d/ticks-after.txt" | sort -k2 -rn | head -4 | awk '{printf "%s%s=%s", (NR > 1 ? " " : ""), $1, $2}')
@@ -166,6 +181,13 @@ flush_probe() {  # dir
   p99_before=$(p99 "$d/probe-before.txt") p99_during=$(p99 "$d/probe-during.txt")
   p50_before=$(p50 "$d/probe-before.txt") p50_during=$(p50 "$d/probe-during.txt")
   n_during=$(wc -l <"$d/probe-during.txt")
+  # The flush's two phases: the candidates read on an admin thread (until the relay logs
+  # event=flush), then the writes. The p99 of the probes that ended in the second.
+  local t_scan
+  t_scan=$(date -d "$(grep -m1 ' event=flush ' "$d/relay.log" | cut -d' ' -f1)" +%s.%N 2>/dev/null || echo 0)
+  scan_s=$(awk -v a="$t0" -v b="$t_scan" 'BEGIN {printf "%.1f", (b > 0 ? b - a : -1)}')
+  awk -v t="$t_scan" '$2 >= t' "$d/probe-during.txt" >"$d/probe-writes.txt"
+  p99_writes=$(p99 "$d/probe-writes.txt")
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -184,11 +206,12 @@ if [ "$FLUSH_ONLY" = 1 ]; then
   for round in $(seq 1 "$ROUNDS"); do
     for r in "${relays[@]}"; do
       D=$W/run; rm -rf "$D"; cp -a "$T" "$D"; config "$D"
+      sync  # the copy's writeback would otherwise slow the fsyncs measured before the flush
       RELAY=$r start_relay "$D"
       wait_queue "$D" "$FILL" 120 || true
       flush_probe "$D"
       stop_relay
-      rows+=("| $r | $round | $p50_before | $p99_before | $p50_during | $p99_during | $n_during | $(awk -v a="$p99_during" -v b="$p99_before" 'BEGIN {printf "%.2f", a / b}') | $( [[ $flushed =~ ^[0-9]+$ ]] && echo "$flushed" || echo "no answer" ) in $flush_s s | $threads_cpu |")
+      rows+=("| $r | $round | $p50_before | $p99_before | $p50_during | $p99_during | $n_during | $(awk -v a="$p99_during" -v b="$p99_before" 'BEGIN {printf "%.2f", a / b}') | $scan_s | $p99_writes | $( [[ $flushed =~ ^[0-9]+$ ]] && echo "$flushed" || echo "no answer" ) in $flush_s s | $attempted_s | $threads_cpu |")
     done
   done
   load1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -198,8 +221,8 @@ if [ "$FLUSH_ONLY" = 1 ]; then
     echo "Command: bench/queue-scale.sh --flush-only --fill $FILL --flush-n $FLUSH_N --probe $PROBE --rounds $ROUNDS${COMPARE:+ --compare $COMPARE}"
     echo "Fill: $(( FILL - FLUSH_N )) deferred.bench, $FLUSH_N flush.bench, written once in $fill_s s; each run on a fresh copy."
     echo
-    echo "| relay | round | p50 before (ms) | p99 before (ms) | p50 during (ms) | p99 during (ms) | probes during | p99 during/before | flush answered | busiest threads during (CPU s) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| relay | round | p50 before (ms) | p99 before (ms) | p50 during (ms) | p99 during (ms) | probes during | p99 during/before | candidates read (s) | p99 during the writes (ms) | flush answered | all attempted (s) | busiest threads during (CPU s) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
   } | tee "$OUT"
   exit 0

@@ -2,7 +2,7 @@
 """queue_probe.py - accept latency, one message at a time (bench/queue-scale.sh).
 
 Sends messages one by one over one SMTP session and prints, per message, the seconds from
-MAIL FROM to the 250 after DATA. Stops after --count messages, or, with --until FILE, once
+MAIL FROM to the 250 after DATA, and the wall-clock time it ended (Unix seconds). Stops after --count messages, or, with --until FILE, once
 FILE exists (and at least --count were sent). Loopback only.
 
   queue_probe.py --port P [--count N] [--until FILE] [--rcpt ADDR] [--size BYTES]
@@ -32,7 +32,8 @@ def main():
             break
         t0 = time.perf_counter()
         s.sendmail("probe@agency.gov.example", [a.rcpt], body)
-        print(f"{time.perf_counter() - t0:.6f}", flush=True)
+        # The wall-clock end beside each latency: slow ones can be set against the relay log.
+        print(f"{time.perf_counter() - t0:.6f} {time.time():.6f}", flush=True)
         n += 1
     s.quit()
     return 0

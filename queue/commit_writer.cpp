@@ -26,6 +26,10 @@
 namespace secmx::queue {
 namespace {
 
+// Changes in the transaction of a round that wrote new mail, at most: that transaction's
+// commit is what makes the mail durable (run()), so it is what the mail's 250 waits for.
+constexpr std::size_t kChangesBesideMail = 16;
+
 class CommitWriterImpl final : public CommitWriter {
  public:
   CommitWriterImpl(Store& store, Options options)
@@ -161,14 +165,7 @@ class CommitWriterImpl final : public CommitWriter {
       }
       if (!work) {
         // Nobody else will sync the file soon: do it, then answer.
-        auto synced = store_.sync();
-        if (!synced) {
-          log_->error("queue sync failed: {}", synced.error().message);
-          for (auto& a : unsynced) {
-            if (a.result.ok()) a.result = fail(synced.error());
-          }
-        }
-        answer(unsynced, unsynced.size());
+        sync_and_answer(unsynced);
         continue;
       }
       // Each answer notes synced_commits() right after its own commit: it is durable once
@@ -184,10 +181,15 @@ class CommitWriterImpl final : public CommitWriter {
                std::span<Done>(dones).subspan(first, n), unsynced);
         stamp(from);
       }
+      bool mail = !messages.empty();
       messages.clear();
       dones.clear();
       if (change_next < changes.size()) {
-        std::size_t n = std::min(change_batch, changes.size() - change_next);
+        // While mail arrives, smaller change transactions: the mail of this round waits for
+        // this one's commit, and the mail arriving now for it to end. A backlog alone (no
+        // mail) goes at the full size, in fewer syncs.
+        std::size_t n = std::min(mail ? std::min(change_batch, kChangesBesideMail) : change_batch,
+                                 changes.size() - change_next);
         std::size_t from = unsynced.size();
         apply(std::span<const Change>(changes).subspan(change_next, n),
               std::span<Done>(change_dones).subspan(change_next, n), unsynced);
@@ -207,6 +209,19 @@ class CommitWriterImpl final : public CommitWriter {
       while (durable < unsynced.size() && unsynced[durable].mark < synced) ++durable;
       answer(unsynced, durable);
     }
+  }
+
+  // Syncs the file, then answers everything committed so far (with the sync's error if
+  // it failed: what was committed is then not known to be durable).
+  void sync_and_answer(std::vector<Answer>& unsynced) {
+    auto synced = store_.sync();
+    if (!synced) {
+      log_->error("queue sync failed: {}", synced.error().message);
+      for (auto& a : unsynced) {
+        if (a.result.ok()) a.result = fail(synced.error());
+      }
+    }
+    answer(unsynced, unsynced.size());
   }
 
   // Runs the first `n` answers' completions and drops them.

@@ -6,9 +6,10 @@
 // durable (a later commit or a sync, see Store::sync()) runs each completion with that
 // message's own outcome. New mail goes first: each round writes every new message
 // pending, then at most max_change_batch changes (the rest wait, in order, for the next
-// rounds), so a message never waits behind more than two bounded change transactions -
-// the one being written when it came, and the one after it whose commit makes it durable
-// - however large the write-back (a flush of 100,000 outcomes). A completion runs ON THE WRITER THREAD and must only
+// rounds; in a round that wrote new mail at most 16), so however large the write-back (a
+// flush of 100,000 outcomes) a message waits behind at most two bounded change transactions
+// - the one being written when it came, and the small one after it whose commit makes it
+// durable. A completion runs ON THE WRITER THREAD and must only
 // hand the result back to its owner (e.g. push to a queue and uv_async_send); it must not
 // block. stop() drains what was submitted before it, then joins; submit() after stop()
 // completes at once with Error{Io, "shutting down"}. The Store must outlive the writer.
@@ -46,8 +47,9 @@ class CommitWriter {
     // alone), on the writer thread, with the records that committed, in chain order: the
     // stream copy and the metrics. Must not block for long and must not throw.
     std::function<void(std::span<const AuditRecord> records)> on_audit;
-    // Changes (submit_change) per transaction, at most (and at most max_batch): what new
-    // mail may have to wait for. Small: under load each costs about one fdatasync.
+    // Changes (submit_change) per transaction, at most (and at most max_batch; 16 beside new
+    // mail): what new mail may have to wait for. Small: under load each costs about one
+    // fdatasync.
     std::size_t max_change_batch = 64;
   };
 

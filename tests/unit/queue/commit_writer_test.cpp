@@ -424,6 +424,44 @@ TEST(CommitWriterTest, NewMailGoesBeforeAChangeBacklogAndChangeBatchesAreBounded
   writer->stop();
 }
 
+// While mail arrives the change transaction beside it is small (16), whatever the limit for
+// a backlog alone (64 here): the mail's answer waits for that transaction's commit. The
+// backlog still goes in full transactions when no mail is there.
+TEST(CommitWriterTest, TheChangeTransactionBesideNewMailIsSmall) {
+  ScriptedStore store;
+  store.hold_first_apply();
+  auto writer = CommitWriter::start(store, {.max_batch = 512, .commit_interval = {}, .on_commit = {},
+                                            .on_audit = {}, .max_change_batch = 64});
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> at_answer;
+  Completions completions;
+  writer->submit_change(change_of(QueueId{1000}), completions.done_for(0));
+  ASSERT_TRUE(store.wait_until_inside_apply());
+  for (std::size_t i = 1; i <= 200; ++i) {
+    writer->submit_change(change_of(QueueId{1000 + i}), completions.done_for(i));
+  }
+  writer->submit(make_message(QueueId{1}, "b"), [&](Status<Error> st) {
+    EXPECT_TRUE(st.ok());
+    std::lock_guard lock(mutex);
+    at_answer = store.events();
+    cv.notify_all();
+  });
+  store.release_apply();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, kTimeout, [&] { return !at_answer.empty(); }));
+  }
+  EXPECT_EQ(at_answer, (std::vector<std::string>{"apply:1", "commit", "apply:16"}));
+  ASSERT_TRUE(completions.wait_for(201));
+  EXPECT_EQ(changes_applied(store.events(), 64), 201u);
+  auto events = store.events();
+  EXPECT_NE(std::find(events.begin(), events.end(), "apply:64"), events.end())
+      << "without mail the backlog goes in full transactions";
+  for (const auto& [index, status] : completions.results()) EXPECT_TRUE(status.ok()) << index;
+  writer->stop();
+}
+
 // Changes left for later rounds are still the writer's to write: stop() answers every one,
 // each in a bounded transaction, none twice.
 TEST(CommitWriterTest, StopWritesTheChangesLeftForLaterRounds) {
