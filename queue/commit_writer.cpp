@@ -26,10 +26,6 @@
 namespace secmx::queue {
 namespace {
 
-// Changes in the transaction of a round that wrote new mail, at most: that transaction's
-// commit is what makes the mail durable (run()), so it is what the mail's 250 waits for.
-constexpr std::size_t kChangesBesideMail = 16;
-
 class CommitWriterImpl final : public CommitWriter {
  public:
   CommitWriterImpl(Store& store, Options options)
@@ -181,15 +177,10 @@ class CommitWriterImpl final : public CommitWriter {
                std::span<Done>(dones).subspan(first, n), unsynced);
         stamp(from);
       }
-      bool mail = !messages.empty();
       messages.clear();
       dones.clear();
       if (change_next < changes.size()) {
-        // While mail arrives, smaller change transactions: the mail of this round waits for
-        // this one's commit, and the mail arriving now for it to end. A backlog alone (no
-        // mail) goes at the full size, in fewer syncs.
-        std::size_t n = std::min(mail ? std::min(change_batch, kChangesBesideMail) : change_batch,
-                                 changes.size() - change_next);
+        std::size_t n = std::min(change_batch, changes.size() - change_next);
         std::size_t from = unsynced.size();
         apply(std::span<const Change>(changes).subspan(change_next, n),
               std::span<Done>(change_dones).subspan(change_next, n), unsynced);

@@ -6,10 +6,9 @@
 // durable (a later commit or a sync, see Store::sync()) runs each completion with that
 // message's own outcome. New mail goes first: each round writes every new message
 // pending, then at most max_change_batch changes (the rest wait, in order, for the next
-// rounds; in a round that wrote new mail at most 16), so however large the write-back (a
-// flush of 100,000 outcomes) a message waits behind at most two bounded change transactions
-// - the one being written when it came, and the small one after it whose commit makes it
-// durable. A completion runs ON THE WRITER THREAD and must only
+// rounds), so however large the write-back (a flush of 100,000 outcomes) a message waits
+// behind at most two bounded change transactions - the one being written when it came, and
+// the one after it whose commit makes it durable. A completion runs ON THE WRITER THREAD and must only
 // hand the result back to its owner (e.g. push to a queue and uv_async_send); it must not
 // block. stop() drains what was submitted before it, then joins; submit() after stop()
 // completes at once with Error{Io, "shutting down"}. The Store must outlive the writer.
@@ -47,10 +46,12 @@ class CommitWriter {
     // alone), on the writer thread, with the records that committed, in chain order: the
     // stream copy and the metrics. Must not block for long and must not throw.
     std::function<void(std::span<const AuditRecord> records)> on_audit;
-    // Changes (submit_change) per transaction, at most (and at most max_batch; 16 beside new
-    // mail): what new mail may have to wait for. Small: under load each costs about one
-    // fdatasync.
-    std::size_t max_change_batch = 64;
+    // Changes (submit_change) per transaction, at most (and at most max_batch): what new
+    // mail waits for, twice (see above). Small: a transaction of 64 changes (a flush's
+    // write-back) put the p99 of accepts during a flush at about twice that of before, one of
+    // 16 at 1.5-1.8 times (docs/benchmarks.md); under load each costs about one fdatasync,
+    // and 16 per round still outpaces any delivery rate of this relay.
+    std::size_t max_change_batch = 16;
   };
 
   static std::unique_ptr<CommitWriter> start(Store& store, Options options);
