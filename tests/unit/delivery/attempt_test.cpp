@@ -321,6 +321,18 @@ class AttemptTest : public ::testing::Test {
         << log();
   }
 
+  // A fresh BES attempt to two hosts: the first refuses the connection, the second answers
+  // as `answer` scripts it; the attempt has ended when this returns.
+  void second_host_answers(const std::function<void(ScriptedClient&)>& answer) {
+    clients_.clear();
+    start(job(Policy::BES));
+    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
+    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
+    answer(client(1));
+    ASSERT_EQ(done_calls_, 1);
+    done_calls_ = 0;
+  }
+
   uv_loop_t loop_{};
   std::unique_ptr<ConnectionCache> cache_;
   metrics::RelayMetrics metrics_;
@@ -1005,15 +1017,17 @@ TEST_F(AttemptTest, AMessagePastItsLifetimeStillSaysNoHostAnswered) {
   EXPECT_EQ(result_.unreached, "mx1.dest.test[192.0.2.1]:25: connection refused");
 }
 
+// How the second host of a two-host attempt answers (the first refuses the connection).
+struct HostCase {
+  const char* name;
+  std::function<void(ScriptedClient&)> answer;
+};
+
 // A handshake failure - a 4xx/5xx greeting, EHLO refused, dropped or timed out - is no
 // answer (Postfix's "connection or handshake failure"): a partner greeting every connection
 // with 421 is down for us. Each after a host that refused the connection.
 TEST_F(AttemptTest, AHandshakeFailureIsNotReached) {
-  struct Case {
-    const char* name;
-    std::function<void(ScriptedClient&)> answer;
-  };
-  std::vector<Case> cases{
+  std::vector<HostCase> cases{
       {"421 greeting", [](ScriptedClient& c) { c.answer_open(refused(421, "greeting")); }},
       {"554 greeting", [](ScriptedClient& c) { c.answer_open(refused(554, "greeting")); }},
       {"451 ehlo", [](ScriptedClient& c) { c.answer_open(refused(451, "ehlo")); }},
@@ -1024,13 +1038,7 @@ TEST_F(AttemptTest, AHandshakeFailureIsNotReached) {
   };
   for (const auto& k : cases) {
     SCOPED_TRACE(k.name);
-    clients_.clear();
-    start(job(Policy::BES));
-    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
-    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
-    k.answer(client(1));
-    ASSERT_EQ(done_calls_, 1);
-    done_calls_ = 0;
+    second_host_answers(k.answer);
     EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
     EXPECT_STREQ(to_string(result_.reach), "no");
     EXPECT_NE(result_.unreached.find("mx2.dest.test[192.0.2.2]:25"), std::string::npos)
@@ -1041,11 +1049,7 @@ TEST_F(AttemptTest, AHandshakeFailureIsNotReached) {
 // A host that got through the handshake is up, whatever it answers after: a 4xx to MAIL or
 // RCPT, or a connection lost in the transaction. Each after a host that refused.
 TEST_F(AttemptTest, AHostThatGreetsAndDefersIsReached) {
-  struct Case {
-    const char* name;
-    std::function<void(ScriptedClient&)> answer;
-  };
-  std::vector<Case> cases{
+  std::vector<HostCase> cases{
       {"451 mail",
        [](ScriptedClient& c) {
          c.answer_open(plain_session());
@@ -1068,13 +1072,7 @@ TEST_F(AttemptTest, AHostThatGreetsAndDefersIsReached) {
   };
   for (const auto& k : cases) {
     SCOPED_TRACE(k.name);
-    clients_.clear();
-    start(job(Policy::BES));
-    discover({{"mx1.dest.test", "192.0.2.1"}, {"mx2.dest.test", "192.0.2.2"}});
-    client(0).answer_open(open_failed(OpenStatus::ConnectFailed, "connect", "connection refused"));
-    k.answer(client(1));
-    ASSERT_EQ(done_calls_, 1);
-    done_calls_ = 0;
+    second_host_answers(k.answer);
     EXPECT_EQ(outcome().verdict, RcptVerdict::Deferred);
     EXPECT_STREQ(to_string(result_.reach), "yes");
     EXPECT_EQ(result_.unreached, "");
