@@ -35,7 +35,6 @@
 #include "relay/audit/audit_record.hpp"
 #include "relay/audit/audit_report.hpp"
 #include "relay/audit/audit_verify.hpp"
-#include "relay/audit/operator_records.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
 
@@ -437,16 +436,9 @@ class AdminServerImpl final : public AdminServer {
     auto n = deps_.ops->flush_all(domain, by);
     log_->info("flush {} {}: {}", domain ? "domain=" + log::escape(*domain, 100) : "all", who(by),
                n ? std::to_string(*n) + " messages" : log::escape(n.error().message));
+    // The audit record of the flush is the scheduler's to write, once its count is known and
+    // whether or not this wait ran out (delivery/queue_flush.hpp).
     if (!n) return op_error(res, n.error());
-    // One record for the whole flush, once its count is known (the messages it made due
-    // change no recipient). This admin thread may block on the store; no loop waits on it.
-    if (config()->audit.enabled) {
-      auto now = unix_now_us();
-      auto record = audit::flush_all_record(now, {by.name, by.client}, domain.value_or(""), *n);
-      if (auto st = deps_.store->append_audit({&record, 1}); !st) {
-        log_->error("flush {}: audit record not written: {}", who(by), st.error().message);
-      }
-    }
     answer(res, 200, json{{"operation", "flush"},
                           {"domain", domain ? json(*domain) : json(nullptr)},
                           {"messages", *n}});

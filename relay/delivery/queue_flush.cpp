@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "relay/audit/operator_records.hpp"
 #include "relay/common/callback_guard.hpp"
 #include "relay/common/clock.hpp"
 #include "relay/common/log.hpp"
@@ -52,7 +53,7 @@ Result<std::vector<model::QueueId>, queue::Error> flush_candidates(queue::Store&
 
 // What the run and its commit answers (writer thread) share. The answer is given once: when
 // every candidate is handled and every write is back, or at once by abandon().
-struct FlushRun::Tally {
+struct FlushRun::Tally : std::enable_shared_from_this<FlushRun::Tally> {
   std::mutex mutex;
   std::size_t made_due = 0;
   std::size_t outstanding = 0;
@@ -61,6 +62,11 @@ struct FlushRun::Tally {
   std::optional<queue::Error> first_error;
   FlushDone done;
   std::function<void()> written;  // a batch is written (the last: after `done`)
+  // The audit record, written before the answer when `writer` is set (step(): audit on).
+  queue::CommitWriter* writer = nullptr;
+  std::string domain;
+  Operator by;
+  std::shared_ptr<spdlog::logger> log;
 
   void note_error(const queue::Error& error) {
     std::lock_guard lock(mutex);
@@ -94,8 +100,10 @@ struct FlushRun::Tally {
   }
   void answer_if_complete(std::optional<queue::Error> forced = std::nullopt) {
     std::optional<Result<std::size_t, queue::Error>> result;
+    queue::CommitWriter* record_by = nullptr;
     {
       std::lock_guard lock(mutex);
+      record_by = writer;
       if (answered) return;
       if (!forced && (!all_submitted || outstanding > 0)) return;
       answered = true;
@@ -107,17 +115,31 @@ struct FlushRun::Tally {
         result.emplace(made_due);
       }
     }
+    if (record_by && result->ok()) {
+      std::size_t n = **result;
+      auto record = audit::flush_all_record(unix_now_us(), {by.name, by.client}, domain, n);
+      // On the writer's thread when called from a commit answer: submit_audit only queues.
+      record_by->submit_audit({std::move(record)}, [self = shared_from_this(), n](Status<queue::Error> st) {
+        if (!st.ok()) self->log->error("flush: audit record not written: {}", st.error().message);
+        self->done(n);
+        if (self->written) self->written();
+      });
+      return;
+    }
     done(std::move(*result));
     if (written) written();
   }
 };
 
 FlushRun::FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-                   std::function<void()> written, std::shared_ptr<spdlog::logger> log)
+                   std::function<void()> written, std::shared_ptr<spdlog::logger> log, Operator by)
     : domain_(std::move(domain)), candidates_(std::move(candidates)),
       tally_(std::make_shared<Tally>()), log_(std::move(log)) {
   tally_->done = std::move(done);
   tally_->written = std::move(written);
+  tally_->domain = domain_;
+  tally_->by = std::move(by);
+  tally_->log = log_;
 }
 
 bool FlushRun::waiting() const {
@@ -126,7 +148,8 @@ bool FlushRun::waiting() const {
 }
 
 bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
-                    const std::function<bool(model::QueueId)>& in_flight, std::size_t batch) {
+                    const std::function<bool(model::QueueId)>& in_flight, std::size_t batch,
+                    bool audit) {
   // One batch in the writer at a time: its queue is shared with new mail, which must not
   // wait behind a whole flush.
   if (waiting()) return false;
@@ -161,6 +184,10 @@ bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
   }
   log_->info("flush of {} message(s){} by the operator", made_due,
              domain_.empty() ? "" : " for " + log::escape(domain_, 100));
+  {
+    std::lock_guard lock(tally_->mutex);
+    tally_->writer = audit ? &writer : nullptr;
+  }
   tally_->all_in();
   return true;
 }

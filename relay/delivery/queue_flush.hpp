@@ -21,6 +21,11 @@
 // every write is back, exactly as before: messages in flight, held or with nothing open
 // are not counted; a write error other than "gone meanwhile" fails the answer.
 //
+// The audit trail's "operator" record of the flush (audit/operator_records.hpp: who, the
+// domain, how many were made due) is submitted through the commit writer once every write is
+// back, and the answer waits for it: the record exists whether or not the caller (the admin
+// API, which waits 10 s) is still waiting, and is never written for a flush that failed.
+//
 // Thread affinity: flush_candidates() on any thread but a libuv loop's; a FlushRun lives
 // on the scheduler's loop; its answer runs on the writer's thread (or on the loop when
 // nothing was written).
@@ -36,6 +41,7 @@
 
 #include "queue/commit_writer.hpp"
 #include "queue/store.hpp"
+#include "relay/delivery/operator_action.hpp"
 #include "relay/model/queue_id.hpp"
 
 namespace secmx::delivery {
@@ -50,15 +56,17 @@ class FlushRun {
  public:
   // `done` is answered once. `written` (thread-safe, e.g. Scheduler::kick) runs each time a
   // batch is written: with candidates left, the owner calls step() again then; after the
-  // last batch it runs after `done`.
+  // last batch it runs after `done`. `by`: who asked, for the audit record.
   FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
-           std::function<void()> written, std::shared_ptr<spdlog::logger> log);
+           std::function<void()> written, std::shared_ptr<spdlog::logger> log, Operator by = {});
 
   // Handles up to `batch` more candidates; `in_flight` says which messages a worker holds.
   // Does nothing while writes of the batch before are out (waiting()). Returns true once
-  // every candidate is handled (the run is then over for the loop).
+  // every candidate is handled (the run is then over for the loop). `audit`: the audit
+  // trail is on (config audit.enabled, read on the loop): the record is written.
   bool step(queue::Store& store, queue::CommitWriter& writer,
-            const std::function<bool(model::QueueId)>& in_flight, std::size_t batch);
+            const std::function<bool(model::QueueId)>& in_flight, std::size_t batch,
+            bool audit = false);
 
   // Ends the run early (the relay stops, or step() threw): answers `error` unless the
   // answer was given already. Writes already submitted complete on their own.

@@ -138,7 +138,7 @@ class SchedulerImpl final : public Scheduler {
     // Each written batch kicks the loop: its messages, due at once, sort before the due
     // cursor, and the next batch goes out.
     auto run = std::make_unique<FlushRun>(std::move(domain), std::move(*candidates),
-                                          std::move(done), [this] { kick(); }, log_);
+                                          std::move(done), [this] { kick(); }, log_, std::move(by));
     {
       std::lock_guard lock(mutex_);
       if (!closed_ && !stopping_) {
@@ -284,7 +284,7 @@ class SchedulerImpl final : public Scheduler {
     bool over = true;
     auto busy = [this](model::QueueId id) { return in_flight_.count(id) > 0; };
     common::guard(*log_, kLoopId, "scheduler.flush",
-                  [&] { over = run.step(store_, writer_, busy, kFlushBatch); },
+                  [&] { over = run.step(store_, writer_, busy, kFlushBatch, config_->audit.enabled); },
                   [&] { run.abandon(queue::Error{queue::Error::Kind::Io, "internal error"}); });
     if (over) flushes_.pop_front();
     // A run waiting for its batch to be written is woken by that write (FlushRun's written).

@@ -220,20 +220,11 @@ TEST_F(AdminServerTest, NamedOperatorsActUnderTheirNames) {
   EXPECT_EQ(calls[1].by, "alice@127.0.0.1");
   EXPECT_EQ(calls[2].by, "admin@127.0.0.1");
 
-  // The flush of a domain is one "operator" record naming alice (audit is on by default).
+  // The flush's audit record is the scheduler's to write (queue_flush_test), not this
+  // server's: it must exist even when the server's wait runs out.
   auto links = store_->audit_links(0, 10);
   ASSERT_TRUE(links.ok());
-  ASSERT_EQ(links->size(), 1u);
-  auto link = queue::audit::decode_link(links->front().stored);
-  ASSERT_TRUE(link.ok()) << link.error();
-  auto record = json::parse(link->payload);
-  EXPECT_EQ(record["event"], "operator");
-  EXPECT_EQ(record["action"], "flush");
-  EXPECT_EQ(record["operator"], "alice");
-  EXPECT_EQ(record["client"], "127.0.0.1");
-  EXPECT_EQ(record["domain"], "y.example");
-  EXPECT_EQ(record["messages"], 3);
-  EXPECT_EQ(record["queue_id"], "");
+  EXPECT_TRUE(links->empty());
 
   c.set_bearer_token_auth(std::string(alice->token.size(), '0'));
   EXPECT_EQ(c.Post("/api/v1/queue/0000000000100000/hold")->status, 401);

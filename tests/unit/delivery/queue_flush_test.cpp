@@ -11,6 +11,9 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "queue/audit_chain.hpp"
 #include "tests/unit/delivery/scheduler_test_util.hpp"
 
 namespace secmx::delivery {
@@ -142,6 +145,50 @@ TEST_F(QueueFlushTest, TheLoopReadsOnlyWhatItMakesDueAndCountsAsBefore) {
   n = flush("nowhere.example");
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 0u);
+}
+
+// The flush is one "operator" record in the audit trail, written by the scheduler before the
+// flush is answered - so it is there even when the admin API has stopped waiting - and none
+// with the audit trail off.
+TEST_F(QueueFlushTest, TheFlushIsOneAuditRecordWrittenBeforeItsAnswer) {
+  fill();
+  auto cfg = std::make_shared<config::Config>(*config_);
+  cfg->delivery.pause = true;
+  cfg->audit.enabled = true;
+  config_ = cfg;
+  start();
+  auto records = [&] {
+    auto links = store_->audit_links(0, 100);
+    EXPECT_TRUE(links.ok());
+    return links.ok() ? links->size() : 0u;
+  };
+  std::promise<std::pair<Result<std::size_t, queue::Error>, std::size_t>> p;
+  auto f = p.get_future();
+  scheduler_->flush_all("target.example",
+                        [&](Result<std::size_t, queue::Error> n) { p.set_value({n, records()}); },
+                        Operator{"alice", "127.0.0.1"});
+  ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
+  auto [n, at_answer] = f.get();
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, kTargetCount);
+  ASSERT_EQ(at_answer, 1u) << "the record is stored before the answer";
+  auto link = queue::audit::decode_link(store_->audit_links(0, 1)->front().stored);
+  ASSERT_TRUE(link.ok()) << link.error();
+  auto record = nlohmann::json::parse(link->payload);
+  EXPECT_EQ(record["event"], "operator");
+  EXPECT_EQ(record["action"], "flush");
+  EXPECT_EQ(record["operator"], "alice");
+  EXPECT_EQ(record["client"], "127.0.0.1");
+  EXPECT_EQ(record["domain"], "target.example");
+  EXPECT_EQ(record["messages"], kTargetCount);
+  EXPECT_EQ(record["queue_id"], "");
+
+  auto off = std::make_shared<config::Config>(*cfg);
+  off->audit.enabled = false;
+  scheduler_->reload(off);
+  auto again = flush("target.example");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(records(), 1u) << "no record with the audit trail off";
 }
 
 TEST_F(QueueFlushTest, AMessageInFlightIsNotCounted) {
