@@ -201,8 +201,11 @@ class FieldScanner {
   }
 
   // A string value into `out`; any other value is read past and leaves `out` empty.
+  // A key given twice reads as its last value, as a JSON parser reads it: a later value
+  // that is not a string (or not a boolean) leaves the field empty (false), not the earlier.
   bool text(std::string& out) {
     if (p_ < end_ && *p_ == '"') return string(nullptr, &out);
+    out.clear();
     return skip();
   }
 
@@ -211,10 +214,8 @@ class FieldScanner {
       out = true;
       return true;
     }
-    if (literal("false")) {
-      out = false;
-      return true;
-    }
+    out = false;
+    if (literal("false")) return true;
     return skip();
   }
 

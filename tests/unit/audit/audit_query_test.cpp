@@ -167,6 +167,19 @@ TEST(AuditFilter, EscapesInValuesAreDecodedAndKeysOutsideTheSchemaSkipped) {
   EXPECT_FALSE(extract_fields("{\"a\":" + deep, f)) << "bounded depth";
 }
 
+// A key given twice is read as its last value, as a JSON parser reads it (the fuzz target
+// checks the scanner against nlohmann): a later non-string value leaves the field empty.
+TEST(AuditFilter, AKeyGivenTwiceReadsAsItsLastValue) {
+  RecordFields f;
+  ASSERT_TRUE(extract_fields(
+      R"({"event":"accept","queue_id":"0000018C2A6B3F40","sender":"a@x","queue_id":0,)"
+      R"("sender":"b@x","requiretls":true,"requiretls":1})",
+      f));
+  EXPECT_EQ(f.queue_id, "");
+  EXPECT_EQ(f.sender, "b@x");
+  EXPECT_FALSE(f.requiretls);
+}
+
 TEST(AuditFilter, NotJsonIsNoRecord) {
   RecordFields f;
   EXPECT_FALSE(extract_fields("not json", f));
