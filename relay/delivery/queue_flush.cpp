@@ -133,13 +133,12 @@ struct FlushRun::Tally : std::enable_shared_from_this<FlushRun::Tally> {
 
 FlushRun::FlushRun(std::string domain, std::vector<model::QueueId> candidates, FlushDone done,
                    std::function<void()> written, std::shared_ptr<spdlog::logger> log, Operator by)
-    : domain_(std::move(domain)), candidates_(std::move(candidates)),
-      tally_(std::make_shared<Tally>()), log_(std::move(log)) {
+    : candidates_(std::move(candidates)), tally_(std::make_shared<Tally>()) {
   tally_->done = std::move(done);
   tally_->written = std::move(written);
-  tally_->domain = domain_;
+  tally_->domain = std::move(domain);
   tally_->by = std::move(by);
-  tally_->log = log_;
+  tally_->log = std::move(log);
 }
 
 bool FlushRun::waiting() const {
@@ -153,26 +152,28 @@ bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
   // One batch in the writer at a time: its queue is shared with new mail, which must not
   // wait behind a whole flush.
   if (waiting()) return false;
+  const std::string& domain = tally_->domain;  // set once, in the constructor
+  const auto& logger = tally_->log;
   auto now = unix_now_us();
   for (std::size_t n = 0; n < batch && next_ < candidates_.size(); ++n) {
     model::QueueId id = candidates_[next_++];
     if (in_flight(id)) continue;  // being delivered: due again by its own outcome
     auto loaded = store.load(id);
     if (!loaded) {
-      log_->error("{}: cannot load for flush: {}", id.to_string(), loaded.error().message);
+      logger->error("{}: cannot load for flush: {}", id.to_string(), loaded.error().message);
       tally_->note_error(loaded.error());
       continue;
     }
     if (!loaded->has_value()) continue;  // gone since the candidates were read
     model::Envelope env = std::move(**loaded);
-    if (!flush_wanted(env, domain_)) continue;
+    if (!flush_wanted(env, domain)) continue;
     apply_op(QueueOp::Flush, env, now);
     queue::Change change;
     change.envelope = std::move(env);
     tally_->submitting();
     writer.submit_change(std::move(change),
-                         [tally = tally_, log = log_, id](Status<queue::Error> st) {
-                           common::guard(*log, id.to_string() + ":", "scheduler.flush_written",
+                         [tally = tally_, id](Status<queue::Error> st) {
+                           common::guard(*tally->log, id.to_string() + ":", "scheduler.flush_written",
                                          [&] { tally->write_back(st); }, [] {});
                          });
   }
@@ -182,8 +183,8 @@ bool FlushRun::step(queue::Store& store, queue::CommitWriter& writer,
     std::lock_guard lock(tally_->mutex);
     made_due = tally_->made_due;
   }
-  log_->info("flush of {} message(s){} by the operator", made_due,
-             domain_.empty() ? "" : " for " + log::escape(domain_, 100));
+  logger->info("flush of {} message(s){} by the operator", made_due,
+               domain.empty() ? "" : " for " + log::escape(domain, 100));
   {
     std::lock_guard lock(tally_->mutex);
     tally_->writer = audit ? &writer : nullptr;

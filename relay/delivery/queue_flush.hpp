@@ -78,11 +78,9 @@ class FlushRun {
  private:
   struct Tally;  // shared with the commit answers
 
-  std::string domain_;
   std::vector<model::QueueId> candidates_;
   std::size_t next_ = 0;
   std::shared_ptr<Tally> tally_;
-  std::shared_ptr<spdlog::logger> log_;
 };
 
 }  // namespace secmx::delivery
