@@ -581,9 +581,9 @@ void Attempt::note_reach(bool handshake, bool at_tls, const Decision& d) {
     return;
   }
   bool left = d.kind == Decision::Kind::NextHost || d.kind == Decision::Kind::Final;
-  bool tls_required = model::must_encrypt(requirement_) || terms_.binding != Binding::None;
   bool for_tls = left && (d.host.kind == HostRecord::Kind::NoTls ||
-                          d.host.kind == HostRecord::Kind::AuthFailed || (tls_required && at_tls));
+                          d.host.kind == HostRecord::Kind::AuthFailed ||
+                          (at_tls && tls_required(policy_, requirement_, terms_.binding)));
   (for_tls ? left_for_tls_ : answered_) = true;
 }
 

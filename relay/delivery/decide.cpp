@@ -14,10 +14,10 @@ using Kind = Decision::Kind;
 
 // SOS (and HOLD, which is never sent) is at least "encrypt", whatever the caller passed:
 // the level can only ever be raised here.
-model::TlsLevel effective_level(const Facts& f) {
-  return model::is_sensitive(f.policy) ? model::stronger(f.level, model::TlsLevel::Encrypt)
-                                       : f.level;
+model::TlsLevel effective_level(model::Policy policy, model::TlsLevel level) {
+  return model::is_sensitive(policy) ? model::stronger(level, model::TlsLevel::Encrypt) : level;
 }
+model::TlsLevel effective_level(const Facts& f) { return effective_level(f.policy, f.level); }
 
 std::string str(std::string_view s) { return std::string(s); }
 
@@ -423,6 +423,10 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
 bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,
                      std::chrono::milliseconds max_lifetime) {
   return now_us - arrival_us >= max_lifetime.count() * 1000;
+}
+
+bool tls_required(model::Policy policy, model::TlsLevel level, Binding binding) {
+  return model::must_encrypt(effective_level(policy, level)) || binding != Binding::None;
 }
 
 bool must_attempt_while_suspended(model::Policy policy, bool sos_expired, std::int64_t arrival_us,

@@ -179,6 +179,12 @@ RcptOutcome exhausted(bool sos, const std::vector<HostRecord>& hosts, bool dns_i
 bool lifetime_passed(std::int64_t arrival_us, std::int64_t now_us,
                      std::chrono::milliseconds max_lifetime);
 
+// Whether this mail may not go over a session without TLS, or one whose TLS failed: its
+// level (SOS at least encrypt, as decide() raises it) or the receiver's DANE / MTA-STS
+// binding demands TLS. The same rule decide() applies; the attempt reads it to tell a host
+// left for its TLS from one that did not answer (JobResult::reach).
+bool tls_required(model::Policy policy, model::TlsLevel level, Binding binding);
+
 // Whether a job of a suspended destination (dead_destinations.hpp) keeps its real attempt
 // (within the probe's one connection) instead of being answered at once without one: mail
 // whose last word may be due is decided on what a connection shows, not on the

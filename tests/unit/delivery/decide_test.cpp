@@ -695,6 +695,21 @@ TEST(Decide, TrustedRouteLowersOnlyReportsOnSosMail) {
 
 // Which jobs of a suspended destination keep a real attempt: every policy x SOS lifetime x
 // maximum lifetime, and the maximum lifetime's boundary to the microsecond.
+// TLS is required when the mail's level asks for it (SOS at least encrypt, whatever level it
+// carries) or the receiver's policy binds the host; only BES at level none over an unbound
+// host may do without.
+TEST(Decide, TlsIsRequiredByTheLevelOrTheReceiversBinding) {
+  for (auto policy : {Policy::BES, Policy::SOS}) {
+    for (auto level : {TlsLevel::None, TlsLevel::Encrypt}) {
+      for (auto binding : {Binding::None, Binding::Encrypt, Binding::Dane, Binding::MtaSts}) {
+        bool want = policy == Policy::SOS || level != TlsLevel::None || binding != Binding::None;
+        EXPECT_EQ(tls_required(policy, level, binding), want)
+            << model::to_string(policy) << " " << static_cast<int>(level) << " " << to_string(binding);
+      }
+    }
+  }
+}
+
 TEST(Decide, OnlyBesMailWithTimeLeftIsAnsweredWhileSuspended) {
   const std::chrono::milliseconds max_lifetime = std::chrono::hours(120);
   const std::int64_t arrival = 1'700'000'000'000'000;
